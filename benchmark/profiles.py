@@ -1,0 +1,233 @@
+"""Run settings: one typed dataclass, named profiles in a registry, YAML and flag overrides.
+
+Resolution order: profile defaults -> ``--config file.yaml`` -> command-line flags. The resolved
+:class:`RunConfig` is saved with every run (``config.yaml``) and inside every checkpoint.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from .errors import ConfigError
+
+TASKS: tuple[str, ...] = ("mt", "seg", "cls")
+
+
+@dataclass
+class RunConfig:
+    """Every setting of a training + evaluation run.
+
+    Attributes:
+        profile: name of the profile the settings started from.
+        label: free text shown in summaries (e.g. "2-core CPU, reduced").
+        model: architecture name in :data:`benchmark.models.MODELS`.
+        task: ``mt`` (segmentation + classification), ``seg`` or ``cls`` (single-task ablations).
+        oversample: deterministic oversampling (DO) of the training split.
+        oversample_rule: ``round`` (reproduces the paper's worked example) or ``ceil`` (its formula).
+        refine: prediction-refining rule in :data:`benchmark.refine.REFINERS` (``none`` = no PR).
+        image_size: side of the square network input, pixels.
+        epochs: maximum number of epochs.
+        batch_size: training batch size.
+        lr: Adam learning rate.
+        weight_decay: Adam weight decay.
+        lambda_seg: lambda of eq. (4), L = lambda * L_seg + (1 - lambda) * L_cls.
+        focal_gamma: gamma of the focal loss, eq. (3).
+        dice_eps: epsilon of the Dice of eq. (1).
+        plateau: reduce the learning rate on a validation-loss plateau.
+        plateau_patience: epochs without improvement before the reduction.
+        plateau_factor: multiplicative reduction.
+        min_lr: floor of the learning rate.
+        early_stopping: stop after this many epochs without a better model (0 = off).
+        select_on: model selection on validation: ``loss`` (lowest) or ``score`` (highest mean of DSC avg and ACC).
+        subset: keep at most this many training images per class (0 = all; for smoke runs).
+        train_fraction_per_epoch: fraction of the (oversampled) training list drawn, without replacement, each epoch (1.0 = all).
+        seed: seed of everything random.
+        device: ``auto``, ``cpu`` or ``cuda`` (``cuda:1`` etc. accepted).
+        amp: mixed precision (bf16 autocast, fp16 with a grad scaler where bf16 is unsupported) on CUDA.
+        channels_last: channels-last memory format on CUDA.
+        compile: ``torch.compile`` the model (CUDA path).
+        augment: ``auto`` (MONAI dictionary transforms on CPU, batched on-device torch ops on CUDA), ``monai``, ``torch`` or ``none``.
+        threads: torch CPU threads (0 = leave torch's default).
+        threshold: probability threshold of the segmentation output.
+        deterministic: ``torch.use_deterministic_algorithms`` and MONAI ``set_determinism``.
+        eval_batch_size: batch size for validation / test inference.
+    """
+
+    profile: str = "paper"
+    label: str = "paper settings (section 5.3)"
+    model: str = "mt-unetpp"
+    task: str = "mt"
+    oversample: bool = True
+    oversample_rule: str = "round"
+    refine: str = "paper"
+    image_size: int = 128
+    epochs: int = 200
+    batch_size: int = 2
+    lr: float = 1e-4
+    weight_decay: float = 0.0
+    lambda_seg: float = 0.85
+    focal_gamma: float = 2.0
+    dice_eps: float = 1.0
+    plateau: bool = True
+    plateau_patience: int = 20
+    plateau_factor: float = 0.5
+    min_lr: float = 1e-6
+    early_stopping: int = 50
+    select_on: str = "loss"
+    subset: int = 0
+    train_fraction_per_epoch: float = 1.0
+    seed: int = 1993
+    device: str = "auto"
+    amp: bool = True
+    channels_last: bool = True
+    compile: bool = False
+    augment: str = "auto"
+    threads: int = 0
+    threshold: float = 0.5
+    deterministic: bool = True
+    eval_batch_size: int = 16
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-dict form (YAML/JSON serialisable)."""
+        return dataclasses.asdict(self)
+
+    def validate(self) -> RunConfig:
+        """Check ranges and names; returns ``self``.
+
+        Raises:
+            ConfigError: naming the setting and what is accepted.
+        """
+        from .refine import REFINERS
+
+        if self.task not in TASKS:
+            raise ConfigError(f"task must be one of {', '.join(TASKS)}, got {self.task!r}")
+        if self.refine not in REFINERS:
+            raise ConfigError(f"refine must be one of {', '.join(REFINERS)}, got {self.refine!r}")
+        if self.oversample_rule not in ("round", "ceil"):
+            raise ConfigError(f"oversample_rule must be 'round' or 'ceil', got {self.oversample_rule!r}")
+        if self.select_on not in ("loss", "score"):
+            raise ConfigError(f"select_on must be 'loss' or 'score', got {self.select_on!r}")
+        if self.augment not in ("auto", "monai", "torch", "none"):
+            raise ConfigError(f"augment must be auto, monai, torch or none, got {self.augment!r}")
+        if not 0.0 <= self.lambda_seg <= 1.0:
+            raise ConfigError(f"lambda_seg must lie in [0, 1], got {self.lambda_seg}")
+        if self.image_size < 32 or self.image_size % 32:
+            raise ConfigError(f"image_size must be a multiple of 32 and at least 32, got {self.image_size}")
+        for name in ("epochs", "batch_size", "eval_batch_size"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name} must be at least 1, got {getattr(self, name)}")
+        if not 0.0 < self.train_fraction_per_epoch <= 1.0:
+            raise ConfigError(f"train_fraction_per_epoch must lie in (0, 1], got {self.train_fraction_per_epoch}")
+        if self.lr <= 0:
+            raise ConfigError(f"lr must be positive, got {self.lr}")
+        return self
+
+
+#: Named starting points. Adding one is one entry here.
+PROFILES: dict[str, RunConfig] = {
+    "paper": RunConfig(),
+    "smoke": RunConfig(
+        profile="smoke",
+        label="smoke test (CI): 2 epochs, 64x64, 4 training images per class -- not a result",
+        image_size=64,
+        epochs=2,
+        batch_size=2,
+        subset=4,
+        plateau=False,
+        early_stopping=0,
+        eval_batch_size=8,
+    ),
+    "cpu": RunConfig(
+        profile="cpu",
+        label="reduced CPU profile for a 2-core session: 64x64 input, 12 epochs, half the oversampled "
+        "training list per epoch, batch 8, lr 1e-3 -- NOT the paper's protocol",
+        image_size=64,
+        epochs=12,
+        batch_size=8,
+        lr=1e-3,
+        train_fraction_per_epoch=0.5,
+        plateau=True,
+        plateau_patience=3,
+        early_stopping=0,
+        eval_batch_size=32,
+    ),
+}
+
+
+def _coerce(name: str, value: Any) -> Any:
+    """Convert ``value`` (from YAML or a ``key=value`` flag) to the type of field ``name``."""
+    default = getattr(RunConfig(), name)
+    if isinstance(default, bool):
+        if isinstance(value, str):
+            low = value.strip().lower()
+            if low in ("1", "true", "yes", "on"):
+                return True
+            if low in ("0", "false", "no", "off"):
+                return False
+            raise ConfigError(f"{name} expects true/false, got {value!r}")
+        return bool(value)
+    if isinstance(default, int):
+        try:
+            return int(value)
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(f"{name} expects an integer, got {value!r}") from exc
+    if isinstance(default, float):
+        try:
+            return float(value)
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(f"{name} expects a number, got {value!r}") from exc
+    if isinstance(default, dict):
+        if not isinstance(value, dict):
+            raise ConfigError(f"{name} expects a mapping, got {value!r}")
+        return dict(value)
+    return str(value)
+
+
+def resolve_config(profile: str, yaml_path: str | Path | None = None, overrides: dict[str, Any] | None = None) -> RunConfig:
+    """Profile defaults, then a YAML file, then explicit overrides (``None`` values are ignored).
+
+    Raises:
+        ConfigError: unknown profile, unknown key, or a value of the wrong type.
+    """
+    if profile not in PROFILES:
+        raise ConfigError(f"unknown profile {profile!r} (known: {', '.join(PROFILES)})")
+    values = PROFILES[profile].to_dict()
+    known = {f.name for f in fields(RunConfig)}
+    layers: list[tuple[str, dict[str, Any]]] = []
+    if yaml_path is not None:
+        import yaml
+
+        try:
+            data = yaml.safe_load(Path(yaml_path).read_text(encoding="utf-8")) or {}
+        except (OSError, yaml.YAMLError) as exc:
+            raise ConfigError(f"cannot read config ({exc})", ) from exc
+        if not isinstance(data, dict):
+            raise ConfigError(f"{yaml_path}: a config file must be a mapping of setting: value")
+        layers.append((str(yaml_path), data))
+    layers.append(("command line", {k: v for k, v in (overrides or {}).items() if v is not None}))
+    for source, layer in layers:
+        for key, value in layer.items():
+            key = key.replace("-", "_")
+            if key not in known:
+                raise ConfigError(f"{source}: unknown setting {key!r} (known: {', '.join(sorted(known))})")
+            values[key] = _coerce(key, value)
+    return RunConfig(**values).validate()
+
+
+def parse_set_options(items: tuple[str, ...]) -> dict[str, str]:
+    """``("epochs=3", "lr=1e-3")`` -> ``{"epochs": "3", "lr": "1e-3"}``.
+
+    Raises:
+        ConfigError: an item without ``=``.
+    """
+    out: dict[str, str] = {}
+    for item in items:
+        if "=" not in item:
+            raise ConfigError(f"--set expects key=value, got {item!r}")
+        k, v = item.split("=", 1)
+        out[k.strip()] = v.strip()
+    return out

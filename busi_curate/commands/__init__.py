@@ -1,0 +1,1 @@
+"""Click commands, one module per family; each only parses options and calls a stage."""

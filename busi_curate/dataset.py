@@ -1,0 +1,307 @@
+"""Stage 1 -- load: find a dataset's images and masks, decode them, identify them by pixel content.
+
+Two layouts are registered (:data:`LAYOUTS`):
+
+* ``busi``: ``Dataset_BUSI_with_GT/{benign,malignant,normal}/<class> (<id>).png`` with masks
+  ``<class> (<id>)_mask.png``, ``_mask_1.png``, ... (the folder given may be the one holding
+  ``Dataset_BUSI_with_GT`` or that folder itself).
+* ``generic``: ``images/``, ``masks/`` and ``labels.csv`` (columns ``image, class`` and optionally
+  ``id`` and ``masks``; see the README).
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .errors import DatasetError
+from .fileio import file_sha256, pixel_sha256
+from .imageio import bbox, read_gray, read_mask_union
+
+CLASSES: tuple[str, ...] = ("benign", "malignant", "normal")
+NORMAL_CLASS = "normal"
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff"}
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One image found on disk, before decoding. Paths are absolute."""
+
+    cls: str
+    id: str
+    image: Path
+    masks: tuple[Path, ...]
+
+
+@dataclass(frozen=True)
+class ImageRecord:
+    """One decoded image with its identity. Paths are relative to the dataset root (POSIX)."""
+
+    dataset: str
+    cls: str
+    id: str
+    image: str
+    masks: tuple[str, ...]
+    width: int
+    height: int
+    pixel_sha256: str
+    file_sha256: str
+    mask_pixel_sha256: str
+    mask_file_sha256: tuple[str, ...]
+    tumour_pixels: int
+    bbox: tuple[int, int, int, int] | None
+
+    @property
+    def key(self) -> tuple[str, str]:
+        """``(class, id)``: how journals and manifests name an image."""
+        return (self.cls, self.id)
+
+    @property
+    def bbox_str(self) -> str:
+        """Bounding box as ``x0 y0 x1 y1`` (exclusive upper bounds) or empty."""
+        return "" if self.bbox is None else " ".join(str(v) for v in self.bbox)
+
+
+@dataclass
+class LoadedDataset:
+    """Records sorted by (class, natural id); optional ``(N, S, S) uint8`` thumbnails in the same order."""
+
+    root: Path
+    name: str
+    layout: str
+    records: list[ImageRecord]
+    thumbnails: np.ndarray | None = None
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+
+def natural_key(text: str) -> tuple[tuple[int, int | str], ...]:
+    """Sort key that orders ``"2"`` before ``"10"``."""
+    return tuple((0, int(t)) if t.isdigit() else (1, t) for t in re.split(r"(\d+)", text) if t)
+
+
+def record_sort_key(cls: str, id_: str) -> tuple[str, tuple[tuple[int, int | str], ...]]:
+    """The project-wide order of images: class name, then natural id."""
+    return (cls, natural_key(id_))
+
+
+# --------------------------------------------------------------------------- layouts
+
+_BUSI_RE = re.compile(r"^(?P<cls>[a-z]+) \((?P<id>\d+)\)(?P<mask>_mask(?:_(?P<k>\d+))?)?\.png$", re.IGNORECASE)
+
+
+def _busi_root(root: Path) -> Path:
+    inner = root / "Dataset_BUSI_with_GT"
+    return inner if inner.is_dir() else root
+
+
+def _visible(p: Path) -> bool:
+    return not p.name.startswith(".") and p.name not in {"Thumbs.db", "desktop.ini"}
+
+
+def find_busi(root: Path, classes: Sequence[str], problems: list[tuple[Path, str]]) -> list[Entry]:
+    """Entries of a BUSI-layout folder; layout problems are appended to ``problems``."""
+    base = _busi_root(root)
+    subdirs = sorted(p for p in base.iterdir() if p.is_dir() and _visible(p))
+    if not subdirs:
+        raise DatasetError(f"no class folders found (expected {', '.join(classes)})", base)
+    images: dict[tuple[str, str], Path] = {}
+    masks: dict[tuple[str, str], list[tuple[int, Path]]] = {}
+    for sub in subdirs:
+        cls = sub.name.lower()
+        if cls not in classes:
+            problems.append((sub, f"unknown class folder {sub.name!r} (expected one of {', '.join(classes)})"))
+            continue
+        files = sorted(p for p in sub.iterdir() if _visible(p))
+        if not files:
+            problems.append((sub, "empty class folder"))
+        for f in files:
+            m = _BUSI_RE.match(f.name)
+            if f.is_dir() or m is None:
+                problems.append((f, f"unparseable file name (expected '{cls} (<id>).png' or '{cls} (<id>)_mask[_k].png')"))
+                continue
+            if m["cls"].lower() != cls:
+                problems.append((f, f"file of class {m['cls']!r} inside the {cls!r} folder"))
+                continue
+            key = (cls, str(int(m["id"])))
+            if m["mask"]:
+                masks.setdefault(key, []).append((int(m["k"] or 0), f))
+            else:
+                images[key] = f
+    for key, ms in masks.items():
+        if key not in images:
+            for _, f in ms:
+                problems.append((f, "mask without an image"))
+    return [
+        Entry(cls, id_, path, tuple(p for _, p in sorted(masks.get((cls, id_), []))))
+        for (cls, id_), path in images.items()
+    ]
+
+
+def find_generic(root: Path, classes: Sequence[str], problems: list[tuple[Path, str]]) -> list[Entry]:
+    """Entries of a generic-layout folder (``images/``, ``masks/``, ``labels.csv``)."""
+    labels = root / "labels.csv"
+    img_dir, mask_dir = root / "images", root / "masks"
+    if not labels.is_file():
+        raise DatasetError("generic layout needs labels.csv beside images/ and masks/", labels)
+    with open(labels, newline="", encoding="utf-8") as fh:
+        reader = csv.DictReader(fh)
+        cols = set(reader.fieldnames or [])
+        if not {"image", "class"} <= cols:
+            raise DatasetError(f"labels.csv needs columns 'image' and 'class' (found {sorted(cols)})", labels)
+        rows = list(reader)
+    if not rows:
+        raise DatasetError("labels.csv lists no images", labels)
+    out: list[Entry] = []
+    seen: set[tuple[str, str]] = set()
+    for n, row in enumerate(rows, start=2):
+        cls = (row.get("class") or "").strip().lower()
+        img = img_dir / (row.get("image") or "").strip()
+        where = Path(f"{labels}:{n}")
+        if cls not in classes:
+            problems.append((where, f"unknown class {cls!r} (expected one of {', '.join(classes)})"))
+            continue
+        if not img.is_file():
+            problems.append((img, f"image listed in labels.csv line {n} does not exist"))
+            continue
+        id_ = (row.get("id") or "").strip() or img.stem
+        if (cls, id_) in seen:
+            problems.append((where, f"duplicate id {id_!r} in class {cls!r}"))
+            continue
+        seen.add((cls, id_))
+        if row.get("masks"):
+            mpaths = tuple(mask_dir / m.strip() for m in row["masks"].split(";") if m.strip())
+            for mp in mpaths:
+                if not mp.is_file():
+                    problems.append((mp, f"mask listed in labels.csv line {n} does not exist"))
+        else:
+            mpaths = tuple(sorted(p for p in mask_dir.glob(f"{img.stem}*") if p.suffix.lower() in IMAGE_SUFFIXES
+                                  and (p.stem == img.stem or p.stem.startswith(f"{img.stem}_mask"))))
+        out.append(Entry(cls, id_, img, mpaths))
+    return out
+
+
+#: Layout name -> finder. Adding a layout is one function plus one line here.
+LAYOUTS: dict[str, Callable[[Path, Sequence[str], list[tuple[Path, str]]], list[Entry]]] = {
+    "busi": find_busi,
+    "generic": find_generic,
+}
+
+
+def detect_layout(root: Path) -> str:
+    """Guess the layout of ``root``: ``generic`` when it has ``labels.csv``, else ``busi``."""
+    return "generic" if (root / "labels.csv").is_file() else "busi"
+
+
+# --------------------------------------------------------------------------- decode
+
+
+@dataclass
+class _Decoded:
+    record: ImageRecord | None
+    thumb: np.ndarray | None
+    problem: tuple[Path, str] | None
+
+
+def resize_gray(gray: np.ndarray, size: int) -> np.ndarray:
+    """Resize ``(H, W) uint8`` to ``(size, size) uint8`` with Pillow's antialiased bilinear filter."""
+    from PIL import Image
+
+    return np.asarray(Image.fromarray(gray).resize((size, size), Image.Resampling.BILINEAR), dtype=np.uint8)
+
+
+def decode_entry(entry: Entry, root: Path, dataset: str, size: int | None = None) -> tuple[ImageRecord, np.ndarray | None]:
+    """Decode one entry, validate its masks and compute its identity.
+
+    Raises:
+        DatasetError: corrupt image or mask, a mask of another size, a tumour image without a mask.
+    """
+    gray = read_gray(entry.image)
+    if not entry.masks and entry.cls != NORMAL_CLASS:
+        raise DatasetError(f"a {entry.cls} image needs at least one mask file, found none", entry.image)
+    mask = read_mask_union(entry.masks, gray.shape, entry.image)
+    rel = lambda p: p.relative_to(root).as_posix()  # noqa: E731
+    rec = ImageRecord(
+        dataset=dataset,
+        cls=entry.cls,
+        id=entry.id,
+        image=rel(entry.image),
+        masks=tuple(rel(p) for p in entry.masks),
+        width=int(gray.shape[1]),
+        height=int(gray.shape[0]),
+        pixel_sha256=pixel_sha256(gray),
+        file_sha256=file_sha256(entry.image),
+        mask_pixel_sha256=pixel_sha256(mask.astype(np.uint8)),
+        mask_file_sha256=tuple(file_sha256(p) for p in entry.masks),
+        tumour_pixels=int(mask.sum()),
+        bbox=bbox(mask),
+    )
+    return rec, (resize_gray(gray, size) if size else None)
+
+
+def load_dataset(
+    root: str | Path,
+    *,
+    layout: str = "auto",
+    classes: Sequence[str] = CLASSES,
+    lenient: bool = False,
+    thumbnail_size: int | None = None,
+    progress: bool = False,
+    workers: int = 4,
+) -> LoadedDataset:
+    """Find, decode and identify every image of a dataset.
+
+    Args:
+        root: dataset folder.
+        layout: ``"busi"``, ``"generic"`` or ``"auto"``.
+        classes: accepted class names (lower case).
+        lenient: skip bad files with a warning instead of failing.
+        thumbnail_size: also return ``(N, S, S) uint8`` resized images in record order.
+        progress: show a progress bar on stderr.
+        workers: decoding threads (Pillow releases the GIL while decoding).
+
+    Raises:
+        DatasetError: every problem found, listed with its file (unless ``lenient``).
+    """
+    root = Path(root)
+    if not root.is_dir():
+        raise DatasetError("dataset folder does not exist", root)
+    layout = detect_layout(root) if layout == "auto" else layout
+    if layout not in LAYOUTS:
+        raise DatasetError(f"unknown layout {layout!r} (known: {', '.join(LAYOUTS)})", root)
+    problems: list[tuple[Path, str]] = []
+    entries = LAYOUTS[layout](root, tuple(c.lower() for c in classes), problems)
+    entries.sort(key=lambda e: record_sort_key(e.cls, e.id))
+    name = "BUSI" if layout == "busi" else root.name
+
+    def work(e: Entry) -> _Decoded:
+        try:
+            rec, th = decode_entry(e, root, name, thumbnail_size)
+            return _Decoded(rec, th, None)
+        except DatasetError as exc:
+            return _Decoded(None, None, (exc.path or e.image, exc.message))
+
+    from tqdm.auto import tqdm
+
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        decoded = list(tqdm(pool.map(work, entries), total=len(entries), desc="load", unit="img",
+                            disable=not progress, leave=False))
+    problems += [d.problem for d in decoded if d.problem is not None]
+    good = [d for d in decoded if d.record is not None]
+    if problems and not lenient:
+        shown = "\n".join(f"  {p}: {why}" for p, why in problems[:20])
+        more = f"\n  ... and {len(problems) - 20} more" if len(problems) > 20 else ""
+        raise DatasetError(f"{len(problems)} problem(s) in the dataset (use --lenient to skip bad files):\n{shown}{more}", root)
+    if not good:
+        raise DatasetError("no usable images found", root)
+    thumbs = np.stack([d.thumb for d in good]) if thumbnail_size else None  # type: ignore[misc]
+    return LoadedDataset(root, name, layout, [d.record for d in good], thumbs,  # type: ignore[misc]
+                         [(str(p), why) for p, why in problems])

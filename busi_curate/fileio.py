@@ -1,0 +1,104 @@
+"""Atomic writes and content hashes shared by every stage that writes or identifies files."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO, Any
+
+import numpy as np
+
+
+@contextlib.contextmanager
+def atomic_open(path: str | Path, mode: str = "w", **kwargs: Any) -> Iterator[IO[Any]]:
+    """Open a temporary file beside ``path``; rename it over ``path`` only if the block succeeds.
+
+    A crash or exception leaves ``path`` untouched (never half-written).
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, mode, **kwargs) as fh:
+            yield fh
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def write_text(path: str | Path, text: str) -> None:
+    """Atomically write ``text`` (UTF-8, ``\\n`` line endings)."""
+    with atomic_open(path, "w", encoding="utf-8", newline="\n") as fh:
+        fh.write(text)
+
+
+def write_bytes(path: str | Path, data: bytes) -> None:
+    """Atomically write ``data``."""
+    with atomic_open(path, "wb") as fh:
+        fh.write(data)
+
+
+def write_json(path: str | Path, obj: Any) -> None:
+    """Atomically write ``obj`` as stable, indented JSON (sorted keys, trailing newline)."""
+    write_text(path, json.dumps(obj, indent=2, sort_keys=True, default=_json_default) + "\n")
+
+
+def write_npy(path: str | Path, array: np.ndarray) -> None:
+    """Atomically write a NumPy array in ``.npy`` format."""
+    with atomic_open(path, "wb") as fh:
+        np.save(fh, array, allow_pickle=False)
+
+
+def write_csv(path: str | Path, frame: Any) -> None:
+    """Atomically write a pandas DataFrame as CSV (no index, ``\\n`` line endings)."""
+    with atomic_open(path, "w", encoding="utf-8", newline="") as fh:
+        frame.to_csv(fh, index=False, lineterminator="\n")
+
+
+def _json_default(obj: Any) -> Any:
+    if isinstance(obj, (np.integer,)):
+        return int(obj)
+    if isinstance(obj, (np.floating,)):
+        return float(obj)
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, Path):
+        return obj.as_posix()
+    raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
+
+
+def file_sha256(path: str | Path, chunk: int = 1 << 20) -> str:
+    """SHA-256 of a file's bytes, hex."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+def bytes_sha256(data: bytes) -> str:
+    """SHA-256 of bytes, hex."""
+    return hashlib.sha256(data).hexdigest()
+
+
+def pixel_sha256(array: np.ndarray) -> str:
+    """Identity of decoded pixel content: SHA-256 of ``b"<height>x<width>\\n"`` + the C-order uint8 pixels.
+
+    Two files whose decoded 8-bit grayscale pixels are equal share this hash whatever
+    their encoding (PNG mode, compression level, metadata).
+    """
+    if array.ndim != 2:
+        raise ValueError(f"pixel_sha256 expects a 2-D array, got shape {array.shape}")
+    a = np.ascontiguousarray(array, dtype=np.uint8)
+    h = hashlib.sha256(f"{a.shape[0]}x{a.shape[1]}\n".encode())
+    h.update(a.tobytes())
+    return h.hexdigest()

@@ -1,0 +1,83 @@
+"""Decode images and masks the same way everywhere: 8-bit grayscale images, boolean masks."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+from .errors import DatasetError
+
+_ALPHA_MODES = {"RGBA": "RGB", "LA": "L", "PA": "RGB", "La": "L", "RGBa": "RGB"}
+
+
+def _open(path: Path) -> Image.Image:
+    try:
+        img = Image.open(path)
+        img.load()  # force a full decode so truncated files fail here
+    except FileNotFoundError as exc:
+        raise DatasetError("file not found", path) from exc
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+        raise DatasetError(f"cannot decode image ({exc}); the file is corrupt or truncated", path) from exc
+    return img
+
+
+def read_gray(path: str | Path) -> np.ndarray:
+    """Read any PNG/JPEG/... as ``(H, W) uint8`` grayscale.
+
+    8-bit modes go through Pillow's ``convert("L")`` (ITU-R 601-2 luma, which is the
+    identity when R = G = B); 16-bit grayscale is reduced to its top 8 bits.
+    """
+    path = Path(path)
+    img = _open(path)
+    if img.mode in ("I;16", "I;16B", "I;16L", "I"):
+        arr = np.asarray(img, dtype=np.int64)
+        top = 65535 if img.mode.startswith("I;16") or arr.max(initial=0) > 255 else 255
+        return (arr * 255 // max(top, 1)).astype(np.uint8)
+    if img.mode in _ALPHA_MODES:
+        img = img.convert(_ALPHA_MODES[img.mode])
+    if img.mode != "L":
+        img = img.convert("L")
+    return np.asarray(img, dtype=np.uint8).copy()
+
+
+def read_mask(path: str | Path) -> np.ndarray:
+    """Read one mask file as ``(H, W) bool``: any non-zero colour channel is tumour (alpha ignored)."""
+    path = Path(path)
+    img = _open(path)
+    if img.mode in _ALPHA_MODES:
+        img = img.convert(_ALPHA_MODES[img.mode])
+    if img.mode == "P":
+        img = img.convert("RGB")
+    arr = np.asarray(img)
+    if arr.ndim == 3:
+        return arr.any(axis=2)
+    return arr != 0
+
+
+def read_mask_union(paths: Sequence[str | Path], shape: tuple[int, int], image_path: str | Path | None = None) -> np.ndarray:
+    """Union of several mask files, each required to have ``shape`` ``(H, W)``.
+
+    Raises:
+        DatasetError: naming the mask whose size differs from its image.
+    """
+    out = np.zeros(shape, dtype=bool)
+    for p in paths:
+        m = read_mask(p)
+        if m.shape != tuple(shape):
+            ref = f" ({Path(image_path).name})" if image_path is not None else ""
+            raise DatasetError(
+                f"mask is {m.shape[1]}x{m.shape[0]} (WxH) but its image{ref} is {shape[1]}x{shape[0]}", p
+            )
+        out |= m
+    return out
+
+
+def bbox(mask: np.ndarray) -> tuple[int, int, int, int] | None:
+    """Bounding box ``(x0, y0, x1, y1)`` of a boolean mask, exclusive upper bounds; None if empty."""
+    ys, xs = np.nonzero(mask)
+    if ys.size == 0:
+        return None
+    return int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1

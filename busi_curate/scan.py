@@ -1,0 +1,249 @@
+"""The scan stage: load a dataset, score all pairs by exact SSIM, rank candidates, write a scan folder.
+
+A scan folder holds ``index.csv``, ``ssim.npy`` (exhaustive mode), ``pairs.npz`` (pruned mode),
+``candidates.csv`` and ``scan.json`` (settings, versions, timings and the SHA-256 of every other
+file, checked by :func:`read_scan`).
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from . import __version__
+from .candidates import candidates_table, top_k_from_matrix, top_k_from_pairs
+from .dataset import LoadedDataset, load_dataset
+from .errors import ScanError
+from .fileio import file_sha256, write_csv, write_json, write_npy
+from .ssim import DEFAULT_BACKEND, SSIMSettings, get_backend
+from .ssim.base import n_pairs
+
+INDEX_COLUMNS = ["row", "dataset", "class", "id", "image", "masks", "width", "height", "pixel_sha256", "file_sha256"]
+SCAN_FORMAT = 1
+DEFAULT_SIZE = 128
+DEFAULT_TOP_K = 10
+
+
+@dataclass(frozen=True)
+class ScanSettings:
+    """Every option of a scan; saved in ``scan.json``."""
+
+    size: int = DEFAULT_SIZE
+    backend: str = DEFAULT_BACKEND
+    top_k: int = DEFAULT_TOP_K
+    window: str = "uniform"
+    mode: str = "exhaustive"
+    prune_k: int = 50
+    block: int = 64
+    layout: str = "auto"
+    lenient: bool = False
+
+
+@dataclass
+class ScanResult:
+    """A scan folder in memory."""
+
+    dir: Path
+    meta: dict[str, Any]
+    index: pd.DataFrame
+    candidates: pd.DataFrame
+    ssim: np.ndarray | None = None
+    pairs: pd.DataFrame | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def data_dir(self) -> Path:
+        return Path(self.meta["data_dir"])
+
+    @property
+    def n(self) -> int:
+        return len(self.index)
+
+    def row_of(self, cls: str, id_: str) -> int:
+        """Matrix row of image ``(cls, id_)``; KeyError if unknown."""
+        lookup = self.extra.setdefault("lookup", {(c, str(i)): r for r, c, i in zip(self.index["row"], self.index["class"], self.index["id"])})
+        return int(lookup[(cls, str(id_))])
+
+    def image_path(self, row: int) -> Path:
+        return self.data_dir / str(self.index.at[row, "image"])
+
+    def mask_paths(self, row: int) -> list[Path]:
+        masks = self.index.at[row, "masks"]
+        return [self.data_dir / m for m in str(masks).split(";") if m and m != "nan"]
+
+    def pair_ssim(self, i: int, j: int) -> float:
+        """SSIM of rows i and j: from the matrix, or from the computed pairs (NaN if not computed)."""
+        if self.ssim is not None:
+            return float(self.ssim[i, j])
+        table = self.extra.get("pair_lookup")
+        if table is None and self.pairs is not None:
+            table = {(min(a, b), max(a, b)): v for a, b, v in zip(self.pairs["a"], self.pairs["b"], self.pairs["ssim"])}
+            self.extra["pair_lookup"] = table
+        return float((table or {}).get((min(i, j), max(i, j)), np.nan))
+
+
+def index_table(ds: LoadedDataset) -> pd.DataFrame:
+    """The ``index.csv`` table of a loaded dataset (row = position in the SSIM matrix)."""
+    return pd.DataFrame(
+        [
+            (row, r.dataset, r.cls, r.id, r.image, ";".join(r.masks), r.width, r.height, r.pixel_sha256, r.file_sha256)
+            for row, r in enumerate(ds.records)
+        ],
+        columns=INDEX_COLUMNS,
+    )
+
+
+def library_versions() -> dict[str, str]:
+    import importlib.metadata as md
+
+    out = {"python": platform.python_version(), "busi-curate": __version__}
+    for pkg in ("numpy", "scipy", "scikit-image", "numba", "pillow", "pandas", "torch"):
+        try:
+            out[pkg] = md.version(pkg)
+        except md.PackageNotFoundError:
+            pass
+    return out
+
+
+def compute_ssim(ds: LoadedDataset, settings: ScanSettings, progress: bool = False) -> tuple[np.ndarray | None, pd.DataFrame | None, list, list, dict[str, Any]]:
+    """Score pairs according to ``settings.mode``; returns (matrix, pairs, top rows, top values, info)."""
+    from tqdm.auto import tqdm
+
+    assert ds.thumbnails is not None
+    backend = get_backend(settings.backend, settings=SSIMSettings.named(settings.window))
+    n = len(ds)
+    info: dict[str, Any] = {"backend": backend.name}
+    if settings.mode == "exhaustive":
+        total = n_pairs(n)
+        with tqdm(total=total, desc="ssim", unit="pair", unit_scale=True, disable=not progress, leave=False) as bar:
+            matrix = backend.matrix(ds.thumbnails, block=settings.block, progress=bar.update)
+        rows, vals = top_k_from_matrix(matrix, settings.top_k)
+        info["pairs"] = total
+        return matrix, None, list(rows), list(vals), info
+    if settings.mode == "pruned":
+        from .prune import shortlist_pairs
+
+        a, b = shortlist_pairs(ds.thumbnails, settings.prune_k)
+        vals = np.empty(len(a), dtype=np.float64)
+        chunk = 20000
+        with tqdm(total=len(a), desc="ssim (pruned)", unit="pair", unit_scale=True, disable=not progress, leave=False) as bar:
+            prepared = backend.prepare(ds.thumbnails)
+            for s in range(0, len(a), chunk):
+                vals[s : s + chunk] = backend.pairs_prepared(prepared, a[s : s + chunk], b[s : s + chunk])
+                bar.update(min(chunk, len(a) - s))
+        rows_l, vals_l = top_k_from_pairs(n, a, b, vals, settings.top_k)
+        pairs = pd.DataFrame({"a": a, "b": b, "ssim": vals.astype(np.float32)})
+        info["pairs"] = int(len(a))
+        return None, pairs, rows_l, vals_l, info
+    raise ScanError(f"unknown scan mode {settings.mode!r} (known: exhaustive, pruned)")
+
+
+def run_scan(data_dir: str | Path, out_dir: str | Path, settings: ScanSettings = ScanSettings(), progress: bool = False) -> ScanResult:
+    """Load ``data_dir``, score pairs and write the scan folder ``out_dir``.
+
+    Nothing is written unless the whole dataset loads and scores; every file is written atomically.
+    An existing review journal in ``out_dir`` is left untouched.
+    """
+    t0 = time.perf_counter()
+    ds = load_dataset(data_dir, layout=settings.layout, lenient=settings.lenient, thumbnail_size=settings.size,
+                      progress=progress)
+    if len(ds) < 2:
+        raise ScanError("a scan needs at least two images", Path(data_dir))
+    t1 = time.perf_counter()
+    matrix, pairs, rows, vals, info = compute_ssim(ds, settings, progress)
+    t2 = time.perf_counter()
+    index = index_table(ds)
+    cands = candidates_table(list(index["class"]), list(index["id"]), rows, vals)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    write_csv(out / "index.csv", index)
+    files = ["index.csv", "candidates.csv"]
+    if matrix is not None:
+        write_npy(out / "ssim.npy", matrix)
+        files.append("ssim.npy")
+    if pairs is not None:
+        with open(out / ".pairs.tmp.npz", "wb") as fh:
+            np.savez(fh, a=pairs["a"].to_numpy(), b=pairs["b"].to_numpy(), ssim=pairs["ssim"].to_numpy())
+        (out / ".pairs.tmp.npz").replace(out / "pairs.npz")
+        files.append("pairs.npz")
+    write_csv(out / "candidates.csv", cands)
+    t3 = time.perf_counter()
+    meta = {
+        "format": SCAN_FORMAT,
+        "tool": "busi-curate",
+        "version": __version__,
+        "data_dir": str(Path(data_dir).resolve()),
+        "dataset": ds.name,
+        "layout": ds.layout,
+        "n_images": len(ds),
+        "settings": asdict(settings),
+        "ssim": SSIMSettings.named(settings.window).to_dict(),
+        "skipped": [{"path": p, "reason": r} for p, r in ds.skipped],
+        "pairs_scored": info["pairs"],
+        "timings_s": {"load": round(t1 - t0, 3), "ssim": round(t2 - t1, 3), "write": round(t3 - t2, 3), "total": round(t3 - t0, 3)},
+        "pairs_per_s": round(info["pairs"] / max(t2 - t1, 1e-9), 1),
+        "libraries": library_versions(),
+        "files": {name: file_sha256(out / name) for name in files},
+    }
+    write_json(out / "scan.json", meta)
+    return ScanResult(out, meta, index, cands, matrix, pairs)
+
+
+def read_scan(scan_dir: str | Path, load_matrix: bool = True) -> ScanResult:
+    """Read and check a scan folder written by :func:`run_scan`.
+
+    Raises:
+        ScanError: the folder or a file is missing, or a file's checksum differs from ``scan.json``.
+    """
+    d = Path(scan_dir)
+    if not d.is_dir():
+        raise ScanError("scan folder does not exist (run `busi-curate scan DATA_DIR --out FOLDER` first)", d)
+    meta_path = d / "scan.json"
+    if not meta_path.is_file():
+        raise ScanError("not a scan folder: scan.json is missing", d)
+    try:
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise ScanError(f"scan.json is damaged ({exc})", meta_path) from exc
+    if meta.get("tool") != "busi-curate" or meta.get("format") != SCAN_FORMAT:
+        raise ScanError(f"scan.json was not written by this tool's scan format {SCAN_FORMAT}", meta_path)
+    for name, digest in meta.get("files", {}).items():
+        p = d / name
+        if not p.is_file():
+            raise ScanError("file listed in scan.json is missing", p)
+        if file_sha256(p) != digest:
+            raise ScanError("file changed since the scan (checksum differs from scan.json); re-run the scan", p)
+    index = pd.read_csv(d / "index.csv", dtype={"id": str, "masks": str}, keep_default_na=False)
+    if list(index.columns) != INDEX_COLUMNS:
+        raise ScanError(f"index.csv columns are {list(index.columns)}, expected {INDEX_COLUMNS}", d / "index.csv")
+    cands = pd.read_csv(d / "candidates.csv", dtype={"reference_id": str, "candidate_id": str})
+    matrix = np.load(d / "ssim.npy") if (load_matrix and (d / "ssim.npy").is_file()) else None
+    pairs = None
+    if (d / "pairs.npz").is_file():
+        z = np.load(d / "pairs.npz")
+        pairs = pd.DataFrame({"a": z["a"], "b": z["b"], "ssim": z["ssim"]})
+    return ScanResult(d, meta, index, cands, matrix, pairs)
+
+
+def check_scan_data(scan: ScanResult, progress: bool = False) -> None:
+    """Re-hash the scanned images; raise ScanError naming each image whose pixels changed or vanished."""
+    from .fileio import pixel_sha256
+    from .imageio import read_gray
+
+    bad = []
+    for row in range(scan.n):
+        p = scan.image_path(row)
+        if not p.is_file():
+            bad.append(f"  {p}: missing")
+            continue
+        if pixel_sha256(read_gray(p)) != scan.index.at[row, "pixel_sha256"]:
+            bad.append(f"  {p}: pixels changed since the scan")
+    if bad:
+        raise ScanError(f"{len(bad)} image(s) differ from the scan; re-run the scan:\n" + "\n".join(bad[:20]), scan.dir)
