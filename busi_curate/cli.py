@@ -22,7 +22,7 @@ COMMANDS: dict[str, str] = {
     "bench-ssim": "busi_curate.commands.bench:bench_ssim",
     "size-study": "busi_curate.commands.bench:size_study",
     "review": "busi_curate.commands.review:review",
-    "bench-auto": "busi_curate.commands.review:bench_auto",
+    "bench-auto": "busi_curate.commands.assist:bench_auto",
     "report": "busi_curate.commands.report:report",
     "export": "busi_curate.commands.export:export",
     "folds": "busi_curate.commands.export:folds",

@@ -1,0 +1,191 @@
+"""The review journal ``decisions.csv``: append-only, fsync'ed line by line, tolerant of a crash mid-line.
+
+Columns (a contract other tools read)::
+
+    reference_class, reference_id, candidate_class, candidate_id, answer, grade, decided_by, evidence, time
+
+``answer`` is ``same``, ``different`` or ``skip``; ``undo`` revokes the latest earlier decision on
+the same pair (nothing is ever deleted). ``grade`` (for ``same``) is ``identical``, ``same-frame`` or
+``adjacent-frame``. ``decided_by`` is ``auto`` or the reviewer's name. ``time`` is ISO 8601 UTC.
+The latest line on an (unordered) pair is its decision.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import warnings
+from collections.abc import Iterable
+from dataclasses import astuple, dataclass, fields
+from datetime import datetime, timezone
+from pathlib import Path
+
+from .errors import JournalError
+
+JOURNAL_COLUMNS = ["reference_class", "reference_id", "candidate_class", "candidate_id", "answer", "grade",
+                   "decided_by", "evidence", "time"]
+ANSWERS = ("same", "different", "skip", "undo")
+GRADES = ("identical", "same-frame", "adjacent-frame")
+Key = tuple[str, str]
+
+
+@dataclass(frozen=True)
+class Decision:
+    """One journal line."""
+
+    reference_class: str
+    reference_id: str
+    candidate_class: str
+    candidate_id: str
+    answer: str
+    grade: str = ""
+    decided_by: str = ""
+    evidence: str = ""
+    time: str = ""
+
+    @property
+    def reference(self) -> Key:
+        return (self.reference_class, self.reference_id)
+
+    @property
+    def candidate(self) -> Key:
+        return (self.candidate_class, self.candidate_id)
+
+    @property
+    def pair(self) -> tuple[Key, Key]:
+        """The unordered pair, as a sorted tuple of ``(class, id)`` keys."""
+        a, b = self.reference, self.candidate
+        return (a, b) if a <= b else (b, a)
+
+    def validate(self) -> None:
+        if self.answer not in ANSWERS:
+            raise ValueError(f"answer must be one of {ANSWERS}, got {self.answer!r}")
+        if self.answer == "same" and self.grade not in GRADES:
+            raise ValueError(f"a 'same' decision needs a grade in {GRADES}, got {self.grade!r}")
+        if self.answer != "same" and self.grade:
+            raise ValueError(f"only 'same' decisions carry a grade (got {self.grade!r} with {self.answer!r})")
+        if self.reference == self.candidate:
+            raise ValueError("an image cannot be compared with itself")
+
+
+def now() -> str:
+    """Current time, ISO 8601 UTC to the second."""
+    return datetime.now(timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+def _line(d: Decision) -> str:
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="\n").writerow(astuple(d))
+    return buf.getvalue()
+
+
+class Journal:
+    """Append-only writer. Every :meth:`append` is flushed and fsync'ed before it returns."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        new = not self.path.exists() or self.path.stat().st_size == 0
+        if not new:
+            with open(self.path, "rb") as fh:
+                fh.seek(-1, os.SEEK_END)
+                last = fh.read(1)
+            if last != b"\n":  # a line cut by a crash: end it, so it stays one (skipped) line
+                with open(self.path, "a", encoding="utf-8", newline="") as fh:
+                    fh.write("\n")
+                    fh.flush()
+                    os.fsync(fh.fileno())
+        self._fh = open(self.path, "a", encoding="utf-8", newline="")
+        if new:
+            self._write(",".join(JOURNAL_COLUMNS) + "\n")
+            dfd = os.open(self.path.parent, os.O_RDONLY)
+            try:
+                os.fsync(dfd)
+            finally:
+                os.close(dfd)
+
+    def _write(self, text: str) -> None:
+        self._fh.write(text)
+        self._fh.flush()
+        os.fsync(self._fh.fileno())
+
+    def append(self, decision: Decision) -> Decision:
+        """Validate, stamp the time if empty, write, fsync. Returns the decision as written."""
+        decision.validate()
+        if not decision.time:
+            decision = Decision(**{**{f.name: getattr(decision, f.name) for f in fields(Decision)}, "time": now()})
+        self._write(_line(decision))
+        return decision
+
+    def extend(self, decisions: Iterable[Decision]) -> None:
+        for d in decisions:
+            self.append(d)
+
+    def close(self) -> None:
+        self._fh.close()
+
+    def __enter__(self) -> Journal:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def read_journal(path: str | Path, known: set[Key] | None = None) -> list[Decision]:
+    """Read every valid line of a journal, in order.
+
+    A line cut in half by a crash (or otherwise unparseable) is skipped with a warning; earlier and
+    later lines are kept.
+
+    Args:
+        known: the ``(class, id)`` keys of the scan; a line naming another image is an error.
+
+    Raises:
+        JournalError: wrong header, or lines naming images that are not in the scan.
+    """
+    path = Path(path)
+    if not path.exists():
+        return []
+    text = path.read_text(encoding="utf-8", errors="replace")
+    if not text.strip():
+        return []
+    lines = text.splitlines(keepends=True)
+    header = next(csv.reader([lines[0]]))
+    if header != JOURNAL_COLUMNS:
+        raise JournalError(f"not a decisions journal: header is {header}, expected {JOURNAL_COLUMNS}", path)
+    out: list[Decision] = []
+    unknown: list[str] = []
+    for n, raw in enumerate(lines[1:], start=2):
+        if not raw.strip():
+            continue
+        try:
+            row = next(csv.reader([raw]))
+            if len(row) != len(JOURNAL_COLUMNS) or not raw.endswith("\n"):
+                raise ValueError(f"{len(row)} fields" + ("" if raw.endswith("\n") else ", no line end"))
+            d = Decision(*row)
+            d.validate()
+        except (ValueError, csv.Error) as exc:
+            warnings.warn(f"{path}:{n}: skipped a damaged journal line ({exc}): {raw.strip()[:80]!r}", stacklevel=2)
+            continue
+        if known is not None:
+            for k in (d.reference, d.candidate):
+                if k not in known:
+                    unknown.append(f"  line {n}: {k[0]} {k[1]}")
+        out.append(d)
+    if unknown:
+        raise JournalError(f"{len(unknown)} journal line(s) name images that are not in the scan:\n" + "\n".join(unknown[:20]), path)
+    return out
+
+
+def effective(decisions: Iterable[Decision]) -> dict[tuple[Key, Key], Decision]:
+    """The standing decision on each pair: the latest line, with ``undo`` revoking the one before it."""
+    stacks: dict[tuple[Key, Key], list[Decision]] = {}
+    for d in decisions:
+        st = stacks.setdefault(d.pair, [])
+        if d.answer == "undo":
+            if st:
+                st.pop()
+        else:
+            st.append(d)
+    return {pair: st[-1] for pair, st in stacks.items() if st}

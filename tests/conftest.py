@@ -1,0 +1,57 @@
+"""Shared fixtures: the real BUSI folder (skipped when absent), a synthetic dataset and its scan."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+BUSI_DIR = Path(os.environ.get("BUSI_DIR", REPO.parent / "shared" / "data" / "BUSI"))
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    have_busi = (BUSI_DIR / "Dataset_BUSI_with_GT").is_dir()
+    skip = pytest.mark.skip(reason=f"real BUSI not found at {BUSI_DIR} (set BUSI_DIR)")
+    for item in items:
+        if "realdata" in item.keywords and not have_busi:
+            item.add_marker(skip)
+
+
+@pytest.fixture(scope="session")
+def busi_dir() -> Path:
+    """The real BUSI dataset (tests using it must also be marked ``realdata``)."""
+    if not (BUSI_DIR / "Dataset_BUSI_with_GT").is_dir():
+        pytest.skip(f"real BUSI not found at {BUSI_DIR}")
+    return BUSI_DIR
+
+
+@pytest.fixture(scope="session")
+def synthetic_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A synthetic BUSI-layout dataset with planted duplicates (``planted.csv`` beside it). Read-only."""
+    from busi_curate.synthetic import make_synthetic_busi
+
+    out = tmp_path_factory.mktemp("synthetic")
+    make_synthetic_busi(out, seed=0)
+    return out
+
+
+@pytest.fixture(scope="session")
+def synthetic_scan_dir(synthetic_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A scan of :func:`synthetic_dir` at 64 px (read-only: copy it before writing a journal into it)."""
+    from busi_curate.scan import ScanSettings, run_scan
+
+    out = tmp_path_factory.mktemp("synthetic-scan")
+    run_scan(synthetic_dir, out, ScanSettings(size=64))
+    return out
+
+
+@pytest.fixture()
+def scan_copy(synthetic_scan_dir: Path, tmp_path: Path) -> Path:
+    """A private, writable copy of the synthetic scan folder."""
+    import shutil
+
+    dst = tmp_path / "scan"
+    shutil.copytree(synthetic_scan_dir, dst)
+    return dst
