@@ -1,0 +1,433 @@
+"""Stage 6 -- export: turn a scan and its review journal into a versioned manifest, its folds and a sidecar.
+
+``export_manifest`` re-loads the scanned data folder (every image's pixel hash must still match the
+scan's ``index.csv``), builds duplicate groups from the standing ``same`` decisions, applies a removal
+policy from :data:`POLICIES` and writes ``manifest.csv``, ``folds.csv``, ``manifest.json`` and a
+generated ``README.md``. The output has no timestamps or absolute paths: the same data, scan settings,
+journal and options give the same bytes.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from . import __version__
+from .dataset import CLASSES, ImageRecord, load_dataset, record_sort_key
+from .errors import ManifestError, ScanError
+from .fileio import file_sha256, write_csv, write_json, write_text
+from .folds import FoldSettings, fold_units, folds_summary, make_folds
+from .groups import Group, build_groups, merged_grades
+from .journal import Decision, Key, effective, read_journal
+from .manifest import (
+    FOLDS_CSV,
+    MANIFEST_CSV,
+    MANIFEST_FORMAT,
+    MANIFEST_JSON,
+    ManifestRow,
+    check_version,
+    rows_frame,
+)
+from .scan import ScanResult, read_scan
+
+DEFAULT_THRESHOLD = 0.23
+UNDECIDED = ("different", "same")
+#: grade given to an open question treated as ``same`` by ``--undecided same``.
+UNDECIDED_SAME_GRADE = "same-frame"
+
+Outcome = tuple[str, str]  # (status, reason)
+Policy = Callable[[Group, dict[Key, ImageRecord]], dict[Key, Outcome]]
+
+
+# --------------------------------------------------------------------------- policies
+
+
+def drop_all(group: Group, records: dict[Key, ImageRecord]) -> dict[Key, Outcome]:
+    """The paper's policy: every member of a duplicate group is removed."""
+    reason = f"class conflict in group {group.id}" if group.class_conflict else f"member of group {group.id}"
+    return {k: ("removed", reason) for k in group.members}
+
+
+def keep_one(group: Group, records: dict[Key, ImageRecord]) -> dict[Key, Outcome]:
+    """Keep one representative of a group whose members agree on class; drop groups with conflicting classes.
+
+    The representative is the member with the largest image area (width x height: the least cropped copy),
+    ties broken by record order (class, then natural id). Every other member is removed.
+    """
+    if group.class_conflict:
+        return {k: ("removed", f"class conflict in group {group.id}") for k in group.members}
+    rep = min(group.members, key=lambda k: (-records[k].width * records[k].height, record_sort_key(*k)))
+    out = {k: ("removed", f"member of group {group.id}, represented by {rep[0]} {rep[1]}") for k in group.members}
+    out[rep] = ("kept", f"kept as representative of group {group.id}")
+    return out
+
+
+#: policy name -> rule. Adding a policy is one function plus one line here (and a paragraph in docs/manifest.md).
+POLICIES: dict[str, Policy] = {
+    "drop-all": drop_all,
+    "keep-one": keep_one,
+}
+DEFAULT_POLICY = "drop-all"
+
+
+def policy_rule(name: str) -> str:
+    """The documented rule of a policy (its docstring, on one line)."""
+    doc = POLICIES[name].__doc__ or ""
+    return " ".join(doc.split())
+
+
+# --------------------------------------------------------------------------- open questions
+
+
+def _as_pair(q: Any) -> tuple[Key, Key]:
+    """Normalise one open question (whatever the walk returns) to a sorted pair of keys."""
+    if hasattr(q, "pair"):
+        q = q.pair
+    elif hasattr(q, "reference") and hasattr(q, "candidate"):
+        q = (q.reference, q.candidate)
+    elif hasattr(q, "reference_class"):
+        q = ((q.reference_class, q.reference_id), (q.candidate_class, q.candidate_id))
+    a, b = q
+    a, b = (str(a[0]), str(a[1])), (str(b[0]), str(b[1]))
+    return (a, b) if a <= b else (b, a)
+
+
+def fallback_open_questions(scan: ScanResult, decisions: Sequence[Decision], threshold: float) -> list[tuple[Key, Key]]:
+    """The paper's walk (section 4.2), reduced to "which question would be asked next".
+
+    For each reference in record order, its candidates in rank order with SSIM >= ``threshold``: pairs
+    already joined by ``same`` decisions are implied and passed; a ``same`` pair continues the walk; a
+    ``different`` pair ends this reference; an undecided (or skipped) pair is the open question.
+    Used only while :mod:`busi_curate.review.walk` is not available.
+    """
+    from .groups import UnionFind
+
+    eff = effective(decisions)
+    uf = UnionFind()
+    for (a, b), d in eff.items():
+        if d.answer == "same":
+            uf.union(a, b)
+    cands = scan.candidates.sort_values(["reference_class", "reference_id", "rank"], kind="stable")
+    by_ref: dict[Key, list[tuple[Key, float]]] = {}
+    for rc, ri, cc, ci, s in zip(cands["reference_class"], cands["reference_id"], cands["candidate_class"],
+                                 cands["candidate_id"], cands["ssim"]):
+        by_ref.setdefault((str(rc), str(ri)), []).append(((str(cc), str(ci)), float(s)))
+    out: list[tuple[Key, Key]] = []
+    seen: set[tuple[Key, Key]] = set()
+    for ref in sorted(by_ref, key=lambda k: record_sort_key(*k)):
+        for cand, s in by_ref[ref]:
+            if not s >= threshold:
+                break
+            if uf.connected(ref, cand):
+                continue
+            pair = (ref, cand) if ref <= cand else (cand, ref)
+            d = eff.get(pair)
+            if d is None or d.answer == "skip":
+                if pair not in seen:
+                    seen.add(pair)
+                    out.append(pair)
+                break
+            if d.answer == "different":
+                break
+    return out
+
+
+def open_questions(scan: ScanResult, decisions: Sequence[Decision], threshold: float = DEFAULT_THRESHOLD) -> list[tuple[Key, Key]]:
+    """Review questions still open: from the review walk (``busi_curate.review.walk.Walk``) when installed."""
+    try:
+        walk_mod = importlib.import_module("busi_curate.review.walk")
+    except ModuleNotFoundError as exc:
+        if exc.name not in ("busi_curate.review", "busi_curate.review.walk"):
+            raise
+        return fallback_open_questions(scan, decisions, threshold)
+    walk = walk_mod.Walk(scan, list(decisions), threshold=threshold)
+    return sorted({_as_pair(q) for q in walk.open_questions()})
+
+
+# --------------------------------------------------------------------------- export
+
+
+@dataclass(frozen=True)
+class ExportSettings:
+    """Every option of an export; recorded in ``manifest.json``."""
+
+    policy: str = DEFAULT_POLICY
+    version: str = "1.0.0"
+    undecided: str | None = None
+    include_adjacent: bool = False
+    threshold: float = DEFAULT_THRESHOLD
+    folds: FoldSettings = field(default_factory=FoldSettings)
+
+
+@dataclass
+class ExportResult:
+    """What an export wrote (or would write)."""
+
+    rows: list[ManifestRow]
+    folds: Any  # pandas DataFrame
+    meta: dict[str, Any]
+    groups: list[Group]
+    open_questions: list[tuple[Key, Key]]
+    out: Path | None = None
+
+
+def load_checked(scan: ScanResult, data_dir: str | Path | None = None) -> list[ImageRecord]:
+    """Re-load the scanned data folder and check every image's pixels against the scan's ``index.csv``.
+
+    Raises:
+        ScanError: images missing, added or changed since the scan (each named).
+    """
+    root = Path(data_dir) if data_dir is not None else scan.data_dir
+    settings = scan.meta.get("settings", {})
+    ds = load_dataset(root, layout=scan.meta.get("layout", settings.get("layout", "auto")),
+                      lenient=bool(settings.get("lenient", False)))
+    index = {(str(c), str(i)): h for c, i, h in zip(scan.index["class"], scan.index["id"], scan.index["pixel_sha256"])}
+    have = {r.key: r for r in ds.records}
+    problems = [f"  {c} {i}: in the scan, missing from the data" for c, i in index if (c, i) not in have]
+    problems += [f"  {r.cls} {r.id} ({r.image}): not in the scan" for r in ds.records if r.key not in index]
+    problems += [f"  {r.cls} {r.id} ({r.image}): pixels differ from the scan"
+                 for r in ds.records if r.key in index and index[r.key] != r.pixel_sha256]
+    if problems:
+        raise ScanError(f"{len(problems)} image(s) in {root} differ from the scan; re-run the scan:\n"
+                        + "\n".join(problems[:20]) + ("\n  ..." if len(problems) > 20 else ""), scan.dir)
+    return sorted(ds.records, key=lambda r: record_sort_key(*r.key))
+
+
+def build_rows(records: Sequence[ImageRecord], groups: Sequence[Group], policy: str, version: str) -> list[ManifestRow]:
+    """Manifest rows in record order, status and reason set by ``policy``."""
+    if policy not in POLICIES:
+        raise ManifestError(f"unknown policy {policy!r} (known: {', '.join(POLICIES)})")
+    by_key = {r.key: r for r in records}
+    outcome: dict[Key, Outcome] = {}
+    group_of: dict[Key, int] = {}
+    for g in groups:
+        outcome.update(POLICIES[policy](g, by_key))
+        for k in g.members:
+            group_of[k] = g.id
+    return [
+        ManifestRow(
+            dataset=r.dataset, version=version, cls=r.cls, id=r.id, image=r.image, masks=r.masks,
+            pixel_sha256=r.pixel_sha256, mask_pixel_sha256=r.mask_pixel_sha256, file_sha256=r.file_sha256,
+            width=r.width, height=r.height, tumour_pixels=r.tumour_pixels, bbox=r.bbox, group=group_of.get(r.key),
+            status=outcome.get(r.key, ("kept", ""))[0], reason=outcome.get(r.key, ("kept", ""))[1],
+        )
+        for r in records
+    ]
+
+
+def _counts(rows: Sequence[ManifestRow], kept_only: bool) -> dict[str, int]:
+    out = dict.fromkeys(sorted({r.cls for r in rows} | set(CLASSES)), 0)
+    for r in rows:
+        if r.kept or not kept_only:
+            out[r.cls] += 1
+    out["total"] = sum(out.values())
+    return out
+
+
+def export_manifest(
+    scan_dir: str | Path,
+    out: str | Path | None,
+    decisions_path: str | Path | None = None,
+    settings: ExportSettings = ExportSettings(),
+    data_dir: str | Path | None = None,
+    questions: Callable[[ScanResult, Sequence[Decision], float], list[tuple[Key, Key]]] | None = None,
+) -> ExportResult:
+    """Build the manifest, folds and sidecar of a reviewed scan; write them into ``out`` (unless None).
+
+    Args:
+        scan_dir: scan folder (``busi-curate scan``).
+        out: manifest folder to write (created); None to only compute.
+        decisions_path: review journal; default ``scan_dir/decisions.csv``.
+        settings: policy, version, treatment of open questions, merged grades, folds.
+        data_dir: data folder, if not the one recorded in ``scan.json``.
+        questions: open-question finder (default :func:`open_questions`; tests pass a fake).
+
+    Raises:
+        ManifestError: unknown policy, bad version, missing journal, open questions without ``undecided``.
+        ScanError: the data changed since the scan. JournalError: the journal names unknown images.
+    """
+    if settings.policy not in POLICIES:
+        raise ManifestError(f"unknown policy {settings.policy!r} (known: {', '.join(POLICIES)})")
+    if settings.undecided not in (None, *UNDECIDED):
+        raise ManifestError(f"--undecided must be one of {', '.join(UNDECIDED)}, got {settings.undecided!r}")
+    check_version(settings.version)
+    scan = read_scan(scan_dir)
+    dpath = Path(decisions_path) if decisions_path is not None else scan.dir / "decisions.csv"
+    if not dpath.is_file():
+        raise ManifestError("decisions journal not found (review the scan first: `busi-curate review SCAN_DIR`)", dpath)
+    known = {(str(c), str(i)) for c, i in zip(scan.index["class"], scan.index["id"])}
+    decisions = read_journal(dpath, known=known)
+    finder = questions or open_questions
+    pending = sorted({_as_pair(q) for q in finder(scan, decisions, settings.threshold)})
+    if pending and settings.undecided is None:
+        shown = "\n".join(f"  {a[0]} {a[1]} vs {b[0]} {b[1]}" for a, b in pending[:10])
+        raise ManifestError(
+            f"{len(pending)} review question(s) are still open; finish the review, or say how to treat them "
+            f"with --undecided different|same:\n{shown}" + ("\n  ..." if len(pending) > 10 else ""), dpath)
+    extra: list[Decision] = []
+    if pending and settings.undecided == "same":
+        extra = [Decision(a[0], a[1], b[0], b[1], "same", UNDECIDED_SAME_GRADE, "export:undecided=same")
+                 for a, b in pending]
+    grades = merged_grades(settings.include_adjacent)
+    groups = build_groups(list(decisions) + extra, grades=grades)
+    records = load_checked(scan, data_dir)
+    rows = build_rows(records, groups, settings.policy, settings.version)
+
+    # folds: kept members of one group, and kept images joined by an unmerged 'same' decision, stay together
+    kept = [r for r in rows if r.kept]
+    kept_keys = {r.key for r in kept}
+    links = sorted(
+        (a, b) for (a, b), d in effective(list(decisions) + extra).items()
+        if d.answer == "same" and d.grade not in grades and a in kept_keys and b in kept_keys
+    )
+    units = fold_units([r.key for r in kept], [r.group for r in kept], links)
+    try:
+        folds = make_folds([r.key for r in kept], [r.cls for r in kept], units, settings.folds)
+    except ManifestError as exc:
+        raise ManifestError(exc.message, scan.dir) from None
+
+    kinds: dict[str, int] = {}
+    for g in groups:
+        kinds[g.kind] = kinds.get(g.kind, 0) + 1
+    scan_settings = scan.meta.get("settings", {})
+    meta: dict[str, Any] = {
+        "format": MANIFEST_FORMAT,
+        "tool": "busi-curate",
+        "tool_version": __version__,
+        "version": settings.version,
+        "dataset": rows[0].dataset if rows else "",
+        "policy": settings.policy,
+        "policy_rule": policy_rule(settings.policy),
+        "merged_grades": list(grades),
+        "include_adjacent": settings.include_adjacent,
+        "undecided": {"treated_as": settings.undecided, "open_questions": len(pending),
+                      "grade_if_same": UNDECIDED_SAME_GRADE if settings.undecided == "same" else None},
+        "decisions": {"file": dpath.name, "sha256": file_sha256(dpath), "lines": len(decisions),
+                      "standing": len(effective(decisions))},
+        "scan": {
+            "n_images": scan.n,
+            "index_sha256": scan.meta.get("files", {}).get("index.csv"),
+            "threshold": settings.threshold,
+            "settings": {k: scan_settings.get(k) for k in ("size", "backend", "window", "mode", "top_k")},
+            "ssim": scan.meta.get("ssim"),
+        },
+        "groups": {"count": len(groups), "kinds": dict(sorted(kinds.items())),
+                   "images": sum(g.size for g in groups), "class_conflicts": sum(g.class_conflict for g in groups)},
+        "counts": {"before": _counts(rows, False), "after": _counts(rows, True)},
+        "fold_links": [[list(a), list(b)] for a, b in links],
+        "folds": folds_summary(folds, settings.folds, len(set(units)), len(kept)),
+        "files": {},
+    }
+    result = ExportResult(rows, folds, meta, groups, pending, None)
+    if out is not None:
+        write_export(result, Path(out))
+    return result
+
+
+def write_export(result: ExportResult, out: Path) -> None:
+    """Write ``manifest.csv``, ``folds.csv``, ``manifest.json`` and ``README.md`` into ``out`` (each atomically)."""
+    out.mkdir(parents=True, exist_ok=True)
+    write_csv(out / MANIFEST_CSV, rows_frame(result.rows))
+    write_csv(out / FOLDS_CSV, result.folds)
+    result.meta["files"] = {MANIFEST_CSV: file_sha256(out / MANIFEST_CSV), FOLDS_CSV: file_sha256(out / FOLDS_CSV)}
+    write_json(out / MANIFEST_JSON, result.meta)
+    write_text(out / "README.md", render_readme(result.meta, out.name))
+    result.out = out
+
+
+def render_readme(meta: dict[str, Any], name: str) -> str:
+    """The generated ``README.md`` of a manifest folder (figures from the sidecar only)."""
+    before, after = meta["counts"]["before"], meta["counts"]["after"]
+    classes = [c for c in before if c != "total"]
+
+    def pct(n: int, total: int) -> str:
+        return f"{n} ({100 * n / total:.1f}%)" if total else str(n)
+
+    table = ["| | " + " | ".join(classes) + " | total |", "|---|" + "---|" * (len(classes) + 1)]
+    for label, c in (("source", before), ("kept", after)):
+        table.append(f"| {label} | " + " | ".join(pct(c[k], c["total"]) for k in classes) + f" | {c['total']} |")
+    removed = {k: before[k] - after[k] for k in before}
+    table.append("| removed | " + " | ".join(str(removed[k]) for k in classes) + f" | {removed['total']} |")
+    g = meta["groups"]
+    kinds = ", ".join(f"{n} {k}{'s' if n != 1 else ''}" for k, n in g["kinds"].items()) or "none"
+    f = meta["folds"]
+    und = meta["undecided"]
+    und_line = ("no review question was open" if not und["open_questions"]
+                else f"{und['open_questions']} open review question(s) treated as `{und['treated_as']}`")
+    fold_lines = []
+    for fold, splits in sorted(f["per_fold"].items(), key=lambda kv: int(kv[0])):
+        parts = []
+        for split in ("train", "val", "test"):
+            counts = splits.get(split, {})
+            parts.append(f"{sum(counts.values())} (" + ", ".join(f"{c} {counts.get(c, 0)}" for c in classes) + ")")
+        fold_lines.append(f"| {fold} | " + " | ".join(parts) + " |")
+    return "\n".join([
+        f"# {name}: {meta['dataset']} manifest version {meta['version']}",
+        "",
+        "Generated by `busi-curate export` (tool version "
+        f"{meta['tool_version']}); never edit these files by hand: a test regenerates them byte for byte.",
+        "",
+        "| file | what |",
+        "|---|---|",
+        "| `manifest.csv` | one row per source image: identity (pixel SHA-256), masks, size, group, kept/removed and why |",
+        "| `manifest.json` | sidecar: version, policy, decisions-journal SHA-256, scan settings, counts, file SHA-256 |",
+        "| `folds.csv` | cross-validation folds over the kept images (`class, id, fold, split`) |",
+        "| `decisions.csv` | the review journal the manifest was built from |",
+        "",
+        "## Content",
+        "",
+        f"Policy `{meta['policy']}`: {meta['policy_rule']} Grades merged into groups: "
+        f"{', '.join(meta['merged_grades'])}; {und_line}.",
+        "",
+        f"Duplicate groups: {g['count']} ({kinds}) holding {g['images']} images; "
+        f"{g['class_conflicts']} group(s) mix classes.",
+        "",
+        *table,
+        "",
+        f"## Folds ({f['k']} folds, seed {f['seed']}, validation fraction {f['val_fraction']})",
+        "",
+        f"Scheme: {f['scheme']}. Fold numbers start at 0.",
+        "",
+        "| fold | train | val | test |",
+        "|---|---|---|---|",
+        *fold_lines,
+        "",
+        "## Use",
+        "",
+        "```",
+        f"busi-curate verify manifests/{name}/ /path/to/BUSI          # is my copy the same, pixel for pixel?",
+        f"busi-curate materialize manifests/{name}/ /path/to/BUSI out/  # curated images + masks, 128x128",
+        "```",
+        "",
+        "Regenerate (see docs/manifest.md for versioning):",
+        "",
+        "```",
+        "busi-curate scan /path/to/BUSI --out /tmp/busi-scan",
+        f"busi-curate export /tmp/busi-scan --decisions manifests/{name}/decisions.csv --policy {meta['policy']} "
+        f"--version {meta['version']}" + (" --include-adjacent" if meta["include_adjacent"] else "")
+        + (f" --undecided {und['treated_as']}" if und["treated_as"] else "") + f" --out manifests/{name}/",
+        "```",
+        "",
+    ])
+
+
+def export_summary(result: ExportResult) -> list[str]:
+    """Lines the CLI prints after an export."""
+    m = result.meta
+    b, a = m["counts"]["before"], m["counts"]["after"]
+    cls = [c for c in b if c != "total"]
+    lines = [
+        f"{m['groups']['count']} group(s) ({', '.join(f'{n} {k}' for k, n in m['groups']['kinds'].items()) or 'none'}), "
+        f"{m['groups']['class_conflicts']} with a class conflict; policy {m['policy']}",
+        "kept " + ", ".join(f"{c} {a[c]}/{b[c]}" for c in cls) + f"; total {a['total']}/{b['total']}",
+    ]
+    if m["undecided"]["open_questions"]:
+        lines.append(f"warning: {m['undecided']['open_questions']} open question(s) treated as "
+                     f"{m['undecided']['treated_as']}")
+    return lines
+
+
+__all__ = ["POLICIES", "ExportResult", "ExportSettings", "export_manifest", "open_questions"]
