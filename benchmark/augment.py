@@ -50,11 +50,14 @@ class MonaiAugment:
 
     def __call__(self, images: torch.Tensor, masks: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Augment ``(B, 1, H, W)`` images and masks, sample by sample."""
+        from monai.utils import convert_to_tensor
+
         out_i, out_m = [], []
         for img, msk in zip(images, masks):
             d = self.pipeline({"image": img, "mask": msk})  # type: ignore[operator]
-            out_i.append(torch.as_tensor(d["image"]))
-            out_m.append(torch.as_tensor(d["mask"]))
+            # plain tensors: a MONAI MetaTensor would slow every later torch op tenfold
+            out_i.append(convert_to_tensor(d["image"], track_meta=False))
+            out_m.append(convert_to_tensor(d["mask"], track_meta=False))
         return torch.stack(out_i).to(images.dtype), torch.stack(out_m).to(masks.dtype)
 
 

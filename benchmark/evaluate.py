@@ -1,0 +1,164 @@
+"""Stage: evaluate -- refine test predictions, score them before and after refining, write the fold's outputs.
+
+Per fold (``RUN/fold<K>/``): ``metrics.json`` (with provenance), ``per_image.csv``, ``confusion.csv``,
+``refine_warnings.csv`` (each CSV with a ``.meta.json`` sidecar) and ``predictions.npz`` (test
+probabilities, for later ablations that combine runs).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from busi_curate.dataset import CLASSES
+from busi_curate.fileio import atomic_open, write_csv, write_json
+
+from .metrics import accuracy, confusion_matrix, f1_scores, seg_scores, weighted_f1
+from .provenance import write_sidecar
+from .refine import REFINERS, RefineEvent, event, incoherence
+
+log = logging.getLogger("busi_bench")
+
+#: Keys of metrics.json every fold has (None where the task has no such output).
+METRIC_KEYS: tuple[str, ...] = (
+    "dsc_benign", "dsc_malignant", "dsc_normal", "dsc_avg", "jac", "hd", "hd_max", "rec", "pre",
+    "f1_benign", "f1_malignant", "f1_normal", "f1_weighted", "acc",
+)
+
+
+def score_set(labels: np.ndarray, gt: np.ndarray, masks: np.ndarray | None, classes: np.ndarray | None,
+              prefix: str = "") -> tuple[pd.DataFrame, dict[str, Any], np.ndarray | None]:
+    """Per-image scores and aggregated metrics of one set of (possibly refined) predictions.
+
+    Args:
+        labels: ``(N,)`` true classes.
+        gt: ``(N, S, S)`` true masks.
+        masks: ``(N, S, S) bool`` predicted masks, or None without a segmentation branch.
+        classes: ``(N,)`` predicted classes, or None without a classification branch.
+        prefix: column prefix of the per-image frame.
+
+    Returns:
+        Per-image frame, the metrics of :data:`METRIC_KEYS`, and the confusion matrix (or None).
+    """
+    rows: dict[str, list[float]] = {}
+    metrics: dict[str, Any] = dict.fromkeys(METRIC_KEYS)
+    if masks is not None:
+        scores = [seg_scores(m, g > 0) for m, g in zip(masks, gt)]
+        for name in ("dice", "jaccard", "hd95", "hd_max", "recall", "precision"):
+            rows[prefix + name] = [getattr(s, name) for s in scores]
+        dice = np.array(rows[prefix + "dice"])
+        for c, cname in enumerate(CLASSES):
+            sel = labels == c
+            metrics[f"dsc_{cname}"] = float(dice[sel].mean()) if sel.any() else None
+        metrics.update(
+            dsc_avg=float(dice.mean()), jac=float(np.mean(rows[prefix + "jaccard"])),
+            hd=float(np.mean(rows[prefix + "hd95"])), hd_max=float(np.mean(rows[prefix + "hd_max"])),
+            rec=float(np.mean(rows[prefix + "recall"])), pre=float(np.mean(rows[prefix + "precision"])),
+        )
+        rows[prefix + "tumour_pixels"] = [int(m.sum()) for m in masks]
+    cm = None
+    if classes is not None:
+        cm = confusion_matrix(labels, classes, len(CLASSES))
+        f1 = f1_scores(cm)
+        for c, cname in enumerate(CLASSES):
+            metrics[f"f1_{cname}"] = float(f1[c])
+        metrics.update(f1_weighted=weighted_f1(cm), acc=accuracy(cm))
+        rows[prefix + "pred"] = [CLASSES[int(c)] for c in classes]
+    return pd.DataFrame(rows), metrics, cm
+
+
+def refine_all(keys: list[tuple[str, str]], seg_prob: np.ndarray, cls_prob: np.ndarray, threshold: float,
+               rule: str) -> tuple[np.ndarray, np.ndarray, list[str], list[RefineEvent]]:
+    """Apply refining rule ``rule`` to every image.
+
+    Returns:
+        Refined masks ``(N, S, S) bool``, refined classes ``(N,)``, the incoherence found before
+        refining per image (``""`` if none) and the events of the changed cases.
+    """
+    fn = REFINERS[rule]
+    masks, classes, why, events = [], [], [], []
+    for key, sp, cp in zip(keys, seg_prob, cls_prob):
+        raw = sp >= threshold
+        why.append(incoherence(raw, int(np.argmax(cp))))
+        res = fn(raw, cp, sp)
+        masks.append(res.mask)
+        classes.append(res.cls)
+        ev = event(f"{key[0]} {key[1]}", raw, cp, res)
+        if ev is not None:
+            events.append(ev)
+    return np.stack(masks), np.array(classes, np.int64), why, events
+
+
+def evaluate_fold(keys: list[tuple[str, str]], labels: np.ndarray, gt: np.ndarray, seg_prob: np.ndarray | None,
+                  cls_prob: np.ndarray | None, threshold: float, rule: str) -> dict[str, Any]:
+    """Score test predictions before and after refining.
+
+    Returns:
+        ``{"metrics": after-refining metrics (+ before_pr, incoherence counts), "per_image": DataFrame,
+        "confusion": DataFrame, "events": list of RefineEvent}``.
+    """
+    n = len(keys)
+    raw_masks = seg_prob >= threshold if seg_prob is not None else None
+    raw_cls = cls_prob.argmax(1) if cls_prob is not None else None
+    before_df, before, _ = score_set(labels, gt, raw_masks, raw_cls, prefix="before_")
+    events: list[RefineEvent] = []
+    why = [""] * n
+    if raw_masks is not None and raw_cls is not None:
+        ref_masks, ref_cls, why, events = refine_all(keys, seg_prob, cls_prob, threshold, rule)  # type: ignore[arg-type]
+    else:
+        ref_masks, ref_cls = raw_masks, raw_cls
+    after_df, metrics, cm = score_set(labels, gt, ref_masks, ref_cls)
+    per_image = pd.DataFrame({"class": [k[0] for k in keys], "id": [k[1] for k in keys],
+                              "true": [CLASSES[int(c)] for c in labels],
+                              "tumour_pixels_gt": [int((g > 0).sum()) for g in gt]})
+    if cls_prob is not None:
+        for c, cname in enumerate(CLASSES):
+            per_image[f"p_{cname}"] = cls_prob[:, c]
+    per_image = pd.concat([per_image, before_df, after_df], axis=1)
+    per_image["incoherent_before"] = why
+    actions = {e.key: e.action for e in events}
+    per_image["refine_action"] = [actions.get(f"{k[0]} {k[1]}", "") for k in keys]
+    n_incoherent = sum(1 for w in why if w)
+    metrics.update(
+        n_test=n, refine=rule, incoherent_before_pr=n_incoherent / n if n else 0.0,
+        incoherent_before_pr_count=n_incoherent, refined_cases=len(events), before_pr=before,
+        hd_variant="hd = mean symmetric 95th-percentile Hausdorff distance, hd_max = mean maximum HD; pixels at "
+                   f"{gt.shape[-1]}x{gt.shape[-2]}; both masks empty -> 0, exactly one empty -> image diagonal",
+    )
+    confusion = None
+    if cm is not None:
+        confusion = pd.DataFrame(cm, columns=[f"pred_{c}" for c in CLASSES])
+        confusion.insert(0, "true", list(CLASSES))
+    return {"metrics": metrics, "per_image": per_image, "confusion": confusion, "events": events}
+
+
+def write_fold_outputs(out_dir: str | Path, result: dict[str, Any], prov: dict[str, Any],
+                       seg_prob: np.ndarray | None, cls_prob: np.ndarray | None, extra: dict[str, Any]) -> None:
+    """Write metrics.json, the CSVs with sidecars, and predictions.npz into ``out_dir``."""
+    out_dir = Path(out_dir)
+    metrics = dict(result["metrics"], **extra, provenance=prov)
+    write_json(out_dir / "metrics.json", metrics)
+    write_csv(out_dir / "per_image.csv", result["per_image"])
+    write_sidecar(out_dir / "per_image.csv", prov)
+    if result["confusion"] is not None:
+        write_csv(out_dir / "confusion.csv", result["confusion"])
+        write_sidecar(out_dir / "confusion.csv", prov)
+    events = result["events"]
+    cols = list(RefineEvent.__dataclass_fields__)
+    write_csv(out_dir / "refine_warnings.csv", pd.DataFrame([asdict(e) for e in events], columns=cols))
+    write_sidecar(out_dir / "refine_warnings.csv", prov)
+    arrays: dict[str, np.ndarray] = {"keys": np.array([f"{c} {i}" for c, i in result["per_image"][["class", "id"]].itertuples(index=False)])}
+    if seg_prob is not None:
+        arrays["seg_prob_u8"] = np.round(seg_prob * 255).astype(np.uint8)
+    if cls_prob is not None:
+        arrays["cls_prob"] = cls_prob.astype(np.float32)
+    with atomic_open(out_dir / "predictions.npz", "wb") as fh:
+        np.savez_compressed(fh, **arrays)
+    write_sidecar(out_dir / "predictions.npz", prov)
+    for e in events:
+        log.warning("refined %s", e.message())

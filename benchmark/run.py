@@ -1,0 +1,172 @@
+"""Orchestration of ``busi-bench run``: inputs -> fold split -> train -> evaluate -> outputs, one fold or all."""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from busi_curate.dataset import record_sort_key
+from busi_curate.fileio import write_text
+
+from .data import SampleSet, fold_numbers, input_checksums, load_samples, read_folds, read_manifest, split_fold
+from .errors import BenchError
+from .profiles import RunConfig
+
+log = logging.getLogger("busi_bench")
+
+
+@dataclass
+class RunInputs:
+    """The three inputs of a run, read and verified once.
+
+    Attributes:
+        manifest_path, folds_path, data_dir: as given on the command line.
+        manifest, folds: validated tables.
+        checksums: SHA-256 of the manifest and folds files.
+    """
+
+    manifest_path: Path
+    folds_path: Path
+    data_dir: Path
+    manifest: pd.DataFrame
+    folds: pd.DataFrame
+    checksums: dict[str, str]
+    _cache: dict[int, SampleSet] | None = None
+
+    @classmethod
+    def read(cls, manifest: str | Path, folds: str | Path, data_dir: str | Path) -> RunInputs:
+        """Read and validate the manifest and folds (no images decoded yet).
+
+        Raises:
+            ManifestError: see :func:`benchmark.data.read_manifest` and :func:`benchmark.data.read_folds`.
+        """
+        m = read_manifest(manifest)
+        f = read_folds(folds, m)
+        return cls(Path(manifest), Path(folds), Path(data_dir), m, f, input_checksums(manifest, folds))
+
+    def samples(self, size: int) -> tuple[SampleSet, dict[tuple[str, str], int]]:
+        """Every image named in the folds file, decoded, hash-verified and preprocessed once per size."""
+        self._cache = self._cache or {}
+        if size not in self._cache:
+            keys = sorted(set(zip(self.folds["class"], self.folds["id"])), key=lambda k: record_sort_key(*k))
+            t0 = time.perf_counter()
+            self._cache[size] = load_samples(self.manifest, keys, self.data_dir, size, verify=True)
+            log.info("decoded and verified %d images in %.1f s", len(keys), time.perf_counter() - t0)
+        s = self._cache[size]
+        return s, {k: i for i, k in enumerate(s.keys)}
+
+
+def _fold_logger(path: Path) -> logging.Handler:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handler = logging.FileHandler(path, encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)
+    return handler
+
+
+def config_yaml(cfg: RunConfig, prov: dict[str, Any]) -> str:
+    """The resolved config as YAML, with a provenance header comment."""
+    import yaml
+
+    head = (f"# {prov['tool']} {prov['version']} (busi-curate {prov['busi_curate_version']}, torch {prov['torch_version']}, "
+            f"commit {prov['git_commit']}), written {prov['created_utc']}\n"
+            f"# inputs: {', '.join(f'{k}={v}' for k, v in prov['inputs'].items())}\n")
+    return head + yaml.safe_dump(cfg.to_dict(), sort_keys=False)
+
+
+def run_fold(cfg: RunConfig, inputs: RunInputs, fold: int, out: str | Path, *, resume: bool = False,
+             progress: bool = True, on_epoch_end: Callable[[int], None] | None = None) -> dict[str, Any]:
+    """Train and evaluate one fold; writes ``out/fold<K>/`` and returns its metrics.
+
+    Raises:
+        ManifestError: ``fold`` not in the folds file.
+        BenchError: the fold folder holds a checkpoint and ``resume`` is off; data changed.
+    """
+    from .evaluate import evaluate_fold, write_fold_outputs
+    from .provenance import provenance
+    from .train import predict, select_device, to_tensors, train_fold
+
+    split = split_fold(inputs.folds, fold, inputs.folds_path)
+    fold_dir = Path(out) / f"fold{fold}"
+    if (fold_dir / "checkpoint" / "last.pt").exists() and not resume:
+        raise BenchError("holds a checkpoint already: pass --resume to continue it or choose another --out", fold_dir)
+    handler = _fold_logger(fold_dir / "train.log")
+    try:
+        prov = provenance(cfg.to_dict(), dict(inputs.checksums, manifest=str(inputs.manifest_path),
+                                              folds=str(inputs.folds_path), data_dir=str(inputs.data_dir)), fold=fold)
+        write_text(fold_dir / "config.yaml", config_yaml(cfg, prov))
+        log.info("fold %d: %d train, %d val, %d test; %s", fold, len(split.train), len(split.val), len(split.test), cfg.label)
+        allset, pos = inputs.samples(cfg.image_size)
+        take = lambda keys: allset.take([pos[k] for k in keys])  # noqa: E731
+        train, val, test = take(split.train), take(split.val), take(split.test)
+        if len(val) == 0:
+            raise BenchError(f"fold {fold} has no validation images (split 'val'), needed for model selection", inputs.folds_path)
+        model, state = train_fold(cfg, train, val, fold_dir, resume=resume, progress=progress,
+                                  on_epoch_end=on_epoch_end, provenance=prov)
+        device = select_device(cfg.device)
+        x, _, _ = to_tensors(test, device)
+        t0 = time.perf_counter()
+        pred = predict(model, x, cfg, device)
+        infer_s = time.perf_counter() - t0
+        result = evaluate_fold(test.keys, test.labels, test.masks, pred.seg_prob, pred.cls_prob, cfg.threshold,
+                               cfg.refine if cfg.task == "mt" else "none")
+        extra = {"fold": fold, "best_epoch": state.best_epoch, "epochs_run": state.epoch,
+                 "train_seconds": round(state.train_seconds, 1), "test_inference_seconds": round(infer_s, 2),
+                 "n_train": len(train), "n_val": len(val), "history": state.history}
+        write_fold_outputs(fold_dir, result, prov, pred.seg_prob, pred.cls_prob, extra)
+        m = result["metrics"]
+        log.info("fold %d test: %s", fold, " ".join(f"{k}={m[k]:.3f}" for k in ("dsc_avg", "f1_weighted", "acc")
+                                                   if m.get(k) is not None))
+        return dict(m, **extra)
+    finally:
+        log.removeHandler(handler)
+        handler.close()
+
+
+def run_folds(cfg: RunConfig, inputs: RunInputs, folds: Sequence[int], out: str | Path, *, resume: bool = False,
+              progress: bool = True) -> list[dict[str, Any]]:
+    """Run ``folds`` one after another in this process (images decoded once)."""
+    from .provenance import provenance
+
+    prov = provenance(cfg.to_dict(), inputs.checksums)
+    write_text(Path(out) / "config.yaml", config_yaml(cfg, prov))
+    return [run_fold(cfg, inputs, k, out, resume=resume, progress=progress) for k in folds]
+
+
+def run_concurrent(argv: Sequence[str], folds: Sequence[int], out: str | Path) -> int:
+    """Start one ``busi-bench run --fold K`` process per fold (all on the same device) and wait for all.
+
+    Args:
+        argv: the options of the parent command without ``--all-folds`` / ``--concurrent`` / ``--fold``.
+        folds: fold numbers.
+        out: run folder (each child logs to ``out/fold<K>.stdout.log``).
+
+    Returns:
+        0 when every fold succeeded, else the first non-zero exit status.
+    """
+    Path(out).mkdir(parents=True, exist_ok=True)
+    procs = []
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    for k in folds:
+        logf = open(Path(out) / f"fold{k}.stdout.log", "w", encoding="utf-8")  # noqa: SIM115 - closed below
+        cmd = [sys.executable, "-m", "benchmark.cli", "run", *argv, "--fold", str(k), "--no-progress"]
+        procs.append((k, subprocess.Popen(cmd, stdout=logf, stderr=subprocess.STDOUT, env=env), logf))
+    status = 0
+    for k, p, logf in procs:
+        rc = p.wait()
+        logf.close()
+        if rc != 0:
+            print(f"fold {k} failed with exit status {rc}; see {Path(out) / f'fold{k}.stdout.log'}", file=sys.stderr)
+            status = status or rc
+    return status
+

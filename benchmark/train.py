@@ -1,0 +1,343 @@
+"""Stage: train one fold -- oversample, augment, optimise eq. (4), select on validation, checkpoint every epoch.
+
+Determinism: every epoch's shuffle and augmentation are seeded from ``(seed, epoch)``, so a run
+resumed from the checkpoint of epoch ``e`` continues exactly as the uninterrupted run would
+(the checkpoint also carries the python / numpy / torch RNG states).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from busi_curate.fileio import atomic_open
+
+from .augment import epoch_seed, make_augmenter
+from .data import SampleSet
+from .errors import BenchError, ConfigError
+from .losses import multitask_loss
+from .metrics import seg_scores
+from .models import MultiTaskNet, build_model
+from .oversampling import oversample_indices
+from .profiles import RunConfig
+
+log = logging.getLogger("busi_bench")
+
+#: settings that may differ between a run and its resumption.
+RESUMABLE_DIFFERENCES = {"device", "threads", "label", "eval_batch_size"}
+
+
+def select_device(name: str) -> torch.device:
+    """``auto`` -> CUDA when available, else CPU.
+
+    Raises:
+        ConfigError: ``cuda`` asked for but unavailable.
+    """
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise ConfigError(f"device {name!r} requested but CUDA is not available (use --device cpu or auto)")
+    try:
+        return torch.device(name)
+    except RuntimeError as exc:
+        raise ConfigError(f"unknown device {name!r} ({exc})") from exc
+
+
+def setup_determinism(cfg: RunConfig, device: torch.device) -> None:
+    """Seed python, numpy, torch (and MONAI); request deterministic algorithms when asked."""
+    if cfg.threads > 0:
+        torch.set_num_threads(cfg.threads)
+    random.seed(cfg.seed)
+    np.random.seed(cfg.seed % (2**32))
+    torch.manual_seed(cfg.seed)
+    if cfg.deterministic:
+        from monai.utils import set_determinism
+
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+        set_determinism(seed=cfg.seed, use_deterministic_algorithms=False)
+        # on CUDA some backward kernels (interpolation, adaptive pooling) have no deterministic
+        # implementation: warn instead of failing there
+        torch.use_deterministic_algorithms(True, warn_only=device.type == "cuda")
+    elif device.type == "cuda":
+        torch.backends.cudnn.benchmark = True
+
+
+def amp_dtype(cfg: RunConfig, device: torch.device) -> torch.dtype | None:
+    """bf16 on CUDA devices that support it, fp16 otherwise; None (full fp32) on CPU or with ``amp`` off."""
+    if not cfg.amp or device.type != "cuda":
+        return None
+    return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+
+
+def build(cfg: RunConfig, device: torch.device) -> MultiTaskNet:
+    """The configured network on ``device`` (channels-last on CUDA when asked)."""
+    torch.manual_seed(cfg.seed)
+    model = build_model(cfg.model, task=cfg.task).to(device)
+    if device.type == "cuda" and cfg.channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    return model
+
+
+def to_tensors(samples: SampleSet, device: torch.device) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """``(N, 1, S, S)`` float images, ``(N, 1, S, S)`` float masks, ``(N,)`` labels on ``device``."""
+    x = torch.from_numpy(samples.images).unsqueeze(1).to(device)
+    y = torch.from_numpy(samples.masks.astype(np.float32)).unsqueeze(1).to(device)
+    return x, y, torch.from_numpy(samples.labels).to(device)
+
+
+def subset_per_class(samples: SampleSet, n: int) -> SampleSet:
+    """The first ``n`` images of each class (in key order); all when ``n`` is 0."""
+    if n <= 0:
+        return samples
+    keep = np.concatenate([np.flatnonzero(samples.labels == c)[:n] for c in np.unique(samples.labels)])
+    return samples.take(np.sort(keep))
+
+
+@dataclass
+class Predictions:
+    """Network outputs on a set: ``seg_prob (N, S, S) float32`` or None, ``cls_prob (N, C) float32`` or None."""
+
+    seg_prob: np.ndarray | None
+    cls_prob: np.ndarray | None
+    loss: float = math.nan
+
+
+@torch.no_grad()
+def predict(model: MultiTaskNet, images: torch.Tensor, cfg: RunConfig, device: torch.device,
+            masks: torch.Tensor | None = None, labels: torch.Tensor | None = None) -> Predictions:
+    """Run the model in eval mode over ``(N, 1, S, S)`` images; with targets, also the mean loss."""
+    model.eval()
+    dtype = amp_dtype(cfg, device)
+    segs, clss, losses = [], [], []
+    for i in range(0, images.shape[0], cfg.eval_batch_size):
+        xb = images[i:i + cfg.eval_batch_size].to(device)
+        if device.type == "cuda" and cfg.channels_last:
+            xb = xb.contiguous(memory_format=torch.channels_last)
+        with torch.autocast(device.type, dtype=dtype or torch.float32, enabled=dtype is not None):
+            out = model(xb)
+        if masks is not None and labels is not None:
+            loss, _ = multitask_loss(out.seg, out.cls, masks[i:i + len(xb)].to(device), labels[i:i + len(xb)].to(device),
+                                     cfg.lambda_seg, cfg.focal_gamma, cfg.dice_eps)
+            losses.append(loss.float() * len(xb))
+        if out.seg:
+            segs.append(torch.sigmoid(out.seg[0].float())[:, 0].cpu())
+        if out.cls is not None:
+            clss.append(torch.softmax(out.cls.float(), 1).cpu())
+    loss = float(torch.stack(losses).sum() / images.shape[0]) if losses else math.nan
+    return Predictions(torch.cat(segs).numpy() if segs else None, torch.cat(clss).numpy() if clss else None, loss)
+
+
+def quick_scores(pred: Predictions, masks: np.ndarray, labels: np.ndarray, threshold: float) -> dict[str, float]:
+    """Validation figures shown each epoch: mean Dice (unrefined) and accuracy."""
+    out: dict[str, float] = {}
+    if pred.seg_prob is not None:
+        out["dsc"] = float(np.mean([seg_scores(p >= threshold, m > 0).dice for p, m in zip(pred.seg_prob, masks)]))
+    if pred.cls_prob is not None:
+        out["acc"] = float(np.mean(pred.cls_prob.argmax(1) == labels))
+    return out
+
+
+@dataclass
+class TrainState:
+    """What the checkpoint needs beyond model / optimiser / scheduler state."""
+
+    epoch: int = 0
+    best_metric: float = math.inf
+    best_epoch: int = 0
+    since_best: int = 0
+    finished: bool = False
+    train_seconds: float = 0.0
+    history: list[dict[str, float]] = field(default_factory=list)
+
+
+def _save(path: Path, obj: dict[str, Any]) -> None:
+    with atomic_open(path, "wb") as fh:
+        torch.save(obj, fh)
+
+
+def _rng_states() -> dict[str, Any]:
+    st: dict[str, Any] = {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        st["cuda"] = torch.cuda.get_rng_state_all()
+    return st
+
+
+def _set_rng_states(st: dict[str, Any]) -> None:
+    random.setstate(st["python"])
+    np.random.set_state(st["numpy"])
+    torch.set_rng_state(st["torch"])
+    if "cuda" in st and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(st["cuda"])
+
+
+def load_checkpoint(path: str | Path) -> dict[str, Any]:
+    """Load a checkpoint on the CPU.
+
+    Raises:
+        BenchError: missing or unreadable file.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise BenchError("checkpoint not found", path)
+    try:
+        return torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as exc:  # noqa: BLE001 - torch raises many types for a damaged file
+        raise BenchError(f"cannot read checkpoint ({exc})", path) from exc
+
+
+def _check_resumable(saved: dict[str, Any], cfg: RunConfig, path: Path) -> None:
+    now = cfg.to_dict()
+    diff = sorted(k for k in now if k not in RESUMABLE_DIFFERENCES and saved.get(k) != now[k])
+    if diff:
+        shown = ", ".join(f"{k}: {saved.get(k)!r} -> {now[k]!r}" for k in diff[:4])
+        raise BenchError(f"cannot resume: the checkpoint was written with other settings ({shown})", path)
+
+
+def train_fold(
+    cfg: RunConfig,
+    train: SampleSet,
+    val: SampleSet,
+    out_dir: str | Path,
+    *,
+    resume: bool = False,
+    progress: bool = True,
+    on_epoch_end: Callable[[int], None] | None = None,
+    provenance: dict[str, Any] | None = None,
+) -> tuple[MultiTaskNet, TrainState]:
+    """Train on ``train``, select on ``val``; returns the selected (best) model and the final state.
+
+    Writes ``out_dir/checkpoint/last.pt`` every epoch (atomic) and ``best.pt`` when the selection
+    metric improves.
+
+    Args:
+        cfg: resolved settings.
+        train: training images (before oversampling).
+        val: validation images (untouched: no oversampling, no augmentation).
+        out_dir: the fold's output folder.
+        resume: continue from ``last.pt`` when it exists.
+        progress: tqdm bar per epoch on stderr.
+        on_epoch_end: called with the epoch number after its checkpoint is written (tests use it
+            to simulate a kill).
+        provenance: stored inside the checkpoints.
+    """
+    from tqdm.auto import tqdm
+
+    out_dir = Path(out_dir)
+    ckpt_dir = out_dir / "checkpoint"
+    ckpt_dir.mkdir(parents=True, exist_ok=True)
+    device = select_device(cfg.device)
+    setup_determinism(cfg, device)
+    model = build(cfg, device)
+    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, mode="min", factor=cfg.plateau_factor,
+                                                           patience=cfg.plateau_patience, min_lr=cfg.min_lr)
+    dtype = amp_dtype(cfg, device)
+    scaler = torch.amp.GradScaler("cuda", enabled=dtype == torch.float16)
+    step_model: Any = torch.compile(model) if cfg.compile else model
+    state = TrainState()
+
+    last = ckpt_dir / "last.pt"
+    if resume and last.is_file():
+        ck = load_checkpoint(last)
+        _check_resumable(ck.get("config", {}), cfg, last)
+        model.load_state_dict(ck["model"])
+        optimizer.load_state_dict(ck["optimizer"])
+        scheduler.load_state_dict(ck["scheduler"])
+        scaler.load_state_dict(ck["scaler"])
+        state = TrainState(**ck["state"])
+        _set_rng_states(ck["rng"])
+        log.info("resumed from %s after epoch %d", last, state.epoch)
+
+    train = subset_per_class(train, cfg.subset)
+    order = oversample_indices(train.labels, cfg.oversample_rule) if cfg.oversample else np.arange(len(train))
+    x_tr, y_tr, l_tr = to_tensors(train, device)
+    x_va, y_va, l_va = to_tensors(val, device)
+    order_t = torch.from_numpy(order).to(device)
+    n_draw = max(1, math.ceil(cfg.train_fraction_per_epoch * len(order)))
+    augmenter = make_augmenter(cfg.augment, device)
+    log.info("training: %d images (%d after oversampling, %d drawn per epoch), validation: %d, device %s%s",
+             len(train), len(order), n_draw, len(val), device, f", autocast {dtype}" if dtype else "")
+
+    while not state.finished and state.epoch < cfg.epochs:
+        epoch = state.epoch + 1
+        t0 = time.perf_counter()
+        model.train()
+        gen = torch.Generator().manual_seed(epoch_seed(cfg.seed, epoch, 0))
+        perm = order_t[torch.randperm(len(order), generator=gen).to(device)][:n_draw]
+        if augmenter is not None:
+            augmenter.reseed(epoch_seed(cfg.seed, epoch, 1))
+        sums = {"loss": torch.zeros((), device=device)}
+        n_batches = math.ceil(n_draw / cfg.batch_size)
+        bar = tqdm(range(n_batches), desc=f"epoch {epoch}/{cfg.epochs}", unit="batch", leave=False,
+                   disable=not progress, dynamic_ncols=True)
+        for b in bar:
+            idx = perm[b * cfg.batch_size:(b + 1) * cfg.batch_size]
+            xb, yb, lb = x_tr[idx], y_tr[idx], l_tr[idx]
+            if augmenter is not None:
+                xb, yb = augmenter(xb, yb)
+            if device.type == "cuda" and cfg.channels_last:
+                xb = xb.contiguous(memory_format=torch.channels_last)
+            with torch.autocast(device.type, dtype=dtype or torch.float32, enabled=dtype is not None):
+                out = step_model(xb)
+            loss, parts = multitask_loss(out.seg, out.cls, yb, lb, cfg.lambda_seg, cfg.focal_gamma, cfg.dice_eps)
+            optimizer.zero_grad(set_to_none=True)
+            scaler.scale(loss).backward()
+            scaler.step(optimizer)
+            scaler.update()
+            sums["loss"] += loss.detach() * len(idx)
+            for k, v in parts.items():
+                sums[k] = sums.get(k, torch.zeros((), device=device)) + v * len(idx)
+            if progress and (b % 10 == 0 or b == n_batches - 1):
+                bar.set_postfix(loss=f"{float(loss):.4f}")
+        bar.close()
+        record: dict[str, float] = {"epoch": epoch, "lr": optimizer.param_groups[0]["lr"]}
+        record.update({f"train_{k}": float(v) / n_draw for k, v in sums.items()})
+        pred = predict(model, x_va, cfg, device, y_va, l_va)
+        record["val_loss"] = pred.loss
+        record.update({f"val_{k}": v for k, v in quick_scores(pred, val.masks, val.labels, cfg.threshold).items()})
+        score = float(np.mean([record[k] for k in ("val_dsc", "val_acc") if k in record]))
+        metric = pred.loss if cfg.select_on == "loss" else -score
+        if cfg.plateau:
+            scheduler.step(pred.loss)
+        improved = metric < state.best_metric
+        if improved:
+            state.best_metric, state.best_epoch, state.since_best = metric, epoch, 0
+            _save(ckpt_dir / "best.pt", {"model": model.state_dict(), "config": cfg.to_dict(), "epoch": epoch,
+                                         "provenance": provenance or {}})
+        else:
+            state.since_best += 1
+        state.epoch = epoch
+        state.train_seconds += time.perf_counter() - t0
+        record["seconds"] = time.perf_counter() - t0
+        state.history.append(record)
+        if cfg.early_stopping and state.since_best >= cfg.early_stopping:
+            state.finished = True
+            log.info("early stopping after epoch %d (best epoch %d)", epoch, state.best_epoch)
+        if state.epoch >= cfg.epochs:
+            state.finished = True
+        _save(last, {
+            "model": model.state_dict(), "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
+            "scaler": scaler.state_dict(), "state": state.__dict__, "rng": _rng_states(), "config": cfg.to_dict(),
+            "provenance": provenance or {},
+        })
+        vals = " ".join(f"{k}={record[k]:.4f}" for k in ("train_loss", "val_loss", "val_dsc", "val_acc") if k in record)
+        msg = f"epoch {epoch}/{cfg.epochs} {vals} lr={record['lr']:.2e} {record['seconds']:.1f}s{' *best*' if improved else ''}"
+        log.info(msg)
+        if progress:
+            tqdm.write(msg)
+        if on_epoch_end is not None:
+            on_epoch_end(epoch)
+
+    best = load_checkpoint(ckpt_dir / "best.pt")
+    model.load_state_dict(best["model"])
+    return model, state
