@@ -405,8 +405,8 @@ def render_readme(meta: dict[str, Any], name: str) -> str:
         "Regenerate (see docs/manifest.md for versioning):",
         "",
         "```",
-        "busi-curate scan /path/to/BUSI --out /tmp/busi-scan",
-        f"busi-curate export /tmp/busi-scan --decisions manifests/{name}/decisions.csv --policy {meta['policy']} "
+        "busi-curate scan /path/to/BUSI --out busi-scan/",
+        f"busi-curate export busi-scan/ --decisions manifests/{name}/decisions.csv --policy {meta['policy']} "
         f"--version {meta['version']}" + (" --include-adjacent" if meta["include_adjacent"] else "")
         + (f" --undecided {und['treated_as']}" if und["treated_as"] else "") + f" --out manifests/{name}/",
         "```",
