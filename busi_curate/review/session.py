@@ -1,0 +1,130 @@
+"""Opening a review: the scan (checked against its images), the journal, the walk; replay and merge.
+
+Everything a review command needs besides the web server, so the CLI only parses options.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from .. import __version__
+from ..errors import JournalError, ScanError
+from ..fileio import file_sha256, write_csv, write_json
+from ..groups import build_groups, merged_grades
+from ..journal import Decision, Journal, Key, read_journal
+from .walk import DEFAULT_THRESHOLD, RowPair, Walk
+
+JOURNAL_NAME = "decisions.csv"
+EXTRA_NAME = "extra_pairs.csv"
+EXTRA_COLUMNS = ["reference_class", "reference_id", "candidate_class", "candidate_id"]
+
+
+def load_scan(scan_dir: str | Path, check_data: bool = True) -> object:
+    """Read a scan folder and (by default) re-hash its images; ScanError if anything changed."""
+    from ..scan import check_scan_data, read_scan
+
+    scan = read_scan(scan_dir)
+    if check_data:
+        if not scan.data_dir.is_dir():
+            raise ScanError("the scanned data folder is gone", scan.data_dir)
+        check_scan_data(scan)
+    return scan
+
+
+def known_keys(scan: object) -> set[Key]:
+    index = scan.index  # type: ignore[attr-defined]
+    return {(str(c), str(i)) for c, i in zip(index["class"], index["id"])}
+
+
+def load_journal(path: str | Path, scan: object) -> tuple[list[Decision], list[str]]:
+    """All valid lines of a journal, checked against the scan, and the warnings about skipped lines."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        decisions = read_journal(path, known=known_keys(scan))
+    return decisions, [str(w.message) for w in caught]
+
+
+def read_extra_pairs(scan: object) -> list[RowPair]:
+    """The extra pairs an automatic pass proposed for this scan (``extra_pairs.csv``), as rows; [] if none."""
+    d = Path(scan.dir)  # type: ignore[attr-defined]
+    p = d / EXTRA_NAME
+    if not p.is_file():
+        return []
+    t = pd.read_csv(p, dtype=str, keep_default_na=False)
+    if list(t.columns) != EXTRA_COLUMNS:
+        raise ScanError(f"columns are {list(t.columns)}, expected {EXTRA_COLUMNS}", p)
+    out = []
+    for rc, ri, cc, ci in t.itertuples(index=False):
+        try:
+            out.append((scan.row_of(rc, ri), scan.row_of(cc, ci)))  # type: ignore[attr-defined]
+        except KeyError:
+            raise ScanError(f"names image {rc} {ri} or {cc} {ci}, which is not in the scan", p) from None
+    return out
+
+
+def write_extra_pairs(scan: object, pairs: Iterable[RowPair], source: str) -> Path:
+    """Save the extra pairs (sorted, deduplicated) so later runs and the export ask them too."""
+    d = Path(scan.dir)  # type: ignore[attr-defined]
+    keys = [(scan.index.at[r, "class"], scan.index.at[r, "id"]) for r in range(scan.n)]  # type: ignore[attr-defined]
+    rows = sorted({(min(a, b), max(a, b)) for a, b in pairs if a != b})
+    t = pd.DataFrame([(*keys[a], *keys[b]) for a, b in rows], columns=EXTRA_COLUMNS)
+    write_csv(d / EXTRA_NAME, t)
+    write_json(d / (EXTRA_NAME + ".json"), {"tool": "busi-curate", "version": __version__, "source": source,
+                                            "pairs": len(rows), "sha256": file_sha256(d / EXTRA_NAME)})
+    return d / EXTRA_NAME
+
+
+def open_walk(scan: object, decisions: Sequence[Decision], threshold: float = DEFAULT_THRESHOLD) -> Walk:
+    """The walk over ``scan`` given ``decisions``, with the saved extra pairs (if any)."""
+    return Walk(scan, decisions, threshold, extra_pairs=read_extra_pairs(scan))
+
+
+def groups_line(decisions: Sequence[Decision], include_adjacent: bool = False) -> str:
+    """e.g. ``"3 groups (2 duplet, 1 triplet), 7 images; 1 with members of different classes"``."""
+    groups = build_groups(decisions, merged_grades(include_adjacent))
+    kinds = Counter(g.kind for g in groups)
+    order = sorted(kinds, key=lambda k: min(g.size for g in groups if g.kind == k))
+    text = ", ".join(f"{kinds[k]} {k}" for k in order)
+    conflicts = sum(g.class_conflict for g in groups)
+    return (f"{len(groups)} groups ({text or 'none'}), {sum(g.size for g in groups)} images; "
+            f"{conflicts} with members of different classes")
+
+
+@dataclass
+class Replay:
+    """The result of replaying a journal file against a scan."""
+
+    walk: Walk
+    decisions: list[Decision]
+    warnings: list[str]
+
+
+def replay(scan: object, path: str | Path, threshold: float = DEFAULT_THRESHOLD) -> Replay:
+    """Validate a journal file against the scan and apply it to a fresh walk (no server, no writes)."""
+    path = Path(path)
+    if not path.is_file():
+        raise JournalError("journal file not found", path)
+    decisions, warns = load_journal(path, scan)
+    walk = open_walk(scan, decisions, threshold)
+    return Replay(walk, decisions, warns)
+
+
+def merge_into(decisions: Sequence[Decision], target: str | Path) -> int:
+    """Append to journal ``target`` the lines of ``decisions`` it does not already hold (same fields,
+    time included), in order; returns how many were appended. Later lines win, as always."""
+    target = Path(target)
+    have = {tuple(vars(d).values()) for d in read_journal(target)} if target.is_file() else set()
+    n = 0
+    with Journal(target) as j:
+        for d in decisions:
+            if tuple(vars(d).values()) not in have:
+                j.append(d)
+                have.add(tuple(vars(d).values()))
+                n += 1
+    return n
