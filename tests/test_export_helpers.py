@@ -51,3 +51,16 @@ def planted_keys(synthetic_dir: Path) -> set[tuple[str, str]]:
     for p in planted(synthetic_dir):
         out |= {(p["source_class"], p["source_id"]), (p["copy_class"], p["copy_id"])}
     return out
+
+
+def run_cli(argv: list[str], capsys) -> tuple[int, str, str]:  # type: ignore[no-untyped-def]
+    """Run ``busi_curate.cli.main(argv)``; return (exit status, stdout, stderr)."""
+    from busi_curate.cli import main
+
+    code = 0
+    try:
+        main(argv)
+    except SystemExit as exc:
+        code = int(exc.code or 0)
+    cap = capsys.readouterr()
+    return code, cap.out, cap.err

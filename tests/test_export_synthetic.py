@@ -8,9 +8,8 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from test_export_helpers import planted, planted_keys, review_planted
+from test_export_helpers import planted, planted_keys, review_planted, run_cli
 
-from busi_curate.cli import main
 from busi_curate.errors import JournalError, ManifestError, ScanError
 from busi_curate.export import POLICIES, ExportSettings, export_manifest, fallback_open_questions, open_questions
 from busi_curate.journal import Decision, Journal, read_journal
@@ -32,14 +31,6 @@ def exported(reviewed: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("exported") / "curated_v1"
     export_manifest(reviewed, out)
     return out
-
-
-def _run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as exc:
-        main(argv)
-        raise SystemExit(0)
-    cap = capsys.readouterr()
-    return int(exc.value.code or 0), cap.out, cap.err
 
 
 def test_drop_all_removes_every_planted_member(exported: Path, synthetic_dir: Path) -> None:
@@ -199,7 +190,7 @@ def test_include_adjacent_merges_adjacent_frames(scan_copy: Path, synthetic_dir:
 
 def test_export_cli(reviewed: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "cli"
-    code, stdout, _ = _run(["export", str(reviewed), "--out", str(out), "--version", "1.2.0", "--seed", "7"], capsys)
+    code, stdout, _ = run_cli(["export", str(reviewed), "--out", str(out), "--version", "1.2.0", "--seed", "7"], capsys)
     assert code == 0
     assert "kept benign" in stdout and "test" in stdout and "val" in stdout  # per-fold class counts
     m = read_manifest(out)
@@ -213,7 +204,7 @@ def test_export_cli(reviewed: Path, tmp_path: Path, capsys: pytest.CaptureFixtur
 ])
 def test_export_cli_bad_options(reviewed: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
                                 argv_tail: list[str], message: str) -> None:
-    code, _, err = _run(["export", str(reviewed), "--out", str(tmp_path / "x"), *argv_tail], capsys)
+    code, _, err = run_cli(["export", str(reviewed), "--out", str(tmp_path / "x"), *argv_tail], capsys)
     assert code == 2 and message in err and err.count("\n") == 1
 
 
