@@ -31,6 +31,7 @@ from .groups import Group, build_groups, merged_grades
 from .journal import Decision, effective, read_journal
 
 REPORT_FORMAT = 1
+PANEL_COLUMNS = 4
 CLASS_COLOURS = {"benign": "#1b9e77", "malignant": "#d95f02", "normal": "#7570b3"}
 DUP_COLOUR, NON_COLOUR = "#2ca02c", "#ff7f0e"  # the paper's Fig. 5: duplicates green, others orange
 
@@ -330,15 +331,17 @@ def plot_group_panel(group: Group, scan: Any, load_mask: st.MaskLoader, settings
     from skimage.measure import find_contours
 
     k = group.size
-    fig = _figure(figsize=(2.8 * k, 2.7))
+    cols = min(k, PANEL_COLUMNS)
+    nrows = -(-k // cols)
+    fig = _figure(figsize=(2.8 * cols, 2.5 * nrows + 0.3))
     for i, key in enumerate(group.members):
         row = scan.row_of(*key)
         gray = st.check_image(scan, row) if settings.verify_images else _read_gray(scan.image_path(row))
         g, m = _small(gray, load_mask(key), settings.panel_max_side)
-        ax = fig.add_subplot(1, k, i + 1)
+        ax = fig.add_subplot(nrows, cols, i + 1)
         ax.imshow(g, cmap="gray", vmin=0, vmax=255, interpolation="bilinear")
         for c in find_contours(m.astype(np.float32), 0.5):
-            ax.plot(c[:, 1], c[:, 0], color="#ffd400", lw=1.2)
+            ax.plot(c[:, 1], c[:, 0], color="#ffee00", lw=1.6)
         h, w = gray.shape
         ax.set_title(f"{key[0]} {key[1]}\n{w}x{h}" + ("" if m.any() else ", no lesion"), fontsize=9,
                      color=CLASS_COLOURS.get(key[0], "k"))
@@ -346,7 +349,7 @@ def plot_group_panel(group: Group, scan: Any, load_mask: st.MaskLoader, settings
     conflict = " - classes disagree" if group.class_conflict else ""
     fig.suptitle(f"group {group.id}: {group.kind}{conflict}", fontsize=10)
     fig.tight_layout()
-    return _png(fig, settings.panel_dpi, colours=96)
+    return _png(fig, settings.panel_dpi, colours=128)
 
 
 def _read_gray(path: Path) -> np.ndarray:
@@ -457,8 +460,8 @@ def build_blocks(f: Findings, meta: dict[str, Any], settings: ReportSettings, pa
 
     b.append(H(2, "Class distribution before and after curation (Table 3)"))
     b.append(P("remove-all is the paper's policy (every image of every duplicate group removed). keep-one, for "
-               "information, keeps the first member (class, then id order) of each group whose members agree on "
-               "class and removes class-conflict groups entirely."))
+               "information, is the rule of `busi-curate export --policy keep-one`: one image of each group whose "
+               "members agree on class is kept, class-conflict groups are removed entirely."))
     rows = []
     for r in f.distribution.itertuples(index=False):
         d = r._asdict()
@@ -636,7 +639,8 @@ def write_report(f: Findings, scan: Any, decisions_path: Path, out: Path, settin
         "libraries": library_versions(),
         "files": dict(sorted(files.items())),
     }
-    write_json(out / "report.json", _jsonable(report))
+    report = _jsonable(report)
+    write_json(out / "report.json", report)
     for name in previous - set(files) - {"report.json"}:
         p = out / name
         if p.is_file() and p.parent == out:

@@ -393,9 +393,10 @@ def class_distribution(index: pd.DataFrame, groups: Sequence[Group]) -> pd.DataF
     """Table 3: class counts of the scanned set, after the paper's policy, and after keep-one.
 
     * ``remove-all`` (the paper): every image of every duplicate group is removed.
-    * ``keep-one`` (for information): one image per group is kept -- the first member in record
-      order -- unless the group's members disagree on class, in which case the whole group is
-      removed (its label is not known).
+    * ``keep-one`` (for information, the rule of ``busi-curate export --policy keep-one``): one image
+      per group is kept unless the group's members disagree on class, in which case the whole group
+      is removed (its label is not known). Which member is kept does not change the class counts;
+      here it is the first in record order.
 
     Columns: ``dataset, policy, removed, normal, benign, malignant, total`` and a ``*_pct`` column per
     class (share of the total, in %).

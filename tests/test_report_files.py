@@ -1,0 +1,185 @@
+"""The report stage end to end on the synthetic scan: files, determinism, escaping, bad input."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from busi_curate.errors import JournalError, ScanError
+from busi_curate.fileio import file_sha256
+from busi_curate.journal import Decision, Journal
+from busi_curate.report import IMG, LINKS, H, P, ReportSettings, T, make_report, md_escape, render_html, render_markdown
+
+TEXT_FILES = ("groups.csv", "class_conflicts.csv", "mask_iou.csv", "iou_summary.csv", "ssim_stats.csv",
+              "class_distribution.csv", "report.md", "report.html")
+FAST = ReportSettings(max_panels=0)
+
+
+def planted_journal(scan_dir: Path, synthetic_dir: Path, name: str = "decisions.csv") -> Path:
+    """A journal saying 'same' for every planted pair (identical copies graded identical)."""
+    planted = pd.read_csv(synthetic_dir / "planted.csv", dtype=str)
+    path = scan_dir / name
+    with Journal(path) as j:
+        for p in planted.itertuples():
+            grade = "identical" if p.kind == "identical" else "same-frame"
+            j.append(Decision(p.source_class, p.source_id, p.copy_class, p.copy_id, "same", grade, "tester", "",
+                              "2026-01-01T00:00:00Z"))
+    return path
+
+
+def cli(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    from busi_curate.cli import main
+
+    try:
+        main(argv)
+        code = 0
+    except SystemExit as exc:
+        code = int(exc.code or 0)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_report_files_and_findings(scan_copy: Path, synthetic_dir: Path, tmp_path: Path) -> None:
+    journal = planted_journal(scan_copy, synthetic_dir)
+    out = tmp_path / "rep"
+    rep = make_report(scan_copy, out, settings=ReportSettings(max_panels=2))
+    for name in (*TEXT_FILES, "report.json", "fig5_ssim_hist.png"):
+        assert (out / name).is_file(), name
+    panels = sorted(p.name for p in out.glob("panel_*.png"))
+    assert len(panels) == 2
+    assert panels[0].startswith("panel_group") and panels[0].endswith("_duplet.png")
+    planted = pd.read_csv(synthetic_dir / "planted.csv", dtype=str)
+    # one duplet per planted pair; the relabelled copy is the only class conflict
+    assert rep["counts"]["duplet"] == len(planted) == rep["counts"]["groups"]
+    assert rep["counts"]["images"] == 2 * len(planted)
+    assert rep["counts"]["class_conflicts"] == int((planted["kind"] == "relabel").sum()) == 1
+    groups = pd.read_csv(out / "groups.csv", dtype=str)
+    assert len(groups) == 2 * len(planted) and groups["masks"].str.endswith(".png").all()
+    iou = pd.read_csv(out / "mask_iou.csv", dtype={"id_a": str, "id_b": str})
+    assert len(iou) == len(planted)
+    by_kind = {}
+    for p in planted.itertuples():
+        row = iou[((iou.id_a == p.source_id) & (iou.class_a == p.source_class))
+                  | ((iou.id_b == p.source_id) & (iou.class_b == p.source_class))]
+        by_kind[p.kind] = float(row["iou"].iloc[0])
+    assert by_kind["identical"] == 1.0 and by_kind["relabel"] == 1.0
+    assert by_kind["remask"] < 0.9  # the copy's mask was dilated
+    dist = pd.read_csv(out / "class_distribution.csv").set_index("policy")
+    assert dist.at["remove-all", "removed"] == 2 * len(planted)
+    assert dist.at["none", "total"] == rep["scan"]["n_images"]
+    stats = pd.read_csv(out / "ssim_stats.csv").set_index(["part", "statistic"])["value"]
+    n = rep["scan"]["n_images"]
+    assert int(stats[("duplicate", "n")]) + int(stats[("non-duplicate", "n")]) == n * (n - 1) // 2
+    assert float(stats[("duplicate", "mean")]) > float(stats[("non-duplicate", "mean")])
+    assert float(stats[("mann-whitney", "p_greater")]) < 1e-4
+    # the sidecar names its inputs by checksum
+    assert rep["decisions"]["sha256"] == file_sha256(journal)
+    assert rep["scan"]["scan_json_sha256"] == file_sha256(scan_copy / "scan.json")
+    assert json.loads((out / "report.json").read_text())["files"]["report.md"] == file_sha256(out / "report.md")
+    md = (out / "report.md").read_text()
+    assert "| duplets | 8 | 122 |" in md and "(Table 2)" in md and "fig5_ssim_hist.png" in md
+    html = (out / "report.html").read_text()
+    assert html.startswith("<!DOCTYPE html>") and f'src="{panels[0]}"' in html
+
+
+def test_report_is_deterministic_and_removes_stale_panels(scan_copy: Path, synthetic_dir: Path, tmp_path: Path) -> None:
+    planted_journal(scan_copy, synthetic_dir)
+    a, b = tmp_path / "a" / "rep", tmp_path / "b" / "rep"
+    make_report(scan_copy, a, settings=ReportSettings(max_panels=3))
+    make_report(scan_copy, b, settings=ReportSettings(max_panels=3))
+    for name in TEXT_FILES:
+        assert (a / name).read_bytes() == (b / name).read_bytes(), name
+    # a second run into the same folder with fewer panels leaves no stale panel behind
+    make_report(scan_copy, a, settings=ReportSettings(max_panels=1))
+    assert len(list(a.glob("panel_*.png"))) == 1
+    assert set(json.loads((a / "report.json").read_text())["files"]) == {p.name for p in a.iterdir()} - {"report.json"}
+
+
+def test_empty_journal_gives_a_report_with_a_note(scan_copy: Path, tmp_path: Path) -> None:
+    Journal(scan_copy / "decisions.csv").close()  # header only
+    rep = make_report(scan_copy, tmp_path / "rep", settings=FAST)
+    assert rep["counts"]["groups"] == 0 and rep["ssim"]["threshold"] is None
+    assert any("no decisions" in n for n in rep["notes"])
+    md = (tmp_path / "rep" / "report.md").read_text()
+    assert "no duplicate groups" in md and "No groups to show." in md
+    assert pd.read_csv(tmp_path / "rep" / "groups.csv").empty
+    assert (tmp_path / "rep" / "fig5_ssim_hist.png").stat().st_size > 0
+
+
+def test_include_adjacent_merges_adjacent_pairs(scan_copy: Path, tmp_path: Path) -> None:
+    with Journal(scan_copy / "decisions.csv") as j:
+        j.append(Decision("benign", "1", "benign", "2", "same", "adjacent-frame", "tester", "", "2026-01-01T00:00:00Z"))
+    rep = make_report(scan_copy, tmp_path / "r1", settings=FAST)
+    assert rep["counts"]["groups"] == 0 and any("adjacent-frame" in n for n in rep["notes"])
+    rep = make_report(scan_copy, tmp_path / "r2", settings=ReportSettings(max_panels=0, include_adjacent=True))
+    assert rep["counts"]["groups"] == 1 and "adjacent-frame" in rep["grades_merged"]
+
+
+def test_html_and_markdown_escape_text(scan_copy: Path, synthetic_dir: Path, tmp_path: Path) -> None:
+    evil = "<script>alert('x')</script> & | *"
+    blocks = [H(1, evil), P(evil), T(["a<b", "c"], [(evil, 1.5)]), IMG("x.png", evil), LINKS([("a.csv", evil)])]
+    html = render_html(blocks, title=evil)
+    assert "<script>" not in html and "&lt;script&gt;" in html and "&amp; |" in html
+    md = render_markdown(blocks)
+    assert re.search(r"(?<!\\)<script>", md) is None and "\\<script>" in md and "\\|" in md
+    assert md_escape("IoU < 0.5") == "IoU < 0.5" and md_escape("<b>") == "\\<b>"
+    # text coming from the scan (its dataset name) is escaped in the written report too
+    meta = json.loads((scan_copy / "scan.json").read_text())
+    meta["dataset"] = "<img src=x onerror=alert(1)>"
+    (scan_copy / "scan.json").write_text(json.dumps(meta))
+    planted_journal(scan_copy, synthetic_dir)
+    make_report(scan_copy, tmp_path / "rep", settings=FAST)
+    page = (tmp_path / "rep" / "report.html").read_text()
+    assert "<img src=x" not in page and "&lt;img src=x onerror=alert(1)&gt;" in page
+
+
+def test_report_cli_ok_and_bad_input(scan_copy: Path, synthetic_dir: Path, tmp_path: Path,
+                                     capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "rep"
+    # no journal yet
+    code, _, err = cli(["report", str(scan_copy), "--out", str(out), "--max-panels", "0"], capsys)
+    assert code == 2 and err.startswith("error: ") and "decisions.csv" in err and "not found" in err
+    assert len(err.strip().splitlines()) == 1 and not out.exists()
+    # a journal naming an image that is not in the scan
+    bad = scan_copy / "bad.csv"
+    with Journal(bad) as j:
+        j.append(Decision("benign", "1", "benign", "9999", "same", "identical", "tester", "", "2026-01-01T00:00:00Z"))
+    code, _, err = cli(["report", str(scan_copy), "--decisions", str(bad), "--out", str(out)], capsys)
+    assert code == 2 and "bad.csv" in err and "benign 9999" in err
+    # missing scan folder
+    code, _, err = cli(["report", str(tmp_path / "nope"), "--out", str(out)], capsys)
+    assert code == 2 and "nope" in err and "scan folder does not exist" in err
+    # success
+    planted_journal(scan_copy, synthetic_dir)
+    code, stdout, _ = cli(["report", str(scan_copy), "--out", str(out), "--max-panels", "1"], capsys)
+    assert code == 0 and "8 duplicate groups" in stdout and "report.html" in stdout
+    assert (out / "report.html").is_file()
+
+
+def test_changed_image_is_refused(scan_copy: Path, synthetic_dir: Path, tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    shutil.copytree(synthetic_dir, data)
+    meta = json.loads((scan_copy / "scan.json").read_text())
+    meta["data_dir"] = str(data)
+    (scan_copy / "scan.json").write_text(json.dumps(meta))
+    planted_journal(scan_copy, synthetic_dir)
+    from PIL import Image
+
+    img = data / "Dataset_BUSI_with_GT" / "benign" / "benign (15).png"  # the identical copy of benign 1
+    arr = np.asarray(Image.open(img)).copy()
+    arr[0:10, 0:10] = 255 - arr[0:10, 0:10]
+    Image.fromarray(arr).save(img)
+    with pytest.raises(ScanError, match="changed since the scan") as exc:
+        make_report(scan_copy, tmp_path / "rep", settings=FAST)
+    assert exc.value.path == img
+
+
+def test_missing_journal_raises_journal_error(scan_copy: Path, tmp_path: Path) -> None:
+    with pytest.raises(JournalError, match="not found"):
+        make_report(scan_copy, tmp_path / "rep", decisions_path=tmp_path / "none.csv", settings=FAST)
