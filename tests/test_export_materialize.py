@@ -1,0 +1,114 @@
+"""busi-curate materialize: curated images + merged masks, resized, with a mapping; verified first, atomic."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from PIL import Image
+from test_export_helpers import review_planted, run_cli
+
+from busi_curate.dataset import load_dataset
+from busi_curate.export import export_manifest
+from busi_curate.fileio import pixel_sha256
+from busi_curate.imageio import read_gray, read_mask_union
+from busi_curate.manifest import read_manifest
+
+
+@pytest.fixture(scope="module")
+def manifest_dir(synthetic_dir: Path, synthetic_scan_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    scan = tmp_path_factory.mktemp("materialize") / "scan"
+    shutil.copytree(synthetic_scan_dir, scan)
+    review_planted(scan, synthetic_dir)
+    out = scan.parent / "m"
+    export_manifest(scan, out)
+    return out
+
+
+def test_writes_kept_images_and_masks_at_128(manifest_dir: Path, synthetic_dir: Path, tmp_path: Path,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "cur"
+    code, stdout, _ = run_cli(["materialize", str(manifest_dir), str(synthetic_dir), str(out)], capsys)
+    assert code == 0 and "128x128" in stdout
+    m = read_manifest(manifest_dir)
+    kept = m.kept()
+    mapping = pd.read_csv(out / "mapping.csv", dtype=str, keep_default_na=False)
+    assert list(zip(mapping["class"], mapping["id"])) == [r.key for r in kept]
+    assert [c for c in mapping.columns if c.startswith("fold_")] == ["fold_0", "fold_1", "fold_2", "fold_3"]
+    assert sorted(p.name for p in (out / "images").iterdir()) == sorted(f"{r.cls}_{r.id}.png" for r in kept)
+    r = m.get(("benign", "2"))  # two mask files: the written mask is their union
+    img = np.asarray(Image.open(out / "images" / "benign_2.png"))
+    msk = np.asarray(Image.open(out / "masks" / "benign_2_mask.png"))
+    assert img.shape == msk.shape == (128, 128) and img.dtype == np.uint8
+    assert set(np.unique(msk)) == {0, 255}  # nearest-neighbour: no in-between values
+    src = read_gray(synthetic_dir / r.image)
+    want = np.asarray(Image.fromarray(src).resize((128, 128), Image.Resampling.BILINEAR))
+    assert np.array_equal(img, want)
+    union = read_mask_union([synthetic_dir / p for p in r.masks], src.shape)
+    want_m = np.asarray(Image.fromarray(union.astype(np.uint8) * 255).resize((128, 128), Image.Resampling.NEAREST))
+    assert np.array_equal(msk, want_m)
+    row = mapping[(mapping["class"] == "benign") & (mapping["id"] == "2")].iloc[0]
+    assert row["image_pixel_sha256"] == pixel_sha256(img) and row["pixel_sha256"] == r.pixel_sha256
+    meta = json.loads((out / "materialize.json").read_text())
+    assert meta["manifest"]["sha256"] == m.sha256 and meta["counts"]["total"] == len(kept) and meta["size"] == 128
+    # the output is a generic-layout dataset: it loads again, same classes and ids
+    again = load_dataset(out)
+    assert [rec.key for rec in again.records] == [r.key for r in kept]
+
+
+def test_original_size_and_removed(manifest_dir: Path, synthetic_dir: Path, tmp_path: Path,
+                                   capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "full"
+    code, _, _ = run_cli(["materialize", str(manifest_dir), str(synthetic_dir), str(out), "--size", "none",
+                          "--include-removed"], capsys)
+    assert code == 0
+    m = read_manifest(manifest_dir)
+    mapping = pd.read_csv(out / "mapping.csv", dtype=str, keep_default_na=False)
+    assert len(mapping) == len(m) and set(mapping["status"]) == {"kept", "removed"}
+    removed = mapping[mapping["status"] == "removed"]
+    assert (removed[[c for c in mapping.columns if c.startswith("fold_")]] == "").all().all()
+    row = m.rows[0]
+    assert mapping.iloc[0]["image_pixel_sha256"] == row.pixel_sha256  # no resize: same pixels
+    assert mapping.iloc[0]["mask_out_pixel_sha256"] == pixel_sha256(
+        (read_mask_union([synthetic_dir / p for p in row.masks], (row.height, row.width))).astype(np.uint8) * 255)
+
+
+def test_refuses_changed_data_and_writes_nothing(manifest_dir: Path, synthetic_dir: Path, tmp_path: Path,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    data = tmp_path / "data"
+    shutil.copytree(synthetic_dir, data)
+    kept = read_manifest(manifest_dir).kept()[0]
+    p = data / kept.image
+    a = np.asarray(Image.open(p)).copy()
+    a[0, 0] ^= 0x80
+    Image.fromarray(a).save(p)
+    out = tmp_path / "cur"
+    code, _, err = run_cli(["materialize", str(manifest_dir), str(data), str(out)], capsys)
+    assert code == 2 and "differ from the manifest" in err
+    assert not out.exists() and not [q for q in tmp_path.iterdir() if q.name.startswith(".cur")]
+
+
+@pytest.mark.parametrize("size", ["0", "big", "-3"])
+def test_bad_size(manifest_dir: Path, synthetic_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                  size: str) -> None:
+    code, _, err = run_cli(["materialize", str(manifest_dir), str(synthetic_dir), str(tmp_path / "o"), "--size", size],
+                           capsys)
+    assert code == 2 and "--size" in err
+
+
+def test_refuses_a_foreign_output_folder_and_replaces_its_own(manifest_dir: Path, synthetic_dir: Path, tmp_path: Path,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    foreign = tmp_path / "foreign"
+    foreign.mkdir()
+    (foreign / "thesis.tex").write_text("precious")
+    code, _, err = run_cli(["materialize", str(manifest_dir), str(synthetic_dir), str(foreign)], capsys)
+    assert code == 2 and "not an earlier" in err and (foreign / "thesis.tex").exists()
+    out = tmp_path / "cur"
+    for size in ("64", "32"):
+        assert run_cli(["materialize", str(manifest_dir), str(synthetic_dir), str(out), "--size", size], capsys)[0] == 0
+    assert json.loads((out / "materialize.json").read_text())["size"] == 32
+    assert np.asarray(Image.open(next((out / "images").iterdir()))).shape == (32, 32)
