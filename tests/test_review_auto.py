@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
-import pytest
 
 from busi_curate.cli import main
 from busi_curate.journal import Journal, read_journal
