@@ -99,9 +99,7 @@ def run(manifest: Path, folds: Path, data_dir: Path, fold: int | None, all_folds
     from .run import RunInputs, run_concurrent, run_fold, run_folds
 
     inputs = RunInputs.read(manifest, folds, data_dir)
-    from .data import fold_numbers
-
-    numbers = fold_numbers(inputs.folds)
+    numbers = inputs.folds.numbers
     if concurrent:
         inputs.samples(cfg.image_size)  # verify the pixel hashes once before starting the children
         argv = [a for a in sys.argv[2:] if a not in ("--all-folds", "--concurrent")]

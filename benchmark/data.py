@@ -12,20 +12,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
-
-from busi_curate.dataset import CLASSES, record_sort_key
-from busi_curate.fileio import file_sha256, pixel_sha256
+from busi_curate.dataset import CLASSES
+from busi_curate.fileio import pixel_sha256
 from busi_curate.imageio import read_gray, read_mask_union
+from busi_curate.manifest import Folds, Manifest, read_folds, read_manifest
 
 from .errors import BenchError, ManifestError
 
-MANIFEST_COLUMNS: tuple[str, ...] = (
-    "dataset", "version", "class", "id", "image", "masks", "pixel_sha256", "mask_pixel_sha256",
-    "file_sha256", "width", "height", "tumour_pixels", "bbox", "group", "status", "reason",
-)
-FOLDS_COLUMNS: tuple[str, ...] = ("class", "id", "fold", "split")
-SPLITS: tuple[str, ...] = ("train", "val", "test")
 NORMAL = CLASSES.index("normal")
 
 
@@ -56,7 +49,7 @@ class SampleSet:
 
 @dataclass
 class FoldSplit:
-    """Keys of the train / val / test images of one fold."""
+    """Keys of the train / val / test images of one fold, each in record order."""
 
     fold: int
     train: list[tuple[str, str]]
@@ -64,98 +57,28 @@ class FoldSplit:
     test: list[tuple[str, str]]
 
 
-def _read_csv(path: Path, what: str, columns: Sequence[str]) -> pd.DataFrame:
-    if not path.is_file():
-        raise ManifestError(f"{what} not found", path)
-    try:
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        raise ManifestError(f"cannot parse {what} as CSV ({exc})", path) from exc
-    missing = [c for c in columns if c not in frame.columns]
-    if missing:
-        raise ManifestError(f"{what} lacks column(s) {', '.join(missing)} (expected {', '.join(columns)})", path)
-    return frame
-
-
-def read_manifest(path: str | Path) -> pd.DataFrame:
-    """Read ``manifest.csv`` (all columns as text) and check its schema.
+def read_inputs(manifest: str | Path, folds: str | Path) -> tuple[Manifest, Folds]:
+    """Read and validate a manifest and its folds with the curation half's readers (schema, sidecar
+    checksums, ids present and kept, every kept image in exactly one test fold).
 
     Raises:
-        ManifestError: missing file or columns, unknown class or status, duplicate (class, id).
+        ManifestError: naming the file at fault.
     """
-    path = Path(path)
-    frame = _read_csv(path, "manifest", MANIFEST_COLUMNS)
-    bad_cls = sorted(set(frame["class"]) - set(CLASSES))
-    if bad_cls:
-        raise ManifestError(f"unknown class(es) {bad_cls} (expected {', '.join(CLASSES)})", path)
-    bad_status = sorted(set(frame["status"]) - {"kept", "removed"})
-    if bad_status:
-        raise ManifestError(f"unknown status value(s) {bad_status} (expected kept or removed)", path)
-    dup = frame.duplicated(["class", "id"])
-    if dup.any():
-        row = frame[dup].iloc[0]
-        raise ManifestError(f"duplicate image {row['class']} {row['id']}", path)
-    return frame
+    m = read_manifest(manifest)
+    return m, read_folds(folds, m)
 
 
-def read_folds(path: str | Path, manifest: pd.DataFrame) -> pd.DataFrame:
-    """Read ``folds.csv`` and check it against the manifest.
+def split_fold(folds: Folds, fold: int) -> FoldSplit:
+    """Train / val / test keys of ``fold``.
 
     Raises:
-        ManifestError: missing columns, non-integer fold, unknown split, ids not in the manifest or
-            not ``kept`` there, an image listed twice in one fold, a fold without test images.
+        ManifestError: ``fold`` is not in the folds file, or it has no training or validation images.
     """
-    path = Path(path)
-    frame = _read_csv(path, "folds file", FOLDS_COLUMNS)
-    try:
-        frame["fold"] = frame["fold"].astype(int)
-    except ValueError as exc:
-        raise ManifestError(f"column 'fold' must hold integers ({exc})", path) from exc
-    bad_split = sorted(set(frame["split"]) - set(SPLITS))
-    if bad_split:
-        raise ManifestError(f"unknown split value(s) {bad_split} (expected {', '.join(SPLITS)})", path)
-    kept = manifest[manifest["status"] == "kept"]
-    kept_keys = set(zip(kept["class"], kept["id"]))
-    all_keys = set(zip(manifest["class"], manifest["id"]))
-    keys = list(zip(frame["class"], frame["id"]))
-    unknown = [k for k in keys if k not in all_keys]
-    if unknown:
-        raise ManifestError(f"{len(unknown)} image(s) not in the manifest, first {unknown[0][0]} {unknown[0][1]}", path)
-    removed = [k for k in keys if k not in kept_keys]
-    if removed:
-        raise ManifestError(f"{len(removed)} image(s) are not 'kept' in the manifest, first {removed[0][0]} {removed[0][1]}", path)
-    if frame.duplicated(["class", "id", "fold"]).any():
-        row = frame[frame.duplicated(["class", "id", "fold"])].iloc[0]
-        raise ManifestError(f"image {row['class']} {row['id']} listed twice in fold {row['fold']}", path)
-    for k, grp in frame.groupby("fold"):
-        if not (grp["split"] == "test").any():
-            raise ManifestError(f"fold {k} has no test images", path)
-    return frame
-
-
-def fold_numbers(folds: pd.DataFrame) -> list[int]:
-    """Sorted fold numbers present in a folds table."""
-    return sorted(int(k) for k in folds["fold"].unique())
-
-
-def split_fold(folds: pd.DataFrame, fold: int, folds_path: str | Path = "folds.csv") -> FoldSplit:
-    """Train / val / test keys of ``fold``, each in (class, natural id) order.
-
-    Raises:
-        ManifestError: ``fold`` is not present in the folds file.
-    """
-    present = fold_numbers(folds)
-    if fold not in present:
-        raise ManifestError(f"fold {fold} is not in the folds file (folds present: {', '.join(map(str, present))})", folds_path)
-    rows = folds[folds["fold"] == fold]
-
-    def keys(split: str) -> list[tuple[str, str]]:
-        sel = rows[rows["split"] == split]
-        return sorted(zip(sel["class"], sel["id"]), key=lambda k: record_sort_key(*k))
-
-    out = FoldSplit(fold, keys("train"), keys("val"), keys("test"))
-    if not out.train:
-        raise ManifestError(f"fold {fold} has no training images", folds_path)
+    parts = folds.split(fold)
+    out = FoldSplit(fold, parts["train"], parts["val"], parts["test"])
+    for name in ("train", "val"):
+        if not getattr(out, name):
+            raise ManifestError(f"fold {fold} has no {name} images (needed for training and model selection)", folds.path)
     return out
 
 
@@ -178,7 +101,7 @@ def preprocess_image(gray: np.ndarray, size: int) -> np.ndarray:
 
 
 def load_samples(
-    manifest: pd.DataFrame,
+    manifest: Manifest,
     keys: Sequence[tuple[str, str]],
     data_dir: str | Path,
     size: int,
@@ -187,7 +110,7 @@ def load_samples(
     """Decode, verify and preprocess the images ``keys`` of the manifest.
 
     Args:
-        manifest: as returned by :func:`read_manifest`.
+        manifest: as returned by :func:`read_inputs`.
         keys: ``(class, id)`` of the images wanted, in the order wanted.
         data_dir: folder the manifest's ``image`` / ``masks`` paths are relative to.
         size: side of the output images.
@@ -199,25 +122,26 @@ def load_samples(
     data_dir = Path(data_dir)
     if not data_dir.is_dir():
         raise BenchError("data folder does not exist", data_dir)
-    index = manifest.set_index(["class", "id"])
     n = len(keys)
     images = np.zeros((n, size, size), np.float32)
     masks = np.zeros((n, size, size), np.uint8)
     labels = np.zeros(n, np.int64)
     bad: list[str] = []
     for i, (cls, id_) in enumerate(keys):
-        row = index.loc[(cls, id_)]
-        img_path = data_dir / row["image"]
+        row = manifest.get((cls, id_))
+        if row is None:
+            raise ManifestError(f"image {cls} {id_} is not in the manifest", manifest.path)
+        img_path = data_dir / row.image
         if not img_path.is_file():
             raise BenchError(f"image of {cls} {id_} not found (manifest column 'image')", img_path)
         gray = read_gray(img_path)
-        mask_paths = [data_dir / m for m in str(row["masks"]).split(";") if m]
+        mask_paths = [data_dir / m for m in row.masks]
         mask = read_mask_union(mask_paths, gray.shape, img_path)
         if verify:
-            if pixel_sha256(gray) != row["pixel_sha256"]:
-                bad.append(f"{cls} {id_} ({row['image']}: image pixels)")
-            elif row["mask_pixel_sha256"] and pixel_sha256(mask.astype(np.uint8)) != row["mask_pixel_sha256"]:
-                bad.append(f"{cls} {id_} ({row['image']}: mask pixels)")
+            if pixel_sha256(gray) != row.pixel_sha256:
+                bad.append(f"{cls} {id_} ({row.image}: image pixels)")
+            elif row.mask_pixel_sha256 and pixel_sha256(mask.astype(np.uint8)) != row.mask_pixel_sha256:
+                bad.append(f"{cls} {id_} ({row.image}: mask pixels)")
         images[i], masks[i] = resize_pair(gray, mask, size)
         labels[i] = CLASSES.index(cls)
     if bad:
@@ -226,6 +150,6 @@ def load_samples(
     return SampleSet(list(keys), images, masks, labels)
 
 
-def input_checksums(manifest_path: str | Path, folds_path: str | Path) -> dict[str, str]:
+def input_checksums(manifest: Manifest, folds: Folds) -> dict[str, str]:
     """SHA-256 of the manifest and folds files, for provenance records."""
-    return {"manifest_sha256": file_sha256(manifest_path), "folds_sha256": file_sha256(folds_path)}
+    return {"manifest_sha256": manifest.sha256, "folds_sha256": folds.sha256, "manifest_version": manifest.version}

@@ -29,6 +29,28 @@ def git_commit() -> str:
         return "unknown"
 
 
+@lru_cache(maxsize=1)
+def hardware() -> str:
+    """CPU model and core count (and the CUDA device when present), in words."""
+    import os
+
+    import torch
+
+    model = "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text(encoding="utf-8").splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    out = f"{cores}-core CPU ({model})"
+    if torch.cuda.is_available():
+        out += f", GPU {torch.cuda.get_device_name(0)}"
+    return out
+
+
 def provenance(config: dict[str, Any] | None = None, inputs: dict[str, str] | None = None, **extra: Any) -> dict[str, Any]:
     """Block written into every JSON output and every sidecar."""
     import torch
@@ -39,6 +61,7 @@ def provenance(config: dict[str, Any] | None = None, inputs: dict[str, str] | No
         "busi_curate_version": curate_version,
         "torch_version": torch.__version__,
         "git_commit": git_commit(),
+        "hardware": hardware(),
         "created_utc": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "config": config or {},
         "inputs": inputs or {},

@@ -12,12 +12,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
-
 from busi_curate.dataset import record_sort_key
 from busi_curate.fileio import write_text
 
-from .data import SampleSet, fold_numbers, input_checksums, load_samples, read_folds, read_manifest, split_fold
+from busi_curate.manifest import Folds, Manifest
+
+from .data import SampleSet, input_checksums, load_samples, read_inputs, split_fold
 from .errors import BenchError
 from .profiles import RunConfig
 
@@ -37,8 +37,8 @@ class RunInputs:
     manifest_path: Path
     folds_path: Path
     data_dir: Path
-    manifest: pd.DataFrame
-    folds: pd.DataFrame
+    manifest: Manifest
+    folds: Folds
     checksums: dict[str, str]
     _cache: dict[int, SampleSet] | None = None
 
@@ -49,15 +49,14 @@ class RunInputs:
         Raises:
             ManifestError: see :func:`benchmark.data.read_manifest` and :func:`benchmark.data.read_folds`.
         """
-        m = read_manifest(manifest)
-        f = read_folds(folds, m)
-        return cls(Path(manifest), Path(folds), Path(data_dir), m, f, input_checksums(manifest, folds))
+        m, f = read_inputs(manifest, folds)
+        return cls(m.path, f.path, Path(data_dir), m, f, input_checksums(m, f))
 
     def samples(self, size: int) -> tuple[SampleSet, dict[tuple[str, str], int]]:
         """Every image named in the folds file, decoded, hash-verified and preprocessed once per size."""
         self._cache = self._cache or {}
         if size not in self._cache:
-            keys = sorted(set(zip(self.folds["class"], self.folds["id"])), key=lambda k: record_sort_key(*k))
+            keys = sorted(set(zip(self.folds.frame["class"], self.folds.frame["id"])), key=lambda k: record_sort_key(*k))
             t0 = time.perf_counter()
             self._cache[size] = load_samples(self.manifest, keys, self.data_dir, size, verify=True)
             log.info("decoded and verified %d images in %.1f s", len(keys), time.perf_counter() - t0)
@@ -96,7 +95,7 @@ def run_fold(cfg: RunConfig, inputs: RunInputs, fold: int, out: str | Path, *, r
     from .provenance import provenance
     from .train import predict, select_device, to_tensors, train_fold
 
-    split = split_fold(inputs.folds, fold, inputs.folds_path)
+    split = split_fold(inputs.folds, fold)
     fold_dir = Path(out) / f"fold{fold}"
     if (fold_dir / "checkpoint" / "last.pt").exists() and not resume:
         raise BenchError("holds a checkpoint already: pass --resume to continue it or choose another --out", fold_dir)
@@ -109,8 +108,6 @@ def run_fold(cfg: RunConfig, inputs: RunInputs, fold: int, out: str | Path, *, r
         allset, pos = inputs.samples(cfg.image_size)
         take = lambda keys: allset.take([pos[k] for k in keys])  # noqa: E731
         train, val, test = take(split.train), take(split.val), take(split.test)
-        if len(val) == 0:
-            raise BenchError(f"fold {fold} has no validation images (split 'val'), needed for model selection", inputs.folds_path)
         model, state = train_fold(cfg, train, val, fold_dir, resume=resume, progress=progress,
                                   on_epoch_end=on_epoch_end, provenance=prov)
         device = select_device(cfg.device)

@@ -263,7 +263,7 @@ def train_fold(
     x_tr, y_tr, l_tr = to_tensors(train, device)
     x_va, y_va, l_va = to_tensors(val, device)
     order_t = torch.from_numpy(order).to(device)
-    n_draw = max(1, math.ceil(cfg.train_fraction_per_epoch * len(order)))
+    n_draw = min(cfg.images_per_epoch, len(order)) if cfg.images_per_epoch else len(order)
     augmenter = make_augmenter(cfg.augment, device)
     log.info("training: %d images (%d after oversampling, %d drawn per epoch), validation: %d, device %s%s",
              len(train), len(order), n_draw, len(val), device, f", autocast {dtype}" if dtype else "")

@@ -1,0 +1,127 @@
+"""Stage: report -- mean +- std over folds in the layout of the paper's Tables 8 and 9, paper figures beside."""
+
+from __future__ import annotations
+
+import math
+import re
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from busi_curate.fileio import write_text
+
+from .errors import BenchError
+from .provenance import read_checked_json
+
+#: (row label, metrics.json key) in the order of Tables 8 and 9, then the other figures we report.
+ROWS: tuple[tuple[str, str], ...] = (
+    ("DSC Benign", "dsc_benign"), ("DSC Malignant", "dsc_malignant"), ("DSC Normal", "dsc_normal"),
+    ("DSC Average", "dsc_avg"), ("F1 Benign", "f1_benign"), ("F1 Malignant", "f1_malignant"),
+    ("F1 Normal", "f1_normal"), ("F1 Weighted", "f1_weighted"), ("ACC", "acc"),
+)
+EXTRA_ROWS: tuple[tuple[str, str], ...] = (
+    ("Jaccard", "jac"), ("HD95 (px)", "hd"), ("HD max (px)", "hd_max"), ("Recall", "rec"), ("Precision", "pre"),
+    ("Incoherent before PR", "incoherent_before_pr"),
+)
+
+#: Paper figures (Tables 8 and 9, MT + PR + DO, mean +- std over 4 folds) by model name.
+PAPER: dict[str, tuple[str, dict[str, tuple[float, float]]]] = {
+    "mt-unetpp": ("Paper MT UNet++", {
+        "dsc_benign": (0.773, 0.050), "dsc_malignant": (0.711, 0.057), "dsc_normal": (0.781, 0.157),
+        "dsc_avg": (0.751, 0.018), "f1_benign": (0.826, 0.029), "f1_malignant": (0.791, 0.025),
+        "f1_normal": (0.741, 0.060), "f1_weighted": (0.801, 0.026), "acc": (0.802, 0.018)}),
+    "mt-nnunet": ("Paper MT nnU-Net", {
+        "dsc_benign": (0.779, 0.046), "dsc_malignant": (0.717, 0.049), "dsc_normal": (0.766, 0.103),
+        "dsc_avg": (0.754, 0.035), "f1_benign": (0.806, 0.005), "f1_malignant": (0.751, 0.040),
+        "f1_normal": (0.741, 0.109), "f1_weighted": (0.777, 0.019), "acc": (0.780, 0.017)}),
+}
+
+
+def load_folds(run_dir: str | Path) -> list[dict[str, Any]]:
+    """Every ``fold<K>/metrics.json`` of a run, fold order, checked to share one config and one input.
+
+    Raises:
+        BenchError: no folds, or folds written with different settings or inputs.
+    """
+    run_dir = Path(run_dir)
+    paths = sorted(run_dir.glob("fold*/metrics.json"), key=lambda p: int(re.sub(r"\D", "", p.parent.name) or 0))
+    if not paths:
+        raise BenchError("no fold*/metrics.json found (run `busi-bench run` first)", run_dir)
+    folds = [read_checked_json(p) for p in paths]
+    ref = folds[0]["provenance"]
+    for p, f in zip(paths[1:], folds[1:]):
+        prov = f["provenance"]
+        diff = [k for k in ref["config"] if k not in ("device", "threads", "label") and prov["config"].get(k) != ref["config"][k]]
+        if diff or prov["inputs"].get("manifest_sha256") != ref["inputs"].get("manifest_sha256"):
+            raise BenchError(f"written with other settings or inputs than {paths[0]} ({', '.join(diff) or 'manifest'})", p)
+    return folds
+
+
+def mean_std(values: list[float | None]) -> tuple[float, float, int]:
+    """Mean and sample standard deviation (ddof 1; 0 for one fold) of the non-missing values."""
+    v = np.array([x for x in values if x is not None and not (isinstance(x, float) and math.isnan(x))], float)
+    if v.size == 0:
+        return math.nan, math.nan, 0
+    return float(v.mean()), float(v.std(ddof=1)) if v.size > 1 else 0.0, int(v.size)
+
+
+def _fmt(m: float, s: float, digits: int = 3) -> str:
+    return "–" if math.isnan(m) else f"{m:.{digits}f} ± {s:.{digits}f}"
+
+
+def summary_markdown(folds: list[dict[str, Any]]) -> str:
+    """The summary as Markdown: a header describing the run, Table 8/9 rows, extra rows, per-fold figures."""
+    prov = folds[0]["provenance"]
+    cfg = prov["config"]
+    paper_name, paper = PAPER.get(cfg["model"], ("Paper", {}))
+    epochs_run = [f.get("epochs_run") for f in folds]
+    best = [f.get("best_epoch") for f in folds]
+    lines = [
+        f"# busi-bench summary: {cfg['model']} ({cfg['task']}{' + PR ' + cfg['refine'] if cfg['refine'] != 'none' else ''}"
+        f"{' + DO' if cfg['oversample'] else ''})",
+        "",
+        f"- profile: `{cfg['profile']}` -- {cfg['label']}",
+        f"- image size {cfg['image_size']}x{cfg['image_size']}, epochs {cfg['epochs']} max (run: {epochs_run}, best: {best}), "
+        f"batch {cfg['batch_size']}, lr {cfg['lr']}, lambda {cfg['lambda_seg']}, seed {cfg['seed']}",
+        f"- hardware: {prov.get('hardware', 'unknown')}; training seconds per fold: "
+        f"{[f.get('train_seconds') for f in folds]}",
+        f"- tool: {prov['tool']} {prov['version']} (busi-curate {prov['busi_curate_version']}, torch {prov['torch_version']}), "
+        f"commit {prov['git_commit']}",
+        f"- inputs: manifest {prov['inputs'].get('manifest', '?')} (sha256 {prov['inputs'].get('manifest_sha256', '?')[:12]}, "
+        f"version {prov['inputs'].get('manifest_version', '?')}), folds sha256 {prov['inputs'].get('folds_sha256', '?')[:12]}",
+        f"- folds: {len(folds)} ({', '.join(str(f['fold']) for f in folds)}); mean ± sample std (ddof 1) over folds; "
+        "DSC per class = mean Dice over the test images of that class (an empty mask predicted for an empty "
+        "ground truth scores 1, anything else on a normal image 0); DSC Average = mean over all test images; "
+        "figures after prediction refining where PR is on",
+        "",
+        f"| Metric | This run | {paper_name} (MT + PR + DO) |",
+        "|---|---|---|",
+    ]
+    for label, key in ROWS:
+        m, s, _ = mean_std([f.get(key) for f in folds])
+        ref = paper.get(key)
+        lines.append(f"| {label} | {_fmt(m, s)} | {_fmt(*ref) if ref else '–'} |")
+    lines += ["", "| Other figure | This run | Before PR |", "|---|---|---|"]
+    for label, key in EXTRA_ROWS:
+        m, s, _ = mean_std([f.get(key) for f in folds])
+        mb, sb, _ = mean_std([f.get("before_pr", {}).get(key) for f in folds])
+        lines.append(f"| {label} | {_fmt(m, s)} | {_fmt(mb, sb) if key != 'incoherent_before_pr' else '–'} |")
+    for label, key in (("DSC Average", "dsc_avg"), ("ACC", "acc")):
+        mb, sb, _ = mean_std([f.get("before_pr", {}).get(key) for f in folds])
+        lines.append(f"| {label} before PR | – | {_fmt(mb, sb)} |")
+    lines += ["", "Per fold:", "", "| Fold | n test | DSC avg | F1 weighted | ACC | incoherent before PR | refined cases |",
+              "|---|---|---|---|---|---|---|"]
+    for f in folds:
+        cell = lambda k: "–" if f.get(k) is None else f"{f[k]:.3f}"  # noqa: E731
+        lines.append(f"| {f['fold']} | {f.get('n_test')} | {cell('dsc_avg')} | {cell('f1_weighted')} | {cell('acc')} | "
+                     f"{cell('incoherent_before_pr')} | {f.get('refined_cases')} |")
+    return "\n".join(lines) + "\n"
+
+
+def summarize_run(run_dir: str | Path, md_path: str | Path | None = None) -> str:
+    """Summarise a run folder; also write the Markdown to ``md_path`` when given. Returns the text."""
+    text = summary_markdown(load_folds(run_dir))
+    if md_path is not None:
+        write_text(md_path, text)
+    return text
