@@ -124,13 +124,13 @@ def fallback_open_questions(scan: ScanResult, decisions: Sequence[Decision], thr
             if uf.connected(ref, cand):
                 continue
             pair = (ref, cand) if ref <= cand else (cand, ref)
-            d = eff.get(pair)
-            if d is None or d.answer == "skip":
+            standing = eff.get(pair)
+            if standing is None or standing.answer == "skip":
                 if pair not in seen:
                     seen.add(pair)
                     out.append(pair)
                 break
-            if d.answer == "different":
+            if standing.answer == "different":
                 break
     return out
 
