@@ -32,6 +32,7 @@ from .journal import Decision, effective, read_journal
 
 REPORT_FORMAT = 1
 PANEL_COLUMNS = 4
+IOU_MEASURES = ("iou", "iou_resized", "iou_registered")
 CLASS_COLOURS = {"benign": "#1b9e77", "malignant": "#d95f02", "normal": "#7570b3"}
 DUP_COLOUR, NON_COLOUR = "#2ca02c", "#ff7f0e"  # the paper's Fig. 5: duplicates green, others orange
 
@@ -43,6 +44,7 @@ class ReportSettings:
     include_adjacent: bool = False
     threshold_percentile: float = st.DEFAULT_PERCENTILE
     iou_size: int = st.DEFAULT_IOU_SIZE
+    register: bool = True
     max_panels: int = 12
     panel_dpi: int = 90
     panel_max_side: int = 320
@@ -87,13 +89,13 @@ def journal_summary(decisions: Sequence[Decision]) -> dict[str, Any]:
 
 
 def compute_findings(scan: Any, decisions: Sequence[Decision], settings: ReportSettings = ReportSettings(),
-                     load_mask: st.MaskLoader | None = None) -> Findings:
+                     load: st.ImageLoader | None = None) -> Findings:
     """Groups, conflicts, mask IoU, SSIM statistics and class distributions of ``scan`` under ``decisions``."""
     grades = merged_grades(settings.include_adjacent)
     groups = build_groups(decisions, grades=grades)
-    if load_mask is None:
-        load_mask = st.scan_mask_loader(scan, verify=settings.verify_images)
-    iou = st.mask_iou_table(groups, load_mask, size=settings.iou_size)
+    if load is None:
+        load = st.scan_loader(scan, verify=settings.verify_images)
+    iou = st.mask_iou_table(groups, load, size=settings.iou_size, register=settings.register)
     samples = st.ssim_samples(scan, groups)
     js = journal_summary(decisions)
     notes = []
@@ -113,7 +115,7 @@ def compute_findings(scan: Any, decisions: Sequence[Decision], settings: ReportS
         groups_table=st.groups_table(groups, scan.index),
         conflicts=st.class_conflicts_table(groups),
         iou=iou,
-        iou_summary=st.iou_summary(iou),
+        iou_summary=st.iou_summary(iou, columns=IOU_MEASURES[: 3 if settings.register else 1]),
         samples=samples,
         ssim=st.ssim_statistics(samples, settings.threshold_percentile),
         distribution=st.class_distribution(scan.index, groups),
@@ -189,8 +191,9 @@ def md_escape(text: str) -> str:
     t = _MD_UNDERSCORE.sub(r"\\_", t)
     t = _MD_TAG.sub(r"\\<", t)
     t = re.sub(r"&(?=#?[A-Za-z0-9]+;)", r"\\&", t)
-    t = re.sub(r"^(\s*\d+)([.)])", r"\1\\\2", t)
-    return re.sub(r"^(\s*)([#>+-])", r"\1\\\2", t)
+    t = re.sub(r"^(\s*\d+)([.)])(?=\s|$)", r"\1\\\2", t)
+    t = re.sub(r"^(\s*)([#+-])(?=\s|$)", r"\1\\\2", t)
+    return re.sub(r"^(\s*)>", r"\1\\>", t)
 
 
 def render_markdown(blocks: Sequence[Block]) -> str:
@@ -326,7 +329,7 @@ def _small(gray: np.ndarray, mask: np.ndarray, max_side: int) -> tuple[np.ndarra
     return g, m
 
 
-def plot_group_panel(group: Group, scan: Any, load_mask: st.MaskLoader, settings: ReportSettings) -> bytes:
+def plot_group_panel(group: Group, scan: Any, load: st.ImageLoader, settings: ReportSettings) -> bytes:
     """Figs. 2-4: the images of one group side by side, each with its mask outline, class and id."""
     from skimage.measure import find_contours
 
@@ -335,9 +338,8 @@ def plot_group_panel(group: Group, scan: Any, load_mask: st.MaskLoader, settings
     nrows = -(-k // cols)
     fig = _figure(figsize=(2.8 * cols, 2.5 * nrows + 0.3))
     for i, key in enumerate(group.members):
-        row = scan.row_of(*key)
-        gray = st.check_image(scan, row) if settings.verify_images else _read_gray(scan.image_path(row))
-        g, m = _small(gray, load_mask(key), settings.panel_max_side)
+        gray, mask = load(key)
+        g, m = _small(gray, mask, settings.panel_max_side)
         ax = fig.add_subplot(nrows, cols, i + 1)
         ax.imshow(g, cmap="gray", vmin=0, vmax=255, interpolation="bilinear")
         for c in find_contours(m.astype(np.float32), 0.5):
@@ -350,12 +352,6 @@ def plot_group_panel(group: Group, scan: Any, load_mask: st.MaskLoader, settings
     fig.suptitle(f"group {group.id}: {group.kind}{conflict}", fontsize=10)
     fig.tight_layout()
     return _png(fig, settings.panel_dpi, colours=128)
-
-
-def _read_gray(path: Path) -> np.ndarray:
-    from .imageio import read_gray
-
-    return read_gray(path)
 
 
 # --------------------------------------------------------------------------- the document
@@ -417,16 +413,36 @@ def build_blocks(f: Findings, meta: dict[str, Any], settings: ReportSettings, pa
         b.append(P("None."))
 
     b.append(H(2, "Mask agreement inside groups (Table 2)"))
+    n_reg = int((f.iou["method"] == "registered").sum()) if len(f.iou) else 0
+    method = (f"Method: each image's masks are merged (union of its mask files). The second image of a pair is "
+              f"registered onto the first (upright scale + shift; masked normalised cross-correlation of the "
+              f"smoothed images over all shifts, scale 1 first, else a search over scales 0.5-2), and the IoU is "
+              f"taken over the region both images show. When the registration is not trusted (correlation "
+              f"< {st.RegistrationSettings().min_ncc:g}) the pair falls back to the resize method: both masks "
+              f"resized to a common {settings.iou_size}x{settings.iou_size} frame (area average, then >= 0.5), "
+              f"which assumes both images show the same field of view. {n_reg} of {len(f.iou)} pairs are registered."
+              if settings.register else
+              f"Method: each image's masks are merged (union of its mask files) and resized to a common "
+              f"{settings.iou_size}x{settings.iou_size} frame (area average, then >= 0.5), i.e. both images are "
+              "assumed to show the same field of view (no registration), so crops of one frame get a lower IoU.")
     b.append(P(f"Intersection over union of the ground-truth masks for every pair inside every group "
-               f"({len(f.iou)} pairs; a triplet gives 3 pairs, a quadruplet 6). Method: each image's masks are "
-               f"merged (union of its mask files) and resized to a common {settings.iou_size}x{settings.iou_size} "
-               "frame (area average, then >= 0.5), i.e. both images are assumed to show the same field of view; "
-               "pairs that are crops of each other are compared after this resize only, without registration, so "
-               "their IoU is a lower estimate. Two empty masks (normal images) count as IoU 1.0 (they agree: no "
-               "lesion); an empty mask against a lesion counts as 0.0. The paper's Table 2 has no numbers in its "
-               "text to compare with."))
+               f"({len(f.iou)} pairs; a triplet gives 3 pairs, a quadruplet 6). " + method + " Two empty masks "
+               "(normal images) count as IoU 1.0 (they agree: no lesion); an empty mask against a lesion counts "
+               "as 0.0. The paper's Table 2 has no numbers in its text to compare with."))
+    head = f.iou_summary[f.iou_summary["measure"] == "iou"].drop(columns="measure")
     b.append(T(["IoU", "pairs", "share", "pairs with a lesion", "share (with a lesion)"],
-               [tuple(r) for r in f.iou_summary.itertuples(index=False)]))
+               [tuple(r) for r in head.itertuples(index=False)]))
+    if settings.register and len(f.iou):
+        rows = []
+        for m, label in (("iou", "registered, else resized (above)"), ("iou_resized", "resized only"),
+                         ("iou_registered", "registered only (all pairs)")):
+            part = f.iou_summary[f.iou_summary["measure"] == m].set_index("bin")
+            labels = st.iou_bin_labels()
+            rows.append((label, int(part.at["mean", "pairs"]), part.at["mean", "share"], part.at["median", "share"],
+                         part.at[labels[0], "share"], part.at[labels[-1], "share"]))
+        b.append(P("The same pairs by method:"))
+        b.append(T(["method", "pairs", "mean IoU", "median IoU", f"share {st.iou_bin_labels()[0]}",
+                    f"share {st.iou_bin_labels()[-1]}"], rows))
 
     b.append(H(2, "SSIM of duplicate vs non-duplicate pairs (Table 1, Fig. 5)"))
     b.append(P("Duplicate pairs are all pairs inside a group (also pairs joined only through other members); "
@@ -553,13 +569,13 @@ def make_report(scan_dir: str | Path, out: str | Path, decisions_path: str | Pat
     scan = read_scan(scan_dir)
     dpath = Path(decisions_path) if decisions_path is not None else Path(scan_dir) / "decisions.csv"
     decisions = read_decisions(scan, dpath)
-    load_mask = st.scan_mask_loader(scan, verify=settings.verify_images)
-    f = compute_findings(scan, decisions, settings, load_mask=load_mask)
-    return write_report(f, scan, dpath, Path(out), settings, load_mask)
+    load = st.scan_loader(scan, verify=settings.verify_images)
+    f = compute_findings(scan, decisions, settings, load=load)
+    return write_report(f, scan, dpath, Path(out), settings, load)
 
 
 def write_report(f: Findings, scan: Any, decisions_path: Path, out: Path, settings: ReportSettings,
-                 load_mask: st.MaskLoader) -> dict[str, Any]:
+                 load: st.ImageLoader) -> dict[str, Any]:
     """Write every file of the report into ``out`` (see :func:`make_report`)."""
     out.mkdir(parents=True, exist_ok=True)
     previous = _previous_files(out)
@@ -583,7 +599,7 @@ def write_report(f: Findings, scan: Any, decisions_path: Path, out: Path, settin
     panels: list[tuple[str, Group]] = []
     for g in st.panel_selection(f.groups, settings.max_panels):
         name = f"panel_group{g.id:03d}_{g.kind}.png"
-        put_bytes(name, plot_group_panel(g, scan, load_mask, settings))
+        put_bytes(name, plot_group_panel(g, scan, load, settings))
         panels.append((name, g))
 
     settings_d = asdict(settings)

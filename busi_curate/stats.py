@@ -6,10 +6,11 @@ Everything here takes plain data (a :class:`~busi_curate.scan.ScanResult`, a lis
 
 * :func:`groups_table`, :func:`class_conflicts_table`: the groups, their members and mask files.
 * :func:`mask_iou_table`, :func:`iou_summary`: mask agreement for every pair inside every group
-  (paper Table 2). Masks are compared in a common frame: each image's mask union is resized to a
-  ``size x size`` square (area filter, then ``>= 0.5``), i.e. the images are assumed to cover the same
-  field of view. Two empty masks (normal images) have IoU 1.0 (they agree: no lesion); one empty and
-  one non-empty mask have IoU 0.0.
+  (paper Table 2). Masks are compared in a common frame, two ways: (1) each image's mask union
+  resized to a ``size x size`` square (assumes both images cover the same field of view); (2) the
+  second image registered onto the first (scale + shift, :func:`register_pair`) and the IoU taken
+  over the region both show. Two empty masks (normal images) have IoU 1.0 (they agree: no lesion);
+  one empty and one non-empty mask have IoU 0.0.
 * :func:`ssim_samples`, :func:`ssim_statistics`: SSIM of duplicate vs non-duplicate pairs (Table 1),
   Lilliefors normality tests, Mann-Whitney U, the percentile ranges and the threshold of Fig. 5.
 * :func:`class_distribution`: class counts before and after curation (Table 3).
@@ -112,27 +113,26 @@ def resize_mask(mask: np.ndarray, size: int) -> np.ndarray:
     return np.asarray(img.resize((size, size), Image.Resampling.BOX), dtype=np.uint8) >= 128
 
 
-MaskLoader = Callable[[Key], np.ndarray]
+#: ``(class, id) -> ((H, W) uint8 image, (H, W) bool mask union)``
+ImageLoader = Callable[[Key], tuple[np.ndarray, np.ndarray]]
 
 
-def scan_mask_loader(scan: object, verify: bool = True) -> MaskLoader:
-    """A function ``(class, id) -> (H, W) bool`` reading the union of an image's masks from the scanned data.
+def scan_loader(scan: object, verify: bool = True) -> ImageLoader:
+    """A cached function ``(class, id) -> (image, mask union)`` reading from the scanned data folder.
 
-    With ``verify`` the image's pixels are re-hashed against ``index.csv`` first (ScanError if they
-    changed since the scan), so the report never describes images other than the scanned ones.
+    With ``verify`` the image's pixels are checked against ``index.csv`` (ScanError if they changed
+    since the scan), so the report never describes images other than the scanned ones.
     """
-    from .imageio import read_mask_union
+    from .imageio import read_gray, read_mask_union
 
-    cache: dict[Key, np.ndarray] = {}
+    cache: dict[Key, tuple[np.ndarray, np.ndarray]] = {}
 
-    def load(key: Key) -> np.ndarray:
+    def load(key: Key) -> tuple[np.ndarray, np.ndarray]:
         if key not in cache:
             row = scan.row_of(*key)  # type: ignore[attr-defined]
-            shape = (int(scan.index.at[row, "height"]), int(scan.index.at[row, "width"]))  # type: ignore[attr-defined]
             image_path = scan.image_path(row)  # type: ignore[attr-defined]
-            if verify:
-                check_image(scan, row)
-            cache[key] = read_mask_union(scan.mask_paths(row), shape, image_path)  # type: ignore[attr-defined]
+            gray = check_image(scan, row) if verify else read_gray(image_path)
+            cache[key] = (gray, read_mask_union(scan.mask_paths(row), gray.shape, image_path))  # type: ignore[attr-defined]
         return cache[key]
 
     return load
@@ -163,20 +163,146 @@ def group_pairs(groups: Iterable[Group]) -> list[tuple[Group, Key, Key]]:
     return [(g, a, b) for g in groups for a, b in combinations(g.members, 2)]
 
 
-def mask_iou_table(groups: Sequence[Group], load_mask: MaskLoader, size: int = DEFAULT_IOU_SIZE) -> pd.DataFrame:
-    """Mask IoU of every pair inside every group, in a common ``size x size`` frame.
+# --------------------------------------------------------------------------- registration
 
-    Columns: ``group, kind, class_a, id_a, class_b, id_b, link, empty_a, empty_b, iou``; ``link`` is the
-    grade of the decision on that pair, or ``implied`` when the pair was joined through other members.
+
+@dataclass(frozen=True)
+class Registration:
+    """An upright similarity ``p_a = scale * p_b + (dy, dx)`` from image B to image A, original pixels.
+
+    ``ncc`` is the normalised cross-correlation of the two (smoothed, working-size) images on their
+    overlap at that transform: about 1 for two copies of one frame.
+    """
+
+    scale: float
+    dy: float
+    dx: float
+    ncc: float
+
+
+@dataclass(frozen=True)
+class RegistrationSettings:
+    """Parameters of :func:`register_pair`."""
+
+    coarse_side: int = 64        # long side of A in the scale search
+    fine_side: int = 160         # long side of A in the final fit
+    min_scale: float = 0.5
+    max_scale: float = 2.0
+    scale_steps: int = 25        # geometric grid over [min_scale, max_scale]
+    accept_same_scale: float = 0.95  # NCC at scale 1 that ends the search early
+    min_overlap: float = 0.3     # share of the largest possible overlap a shift must keep
+    min_ncc: float = 0.9         # below this a registration is not trusted (copies of one frame: ~0.99)
+
+
+def _resized(gray: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    from PIL import Image
+    from scipy import ndimage
+
+    img = Image.fromarray(gray).resize((max(1, shape[1]), max(1, shape[0])), Image.Resampling.BILINEAR)
+    return ndimage.gaussian_filter(np.asarray(img, dtype=np.float32), 1.0)
+
+
+def _best_shift(A: np.ndarray, b: np.ndarray, fa: float, scales: Iterable[float], overlap: float
+                ) -> tuple[float, float, tuple[int, int]]:
+    """Best (ncc, scale, B origin in A's working pixels) over ``scales`` and all shifts (masked FFT NCC)."""
+    from skimage.registration._masked_phase_cross_correlation import cross_correlate_masked
+
+    best: tuple[float, float, tuple[int, int]] = (-2.0, 1.0, (0, 0))
+    for s in scales:
+        shape = (round(b.shape[0] * s * fa), round(b.shape[1] * s * fa))
+        if min(shape) < 12:
+            continue
+        B = _resized(b, shape)
+        ncc = cross_correlate_masked(A, B, np.ones(A.shape, bool), np.ones(B.shape, bool), mode="full", axes=(0, 1),
+                                     overlap_ratio=overlap)
+        if not np.isfinite(ncc).any():
+            continue
+        i, j = np.unravel_index(int(np.nanargmax(ncc)), ncc.shape)
+        if ncc[i, j] > best[0]:
+            best = (float(ncc[i, j]), float(s), (int(i) - B.shape[0] + 1, int(j) - B.shape[1] + 1))
+    return best
+
+
+def register_pair(a: np.ndarray, b: np.ndarray, settings: RegistrationSettings = RegistrationSettings()) -> Registration:
+    """Register image B onto image A (same frame, possibly cropped and rescaled; no rotation).
+
+    Scale 1 is tried first (most copies are crops at one scale); otherwise a coarse search over a
+    geometric scale grid, refined around the best scale at a finer size. Each scale's best shift is the
+    peak of the masked normalised cross-correlation over all shifts (scikit-image, FFT).
+    """
+    fa = settings.fine_side / max(a.shape)
+    A = _resized(a, (round(a.shape[0] * fa), round(a.shape[1] * fa)))
+    ncc, s, (oy, ox) = _best_shift(A, b, fa, [1.0], settings.min_overlap)
+    if ncc < settings.accept_same_scale:
+        fc = settings.coarse_side / max(a.shape)
+        Ac = _resized(a, (round(a.shape[0] * fc), round(a.shape[1] * fc)))
+        grid = np.geomspace(settings.min_scale, settings.max_scale, settings.scale_steps)
+        _, sc, _ = _best_shift(Ac, b, fc, grid, settings.min_overlap)
+        step = (settings.max_scale / settings.min_scale) ** (1 / max(1, settings.scale_steps - 1))
+        fine = sc * step ** np.linspace(-1, 1, 5)
+        cand = _best_shift(A, b, fa, fine, settings.min_overlap)
+        if cand[0] > ncc:
+            ncc, s, (oy, ox) = cand
+    return Registration(scale=s, dy=oy / fa, dx=ox / fa, ncc=ncc)
+
+
+def registered_mask_iou(mask_a: np.ndarray, mask_b: np.ndarray, reg: Registration, size: int = DEFAULT_IOU_SIZE
+                        ) -> float:
+    """IoU of mask B mapped into A's frame by ``reg``, over the region both images show.
+
+    A's frame is sampled on a grid whose long side is ``size``; B's mask is read at the mapped
+    positions (nearest pixel). Pixels of A outside B's field of view are left out. Both masks empty on
+    the shared region: 1.0.
+    """
+    h, w = mask_a.shape
+    g = min(1.0, size / max(h, w))
+    ys = (np.arange(max(1, round(h * g))) + 0.5) / g - 0.5
+    xs = (np.arange(max(1, round(w * g))) + 0.5) / g - 0.5
+    ya = np.clip(np.rint(ys), 0, h - 1).astype(np.int64)
+    xa = np.clip(np.rint(xs), 0, w - 1).astype(np.int64)
+    yb = np.rint((ys - reg.dy) / reg.scale).astype(np.int64)
+    xb = np.rint((xs - reg.dx) / reg.scale).astype(np.int64)
+    vy = (yb >= 0) & (yb < mask_b.shape[0])
+    vx = (xb >= 0) & (xb < mask_b.shape[1])
+    if not vy.any() or not vx.any():
+        return float("nan")
+    ma = mask_a[np.ix_(ya[vy], xa[vx])]
+    mb = mask_b[np.ix_(yb[vy], xb[vx])]
+    return mask_iou(ma, mb)
+
+
+IOU_COLUMNS = ["group", "kind", "class_a", "id_a", "class_b", "id_b", "link", "empty_a", "empty_b", "iou", "method",
+               "iou_resized", "iou_registered", "reg_scale", "reg_dy", "reg_dx", "reg_ncc"]
+
+
+def mask_iou_table(groups: Sequence[Group], load: ImageLoader, size: int = DEFAULT_IOU_SIZE, register: bool = True,
+                   reg_settings: RegistrationSettings = RegistrationSettings()) -> pd.DataFrame:
+    """Mask IoU of every pair inside every group (Table 2), in a common frame.
+
+    Two measurements per pair: ``iou_resized`` (both masks resized to ``size x size``: assumes both
+    images show the same field of view) and, with ``register``, ``iou_registered`` (B registered onto A by
+    :func:`register_pair`, IoU over the region both show). ``iou`` is the registered value when the
+    registration is trusted (``reg_ncc >= min_ncc``), else the resized one; ``method`` says which.
+    ``link`` is the grade of the decision on that pair, or ``implied`` when the pair was joined through
+    other members.
     """
     rows = []
+    nan = float("nan")
     for g, a, b in group_pairs(groups):
         direct = {(p, q): gr for p, q, gr in g.pairs}
         link = direct.get((a, b)) or direct.get((b, a)) or "implied"
-        ma, mb = resize_mask(load_mask(a), size), resize_mask(load_mask(b), size)
-        rows.append((g.id, g.kind, a[0], a[1], b[0], b[1], link, not ma.any(), not mb.any(), round(mask_iou(ma, mb), 6)))
-    return pd.DataFrame(rows, columns=["group", "kind", "class_a", "id_a", "class_b", "id_b", "link", "empty_a",
-                                       "empty_b", "iou"])
+        (ga, ma), (gb, mb) = load(a), load(b)
+        resized = mask_iou(resize_mask(ma, size), resize_mask(mb, size))
+        reg, registered = None, nan
+        if register:
+            reg = register_pair(ga, gb, reg_settings)
+            registered = registered_mask_iou(ma, mb, reg, size)
+        trusted = reg is not None and reg.ncc >= reg_settings.min_ncc and not math.isnan(registered)
+        iou, method = (registered, "registered") if trusted else (resized, "resized")
+        rows.append((g.id, g.kind, a[0], a[1], b[0], b[1], link, not ma.any(), not mb.any(), round(iou, 6), method,
+                     round(resized, 6), round(registered, 6),
+                     *((round(reg.scale, 4), round(reg.dy, 1), round(reg.dx, 1), round(reg.ncc, 4)) if reg else (nan,) * 4)))
+    return pd.DataFrame(rows, columns=IOU_COLUMNS)
 
 
 def iou_bin_labels(edges: Sequence[float] = IOU_EDGES) -> list[str]:
@@ -187,28 +313,36 @@ def iou_bin_labels(edges: Sequence[float] = IOU_EDGES) -> list[str]:
     return labels
 
 
-def iou_summary(table: pd.DataFrame, edges: Sequence[float] = IOU_EDGES) -> pd.DataFrame:
+def iou_summary(table: pd.DataFrame, edges: Sequence[float] = IOU_EDGES, columns: Sequence[str] = ("iou",)
+                ) -> pd.DataFrame:
     """Table 2: pairs per IoU bin, for all pairs and for pairs where at least one mask is non-empty.
 
-    Columns: ``bin, pairs, share, pairs_with_lesion, share_with_lesion``; the last rows give the
+    One block of rows per measurement in ``columns`` (pairs where it is NaN are left out). Columns:
+    ``measure, bin, pairs, share, pairs_with_lesion, share_with_lesion``; each block ends with the
     ``mean`` and ``median`` IoU in the ``share`` columns' place (``pairs`` = number of pairs used).
     """
     labels = iou_bin_labels(edges)
-    iou = table["iou"].to_numpy(dtype=float) if len(table) else np.zeros(0)
-    lesion = ~(table["empty_a"].to_numpy(dtype=bool) & table["empty_b"].to_numpy(dtype=bool)) if len(table) else np.zeros(0, bool)
-    idx = np.searchsorted(np.asarray(edges[1:]), iou, side="right")
-
-    def share(k: int, n: int) -> float:
-        return round(k / n, 4) if n else float("nan")
-
     rows = []
-    for i, lab in enumerate(labels):
-        k_all, k_les = int(np.sum(idx == i)), int(np.sum((idx == i) & lesion))
-        rows.append((lab, k_all, share(k_all, len(iou)), k_les, share(k_les, int(lesion.sum()))))
-    for name, fn in (("mean", np.mean), ("median", np.median)):
-        rows.append((name, len(iou), round(float(fn(iou)), 4) if len(iou) else float("nan"), int(lesion.sum()),
-                     round(float(fn(iou[lesion])), 4) if lesion.any() else float("nan")))
-    return pd.DataFrame(rows, columns=["bin", "pairs", "share", "pairs_with_lesion", "share_with_lesion"])
+    for col in columns:
+        if len(table) and col in table:
+            iou = table[col].to_numpy(dtype=float)
+            lesion = ~(table["empty_a"].to_numpy(dtype=bool) & table["empty_b"].to_numpy(dtype=bool))
+            ok = ~np.isnan(iou)
+            iou, lesion = iou[ok], lesion[ok]
+        else:
+            iou, lesion = np.zeros(0), np.zeros(0, bool)
+        idx = np.searchsorted(np.asarray(edges[1:]), iou, side="right")
+
+        def share(k: int, n: int) -> float:
+            return round(k / n, 4) if n else float("nan")
+
+        for i, lab in enumerate(labels):
+            k_all, k_les = int(np.sum(idx == i)), int(np.sum((idx == i) & lesion))
+            rows.append((col, lab, k_all, share(k_all, len(iou)), k_les, share(k_les, int(lesion.sum()))))
+        for name, fn in (("mean", np.mean), ("median", np.median)):
+            rows.append((col, name, len(iou), round(float(fn(iou)), 4) if len(iou) else float("nan"),
+                         int(lesion.sum()), round(float(fn(iou[lesion])), 4) if lesion.any() else float("nan")))
+    return pd.DataFrame(rows, columns=["measure", "bin", "pairs", "share", "pairs_with_lesion", "share_with_lesion"])
 
 
 # --------------------------------------------------------------------------- SSIM statistics

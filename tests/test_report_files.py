@@ -67,9 +67,13 @@ def test_report_files_and_findings(scan_copy: Path, synthetic_dir: Path, tmp_pat
     for p in planted.itertuples():
         row = iou[((iou.id_a == p.source_id) & (iou.class_a == p.source_class))
                   | ((iou.id_b == p.source_id) & (iou.class_b == p.source_class))]
-        by_kind[p.kind] = float(row["iou"].iloc[0])
-    assert by_kind["identical"] == 1.0 and by_kind["relabel"] == 1.0
-    assert by_kind["remask"] < 0.9  # the copy's mask was dilated
+        by_kind[p.kind] = row.iloc[0]
+    assert by_kind["identical"]["iou"] == 1.0 and by_kind["relabel"]["iou"] == 1.0
+    assert by_kind["remask"]["iou"] < 0.9  # the copy's mask was dilated
+    assert (iou["method"] == "registered").all()
+    # a crop is misaligned by resizing alone; registered, its mask matches
+    assert by_kind["crop"]["iou_resized"] < 0.8 < 0.9 < by_kind["crop"]["iou_registered"]
+    assert by_kind["rescale"]["reg_scale"] == pytest.approx(1.25, rel=0.03)
     dist = pd.read_csv(out / "class_distribution.csv").set_index("policy")
     assert dist.at["remove-all", "removed"] == 2 * len(planted)
     assert dist.at["none", "total"] == rep["scan"]["n_images"]

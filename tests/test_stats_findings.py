@@ -70,7 +70,8 @@ def test_mask_iou_table_every_pair_in_group() -> None:
     left = np.zeros((8, 8), bool)
     left[:, :4] = True
     masks = {keys[0]: full, keys[1]: full, keys[2]: left, keys[3]: np.zeros((8, 8), bool), keys[4]: np.zeros((8, 8), bool)}
-    t = st.mask_iou_table(groups, masks.__getitem__, size=8)
+    t = st.mask_iou_table(groups, lambda k: (np.zeros((8, 8), np.uint8), masks[k]), size=8, register=False)
+    assert (t["method"] == "resized").all() and t["iou_registered"].isna().all()
     assert len(t) == 3 + 1  # a triplet gives 3 pairs, a duplet 1
     by = {(r.id_a, r.id_b, r.class_a, r.class_b): r for r in t.itertuples()}
     assert by[("1", "2", "benign", "benign")].iou == 1.0
@@ -84,16 +85,54 @@ def test_mask_iou_table_every_pair_in_group() -> None:
 
 def test_iou_summary_bins() -> None:
     t = pd.DataFrame({"iou": [0.2, 0.5, 0.69, 0.7, 0.95, 1.0], "empty_a": [False] * 5 + [True],
-                      "empty_b": [False] * 5 + [True]})
-    s = st.iou_summary(t).set_index("bin")
+                      "empty_b": [False] * 5 + [True], "iou_registered": [np.nan] * 5 + [0.3]})
+    both = st.iou_summary(t, columns=("iou", "iou_registered"))
+    assert list(both["measure"].unique()) == ["iou", "iou_registered"]
+    reg = both[both["measure"] == "iou_registered"].set_index("bin")
+    assert reg.at["mean", "pairs"] == 1 and reg.at["IoU < 0.5", "pairs"] == 1  # NaN pairs left out
+    s = st.iou_summary(t).drop(columns="measure").set_index("bin")
     assert list(s.index[:4]) == ["IoU < 0.5", "0.5 <= IoU < 0.7", "0.7 <= IoU < 0.9", "IoU >= 0.9"]
     assert list(s["pairs"][:4]) == [1, 2, 1, 2]
     assert list(s["pairs_with_lesion"][:4]) == [1, 2, 1, 1]  # the empty/empty pair is not a lesion pair
     assert s.at["mean", "share"] == pytest.approx(np.mean([0.2, 0.5, 0.69, 0.7, 0.95, 1.0]), abs=1e-4)
     assert s.at["median", "share"] == pytest.approx(0.695, abs=1e-4)
     assert s.at["median", "share_with_lesion"] == pytest.approx(0.69, abs=1e-4)
-    empty = st.iou_summary(t.iloc[:0])
+    empty = st.iou_summary(t.iloc[:0]).drop(columns="measure")
     assert empty["pairs"].sum() == 0 and np.isnan(empty.set_index("bin").at["mean", "share"])
+
+
+def smooth_frame(h: int, w: int, seed: int = 0) -> np.ndarray:
+    from scipy import ndimage
+
+    rng = np.random.default_rng(seed)
+    img = ndimage.gaussian_filter(rng.normal(0, 1, (h, w)), 6)
+    img = (img - img.min()) / (img.max() - img.min())
+    return (img * 255).astype(np.uint8)
+
+
+@pytest.mark.parametrize("scale", [1.0, 0.8, 1.5])
+def test_register_pair_recovers_crop_and_scale(scale: float) -> None:
+    from PIL import Image
+
+    a = smooth_frame(300, 400)
+    crop = a[30:270, 50:370]  # B = A cropped at (30, 50) ...
+    size = (round(crop.shape[1] * scale), round(crop.shape[0] * scale))
+    b = np.asarray(Image.fromarray(crop).resize(size, Image.Resampling.BILINEAR))  # ... and rescaled
+    reg = st.register_pair(a, b)
+    assert reg.ncc > 0.95
+    assert reg.scale == pytest.approx(1 / scale, rel=0.03)
+    assert reg.dy == pytest.approx(30, abs=4) and reg.dx == pytest.approx(50, abs=4)
+    # the crop's lesion maps onto the original's
+    mask_a = np.zeros(a.shape, bool)
+    mask_a[100:180, 150:260] = True
+    mask_b = np.asarray(Image.fromarray(mask_a[30:270, 50:370].astype(np.uint8) * 255).resize(size)) > 127
+    assert st.registered_mask_iou(mask_a, mask_b, reg) > 0.9
+    assert st.mask_iou(st.resize_mask(mask_a, 64), st.resize_mask(mask_b, 64)) < 0.8  # resizing alone misaligns
+
+
+def test_unrelated_images_are_not_trusted() -> None:
+    reg = st.register_pair(smooth_frame(200, 260, seed=1), smooth_frame(210, 250, seed=2))
+    assert reg.ncc < st.RegistrationSettings().min_ncc
 
 
 # --------------------------------------------------------------------------- SSIM
