@@ -28,11 +28,26 @@
     $(".file", root).textContent = s.image;
     const img = $(".img", root), outline = $(".outline", root);
     if (img.getAttribute("src") !== s.img) { img.src = s.img; outline.src = s.mask; }
+    fit(img, s.width, s.height);
   }
+
+  // show each image as large as the panel allows (long side at most 512 px, height at most ~62% of the window)
+  function fit(img, w, h) {
+    const avail = Math.max(200, img.closest(".side").clientWidth - 16);
+    const scale = Math.min(avail / w, (0.62 * window.innerHeight) / h, 512 / Math.max(w, h));
+    img.style.width = Math.round(w * scale) + "px";
+    img.style.height = Math.round(h * scale) + "px";
+  }
+  window.addEventListener("resize", () => {
+    if (!current) return;
+    fit($("#ref .img"), current.reference.width, current.reference.height);
+    fit($("#cand .img"), current.candidate.width, current.candidate.height);
+  });
 
   function render(state) {
     current = state.question;
     $("#progress").textContent = fmtProgress(state.progress);
+    $("#who").textContent = "reviewer " + state.reviewer + " · threshold " + state.threshold;
     $("#status").textContent = state.message || "";
     const q = state.question;
     $("#question").hidden = !q;
