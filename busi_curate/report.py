@@ -607,6 +607,12 @@ def write_report(f: Findings, scan: Any, decisions_path: Path, out: Path, settin
     if settings.include_adjacent:
         cmd.append("--include-adjacent")
     cmd.append(f"--threshold-percentile {settings.threshold_percentile:g}")
+    if not settings.register:
+        cmd.append("--no-register")
+    if settings.iou_size != st.DEFAULT_IOU_SIZE:
+        cmd.append(f"--iou-size {settings.iou_size}")
+    if settings.max_panels != ReportSettings().max_panels:
+        cmd.append(f"--max-panels {settings.max_panels}")
     meta = {
         "dataset": scan.meta.get("dataset", "?"),
         "data_dir": scan.meta.get("data_dir", "?"),

@@ -19,8 +19,10 @@ import click
 @click.option("--max-panels", default=12, show_default=True, type=click.IntRange(0), help="Example group panels drawn.")
 @click.option("--iou-size", default=256, show_default=True, type=click.IntRange(16, 2048),
               help="Side of the common square frame masks are resized to for the IoU.")
+@click.option("--no-register", is_flag=True,
+              help="Mask IoU by resizing both masks to a common square only (no scale+shift registration).")
 def report(scan_dir: Path, out: Path, decisions: Path | None, include_adjacent: bool, threshold_percentile: float,
-           max_panels: int, iou_size: int) -> None:
+           max_panels: int, iou_size: int, no_register: bool) -> None:
     """Write the findings of a review as a report: groups, class conflicts, mask IoU (Table 2), SSIM of
     duplicate vs other pairs with tests (Table 1, Fig. 5), class distributions (Table 3), example panels.
 
@@ -29,7 +31,7 @@ def report(scan_dir: Path, out: Path, decisions: Path | None, include_adjacent: 
     from ..report import ReportSettings, make_report
 
     settings = ReportSettings(include_adjacent=include_adjacent, threshold_percentile=threshold_percentile,
-                              max_panels=max_panels, iou_size=iou_size)
+                              max_panels=max_panels, iou_size=iou_size, register=not no_register)
     rep = make_report(scan_dir, out, decisions, settings)
     c, s = rep["counts"], rep["ssim"]
     kinds = ", ".join(f"{c[k]} {k}s" for k in ("quadruplet", "triplet", "duplet") if k in c) or "no groups"
