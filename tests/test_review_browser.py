@@ -9,10 +9,9 @@ import time
 from pathlib import Path
 
 import pytest
+from test_review_cli import start_server  # tests/ is on sys.path under pytest
 
 from busi_curate.journal import read_journal
-
-from test_review_cli import start_server  # tests/ is on sys.path under pytest
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")

@@ -25,7 +25,7 @@ from collections.abc import Callable
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -238,8 +238,11 @@ class ReviewHandler(BaseHTTPRequestHandler):
     def _error(self, status: int, text: str) -> None:
         self._send(status, (text + "\n").encode("utf-8"), "text/plain; charset=utf-8")
 
+    def _port(self) -> int:
+        return int(cast(ThreadingHTTPServer, self.server).server_port)
+
     def _host_ok(self) -> bool:
-        port = self.server.server_address[1]
+        port = self._port()
         return self.headers.get("Host", "") in (f"{LOOPBACK}:{port}", f"localhost:{port}")
 
     def do_GET(self) -> None:  # noqa: N802
@@ -272,7 +275,7 @@ class ReviewHandler(BaseHTTPRequestHandler):
         if self.path != "/api/answer":
             return self._error(404, "not found")
         origin = self.headers.get("Origin")
-        port = self.server.server_address[1]
+        port = self._port()
         if origin is not None and origin not in (f"http://{LOOPBACK}:{port}", f"http://localhost:{port}"):
             return self._error(403, "forbidden origin")
         if not secrets.compare_digest(self.headers.get("X-Review-Token", ""), self.app.token):
@@ -318,4 +321,4 @@ def make_server(app: ReviewApp, port: int = 0, host: str = LOOPBACK, verbose: bo
 
 
 def url_of(server: ThreadingHTTPServer) -> str:
-    return f"http://{LOOPBACK}:{server.server_address[1]}/"
+    return f"http://{LOOPBACK}:{server.server_port}/"

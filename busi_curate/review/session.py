@@ -10,6 +10,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
@@ -20,12 +21,15 @@ from ..groups import build_groups, merged_grades
 from ..journal import Decision, Journal, Key, read_journal
 from .walk import DEFAULT_THRESHOLD, RowPair, Walk
 
+if TYPE_CHECKING:
+    from ..scan import ScanResult
+
 JOURNAL_NAME = "decisions.csv"
 EXTRA_NAME = "extra_pairs.csv"
 EXTRA_COLUMNS = ["reference_class", "reference_id", "candidate_class", "candidate_id"]
 
 
-def load_scan(scan_dir: str | Path, check_data: bool = True) -> object:
+def load_scan(scan_dir: str | Path, check_data: bool = True) -> ScanResult:
     """Read a scan folder and (by default) re-hash its images; ScanError if anything changed."""
     from ..scan import check_scan_data, read_scan
 
@@ -37,12 +41,12 @@ def load_scan(scan_dir: str | Path, check_data: bool = True) -> object:
     return scan
 
 
-def known_keys(scan: object) -> set[Key]:
-    index = scan.index  # type: ignore[attr-defined]
+def known_keys(scan: ScanResult) -> set[Key]:
+    index = scan.index
     return {(str(c), str(i)) for c, i in zip(index["class"], index["id"])}
 
 
-def load_journal(path: str | Path, scan: object) -> tuple[list[Decision], list[str]]:
+def load_journal(path: str | Path, scan: ScanResult) -> tuple[list[Decision], list[str]]:
     """All valid lines of a journal, checked against the scan, and the warnings about skipped lines."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -50,9 +54,9 @@ def load_journal(path: str | Path, scan: object) -> tuple[list[Decision], list[s
     return decisions, [str(w.message) for w in caught]
 
 
-def read_extra_pairs(scan: object) -> list[RowPair]:
+def read_extra_pairs(scan: ScanResult) -> list[RowPair]:
     """The extra pairs an automatic pass proposed for this scan (``extra_pairs.csv``), as rows; [] if none."""
-    d = Path(scan.dir)  # type: ignore[attr-defined]
+    d = Path(scan.dir)
     p = d / EXTRA_NAME
     if not p.is_file():
         return []
@@ -62,16 +66,16 @@ def read_extra_pairs(scan: object) -> list[RowPair]:
     out = []
     for rc, ri, cc, ci in t.itertuples(index=False):
         try:
-            out.append((scan.row_of(rc, ri), scan.row_of(cc, ci)))  # type: ignore[attr-defined]
+            out.append((scan.row_of(rc, ri), scan.row_of(cc, ci)))
         except KeyError:
             raise ScanError(f"names image {rc} {ri} or {cc} {ci}, which is not in the scan", p) from None
     return out
 
 
-def write_extra_pairs(scan: object, pairs: Iterable[RowPair], source: str) -> Path:
+def write_extra_pairs(scan: ScanResult, pairs: Iterable[RowPair], source: str) -> Path:
     """Save the extra pairs (sorted, deduplicated) so later runs and the export ask them too."""
-    d = Path(scan.dir)  # type: ignore[attr-defined]
-    keys = [(scan.index.at[r, "class"], scan.index.at[r, "id"]) for r in range(scan.n)]  # type: ignore[attr-defined]
+    d = Path(scan.dir)
+    keys = [(scan.index.at[r, "class"], scan.index.at[r, "id"]) for r in range(scan.n)]
     rows = sorted({(min(a, b), max(a, b)) for a, b in pairs if a != b})
     t = pd.DataFrame([(*keys[a], *keys[b]) for a, b in rows], columns=EXTRA_COLUMNS)
     write_csv(d / EXTRA_NAME, t)
@@ -80,7 +84,7 @@ def write_extra_pairs(scan: object, pairs: Iterable[RowPair], source: str) -> Pa
     return d / EXTRA_NAME
 
 
-def open_walk(scan: object, decisions: Sequence[Decision], threshold: float = DEFAULT_THRESHOLD) -> Walk:
+def open_walk(scan: ScanResult, decisions: Sequence[Decision], threshold: float = DEFAULT_THRESHOLD) -> Walk:
     """The walk over ``scan`` given ``decisions``, with the saved extra pairs (if any)."""
     return Walk(scan, decisions, threshold, extra_pairs=read_extra_pairs(scan))
 
@@ -105,7 +109,7 @@ class Replay:
     warnings: list[str]
 
 
-def replay(scan: object, path: str | Path, threshold: float = DEFAULT_THRESHOLD) -> Replay:
+def replay(scan: ScanResult, path: str | Path, threshold: float = DEFAULT_THRESHOLD) -> Replay:
     """Validate a journal file against the scan and apply it to a fresh walk (no server, no writes)."""
     path = Path(path)
     if not path.is_file():

@@ -34,12 +34,16 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ..errors import JournalError
 from ..groups import SAME_FRAME_GRADES, UnionFind
 from ..journal import Decision, Key
+
+if TYPE_CHECKING:
+    from ..scan import ScanResult
 
 #: The paper's suggested screening threshold (Fig. 5): candidates below it are never asked.
 DEFAULT_THRESHOLD = 0.23
@@ -124,17 +128,17 @@ class Walk:
         JournalError: a decision names an image that is not in the scan.
     """
 
-    def __init__(self, scan: object, decisions: Iterable[Decision] = (), threshold: float = DEFAULT_THRESHOLD,
+    def __init__(self, scan: ScanResult, decisions: Iterable[Decision] = (), threshold: float = DEFAULT_THRESHOLD,
                  extra_pairs: Iterable[RowPair] = ()) -> None:
         self.scan = scan
         self.threshold = float(threshold)
-        index = scan.index  # type: ignore[attr-defined]
+        index = scan.index
         self.keys: list[Key] = [(str(c), str(i)) for c, i in zip(index["class"], index["id"])]
         self.n = len(self.keys)
         self._row: dict[Key, int] = {k: r for r, k in enumerate(self.keys)}
         self._pix = [str(h) for h in index["pixel_sha256"]]
         self._top: list[list[tuple[int, float]]] = [[] for _ in range(self.n)]
-        cands = scan.candidates  # type: ignore[attr-defined]
+        cands = scan.candidates
         cols = [cands[c].tolist() for c in ("reference_class", "reference_id", "candidate_class", "candidate_id", "ssim")]
         for t in np.lexsort((cands["rank"].to_numpy(),)):  # stable: rank order within each reference
             rr = self._row.get((str(cols[0][t]), str(cols[1][t])))
@@ -157,6 +161,11 @@ class Walk:
         self._stacks: dict[RowPair, list[Decision]] = {}
         self._history: list[Decision] = []
         self._parked: set[RowPair] = set()
+        # union-finds over rows (``groups.UnionFind`` is generic in practice; typed for keys)
+        self._any: Any = UnionFind()  # every standing "same"
+        self._strict: Any = UnionFind()  # identical / same-frame only
+        self._diffs: list[RowPair] = []  # standing "different" pairs
+        self._diff_roots: set[RowPair] | None = None  # their strict-root pairs (None: to recompute)
         self._dirty = True
         for d in decisions:
             self._apply(d, session=False)
@@ -216,8 +225,8 @@ class Walk:
 
     def _rebuild(self) -> None:
         self._any, self._strict = UnionFind(), UnionFind()
-        self._diffs: list[RowPair] = []
-        self._diff_roots: set[RowPair] | None = None
+        self._diffs = []
+        self._diff_roots = None
         for p, st in self._stacks.items():
             if not st:
                 continue
@@ -237,8 +246,8 @@ class Walk:
             self._diff_roots = {self._root_pair(*p) for p in self._diffs}
 
     def _root_pair(self, a: int, b: int) -> RowPair:
-        ra, rb = self._strict.find(a), self._strict.find(b)  # type: ignore[arg-type]
-        return (min(ra, rb), max(ra, rb))  # type: ignore[type-var, return-value]
+        ra, rb = self._strict.find(a), self._strict.find(b)
+        return (min(ra, rb), max(ra, rb))
 
     def standing(self, a: int, b: int) -> Decision | None:
         """The standing journal decision on rows ``a``, ``b`` (None if never decided or all undone)."""
@@ -251,12 +260,12 @@ class Walk:
         d = self.standing(a, b)
         if d is not None and d.answer in ("same", "different"):
             return d.answer
-        if self._strict.connected(a, b):  # type: ignore[arg-type]
+        if self._strict.connected(a, b):
             return "same"
         rp = self._root_pair(a, b)
-        if rp in self._diff_roots or (hypothetical and rp in hypothetical):  # type: ignore[operator]
+        if rp in (self._diff_roots or ()) or (hypothetical and rp in hypothetical):
             return "different"
-        if self._any.connected(a, b):  # type: ignore[arg-type]
+        if self._any.connected(a, b):
             return "same"
         return None
 
@@ -299,7 +308,7 @@ class Walk:
 
     def question(self, r: int, c: int, ssim: float | None = None, rank: int = 0, source: str = "extra") -> Question:
         if ssim is None:
-            ssim = float(self.scan.pair_ssim(r, c))  # type: ignore[attr-defined]
+            ssim = float(self.scan.pair_ssim(r, c))
         return Question(r, c, float(ssim), rank, source, self.keys[r], self.keys[c], self._pix[r] == self._pix[c])
 
     # ------------------------------------------------------------------- walk
@@ -366,9 +375,9 @@ class Walk:
             by_grade[d.grade] = by_grade.get(d.grade, 0) + 1
         sizes: dict[object, int] = {}
         for r in range(self.n):
-            root = self._any.find(r)  # type: ignore[arg-type]
+            root = self._any.find(r)
             sizes[root] = sizes.get(root, 0) + 1
-        conflicts = sum(1 for p in self._diffs if self._strict.connected(*p))  # type: ignore[arg-type]
+        conflicts = sum(1 for p in self._diffs if self._strict.connected(*p))
         return Progress(
             references=self.n, references_done=done, same_pairs=len(same),
             duplicate_images=sum(s for s in sizes.values() if s > 1), groups=sum(1 for s in sizes.values() if s > 1),
