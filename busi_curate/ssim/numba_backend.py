@@ -138,9 +138,18 @@ def _uniform_one(ia: np.ndarray, ib: np.ndarray, sxa: np.ndarray, sxb: np.ndarra
             for x in range(s):
                 col[x] += np.int32(np.int32(na[x]) * np.int32(nb[x]) - np.int32(pa[x]) * np.int32(pb[x]))
         row = np.float32(0.0)
-        if w == 7:  # the default window: a fixed 7-term horizontal sum keeps the loop one vector pass
+        # fixed-width horizontal sums keep the loop one vector pass: 7 (the default), 3 and 5 (pruned mode)
+        if w == 7:
             for x in range(tp):
                 hx = np.int32(col[x] + col[x + 1] + col[x + 2] + col[x + 3] + col[x + 4] + col[x + 5] + col[x + 6])
+                row += _term(hx, sxa[yo, x], sxb[yo, x], dxa[yo, x], dxb[yo, x], lane[x], nw, k1f, k2f)
+        elif w == 3:
+            for x in range(tp):
+                hx = np.int32(col[x] + col[x + 1] + col[x + 2])
+                row += _term(hx, sxa[yo, x], sxb[yo, x], dxa[yo, x], dxb[yo, x], lane[x], nw, k1f, k2f)
+        elif w == 5:
+            for x in range(tp):
+                hx = np.int32(col[x] + col[x + 1] + col[x + 2] + col[x + 3] + col[x + 4])
                 row += _term(hx, sxa[yo, x], sxb[yo, x], dxa[yo, x], dxb[yo, x], lane[x], nw, k1f, k2f)
         else:
             for x in range(tp):  # horizontal window sums of the column sums, one pass per offset
