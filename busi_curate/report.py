@@ -396,14 +396,6 @@ def build_blocks(f: Findings, meta: dict[str, Any], settings: ReportSettings, pa
     ]
     b.append(T(["measure", "this report", "paper"], rows))
 
-    b.append(H(2, "Duplicate groups"))
-    b.append(P(f"{c['groups']} groups holding {c['images']} images (union-find over the standing 'same' decisions). "
-               "Members are listed in class then id order; the mask files are in groups.csv."))
-    if f.groups:
-        b.append(T(["group", "kind", "members", "grades", "classes disagree"],
-                   [(g.id, g.kind, "; ".join(f"{k[0]} {k[1]}" for k in g.members), ", ".join(g.grades),
-                     g.class_conflict) for g in f.groups]))
-
     b.append(H(2, "Groups whose members disagree on class"))
     if len(f.conflicts):
         b.append(P(f"{len(f.conflicts)} of {c['groups']} groups mix classes: the same frame carries two labels."))
@@ -499,6 +491,14 @@ def build_blocks(f: Findings, meta: dict[str, Any], settings: ReportSettings, pa
             b.append(IMG(name, f"group {g.id} ({g.kind}): {members}"))
     else:
         b.append(P("No groups to show."))
+
+    b.append(H(2, "All duplicate groups"))
+    b.append(P(f"{c['groups']} groups holding {c['images']} images (union-find over the standing 'same' decisions). "
+               "Members are listed in class then id order; the mask files are in groups.csv."))
+    if f.groups:
+        b.append(T(["group", "kind", "members", "grades", "classes disagree"],
+                   [(g.id, g.kind, "; ".join(f"{k[0]} {k[1]}" for k in g.members), ", ".join(g.grades),
+                     g.class_conflict) for g in f.groups]))
 
     b.append(H(2, "Files"))
     b.append(LINKS([

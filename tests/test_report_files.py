@@ -99,6 +99,9 @@ def test_report_is_deterministic_and_removes_stale_panels(scan_copy: Path, synth
     make_report(scan_copy, b, settings=ReportSettings(max_panels=3))
     for name in TEXT_FILES:
         assert (a / name).read_bytes() == (b / name).read_bytes(), name
+    # PNGs carry no timestamp: byte-stable with the same library versions
+    for png in sorted(a.glob("*.png")):
+        assert png.read_bytes() == (b / png.name).read_bytes(), png.name
     # a second run into the same folder with fewer panels leaves no stale panel behind
     make_report(scan_copy, a, settings=ReportSettings(max_panels=1))
     assert len(list(a.glob("panel_*.png"))) == 1
