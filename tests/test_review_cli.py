@@ -17,7 +17,9 @@ import pytest
 from PIL import Image
 
 from busi_curate.cli import main
+from busi_curate.errors import JournalError
 from busi_curate.journal import JOURNAL_COLUMNS, Decision, Journal, read_journal
+from busi_curate.review.session import review_lock
 
 
 def run_cli(argv: list[str]) -> int:
@@ -173,6 +175,10 @@ def test_kill_9_and_resume(scan_copy):
             st = api(url, "/api/answer", {"answer": ans, "grade": "same-frame", "reference": q["reference"]["row"],
                                            "candidate": q["candidate"]["row"]}, tok)
         expected_next = st["question"]
+        with pytest.raises(JournalError, match="another review"):  # one writer per journal
+            with review_lock(scan_copy):
+                pass
+        assert run_cli(["review", str(scan_copy), "--no-browser"]) == 0  # reading is fine
     finally:
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=30)

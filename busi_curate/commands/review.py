@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import getpass
 import importlib
 from pathlib import Path
@@ -63,16 +64,13 @@ def review(scan_dir: Path, reviewer: str | None, port: int, threshold: float, au
     any time and start it again to resume. Keys: s/1 same (same frame), i identical, a adjacent frame,
     d different, k skip, u undo, m/n mask outlines. See docs/review.md.
     """
-    from ..journal import Journal
     from ..review.session import (
         JOURNAL_NAME,
         groups_line,
-        load_journal,
         load_scan,
         merge_into,
-        open_walk,
         replay,
-        write_extra_pairs,
+        review_lock,
     )
 
     if merge and decisions_file is None:
@@ -89,9 +87,21 @@ def review(scan_dir: Path, reviewer: str | None, port: int, threshold: float, au
             click.echo(f"warning: {w}", err=True)
         _summary(res.walk, res.decisions, groups_line, f"replayed {len(res.decisions)} journal lines from {decisions_file}")
         if merge:
-            n = merge_into(res.decisions, journal_path)
+            with review_lock(scan.dir):
+                n = merge_into(res.decisions, journal_path)
             click.echo(f"merged: appended {n} new line(s) to {journal_path}")
         return
+
+    # one writer per journal: the lock is held by the automatic pass and until the server stops
+    writes = auto or not no_browser
+    with review_lock(scan.dir) if writes else contextlib.nullcontext():
+        _review(scan, journal_path, name, port, threshold, auto, no_browser, assistant_factory, verbose)
+
+
+def _review(scan: Any, journal_path: Path, name: str, port: int, threshold: float, auto: bool, no_browser: bool,
+            assistant_factory: str, verbose: bool) -> None:
+    from ..journal import Journal
+    from ..review.session import groups_line, load_journal, open_walk, write_extra_pairs
 
     decisions, warns = load_journal(journal_path, scan)
     for w in warns:

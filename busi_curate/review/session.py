@@ -5,9 +5,11 @@ Everything a review command needs besides the web server, so the CLI only parses
 
 from __future__ import annotations
 
+import contextlib
+import os
 import warnings
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -25,6 +27,7 @@ if TYPE_CHECKING:
     from ..scan import ScanResult
 
 JOURNAL_NAME = "decisions.csv"
+LOCK_NAME = ".review.lock"
 EXTRA_NAME = "extra_pairs.csv"
 EXTRA_COLUMNS = ["reference_class", "reference_id", "candidate_class", "candidate_id"]
 
@@ -132,3 +135,31 @@ def merge_into(decisions: Sequence[Decision], target: str | Path) -> int:
                 have.add(tuple(vars(d).values()))
                 n += 1
     return n
+
+
+@contextlib.contextmanager
+def review_lock(scan_dir: str | Path) -> Iterator[None]:
+    """Hold an exclusive lock on the scan folder's journal while writing to it (one writer at a time).
+
+    The kernel releases the lock when the process dies, even by SIGKILL, so a crash never leaves it held.
+
+    Raises:
+        JournalError: another review (server, automatic pass or merge) holds it.
+    """
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not POSIX: no locking
+        yield
+        return
+    path = Path(scan_dir) / LOCK_NAME
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise JournalError("another review is writing this scan's journal (stop it first)", path) from None
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        yield
+    finally:
+        os.close(fd)
