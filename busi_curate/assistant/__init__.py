@@ -1,0 +1,167 @@
+"""The automatic assistant of the review: crop- and scale-robust evidence for candidate pairs, a second
+shortlisting route, and a decision rule (same with a grade / different / uncertain).
+
+Example::
+
+    from busi_curate.scan import read_scan
+    from busi_curate.assistant import Assistant
+
+    scan = read_scan("scan-busi")
+    assistant = Assistant(scan, cache_dir=scan.dir / "features")
+    [a] = assistant.assess([(0, 1)])          # rows of scan.index
+    a.verdict, a.grade, a.evidence
+    assistant.extra_pairs()                   # pairs the SSIM ranking would not reach
+
+Construction is cheap; features are computed (or loaded from ``cache_dir``) on first use. One
+instance may be shared by threads (a lock guards the lazy state; evidence is cached per pair).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from .features import FeatureCache, FeatureSettings, ImageFeatures
+from .rule import VERDICTS, Assessment, RuleSettings, decide, evidence_text
+from .shortlist import ShortlistSettings, descriptor_votes, shortlist
+from .verify import PairEvidence, SmoothCache, VerifySettings, verify_pair
+
+if TYPE_CHECKING:
+    from ..scan import ScanResult
+
+__all__ = ["Assistant", "AssistantSettings", "Assessment", "VERDICTS", "decide", "evidence_text"]
+
+#: SSIM below which the paper's walk never asks (section 4.3, Fig. 5).
+SCREEN_THRESHOLD = 0.23
+
+
+@dataclass(frozen=True)
+class AssistantSettings:
+    """All settings of the assistant, grouped by stage."""
+
+    features: FeatureSettings = field(default_factory=FeatureSettings)
+    verify: VerifySettings = field(default_factory=VerifySettings)
+    rule: RuleSettings = field(default_factory=RuleSettings)
+    shortlist: ShortlistSettings = field(default_factory=ShortlistSettings)
+    threshold: float = SCREEN_THRESHOLD
+    workers: int = 2
+
+
+class Assistant:
+    """Evidence and verdicts for pairs of rows of ``scan.index``.
+
+    Args:
+        scan: a scan read by :func:`busi_curate.scan.read_scan`.
+        cache_dir: where per-image features are cached (``None``: memory only).
+        progress: show a progress bar while features are computed.
+    """
+
+    def __init__(self, scan: ScanResult, cache_dir: str | Path | None = None, progress: bool = False,
+                 settings: AssistantSettings = AssistantSettings()) -> None:
+        self.scan = scan
+        self.settings = settings
+        self.progress = progress
+        self.cache = FeatureCache(cache_dir, settings.features)
+        self.timings: dict[str, float] = {}
+        self._lock = threading.RLock()
+        self._feats: list[ImageFeatures] | None = None
+        self._evidence: dict[tuple[int, int], PairEvidence] = {}
+        self._smooth = SmoothCache()
+        self._extra: list[tuple[int, int]] | None = None
+        self._sha = list(scan.index["pixel_sha256"])
+        self._rows = {(str(c), str(i)): r for r, c, i in zip(scan.index["row"], scan.index["class"], scan.index["id"])}
+        self._walk: set[tuple[int, int]] | None = None
+
+    def row_of(self, cls: str, id_: str) -> int:
+        """Row of image ``(cls, id_)`` in ``scan.index``."""
+        return int(self._rows[(str(cls), str(id_))])
+
+    # ------------------------------------------------------------------ lazy state
+    def features(self) -> list[ImageFeatures]:
+        """Features of every image (computed or loaded on first call)."""
+        with self._lock:
+            if self._feats is None:
+                t0 = time.perf_counter()
+                paths = [self.scan.image_path(r) for r in range(self.scan.n)]
+                bar = None
+                if self.progress:
+                    from tqdm.auto import tqdm
+
+                    bar = tqdm(total=len(paths), desc="features", unit="img", leave=False)
+                try:
+                    self._feats = self.cache.get(self._sha, paths, workers=self.settings.workers,
+                                                 progress=bar.update if bar else None)
+                finally:
+                    if bar is not None:
+                        bar.close()
+                self.timings["features"] = time.perf_counter() - t0
+            return self._feats
+
+    def identical(self, i: int, j: int) -> bool:
+        return bool(self._sha[i] == self._sha[j])
+
+    def evidence(self, i: int, j: int) -> PairEvidence | None:
+        """Measurements of rows ``i, j`` (None for identical pixels); cached."""
+        a, b = (i, j) if i < j else (j, i)
+        if self.identical(a, b):
+            return None
+        ev = self._evidence.get((a, b))
+        if ev is None:
+            feats = self.features()
+            ev = verify_pair(feats[a], feats[b], self.settings.verify, seed=a * self.scan.n + b, smooth=self._smooth)
+            self._evidence[(a, b)] = ev
+        return ev
+
+    # ------------------------------------------------------------------ interface
+    def assess(self, pairs: Sequence[tuple[int, int]]) -> list[Assessment]:
+        """One :class:`Assessment` per pair of rows, in order."""
+        self.features()
+        todo = sorted(p for p in {(min(i, j), max(i, j)) for i, j in pairs}
+                      if p not in self._evidence and not self.identical(*p))
+        if len(todo) > 64 and self.settings.workers > 1:
+            from concurrent.futures import ThreadPoolExecutor
+
+            with ThreadPoolExecutor(self.settings.workers) as pool:
+                list(pool.map(lambda p: self.evidence(*p), todo, chunksize=32))
+        out = []
+        for i, j in pairs:
+            if i == j:
+                raise ValueError(f"cannot assess an image against itself (row {i})")
+            out.append(decide(self.evidence(i, j), self.scan.pair_ssim(i, j), self.identical(i, j), self.settings.rule))
+        return out
+
+    def walk_pairs(self) -> set[tuple[int, int]]:
+        """Pairs the SSIM walk can reach: in ``candidates.csv`` with SSIM at or above the threshold."""
+        if self._walk is None:
+            c = self.scan.candidates
+            out = set()
+            for rc, ri, cc, ci, s in zip(c["reference_class"], c["reference_id"], c["candidate_class"],
+                                         c["candidate_id"], c["ssim"]):
+                if s >= self.settings.threshold:
+                    a, b = self.row_of(rc, ri), self.row_of(cc, ci)
+                    out.add((min(a, b), max(a, b)))
+            self._walk = out
+        return set(self._walk)
+
+    def extra_pairs(self) -> list[tuple[int, int]]:
+        """Pairs found by the descriptor route that the SSIM walk cannot reach (``i < j``, sorted).
+
+        "Cannot reach": not in ``candidates.csv``, or in it with an SSIM below the screening threshold.
+        """
+        with self._lock:
+            if self._extra is None:
+                feats = self.features()
+                t0 = time.perf_counter()
+                votes = descriptor_votes(feats, self.settings.shortlist)
+                self._extra = shortlist(votes, self.scan.n, self.walk_pairs(), self.settings.shortlist)
+                self.timings["shortlist"] = time.perf_counter() - t0
+            return list(self._extra)
+
+    def assess_all(self, pairs: Iterable[tuple[int, int]]) -> dict[tuple[int, int], Assessment]:
+        """``{(i, j): Assessment}`` for unordered pairs (keys with ``i < j``)."""
+        ps = sorted({(min(i, j), max(i, j)) for i, j in pairs})
+        return dict(zip(ps, self.assess(ps)))

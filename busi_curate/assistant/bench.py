@@ -1,0 +1,104 @@
+"""Timing of the whole automatic pass (``busi-curate bench-auto``): features, shortlist, verification,
+the walk's decisions and grouping, with a reference measured in the same run."""
+
+from __future__ import annotations
+
+import os
+import platform
+import tempfile
+import time
+from collections import Counter
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from ..groups import build_groups, merged_grades
+from ..journal import read_journal
+from . import Assistant, AssistantSettings
+from .autowalk import auto_walk
+from .features import extract_many
+from .verify import verify_pair
+
+
+def cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown CPU"
+
+
+def bench_auto(scan_dir: str | Path, cold: bool = True, reference_pairs: int = 40, journal: str | Path | None = None,
+               settings: AssistantSettings = AssistantSettings()) -> dict[str, Any]:
+    """Run the automatic pass on a scan folder and time each phase.
+
+    Args:
+        cold: compute features from the images (into a temporary cache) instead of reusing
+            ``SCAN_DIR/features``.
+        reference_pairs: pairs timed with a naive per-pair approach (both images decoded and
+            described again for every pair), extrapolated to the verified pairs as the reference.
+        journal: decisions already made (e.g. a person's answers); the walk skips settled pairs.
+    """
+    from ..scan import read_scan
+
+    scan = read_scan(scan_dir)
+    existing = read_journal(journal, known={(str(c), str(i)) for c, i in zip(scan.index["class"], scan.index["id"])}) \
+        if journal else []
+    tmp = tempfile.TemporaryDirectory(prefix="bench-auto-") if cold else None
+    cache_dir = Path(tmp.name) if tmp else scan.dir / "features"
+    try:
+        t0 = time.perf_counter()
+        assistant = Assistant(scan, cache_dir=cache_dir, settings=settings)
+        assistant.features()
+        t_feat = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        extra = assistant.extra_pairs()
+        t_short = time.perf_counter() - t0
+        walk = sorted(assistant.walk_pairs())
+        to_verify = sorted(set(walk) | set(extra))
+        t0 = time.perf_counter()
+        assistant.assess(to_verify)
+        t_verify = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        result = auto_walk(assistant, existing)
+        t_walk = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        decisions = list(existing) + result.decisions
+        groups = build_groups(decisions)
+        groups_adj = build_groups(decisions, grades=merged_grades(include_adjacent=True))
+        t_group = time.perf_counter() - t0
+        # reference: naive verification that re-decodes and re-describes both images of every pair
+        sample = to_verify[:: max(1, len(to_verify) // max(reference_pairs, 1))][:reference_pairs]
+        t0 = time.perf_counter()
+        for i, j in sample:
+            fa, fb = extract_many([scan.image_path(i), scan.image_path(j)], settings.features, workers=1)
+            verify_pair(fa, fb, settings.verify)
+        t_ref_per_pair = (time.perf_counter() - t0) / max(len(sample), 1)
+    finally:
+        if tmp is not None:
+            tmp.cleanup()
+    n_ident = sum(assistant.identical(i, j) for i, j in to_verify)
+    total = t_feat + t_short + t_verify + t_walk + t_group
+    ref_total = t_ref_per_pair * len(to_verify)
+    members = sum(g.size for g in groups)
+    return {
+        "scan_dir": str(scan.dir), "n_images": scan.n, "cold": cold,
+        "hardware": f"{cpu_name()}, {os.cpu_count()} logical CPUs, {platform.system()}",
+        "workers": settings.workers,
+        "timings_s": {"features": t_feat, "shortlist": t_short, "verification": t_verify, "walk": t_walk,
+                      "grouping": t_group, "total": total},
+        "features": {"computed": assistant.cache.computed, "from_cache": assistant.cache.loaded_from_cache},
+        "pairs": {"walk_candidates": len(walk), "extra": len(extra), "verified": len(to_verify),
+                  "identical_pixels": n_ident},
+        "pairs_per_s": len(to_verify) / max(t_verify, 1e-9),
+        "reference": {"method": "naive per-pair: decode + describe both images, then verify",
+                      "pairs_timed": len(sample), "s_per_pair": t_ref_per_pair, "extrapolated_s": ref_total,
+                      "speedup": ref_total / max(total, 1e-9)},
+        "walk": result.counts,
+        "questions": len(result.questions),
+        "groups": dict(Counter(g.kind for g in groups)), "images_in_groups": members,
+        "groups_with_adjacent": dict(Counter(g.kind for g in groups_adj)),
+        "settings": asdict(settings),
+    }
