@@ -468,7 +468,7 @@ def build_blocks(f: Findings, meta: dict[str, Any], settings: ReportSettings, pa
 
     b.append(H(2, "Class distribution before and after curation (Table 3)"))
     b.append(P("remove-all is the paper's policy (every image of every duplicate group removed). keep-one, for "
-               "information, is the rule of `busi-curate export --policy keep-one`: one image of each group whose "
+               "information, is the rule of the export policy keep-one: one image of each group whose "
                "members agree on class is kept, class-conflict groups are removed entirely."))
     rows = []
     for r in f.distribution.itertuples(index=False):
@@ -484,8 +484,8 @@ def build_blocks(f: Findings, meta: dict[str, Any], settings: ReportSettings, pa
     b.append(H(2, "Example groups (Figs. 2-4)"))
     if panels:
         b.append(P(f"{len(panels)} of {c['groups']} groups: one per kind first (largest kinds, class conflicts "
-                   "preferred), then the largest and class-conflict groups. Yellow: mask outline; title: class, id "
-                   "and image size."))
+                   "preferred), then the other class-conflict groups, then the largest groups. Yellow: mask outline; "
+                   "title: class (colour), id and image size."))
         for name, g in panels:
             members = ", ".join(f"{k[0]} {k[1]}" for k in g.members)
             b.append(IMG(name, f"group {g.id} ({g.kind}): {members}"))

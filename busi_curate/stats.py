@@ -563,8 +563,9 @@ def class_distribution(index: pd.DataFrame, groups: Sequence[Group]) -> pd.DataF
 def panel_selection(groups: Sequence[Group], cap: int = 12) -> list[Group]:
     """Groups to draw as example panels (Figs. 2-4): at most ``cap``.
 
-    First the best example of each kind (largest kinds first; a class-conflict group preferred), then
-    the remaining groups by size (largest first), class-conflict groups first, then group id.
+    First one example of each kind (largest kinds first; a class-conflict group preferred), then the
+    other class-conflict groups (largest first), then the remaining groups by size; ties by group id.
+    Returned largest first.
     """
     if cap <= 0:
         return []
@@ -575,7 +576,7 @@ def panel_selection(groups: Sequence[Group], cap: int = 12) -> list[Group]:
         if g.size not in seen_kinds:
             seen_kinds.add(g.size)
             chosen.append(g)
-    for g in order:
+    for g in sorted(order, key=lambda g: not g.class_conflict):  # stable: keeps size order within each part
         if g not in chosen:
             chosen.append(g)
     return sorted(chosen[:cap], key=lambda g: (-g.size, not g.class_conflict, g.id))

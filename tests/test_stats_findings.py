@@ -246,3 +246,11 @@ def test_panel_selection_one_per_kind_then_largest() -> None:
     assert ids == [3, 2]  # the triplet, then the class-conflict duplet
     assert [g.id for g in st.panel_selection(groups, cap=12)] == [3, 2, 1]
     assert st.panel_selection(groups, cap=0) == []
+    # class-conflict groups come before larger groups once each kind has its example
+    more = build_groups([same(("benign", "1"), ("benign", "2")), same(("benign", "2"), ("benign", "3")),
+                         same(("benign", "4"), ("benign", "5")), same(("benign", "5"), ("benign", "6")),
+                         same(("benign", "7"), ("benign", "8")), same(("benign", "9"), ("malignant", "1"))])
+    assert [(g.kind, g.class_conflict) for g in more] == [("triplet", False), ("triplet", False),
+                                                         ("duplet", False), ("duplet", True)]
+    assert [g.id for g in st.panel_selection(more, cap=3)] == [1, 2, 4]
+    assert [g.id for g in st.panel_selection(more, cap=2)] == [1, 4]

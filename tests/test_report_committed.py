@@ -1,0 +1,49 @@
+"""The committed real-BUSI report folder is complete, matches its sidecar and was made from the committed journal."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from busi_curate.fileio import file_sha256
+
+REPO = Path(__file__).resolve().parents[1]
+REPORT = REPO / "reports" / "curated_busi_v1"
+JOURNAL = REPO / "manifests" / "curated_busi_v1" / "decisions.csv"
+
+pytestmark = pytest.mark.skipif(not (REPORT / "report.json").is_file(), reason="no committed report yet")
+
+
+def sidecar() -> dict:  # type: ignore[type-arg]
+    return json.loads((REPORT / "report.json").read_text(encoding="utf-8"))
+
+
+def test_files_match_sidecar_and_stay_small() -> None:
+    rep = sidecar()
+    assert rep["tool"] == "busi-curate" and rep["kind"] == "report"
+    for name, digest in rep["files"].items():
+        assert file_sha256(REPORT / name) == digest, f"{name} differs from report.json: re-run the report"
+    on_disk = {p.name for p in REPORT.iterdir()}
+    assert on_disk == set(rep["files"]) | {"report.json"}
+    assert sum(p.stat().st_size for p in REPORT.iterdir()) < 3 * 2**20
+
+
+def test_made_from_the_committed_journal() -> None:
+    if not JOURNAL.is_file():
+        pytest.skip("journal not committed")
+    assert sidecar()["decisions"]["sha256"] == file_sha256(JOURNAL), (
+        "the committed journal changed since the report was made: re-run "
+        "busi-curate report SCAN --decisions manifests/curated_busi_v1/decisions.csv --out reports/curated_busi_v1/")
+
+
+def test_tables_agree_with_counts() -> None:
+    rep = sidecar()
+    groups = pd.read_csv(REPORT / "groups.csv", dtype=str)
+    assert groups["group"].nunique() == rep["counts"]["groups"]
+    assert len(groups) == rep["counts"]["images"]
+    dist = pd.read_csv(REPORT / "class_distribution.csv").set_index("policy")
+    assert dist.at["remove-all", "total"] == rep["scan"]["n_images"] - rep["counts"]["images"]
+    assert len(pd.read_csv(REPORT / "mask_iou.csv")) == rep["counts"]["iou_pairs"]
