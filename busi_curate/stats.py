@@ -22,7 +22,7 @@ import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass
 from itertools import combinations
-from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -33,7 +33,7 @@ from .journal import Key
 
 #: the paper's findings (section 4.3), printed beside ours for reference. Table 1 and Table 2 have no
 #: numbers in the paper's text, so none are given here.
-PAPER = {
+PAPER: dict[str, Any] = {
     "groups": {"quadruplet": 5, "triplet": 22, "duplet": 122},
     "images_in_groups": 330,
     "busi": {"normal": 133, "benign": 437, "malignant": 210, "total": 780},
@@ -581,10 +581,3 @@ def panel_selection(groups: Sequence[Group], cap: int = 12) -> list[Group]:
             chosen.append(g)
     return sorted(chosen[:cap], key=lambda g: (-g.size, not g.class_conflict, g.id))
 
-
-def relpath_str(p: Path, root: Path) -> str:
-    """``p`` relative to ``root`` (POSIX), or absolute when outside it."""
-    try:
-        return p.resolve().relative_to(root.resolve()).as_posix()
-    except ValueError:
-        return p.resolve().as_posix()
