@@ -172,10 +172,14 @@ def test_symlink_out_of_the_data_folder_is_refused(synthetic_dir, tmp_path):
     target = outside / "secret.png"
     shutil.move(victim, target)
     victim.symlink_to(target)
+    (data / scan.index.at[2, "image"]).write_bytes(b"\x89PNG\r\n\x1a\n broken")  # damaged after the scan
     r = Running(tmp_path / "scan")
     try:
         assert r.request("GET", "/img/0.png")[0] == 403
         assert r.request("GET", "/mask/0.png")[0] == 403
+        assert r.request("GET", "/img/1.png")[0] == 200
+        status, ctype, body = r.request("GET", "/img/2.png")  # a clear error, not a crash
+        assert status == 500 and "cannot decode" in json.loads(body)["error"]
         assert r.request("GET", "/img/1.png")[0] == 200
     finally:
         r.close()

@@ -19,6 +19,7 @@ import io
 import json
 import re
 import secrets
+import sys
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
@@ -47,6 +48,10 @@ SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
                                "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
 }
+
+
+class Refused(CurateError):
+    """A request for a file outside the scanned data folder."""
 
 
 class ReviewApp:
@@ -156,7 +161,7 @@ class ReviewApp:
         """The real path of image ``row``; CurateError if it is not a file inside the scanned data folder."""
         p = Path(self.scan.image_path(row)).resolve()
         if not p.is_relative_to(self.data_root) or not p.is_file():
-            raise CurateError("refused: image outside the scanned data folder", p)
+            raise Refused("refused: image outside the scanned data folder", p)
         return p
 
     def png(self, kind: str, row: int) -> bytes:
@@ -181,7 +186,7 @@ class ReviewApp:
             masks = self.scan.mask_paths(row)
             for m in masks:
                 if not Path(m).resolve().is_relative_to(self.data_root):
-                    raise CurateError("refused: mask outside the scanned data folder", m)
+                    raise Refused("refused: mask outside the scanned data folder", m)
             mask = read_mask_union(masks, (h, w), path) if masks else np.zeros((h, w), dtype=bool)
             small = np.asarray(Image.fromarray(mask.astype(np.uint8) * 255).resize(size, Image.Resampling.BOX)) >= 128
             inner = small.copy()
@@ -222,6 +227,9 @@ class ReviewHandler(BaseHTTPRequestHandler):
         if not self.quiet:
             super().log_message(format, *args)
 
+    def _report(self, exc: Exception) -> None:
+        sys.stderr.write(f"review server: {exc}\n")
+
     def _send(self, status: int, body: bytes, ctype: str, extra: dict[str, str] | None = None) -> None:
         self.send_response(status)
         self.send_header("Content-Type", ctype)
@@ -260,11 +268,14 @@ class ReviewHandler(BaseHTTPRequestHandler):
             if m and int(m.group(2)) < self.app.scan.n:
                 try:
                     data = self.app.png(m.group(1), int(m.group(2)))
-                except CurateError:
+                except Refused:
                     return self._error(403, "forbidden")
                 return self._send(200, data, "image/png", {"Cache-Control": "private, max-age=3600"})
         except (BrokenPipeError, ConnectionResetError):
             return None
+        except CurateError as exc:  # e.g. an image that no longer decodes: say so on the page and the console
+            self._report(exc)
+            return self._json(500, {"error": str(exc)})
         return self._error(404, "not found")
 
     do_HEAD = do_GET
@@ -294,7 +305,11 @@ class ReviewHandler(BaseHTTPRequestHandler):
                 raise ValueError("not an object")
         except ValueError:
             return self._error(400, "body is not a JSON object")
-        status, state = self.app.answer(body)
+        try:
+            status, state = self.app.answer(body)
+        except CurateError as exc:
+            self._report(exc)
+            return self._json(500, {"error": str(exc)})
         self._json(status, state)
 
     def do_PUT(self) -> None:  # noqa: N802

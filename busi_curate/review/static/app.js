@@ -82,7 +82,9 @@
     setBusy(true);
     try {
       const r = await fetch("/api/question", { cache: "no-store" });
-      render(await r.json());
+      const st = await r.json();
+      if (st.error) { $("#status").textContent = "error: " + st.error; setBusy(false); return; }
+      render(st);
     } catch (e) {
       $("#status").textContent = "cannot reach the review server: " + e;
       setBusy(false);
@@ -103,7 +105,9 @@
         body: JSON.stringify(body),
       });
       const ct = r.headers.get("Content-Type") || "";
-      if (ct.startsWith("application/json")) render(await r.json());
+      const st = ct.startsWith("application/json") ? await r.json() : null;
+      if (st && !st.error) render(st);
+      else if (st) { $("#status").textContent = "not saved: " + st.error; setBusy(false); }
       else { $("#status").textContent = "error " + r.status + ": " + (await r.text()); setBusy(false); }
     } catch (e) {
       $("#status").textContent = "not saved, the review server is unreachable: " + e;
