@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
 from busi_curate.dataset import CLASSES
 from busi_curate.fileio import pixel_sha256
 from busi_curate.imageio import read_gray, read_mask_union

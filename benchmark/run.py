@@ -14,7 +14,6 @@ from typing import Any
 
 from busi_curate.dataset import record_sort_key
 from busi_curate.fileio import write_text
-
 from busi_curate.manifest import Folds, Manifest
 
 from .data import SampleSet, input_checksums, load_samples, read_inputs, split_fold
