@@ -119,3 +119,24 @@ def test_keys_journal_kill_and_resume(browser, scan_copy):
     finally:
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=30)
+
+
+def test_auto_mode_shows_only_uncertain_pairs_with_evidence(browser, scan_copy):
+    from selenium.webdriver.common.by import By
+
+    proc, url = start_server(scan_copy, "--auto", "--assistant", "test_review_auto:FakeAssistant")
+    try:
+        auto_lines = read_journal(scan_copy / "decisions.csv")
+        assert auto_lines and {d.decided_by for d in auto_lines} == {"auto"}
+        browser.get(url)
+        shown(browser)
+        box = browser.find_element(By.ID, "assistant")
+        assert box.is_displayed() and box.text.startswith("assistant: uncertain") and "fake" in box.text
+        assert " auto" in browser.find_element(By.ID, "progress").text
+        press(browser, "d")
+        wait_for(browser, "return document.body.dataset.busy === '0'")
+        lines = read_journal(scan_copy / "decisions.csv")
+        assert lines[-1].decided_by == "kim" and "assistant: uncertain" in lines[-1].evidence
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)

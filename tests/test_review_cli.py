@@ -133,9 +133,11 @@ def test_replay_bad_input(scan_copy, tmp_path, capsys):
 # ----------------------------------------------------------------- the real process, killed
 
 
-def start_server(scan_dir: Path) -> tuple[subprocess.Popen, str]:
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    proc = subprocess.Popen([sys.executable, "-m", "busi_curate", "review", str(scan_dir), "--reviewer", "kim"],
+def start_server(scan_dir: Path, *extra: str) -> tuple[subprocess.Popen, str]:
+    tests = str(Path(__file__).parent)  # so that --assistant test_review_auto:FakeAssistant imports
+    env = {**os.environ, "PYTHONUNBUFFERED": "1",
+           "PYTHONPATH": os.pathsep.join(p for p in (tests, os.environ.get("PYTHONPATH", "")) if p)}
+    proc = subprocess.Popen([sys.executable, "-m", "busi_curate", "review", str(scan_dir), "--reviewer", "kim", *extra],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
