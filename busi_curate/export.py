@@ -10,7 +10,7 @@ journal and options give the same bytes.
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,7 +20,7 @@ from .dataset import CLASSES, ImageRecord, load_dataset, record_sort_key
 from .errors import ManifestError, ScanError
 from .fileio import file_sha256, write_csv, write_json, write_text
 from .folds import FoldSettings, fold_units, folds_summary, make_folds
-from .groups import Group, build_groups, merged_grades
+from .groups import SIZE_NAMES, Group, build_groups, merged_grades
 from .journal import Decision, Key, effective, read_journal
 from .manifest import (
     FOLDS_CSV,
@@ -218,6 +218,13 @@ def build_rows(records: Sequence[ImageRecord], groups: Sequence[Group], policy: 
     ]
 
 
+def _tally(items: Iterable[str]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for x in items:
+        out[x] = out.get(x, 0) + 1
+    return out
+
+
 def _counts(rows: Sequence[ManifestRow], kept_only: bool) -> dict[str, int]:
     out = dict.fromkeys(sorted({r.cls for r in rows} | set(CLASSES)), 0)
     for r in rows:
@@ -289,9 +296,8 @@ def export_manifest(
     except ManifestError as exc:
         raise ManifestError(exc.message, scan.dir) from None
 
-    kinds: dict[str, int] = {}
-    for g in groups:
-        kinds[g.kind] = kinds.get(g.kind, 0) + 1
+    kinds = _tally(g.kind for g in sorted(groups, key=lambda g: g.size))
+    standing = effective(decisions)
     scan_settings = scan.meta.get("settings", {})
     meta: dict[str, Any] = {
         "format": MANIFEST_FORMAT,
@@ -306,7 +312,8 @@ def export_manifest(
         "undecided": {"treated_as": settings.undecided, "open_questions": len(pending),
                       "grade_if_same": UNDECIDED_SAME_GRADE if settings.undecided == "same" else None},
         "decisions": {"file": dpath.name, "sha256": file_sha256(dpath), "lines": len(decisions),
-                      "standing": len(effective(decisions))},
+                      "standing": len(standing), "standing_by": _tally(d.decided_by or "?" for d in standing.values()),
+                      "standing_answers": _tally(f"{d.answer} {d.grade}".strip() for d in standing.values())},
         "scan": {
             "n_images": scan.n,
             "index_sha256": scan.meta.get("files", {}).get("index.csv"),
@@ -352,8 +359,18 @@ def render_readme(meta: dict[str, Any], name: str) -> str:
     removed = {k: before[k] - after[k] for k in before}
     table.append("| removed | " + " | ".join(str(removed[k]) for k in classes) + f" | {removed['total']} |")
     g = meta["groups"]
-    kinds = ", ".join(f"{n} {k}{'s' if n != 1 else ''}" for k, n in g["kinds"].items()) or "none"
+    order = {name: size for size, name in SIZE_NAMES.items()}
+    by_size = sorted(g["kinds"].items(), key=lambda kv: order.get(kv[0], int(kv[0].split("-")[0]) if kv[0][0].isdigit() else 99))
+    kinds = ", ".join(f"{n} {k}{'s' if n != 1 else ''}" for k, n in by_size) or "none"
+    dec = meta["decisions"]
+    by = ", ".join(f"{n} by {who}" for who, n in sorted(dec["standing_by"].items(), key=lambda kv: (-kv[1], kv[0])))
+    answers = ", ".join(f"{n} {a}" for a, n in sorted(dec["standing_answers"].items()))
+    links = len(meta["fold_links"])
     f = meta["folds"]
+    units_line = (f"{f['images']} kept images in {f['units']} units: kept images that must share a fold "
+                  f"(members of one group, or {links} `adjacent-frame` pair(s) not merged) move together, so test "
+                  "folds differ a little in size." if f["units"] != f["images"] else
+                  f"{f['images']} kept images, each its own unit: exactly the paper's scheme.")
     und = meta["undecided"]
     und_line = ("no review question was open" if not und["open_questions"]
                 else f"{und['open_questions']} open review question(s) treated as `{und['treated_as']}`")
@@ -382,6 +399,8 @@ def render_readme(meta: dict[str, Any], name: str) -> str:
         f"Policy `{meta['policy']}`: {meta['policy_rule']} Grades merged into groups: "
         f"{', '.join(meta['merged_grades'])}; {und_line}.",
         "",
+        f"Review journal `{dec['file']}`: {dec['standing']} standing decisions ({by}): {answers}.",
+        "",
         f"Duplicate groups: {g['count']} ({kinds}) holding {g['images']} images; "
         f"{g['class_conflicts']} group(s) mix classes.",
         "",
@@ -389,7 +408,7 @@ def render_readme(meta: dict[str, Any], name: str) -> str:
         "",
         f"## Folds ({f['k']} folds, seed {f['seed']}, validation fraction {f['val_fraction']})",
         "",
-        f"Scheme: {f['scheme']}. Fold numbers start at 0.",
+        f"Scheme: {f['scheme']}. Fold numbers start at 0. {units_line}",
         "",
         "| fold | train | val | test |",
         "|---|---|---|---|",
