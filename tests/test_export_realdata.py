@@ -39,10 +39,11 @@ def test_published_manifest_reads_back() -> None:
 
 @pytest.fixture(scope="module")
 def busi_scan(busi_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from busi_curate.scan import run_scan
+    from busi_curate.scan import ScanSettings, run_scan
 
+    recorded = json.loads((PUBLISHED / "manifest.json").read_text())["scan"]["settings"]
     out = tmp_path_factory.mktemp("busi-scan")
-    run_scan(busi_dir, out)  # default settings: the ones the published manifest was made with
+    run_scan(busi_dir, out, ScanSettings(**recorded))  # the scan settings the published manifest was made with
     return out
 
 
