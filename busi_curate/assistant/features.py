@@ -39,11 +39,14 @@ class FeatureSettings:
     level_scale: float = 0.75     # size ratio between consecutive levels (covers 0.42x..2.4x)
     keypoints: int = 160          # keypoints at level 0; level l keeps keypoints * level_scale**(2l)
     border: float = 0.04          # outer band (fraction of each side) without keypoints
-    bright: int = 235             # gray level from which a pixel counts as overlay (text, marks)
+    bright: int = 250             # gray level from which a pixel counts as overlay (text, marks)
+    flat_var: float = 2.0         # local (5x5) variance below which a pixel is padding, not tissue
+    min_bit_balance: int = 48     # descriptors with fewer 1-bits (or 0-bits) than this carry little information
     patch_radius: int = 12        # BRIEF patch radius (px at each level)
     harris_window: int = 5        # box window (px) integrating the Harris structure tensor
     smooth_sigma: float = 1.0     # pre-smoothing against speckle before corners
     brief_box: int = 5            # box smoothing (px) of the image the BRIEF tests read
+    brief_background: int = 17    # box (px) whose mean is subtracted first (band-pass)
     seed: int = 20250101          # BRIEF sampling pattern
 
 
@@ -78,7 +81,11 @@ def tissue_mask(small: np.ndarray, settings: FeatureSettings) -> np.ndarray:
     by, bx = max(1, round(settings.border * h)), max(1, round(settings.border * w))
     valid[by : h - by, bx : w - bx] = True
     bright = ndimage.maximum_filter((small >= settings.bright).view(np.uint8), size=7) > 0
-    return valid & ~bright
+    # flat padding (black bands, letterboxing): no texture, and descriptors there are all alike
+    f = small.astype(np.float32)
+    var = ndimage.uniform_filter(f * f, 5) - ndimage.uniform_filter(f, 5) ** 2
+    flat = ndimage.maximum_filter((var < settings.flat_var).view(np.uint8), size=5) > 0
+    return valid & ~bright & ~flat
 
 
 def _brief_pattern(settings: FeatureSettings) -> np.ndarray:
@@ -110,14 +117,20 @@ def _level_features(img: np.ndarray, valid: np.ndarray, n: int, pattern: np.ndar
     peaks = (resp == ndimage.maximum_filter(resp, size=5)) & (resp > 0) & ok
     ys, xs = np.nonzero(peaks)
     if len(ys) > n:
-        order = np.argsort(-resp[ys, xs], kind="stable")[:n]
+        order = np.argsort(-resp[ys, xs], kind="stable")[:n]  # strongest corners
         order.sort()
         ys, xs = ys[order], xs[order]
-    smooth = ndimage.uniform_filter(img.astype(np.float32), settings.brief_box)
+    # band-pass (box difference): a patch's overall gradient, shared by most ultrasound patches, is removed so
+    # the bits describe local structure only
+    f32 = img.astype(np.float32)
+    smooth = ndimage.uniform_filter(f32, settings.brief_box) - ndimage.uniform_filter(f32, settings.brief_background)
     a = smooth[ys[:, None] + pattern[None, :, 0], xs[:, None] + pattern[None, :, 1]]
     b = smooth[ys[:, None] + pattern[None, :, 2], xs[:, None] + pattern[None, :, 3]]
-    desc = np.packbits(a < b, axis=1)
-    return np.stack([xs, ys], axis=1).astype(np.float32), desc
+    bits = a < b
+    ones = bits.sum(axis=1)
+    keep = (ones >= settings.min_bit_balance) & (ones <= N_BITS - settings.min_bit_balance)
+    desc = np.packbits(bits[keep], axis=1)
+    return np.stack([xs[keep], ys[keep]], axis=1).astype(np.float32), desc
 
 
 def extract(gray: np.ndarray, settings: FeatureSettings = FeatureSettings()) -> ImageFeatures:

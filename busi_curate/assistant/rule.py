@@ -33,7 +33,7 @@ VERDICTS = ("same", "different", "uncertain")
 class RuleSettings:
     """Thresholds of :func:`decide` (documented in the module docstring and docs/assistant.md)."""
 
-    min_fit_inliers: int = 6           # fewer: no geometric fit (chance matches)
+    min_fit_inliers: int = 8           # fewer: no geometric fit (chance fits reach 7 on BUSI and synthetic)
     same_min_inliers: int = 20
     same_min_ratio: float = 0.5
     same_min_ncc: float = 0.95
