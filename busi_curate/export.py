@@ -345,6 +345,12 @@ def write_export(result: ExportResult, out: Path) -> None:
     result.out = out
 
 
+def _by_size(kinds: dict[str, int]) -> list[tuple[str, int]]:
+    """Group kinds (duplet, triplet, ..., ``7-tuplet``) ordered by group size."""
+    order = {name: size for size, name in SIZE_NAMES.items()}
+    return sorted(kinds.items(), key=lambda kv: order.get(kv[0]) or int(kv[0].split("-")[0]))
+
+
 def render_readme(meta: dict[str, Any], name: str) -> str:
     """The generated ``README.md`` of a manifest folder (figures from the sidecar only)."""
     before, after = meta["counts"]["before"], meta["counts"]["after"]
@@ -359,9 +365,7 @@ def render_readme(meta: dict[str, Any], name: str) -> str:
     removed = {k: before[k] - after[k] for k in before}
     table.append("| removed | " + " | ".join(str(removed[k]) for k in classes) + f" | {removed['total']} |")
     g = meta["groups"]
-    order = {name: size for size, name in SIZE_NAMES.items()}
-    by_size = sorted(g["kinds"].items(), key=lambda kv: order.get(kv[0], int(kv[0].split("-")[0]) if kv[0][0].isdigit() else 99))
-    kinds = ", ".join(f"{n} {k}{'s' if n != 1 else ''}" for k, n in by_size) or "none"
+    kinds = ", ".join(f"{n} {k}{'s' if n != 1 else ''}" for k, n in _by_size(g["kinds"])) or "none"
     dec = meta["decisions"]
     by = ", ".join(f"{n} by {who}" for who, n in sorted(dec["standing_by"].items(), key=lambda kv: (-kv[1], kv[0])))
     answers = ", ".join(f"{n} {a}" for a, n in sorted(dec["standing_answers"].items()))
@@ -439,7 +443,7 @@ def export_summary(result: ExportResult) -> list[str]:
     b, a = m["counts"]["before"], m["counts"]["after"]
     cls = [c for c in b if c != "total"]
     lines = [
-        f"{m['groups']['count']} group(s) ({', '.join(f'{n} {k}' for k, n in m['groups']['kinds'].items()) or 'none'}), "
+        f"{m['groups']['count']} group(s) ({', '.join(f'{n} {k}' for k, n in _by_size(m['groups']['kinds'])) or 'none'}), "
         f"{m['groups']['class_conflicts']} with a class conflict; policy {m['policy']}",
         "kept " + ", ".join(f"{c} {a[c]}/{b[c]}" for c in cls) + f"; total {a['total']}/{b['total']}",
     ]
