@@ -102,8 +102,7 @@ def run(manifest: Path, folds: Path, data_dir: Path, fold: int | None, all_folds
     numbers = inputs.folds.numbers
     if concurrent:
         inputs.samples(cfg.image_size)  # verify the pixel hashes once before starting the children
-        argv = [a for a in sys.argv[2:] if a not in ("--all-folds", "--concurrent")]
-        sys.exit(run_concurrent(argv, numbers, out))
+        sys.exit(run_concurrent(cfg, inputs, numbers, out, resume=resume))
     if all_folds:
         results = run_folds(cfg, inputs, numbers, out, resume=resume, progress=progress)
     else:

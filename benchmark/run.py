@@ -139,30 +139,35 @@ def run_folds(cfg: RunConfig, inputs: RunInputs, folds: Sequence[int], out: str 
     return [run_fold(cfg, inputs, k, out, resume=resume, progress=progress) for k in folds]
 
 
-def run_concurrent(argv: Sequence[str], folds: Sequence[int], out: str | Path) -> int:
-    """Start one ``busi-bench run --fold K`` process per fold (all on the same device) and wait for all.
+def run_concurrent(cfg: RunConfig, inputs: RunInputs, folds: Sequence[int], out: str | Path, *,
+                   resume: bool = False) -> int:
+    """Start one ``busi-bench run --fold K`` process per fold, all at once on the same device, and wait.
 
-    Args:
-        argv: the options of the parent command without ``--all-folds`` / ``--concurrent`` / ``--fold``.
-        folds: fold numbers.
-        out: run folder (each child logs to ``out/fold<K>.stdout.log``).
+    The children get the resolved config through ``out/config.yaml`` (every setting written out), so
+    they train exactly what this process would. Each child logs to ``out/fold<K>.stdout.log``.
 
     Returns:
         0 when every fold succeeded, else the first non-zero exit status.
     """
-    Path(out).mkdir(parents=True, exist_ok=True)
+    from .provenance import provenance
+
+    out = Path(out)
+    prov = provenance(cfg.to_dict(), inputs.checksums)
+    write_text(out / "config.yaml", config_yaml(cfg, prov))
     procs = []
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     for k in folds:
-        logf = open(Path(out) / f"fold{k}.stdout.log", "w", encoding="utf-8")  # noqa: SIM115 - closed below
-        cmd = [sys.executable, "-m", "benchmark.cli", "run", *argv, "--fold", str(k), "--no-progress"]
+        logf = open(out / f"fold{k}.stdout.log", "w", encoding="utf-8")  # noqa: SIM115 - closed below
+        cmd = [sys.executable, "-m", "benchmark.cli", "run", "--manifest", str(inputs.manifest_path),
+               "--folds", str(inputs.folds_path), "--data", str(inputs.data_dir), "--out", str(out),
+               "--profile", cfg.profile, "--config", str(out / "config.yaml"), "--fold", str(k), "--no-progress",
+               *(["--resume"] if resume else [])]
         procs.append((k, subprocess.Popen(cmd, stdout=logf, stderr=subprocess.STDOUT, env=env), logf))
     status = 0
     for k, p, logf in procs:
         rc = p.wait()
         logf.close()
         if rc != 0:
-            print(f"fold {k} failed with exit status {rc}; see {Path(out) / f'fold{k}.stdout.log'}", file=sys.stderr)
+            print(f"fold {k} failed with exit status {rc}; see {out / f'fold{k}.stdout.log'}", file=sys.stderr)
             status = status or rc
     return status
-

@@ -33,8 +33,9 @@ from .profiles import RunConfig
 
 log = logging.getLogger("busi_bench")
 
-#: settings that may differ between a run and its resumption.
-RESUMABLE_DIFFERENCES = {"device", "threads", "label", "eval_batch_size"}
+#: settings that may differ between a run and its resumption. ``epochs`` only decides when training
+#: stops (nothing else depends on it), so a run may be shortened or extended on resume.
+RESUMABLE_DIFFERENCES = {"device", "threads", "label", "eval_batch_size", "epochs"}
 
 
 def select_device(name: str) -> torch.device:
@@ -238,12 +239,13 @@ def train_fold(
     device = select_device(cfg.device)
     setup_determinism(cfg, device)
     model = build(cfg, device)
-    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay,
+                                 fused=device.type == "cuda")
     scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, mode="min", factor=cfg.plateau_factor,
                                                            patience=cfg.plateau_patience, min_lr=cfg.min_lr)
     dtype = amp_dtype(cfg, device)
     scaler = torch.amp.GradScaler("cuda", enabled=dtype == torch.float16)
-    step_model: Any = torch.compile(model) if cfg.compile else model
+    step_model: Any = torch.compile(model, mode=cfg.compile_mode) if cfg.compile else model
     state = TrainState()
 
     last = ckpt_dir / "last.pt"
