@@ -196,7 +196,14 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
         raise BenchError(f"cannot read checkpoint ({exc})", path) from exc
 
 
-def _check_resumable(saved: dict[str, Any], cfg: RunConfig, path: Path) -> None:
+def _check_resumable(ck: dict[str, Any], cfg: RunConfig, path: Path, prov: dict[str, Any] | None) -> None:
+    saved_inputs = ck.get("provenance", {}).get("inputs", {})
+    now_inputs = (prov or {}).get("inputs", {})
+    for key in ("manifest_sha256", "folds_sha256"):
+        if saved_inputs.get(key) and now_inputs.get(key) and saved_inputs[key] != now_inputs[key]:
+            raise BenchError(f"cannot resume: the checkpoint was trained on another {key.split('_')[0]} file "
+                             f"(sha256 {saved_inputs[key][:12]}, now {now_inputs[key][:12]})", path)
+    saved = ck.get("config", {})
     now = cfg.to_dict()
     diff = sorted(k for k in now if k not in RESUMABLE_DIFFERENCES and saved.get(k) != now[k])
     if diff:
@@ -251,7 +258,7 @@ def train_fold(
     last = ckpt_dir / "last.pt"
     if resume and last.is_file():
         ck = load_checkpoint(last)
-        _check_resumable(ck.get("config", {}), cfg, last)
+        _check_resumable(ck, cfg, last, provenance)
         model.load_state_dict(ck["model"])
         optimizer.load_state_dict(ck["optimizer"])
         scheduler.load_state_dict(ck["scheduler"])
