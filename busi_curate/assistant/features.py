@@ -284,15 +284,21 @@ class FeatureCache:
 
     def get(self, keys: Sequence[str], paths: Sequence[str | Path], workers: int = 2,
             progress: Callable[[int], None] | None = None) -> list[ImageFeatures]:
-        """Features for images ``paths`` with pixel hashes ``keys``: cached ones reused, others computed and saved."""
+        """Features for images ``paths`` with pixel hashes ``keys``: cached ones reused, others computed and saved.
+
+        Sets :attr:`computed` (images described now) and :attr:`loaded_from_cache` (images served from disk).
+        """
         have = self.load()
-        todo = [i for i, k in enumerate(keys) if k not in have]
-        self.loaded_from_cache = len(keys) - len(todo)
-        self.computed = len(todo)
-        if todo:
-            new = extract_many([paths[i] for i in todo], self.settings, workers=workers, progress=progress)
-            for i, f in zip(todo, new):
-                have[keys[i]] = f
-            uniq = list(dict.fromkeys(keys))
+        cached = set(have)
+        first: dict[str, str | Path] = {}
+        for k, p in zip(keys, paths):
+            first.setdefault(k, p)
+        missing = [k for k in first if k not in have]  # identical pixels are described once
+        self.loaded_from_cache = sum(k in cached for k in keys)
+        self.computed = len(missing)
+        if missing:
+            new = extract_many([first[k] for k in missing], self.settings, workers=workers, progress=progress)
+            have.update(zip(missing, new))
+            uniq = list(first)
             self.save(uniq, [have[k] for k in uniq])
         return [have[k] for k in keys]

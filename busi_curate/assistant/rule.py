@@ -14,7 +14,8 @@ Why these thresholds (measured on the synthetic planted pairs and on BUSI's walk
 * a neighbouring frame of the same sweep shows the same anatomy but new speckle: a real fit on
   the anatomy (BUSI: 8-90 inliers, ratio <= 0.35), high coarse NCC (>= 0.9) and a fine NCC that
   can still reach 0.99 (so NCC alone does not separate the grades; the inlier ratio does);
-* unrelated images give no plausible fit (< 6 inliers, all of them chance matches).
+* unrelated images give no plausible fit (< 8 inliers, all of them chance matches), or a chance
+  fit whose registered tissue does not correlate (coarse NCC < 0.8; neighbouring frames >= 0.85).
 
 Everything between these clusters is left to a person.
 """
@@ -44,7 +45,7 @@ class RuleSettings:
     adjacent_min_ncc: float = 0.9
     adjacent_min_ncc_coarse: float = 0.93
     adjacent_min_spread: float = 0.125
-    overlay_max_ncc_coarse: float = 0.6  # a fit whose tissue does not correlate matched on overlays
+    fit_min_ncc_coarse: float = 0.8    # below: the fitted tissue does not correlate (chance fit, or overlays)
     weak_fit_ncc: float = 0.85         # chance-level inliers but an overlap this similar: ask
     no_fit_ssim: float = 0.5           # no fit at all but an SSIM this high: ask
 
@@ -96,8 +97,8 @@ def decide(ev: PairEvidence | None, ssim: float, identical: bool = False, settin
         return Assessment("different", "", text, 0.0)
     score = float(max(0.0, min(1.0, ev.inlier_ratio * max(ev.ncc, 0.0))))
     upright = abs(ev.rotation_deg) <= s.max_rotation_deg
-    if ev.ncc_coarse < s.overlay_max_ncc_coarse:
-        return Assessment("different", "", text + " (fit on overlays only)", score)
+    if not ev.ncc_coarse >= s.fit_min_ncc_coarse:
+        return Assessment("different", "", text + " (fitted tissue does not correlate)", score)
     if (upright and ev.inliers >= s.same_min_inliers and ev.inlier_ratio >= s.same_min_ratio
             and ev.ncc >= s.same_min_ncc and ev.overlap >= s.same_min_overlap):
         return Assessment("same", "same-frame", text, score)

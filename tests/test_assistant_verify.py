@@ -1,0 +1,109 @@
+"""The assistant on synthetic data: planted duplicates are `same` with the right grade, unrelated pairs
+`different`, identical pixels `identical`; the rule's table; determinism and thread use."""
+
+from __future__ import annotations
+
+import itertools
+import math
+import threading
+
+import pandas as pd
+import pytest
+
+from busi_curate.assistant import Assistant
+from busi_curate.assistant.rule import RuleSettings, decide
+from busi_curate.assistant.verify import PairEvidence
+from busi_curate.scan import read_scan
+
+GRADE_OF_KIND = {"identical": "identical", "relabel": "identical", "remask": "identical", "crop": "same-frame",
+                 "rescale": "same-frame", "shift": "same-frame", "brightness": "same-frame", "speckle": "same-frame"}
+
+
+@pytest.fixture(scope="module")
+def assistant(synthetic_scan_dir, tmp_path_factory):
+    scan = read_scan(synthetic_scan_dir)
+    return Assistant(scan, cache_dir=tmp_path_factory.mktemp("features"))
+
+
+@pytest.fixture(scope="module")
+def planted(synthetic_dir, assistant):
+    table = pd.read_csv(synthetic_dir / "planted.csv", dtype=str)
+    scan = assistant.scan
+    return [(k, scan.row_of(sc, si), scan.row_of(cc, ci))
+            for k, sc, si, cc, ci in zip(table["kind"], table["source_class"], table["source_id"], table["copy_class"],
+                                         table["copy_id"])]
+
+
+def test_every_planted_kind_is_present(planted):
+    assert {k for k, _, _ in planted} == set(GRADE_OF_KIND)
+
+
+@pytest.mark.parametrize("kind", sorted(GRADE_OF_KIND))
+def test_planted_duplicate_is_same_with_its_grade(assistant, planted, kind):
+    [(_, i, j)] = [p for p in planted if p[0] == kind]
+    a, b = assistant.assess([(i, j), (j, i)])
+    assert (a.verdict, a.grade) == ("same", GRADE_OF_KIND[kind]), a.evidence
+    assert (b.verdict, b.grade) == (a.verdict, a.grade)  # order of the pair does not matter
+    assert a.evidence.startswith("ssim=")
+    if kind in ("identical", "relabel", "remask"):
+        assert a.score == 1.0 and "identical pixels" in a.evidence
+    else:
+        assert 0.3 < a.score <= 1.0 and "inliers=" in a.evidence
+
+
+def test_unrelated_pairs_are_different(assistant, planted):
+    dup = {frozenset((i, j)) for _, i, j in planted}
+    copies = {j for _, _, j in planted}
+    rows = [r for r in range(assistant.scan.n) if r not in copies]
+    pairs = [p for p in itertools.combinations(rows, 2) if frozenset(p) not in dup]
+    verdicts = [a.verdict for a in assistant.assess(pairs)]
+    assert len(pairs) > 300
+    assert verdicts.count("different") == len(pairs), pd.Series(verdicts).value_counts().to_dict()
+
+
+def test_self_pair_is_refused(assistant):
+    with pytest.raises(ValueError):
+        assistant.assess([(3, 3)])
+
+
+def test_assessments_are_deterministic_and_thread_safe(synthetic_scan_dir, assistant, planted, tmp_path):
+    pairs = [(i, j) for _, i, j in planted] + [(0, 1), (2, 5), (4, 9)]
+    expected = assistant.assess(pairs)
+    fresh = Assistant(read_scan(synthetic_scan_dir), cache_dir=tmp_path / "f")
+    results: list = [None, None]
+
+    def run(k: int) -> None:
+        results[k] = fresh.assess(pairs)
+
+    threads = [threading.Thread(target=run, args=(k,)) for k in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert results[0] == expected and results[1] == expected
+
+
+def ev(inliers=300, ratio=0.9, ncc=0.995, ncc_coarse=0.998, overlap=0.95, rot=0.0, spread=0.8, matches=300):
+    return PairEvidence(matches, inliers, 1.0 if inliers else math.nan, rot, spread, ratio, overlap, ncc, ncc_coarse)
+
+
+@pytest.mark.parametrize("evidence, ssim, verdict, grade", [
+    (ev(), 0.9, "same", "same-frame"),                                   # a copy: nearly every keypoint matches
+    (ev(), 0.05, "same", "same-frame"),                                  # ... whatever its SSIM
+    (ev(inliers=60, ratio=0.2, ncc=0.97, ncc_coarse=0.985), 0.6, "same", "adjacent-frame"),  # new speckle, same anatomy
+    (ev(inliers=0, ratio=0, ncc=math.nan, ncc_coarse=math.nan), 0.3, "different", ""),      # no fit
+    (ev(inliers=5, ratio=0.02, ncc=0.7, ncc_coarse=0.75), 0.3, "different", ""),            # chance fit
+    (ev(inliers=12, ratio=0.05, ncc=0.6, ncc_coarse=0.65), 0.3, "different", ""),           # fit, tissue uncorrelated
+    (ev(inliers=0, ratio=0, ncc=math.nan, ncc_coarse=math.nan), 0.6, "uncertain", ""),      # no fit, high SSIM
+    (ev(inliers=5, ratio=0.02, ncc=0.95, ncc_coarse=0.97), 0.4, "uncertain", ""),           # weak fit, alike tissue
+    (ev(inliers=60, ratio=0.42, ncc=0.99, ncc_coarse=0.995), 0.6, "uncertain", ""),         # between the grades
+    (ev(inliers=300, ratio=0.9, ncc=0.99, rot=8.0), 0.6, "uncertain", ""),                  # rotated: implausible copy
+])
+def test_rule_table(evidence, ssim, verdict, grade):
+    a = decide(evidence, ssim, settings=RuleSettings())
+    assert (a.verdict, a.grade) == (verdict, grade), a.evidence
+
+
+def test_rule_identical_pixels_need_no_evidence():
+    a = decide(None, 1.0, identical=True)
+    assert (a.verdict, a.grade, a.score) == ("same", "identical", 1.0)
