@@ -126,6 +126,21 @@ def summarize(run_dir: Path, md_out: Path | None) -> None:
 
 
 @main.command()
+@click.argument("seg_run", type=click.Path(file_okay=False, exists=True, path_type=Path))
+@click.argument("cls_run", type=click.Path(file_okay=False, exists=True, path_type=Path))
+@click.option("--out", "out", required=True, type=click.Path(file_okay=False, path_type=Path))
+@click.option("--refine", default="paper", show_default=True, help="refining rule")
+@user_errors
+def combine(seg_run: Path, cls_run: Path, out: Path, refine: str) -> None:
+    """Combine a --task seg run and a --task cls run with prediction refining (Table 5, ST (Seg + Cls) + PR)."""
+    _needs_torch()
+    from .combine import combine_runs
+
+    for r in combine_runs(seg_run, cls_run, out, refine):
+        click.echo(f"fold {r['fold']}: dsc_avg={r['dsc_avg']:.3f} acc={r['acc']:.3f} refined={r['refined_cases']}")
+
+
+@main.command()
 @click.argument("checkpoint", type=click.Path(dir_okay=False, exists=True, path_type=Path))
 @click.argument("images", nargs=-1, required=True, type=click.Path(dir_okay=False, exists=True, path_type=Path))
 @click.option("--out", "out", required=True, type=click.Path(file_okay=False, path_type=Path))

@@ -138,8 +138,14 @@ def evaluate_fold(keys: list[tuple[str, str]], labels: np.ndarray, gt: np.ndarra
 
 
 def write_fold_outputs(out_dir: str | Path, result: dict[str, Any], prov: dict[str, Any],
-                       seg_prob: np.ndarray | None, cls_prob: np.ndarray | None, extra: dict[str, Any]) -> None:
-    """Write metrics.json, the CSVs with sidecars, and predictions.npz into ``out_dir``."""
+                       seg_prob: np.ndarray | None, cls_prob: np.ndarray | None, extra: dict[str, Any],
+                       labels: np.ndarray | None = None, gt: np.ndarray | None = None) -> None:
+    """Write metrics.json, the CSVs with sidecars, and predictions.npz into ``out_dir``.
+
+    ``predictions.npz`` holds ``keys`` ("class id"), ``seg_prob_u8`` ``(N, S, S)`` (probability x 255),
+    ``cls_prob`` ``(N, 3)`` and, when given, ``labels`` ``(N,)`` and ``gt_u8`` ``(N, S, S)``: enough to
+    re-score or combine runs (:mod:`benchmark.combine`) without the images.
+    """
     out_dir = Path(out_dir)
     metrics = dict(result["metrics"], **extra, provenance=prov)
     write_json(out_dir / "metrics.json", metrics)
@@ -157,6 +163,9 @@ def write_fold_outputs(out_dir: str | Path, result: dict[str, Any], prov: dict[s
         arrays["seg_prob_u8"] = np.round(seg_prob * 255).astype(np.uint8)
     if cls_prob is not None:
         arrays["cls_prob"] = cls_prob.astype(np.float32)
+    if labels is not None and gt is not None:
+        arrays["labels"] = np.asarray(labels, np.int64)
+        arrays["gt_u8"] = np.asarray(gt, np.uint8)
     with atomic_open(out_dir / "predictions.npz", "wb") as fh:
         np.savez_compressed(fh, **arrays)
     write_sidecar(out_dir / "predictions.npz", prov)

@@ -119,7 +119,7 @@ def run_fold(cfg: RunConfig, inputs: RunInputs, fold: int, out: str | Path, *, r
         extra = {"fold": fold, "best_epoch": state.best_epoch, "epochs_run": state.epoch,
                  "train_seconds": round(state.train_seconds, 1), "test_inference_seconds": round(infer_s, 2),
                  "n_train": len(train), "n_val": len(val), "history": state.history}
-        write_fold_outputs(fold_dir, result, prov, pred.seg_prob, pred.cls_prob, extra)
+        write_fold_outputs(fold_dir, result, prov, pred.seg_prob, pred.cls_prob, extra, test.labels, test.masks)
         m = result["metrics"]
         log.info("fold %d test: %s", fold, " ".join(f"{k}={m[k]:.3f}" for k in ("dsc_avg", "f1_weighted", "acc")
                                                    if m.get(k) is not None))

@@ -220,3 +220,49 @@ def test_help_does_not_import_torch() -> None:
             "print('torch' in sys.modules, 'monai' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False False"
+
+
+def test_single_task_runs_and_their_combination(inputs: RunInputs, tmp_path: Path) -> None:
+    from benchmark.combine import combine_runs
+
+    one = dict(TINY, epochs=1, augment="torch")
+    seg = run_fold(resolve_config("smoke", None, dict(one, task="seg", oversample=False)), inputs, 2, tmp_path / "seg", progress=False)
+    cls = run_fold(resolve_config("smoke", None, dict(one, task="cls")), inputs, 2, tmp_path / "cls", progress=False)
+    assert seg["dsc_avg"] is not None and seg["acc"] is None and seg["refined_cases"] == 0
+    assert cls["acc"] is not None and cls["dsc_avg"] is None
+    (both,) = combine_runs(tmp_path / "seg", tmp_path / "cls", tmp_path / "comb", "paper")
+    assert both["dsc_avg"] is not None and both["acc"] is not None
+    per = pd.read_csv(tmp_path / "comb" / "fold2" / "per_image.csv")
+    seg_per = pd.read_csv(tmp_path / "seg" / "fold2" / "per_image.csv")
+    assert np.allclose(per["before_dice"], seg_per["dice"])  # same masks before refining
+    res = CliRunner().invoke(main, ["summarize", str(tmp_path / "comb")])
+    assert res.exit_code == 0 and "seg+cls" in res.output
+
+
+def test_resume_refuses_other_inputs(bench_inputs, reference_run, tmp_path: Path) -> None:
+    import shutil
+
+    m, f, d = bench_inputs
+    out_a, _ = reference_run
+    shutil.copytree(out_a / "fold0" / "checkpoint", tmp_path / "run" / "fold0" / "checkpoint")
+    other = tmp_path / "man"
+    other.mkdir()
+    frame = pd.read_csv(m, dtype=str, keep_default_na=False)
+    frame.loc[0, "reason"] = "edited"
+    frame.to_csv(other / "manifest.csv", index=False)
+    cfg = resolve_config("smoke", None, dict(TINY, augment="monai"))
+    with pytest.raises(Exception, match="another manifest"):
+        run_fold(cfg, RunInputs.read(other / "manifest.csv", f, d), 0, tmp_path / "run", progress=False, resume=True)
+
+
+@pytest.mark.slow
+def test_all_folds_concurrent(synthetic_dir: Path, tmp_path: Path) -> None:
+    m, f = build_provisional(synthetic_dir, tmp_path / "k2", k=2)
+    out = tmp_path / "run"
+    sets = [a for k, v in dict(TINY, epochs=1).items() if k != "epochs" for a in ("--set", f"{k}={v}")]
+    res = CliRunner().invoke(main, ["run", "--manifest", str(m), "--folds", str(f), "--data", str(synthetic_dir), "--out", str(out),
+                                    "--profile", "smoke", "--epochs", "1", "--all-folds", "--concurrent", *sets])
+    assert res.exit_code == 0, res.output + "".join(p.read_text() for p in out.glob("*.stdout.log"))
+    for k in (0, 1):
+        data = json.loads((out / f"fold{k}" / "metrics.json").read_text())
+        assert data["provenance"]["config"]["image_size"] == 32 and data["epochs_run"] == 1

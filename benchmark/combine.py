@@ -1,0 +1,64 @@
+"""Stage: combine a segmentation-only and a classification-only run with prediction refining.
+
+Produces the "ST (Seg + Cls) + PR" rows of the paper's ablation (Table 5) from two single-task runs
+over the same folds, using their saved test predictions (``fold<K>/predictions.npz``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .errors import BenchError
+from .evaluate import evaluate_fold, write_fold_outputs
+from .provenance import provenance, read_checked_json
+from .refine import REFINERS
+
+
+def _load(fold_dir: Path) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    meta = read_checked_json(fold_dir / "metrics.json")
+    path = fold_dir / "predictions.npz"
+    if not path.is_file():
+        raise BenchError("predictions.npz not found (written by busi-bench run)", path)
+    with np.load(path, allow_pickle=False) as z:
+        return meta, {k: z[k] for k in z.files}
+
+
+def combine_runs(seg_run: str | Path, cls_run: str | Path, out: str | Path, rule: str = "paper") -> list[dict[str, Any]]:
+    """Refine the masks of ``seg_run`` with the classes of ``cls_run``, fold by fold; writes ``out/fold<K>/``.
+
+    Raises:
+        BenchError: a fold missing in one run, runs of the wrong tasks, different test images, or
+            predictions saved without ground truth.
+    """
+    if rule not in REFINERS:
+        raise BenchError(f"unknown refining rule {rule!r} (known: {', '.join(REFINERS)})")
+    seg_run, cls_run, out = Path(seg_run), Path(cls_run), Path(out)
+    folds = sorted(p.name for p in seg_run.glob("fold*") if (p / "metrics.json").is_file())
+    if not folds:
+        raise BenchError("no fold*/metrics.json found", seg_run)
+    results = []
+    for name in folds:
+        seg_meta, seg = _load(seg_run / name)
+        cls_meta, cls = _load(cls_run / name)
+        if "seg_prob_u8" not in seg or "cls_prob" not in cls:
+            raise BenchError("needs a run with a segmentation output and one with a classification output", seg_run / name)
+        if not np.array_equal(seg["keys"], cls["keys"]):
+            raise BenchError("the two runs were tested on different images", cls_run / name)
+        if "gt_u8" not in seg:
+            raise BenchError("predictions.npz lacks the ground truth (written by an older busi-bench)", seg_run / name)
+        seg_cfg = seg_meta["provenance"]["config"]
+        keys = [tuple(str(k).split(" ", 1)) for k in seg["keys"]]
+        result = evaluate_fold(keys, seg["labels"], seg["gt_u8"], seg["seg_prob_u8"].astype(np.float32) / 255.0,  # type: ignore[arg-type]
+                               cls["cls_prob"], seg_cfg["threshold"], rule)
+        cfg = dict(seg_cfg, task="seg+cls", refine=rule,
+                   label=f"ST (Seg) {seg_run} + ST (Cls) {cls_run}, combined with PR '{rule}'")
+        prov = provenance(cfg, dict(seg_meta["provenance"]["inputs"], seg_run=str(seg_run), cls_run=str(cls_run)),
+                          cls_config=cls_meta["provenance"]["config"])
+        extra = {"fold": seg_meta["fold"], "combined_from": [str(seg_run / name), str(cls_run / name)]}
+        write_fold_outputs(out / name, result, prov, seg["seg_prob_u8"].astype(np.float32) / 255.0, cls["cls_prob"], extra,
+                           seg["labels"], seg["gt_u8"])
+        results.append(dict(result["metrics"], **extra))
+    return results
