@@ -24,7 +24,9 @@ def synthetic_thumbnails(n: int, size: int = 128, seed: int = 0, dup_fraction: f
 
     Images are random crops (and flips, gain, offset, noise) of ``max(64, n // 8)`` frames from the
     synthetic generator, so no two are alike unless planted; ``round(n * dup_fraction)`` images are
-    then replaced by a slightly perturbed copy (brightness, noise or a 2-pixel shift) of another.
+    then replaced by a slightly perturbed copy of another: brightness +8, Gaussian noise (sigma 3) or
+    contrast x1.1. (Not a shift: with per-image noise, a 2-pixel shift drops SSIM to the level of
+    unrelated images, so it would not be a duplicate by this measure.)
 
     Returns:
         ``(images (n, size, size) uint8, planted (P, 2) int64 rows (source, copy))``.
@@ -55,7 +57,7 @@ def synthetic_thumbnails(n: int, size: int = 128, seed: int = 0, dup_fraction: f
         elif kind == 1:
             img = img + rng.normal(0, 3, img.shape)
         else:
-            img = np.roll(img, (2, 2), axis=(0, 1))
+            img = (img - img.mean()) * 1.1 + img.mean()
         out[dst] = np.clip(np.rint(img), 0, 255).astype(np.uint8)
     return out, idx.astype(np.int64)
 
@@ -91,6 +93,7 @@ class BackendTiming:
     seconds: float
     max_abs_diff: float  # vs scikit-image on the sampled pairs
     device: str = "cpu"
+    cpu_seconds: float = 0.0  # process CPU time (all threads): wall on idle cores ~ cpu_seconds / threads
 
     @property
     def pairs_per_s(self) -> float:
@@ -110,6 +113,7 @@ class BenchResult:
     pruned: dict[str, Any] | None = None
     hardware: dict[str, Any] = field(default_factory=dict)
     source: str = ""
+    reference_cpu_seconds: float = 0.0
 
     @property
     def reference_pairs_per_s(self) -> float:
@@ -123,9 +127,11 @@ class BenchResult:
             "window": self.window,
             "all_pairs": n_pairs(self.n_images),
             "reference": {"pairs": self.reference_pairs, "seconds": round(self.reference_seconds, 4),
+                          "cpu_seconds": round(self.reference_cpu_seconds, 4),
                           "pairs_per_s": round(self.reference_pairs_per_s, 1)},
             "backends": [
                 {"name": b.name, "device": b.device, "pairs": b.pairs, "seconds": round(b.seconds, 4),
+                 "cpu_seconds": round(b.cpu_seconds, 4),
                  "pairs_per_s": round(b.pairs_per_s, 1), "ratio_to_reference": round(b.pairs_per_s / self.reference_pairs_per_s, 1),
                  "max_abs_diff_vs_reference": b.max_abs_diff}
                 for b in self.backends
@@ -165,12 +171,12 @@ def time_backend(name: str, images: np.ndarray, settings: SSIMSettings, check: t
     from tqdm.auto import tqdm
 
     with tqdm(total=n_pairs(len(images)), desc=name, unit="pair", unit_scale=True, disable=not progress, leave=False) as bar:
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         m = backend.matrix(images, progress=bar.update)
-        dt = time.perf_counter() - t0
+        dt, dc = time.perf_counter() - t0, time.process_time() - c0
     a, b, ref = check
     diff = float(np.max(np.abs(m[a, b].astype(np.float64) - ref))) if len(a) else 0.0
-    return BackendTiming(name, n_pairs(len(images)), dt, diff, str(getattr(backend, "device", "cpu")))
+    return BackendTiming(name, n_pairs(len(images)), dt, diff, str(getattr(backend, "device", "cpu")), dc)
 
 
 def time_pruned(images: np.ndarray, prune_k: int, planted: np.ndarray, settings: SSIMSettings,
@@ -181,11 +187,11 @@ def time_pruned(images: np.ndarray, prune_k: int, planted: np.ndarray, settings:
 
     be = get_backend(backend, settings=settings)
     be.pairs(images[:16], np.array([0]), np.array([1]))  # JIT warm-up
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     a, b = shortlist_pairs(images, prune_k)
-    t1 = time.perf_counter()
+    t1, c1 = time.perf_counter(), time.process_time()
     vals = be.pairs(images, a, b)
-    t2 = time.perf_counter()
+    t2, c2 = time.perf_counter(), time.process_time()
     rows, _ = top_k_from_pairs(len(images), a, b, vals, 1)
     found = sum(1 for s, c in planted if len(rows[c]) and int(rows[c][0]) == s)
     out: dict[str, Any] = {
@@ -197,6 +203,8 @@ def time_pruned(images: np.ndarray, prune_k: int, planted: np.ndarray, settings:
         "shortlist_seconds": round(t1 - t0, 3),
         "exact_seconds": round(t2 - t1, 3),
         "total_seconds": round(t2 - t0, 3),
+        "shortlist_cpu_seconds": round(c1 - c0, 3),
+        "exact_cpu_seconds": round(c2 - c1, 3),
         "planted": len(planted),
         "planted_ranked_first": found,
     }
@@ -216,15 +224,19 @@ def run_bench(images: np.ndarray, backends: list[str], sample: int = 300, window
     say = echo or (lambda *_: None)
     settings = SSIMSettings.named(window)
     a, b = sample_pairs(len(images), sample)
+    c0 = time.process_time()
     ref_vals, ref_s = time_reference(images, a, b, settings)
-    res = BenchResult(len(images), int(images.shape[1]), window, len(a), ref_s, hardware=hardware(), source=source)
-    say(f"scikit-image loop: {len(a)} pairs in {ref_s:.2f} s = {res.reference_pairs_per_s:,.0f} pairs/s")
+    ref_cpu = time.process_time() - c0
+    res = BenchResult(len(images), int(images.shape[1]), window, len(a), ref_s, hardware=hardware(), source=source,
+                      reference_cpu_seconds=ref_cpu)
+    say(f"scikit-image loop: {len(a)} pairs in {ref_s:.2f} s (cpu {ref_cpu:.2f} s) = {res.reference_pairs_per_s:,.0f} pairs/s")
     for name in backends:
         if name == "reference":
             continue
         bt = time_backend(name, images, settings, (a, b, ref_vals), device=device, progress=progress)
         res.backends.append(bt)
-        say(f"{name} ({bt.device}): {bt.pairs:,} pairs in {bt.seconds:.2f} s = {bt.pairs_per_s:,.0f} pairs/s, "
+        say(f"{name} ({bt.device}): {bt.pairs:,} pairs in {bt.seconds:.2f} s (cpu {bt.cpu_seconds:.2f} s) = "
+            f"{bt.pairs_per_s:,.0f} pairs/s, "
             f"{bt.pairs_per_s / res.reference_pairs_per_s:.0f}x scikit-image; max |diff| {bt.max_abs_diff:.1e}")
     if synthetic:
         imgs, planted = synthetic_thumbnails(synthetic, int(images.shape[1]))
@@ -233,7 +245,8 @@ def run_bench(images: np.ndarray, backends: list[str], sample: int = 300, window
         p = res.pruned
         say(f"pruned mode on {synthetic:,} synthetic images: {p['pairs_scored']:,} pairs "
             f"({100 * p['fraction_of_all_pairs']:.2f}% of all) in {p['total_seconds']:.1f} s "
-            f"(shortlist {p['shortlist_seconds']:.1f} s + exact {p['exact_seconds']:.1f} s); "
+            f"(shortlist {p['shortlist_seconds']:.1f} s + exact {p['exact_seconds']:.1f} s; cpu "
+            f"{p['shortlist_cpu_seconds'] + p['exact_cpu_seconds']:.1f} s); "
             f"planted duplicates ranked first {p['planted_ranked_first']}/{p['planted']}"
             + (f"; exhaustive would take ~{p['exhaustive_estimate_seconds']:.0f} s" if "exhaustive_estimate_seconds" in p else ""))
     return res
