@@ -46,7 +46,7 @@ class ReportSettings:
     iou_size: int = st.DEFAULT_IOU_SIZE
     register: bool = True
     max_panels: int = 12
-    panel_dpi: int = 90
+    panel_dpi: int = 100
     panel_max_side: int = 320
     verify_images: bool = True
 
@@ -275,7 +275,7 @@ def _png(fig: Any, dpi: int, colours: int = 0) -> bytes:
     from PIL import Image
 
     img = Image.open(io.BytesIO(buf.getvalue())).convert("RGB")
-    small = img.quantize(colors=colours, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE)
+    small = img.quantize(colors=colours, method=Image.Quantize.FASTOCTREE, dither=Image.Dither.NONE)
     out = io.BytesIO()
     small.save(out, format="PNG", optimize=True)
     return out.getvalue()
@@ -351,7 +351,7 @@ def plot_group_panel(group: Group, scan: Any, load: st.ImageLoader, settings: Re
     conflict = " - classes disagree" if group.class_conflict else ""
     fig.suptitle(f"group {group.id}: {group.kind}{conflict}", fontsize=10)
     fig.tight_layout()
-    return _png(fig, settings.panel_dpi, colours=128)
+    return _png(fig, settings.panel_dpi, colours=256)
 
 
 # --------------------------------------------------------------------------- the document
