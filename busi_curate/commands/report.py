@@ -34,7 +34,8 @@ def report(scan_dir: Path, out: Path, decisions: Path | None, include_adjacent: 
                               max_panels=max_panels, iou_size=iou_size, register=not no_register)
     rep = make_report(scan_dir, out, decisions, settings)
     c, s = rep["counts"], rep["ssim"]
-    kinds = ", ".join(f"{c[k]} {k}s" for k in ("quadruplet", "triplet", "duplet") if k in c) or "no groups"
+    sizes = [k for k in c if k.endswith("plet")]  # duplet, triplet, ..., "7-tuplet": smallest size first
+    kinds = ", ".join(f"{c[k]} {k}s" for k in reversed(sizes)) or "no groups"
     thr = s["threshold"]
     click.echo(f"{c['groups']} duplicate groups ({kinds}; {c['class_conflicts']} with class conflicts), "
                f"{c['images']} images in groups, {c['images_after_remove_all']} images left after curation; "
