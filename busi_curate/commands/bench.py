@@ -73,9 +73,11 @@ def bench_ssim(data_dir: Path | None, size: int, sample_pairs: int, backends: st
 @click.argument("data_dir", type=click.Path(path_type=Path))
 @click.option("--sizes", default="64,128,256", show_default=True, help="Comma-separated common sizes to compare.")
 @click.option("--top", default=5, show_default=True, type=click.IntRange(1), help="Top-K sets compared between sizes.")
+@click.option("--journal", type=click.Path(path_type=Path), default=None,
+              help="A review journal (decisions.csv): its confirmed duplicates are ranked at each size.")
 @click.option("--json", "json_out", type=click.Path(path_type=Path), default=None, help="Also write the figures as JSON.")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
-def size_study(data_dir: Path, sizes: str, top: int, json_out: Path | None, quiet: bool) -> None:
+def size_study(data_dir: Path, sizes: str, top: int, journal: Path | None, json_out: Path | None, quiet: bool) -> None:
     """Compare common sizes on a real dataset: separation of top-ranked pairs, agreement, time."""
     from ..fileio import write_json
     from ..ssim.size_study import format_table, run_size_study
@@ -84,7 +86,9 @@ def size_study(data_dir: Path, sizes: str, top: int, json_out: Path | None, quie
         size_list = [int(s) for s in _csv_list(sizes)]
     except ValueError as exc:
         raise click.BadParameter(f"sizes must be integers: {sizes!r}", param_hint="--sizes") from exc
-    res = run_size_study(data_dir, size_list, top=top, progress=not quiet)
+    if not size_list or min(size_list) < 16:
+        raise click.BadParameter(f"sizes must be at least 16: {sizes!r}", param_hint="--sizes")
+    res = run_size_study(data_dir, size_list, top=top, progress=not quiet, journal=journal)
     click.echo(format_table(res))
     if json_out is not None:
         write_json(json_out, res)

@@ -8,7 +8,10 @@ For each size the whole dataset is scored (all pairs, numba backend) and summari
   between their top-1 and top-2, and the median z-score of each image's top-1 within its own row;
 * pixel-identical pairs (same ``pixel_sha256``): their worst rank (1 = always first);
 * agreement between sizes: mean share of each image's top-K that two sizes have in common, and how
-  many of the stand-out pairs of the largest size each size also ranks first.
+  many of the stand-out pairs of the largest size each size also ranks first;
+* with a review journal: the confirmed duplicates (``same``, graded identical or same-frame) -- how
+  many each size ranks first (in either direction) and in the top 5, how many score above the bulk's
+  99.9th percentile, and the share of all pairs each confirmed pair out-scores (a rank AUC).
 """
 
 from __future__ import annotations
@@ -62,7 +65,38 @@ def summarise(m: np.ndarray, top: int) -> dict[str, Any]:
     }
 
 
+def confirmed_pairs(journal: str | Path, row_of: dict[tuple[str, str], int],
+                    grades: tuple[str, ...] = ("identical", "same-frame")) -> list[tuple[int, int]]:
+    """Rows of the pairs a review journal confirms as duplicates (standing ``same`` decisions of ``grades``)."""
+    from ..journal import effective, read_journal
+
+    out = []
+    for (ka, kb), d in sorted(effective(read_journal(journal, known=set(row_of))).items()):
+        if d.answer == "same" and d.grade in grades:
+            out.append((row_of[ka], row_of[kb]))
+    return out
+
+
+def confirmed_figures(m: np.ndarray, pairs: list[tuple[int, int]], bulk_p999: float) -> dict[str, Any]:
+    """How one size ranks and separates the confirmed duplicate pairs."""
+    n = m.shape[0]
+    bulk = np.sort(m[np.triu_indices(n, 1)].astype(np.float64))
+    ranks = [min(_rank(m, i, j), _rank(m, j, i)) for i, j in pairs]
+    vals = np.array([float(m[i, j]) for i, j in pairs])
+    auc = np.searchsorted(bulk, vals, side="left") / len(bulk)
+    return {
+        "confirmed_pairs": len(pairs),
+        "confirmed_ranked_first": int(sum(r == 1 for r in ranks)),
+        "confirmed_in_top5": int(sum(r <= 5 for r in ranks)),
+        "confirmed_above_bulk_p999": int(np.sum(vals > bulk_p999)),
+        "confirmed_median_ssim": round(float(np.median(vals)), 4),
+        "confirmed_rank_auc_median": round(float(np.median(auc)), 5),
+        "confirmed_rank_auc_min": round(float(np.min(auc)), 5),
+    }
+
+
 def run_size_study(data_dir: str | Path, sizes: list[int], top: int = 5, progress: bool = False,
+                   journal: str | Path | None = None,
                    named_pairs: tuple[tuple[tuple[str, str], tuple[str, str]], ...] = ((("benign", "433"), ("malignant", "145")),),
                    ) -> dict[str, Any]:
     """Score ``data_dir`` at each size and compare (decodes every image once).
@@ -83,6 +117,7 @@ def run_size_study(data_dir: str | Path, sizes: list[int], top: int = 5, progres
     for i, r in enumerate(ds.records):
         by_hash[r.pixel_sha256].append(i)
     identical = [(g[x], g[y]) for g in by_hash.values() if len(g) > 1 for x in range(len(g)) for y in range(x + 1, len(g))]
+    confirmed = confirmed_pairs(journal, row_of) if journal is not None else []
     backend = get_backend("numba")
     backend.matrix(np.zeros((3, 16, 16), dtype=np.uint8))  # JIT warm-up
     per_size: dict[int, dict[str, Any]] = {}
@@ -102,6 +137,8 @@ def run_size_study(data_dir: str | Path, sizes: list[int], top: int = 5, progres
                 i, j = row_of[ka], row_of[kb]
                 named[f"{ka[0]} {ka[1]} / {kb[0]} {kb[1]}"] = {"ssim": round(float(m[i, j]), 6), "rank": [_rank(m, i, j), _rank(m, j, i)]}
         fig["named_pairs"] = named
+        if confirmed:
+            fig.update(confirmed_figures(m, confirmed, fig["bulk_p999"]))
         per_size[s] = fig
     # agreement between sizes
     tops = {s: _top_k(m, top)[0] for s, m in mats.items()}
@@ -126,6 +163,7 @@ def run_size_study(data_dir: str | Path, sizes: list[int], top: int = 5, progres
         "identical_pairs": [[f"{keys[i][0]} {keys[i][1]}", f"{keys[j][0]} {keys[j][1]}"] for i, j in identical],
         "sizes": [per_size[s] for s in sizes],
         "top_k_agreement": agreement,
+        "journal": str(Path(journal).resolve()) if journal is not None else None,
         "hardware": hardware(),
     }
 
@@ -148,6 +186,16 @@ def format_table(res: dict[str, Any]) -> str:
             v = s.get(key)
             cells.append(f"{v:,.0f}" if key == "pairs_per_s" else str(v))
         lines.append("| " + " | ".join(cells) + " |")
+    if "confirmed_pairs" in sizes[0]:
+        lines.append("")
+        ccols = [("size", "size"), ("confirmed pairs", "confirmed_pairs"), ("ranked first", "confirmed_ranked_first"),
+                 ("in top 5", "confirmed_in_top5"), ("above bulk p99.9", "confirmed_above_bulk_p999"),
+                 ("median SSIM", "confirmed_median_ssim"), ("rank AUC median", "confirmed_rank_auc_median"),
+                 ("rank AUC min", "confirmed_rank_auc_min")]
+        lines.append("| " + " | ".join(c for c, _ in ccols) + " |")
+        lines.append("|" + "---|" * len(ccols))
+        for s in sizes:
+            lines.append("| " + " | ".join(str(s.get(k)) for _, k in ccols) + " |")
     lines.append("")
     lines.append(f"top-{res['top']} agreement (mean share of each image's top-{res['top']} in common): "
                  + ", ".join(f"{k}: {v:.3f}" for k, v in res["top_k_agreement"].items()))
