@@ -103,6 +103,9 @@ def run_fold(cfg: RunConfig, inputs: RunInputs, fold: int, out: str | Path, *, r
         prov = provenance(cfg.to_dict(), dict(inputs.checksums, manifest=str(inputs.manifest_path),
                                               folds=str(inputs.folds_path), data_dir=str(inputs.data_dir)), fold=fold)
         write_text(fold_dir / "config.yaml", config_yaml(cfg, prov))
+        log.info("%s %s (busi-curate %s, torch %s, commit %s) on %s; manifest sha256 %s, folds sha256 %s",
+                 prov["tool"], prov["version"], prov["busi_curate_version"], prov["torch_version"], prov["git_commit"],
+                 prov["hardware"], inputs.checksums["manifest_sha256"], inputs.checksums["folds_sha256"])
         log.info("fold %d: %d train, %d val, %d test; %s", fold, len(split.train), len(split.val), len(split.test), cfg.label)
         allset, pos = inputs.samples(cfg.image_size)
         take = lambda keys: allset.take([pos[k] for k in keys])  # noqa: E731
