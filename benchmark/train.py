@@ -157,6 +157,7 @@ class TrainState:
     best_epoch: int = 0
     since_best: int = 0
     finished: bool = False
+    stopped_early: bool = False
     train_seconds: float = 0.0
     history: list[dict[str, float]] = field(default_factory=list)
 
@@ -264,6 +265,8 @@ def train_fold(
         scheduler.load_state_dict(ck["scheduler"])
         scaler.load_state_dict(ck["scaler"])
         state = TrainState(**ck["state"])
+        if state.finished and not state.stopped_early and state.epoch < cfg.epochs:
+            state.finished = False  # a finished run extended with a larger --epochs
         _set_rng_states(ck["rng"])
         log.info("resumed from %s after epoch %d", last, state.epoch)
 
@@ -330,7 +333,7 @@ def train_fold(
         record["seconds"] = time.perf_counter() - t0
         state.history.append(record)
         if cfg.early_stopping and state.since_best >= cfg.early_stopping:
-            state.finished = True
+            state.finished = state.stopped_early = True
             log.info("early stopping after epoch %d (best epoch %d)", epoch, state.best_epoch)
         if state.epoch >= cfg.epochs:
             state.finished = True
