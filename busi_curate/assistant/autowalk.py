@@ -44,9 +44,9 @@ def auto_walk(assistant: Assistant, existing: Iterable[Decision] = (), merge_gra
     keys: list[Key] = [(str(c), str(i)) for c, i in zip(scan.index["class"], scan.index["id"])]
     settled: dict[tuple[Key, Key], Decision] = dict(effective(existing))
     uf = UnionFind()
-    for (a, b), d in settled.items():
-        if d.answer == "same" and d.grade in merge_grades:
-            uf.union(a, b)
+    for (ka, kb), dec in settled.items():
+        if dec.answer == "same" and dec.grade in merge_grades:
+            uf.union(ka, kb)
     thr = assistant.settings.threshold
     cands: dict[int, list[tuple[int, float]]] = {}
     c = scan.candidates.sort_values(["reference_class", "reference_id", "rank"], kind="stable")
@@ -82,10 +82,10 @@ def auto_walk(assistant: Assistant, existing: Iterable[Decision] = (), merge_gra
             if s < thr:
                 break
             visited.add((min(ref, cand), max(ref, cand)))
-            d = settled.get(pkey(ref, cand))
-            if d is not None and d.answer != "skip":
+            prior = settled.get(pkey(ref, cand))
+            if prior is not None and prior.answer != "skip":
                 counts["skipped_settled"] += 1
-                if d.answer == "different":
+                if prior.answer == "different":
                     break
                 continue
             if uf.connected(keys[ref], keys[cand]):

@@ -275,7 +275,7 @@ class FeatureCache:
             return
         self.dir.mkdir(parents=True, exist_ok=True)
         with atomic_open(self.bundle, "wb") as fh:
-            np.savez(fh, **_pack(feats))
+            np.savez(fh, **_pack(feats))  # type: ignore[arg-type]
         write_json(self.sidecar, {
             "format": FEATURES_FORMAT, "tool": "busi-curate", "version": __version__,
             "settings": asdict(self.settings), "n_images": len(keys), "pixel_sha256": list(keys),

@@ -18,6 +18,7 @@ Steps, all in the working images of :mod:`.features` (long side 256 px):
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -195,19 +196,33 @@ def _trimmed_ncc(x: np.ndarray, y: np.ndarray, trim: float) -> float:
 
 
 class SmoothCache:
-    """Smoothed float32 copies of working images, computed on first use (thread-safe enough: idempotent)."""
+    """Smoothed float32 copies of working images, computed on first use; the ``size`` most recent are kept.
 
-    def __init__(self) -> None:
-        self._d: dict[tuple[int, float], np.ndarray] = {}
+    Keyed by object identity: use it only with features that outlive it (as :class:`Assistant` does).
+    Safe to share between threads: a race computes an entry twice, never a wrong one.
+    """
+
+    def __init__(self, size: int = 256) -> None:
+        from collections import OrderedDict
+
+        self.size = size
+        self._d: OrderedDict[tuple[int, float], np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
 
     def get(self, f: ImageFeatures, sigma: float) -> np.ndarray:
         from scipy import ndimage
 
         key = (id(f), round(sigma, 3))
-        out = self._d.get(key)
-        if out is None:
-            out = ndimage.gaussian_filter(f.small.astype(np.float32), sigma, truncate=2.5)
+        with self._lock:
+            out = self._d.get(key)
+            if out is not None:
+                self._d.move_to_end(key)
+                return out
+        out = ndimage.gaussian_filter(f.small.astype(np.float32), sigma, truncate=2.5)
+        with self._lock:
             self._d[key] = out
+            while len(self._d) > self.size:
+                self._d.popitem(last=False)
         return out
 
 
