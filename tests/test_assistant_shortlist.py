@@ -48,6 +48,7 @@ def test_extra_pairs_find_the_copy_and_it_is_verified_same(shifted_scan, tmp_pat
     assert (min(i, j), max(i, j)) in extra
     assert all(p[0] < p[1] for p in extra) and extra == sorted(extra)
     assert not set(extra) & a.walk_pairs()
+    assert Assistant(scan, cache_dir=tmp_path / "other").extra_pairs() == extra  # deterministic
     [res] = a.assess([(i, j)])
     assert (res.verdict, res.grade) == ("same", "same-frame"), res.evidence
     votes = descriptor_votes(a.features())

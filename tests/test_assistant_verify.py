@@ -107,3 +107,23 @@ def test_rule_table(evidence, ssim, verdict, grade):
 def test_rule_identical_pixels_need_no_evidence():
     a = decide(None, 1.0, identical=True)
     assert (a.verdict, a.grade, a.score) == ("same", "identical", 1.0)
+
+
+@pytest.mark.parametrize("source", ["1", "4", "7"])
+def test_new_speckle_on_the_same_anatomy_is_an_adjacent_frame(assistant, source):
+    """A neighbouring frame of a sweep: the anatomy (smoothed frame) with a new speckle realisation, shifted a little."""
+    import numpy as np
+    from scipy import ndimage
+
+    from busi_curate.assistant.features import extract
+    from busi_curate.assistant.verify import verify_pair
+    from busi_curate.imageio import read_gray
+
+    img = read_gray(assistant.scan.image_path(assistant.scan.row_of("benign", source)))
+    rng = np.random.default_rng(int(source))
+    anatomy = ndimage.gaussian_filter(img.astype(float), 2.5)
+    frame = ndimage.gaussian_filter(anatomy * rng.rayleigh(1.0, anatomy.shape) / 1.25, 0.7)
+    frame = np.clip(ndimage.shift(frame, (3, 6), order=1, mode="nearest"), 0, 255).astype(np.uint8)
+    ev = verify_pair(extract(img), extract(frame))
+    a = decide(ev, 0.5)
+    assert (a.verdict, a.grade) == ("same", "adjacent-frame"), a.evidence
