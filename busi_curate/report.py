@@ -179,6 +179,15 @@ def fmt_p(p: float) -> str:
     return f"{p:.3g}"
 
 
+def fmt_table_p(p: float) -> str:
+    """A Lilliefors p-value from statsmodels' table, which is clipped to [0.001, 0.2]."""
+    if not math.isnan(p) and p <= 0.001 + 1e-9:
+        return "<= 0.001"
+    if not math.isnan(p) and p >= 0.2 - 1e-9:
+        return ">= 0.2"
+    return fmt_p(p)
+
+
 _MD_ALWAYS = re.compile(r"([\\`*\[\]|])")
 _MD_UNDERSCORE = re.compile(r"(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])")
 _MD_TAG = re.compile(r"<(?=[A-Za-z/!?])")
@@ -444,7 +453,7 @@ def build_blocks(f: Findings, meta: dict[str, Any], settings: ReportSettings, pa
     rows = []
     for name, x in (("duplicate", s.duplicate), ("non-duplicate", s.non_duplicate)):
         rows.append((name, x.n, x.mean, x.std, x.median, f"[{fmt_cell(x.range_low)}, {fmt_cell(x.range_high)}]",
-                     fmt_cell(x.lilliefors_stat), fmt_p(x.lilliefors_p)))
+                     fmt_cell(x.lilliefors_stat), fmt_table_p(x.lilliefors_p)))
     b.append(T(["pairs", "n", "mean", "std", "median", f"{pct} range", "Lilliefors D", "Lilliefors p"], rows))
     normal = [name for name, x in (("duplicate", s.duplicate), ("non-duplicate", s.non_duplicate))
               if not math.isnan(x.lilliefors_p) and x.lilliefors_p >= 0.05]
