@@ -84,14 +84,36 @@ def test_other_settings_invalidate_the_cache(scan, tmp_path):
     assert other.computed == len(set(keys))
 
 
-def test_only_changed_images_are_recomputed(scan, tmp_path):
+def test_only_missing_images_are_computed(scan, tmp_path):
     keys, paths = keys_paths(scan)
-    FeatureCache(tmp_path).get(keys, paths, workers=1)
-    changed = list(keys)
-    changed[0] = "0" * 64  # as if image 0's pixels had changed
+    cache = FeatureCache(tmp_path)
+    cache.get(keys, paths, workers=1)
+    have = cache.load()
+    kept = [k for k in dict.fromkeys(keys)][1:]  # as if image 0 had been added since
+    cache.save(kept, [have[k] for k in kept])
     c = FeatureCache(tmp_path)
-    c.get(changed, paths, workers=1)
+    c.get(keys, paths, workers=1)
     assert c.computed == 1
+
+
+def test_an_image_changed_since_the_scan_is_refused(tmp_path):
+    from busi_curate.errors import ScanError
+    from busi_curate.scan import ScanSettings, run_scan
+    from busi_curate.synthetic import make_synthetic_busi
+
+    make_synthetic_busi(tmp_path / "data", n_per_class=(3, 2, 2), kinds=())
+    run_scan(tmp_path / "data", tmp_path / "scan", ScanSettings(size=32))
+    scan = read_scan(tmp_path / "scan")
+    path = scan.image_path(2)
+    from PIL import Image
+
+    img = np.asarray(Image.open(path)).copy()
+    img[10:20, 10:20] = 255 - img[10:20, 10:20]
+    Image.fromarray(img).save(path)
+    with pytest.raises(ScanError, match="changed since the scan") as err:
+        Assistant(scan, cache_dir=tmp_path / "features").assess([(0, 1)])
+    assert err.value.path == path
+    assert not (tmp_path / "features" / "features.npz").exists()  # nothing half-written
 
 
 def test_assistant_is_lazy_and_uses_the_scan_cache(synthetic_scan_dir, tmp_path):

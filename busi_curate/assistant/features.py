@@ -162,17 +162,27 @@ def extract(gray: np.ndarray, settings: FeatureSettings = FeatureSettings()) -> 
     return ImageFeatures(small, valid, xy_all, np.concatenate(lev_l), desc_all, scale)
 
 
-def _extract_path(args: tuple[str, FeatureSettings]) -> ImageFeatures:
+def _extract_path(args: tuple[str, FeatureSettings, str | None]) -> ImageFeatures:
+    from ..errors import ScanError
+    from ..fileio import pixel_sha256
     from ..imageio import read_gray
 
-    path, settings = args
-    return extract(read_gray(path), settings)
+    path, settings, expected = args
+    gray = read_gray(path)
+    if expected is not None and pixel_sha256(gray) != expected:
+        raise ScanError("image changed since the scan (pixel hash differs from index.csv); re-run the scan", path)
+    return extract(gray, settings)
 
 
 def extract_many(paths: Sequence[str | Path], settings: FeatureSettings = FeatureSettings(), workers: int = 2,
-                 progress: Callable[[int], None] | None = None) -> list[ImageFeatures]:
-    """Features of many image files, in order; ``workers`` > 1 uses a process pool (CPU-bound, GIL-bound)."""
-    jobs = [(str(p), settings) for p in paths]
+                 progress: Callable[[int], None] | None = None,
+                 expected_sha256: Sequence[str] | None = None) -> list[ImageFeatures]:
+    """Features of many image files, in order; ``workers`` > 1 uses a process pool (CPU-bound, GIL-bound).
+
+    With ``expected_sha256`` each image's pixel hash is checked first (ScanError naming the file if it differs).
+    """
+    shas: Sequence[str | None] = expected_sha256 if expected_sha256 is not None else [None] * len(paths)
+    jobs = [(str(p), settings, k) for p, k in zip(paths, shas)]
     if workers <= 1 or len(jobs) < 32:
         out = []
         for j in jobs:
@@ -297,7 +307,8 @@ class FeatureCache:
         self.loaded_from_cache = sum(k in cached for k in keys)
         self.computed = len(missing)
         if missing:
-            new = extract_many([first[k] for k in missing], self.settings, workers=workers, progress=progress)
+            new = extract_many([first[k] for k in missing], self.settings, workers=workers, progress=progress,
+                               expected_sha256=missing)
             have.update(zip(missing, new))
             uniq = list(first)
             self.save(uniq, [have[k] for k in uniq])
