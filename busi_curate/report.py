@@ -549,17 +549,23 @@ def _jsonable(obj: Any) -> Any:
     return obj
 
 
-def read_decisions(scan: Any, decisions_path: Path) -> list[Decision]:
-    """Read the journal against the scan's images.
+def read_decisions(scan: Any, decisions_path: Path) -> tuple[list[Decision], list[str]]:
+    """Read the journal against the scan's images; returns the decisions and the reader's warnings
+    (damaged lines skipped, e.g. a line cut in half by a crash).
 
     Raises:
         JournalError: the journal is missing, is not a journal, or names images not in the scan.
     """
+    import warnings
+
     if not decisions_path.is_file():
         raise JournalError("decisions journal not found (review the scan first, or pass --decisions FILE)",
                            decisions_path)
     known = set(zip(scan.index["class"], scan.index["id"].astype(str)))
-    return read_journal(decisions_path, known=known)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        decisions = read_journal(decisions_path, known=known)
+    return decisions, [str(w.message) for w in caught]
 
 
 def make_report(scan_dir: str | Path, out: str | Path, decisions_path: str | Path | None = None,
@@ -577,9 +583,10 @@ def make_report(scan_dir: str | Path, out: str | Path, decisions_path: str | Pat
 
     scan = read_scan(scan_dir)
     dpath = Path(decisions_path) if decisions_path is not None else Path(scan_dir) / "decisions.csv"
-    decisions = read_decisions(scan, dpath)
+    decisions, skipped = read_decisions(scan, dpath)
     load = st.scan_loader(scan, verify=settings.verify_images)
     f = compute_findings(scan, decisions, settings, load=load)
+    f.notes[:0] = [f"journal: {m}" for m in skipped]
     return write_report(f, scan, dpath, Path(out), settings, load)
 
 

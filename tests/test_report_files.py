@@ -187,6 +187,16 @@ def test_changed_image_is_refused(scan_copy: Path, synthetic_dir: Path, tmp_path
     assert exc.value.path == img
 
 
+def test_damaged_journal_line_is_skipped_and_noted(scan_copy: Path, synthetic_dir: Path, tmp_path: Path) -> None:
+    journal = planted_journal(scan_copy, synthetic_dir)
+    with open(journal, "a", encoding="utf-8") as fh:
+        fh.write("benign,1,benign,2,sa")  # a line cut in half by a crash
+    rep = make_report(scan_copy, tmp_path / "rep", settings=FAST)
+    assert rep["counts"]["groups"] == 8  # earlier lines kept
+    assert any("damaged journal line" in n for n in rep["notes"])
+    assert "damaged journal line" in (tmp_path / "rep" / "report.md").read_text()
+
+
 def test_missing_journal_raises_journal_error(scan_copy: Path, tmp_path: Path) -> None:
     with pytest.raises(JournalError, match="not found"):
         make_report(scan_copy, tmp_path / "rep", decisions_path=tmp_path / "none.csv", settings=FAST)
