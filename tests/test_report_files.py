@@ -200,3 +200,20 @@ def test_damaged_journal_line_is_skipped_and_noted(scan_copy: Path, synthetic_di
 def test_missing_journal_raises_journal_error(scan_copy: Path, tmp_path: Path) -> None:
     with pytest.raises(JournalError, match="not found"):
         make_report(scan_copy, tmp_path / "rep", decisions_path=tmp_path / "none.csv", settings=FAST)
+
+
+def test_journal_summary_counts_standing_decisions() -> None:
+    from busi_curate.report import journal_summary
+
+    t = "2026-01-01T00:00:00Z"
+    ds = [
+        Decision("benign", "1", "benign", "2", "same", "identical", "auto", "", t),
+        Decision("benign", "2", "benign", "1", "undo", "", "ana", "", t),          # revokes the line above
+        Decision("benign", "1", "benign", "2", "different", "", "ana", "", t),
+        Decision("benign", "1", "benign", "3", "same", "adjacent-frame", "auto", "", t),
+        Decision("benign", "4", "benign", "3", "skip", "", "ana", "", t),
+    ]
+    js = journal_summary(ds)
+    assert (js["lines"], js["standing"], js["same"], js["different"], js["skip"]) == (5, 3, 1, 1, 1)
+    assert js["grades"] == {"identical": 0, "same-frame": 0, "adjacent-frame": 1}
+    assert js["decided_by"] == {"auto": 1, "person": 2}
