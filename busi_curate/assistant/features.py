@@ -193,7 +193,9 @@ def extract_many(paths: Sequence[str | Path], settings: FeatureSettings = Featur
     import multiprocessing as mp
     from concurrent.futures import ProcessPoolExecutor
 
-    ctx = mp.get_context("fork") if "fork" in mp.get_all_start_methods() else None
+    # forkserver: safe when the caller has threads (the review server); spawn where it is missing
+    methods = mp.get_all_start_methods()
+    ctx = mp.get_context("forkserver" if "forkserver" in methods else "spawn")
     out = []
     with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
         for f in pool.map(_extract_path, jobs, chunksize=16):
