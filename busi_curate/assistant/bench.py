@@ -83,8 +83,11 @@ def bench_auto(scan_dir: str | Path, cold: bool = True, reference_pairs: int = 4
     total = t_feat + t_short + t_verify + t_walk + t_group
     ref_total = t_ref_per_pair * len(to_verify)
     members = sum(g.size for g in groups)
+    from .. import __version__
+
     return {
-        "scan_dir": str(scan.dir), "n_images": scan.n, "cold": cold,
+        "tool": "busi-curate bench-auto", "version": __version__,
+        "scan_dir": str(scan.dir), "scan_files": scan.meta.get("files", {}), "n_images": scan.n, "cold": cold,
         "hardware": f"{cpu_name()}, {os.cpu_count()} logical CPUs, {platform.system()}",
         "workers": settings.workers,
         "timings_s": {"features": t_feat, "shortlist": t_short, "verification": t_verify, "walk": t_walk,
