@@ -132,3 +132,13 @@ def test_process_pool_gives_the_same_features(scan):
     one = extract_many(paths[:34], workers=1)
     two = extract_many(paths[:34], workers=2)
     assert all(same_features(x, y) for x, y in zip(one, two))
+
+
+def test_unwritable_cache_folder_warns_and_works(scan, tmp_path):
+    keys, paths = keys_paths(scan)
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    c = FeatureCache(blocker / "features")
+    with pytest.warns(UserWarning, match="cannot write the feature cache"):
+        feats = c.get(keys[:3], paths[:3], workers=1)
+    assert len(feats) == 3

@@ -313,5 +313,9 @@ class FeatureCache:
                                expected_sha256=missing)
             have.update(zip(missing, new))
             uniq = list(first)
-            self.save(uniq, [have[k] for k in uniq])
+            try:
+                self.save(uniq, [have[k] for k in uniq])
+            except OSError as exc:  # a read-only scan folder: work from memory
+                warnings.warn(f"{self.dir}: cannot write the feature cache ({exc}); features kept in memory only",
+                              stacklevel=2)
         return [have[k] for k in keys]
