@@ -42,6 +42,7 @@ def test_size_study_with_journal(synthetic_dir: Path, tmp_path: Path) -> None:
     journal = Journal(tmp_path / "decisions.csv")
     for p in planted.itertuples():
         journal.append(Decision(p.source_class, p.source_id, p.copy_class, p.copy_id, "same", "same-frame", "test"))
+    journal.append(Decision("normal", "1", "normal", "2", "different", "", "test"))
     out = tmp_path / "study.json"
     res = CliRunner().invoke(size_study, [str(synthetic_dir), "--sizes", "32,64", "--journal", str(tmp_path / "decisions.csv"),
                                           "--json", str(out), "--quiet"])
@@ -56,6 +57,7 @@ def test_size_study_with_journal(synthetic_dir: Path, tmp_path: Path) -> None:
         assert s["identical_pairs_worst_rank"] == 1
         assert s["confirmed_pairs"] == 8 and s["confirmed_ranked_first"] == 8
         assert 0 < s["confirmed_rank_auc_min"] <= 1
+        assert s["different_pairs"] == 1 and s["same_vs_different_auc"] == 1.0
 
 
 def test_size_study_bad_sizes(synthetic_dir: Path) -> None:

@@ -66,19 +66,23 @@ def summarise(m: np.ndarray, top: int) -> dict[str, Any]:
 
 
 def confirmed_pairs(journal: str | Path, row_of: dict[tuple[str, str], int],
-                    grades: tuple[str, ...] = ("identical", "same-frame")) -> list[tuple[int, int]]:
-    """Rows of the pairs a review journal confirms as duplicates (standing ``same`` decisions of ``grades``)."""
+                    grades: tuple[str, ...] = ("identical", "same-frame")) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
+    """Rows of the pairs a review journal confirms as duplicates (standing ``same`` of ``grades``) and as different."""
     from ..journal import effective, read_journal
 
-    out = []
+    same, different = [], []
     for (ka, kb), d in sorted(effective(read_journal(journal, known=set(row_of))).items()):
         if d.answer == "same" and d.grade in grades:
-            out.append((row_of[ka], row_of[kb]))
-    return out
+            same.append((row_of[ka], row_of[kb]))
+        elif d.answer == "different":
+            different.append((row_of[ka], row_of[kb]))
+    return same, different
 
 
-def confirmed_figures(m: np.ndarray, pairs: list[tuple[int, int]], bulk_p999: float) -> dict[str, Any]:
-    """How one size ranks and separates the confirmed duplicate pairs."""
+def confirmed_figures(m: np.ndarray, pairs: list[tuple[int, int]], bulk_p999: float,
+                      different: list[tuple[int, int]] | None = None) -> dict[str, Any]:
+    """How one size ranks and separates the confirmed duplicate pairs (and, given the reviewed-different
+    pairs, how often a duplicate out-scores a reviewed look-alike: an AUC over those two sets)."""
     n = m.shape[0]
     bulk = np.sort(m[np.triu_indices(n, 1)].astype(np.float64))
     ranks = [min(_rank(m, i, j), _rank(m, j, i)) for i, j in pairs]
@@ -92,7 +96,20 @@ def confirmed_figures(m: np.ndarray, pairs: list[tuple[int, int]], bulk_p999: fl
         "confirmed_median_ssim": round(float(np.median(vals)), 4),
         "confirmed_rank_auc_median": round(float(np.median(auc)), 5),
         "confirmed_rank_auc_min": round(float(np.min(auc)), 5),
+        **_same_vs_different(m, vals, different or []),
     }
+
+
+def _same_vs_different(m: np.ndarray, same_vals: np.ndarray, different: list[tuple[int, int]]) -> dict[str, Any]:
+    if not different:
+        return {}
+    diff = np.sort(np.array([float(m[i, j]) for i, j in different]))
+    # P(same > different) + 0.5 P(tie): the Mann-Whitney AUC
+    below = np.searchsorted(diff, same_vals, side="left")
+    ties = np.searchsorted(diff, same_vals, side="right") - below
+    auc = float(np.mean((below + 0.5 * ties) / len(diff)))
+    return {"different_pairs": len(diff), "same_vs_different_auc": round(auc, 4),
+            "different_median_ssim": round(float(np.median(diff)), 4)}
 
 
 def run_size_study(data_dir: str | Path, sizes: list[int], top: int = 5, progress: bool = False,
@@ -117,7 +134,7 @@ def run_size_study(data_dir: str | Path, sizes: list[int], top: int = 5, progres
     for i, r in enumerate(ds.records):
         by_hash[r.pixel_sha256].append(i)
     identical = [(g[x], g[y]) for g in by_hash.values() if len(g) > 1 for x in range(len(g)) for y in range(x + 1, len(g))]
-    confirmed = confirmed_pairs(journal, row_of) if journal is not None else []
+    confirmed, different = confirmed_pairs(journal, row_of) if journal is not None else ([], [])
     backend = get_backend("numba")
     backend.matrix(np.zeros((3, 16, 16), dtype=np.uint8))  # JIT warm-up
     per_size: dict[int, dict[str, Any]] = {}
@@ -138,7 +155,7 @@ def run_size_study(data_dir: str | Path, sizes: list[int], top: int = 5, progres
                 named[f"{ka[0]} {ka[1]} / {kb[0]} {kb[1]}"] = {"ssim": round(float(m[i, j]), 6), "rank": [_rank(m, i, j), _rank(m, j, i)]}
         fig["named_pairs"] = named
         if confirmed:
-            fig.update(confirmed_figures(m, confirmed, fig["bulk_p999"]))
+            fig.update(confirmed_figures(m, confirmed, fig["bulk_p999"], different))
         per_size[s] = fig
     # agreement between sizes
     tops = {s: _top_k(m, top)[0] for s, m in mats.items()}
@@ -191,7 +208,8 @@ def format_table(res: dict[str, Any]) -> str:
         ccols = [("size", "size"), ("confirmed pairs", "confirmed_pairs"), ("ranked first", "confirmed_ranked_first"),
                  ("in top 5", "confirmed_in_top5"), ("above bulk p99.9", "confirmed_above_bulk_p999"),
                  ("median SSIM", "confirmed_median_ssim"), ("rank AUC median", "confirmed_rank_auc_median"),
-                 ("rank AUC min", "confirmed_rank_auc_min")]
+                 ("rank AUC min", "confirmed_rank_auc_min"), ("reviewed-different pairs", "different_pairs"),
+                 ("their median SSIM", "different_median_ssim"), ("AUC same vs different", "same_vs_different_auc")]
         lines.append("| " + " | ".join(c for c, _ in ccols) + " |")
         lines.append("|" + "---|" * len(ccols))
         for s in sizes:
