@@ -213,6 +213,10 @@ def time_pruned(images: np.ndarray, prune_k: int, planted: np.ndarray, settings:
     return out
 
 
+def _ratio(r: float) -> str:
+    return f"{r:.0f}x" if r >= 10 else f"{r:.2f}x"
+
+
 def run_bench(images: np.ndarray, backends: list[str], sample: int = 300, window: str = "uniform",
               device: str | None = None, synthetic: int | None = None, prune_k: int = 50, source: str = "",
               progress: bool = False, echo: Any = None) -> BenchResult:
@@ -237,7 +241,7 @@ def run_bench(images: np.ndarray, backends: list[str], sample: int = 300, window
         res.backends.append(bt)
         say(f"{name} ({bt.device}): {bt.pairs:,} pairs in {bt.seconds:.2f} s (cpu {bt.cpu_seconds:.2f} s) = "
             f"{bt.pairs_per_s:,.0f} pairs/s, "
-            f"{bt.pairs_per_s / res.reference_pairs_per_s:.0f}x scikit-image; max |diff| {bt.max_abs_diff:.1e}")
+            f"{_ratio(bt.pairs_per_s / res.reference_pairs_per_s)} scikit-image; max |diff| {bt.max_abs_diff:.1e}")
     if synthetic:
         imgs, planted = synthetic_thumbnails(synthetic, int(images.shape[1]))
         fast = next((x.pairs_per_s for x in res.backends if x.name == "numba"), None)
