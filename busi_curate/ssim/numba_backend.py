@@ -99,9 +99,10 @@ def _term(hx: np.int32, sxa: np.int16, sxb: np.int16, dxa: np.float32, dxb: np.f
     two = np.float32(2.0)
     sa = np.int32(sxa)
     sb = np.int32(sxb)
-    pxy = _mul32(sa, sb)
-    q = _sub32(_mul32(nw, np.int32(hx)), pxy)
-    e = _add32(_mul32(sa, sa), _mul32(sb, sb))
+    # (mypy reads numba intrinsics as typing-context functions: hence the ignores)
+    pxy = _mul32(sa, sb)  # type: ignore[call-arg,var-annotated]
+    q = _sub32(_mul32(nw, np.int32(hx)), pxy)  # type: ignore[call-arg]
+    e = _add32(_mul32(sa, sa), _mul32(sb, sb))  # type: ignore[call-arg]
     num = (two * np.float32(pxy) + k1f) * (two * np.float32(q) + k2f)
     den = (np.float32(e) + k1f) * (dxa + dxb)
     return lane * (num / den)
@@ -159,7 +160,7 @@ def _uniform_one(ia: np.ndarray, ib: np.ndarray, sxa: np.ndarray, sxb: np.ndarra
                     h[x] += col[x + d]
             for x in range(tp):
                 row += _term(h[x], sxa[yo, x], sxb[yo, x], dxa[yo, x], dxb[yo, x], lane[x], nw, k1f, k2f)
-        total += row
+        total += row  # type: ignore[assignment]
     return total / (t * t)
 
 
