@@ -26,9 +26,10 @@ try:
 except ImportError as exc:  # pragma: no cover - exercised only without the extra
     raise MissingExtraError("the torch backend needs the [bench] extra: pip install -e .[bench]") from exc
 
-#: float64 bytes held per pair while a block is scored, in units of S*S and T*T (an upper bound).
-_PER_PAIR_S2 = 3
-_PER_PAIR_T2 = 8
+#: float64 values held per pair while a block is scored, in units of S*S and T*T (counted from ``_score``:
+#: two gathered images, their product and the T x S intermediate; about a dozen T x T temporaries).
+_PER_PAIR_S2 = 4
+_PER_PAIR_T2 = 12
 
 
 @dataclass
