@@ -117,3 +117,11 @@ def test_real_busi_shortlist_holds_every_top5_pair(busi_dir: Path) -> None:
     found, total, missed = prune.recall_of_top(matrix, a, b, top=5)
     assert total > 3000 and missed == [] and found == total
     assert len(a) < 0.15 * len(thumbs) * (len(thumbs) - 1) / 2
+
+
+@pytest.mark.parametrize(("n", "size"), [(2, 128), (3, 16), (5, 20), (40, 17)])
+def test_small_sets_and_sizes_shortlist_everything(n: int, size: int) -> None:
+    """With fewer than prune_k images every pair is kept, whatever the size (tiny sizes skip cascade stages)."""
+    images = np.random.default_rng(n).integers(0, 256, (n, size, size), dtype=np.uint8)
+    a, b = prune.shortlist_pairs(images, 50)
+    assert len(a) == n * (n - 1) // 2
