@@ -1,0 +1,31 @@
+"""The curation half works without torch; the torch backend and busi-bench say what is missing."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+BLOCK = "import sys; sys.modules['torch'] = None; sys.modules['monai'] = None; sys.modules['segmentation_models_pytorch'] = None; "
+
+
+def _run(code: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-c", BLOCK + code], cwd=cwd, capture_output=True, text=True, timeout=600)
+
+
+def test_demo_runs_without_torch(tmp_path):
+    r = _run("from busi_curate.cli import main; main(['demo', '--out', 'demo', '--size', '64'])", tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "planted duplicates ranked first" in r.stdout
+
+
+def test_torch_backend_without_torch_is_a_clear_error(tmp_path):
+    r = _run("from busi_curate.cli import main; main(['demo', '--out', 'demo', '--size', '64', '--backend', 'torch'])", tmp_path)
+    assert r.returncode == 2
+    assert "[bench]" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_busi_bench_without_torch_is_a_clear_error(tmp_path):
+    r = _run("from benchmark.cli import main; main(['speed'])", tmp_path)
+    assert r.returncode == 2, r.stderr
+    assert "[bench]" in r.stderr and "Traceback" not in r.stderr
