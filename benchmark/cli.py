@@ -167,11 +167,18 @@ def predict(checkpoint: Path, images: tuple[Path, ...], out: Path, refine: str |
               help="images per epoch for the epoch estimate (about a curated fold after oversampling)")
 @click.option("--device", default="auto", show_default=True)
 @click.option("--amp/--no-amp", default=True, help="autocast on CUDA")
+@click.option("--threads", type=int, default=0, help="torch CPU threads (0 = torch's default)")
 @user_errors
-def speed(names: str | None, image_size: int, batch_size: int, steps: int, epoch_images: int, device: str, amp: bool) -> None:
+def speed(names: str | None, image_size: int, batch_size: int, steps: int, epoch_images: int, device: str, amp: bool,
+          threads: int) -> None:
     """Time one training step and an epoch, and peak memory, for each registered model."""
     _needs_torch()
+    import torch
+
     from .speed import format_table, measure_all
+
+    if threads > 0:
+        torch.set_num_threads(threads)
 
     click.echo(format_table(measure_all(names.split(",") if names else None, image_size, batch_size, steps,
                                         epoch_images, device, amp)))

@@ -118,9 +118,14 @@ def measure_all(names: Sequence[str] | None = None, image_size: int = 128, batch
 
 def format_table(results: Sequence[SpeedResult]) -> str:
     """Markdown table of the results, with the hardware in a header line."""
+    import os
+
+    import torch
+
     from .provenance import hardware
 
-    lines = [f"hardware: {hardware()}", "",
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    lines = [f"hardware: {hardware()}; torch threads {torch.get_num_threads()}; load average (1 min) at the end {load:.1f}", "",
              "| model | params (M) | device | input | batch | s/step | s/image | s/epoch | peak RSS (MB) | peak CUDA (MB) |",
              "|---|---|---|---|---|---|---|---|---|---|"]
     for r in results:
