@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from busi_curate.dataset import CLASSES
+from busi_curate.dataset import CLASSES, resize_gray
 from busi_curate.fileio import pixel_sha256
 from busi_curate.imageio import read_gray, read_mask_union
 from busi_curate.manifest import Folds, Manifest, read_folds, read_manifest
@@ -91,14 +91,14 @@ def resize_pair(gray: np.ndarray, mask: np.ndarray, size: int) -> tuple[np.ndarr
     """
     from PIL import Image
 
-    img = Image.fromarray(gray).resize((size, size), Image.Resampling.BILINEAR)
     msk = Image.fromarray(mask.astype(np.uint8) * 255).resize((size, size), Image.Resampling.NEAREST)
-    return np.asarray(img, dtype=np.float32) / 255.0, (np.asarray(msk) > 0).astype(np.uint8)
+    return preprocess_image(gray, size), (np.asarray(msk) > 0).astype(np.uint8)
 
 
 def preprocess_image(gray: np.ndarray, size: int) -> np.ndarray:
-    """Resize ``(H, W) uint8`` to ``(size, size) float32`` in [0, 1] (bilinear), for prediction."""
-    return resize_pair(gray, np.zeros_like(gray, dtype=bool), size)[0]
+    """Resize ``(H, W) uint8`` to ``(size, size) float32`` in [0, 1] (Pillow bilinear, the curation half's
+    :func:`busi_curate.dataset.resize_gray`), scaled by 1/255."""
+    return resize_gray(gray, size).astype(np.float32) / 255.0
 
 
 def load_samples(
