@@ -55,3 +55,14 @@ def scan_copy(synthetic_scan_dir: Path, tmp_path: Path) -> Path:
     dst = tmp_path / "scan"
     shutil.copytree(synthetic_scan_dir, dst)
     return dst
+
+
+def run_cli(argv: list[str]) -> int:
+    """Run ``busi-curate`` in-process as a user would; returns its exit status."""
+    from busi_curate.cli import main
+
+    try:
+        main(argv)
+    except SystemExit as exc:
+        return int(exc.code or 0)
+    return 0

@@ -5,16 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-
-from busi_curate.cli import main
-
-
-def run_cli(argv: list[str]) -> int:
-    try:
-        main(argv)
-    except SystemExit as exc:
-        return int(exc.code or 0)
-    return 0
+from conftest import run_cli
 
 
 def test_bench_auto_reports_each_phase(scan_copy, tmp_path, capsys):

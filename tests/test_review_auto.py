@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
+from conftest import run_cli
 
-from busi_curate.cli import main
 from busi_curate.journal import Journal, read_journal
 from busi_curate.review.auto import run_auto
 from busi_curate.review.server import ReviewApp
@@ -106,12 +106,6 @@ def test_server_asks_the_assistant_before_the_person(scan_copy):
     assert app.walk.next_question() is None
 
 
-def run_cli(argv: list[str]) -> int:
-    try:
-        main(argv)
-    except SystemExit as exc:
-        return int(exc.code or 0)
-    return 0
 
 
 def test_cli_auto_no_browser(scan_copy, capsys):

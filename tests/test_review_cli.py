@@ -14,20 +14,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import run_cli
 from PIL import Image
 
-from busi_curate.cli import main
 from busi_curate.errors import JournalError
 from busi_curate.journal import JOURNAL_COLUMNS, Decision, Journal, read_journal
 from busi_curate.review.session import review_lock
-
-
-def run_cli(argv: list[str]) -> int:
-    try:
-        main(argv)
-    except SystemExit as exc:
-        return int(exc.code or 0)
-    return 0
 
 
 def one_line_error(capsys, argv: list[str], *needles: str) -> str:
