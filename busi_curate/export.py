@@ -9,7 +9,6 @@ journal and options give the same bytes.
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -95,55 +94,11 @@ def _as_pair(q: Any) -> tuple[Key, Key]:
     return (a, b) if a <= b else (b, a)
 
 
-def fallback_open_questions(scan: ScanResult, decisions: Sequence[Decision], threshold: float) -> list[tuple[Key, Key]]:
-    """The paper's walk (section 4.2), reduced to "which question would be asked next".
-
-    For each reference in record order, its candidates in rank order with SSIM >= ``threshold``: pairs
-    already joined by ``same`` decisions are implied and passed; a ``same`` pair continues the walk; a
-    ``different`` pair ends this reference; an undecided (or skipped) pair is the open question.
-    Used only while :mod:`busi_curate.review.walk` is not available.
-    """
-    from .groups import UnionFind
-
-    eff = effective(decisions)
-    uf = UnionFind()
-    for (a, b), d in eff.items():
-        if d.answer == "same":
-            uf.union(a, b)
-    cands = scan.candidates.sort_values(["reference_class", "reference_id", "rank"], kind="stable")
-    by_ref: dict[Key, list[tuple[Key, float]]] = {}
-    for rc, ri, cc, ci, s in zip(cands["reference_class"], cands["reference_id"], cands["candidate_class"],
-                                 cands["candidate_id"], cands["ssim"]):
-        by_ref.setdefault((str(rc), str(ri)), []).append(((str(cc), str(ci)), float(s)))
-    out: list[tuple[Key, Key]] = []
-    seen: set[tuple[Key, Key]] = set()
-    for ref in sorted(by_ref, key=lambda k: record_sort_key(*k)):
-        for cand, s in by_ref[ref]:
-            if not s >= threshold:
-                break
-            if uf.connected(ref, cand):
-                continue
-            pair = (ref, cand) if ref <= cand else (cand, ref)
-            standing = eff.get(pair)
-            if standing is None or standing.answer == "skip":
-                if pair not in seen:
-                    seen.add(pair)
-                    out.append(pair)
-                break
-            if standing.answer == "different":
-                break
-    return out
-
-
 def open_questions(scan: ScanResult, decisions: Sequence[Decision], threshold: float = DEFAULT_THRESHOLD) -> list[tuple[Key, Key]]:
-    """Review questions still open: from the review walk (``busi_curate.review.walk.Walk``) when installed."""
-    try:
-        walk_mod = importlib.import_module("busi_curate.review.walk")
-    except ModuleNotFoundError as exc:
-        if exc.name not in ("busi_curate.review", "busi_curate.review.walk"):
-            raise
-        return fallback_open_questions(scan, decisions, threshold)
-    walk = walk_mod.Walk(scan, list(decisions), threshold=threshold)
+    """Review questions still open: the review walk's, including the assistant's saved extra pairs."""
+    from .review.session import open_walk
+
+    walk = open_walk(scan, list(decisions), threshold=threshold)
     return sorted({_as_pair(q) for q in walk.open_questions()})
 
 
