@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from test_export_helpers import planted, planted_keys, review_planted
+from test_export_helpers import planted, planted_keys, review_planted, run_cli
 
-from busi_curate.errors import ManifestError
+from busi_curate.errors import JournalError, ManifestError, ScanError
 from busi_curate.export import POLICIES, ExportSettings, export_manifest, open_questions
-from busi_curate.journal import read_journal
-from busi_curate.manifest import FOLDS_COLUMNS, MANIFEST_COLUMNS, read_manifest
+from busi_curate.journal import Decision, Journal, read_journal
+from busi_curate.manifest import FOLDS_COLUMNS, MANIFEST_COLUMNS, read_folds, read_manifest
 from busi_curate.scan import read_scan
 
 
@@ -151,3 +151,64 @@ def test_open_questions_come_from_the_finder(scan_copy: Path, synthetic_dir: Pat
     assert {r.key for r in res.rows if not r.kept} >= {("benign", "2"), ("benign", "3")}
     none = lambda scan, decisions, threshold: []  # noqa: E731
     assert export_manifest(scan_copy, None, questions=none).meta["undecided"]["open_questions"] == 0
+
+
+def test_include_adjacent_merges_adjacent_frames(scan_copy: Path, synthetic_dir: Path, tmp_path: Path) -> None:
+    adj = Decision("benign", "2", "benign", "3", "same", "adjacent-frame", "test", time="2026-01-01T00:00:00Z")
+    review_planted(scan_copy, synthetic_dir, extra=[adj])
+    plain = export_manifest(scan_copy, tmp_path / "p")
+    assert {r.key for r in plain.rows if r.kept} >= {("benign", "2"), ("benign", "3")}
+    assert plain.meta["fold_links"] == [[["benign", "2"], ["benign", "3"]]]
+    folds = plain.folds
+    for f in range(4):
+        sel = folds[(folds["fold"] == f) & (folds["class"] == "benign") & folds["id"].isin(["2", "3"])]
+        assert sel["split"].nunique() == 1  # linked images share every split
+    merged = export_manifest(scan_copy, tmp_path / "a", settings=ExportSettings(include_adjacent=True))
+    assert merged.meta["merged_grades"] == ["identical", "same-frame", "adjacent-frame"]
+    assert not {r.key for r in merged.rows if r.kept} & {("benign", "2"), ("benign", "3")}
+
+
+def test_export_cli(reviewed: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "cli"
+    code, stdout, _ = run_cli(["export", str(reviewed), "--out", str(out), "--version", "1.2.0", "--seed", "7"], capsys)
+    assert code == 0
+    assert "kept benign" in stdout and "test" in stdout and "val" in stdout  # per-fold class counts
+    m = read_manifest(out)
+    assert m.version == "1.2.0" and m.meta["folds"]["seed"] == 7
+    read_folds(out / "folds.csv")
+
+
+@pytest.mark.parametrize("argv_tail, message", [
+    (["--version", "v1"], "semver"),
+    (["--decisions", "nope.csv"], "decisions journal not found"),
+])
+def test_export_cli_bad_options(reviewed: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                argv_tail: list[str], message: str) -> None:
+    code, _, err = run_cli(["export", str(reviewed), "--out", str(tmp_path / "x"), *argv_tail], capsys)
+    assert code == 2 and message in err and err.count("\n") == 1
+
+
+def test_export_refuses_changed_data(synthetic_dir: Path, synthetic_scan_dir: Path, tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    shutil.copytree(synthetic_dir, data)
+    scan = tmp_path / "scan"
+    shutil.copytree(synthetic_scan_dir, scan)
+    review_planted(scan, synthetic_dir)
+    export_manifest(scan, None, data_dir=data)  # identical copy: fine
+    import numpy as np
+    from PIL import Image
+
+    p = data / "Dataset_BUSI_with_GT" / "malignant" / "malignant (3).png"
+    a = np.asarray(Image.open(p)).copy()
+    a[5, 5] ^= 0xFF
+    Image.fromarray(a).save(p)
+    with pytest.raises(ScanError, match=r"malignant 3 .*pixels differ from the scan"):
+        export_manifest(scan, tmp_path / "out", data_dir=data)
+    assert not (tmp_path / "out").exists()
+
+
+def test_export_journal_naming_unknown_images(scan_copy: Path, tmp_path: Path) -> None:
+    with Journal(scan_copy / "decisions.csv") as j:
+        j.append(Decision("benign", "999", "benign", "1", "different", "", "test"))
+    with pytest.raises(JournalError, match="benign 999"):
+        export_manifest(scan_copy, tmp_path / "m", settings=ExportSettings(undecided="different"))
