@@ -36,5 +36,10 @@ def demo(out: Path, seed: int, size: int, backend: str, top_k: int, window: str,
         hits += ok
         click.echo(f"{p.copy_class:>9} {p.copy_id:>3} <- {p.source_class:>9} {p.source_id:>3}  {p.kind:<10}  "
                    f"{top['candidate_class']:>9} {top['candidate_id']:>3}  {top['ssim']:.3f}  {'yes' if ok else 'NO'}")
-    click.echo(f"\n{hits}/{len(planted)} planted duplicates ranked first. Next: busi-curate review {out / 'scan'}")
+    scan_dir = out / "scan"
+    click.echo(f"\n{hits}/{len(planted)} planted duplicates ranked first. Next steps:\n"
+               f"  busi-curate review {scan_dir} --auto --no-browser   # the assistant decides the confident pairs\n"
+               f"  busi-curate review {scan_dir} --auto                # review the rest in your browser\n"
+               f"  busi-curate report {scan_dir} --out {out / 'report'}\n"
+               f"  busi-curate export {scan_dir} --out {out / 'manifest'}")
     _ = pd
