@@ -66,3 +66,20 @@ def run_cli(argv: list[str]) -> int:
     except SystemExit as exc:
         return int(exc.code or 0)
     return 0
+
+
+@pytest.fixture(scope="session")
+def synthetic_manifest_dir(synthetic_dir: Path, synthetic_scan_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A manifest folder exported from the synthetic scan after reviewing its planted pairs. Read-only."""
+    import shutil
+
+    from test_export_helpers import review_planted
+
+    from busi_curate.export import export_manifest
+
+    scan = tmp_path_factory.mktemp("synthetic-manifest") / "scan"
+    shutil.copytree(synthetic_scan_dir, scan)
+    review_planted(scan, synthetic_dir)
+    out = scan.parent / "m"
+    export_manifest(scan, out)
+    return out

@@ -10,31 +10,20 @@ import numpy as np
 import pandas as pd
 import pytest
 from PIL import Image
-from test_export_helpers import review_planted, run_cli
+from test_export_helpers import run_cli
 
 from busi_curate.dataset import load_dataset
-from busi_curate.export import export_manifest
 from busi_curate.fileio import pixel_sha256
 from busi_curate.imageio import read_gray, read_mask_union
 from busi_curate.manifest import read_manifest
 
 
-@pytest.fixture(scope="module")
-def manifest_dir(synthetic_dir: Path, synthetic_scan_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    scan = tmp_path_factory.mktemp("materialize") / "scan"
-    shutil.copytree(synthetic_scan_dir, scan)
-    review_planted(scan, synthetic_dir)
-    out = scan.parent / "m"
-    export_manifest(scan, out)
-    return out
-
-
-def test_writes_kept_images_and_masks_at_128(manifest_dir: Path, synthetic_dir: Path, tmp_path: Path,
+def test_writes_kept_images_and_masks_at_128(synthetic_manifest_dir: Path, synthetic_dir: Path, tmp_path: Path,
                                               capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "cur"
-    code, stdout, _ = run_cli(["materialize", str(manifest_dir), str(synthetic_dir), str(out)], capsys)
+    code, stdout, _ = run_cli(["materialize", str(synthetic_manifest_dir), str(synthetic_dir), str(out)], capsys)
     assert code == 0 and "128x128" in stdout
-    m = read_manifest(manifest_dir)
+    m = read_manifest(synthetic_manifest_dir)
     kept = m.kept()
     mapping = pd.read_csv(out / "mapping.csv", dtype=str, keep_default_na=False)
     assert list(zip(mapping["class"], mapping["id"])) == [r.key for r in kept]
@@ -60,13 +49,13 @@ def test_writes_kept_images_and_masks_at_128(manifest_dir: Path, synthetic_dir: 
     assert [rec.key for rec in again.records] == [r.key for r in kept]
 
 
-def test_original_size_and_removed(manifest_dir: Path, synthetic_dir: Path, tmp_path: Path,
+def test_original_size_and_removed(synthetic_manifest_dir: Path, synthetic_dir: Path, tmp_path: Path,
                                    capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "full"
-    code, _, _ = run_cli(["materialize", str(manifest_dir), str(synthetic_dir), str(out), "--size", "none",
+    code, _, _ = run_cli(["materialize", str(synthetic_manifest_dir), str(synthetic_dir), str(out), "--size", "none",
                           "--include-removed"], capsys)
     assert code == 0
-    m = read_manifest(manifest_dir)
+    m = read_manifest(synthetic_manifest_dir)
     mapping = pd.read_csv(out / "mapping.csv", dtype=str, keep_default_na=False)
     assert len(mapping) == len(m) and set(mapping["status"]) == {"kept", "removed"}
     removed = mapping[mapping["status"] == "removed"]
@@ -77,38 +66,38 @@ def test_original_size_and_removed(manifest_dir: Path, synthetic_dir: Path, tmp_
         (read_mask_union([synthetic_dir / p for p in row.masks], (row.height, row.width))).astype(np.uint8) * 255)
 
 
-def test_refuses_changed_data_and_writes_nothing(manifest_dir: Path, synthetic_dir: Path, tmp_path: Path,
+def test_refuses_changed_data_and_writes_nothing(synthetic_manifest_dir: Path, synthetic_dir: Path, tmp_path: Path,
                                                  capsys: pytest.CaptureFixture[str]) -> None:
     data = tmp_path / "data"
     shutil.copytree(synthetic_dir, data)
-    kept = read_manifest(manifest_dir).kept()[0]
+    kept = read_manifest(synthetic_manifest_dir).kept()[0]
     p = data / kept.image
     a = np.asarray(Image.open(p)).copy()
     a[0, 0] ^= 0x80
     Image.fromarray(a).save(p)
     out = tmp_path / "cur"
-    code, _, err = run_cli(["materialize", str(manifest_dir), str(data), str(out)], capsys)
+    code, _, err = run_cli(["materialize", str(synthetic_manifest_dir), str(data), str(out)], capsys)
     assert code == 2 and "differ from the manifest" in err
     assert not out.exists() and not [q for q in tmp_path.iterdir() if q.name.startswith(".cur")]
 
 
 @pytest.mark.parametrize("size", ["0", "big", "-3"])
-def test_bad_size(manifest_dir: Path, synthetic_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+def test_bad_size(synthetic_manifest_dir: Path, synthetic_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
                   size: str) -> None:
-    code, _, err = run_cli(["materialize", str(manifest_dir), str(synthetic_dir), str(tmp_path / "o"), "--size", size],
+    code, _, err = run_cli(["materialize", str(synthetic_manifest_dir), str(synthetic_dir), str(tmp_path / "o"), "--size", size],
                            capsys)
     assert code == 2 and "--size" in err
 
 
-def test_refuses_a_foreign_output_folder_and_replaces_its_own(manifest_dir: Path, synthetic_dir: Path, tmp_path: Path,
+def test_refuses_a_foreign_output_folder_and_replaces_its_own(synthetic_manifest_dir: Path, synthetic_dir: Path, tmp_path: Path,
                                                               capsys: pytest.CaptureFixture[str]) -> None:
     foreign = tmp_path / "foreign"
     foreign.mkdir()
     (foreign / "thesis.tex").write_text("precious")
-    code, _, err = run_cli(["materialize", str(manifest_dir), str(synthetic_dir), str(foreign)], capsys)
+    code, _, err = run_cli(["materialize", str(synthetic_manifest_dir), str(synthetic_dir), str(foreign)], capsys)
     assert code == 2 and "not an earlier" in err and (foreign / "thesis.tex").exists()
     out = tmp_path / "cur"
     for size in ("64", "32"):
-        assert run_cli(["materialize", str(manifest_dir), str(synthetic_dir), str(out), "--size", size], capsys)[0] == 0
+        assert run_cli(["materialize", str(synthetic_manifest_dir), str(synthetic_dir), str(out), "--size", size], capsys)[0] == 0
     assert json.loads((out / "materialize.json").read_text())["size"] == 32
     assert np.asarray(Image.open(next((out / "images").iterdir()))).shape == (32, 32)

@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
-from test_export_helpers import review_planted, run_cli
+from test_export_helpers import run_cli
 
 from busi_curate.errors import ManifestError
-from busi_curate.export import export_manifest
 from busi_curate.folds import FoldSettings, fold_units, make_folds
 from busi_curate.manifest import read_folds, read_manifest
 
@@ -89,43 +87,33 @@ def test_val_fraction_zero_and_k() -> None:
         make_folds(keys, labels, settings=FoldSettings(val_fraction=1.0))
 
 
-@pytest.fixture(scope="module")
-def manifest_dir(synthetic_dir: Path, synthetic_scan_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    scan = tmp_path_factory.mktemp("folds") / "scan"
-    shutil.copytree(synthetic_scan_dir, scan)
-    review_planted(scan, synthetic_dir)
-    out = scan.parent / "m"
-    export_manifest(scan, out)
-    return out
-
-
-def test_folds_cli_regenerates_with_other_settings(manifest_dir: Path, tmp_path: Path,
+def test_folds_cli_regenerates_with_other_settings(synthetic_manifest_dir: Path, tmp_path: Path,
                                                    capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "folds_k3.csv"
-    code, stdout, _ = run_cli(["folds", str(manifest_dir), "--out", str(out), "--k", "3", "--seed", "11"], capsys)
+    code, stdout, _ = run_cli(["folds", str(synthetic_manifest_dir), "--out", str(out), "--k", "3", "--seed", "11"], capsys)
     assert code == 0
     assert "test" in stdout and "benign" in stdout  # per-fold class counts
-    folds = read_folds(out, manifest_dir / "manifest.csv")
+    folds = read_folds(out, synthetic_manifest_dir / "manifest.csv")
     assert folds.numbers == [0, 1, 2]
     side = json.loads(out.with_suffix(".json").read_text())
     assert side["folds"]["k"] == 3 and side["folds"]["seed"] == 11
-    assert side["manifest"]["sha256"] == read_manifest(manifest_dir).sha256
+    assert side["manifest"]["sha256"] == read_manifest(synthetic_manifest_dir).sha256
     # the exported folds.csv is the default settings: regenerating them alone gives the same table
     main_again = tmp_path / "default.csv"
-    assert run_cli(["folds", str(manifest_dir / "manifest.csv"), "--out", str(main_again)], capsys)[0] == 0
-    assert main_again.read_bytes() == (manifest_dir / "folds.csv").read_bytes()
+    assert run_cli(["folds", str(synthetic_manifest_dir / "manifest.csv"), "--out", str(main_again)], capsys)[0] == 0
+    assert main_again.read_bytes() == (synthetic_manifest_dir / "folds.csv").read_bytes()
 
 
-def test_folds_cli_refuses_to_overwrite_the_exported_file(manifest_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    before = (manifest_dir / "folds.csv").read_bytes()
-    code, _, err = run_cli(["folds", str(manifest_dir), "--out", str(manifest_dir / "folds.csv"), "--k", "3"], capsys)
+def test_folds_cli_refuses_to_overwrite_the_exported_file(synthetic_manifest_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    before = (synthetic_manifest_dir / "folds.csv").read_bytes()
+    code, _, err = run_cli(["folds", str(synthetic_manifest_dir), "--out", str(synthetic_manifest_dir / "folds.csv"), "--k", "3"], capsys)
     assert code == 2 and "re-run `busi-curate export`" in err
-    assert (manifest_dir / "folds.csv").read_bytes() == before
+    assert (synthetic_manifest_dir / "folds.csv").read_bytes() == before
 
 
-def test_exported_folds_cover_kept_images_only(manifest_dir: Path) -> None:
-    m = read_manifest(manifest_dir)
-    folds = read_folds(manifest_dir / "folds.csv")
+def test_exported_folds_cover_kept_images_only(synthetic_manifest_dir: Path) -> None:
+    m = read_manifest(synthetic_manifest_dir)
+    folds = read_folds(synthetic_manifest_dir / "folds.csv")
     kept = [r.key for r in m.kept()]
     _check_partition(folds.frame, kept, 4)
     split = folds.split(0)

@@ -8,29 +8,18 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from test_export_helpers import review_planted, run_cli
+from test_export_helpers import run_cli
 
 from busi_curate.errors import ManifestError
-from busi_curate.export import export_manifest
 from busi_curate.manifest import FOLDS_COLUMNS, MANIFEST_COLUMNS, read_folds, read_manifest
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "manifest.md"
 
 
-@pytest.fixture(scope="module")
-def published(synthetic_dir: Path, synthetic_scan_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    scan = tmp_path_factory.mktemp("schema") / "scan"
-    shutil.copytree(synthetic_scan_dir, scan)
-    review_planted(scan, synthetic_dir)
-    out = scan.parent / "m"
-    export_manifest(scan, out)
-    return out
-
-
 @pytest.fixture()
-def copy(published: Path, tmp_path: Path) -> Path:
+def copy(synthetic_manifest_dir: Path, tmp_path: Path) -> Path:
     d = tmp_path / "m"
-    shutil.copytree(published, d)
+    shutil.copytree(synthetic_manifest_dir, d)
     return d
 
 
@@ -53,19 +42,19 @@ def test_docs_list_the_schema_exactly() -> None:
     assert tuple(_doc_table("## folds.csv")) == FOLDS_COLUMNS
 
 
-def test_docs_list_every_sidecar_key(published: Path) -> None:
+def test_docs_list_every_sidecar_key(synthetic_manifest_dir: Path) -> None:
     import json
 
-    meta = json.loads((published / "manifest.json").read_text())
+    meta = json.loads((synthetic_manifest_dir / "manifest.json").read_text())
     documented = set(_doc_table("## manifest.json"))
     assert set(meta) == documented
 
 
-def test_reads_back(published: Path) -> None:
-    m = read_manifest(published)
+def test_reads_back(synthetic_manifest_dir: Path) -> None:
+    m = read_manifest(synthetic_manifest_dir)
     assert len(m) == 36 and m.meta is not None and m.version == "1.0.0"
     assert m.counts()["total"] == 36
-    folds = read_folds(published / "folds.csv")
+    folds = read_folds(synthetic_manifest_dir / "folds.csv")
     assert folds.numbers == [0, 1, 2, 3]
 
 

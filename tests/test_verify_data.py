@@ -9,23 +9,12 @@ import numpy as np
 import pandas as pd
 import pytest
 from PIL import Image
-from test_export_helpers import review_planted, run_cli
+from test_export_helpers import run_cli
 
-from busi_curate.export import export_manifest
 from busi_curate.manifest import read_manifest
 from busi_curate.verify import verify_data
 
 BENIGN = Path("Dataset_BUSI_with_GT") / "benign"
-
-
-@pytest.fixture(scope="module")
-def manifest_dir(synthetic_dir: Path, synthetic_scan_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    scan = tmp_path_factory.mktemp("verify") / "scan"
-    shutil.copytree(synthetic_scan_dir, scan)
-    review_planted(scan, synthetic_dir)
-    out = scan.parent / "m"
-    export_manifest(scan, out)
-    return out
 
 
 @pytest.fixture()
@@ -35,31 +24,31 @@ def data(synthetic_dir: Path, tmp_path: Path) -> Path:
     return d
 
 
-def test_identical_copy_passes(manifest_dir: Path, synthetic_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = run_cli(["verify", str(manifest_dir), str(synthetic_dir), "--quiet"], capsys)
+def test_identical_copy_passes(synthetic_manifest_dir: Path, synthetic_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run_cli(["verify", str(synthetic_manifest_dir), str(synthetic_dir), "--quiet"], capsys)
     assert code == 0
     assert "images: 36 checked: 36 ok" in out and "mask files: 37 checked: 37 ok" in out and "OK:" in out
     # the inner Dataset_BUSI_with_GT folder is accepted as DATA_DIR too
-    code, _, _ = run_cli(["verify", str(manifest_dir / "manifest.csv"), str(synthetic_dir / "Dataset_BUSI_with_GT"),
+    code, _, _ = run_cli(["verify", str(synthetic_manifest_dir / "manifest.csv"), str(synthetic_dir / "Dataset_BUSI_with_GT"),
                           "--quiet"], capsys)
     assert code == 0
 
 
-def test_reencoded_copy_with_equal_pixels_passes(manifest_dir: Path, data: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_reencoded_copy_with_equal_pixels_passes(synthetic_manifest_dir: Path, data: Path, capsys: pytest.CaptureFixture[str]) -> None:
     for name in ("benign (2).png", "benign (5).png"):
         p = data / BENIGN / name
         Image.open(p).convert("RGB").save(p, compress_level=9)  # R = G = B: same gray pixels, other bytes
     m = Image.open(data / BENIGN / "benign (2)_mask.png")
     m.convert("RGBA").save(data / BENIGN / "benign (2)_mask.png")  # masks: any non-zero channel, alpha ignored
-    report = verify_data(read_manifest(manifest_dir), data)
+    report = verify_data(read_manifest(synthetic_manifest_dir), data)
     assert report.ok
     assert {c.path for c in report.checks if c.status == "ok-reencoded"} == {
         (BENIGN / "benign (2).png").as_posix(), (BENIGN / "benign (5).png").as_posix()}
-    code, out, _ = run_cli(["verify", str(manifest_dir), str(data), "--quiet"], capsys)
+    code, out, _ = run_cli(["verify", str(synthetic_manifest_dir), str(data), "--quiet"], capsys)
     assert code == 0 and "2 ok-reencoded" in out
 
 
-def test_altered_folder_is_reported_file_by_file(manifest_dir: Path, data: Path, tmp_path: Path,
+def test_altered_folder_is_reported_file_by_file(synthetic_manifest_dir: Path, data: Path, tmp_path: Path,
                                                  capsys: pytest.CaptureFixture[str]) -> None:
     p = data / BENIGN / "benign (3).png"
     a = np.asarray(Image.open(p)).copy()
@@ -73,7 +62,7 @@ def test_altered_folder_is_reported_file_by_file(manifest_dir: Path, data: Path,
     (data / BENIGN / "notes.txt").write_text("not an image: ignored")
     (data / "Dataset_BUSI_with_GT" / "normal" / "normal (1).png").write_bytes(b"\x89PNG\r\n\x1a\n truncated")
 
-    report = verify_data(read_manifest(manifest_dir), data)
+    report = verify_data(read_manifest(synthetic_manifest_dir), data)
     got = {(c.path.rsplit("/", 1)[-1], c.status) for c in report.problems()}
     assert got == {
         ("benign (3).png", "changed"),
@@ -84,7 +73,7 @@ def test_altered_folder_is_reported_file_by_file(manifest_dir: Path, data: Path,
         ("normal (1).png", "changed"),
     }
     report_csv = tmp_path / "report.csv"
-    code, out, err = run_cli(["verify", str(manifest_dir), str(data), "--quiet", "--report", str(report_csv)], capsys)
+    code, out, err = run_cli(["verify", str(synthetic_manifest_dir), str(data), "--quiet", "--report", str(report_csv)], capsys)
     assert code == 1
     assert "MISMATCH: 6 problem(s)" in out and "benign (4).png" in out and "missing" in out
     table = pd.read_csv(report_csv, dtype=str, keep_default_na=False)
@@ -92,19 +81,19 @@ def test_altered_folder_is_reported_file_by_file(manifest_dir: Path, data: Path,
     assert len(table) == len(report.checks) and (table["status"] != "ok").sum() == 6
 
 
-def test_mask_of_another_size_is_changed(manifest_dir: Path, data: Path) -> None:
+def test_mask_of_another_size_is_changed(synthetic_manifest_dir: Path, data: Path) -> None:
     mk = data / BENIGN / "benign (8)_mask.png"
     Image.open(mk).resize((50, 40)).save(mk)
-    bad = verify_data(read_manifest(manifest_dir), data).problems()
+    bad = verify_data(read_manifest(synthetic_manifest_dir), data).problems()
     assert [(c.status, "50x40" in c.detail) for c in bad] == [("changed", True)]
 
 
-def test_broken_manifest_and_missing_folder_exit_2(manifest_dir: Path, synthetic_dir: Path, tmp_path: Path,
+def test_broken_manifest_and_missing_folder_exit_2(synthetic_manifest_dir: Path, synthetic_dir: Path, tmp_path: Path,
                                                    capsys: pytest.CaptureFixture[str]) -> None:
-    code, _, err = run_cli(["verify", str(manifest_dir), str(tmp_path / "nowhere")], capsys)
+    code, _, err = run_cli(["verify", str(synthetic_manifest_dir), str(tmp_path / "nowhere")], capsys)
     assert code == 2 and "data folder does not exist" in err
     broken = tmp_path / "broken"
-    shutil.copytree(manifest_dir, broken)
+    shutil.copytree(synthetic_manifest_dir, broken)
     frame = pd.read_csv(broken / "manifest.csv", dtype=str, keep_default_na=False)
     frame.rename(columns={"pixel_sha256": "sha"}).to_csv(broken / "manifest.csv", index=False)
     code, _, err = run_cli(["verify", str(broken), str(synthetic_dir)], capsys)
