@@ -23,7 +23,7 @@ import torch.nn.functional as F
 Augmenter = Callable[[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]
 
 
-def monai_transforms() -> object:
+def monai_transforms(interp: str = "bilinear") -> object:
     """The MONAI dictionary pipeline for keys ``image`` and ``mask`` (each ``(1, H, W)``)."""
     from monai.transforms import Compose, RandFlipd, RandRotated
 
@@ -33,7 +33,7 @@ def monai_transforms() -> object:
             RandFlipd(keys, prob=0.5, spatial_axis=0),
             RandFlipd(keys, prob=0.5, spatial_axis=1),
             RandRotated(keys, range_x=(0.0, 2 * math.pi), prob=1.0, keep_size=True,
-                        mode=("bilinear", "nearest"), padding_mode="zeros"),
+                        mode=(interp, "nearest"), padding_mode="zeros"),
         ]
     )
 
@@ -41,8 +41,8 @@ def monai_transforms() -> object:
 class MonaiAugment:
     """Per-sample MONAI dictionary transforms over a batch; ``reseed(s)`` fixes the random stream."""
 
-    def __init__(self) -> None:
-        self.pipeline = monai_transforms()
+    def __init__(self, interp: str = "bilinear") -> None:
+        self.pipeline = monai_transforms(interp)
 
     def reseed(self, seed: int) -> None:
         """Restart the transforms' random stream from ``seed``."""
@@ -64,8 +64,9 @@ class MonaiAugment:
 class TorchAugment:
     """Batched on-device flips and rotations with a private ``torch.Generator``."""
 
-    def __init__(self, device: torch.device) -> None:
+    def __init__(self, device: torch.device, interp: str = "bilinear") -> None:
         self.device = device
+        self.interp = interp
         self.gen = torch.Generator(device=device)
 
     def reseed(self, seed: int) -> None:
@@ -87,18 +88,19 @@ class TorchAugment:
         zero = torch.zeros_like(cos)
         mat = torch.stack([torch.stack([cos, -sin, zero], 1), torch.stack([sin, cos, zero], 1)], 1)
         grid = F.affine_grid(mat.to(images.dtype), list(images.shape), align_corners=False)
-        images = F.grid_sample(images, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+        images = F.grid_sample(images, grid, mode=self.interp, padding_mode="zeros", align_corners=False)
         masks = F.grid_sample(masks, grid.to(masks.dtype), mode="nearest", padding_mode="zeros", align_corners=False)
         return images, masks
 
 
-def make_augmenter(kind: str, device: torch.device) -> MonaiAugment | TorchAugment | None:
-    """``auto`` -> MONAI on CPU, batched torch on CUDA; ``none`` -> None."""
+def make_augmenter(kind: str, device: torch.device, interp: str = "bilinear") -> MonaiAugment | TorchAugment | None:
+    """``auto`` -> MONAI on CPU, batched torch on CUDA; ``none`` -> None. ``interp`` is the image's
+    interpolation under rotation (masks always nearest)."""
     if kind == "auto":
         kind = "torch" if device.type == "cuda" else "monai"
     if kind == "none":
         return None
-    return MonaiAugment() if kind == "monai" else TorchAugment(device)
+    return MonaiAugment(interp) if kind == "monai" else TorchAugment(device, interp)
 
 
 def epoch_seed(seed: int, epoch: int, stream: int = 0) -> int:

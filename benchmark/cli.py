@@ -166,31 +166,113 @@ def predict(checkpoint: Path, images: tuple[Path, ...], out: Path, refine: str |
 @click.option("--epoch-images", default=860, show_default=True,
               help="images per epoch for the epoch estimate (about a curated fold after oversampling)")
 @click.option("--device", default="auto", show_default=True)
-@click.option("--amp/--no-amp", default=True, help="autocast on CUDA")
+@click.option("--precision", "precisions", default="auto", show_default=True,
+              help="comma-separated: auto, fp32, bf16, fp16 (each model is timed at each)")
 @click.option("--threads", type=int, default=0, help="torch CPU threads (0 = torch's default)")
+@click.option("--json", "as_json", is_flag=True, help="one JSON object per model and precision")
 @user_errors
-def speed(names: str | None, image_size: int, batch_size: int, steps: int, epoch_images: int, device: str, amp: bool,
-          threads: int) -> None:
-    """Time one training step and an epoch, and peak memory, for each registered model."""
+def speed(names: str | None, image_size: int, batch_size: int, steps: int, epoch_images: int, device: str,
+          precisions: str, threads: int, as_json: bool) -> None:
+    """Time training steps against the FLOP floor measured in the same run, and peak memory, per model."""
     _needs_torch()
+    import json
+
     import torch
 
     from .speed import format_table, measure_all
 
     if threads > 0:
         torch.set_num_threads(threads)
-
-    click.echo(format_table(measure_all(names.split(",") if names else None, image_size, batch_size, steps,
-                                        epoch_images, device, amp)))
+    results = measure_all(names.split(",") if names else None, image_size, batch_size, steps, epoch_images, device,
+                          [p.strip() for p in precisions.split(",") if p.strip()])
+    if as_json:
+        for r in results:
+            click.echo(json.dumps(r.as_json(), sort_keys=True))
+    else:
+        click.echo(format_table(results))
 
 
 @main.command()
-def models() -> None:
-    """List the registered architectures."""
+@click.argument("grid_file", type=click.Path(dir_okay=False, exists=True, path_type=Path))
+@click.option("--out", "out", required=True, type=click.Path(file_okay=False, path_type=Path), help="folder of the run folders")
+@click.option("--engine", type=click.Choice(["local", "ray"]), default="local", show_default=True)
+@click.option("--address", help="Ray cluster address (--engine ray; default: a local Ray instance)")
+@click.option("--workers", type=int, default=1, show_default=True, help="--engine local: jobs at a time")
+@click.option("--threads", type=int, help="torch threads per job (default: the run's cpus)")
+@click.option("--nice", type=int, default=10, show_default=True, help="--engine local: niceness of the jobs")
+@click.option("--only", multiple=True, help="run only these runs of the grid (repeatable)")
+@click.option("--status", "show_status", is_flag=True, help="show what is done and stop")
+@user_errors
+def grid(grid_file: Path, out: Path, engine: str, address: str | None, workers: int, threads: int | None, nice: int,
+         only: tuple[str, ...], show_status: bool) -> None:
+    """Run a grid of experiments (benchmark/grid.py): finished folds are skipped, unfinished ones resumed."""
+    from .grid import load_grid, run_local, run_ray, status_table
+
+    g = load_grid(grid_file)
+    if show_status:
+        click.echo(status_table(g, out))
+        return
+    _needs_torch()
+    out.mkdir(parents=True, exist_ok=True)
+    echo = lambda m: click.echo(m, err=True)  # noqa: E731
+    if engine == "ray":
+        rc = run_ray(g, out, address, only, echo=echo)
+    else:
+        rc = run_local(g, out, workers, threads, nice, only, echo=echo)
+    click.echo(status_table(g, out))
+    sys.exit(1 if rc else 0)
+
+
+@main.command()
+@click.argument("data_dir", type=click.Path(file_okay=False, exists=True, path_type=Path))
+@click.option("--out", "out", required=True, type=click.Path(file_okay=False, path_type=Path))
+@click.option("--k", "k", type=click.IntRange(min=2), default=4, show_default=True, help="number of folds")
+@click.option("--seed", type=int, default=1993, show_default=True, help="random_state of StratifiedKFold")
+@click.option("--val-fraction", type=click.FloatRange(0, 1, max_open=True), default=0.2, show_default=True)
+@user_errors
+def provisional(data_dir: Path, out: Path, k: int, seed: int, val_fraction: float) -> None:
+    """An UNCURATED manifest of every image in DATA_DIR with the paper code's naive folds (no group links):
+    StratifiedKFold(k, shuffle=True, random_state=seed) by class, for leakage and inflation studies."""
+    from .provisional import build_provisional
+
+    m, f = build_provisional(data_dir, out, k=k, seed=seed, val_fraction=val_fraction)
+    click.echo(f"wrote {m} and {f} (uncurated: every image kept, naive folds)")
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="one JSON object per model")
+def models(as_json: bool) -> None:
+    """List the registered architectures: parameters, FLOPs per 128x128 image, tasks, paper table."""
+    import json
+
     from .models import MODELS
 
-    for name in MODELS:
-        click.echo(name)
+    try:
+        from .speed import model_facts
+    except ImportError:
+        model_facts = None  # type: ignore[assignment]
+    rows = []
+    for name, spec in MODELS.items():
+        row: dict[str, Any] = {"model": name, "tasks": list(spec.tasks), "table": spec.table,
+                               "description": spec.description}
+        if model_facts is not None:
+            try:
+                row.update(model_facts(name, spec.tasks[0]))
+            except ImportError:
+                pass
+        rows.append(row)
+    if as_json:
+        for row in rows:
+            click.echo(json.dumps(row, sort_keys=True))
+        return
+    click.echo("| model | tasks | paper table | params (M) | GFLOP / 128x128 image (forward) | description |")
+    click.echo("|---|---|---|---|---|---|")
+    for r in rows:
+        params = f"{r['params_m']:.2f}" if "params_m" in r else "?"
+        flops = f"{r['gflops_forward']:.2f}" if "gflops_forward" in r else "?"
+        click.echo(f"| {r['model']} | {'/'.join(r['tasks'])} | {r['table']} | {params} | {flops} | {r['description']} |")
+    if model_facts is None or not rows or "params_m" not in rows[0]:
+        click.echo(EXTRA_HINT + " (for parameter and FLOP counts)", err=True)
 
 
 @main.command()

@@ -69,13 +69,20 @@ def read_inputs(manifest: str | Path, folds: str | Path) -> tuple[Manifest, Fold
     return m, read_folds(folds, m)
 
 
-def split_fold(folds: Folds, fold: int) -> FoldSplit:
-    """Train / val / test keys of ``fold``.
+#: ``class_subset`` setting -> classes kept (Table 4 trains and tests on benign + malignant only, and on all).
+CLASS_SUBSETS: dict[str, tuple[str, ...]] = {"all": tuple(CLASSES), "benign-malignant": ("benign", "malignant")}
+
+
+def split_fold(folds: Folds, fold: int, class_subset: str = "all") -> FoldSplit:
+    """Train / val / test keys of ``fold``, restricted to the classes of ``class_subset`` (the same test
+    images minus the dropped classes, so subset folds come from the published folds).
 
     Raises:
         ManifestError: ``fold`` is not in the folds file, or it has no training or validation images.
     """
     parts = folds.split(fold)
+    keep = set(CLASS_SUBSETS[class_subset])
+    parts = {k: [key for key in v if key[0] in keep] for k, v in parts.items()}
     out = FoldSplit(fold, parts["train"], parts["val"], parts["test"])
     for name in ("train", "val"):
         if not getattr(out, name):
@@ -83,7 +90,7 @@ def split_fold(folds: Folds, fold: int) -> FoldSplit:
     return out
 
 
-def resize_pair(gray: np.ndarray, mask: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
+def resize_pair(gray: np.ndarray, mask: np.ndarray, size: int, interp: str = "bilinear") -> tuple[np.ndarray, np.ndarray]:
     """Resize ``(H, W) uint8`` image (bilinear) and ``(H, W) bool`` mask (nearest) to ``(size, size)``.
 
     Returns:
@@ -92,12 +99,20 @@ def resize_pair(gray: np.ndarray, mask: np.ndarray, size: int) -> tuple[np.ndarr
     from PIL import Image
 
     msk = Image.fromarray(mask.astype(np.uint8) * 255).resize((size, size), Image.Resampling.NEAREST)
-    return preprocess_image(gray, size), (np.asarray(msk) > 0).astype(np.uint8)
+    return preprocess_image(gray, size, interp), (np.asarray(msk) > 0).astype(np.uint8)
 
 
-def preprocess_image(gray: np.ndarray, size: int) -> np.ndarray:
-    """Resize ``(H, W) uint8`` to ``(size, size) float32`` in [0, 1] (Pillow bilinear, the curation half's
-    :func:`busi_curate.dataset.resize_gray`), scaled by 1/255."""
+def preprocess_image(gray: np.ndarray, size: int, interp: str = "bilinear") -> np.ndarray:
+    """Resize ``(H, W) uint8`` to ``(size, size) float32`` in [0, 1], scaled by 1/255.
+
+    ``interp="bilinear"`` is the curation half's :func:`busi_curate.dataset.resize_gray` (Pillow bilinear,
+    the paper's text); ``"nearest"`` is Pillow nearest neighbour (the authors' code).
+    """
+    if interp == "nearest":
+        from PIL import Image
+
+        small = np.asarray(Image.fromarray(gray).resize((size, size), Image.Resampling.NEAREST), dtype=np.uint8)
+        return small.astype(np.float32) / 255.0
     return resize_gray(gray, size).astype(np.float32) / 255.0
 
 
@@ -107,6 +122,7 @@ def load_samples(
     data_dir: str | Path,
     size: int,
     verify: bool = True,
+    interp: str = "bilinear",
 ) -> SampleSet:
     """Decode, verify and preprocess the images ``keys`` of the manifest.
 
@@ -143,7 +159,7 @@ def load_samples(
                 bad.append(f"{cls} {id_} ({row.image}: image pixels)")
             elif row.mask_pixel_sha256 and pixel_sha256(mask.astype(np.uint8)) != row.mask_pixel_sha256:
                 bad.append(f"{cls} {id_} ({row.image}: mask pixels)")
-        images[i], masks[i] = resize_pair(gray, mask, size)
+        images[i], masks[i] = resize_pair(gray, mask, size, interp)
         labels[i] = CLASSES.index(cls)
     if bad:
         more = f" and {len(bad) - 3} more" if len(bad) > 3 else ""

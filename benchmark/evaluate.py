@@ -95,8 +95,11 @@ def refine_all(keys: list[tuple[str, str]], seg_prob: np.ndarray, cls_prob: np.n
 
 
 def evaluate_fold(keys: list[tuple[str, str]], labels: np.ndarray, gt: np.ndarray, seg_prob: np.ndarray | None,
-                  cls_prob: np.ndarray | None, threshold: float, rule: str) -> dict[str, Any]:
+                  cls_prob: np.ndarray | None, threshold: float, rule: str, fill_holes: bool = False) -> dict[str, Any]:
     """Score test predictions before and after refining.
+
+    With ``fill_holes`` every thresholded mask has its holes filled (``scipy.ndimage.binary_fill_holes``)
+    before refining and scoring, as the authors' single-task inference does.
 
     Returns:
         ``{"metrics": after-refining metrics (+ before_pr, incoherence counts), "per_image": DataFrame,
@@ -104,6 +107,11 @@ def evaluate_fold(keys: list[tuple[str, str]], labels: np.ndarray, gt: np.ndarra
     """
     n = len(keys)
     raw_masks = seg_prob >= threshold if seg_prob is not None else None
+    if raw_masks is not None and fill_holes:
+        from scipy.ndimage import binary_fill_holes
+
+        raw_masks = np.stack([binary_fill_holes(m) for m in raw_masks]) if len(raw_masks) else raw_masks
+        seg_prob = np.where(raw_masks & (seg_prob < threshold), np.float32(threshold), seg_prob)
     raw_cls = cls_prob.argmax(1) if cls_prob is not None else None
     before_df, before, _ = score_set(labels, gt, raw_masks, raw_cls, prefix="before_")
     events: list[RefineEvent] = []

@@ -59,8 +59,14 @@ def multitask_loss(
     lambda_seg: float = 0.85,
     gamma: float = 2.0,
     eps: float = 1.0,
+    recon: torch.Tensor | None = None,
+    images: torch.Tensor | None = None,
+    recon_weight: float = 0.0,
 ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """Eq. (4): ``lambda L_seg + (1 - lambda) L_cls``; a missing branch contributes nothing.
+
+    A model with a reconstruction branch (Adityan et al. [36]) adds ``recon_weight * MSE(recon, images)``
+    when both ``recon`` and ``images`` are given (the regulariser of their method).
 
     Single-task runs pass an empty ``seg_logits`` (classification only) or ``cls_logits=None``
     (segmentation only) and get the plain loss of the remaining branch (weight 1).
@@ -79,4 +85,8 @@ def multitask_loss(
         lc = focal_loss(cls_logits, labels, gamma)  # type: ignore[arg-type]
         parts["cls"] = lc.detach()
         total = total + ((1 - lambda_seg) if has_seg else 1.0) * lc
+    if recon is not None and images is not None and recon_weight > 0:
+        lr = F.mse_loss(recon.float(), images.float())
+        parts["recon"] = lr.detach()
+        total = total + recon_weight * lr
     return total, parts

@@ -34,7 +34,8 @@ class SegScores:
 
 
 def _boundary(mask: np.ndarray) -> np.ndarray:
-    eroded = ndimage.binary_erosion(mask, structure=np.ones((3, 3), bool), border_value=0)
+    # MONAI's edges: the mask minus its erosion by scipy's default (cross, 4-neighbour) structure
+    eroded = ndimage.binary_erosion(mask, border_value=0)
     return mask & ~eroded
 
 

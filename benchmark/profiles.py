@@ -14,6 +14,11 @@ from typing import Any
 from .errors import ConfigError
 
 TASKS: tuple[str, ...] = ("mt", "seg", "cls")
+PRECISIONS: tuple[str, ...] = ("auto", "fp32", "bf16", "fp16")
+CLS_HEADS: tuple[str, ...] = ("paper", "authors")
+HEAD_NORMS: tuple[str, ...] = ("batch", "instance")
+IMAGE_INTERPS: tuple[str, ...] = ("bilinear", "nearest")
+CLASS_SUBSETS: tuple[str, ...] = ("all", "benign-malignant")
 
 
 @dataclass
@@ -56,6 +61,20 @@ class RunConfig:
         threshold: probability threshold of the segmentation output.
         deterministic: ``torch.use_deterministic_algorithms`` and MONAI ``set_determinism``.
         eval_batch_size: batch size for validation / test inference.
+        precision: ``auto`` (bf16 autocast on CUDA when ``amp`` is on, fp32 on CPU), ``fp32``, ``bf16``
+            (autocast on CPU or CUDA; on CPUs with AVX512-BF16 or AMX about 1.6-1.9x faster) or ``fp16`` (CUDA).
+        checkpoint_every: write ``last.pt`` every this many epochs (and after the last one); ``best.pt``
+            is written whenever the selection metric improves.
+        cls_head: classification branch: ``paper`` (section 3.3 as written) or ``authors`` (the authors'
+            UNet++ code: previous-level maps brought down to the bottleneck, two convolutions).
+        head_norm: normalisation of the paper head's convolution: ``batch`` (as the authors) or ``instance``.
+        adam_eps: Adam epsilon (PyTorch default 1e-8; the authors' code uses 1e-4).
+        image_interp: interpolation of images under resize and rotation: ``bilinear`` (the paper's text)
+            or ``nearest`` (the authors' code). Masks always use nearest neighbour.
+        recon_weight: weight of the reconstruction loss of models with a reconstruction branch (mt-adityan).
+        class_subset: ``all`` (normal, benign, malignant) or ``benign-malignant`` (Table 4's first subset:
+            the published folds without their normal images).
+        fill_holes: fill holes in predicted masks before scoring (the authors' single-task inference).
     """
 
     profile: str = "paper"
@@ -92,6 +111,15 @@ class RunConfig:
     threshold: float = 0.5
     deterministic: bool = True
     eval_batch_size: int = 16
+    precision: str = "auto"
+    checkpoint_every: int = 1
+    cls_head: str = "paper"
+    head_norm: str = "batch"
+    adam_eps: float = 1e-8
+    image_interp: str = "bilinear"
+    recon_weight: float = 0.1
+    class_subset: str = "all"
+    fill_holes: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -129,6 +157,15 @@ class RunConfig:
             raise ConfigError(f"select_on must be 'loss' or 'score', got {self.select_on!r}")
         if self.augment not in ("auto", "monai", "torch", "none"):
             raise ConfigError(f"augment must be auto, monai, torch or none, got {self.augment!r}")
+        choices = {"precision": PRECISIONS, "cls_head": CLS_HEADS, "head_norm": HEAD_NORMS,
+                   "image_interp": IMAGE_INTERPS, "class_subset": CLASS_SUBSETS}
+        for name, allowed in choices.items():
+            if getattr(self, name) not in allowed:
+                raise ConfigError(f"{name} must be one of {', '.join(allowed)}, got {getattr(self, name)!r}")
+        if self.checkpoint_every < 1:
+            raise ConfigError(f"checkpoint_every must be at least 1, got {self.checkpoint_every}")
+        if self.adam_eps <= 0:
+            raise ConfigError(f"adam_eps must be positive, got {self.adam_eps}")
         if not 0.0 <= self.lambda_seg <= 1.0:
             raise ConfigError(f"lambda_seg must lie in [0, 1], got {self.lambda_seg}")
         if self.image_size < 32 or self.image_size % 32:
@@ -173,6 +210,25 @@ PROFILES: dict[str, RunConfig] = {
         early_stopping=0,
         eval_batch_size=32,
         threads=1,
+    ),
+    "cpu-grid": RunConfig(
+        profile="cpu-grid",
+        label="REDUCED CPU profile of the committed CPU grid, NOT the paper's protocol: 64x64 input, 20 epochs "
+        "of 400 images drawn from the (oversampled) training list, batch 8, Adam lr 1e-3, plateau patience 3, "
+        "bf16 autocast, batched torch augmentation, 1 torch thread per process",
+        image_size=64,
+        epochs=20,
+        images_per_epoch=400,
+        batch_size=8,
+        lr=1e-3,
+        augment="torch",
+        plateau=True,
+        plateau_patience=3,
+        early_stopping=0,
+        eval_batch_size=32,
+        threads=1,
+        precision="bf16",
+        checkpoint_every=5,
     ),
 }
 

@@ -39,7 +39,7 @@ class RunInputs:
     manifest: Manifest
     folds: Folds
     checksums: dict[str, str]
-    _cache: dict[int, SampleSet] | None = None
+    _cache: dict[tuple[int, str], SampleSet] | None = None
 
     @classmethod
     def read(cls, manifest: str | Path, folds: str | Path, data_dir: str | Path) -> RunInputs:
@@ -51,15 +51,15 @@ class RunInputs:
         m, f = read_inputs(manifest, folds)
         return cls(m.path, f.path, Path(data_dir), m, f, input_checksums(m, f))
 
-    def samples(self, size: int) -> tuple[SampleSet, dict[tuple[str, str], int]]:
+    def samples(self, size: int, interp: str = "bilinear") -> tuple[SampleSet, dict[tuple[str, str], int]]:
         """Every image named in the folds file, decoded, hash-verified and preprocessed once per size."""
         self._cache = self._cache or {}
-        if size not in self._cache:
+        if (size, interp) not in self._cache:
             keys = sorted(set(zip(self.folds.frame["class"], self.folds.frame["id"])), key=lambda k: record_sort_key(*k))
             t0 = time.perf_counter()
-            self._cache[size] = load_samples(self.manifest, keys, self.data_dir, size, verify=True)
+            self._cache[size, interp] = load_samples(self.manifest, keys, self.data_dir, size, verify=True, interp=interp)
             log.info("decoded and verified %d images in %.1f s", len(keys), time.perf_counter() - t0)
-        s = self._cache[size]
+        s = self._cache[size, interp]
         return s, {k: i for i, k in enumerate(s.keys)}
 
 
@@ -94,7 +94,7 @@ def run_fold(cfg: RunConfig, inputs: RunInputs, fold: int, out: str | Path, *, r
     from .provenance import provenance
     from .train import predict, select_device, to_tensors, train_fold
 
-    split = split_fold(inputs.folds, fold)
+    split = split_fold(inputs.folds, fold, cfg.class_subset)
     fold_dir = Path(out) / f"fold{fold}"
     if (fold_dir / "checkpoint" / "last.pt").exists() and not resume:
         raise BenchError("holds a checkpoint already: pass --resume to continue it or choose another --out", fold_dir)
@@ -107,7 +107,7 @@ def run_fold(cfg: RunConfig, inputs: RunInputs, fold: int, out: str | Path, *, r
                  prov["tool"], prov["version"], prov["busi_curate_version"], prov["torch_version"], prov["git_commit"],
                  prov["hardware"], inputs.checksums["manifest_sha256"], inputs.checksums["folds_sha256"])
         log.info("fold %d: %d train, %d val, %d test; %s", fold, len(split.train), len(split.val), len(split.test), cfg.label)
-        allset, pos = inputs.samples(cfg.image_size)
+        allset, pos = inputs.samples(cfg.image_size, cfg.image_interp)
         take = lambda keys: allset.take([pos[k] for k in keys])  # noqa: E731
         train, val, test = take(split.train), take(split.val), take(split.test)
         model, state = train_fold(cfg, train, val, fold_dir, resume=resume, progress=progress,
@@ -118,7 +118,7 @@ def run_fold(cfg: RunConfig, inputs: RunInputs, fold: int, out: str | Path, *, r
         pred = predict(model, x, cfg, device)
         infer_s = time.perf_counter() - t0
         result = evaluate_fold(test.keys, test.labels, test.masks, pred.seg_prob, pred.cls_prob, cfg.threshold,
-                               cfg.refine if cfg.task == "mt" else "none")
+                               cfg.refine if cfg.task == "mt" else "none", fill_holes=cfg.fill_holes)
         extra = {"fold": fold, "best_epoch": state.best_epoch, "epochs_run": state.epoch,
                  "train_seconds": round(state.train_seconds, 1), "test_inference_seconds": round(infer_s, 2),
                  "n_train": len(train), "n_val": len(val), "history": state.history}

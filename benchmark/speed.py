@@ -13,20 +13,113 @@ from .errors import ConfigError
 
 @dataclass(frozen=True)
 class SpeedResult:
-    """Figures of one model: seconds per training step (median of the timed steps), per image and per
-    epoch of ``epoch_images`` images, peak resident memory of the process (CPU) and peak allocated
-    CUDA memory (GPU, 0 on CPU)."""
+    """Figures of one model at one precision: seconds per training step (median of the timed steps), per
+    image and per epoch of ``epoch_images`` images, training FLOPs per image (forward + backward, counted
+    by ``torch.utils.flop_counter``), the floor those FLOPs imply at the convolution rate measured in the
+    same run, peak resident memory of the process (CPU) and peak allocated CUDA memory (GPU, 0 on CPU)."""
 
     model: str
+    task: str
+    precision: str
     params_m: float
     device: str
     image_size: int
     batch_size: int
+    threads: int
     step_s: float
     image_s: float
     epoch_s: float
+    flops_per_image: float
+    floor_s_per_image: float
+    floor_same_precision_s_per_image: float
     peak_rss_mb: float
     peak_cuda_mb: float
+
+    @property
+    def ratio(self) -> float:
+        """Seconds per image over the fp32-convolution floor (1.0 = every FLOP at the measured conv rate)."""
+        return self.image_s / self.floor_s_per_image if self.floor_s_per_image else float("nan")
+
+    def as_json(self) -> dict[str, object]:
+        """The JSON object of ``busi-bench speed --json``."""
+        return {"model": self.model, "task": self.task, "precision": self.precision, "params_m": self.params_m,
+                "device": self.device, "image_size": self.image_size, "batch_size": self.batch_size,
+                "threads": self.threads, "s_per_step": round(self.step_s, 5), "s_per_image": round(self.image_s, 5),
+                "s_per_epoch": round(self.epoch_s, 2), "flops_per_image": self.flops_per_image,
+                "floor_s_per_image": round(self.floor_s_per_image, 5),
+                "floor_same_precision_s_per_image": round(self.floor_same_precision_s_per_image, 5),
+                "ratio_to_floor": round(self.ratio, 3), "peak_rss_mb": round(self.peak_rss_mb, 1),
+                "peak_cuda_mb": round(self.peak_cuda_mb, 1)}
+
+
+#: (channels, side at 128x128 input) of the reference convolutions: the level widths of a UNet++ at 128x128
+CONV_PROBE: tuple[tuple[int, int], ...] = ((32, 128), (64, 64), (128, 32), (256, 16))
+
+
+def training_flops(net: object, image_size: int, device: object, dtype: object = None) -> tuple[float, float]:
+    """(forward, forward + backward) FLOPs of one image through ``net`` (``torch.utils.flop_counter``)."""
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
+    x = torch.rand(1, 1, image_size, image_size, device=device)  # type: ignore[arg-type]
+    was_training = net.training  # type: ignore[attr-defined]
+    net.train()  # type: ignore[attr-defined]
+    with FlopCounterMode(display=False) as fwd:
+        with torch.autocast(torch.device(device).type, dtype=dtype or torch.float32, enabled=dtype is not None):  # type: ignore[arg-type]
+            out = net(x)  # type: ignore[operator]
+    f = float(fwd.get_total_flops())
+    with FlopCounterMode(display=False) as both:
+        with torch.autocast(torch.device(device).type, dtype=dtype or torch.float32, enabled=dtype is not None):  # type: ignore[arg-type]
+            out = net(x)  # type: ignore[operator]
+        loss = sum(s.float().mean() for s in out.seg) + (out.cls.float().mean() if out.cls is not None else 0)
+        loss.backward()  # type: ignore[union-attr]
+    net.zero_grad(set_to_none=True)  # type: ignore[attr-defined]
+    net.train(was_training)  # type: ignore[attr-defined]
+    return f, float(both.get_total_flops())
+
+
+def conv_rate(device: str | object = "cpu", dtype: object = None, batch_size: int = 2, image_size: int = 128,
+              repeats: int = 5) -> float:
+    """FLOP/s of 3x3 convolutions (forward + backward) at the widths of :data:`CONV_PROBE`, measured now."""
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
+    dev = torch.device(device)  # type: ignore[arg-type]
+    convs = [(torch.nn.Conv2d(c, c, 3, padding=1).to(dev),
+              torch.rand(batch_size, c, max(4, side * image_size // 128), max(4, side * image_size // 128), device=dev,
+                         requires_grad=True)) for c, side in CONV_PROBE]
+
+    def once() -> None:
+        for conv, x in convs:
+            with torch.autocast(dev.type, dtype=dtype or torch.float32, enabled=dtype is not None):  # type: ignore[arg-type]
+                y = conv(x)
+            y.float().sum().backward()
+        if dev.type == "cuda":
+            torch.cuda.synchronize(dev)
+
+    with FlopCounterMode(display=False) as fc:
+        once()
+    flops = float(fc.get_total_flops())
+    once()  # warm-up
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        once()
+        times.append(time.perf_counter() - t0)
+    return flops / sorted(times)[len(times) // 2]
+
+
+def model_facts(name: str, task: str = "mt", image_size: int = 128) -> dict[str, float]:
+    """Parameters (millions) and forward GFLOPs per ``image_size``-square image of a registered model."""
+    import torch
+
+    from .models import build_model
+
+    torch.manual_seed(0)
+    net = build_model(name, task, image_size=image_size)
+    fwd, both = training_flops(net, image_size, "cpu")
+    return {"params_m": round(sum(p.numel() for p in net.parameters()) / 1e6, 3),
+            "gflops_forward": round(fwd / 1e9, 3), "gflops_train": round(both / 1e9, 3)}
 
 
 def _reset_peak_rss() -> None:
@@ -49,25 +142,36 @@ def _peak_rss_mb() -> float:
 
 
 def measure(name: str, image_size: int = 128, batch_size: int = 2, steps: int = 5, epoch_images: int = 860,
-            device: str = "auto", amp: bool = True) -> SpeedResult:
-    """Train ``name`` for one warm-up and ``steps`` timed steps on random data (the multi-task loss)."""
+            device: str = "auto", precision: str = "auto", task: str | None = None,
+            rates: dict[str, float] | None = None) -> SpeedResult:
+    """Train ``name`` for one warm-up and ``steps`` timed steps on random data (the multi-task loss).
+
+    ``rates`` caches the measured convolution rate per precision between models of one run.
+    """
     import torch
 
     from .losses import multitask_loss
-    from .models import build_model
+    from .models import MODELS, build_model
     from .profiles import RunConfig
     from .train import amp_dtype, select_device
 
     dev = select_device(device)
-    cfg = RunConfig(amp=amp)
+    task = task or MODELS[name].tasks[0]
+    cfg = RunConfig(precision=precision)
     dtype = amp_dtype(cfg, dev)
+    prec_name = {None: "fp32", torch.bfloat16: "bf16", torch.float16: "fp16"}[dtype]
+    rates = rates if rates is not None else {}
+    for key, dt in (("fp32", None), (prec_name, dtype)):
+        if key not in rates:
+            rates[key] = conv_rate(dev, dt, batch_size, image_size)
     gc.collect()
     _reset_peak_rss()
     if dev.type == "cuda":
         torch.cuda.empty_cache()
         torch.cuda.reset_peak_memory_stats(dev)
     torch.manual_seed(0)
-    net = build_model(name).to(dev)
+    net = build_model(name, task, image_size=image_size).to(dev)
+    _, train_flops = training_flops(net, image_size, dev, dtype)
     if dev.type == "cuda":
         net = net.to(memory_format=torch.channels_last)
     opt = torch.optim.Adam(net.parameters(), lr=1e-4)
@@ -84,7 +188,7 @@ def measure(name: str, image_size: int = 128, batch_size: int = 2, steps: int = 
         t0 = time.perf_counter()
         with torch.autocast(dev.type, dtype=dtype or torch.float32, enabled=dtype is not None):
             out = net(x)
-        loss, _ = multitask_loss(out.seg, out.cls, y, lab)
+        loss, _ = multitask_loss(out.seg, out.cls, y, lab, recon=out.recon, images=x, recon_weight=0.1)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -96,13 +200,14 @@ def measure(name: str, image_size: int = 128, batch_size: int = 2, steps: int = 
     cuda_mb = torch.cuda.max_memory_allocated(dev) / 2**20 if dev.type == "cuda" else 0.0
     n_params = sum(p.numel() for p in net.parameters()) / 1e6
     del net, opt
-    return SpeedResult(name, round(n_params, 2), str(dev), image_size, batch_size, step, step / batch_size,
-                       step * epoch_images / batch_size, _peak_rss_mb(), cuda_mb)
+    return SpeedResult(name, task, prec_name, round(n_params, 2), str(dev), image_size, batch_size, torch.get_num_threads(),
+                       step, step / batch_size, step * epoch_images / batch_size, train_flops,
+                       train_flops / rates["fp32"], train_flops / rates[prec_name], _peak_rss_mb(), cuda_mb)
 
 
 def measure_all(names: Sequence[str] | None = None, image_size: int = 128, batch_size: int = 2, steps: int = 5,
-                epoch_images: int = 860, device: str = "auto", amp: bool = True) -> list[SpeedResult]:
-    """:func:`measure` for each name (default: every registered model), in one process.
+                epoch_images: int = 860, device: str = "auto", precisions: Sequence[str] = ("auto",)) -> list[SpeedResult]:
+    """:func:`measure` for each name (default: every registered model) and precision, in one process.
 
     Raises:
         ConfigError: an unknown model name.
@@ -113,7 +218,8 @@ def measure_all(names: Sequence[str] | None = None, image_size: int = 128, batch
     unknown = [n for n in names if n not in MODELS]
     if unknown:
         raise ConfigError(f"unknown model(s) {', '.join(unknown)} (known: {', '.join(MODELS)})")
-    return [measure(n, image_size, batch_size, steps, epoch_images, device, amp) for n in names]
+    rates: dict[str, float] = {}
+    return [measure(n, image_size, batch_size, steps, epoch_images, device, p, rates=rates) for n in names for p in precisions]
 
 
 def format_table(results: Sequence[SpeedResult]) -> str:
@@ -125,10 +231,13 @@ def format_table(results: Sequence[SpeedResult]) -> str:
     from .provenance import hardware
 
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    lines = [f"hardware: {hardware()}; torch threads {torch.get_num_threads()}; load average (1 min) at the end {load:.1f}", "",
-             "| model | params (M) | device | input | batch | s/step | s/image | s/epoch | peak RSS (MB) | peak CUDA (MB) |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+    lines = [f"hardware: {hardware()}; torch threads {torch.get_num_threads()}; load average (1 min) at the end {load:.1f}",
+             "floor = training FLOPs per image / the fp32 3x3-convolution rate measured in this run", "",
+             "| model | task | precision | params (M) | device | input | batch | s/step | s/image | GFLOP/image (train) "
+             "| floor s/image | ratio | s/epoch | peak RSS (MB) | peak CUDA (MB) |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in results:
-        lines.append(f"| {r.model} | {r.params_m} | {r.device} | {r.image_size}x{r.image_size} | {r.batch_size} | "
-                     f"{r.step_s:.3f} | {r.image_s:.3f} | {r.epoch_s:.0f} | {r.peak_rss_mb:.0f} | {r.peak_cuda_mb:.0f} |")
+        lines.append(f"| {r.model} | {r.task} | {r.precision} | {r.params_m} | {r.device} | {r.image_size}x{r.image_size} | "
+                     f"{r.batch_size} | {r.step_s:.3f} | {r.image_s:.4f} | {r.flops_per_image / 1e9:.1f} | "
+                     f"{r.floor_s_per_image:.4f} | {r.ratio:.2f} | {r.epoch_s:.0f} | {r.peak_rss_mb:.0f} | {r.peak_cuda_mb:.0f} |")
     return "\n".join(lines)

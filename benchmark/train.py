@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from torch import nn
 
 from busi_curate.fileio import atomic_open
 
@@ -27,7 +28,7 @@ from .data import SampleSet
 from .errors import BenchError, ConfigError
 from .losses import multitask_loss
 from .metrics import seg_scores
-from .models import MultiTaskNet, build_model
+from .models import build_model
 from .oversampling import oversample_indices
 from .profiles import RunConfig
 
@@ -35,7 +36,7 @@ log = logging.getLogger("busi_bench")
 
 #: settings that may differ between a run and its resumption. ``epochs`` only decides when training
 #: stops (nothing else depends on it), so a run may be shortened or extended on resume.
-RESUMABLE_DIFFERENCES = {"device", "threads", "label", "eval_batch_size", "epochs"}
+RESUMABLE_DIFFERENCES = {"device", "threads", "label", "eval_batch_size", "epochs", "checkpoint_every"}
 
 
 def select_device(name: str) -> torch.device:
@@ -74,19 +75,40 @@ def setup_determinism(cfg: RunConfig, device: torch.device) -> None:
 
 
 def amp_dtype(cfg: RunConfig, device: torch.device) -> torch.dtype | None:
-    """bf16 on CUDA devices that support it, fp16 otherwise; None (full fp32) on CPU or with ``amp`` off."""
-    if not cfg.amp or device.type != "cuda":
+    """The autocast dtype of ``cfg.precision`` on ``device``; None = full fp32.
+
+    ``auto``: bf16 on CUDA devices that support it (fp16 otherwise) when ``amp`` is on, fp32 on CPU;
+    ``bf16``: bf16 autocast on CPU or CUDA; ``fp16``: CUDA only; ``fp32``: no autocast.
+
+    Raises:
+        ConfigError: fp16 asked for on a CPU.
+    """
+    prec = cfg.precision
+    if prec == "fp32" or not cfg.amp:
+        return None
+    if prec == "bf16":
+        return torch.bfloat16
+    if prec == "fp16":
+        if device.type != "cuda":
+            raise ConfigError("precision fp16 needs a CUDA device (use bf16 or fp32 on a CPU)")
+        return torch.float16
+    if device.type != "cuda":
         return None
     return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
 
 
-def build(cfg: RunConfig, device: torch.device) -> MultiTaskNet:
+def build(cfg: RunConfig, device: torch.device) -> nn.Module:
     """The configured network on ``device`` (channels-last on CUDA when asked)."""
     torch.manual_seed(cfg.seed)
-    model = build_model(cfg.model, task=cfg.task).to(device)
+    model = build_model(cfg.model, task=cfg.task, **model_options(cfg)).to(device)
     if device.type == "cuda" and cfg.channels_last:
         model = model.to(memory_format=torch.channels_last)
     return model
+
+
+def model_options(cfg: RunConfig) -> dict[str, Any]:
+    """The settings of ``cfg`` that shape the network (passed to :func:`benchmark.models.build_model`)."""
+    return {"cls_head": cfg.cls_head, "head_norm": cfg.head_norm, "image_size": cfg.image_size}
 
 
 def to_tensors(samples: SampleSet, device: torch.device) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -114,7 +136,7 @@ class Predictions:
 
 
 @torch.no_grad()
-def predict(model: MultiTaskNet, images: torch.Tensor, cfg: RunConfig, device: torch.device,
+def predict(model: nn.Module, images: torch.Tensor, cfg: RunConfig, device: torch.device,
             masks: torch.Tensor | None = None, labels: torch.Tensor | None = None) -> Predictions:
     """Run the model in eval mode over ``(N, 1, S, S)`` images; with targets, also the mean loss."""
     model.eval()
@@ -128,7 +150,7 @@ def predict(model: MultiTaskNet, images: torch.Tensor, cfg: RunConfig, device: t
             out = model(xb)
         if masks is not None and labels is not None:
             loss, _ = multitask_loss(out.seg, out.cls, masks[i:i + len(xb)].to(device), labels[i:i + len(xb)].to(device),
-                                     cfg.lambda_seg, cfg.focal_gamma, cfg.dice_eps)
+                                     cfg.lambda_seg, cfg.focal_gamma, cfg.dice_eps, out.recon, xb, cfg.recon_weight)
             losses.append(loss.float() * len(xb))
         if out.seg:
             segs.append(torch.sigmoid(out.seg[0].float())[:, 0].cpu())
@@ -167,34 +189,74 @@ def _save(path: Path, obj: dict[str, Any]) -> None:
         torch.save(obj, fh)
 
 
+#: Marks a file written by :func:`save_checkpoint`; anything else is refused by :func:`load_checkpoint`.
+CHECKPOINT_FORMAT = "busi-bench-checkpoint/1"
+
+
 def _rng_states() -> dict[str, Any]:
-    st: dict[str, Any] = {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
+    """RNG states as tensors, ints and lists only (loadable with ``weights_only=True``)."""
+    version, internal, gauss = random.getstate()
+    name, keys, pos, has_gauss, cached = np.random.get_state()
+    st: dict[str, Any] = {
+        "python": [version, list(internal), gauss],
+        "numpy": {"name": name, "keys": torch.from_numpy(np.asarray(keys, np.int64)), "pos": int(pos),
+                  "has_gauss": int(has_gauss), "cached": float(cached)},
+        "torch": torch.get_rng_state(),
+    }
     if torch.cuda.is_available():
         st["cuda"] = torch.cuda.get_rng_state_all()
     return st
 
 
 def _set_rng_states(st: dict[str, Any]) -> None:
-    random.setstate(st["python"])
-    np.random.set_state(st["numpy"])
+    version, internal, gauss = st["python"]
+    random.setstate((int(version), tuple(int(v) for v in internal), gauss))
+    npst = st["numpy"]
+    np.random.set_state((npst["name"], npst["keys"].numpy().astype(np.uint32), npst["pos"], npst["has_gauss"],
+                         npst["cached"]))
     torch.set_rng_state(st["torch"])
     if "cuda" in st and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(st["cuda"])
 
 
+def save_checkpoint(path: Path, obj: dict[str, Any]) -> None:
+    """Write a checkpoint atomically: tensors, numbers, strings, lists and dicts only, plus the format tag.
+
+    The JSON-like parts (config, provenance, state) go through a JSON round trip, so no object of another
+    type (``torch.torch_version.TorchVersion``, numpy scalars...) reaches the file.
+    """
+    import json
+
+    plain = {k: json.loads(json.dumps(v, default=str)) for k, v in obj.items() if k in ("config", "provenance", "state")}
+    _save(path, dict(obj, **plain, format=CHECKPOINT_FORMAT))
+
+
 def load_checkpoint(path: str | Path) -> dict[str, Any]:
-    """Load a checkpoint on the CPU.
+    """Load a checkpoint on the CPU without running code from it (``weights_only=True``).
 
     Raises:
-        BenchError: missing or unreadable file.
+        BenchError: missing, unreadable, or not a busi-bench checkpoint (e.g. a pickle that would
+            build arbitrary objects is refused before anything in it runs).
     """
+    import pickle
+
     path = Path(path)
-    if not path.is_file():
-        raise BenchError("checkpoint not found", path)
+    if path.is_symlink() or not path.is_file():
+        raise BenchError("checkpoint not found (or not a regular file)", path)
     try:
-        return torch.load(path, map_location="cpu", weights_only=False)
+        ck = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        lines = [ln.strip() for ln in str(exc).splitlines() if "Unsupported" in ln or "Unpickler error" in ln]
+        first = lines[0] if lines else type(exc).__name__
+        raise BenchError(f"not a busi-bench checkpoint (refused to load objects: {first[:160]})", path) from exc
     except Exception as exc:  # noqa: BLE001 - torch raises many types for a damaged file
-        raise BenchError(f"cannot read checkpoint ({exc})", path) from exc
+        raise BenchError(f"not a busi-bench checkpoint (cannot read it: {type(exc).__name__}: {str(exc)[:160]})",
+                         path) from exc
+    if not isinstance(ck, dict) or ck.get("format") != CHECKPOINT_FORMAT or not isinstance(ck.get("model"), dict):
+        raise BenchError(f"not a busi-bench checkpoint (no {CHECKPOINT_FORMAT!r} tag)", path)
+    if not isinstance(ck.get("config"), dict):
+        raise BenchError("not a busi-bench checkpoint (no config)", path)
+    return ck
 
 
 def _check_resumable(ck: dict[str, Any], cfg: RunConfig, path: Path, prov: dict[str, Any] | None) -> None:
@@ -204,7 +266,9 @@ def _check_resumable(ck: dict[str, Any], cfg: RunConfig, path: Path, prov: dict[
         if saved_inputs.get(key) and now_inputs.get(key) and saved_inputs[key] != now_inputs[key]:
             raise BenchError(f"cannot resume: the checkpoint was trained on another {key.split('_')[0]} file "
                              f"(sha256 {saved_inputs[key][:12]}, now {now_inputs[key][:12]})", path)
-    saved = ck.get("config", {})
+    defaults = RunConfig().to_dict()
+    # a setting added after the checkpoint was written counts as its default value
+    saved = dict(defaults, **ck.get("config", {}))
     now = cfg.to_dict()
     diff = sorted(k for k in now if k not in RESUMABLE_DIFFERENCES and saved.get(k) != now[k])
     if diff:
@@ -222,7 +286,7 @@ def train_fold(
     progress: bool = True,
     on_epoch_end: Callable[[int], None] | None = None,
     provenance: dict[str, Any] | None = None,
-) -> tuple[MultiTaskNet, TrainState]:
+) -> tuple[nn.Module, TrainState]:
     """Train on ``train``, select on ``val``; returns the selected (best) model and the final state.
 
     Writes ``out_dir/checkpoint/last.pt`` every epoch (atomic) and ``best.pt`` when the selection
@@ -247,7 +311,7 @@ def train_fold(
     device = select_device(cfg.device)
     setup_determinism(cfg, device)
     model = build(cfg, device)
-    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay,
+    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, eps=cfg.adam_eps,
                                  fused=device.type == "cuda")
     scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, mode="min", factor=cfg.plateau_factor,
                                                            patience=cfg.plateau_patience, min_lr=cfg.min_lr)
@@ -276,7 +340,7 @@ def train_fold(
     x_va, y_va, l_va = to_tensors(val, device)
     order_t = torch.from_numpy(order).to(device)
     n_draw = min(cfg.images_per_epoch, len(order)) if cfg.images_per_epoch else len(order)
-    augmenter = make_augmenter(cfg.augment, device)
+    augmenter = make_augmenter(cfg.augment, device, cfg.image_interp)
     log.info("training: %d images (%d after oversampling, %d drawn per epoch), validation: %d, device %s%s",
              len(train), len(order), n_draw, len(val), device, f", autocast {dtype}" if dtype else "")
 
@@ -301,7 +365,8 @@ def train_fold(
                 xb = xb.contiguous(memory_format=torch.channels_last)
             with torch.autocast(device.type, dtype=dtype or torch.float32, enabled=dtype is not None):
                 out = step_model(xb)
-            loss, parts = multitask_loss(out.seg, out.cls, yb, lb, cfg.lambda_seg, cfg.focal_gamma, cfg.dice_eps)
+            loss, parts = multitask_loss(out.seg, out.cls, yb, lb, cfg.lambda_seg, cfg.focal_gamma, cfg.dice_eps,
+                                         out.recon, xb, cfg.recon_weight)
             optimizer.zero_grad(set_to_none=True)
             scaler.scale(loss).backward()
             scaler.step(optimizer)
@@ -312,8 +377,10 @@ def train_fold(
             if progress and (b % 10 == 0 or b == n_batches - 1):
                 bar.set_postfix(loss=f"{float(loss):.4f}")
         bar.close()
+        t_steps = time.perf_counter() - t0
         record: dict[str, float] = {"epoch": epoch, "lr": optimizer.param_groups[0]["lr"]}
         record.update({f"train_{k}": float(v) / n_draw for k, v in sums.items()})
+        t_eval = time.perf_counter()
         pred = predict(model, x_va, cfg, device, y_va, l_va)
         record["val_loss"] = pred.loss
         record.update({f"val_{k}": v for k, v in quick_scores(pred, val.masks, val.labels, cfg.threshold).items()})
@@ -322,26 +389,33 @@ def train_fold(
         if cfg.plateau:
             scheduler.step(pred.loss)
         improved = metric < state.best_metric
+        t_ckpt = time.perf_counter()
+        record["eval_seconds"] = t_ckpt - t_eval
         if improved:
             state.best_metric, state.best_epoch, state.since_best = metric, epoch, 0
-            _save(ckpt_dir / "best.pt", {"model": model.state_dict(), "config": cfg.to_dict(), "epoch": epoch,
+            save_checkpoint(ckpt_dir / "best.pt", {"model": model.state_dict(), "config": cfg.to_dict(), "epoch": epoch,
                                          "provenance": provenance or {}})
         else:
             state.since_best += 1
         state.epoch = epoch
-        state.train_seconds += time.perf_counter() - t0
-        record["seconds"] = time.perf_counter() - t0
-        state.history.append(record)
         if cfg.early_stopping and state.since_best >= cfg.early_stopping:
             state.finished = state.stopped_early = True
             log.info("early stopping after epoch %d (best epoch %d)", epoch, state.best_epoch)
         if state.epoch >= cfg.epochs:
             state.finished = True
-        _save(last, {
-            "model": model.state_dict(), "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
-            "scaler": scaler.state_dict(), "state": state.__dict__, "rng": _rng_states(), "config": cfg.to_dict(),
-            "provenance": provenance or {},
-        })
+        record["step_seconds"] = t_steps
+        record["seconds"] = time.perf_counter() - t0
+        state.history.append(record)
+        state.train_seconds += record["seconds"]
+        # last.pt every checkpoint_every epochs and at the end; a resume from an older one replays the
+        # missing epochs exactly (every epoch is seeded from (seed, epoch))
+        if state.finished or epoch % max(1, cfg.checkpoint_every) == 0:
+            save_checkpoint(last, {
+                "model": model.state_dict(), "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
+                "scaler": scaler.state_dict(), "state": dict(state.__dict__), "rng": _rng_states(),
+                "config": cfg.to_dict(), "provenance": provenance or {},
+            })
+        record["checkpoint_seconds"] = time.perf_counter() - t_ckpt
         vals = " ".join(f"{k}={record[k]:.4f}" for k in ("train_loss", "val_loss", "val_dsc", "val_acc") if k in record)
         msg = f"epoch {epoch}/{cfg.epochs} {vals} lr={record['lr']:.2e} {record['seconds']:.1f}s{' *best*' if improved else ''}"
         log.info(msg)

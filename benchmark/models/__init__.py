@@ -1,57 +1,151 @@
-"""Model registry: architecture name -> backbone factory. Adding one is a module plus one line here.
+"""Model registry: name -> :class:`ModelSpec` (how to build it, the tasks it supports, the paper table
+it belongs to). Adding an architecture is one module plus one entry here.
 
->>> from benchmark.models import build_model
->>> net = build_model("mt-unetpp", task="mt")  # doctest: +SKIP
+Two families:
+
+* multi-task models (``mt-*``): a :class:`Backbone` (feature extractor + upsampler with deep
+  supervision) wrapped in :class:`MultiTaskNet`, which adds the classification branch of section 3.3;
+  ``task="seg"`` / ``"cls"`` give the single-task ablations of Tables 5 and 6 from the same network;
+* segmentation baselines of Table 4 (``unet``, ``attention-unet``, ...): MONAI networks as they are,
+  wrapped in :class:`SegmentationNet`; ``task="seg"`` only.
+
+>>> from benchmark.models import MODELS
+>>> MODELS["unetpp"].tasks
+('seg',)
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
-from .base import Backbone, ClassificationHead, Features, ModelOutput, MultiTaskNet
+from torch import nn
+
+from .base import Backbone, ClassificationHead, Features, ModelOutput, MultiTaskNet, SegmentationNet
 
 
-def _unetpp(**kw: Any) -> Backbone:
+@dataclass(frozen=True)
+class ModelSpec:
+    """One registered architecture.
+
+    Attributes:
+        factory: ``(in_channels, image_size) -> Backbone`` for multi-task models, or
+            ``(in_channels, image_size) -> SegmentationNet`` for the segmentation baselines.
+        tasks: tasks it supports (``mt``, ``seg``, ``cls``).
+        table: the paper table(s) it appears in.
+        description: one line for ``busi-bench models``.
+        multitask: True when ``factory`` returns a :class:`Backbone` to wrap in :class:`MultiTaskNet`.
+    """
+
+    factory: Callable[[int, int], nn.Module]
+    tasks: tuple[str, ...]
+    table: str
+    description: str
+    multitask: bool = True
+
+
+def _unetpp(in_ch: int, size: int) -> Backbone:
     from .unetpp import UNetPlusPlus
 
-    return UNetPlusPlus(**kw)
+    return UNetPlusPlus(in_channels=in_ch)
 
 
-def _nnunet(**kw: Any) -> Backbone:
+def _nnunet(in_ch: int, size: int) -> Backbone:
+    from .nnunet import NNUNet2D
+
+    return NNUNet2D(in_channels=in_ch)
+
+
+def _nnunet_lite(in_ch: int, size: int) -> Backbone:
     from .nnunet import NNUNetLike
 
-    return NNUNetLike(**kw)
+    return NNUNetLike(in_channels=in_ch)
 
 
-def _smp(encoder: str) -> Callable[..., Backbone]:
-    def make(**kw: Any) -> Backbone:
+def _smp(encoder: str) -> Callable[[int, int], Backbone]:
+    def make(in_ch: int, size: int) -> Backbone:
         from .smp_encoder import SMPEncoderUNet
 
-        return SMPEncoderUNet(encoder_name=encoder, **kw)
+        return SMPEncoderUNet(encoder_name=encoder, in_channels=in_ch)
 
     return make
 
 
-#: Name -> backbone factory (keyword arguments go to the backbone).
-MODELS: dict[str, Callable[..., Backbone]] = {
-    "mt-unetpp": _unetpp,
-    "mt-nnunet": _nnunet,
-    "mt-smp-resnet34": _smp("resnet34"),
+def _adityan(in_ch: int, size: int) -> nn.Module:
+    from .adityan import AdityanNet
+
+    return AdityanNet(in_channels=in_ch)
+
+
+def _baseline(kind: str) -> Callable[[int, int], nn.Module]:
+    def make(in_ch: int, size: int) -> nn.Module:
+        from .baselines import build_baseline
+
+        return build_baseline(kind, in_ch, size)
+
+    return make
+
+
+MT = ("mt", "seg", "cls")
+#: Name -> spec. Names are a contract (grids and other tools use them).
+MODELS: dict[str, ModelSpec] = {
+    "mt-unetpp": ModelSpec(_unetpp, MT, "5, 7, 8, 9",
+                           "UNet++ from MONAI blocks (24..384), deep supervision on X0,1..X0,4, the paper's backbone"),
+    "mt-nnunet": ModelSpec(_nnunet, MT, "6, 8, 9",
+                           "nnU-Net 2-D plan for 128x128 (6 levels, 32..320, strided convs, transposed-conv DS heads)"),
+    "mt-nnunet-lite": ModelSpec(_nnunet_lite, MT, "-",
+                                "5-level nnU-Net-like U-Net (32..320, max-pool down), the earlier mt-nnunet"),
+    "mt-smp-resnet34": ModelSpec(_smp("resnet34"), MT, "-",
+                                 "segmentation-models-pytorch resnet34 encoder (random init) + UpCat decoder"),
+    "mt-adityan": ModelSpec(_adityan, ("mt",), "8, 9",
+                            "Adityan et al. [36]: 5-level U-Net (64..1024), segmentation + reconstruction + "
+                            "classification heads", multitask=False),
+    "unet": ModelSpec(_baseline("unet"), ("seg",), "4", "MONAI UNet (32..512, strided convs)", multitask=False),
+    "attention-unet": ModelSpec(_baseline("attention-unet"), ("seg",), "4", "MONAI AttentionUnet (32..512)",
+                                multitask=False),
+    "residual-unet": ModelSpec(_baseline("residual-unet"), ("seg",), "4",
+                               "MONAI UNet with 2 residual units per level (32..512)", multitask=False),
+    "segresnet": ModelSpec(_baseline("segresnet"), ("seg",), "4", "MONAI SegResNet (32 initial filters)",
+                           multitask=False),
+    "unetpp": ModelSpec(_baseline("unetpp"), ("seg",), "4", "MONAI BasicUNetPlusPlus (deep supervision, 4 outputs)",
+                        multitask=False),
+    "swin-unetr": ModelSpec(_baseline("swin-unetr"), ("seg",), "4", "MONAI SwinUNETR, 2-D, feature size 24",
+                            multitask=False),
+    "nnunet": ModelSpec(_baseline("nnunet"), ("seg",), "4",
+                        "MONAI DynUNet with nnU-Net's 2-D plan for 128x128 (6 levels, 32..320, deep supervision)",
+                        multitask=False),
 }
 
 
-def build_model(name: str, task: str = "mt", in_channels: int = 1, **kw: Any) -> MultiTaskNet:
-    """The multi-task (or single-task) network ``name`` with a classification branch when ``task`` needs one.
+def build_model(name: str, task: str = "mt", in_channels: int = 1, *, cls_head: str = "paper",
+                head_norm: str = "batch", image_size: int = 128, **_: Any) -> nn.Module:
+    """The network ``name`` for ``task``; its ``forward`` returns a :class:`ModelOutput`.
+
+    Args:
+        name: a key of :data:`MODELS`.
+        task: ``mt``, ``seg`` or ``cls`` (must be in the spec's ``tasks``).
+        in_channels: input channels (1 for grayscale ultrasound).
+        cls_head: ``paper`` or ``authors`` classification branch (multi-task backbones).
+        head_norm: normalisation of the paper head's convolution (``batch`` or ``instance``).
+        image_size: input side (SwinUNETR needs it).
 
     Raises:
-        ConfigError: unknown name.
+        ConfigError: unknown name, or a task the model does not support.
     """
     from ..errors import ConfigError
 
-    if name not in MODELS:
+    spec = MODELS.get(name)
+    if spec is None:
         raise ConfigError(f"unknown model {name!r} (known: {', '.join(MODELS)})")
-    return MultiTaskNet(MODELS[name](in_channels=in_channels, **kw), task=task)
+    if task not in spec.tasks:
+        raise ConfigError(f"model {name!r} supports --task {'/'.join(spec.tasks)}, not {task!r}")
+    net = spec.factory(in_channels, image_size)
+    if spec.multitask:
+        assert isinstance(net, Backbone)
+        return MultiTaskNet(net, task=task, cls_head=cls_head, head_norm=head_norm)
+    return net
 
 
-__all__ = ["MODELS", "Backbone", "ClassificationHead", "Features", "ModelOutput", "MultiTaskNet", "build_model"]
+__all__ = ["MODELS", "Backbone", "ClassificationHead", "Features", "ModelOutput", "ModelSpec", "MultiTaskNet",
+           "SegmentationNet", "build_model"]

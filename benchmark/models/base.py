@@ -35,10 +35,17 @@ class Features:
 
 @dataclass
 class ModelOutput:
-    """Network output: ``seg`` list of ``(B, 1, H, W)`` logits (empty for ``cls``), ``cls`` ``(B, 3)`` logits or None."""
+    """Network output.
+
+    Attributes:
+        seg: deep-supervision segmentation logits, top (final) first, each ``(B, 1, H, W)``; empty for ``cls``.
+        cls: ``(B, 3)`` class logits, or None for segmentation-only networks.
+        recon: ``(B, 1, H, W)`` reconstruction of the input in [0, 1] (Adityan et al. [36]), else None.
+    """
 
     seg: list[torch.Tensor]
     cls: torch.Tensor | None
+    recon: torch.Tensor | None = None
 
 
 class Backbone(nn.Module):
@@ -99,27 +106,107 @@ class ClassificationHead(nn.Module):
         return self.classifier(self.features(x))
 
 
+class PaperFeatureMerge(nn.Module):
+    """Section 3.3 as written: the bottleneck upsampled (bilinear) to the level before it, concatenated
+    with that level's encoder and decoder maps, then :class:`ClassificationHead`."""
+
+    def __init__(self, backbone: Backbone, n_classes: int = 3, norm: str = "batch") -> None:
+        super().__init__()
+        c = backbone.bottleneck_channels + backbone.enc_prev_channels + backbone.dec_prev_channels
+        self.head = ClassificationHead(c, n_classes, norm=norm)
+
+    def forward(self, f: Features) -> torch.Tensor:
+        """:class:`Features` -> ``(B, n_classes)`` logits."""
+        up = F.interpolate(f.bottleneck, size=f.enc_prev.shape[-2:], mode="bilinear", align_corners=False)
+        return self.head(torch.cat([up, f.enc_prev, f.dec_prev], dim=1))
+
+
+class AuthorsFeatureMerge(nn.Module):
+    """The authors' UNet++ code: the previous level's encoder and decoder maps are brought *down* to the
+    bottleneck's resolution by one shared MONAI ``Down`` block (max-pool + two convolutions), concatenated
+    with the bottleneck, then two 3x3 convolutions (instance norm, LeakyReLU 0.1) to 512 channels,
+    adaptive average pooling, dense 256 (ReLU) and dense ``n_classes``.
+
+    Needs ``enc_prev_channels == dec_prev_channels`` (true of every registered backbone).
+    """
+
+    def __init__(self, backbone: Backbone, n_classes: int = 3, conv_channels: int = 512, hidden: int = 256) -> None:
+        super().__init__()
+        from monai.networks.blocks import Convolution
+        from monai.networks.nets.basic_unet import Down
+
+        from .unetpp import ACT, NORM
+
+        if backbone.enc_prev_channels != backbone.dec_prev_channels:
+            raise ValueError("the authors' head needs equal encoder and decoder channels before the bottleneck")
+        cb = backbone.bottleneck_channels
+        self.down = Down(2, backbone.enc_prev_channels, cb, ACT, NORM, True)
+        self.convs = nn.Sequential(
+            Convolution(2, 3 * cb, conv_channels, kernel_size=3, act=ACT, norm=NORM),
+            Convolution(2, conv_channels, conv_channels, kernel_size=3, act=ACT, norm=NORM),
+            nn.AdaptiveAvgPool2d(1),
+            nn.Flatten(),
+        )
+        self.classifier = nn.Sequential(nn.Linear(conv_channels, hidden), nn.ReLU(inplace=True), nn.Linear(hidden, n_classes))
+
+    def forward(self, f: Features) -> torch.Tensor:
+        """:class:`Features` -> ``(B, n_classes)`` logits."""
+        merged = torch.cat([f.bottleneck, self.down(f.enc_prev), self.down(f.dec_prev)], dim=1)
+        return self.classifier(self.convs(merged))
+
+
+#: ``cls_head`` setting -> classification branch over a backbone's :class:`Features`.
+CLS_HEADS: dict[str, type[nn.Module]] = {"paper": PaperFeatureMerge, "authors": AuthorsFeatureMerge}
+
+
 class MultiTaskNet(nn.Module):
     """Backbone + classification branch; ``task`` selects which outputs exist (``mt``, ``seg``, ``cls``).
 
-    The classification branch upsamples the bottleneck to the level before it and concatenates it
-    with that level's encoder and decoder features (section 3.3, *feature processing*).
+    ``cls_head`` picks the classification branch (:data:`CLS_HEADS`): ``paper`` (section 3.3 as
+    written) or ``authors`` (the authors' released code).
     """
 
-    def __init__(self, backbone: Backbone, task: str = "mt", n_classes: int = 3, head_norm: str = "batch") -> None:
+    def __init__(self, backbone: Backbone, task: str = "mt", n_classes: int = 3, head_norm: str = "batch",
+                 cls_head: str = "paper") -> None:
         super().__init__()
         self.backbone = backbone
         self.task = task
-        self.cls_head = None
+        self.cls_head: nn.Module | None = None
         if task in ("mt", "cls"):
-            c = backbone.bottleneck_channels + backbone.enc_prev_channels + backbone.dec_prev_channels
-            self.cls_head = ClassificationHead(c, n_classes, norm=head_norm)
+            if cls_head == "paper":
+                self.cls_head = PaperFeatureMerge(backbone, n_classes, norm=head_norm)
+            else:
+                self.cls_head = CLS_HEADS[cls_head](backbone, n_classes)
 
     def forward(self, x: torch.Tensor) -> ModelOutput:
         """``(B, 1, H, W)`` -> :class:`ModelOutput`."""
         f = self.backbone(x)
-        cls = None
-        if self.cls_head is not None:
-            up = F.interpolate(f.bottleneck, size=f.enc_prev.shape[-2:], mode="bilinear", align_corners=False)
-            cls = self.cls_head(torch.cat([up, f.enc_prev, f.dec_prev], dim=1))
+        cls = self.cls_head(f) if self.cls_head is not None else None
         return ModelOutput(seg=f.seg_logits if self.task != "cls" else [], cls=cls)
+
+
+class SegmentationNet(nn.Module):
+    """A segmentation-only network (Table 4 baselines) returning :class:`ModelOutput` with ``cls=None``.
+
+    Args:
+        net: a MONAI network mapping ``(B, C, H, W)`` to logits.
+        outputs: how to turn the network's return value into the deep-supervision list, top first
+            (default: a single tensor).
+        n_outputs: number of deep-supervision outputs in training mode.
+        divisor: input sides must be multiples of this.
+    """
+
+    task = "seg"
+
+    def __init__(self, net: nn.Module, outputs: object = None, n_outputs: int = 1, divisor: int = 16) -> None:
+        super().__init__()
+        self.net = net
+        self._outputs = outputs
+        self.n_outputs = n_outputs
+        self.divisor = divisor
+
+    def forward(self, x: torch.Tensor) -> ModelOutput:
+        """``(B, 1, H, W)`` -> :class:`ModelOutput` (``cls`` None)."""
+        y = self.net(x)
+        seg = self._outputs(y, x) if callable(self._outputs) else [y]
+        return ModelOutput(seg=list(seg), cls=None)

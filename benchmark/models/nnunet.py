@@ -57,3 +57,53 @@ class NNUNetLike(Backbone):
         d0 = self.d0(d1, e0)
         seg = self.heads([d0, d1, d2, d3], tuple(x.shape[-2:]))
         return Features(seg, bottleneck=e4, enc_prev=e3, dec_prev=d3)
+
+
+class NNUNet2D(Backbone):
+    """The nnU-Net 2-D plan for 128 x 128 inputs (the authors' MT nnU-Net), from MONAI's DynUNet blocks.
+
+    Six levels, widths 32/64/128/256/320/320, strides 1/2/2/2/2/2 (strided-convolution downsampling,
+    bottleneck 4 x 4 at 128 x 128), each level a MONAI ``UnetBasicBlock`` (two 3x3 convolutions, instance
+    norm, LeakyReLU 0.01), ``UnetUpBlock`` decoders (2x2 transposed convolution, concatenation, two
+    convolutions), and deep supervision on the four finest decoder levels through learned heads
+    (1x1 convolution, then a transposed convolution back to the input size).
+    """
+
+    divisor = 32
+    n_outputs = 4
+
+    def __init__(self, in_channels: int = 1, features: Sequence[int] = (32, 64, 128, 256, 320, 320)) -> None:
+        super().__init__()
+        from monai.networks.blocks.dynunet_block import UnetBasicBlock, UnetUpBlock
+        from torch import nn
+
+        f = list(features)
+        strides = [1] + [2] * (len(f) - 1)
+        norm, act = ("INSTANCE", {"affine": True}), ("leakyrelu", {"inplace": True, "negative_slope": 0.01})
+        self.enc = nn.ModuleList(UnetBasicBlock(2, in_channels if i == 0 else f[i - 1], f[i], 3, strides[i], norm, act)
+                                 for i in range(len(f)))
+        self.dec = nn.ModuleList(UnetUpBlock(2, f[i + 1] if i == len(f) - 2 else f[i + 1], f[i], 3, 2, 2, norm, act)
+                                 for i in range(len(f) - 1))
+        # heads on decoder levels 0..3 (full, 1/2, 1/4, 1/8 resolution), learned upsampling to full size
+        self.heads = nn.ModuleList(
+            nn.Conv2d(f[0], 1, 1) if k == 0 else nn.Sequential(
+                nn.Conv2d(f[k], 1, 1), nn.ConvTranspose2d(1, 1, kernel_size=2**k, stride=2**k))
+            for k in range(4))
+        n = len(f)
+        self.bottleneck_channels, self.enc_prev_channels, self.dec_prev_channels = f[n - 1], f[n - 2], f[n - 2]
+
+    def forward(self, x: torch.Tensor) -> Features:
+        """``(B, C, H, W)`` with H, W multiples of 32 -> :class:`Features` (4 outputs)."""
+        skips = []
+        h = x
+        for block in self.enc:
+            h = block(h)
+            skips.append(h)
+        bottleneck = h
+        decoded = {}
+        for i in range(len(self.dec) - 1, -1, -1):
+            h = self.dec[i](h, skips[i])
+            decoded[i] = h
+        seg = [head(decoded[k]) for k, head in enumerate(self.heads)]
+        n = len(skips)
+        return Features(seg, bottleneck=bottleneck, enc_prev=skips[n - 2], dec_prev=decoded[n - 2])
