@@ -78,13 +78,26 @@ def _overrides(**kw: Any) -> dict[str, Any]:
 @click.option("--plateau/--no-plateau", default=None, help="reduce the learning rate on a plateau")
 @click.option("--compile/--no-compile", "compile_", default=None, help="torch.compile the model (CUDA)")
 @click.option("--threads", type=int, help="torch CPU threads")
+@click.option("--precision", type=click.Choice(["auto", "fp32", "bf16", "fp16"]),
+              help="autocast: auto (bf16 on CUDA, fp32 on CPU), fp32, bf16 (CPU or CUDA), fp16 (CUDA)")
+@click.option("--subset", "class_subset", type=click.Choice(["all", "benign-malignant"]),
+              help="classes trained and tested (Table 4: benign-malignant or all)")
+@click.option("--cls-head", type=click.Choice(["paper", "authors"]), help="classification branch (section 3.3 or the authors' code)")
+@click.option("--head-norm", type=click.Choice(["batch", "instance"]), help="normalisation of the paper head")
+@click.option("--adam-eps", type=float, help="Adam epsilon (authors' code: 1e-4)")
+@click.option("--image-interp", type=click.Choice(["bilinear", "nearest"]), help="image interpolation under resize/rotation")
+@click.option("--fill-holes/--no-fill-holes", default=None, help="fill holes in predicted masks (authors' ST inference)")
+@click.option("--recon-weight", type=float, help="weight of the reconstruction loss (mt-adityan)")
+@click.option("--checkpoint-every", type=int, help="write last.pt every N epochs (best.pt whenever it improves)")
+@click.option("--workers", type=int, default=1, show_default=True,
+              help="with --all-folds: folds in this many processes, the CPU threads split between them")
 @click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help="any other setting (repeatable)")
 @click.option("--resume", is_flag=True, help="continue from the fold's last checkpoint")
 @click.option("--progress/--no-progress", default=True, help="progress bars on stderr")
 @user_errors
 def run(manifest: Path, folds: Path, data_dir: Path, fold: int | None, all_folds: bool, concurrent: bool, out: Path,
         profile: str, config: Path | None, sets: tuple[str, ...], resume: bool, progress: bool, compile_: bool | None,
-        **settings: Any) -> None:
+        workers: int, **settings: Any) -> None:
     """Train and evaluate one fold (--fold K) or all folds (--all-folds) of the manifest."""
     from .errors import ConfigError
     from .profiles import parse_set_options, resolve_config
@@ -100,9 +113,11 @@ def run(manifest: Path, folds: Path, data_dir: Path, fold: int | None, all_folds
 
     inputs = RunInputs.read(manifest, folds, data_dir)
     numbers = inputs.folds.numbers
-    if concurrent:
-        inputs.samples(cfg.image_size)  # verify the pixel hashes once before starting the children
-        sys.exit(run_concurrent(cfg, inputs, numbers, out, resume=resume))
+    if workers > 1 and not all_folds:
+        raise ConfigError("--workers goes with --all-folds")
+    if concurrent or workers > 1:
+        inputs.samples(cfg.image_size, cfg.image_interp)  # verify the pixel hashes once before starting the children
+        sys.exit(run_concurrent(cfg, inputs, numbers, out, resume=resume, workers=workers if workers > 1 else None))
     if all_folds:
         results = run_folds(cfg, inputs, numbers, out, resume=resume, progress=progress)
     else:
@@ -116,13 +131,17 @@ def run(manifest: Path, folds: Path, data_dir: Path, fold: int | None, all_folds
 @main.command()
 @click.argument("run_dir", type=click.Path(file_okay=False, exists=True, path_type=Path))
 @click.option("--out", "md_out", type=click.Path(dir_okay=False, path_type=Path), help="Markdown file (default RUN/summary.md)")
+@click.option("--ddof", type=click.IntRange(0, 1), default=0, show_default=True,
+              help="std over folds: 0 = population (as the paper's code computes it), 1 = sample")
 @user_errors
-def summarize(run_dir: Path, md_out: Path | None) -> None:
+def summarize(run_dir: Path, md_out: Path | None, ddof: int) -> None:
     """Mean +- std over folds in the layout of the paper's Tables 8 and 9, paper figures beside."""
     from .summarize import summarize_run
 
-    text = summarize_run(run_dir, md_out or run_dir / "summary.md")
+    target = md_out or run_dir / "summary.md"
+    text = summarize_run(run_dir, target, ddof=ddof)
     click.echo(text)
+    click.echo(f"wrote {target}", err=True)
 
 
 @main.command()
@@ -138,6 +157,54 @@ def combine(seg_run: Path, cls_run: Path, out: Path, refine: str) -> None:
 
     for r in combine_runs(seg_run, cls_run, out, refine):
         click.echo(f"fold {r['fold']}: dsc_avg={r['dsc_avg']:.3f} acc={r['acc']:.3f} refined={r['refined_cases']}")
+
+
+@main.command()
+@click.argument("runs_dir", type=click.Path(file_okay=False, exists=True, path_type=Path))
+@click.option("--out", "out", required=True, type=click.Path(file_okay=False, path_type=Path))
+@click.option("--grid", "grid_file", type=click.Path(dir_okay=False, exists=True, path_type=Path),
+              help="the grid file (its 'table' fields decide which run feeds which table)")
+@click.option("--cases", help="Fig. 6 cases, e.g. benign:337,malignant:176,normal:36")
+@click.option("--data", "data_dir", type=click.Path(file_okay=False, exists=True, path_type=Path),
+              help="dataset folder (for the images of the Fig. 6 grid)")
+@click.option("--ddof", type=click.IntRange(0, 1), default=0, show_default=True,
+              help="std over folds: 0 = population (as the paper's code), 1 = sample")
+@user_errors
+def report(runs_dir: Path, out: Path, grid_file: Path | None, cases: str | None, data_dir: Path | None, ddof: int) -> None:
+    """Tables 4-9, significance tests, learning curves and Fig. 6 from a folder of run folders."""
+    from .report import build_report, parse_cases
+
+    files = build_report(runs_dir, out, grid_file, parse_cases(cases), data_dir, ddof)
+    click.echo(f"wrote {len(files)} files to {out}")
+
+
+@main.command()
+@click.argument("naive_run", type=click.Path(file_okay=False, exists=True, path_type=Path))
+@click.option("--decisions", "journal", required=True, type=click.Path(dir_okay=False, exists=True, path_type=Path),
+              help="review journal naming the same-frame and adjacent-frame pairs (e.g. manifests/curated_busi_v1/decisions.csv)")
+@click.option("--out", "out", required=True, type=click.Path(file_okay=False, path_type=Path))
+@click.option("--curated", "curated_run", type=click.Path(file_okay=False, exists=True, path_type=Path),
+              help="a run on the curated manifest, reported beside")
+@click.option("--notes", type=click.Path(dir_okay=False, exists=True, path_type=Path),
+              help="Markdown appended to README.md (what the numbers show and cannot show)")
+@user_errors
+def leakage(naive_run: Path, journal: Path, out: Path, curated_run: Path | None, notes: Path | None) -> None:
+    """Score a naive-split run separately on test images with and without a same-frame copy in training."""
+    from .leakage import write_leakage_report
+
+    path = write_leakage_report(naive_run, journal, out, curated_run, notes.read_text(encoding="utf-8") if notes else "")
+    click.echo(path.read_text(encoding="utf-8"))
+
+
+@main.command()
+@click.argument("run_dir", type=click.Path(file_okay=False, exists=True, path_type=Path))
+@user_errors
+def rescore(run_dir: Path) -> None:
+    """Re-score a run's folds from their saved predictions.npz with the current metrics (no retraining)."""
+    from .combine import rescore_run
+
+    for r in rescore_run(run_dir):
+        click.echo(f"fold {r['fold']}: dsc_avg={r['dsc_avg']} hd={r['hd']} acc={r['acc']}")
 
 
 @main.command()

@@ -72,6 +72,16 @@ def seg_scores(pred: np.ndarray, gt: np.ndarray) -> SegScores:
     )
 
 
+def dice_batch(pred: np.ndarray, gt: np.ndarray) -> np.ndarray:
+    """``(N,)`` Dice of ``(N, H, W)`` boolean predictions against ground truths, vectorised, with the
+    conventions of :func:`seg_scores` (both empty -> 1, exactly one empty -> 0)."""
+    p = pred.reshape(len(pred), -1).astype(bool)
+    g = gt.reshape(len(gt), -1).astype(bool)
+    tp = (p & g).sum(1).astype(float)
+    denom = p.sum(1) + g.sum(1)
+    return np.where(denom == 0, 1.0, 2 * tp / np.maximum(denom, 1))
+
+
 def confusion_matrix(y_true: Sequence[int], y_pred: Sequence[int], n_classes: int) -> np.ndarray:
     """``(C, C) int64``: rows are true classes, columns predicted."""
     cm = np.zeros((n_classes, n_classes), np.int64)

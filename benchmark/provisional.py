@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from busi_curate.dataset import load_dataset
 from busi_curate import __version__
+from busi_curate.dataset import load_dataset
 from busi_curate.fileio import file_sha256, write_csv, write_json
 from busi_curate.folds import SCHEME, FoldSettings, make_folds
 from busi_curate.manifest import MANIFEST_FORMAT, ManifestRow, rows_frame

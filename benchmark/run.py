@@ -143,8 +143,11 @@ def run_folds(cfg: RunConfig, inputs: RunInputs, folds: Sequence[int], out: str 
 
 
 def run_concurrent(cfg: RunConfig, inputs: RunInputs, folds: Sequence[int], out: str | Path, *,
-                   resume: bool = False) -> int:
-    """Start one ``busi-bench run --fold K`` process per fold, all at once on the same device, and wait.
+                   resume: bool = False, workers: int | None = None) -> int:
+    """Run every fold as its own ``busi-bench run --fold K`` process and wait.
+
+    ``workers=None``: all folds at once on the same device (GPU). ``workers=K``: at most K at a time,
+    each with ``cpu_count // K`` torch threads (the CPU split between them).
 
     The children get the resolved config through ``out/config.yaml`` (every setting written out), so
     they train exactly what this process would. Each child logs to ``out/fold<K>.stdout.log``.
@@ -152,25 +155,31 @@ def run_concurrent(cfg: RunConfig, inputs: RunInputs, folds: Sequence[int], out:
     Returns:
         0 when every fold succeeded, else the first non-zero exit status.
     """
+    from concurrent.futures import ThreadPoolExecutor
+
     from .provenance import provenance
 
     out = Path(out)
     prov = provenance(cfg.to_dict(), inputs.checksums)
     write_text(out / "config.yaml", config_yaml(cfg, prov))
-    procs = []
+    n_workers = workers or len(folds)
+    threads = max(1, (os.cpu_count() or 1) // n_workers) if workers else cfg.threads
     env = dict(os.environ, PYTHONUNBUFFERED="1")
-    for k in folds:
-        logf = open(out / f"fold{k}.stdout.log", "w", encoding="utf-8")  # noqa: SIM115 - closed below
+    if workers:
+        env.update(OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
+
+    def one(k: int) -> tuple[int, int]:
         cmd = [sys.executable, "-m", "benchmark.cli", "run", "--manifest", str(inputs.manifest_path),
                "--folds", str(inputs.folds_path), "--data", str(inputs.data_dir), "--out", str(out),
                "--profile", cfg.profile, "--config", str(out / "config.yaml"), "--fold", str(k), "--no-progress",
-               *(["--resume"] if resume else [])]
-        procs.append((k, subprocess.Popen(cmd, stdout=logf, stderr=subprocess.STDOUT, env=env), logf))
+               *(["--threads", str(threads)] if workers else []), *(["--resume"] if resume else [])]
+        with open(out / f"fold{k}.stdout.log", "w", encoding="utf-8") as logf:
+            return k, subprocess.run(cmd, stdout=logf, stderr=subprocess.STDOUT, env=env, check=False).returncode
+
     status = 0
-    for k, p, logf in procs:
-        rc = p.wait()
-        logf.close()
-        if rc != 0:
-            print(f"fold {k} failed with exit status {rc}; see {out / f'fold{k}.stdout.log'}", file=sys.stderr)
-            status = status or rc
+    with ThreadPoolExecutor(max_workers=n_workers) as pool:
+        for k, rc in pool.map(one, folds):
+            if rc != 0:
+                print(f"fold {k} failed with exit status {rc}; see {out / f'fold{k}.stdout.log'}", file=sys.stderr)
+                status = status or rc
     return status

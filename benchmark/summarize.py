@@ -58,19 +58,26 @@ def load_folds(run_dir: str | Path) -> list[dict[str, Any]]:
     return folds
 
 
-def mean_std(values: list[float | None]) -> tuple[float, float, int]:
-    """Mean and sample standard deviation (ddof 1; 0 for one fold) of the non-missing values."""
+#: Default spread over folds: the population standard deviation (ddof 0), as the paper's code computes it.
+DEFAULT_DDOF = 0
+
+
+def mean_std(values: list[float | None], ddof: int = DEFAULT_DDOF) -> tuple[float, float, int]:
+    """Mean and standard deviation (``ddof`` 0 = population, the paper's; 1 = sample) of the non-missing
+    values; the spread of a single value is NaN (printed "n/a")."""
     v = np.array([x for x in values if x is not None and not (isinstance(x, float) and math.isnan(x))], float)
     if v.size == 0:
         return math.nan, math.nan, 0
-    return float(v.mean()), float(v.std(ddof=1)) if v.size > 1 else 0.0, int(v.size)
+    return float(v.mean()), float(v.std(ddof=ddof)) if v.size > 1 else math.nan, int(v.size)
 
 
 def _fmt(m: float, s: float, digits: int = 3) -> str:
-    return "–" if math.isnan(m) else f"{m:.{digits}f} ± {s:.{digits}f}"
+    if math.isnan(m):
+        return "–"
+    return f"{m:.{digits}f} ± {'n/a' if math.isnan(s) else f'{s:.{digits}f}'}"
 
 
-def summary_markdown(folds: list[dict[str, Any]]) -> str:
+def summary_markdown(folds: list[dict[str, Any]], ddof: int = DEFAULT_DDOF) -> str:
     """The summary as Markdown: a header describing the run, Table 8/9 rows, extra rows, per-fold figures."""
     prov = folds[0]["provenance"]
     cfg = prov["config"]
@@ -90,7 +97,7 @@ def summary_markdown(folds: list[dict[str, Any]]) -> str:
         f"commit {prov['git_commit']}",
         f"- inputs: manifest {prov['inputs'].get('manifest', '?')} (sha256 {prov['inputs'].get('manifest_sha256', '?')[:12]}, "
         f"version {prov['inputs'].get('manifest_version', '?')}), folds sha256 {prov['inputs'].get('folds_sha256', '?')[:12]}",
-        f"- folds: {len(folds)} ({', '.join(str(f['fold']) for f in folds)}); mean ± sample std (ddof 1) over folds; "
+        f"- folds: {len(folds)} ({', '.join(str(f['fold']) for f in folds)}); mean ± {'population std (ddof 0, as the paper code)' if ddof == 0 else 'sample std (ddof 1)'} over folds; "
         "DSC per class = mean Dice over the test images of that class (an empty mask predicted for an empty "
         "ground truth scores 1, anything else on a normal image 0); DSC Average = mean over all test images; "
         "figures after prediction refining where PR is on",
@@ -99,16 +106,16 @@ def summary_markdown(folds: list[dict[str, Any]]) -> str:
         "|---|---|---|",
     ]
     for label, key in ROWS:
-        m, s, _ = mean_std([f.get(key) for f in folds])
+        m, s, _ = mean_std([f.get(key) for f in folds], ddof)
         ref = paper.get(key)
         lines.append(f"| {label} | {_fmt(m, s)} | {_fmt(*ref) if ref else '–'} |")
     lines += ["", "| Other figure | This run | Before PR |", "|---|---|---|"]
     for label, key in EXTRA_ROWS:
-        m, s, _ = mean_std([f.get(key) for f in folds])
-        mb, sb, _ = mean_std([f.get("before_pr", {}).get(key) for f in folds])
+        m, s, _ = mean_std([f.get(key) for f in folds], ddof)
+        mb, sb, _ = mean_std([f.get("before_pr", {}).get(key) for f in folds], ddof)
         lines.append(f"| {label} | {_fmt(m, s)} | {_fmt(mb, sb) if key != 'incoherent_before_pr' else '–'} |")
     for label, key in (("DSC Average", "dsc_avg"), ("ACC", "acc")):
-        mb, sb, _ = mean_std([f.get("before_pr", {}).get(key) for f in folds])
+        mb, sb, _ = mean_std([f.get("before_pr", {}).get(key) for f in folds], ddof)
         lines.append(f"| {label} before PR | – | {_fmt(mb, sb)} |")
     lines += ["", "Per fold:", "", "| Fold | n test | DSC avg | F1 weighted | ACC | incoherent before PR | refined cases |",
               "|---|---|---|---|---|---|---|"]
@@ -118,9 +125,9 @@ def summary_markdown(folds: list[dict[str, Any]]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def summarize_run(run_dir: str | Path, md_path: str | Path | None = None) -> str:
+def summarize_run(run_dir: str | Path, md_path: str | Path | None = None, ddof: int = DEFAULT_DDOF) -> str:
     """Summarise a run folder; also write the Markdown to ``md_path`` when given. Returns the text."""
-    text = summary_markdown(load_folds(run_dir))
+    text = summary_markdown(load_folds(run_dir), ddof)
     if md_path is not None:
         write_text(md_path, text)
     return text

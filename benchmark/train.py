@@ -27,7 +27,7 @@ from .augment import epoch_seed, make_augmenter
 from .data import SampleSet
 from .errors import BenchError, ConfigError
 from .losses import multitask_loss
-from .metrics import seg_scores
+from .metrics import dice_batch
 from .models import build_model
 from .oversampling import oversample_indices
 from .profiles import RunConfig
@@ -164,7 +164,7 @@ def quick_scores(pred: Predictions, masks: np.ndarray, labels: np.ndarray, thres
     """Validation figures shown each epoch: mean Dice (unrefined) and accuracy."""
     out: dict[str, float] = {}
     if pred.seg_prob is not None:
-        out["dsc"] = float(np.mean([seg_scores(p >= threshold, m > 0).dice for p, m in zip(pred.seg_prob, masks)]))
+        out["dsc"] = float(np.mean(dice_batch(pred.seg_prob >= threshold, masks > 0)))
     if pred.cls_prob is not None:
         out["acc"] = float(np.mean(pred.cls_prob.argmax(1) == labels))
     return out

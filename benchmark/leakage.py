@@ -1,0 +1,147 @@
+"""Stage: leakage inflation -- how much a naive split's test score owes to copies of its test images in training.
+
+Given a run trained on a naive split (e.g. the raw 780 BUSI images with the paper code's
+StratifiedKFold, no group links) and a review journal (``decisions.csv``: which pairs are the same
+frame, which adjacent frames of one sweep), every test image of every fold is put into one subset:
+
+* ``same-frame copy in training``: an image of the same frame (same-frame or identical decision,
+  transitively) is in that fold's ``train`` split;
+* ``adjacent frame in training``: no same-frame copy, but an adjacent-frame partner is in ``train``;
+* ``no copy in training``: neither.
+
+and DSC / accuracy are reported per subset (pooled over folds, and per fold), beside a curated run.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from busi_curate.fileio import write_csv, write_text
+from busi_curate.groups import UnionFind
+from busi_curate.journal import effective, read_journal
+from busi_curate.manifest import read_folds, read_manifest
+
+from .errors import BenchError
+from .report import Entry, load_runs, markdown_table
+from .summarize import mean_std
+
+SUBSETS = ("same-frame copy in training", "adjacent frame in training", "no copy in training")
+SAME_GRADES = ("same-frame", "identical")
+
+
+def frame_relations(journal: str | Path) -> tuple[UnionFind, dict[tuple[str, str], set[tuple[str, str]]]]:
+    """Same-frame components (union-find) and adjacent-frame partners from the standing decisions of a journal."""
+    uf = UnionFind()
+    adjacent: dict[tuple[str, str], set[tuple[str, str]]] = {}
+    for (a, b), d in effective(read_journal(journal)).items():
+        if d.answer != "same":
+            continue
+        if d.grade in SAME_GRADES:
+            uf.union(a, b)
+        elif d.grade == "adjacent-frame":
+            adjacent.setdefault(a, set()).add(b)
+            adjacent.setdefault(b, set()).add(a)
+    return uf, adjacent
+
+
+def classify_tests(folds_file: str | Path, manifest: str | Path, journal: str | Path) -> pd.DataFrame:
+    """``class, id, fold, subset`` for every test image of every fold of a folds file."""
+    folds = read_folds(folds_file, read_manifest(manifest))
+    uf, adjacent = frame_relations(journal)
+    rows = []
+    for k in folds.numbers:
+        parts = folds.split(k)
+        train = set(parts["train"])
+        roots = {uf.find(t) for t in train}
+        for key in parts["test"]:
+            copies = [t for t in train if t != key and uf.find(t) == uf.find(key)] if uf.find(key) in roots else []
+            partners = {p for m in [key] for p in adjacent.get(m, set())} & train
+            subset = SUBSETS[0] if copies else SUBSETS[1] if partners else SUBSETS[2]
+            rows.append({"class": key[0], "id": key[1], "fold": k, "subset": subset,
+                         "copies_in_train": ";".join(f"{c} {i}" for c, i in sorted(copies)),
+                         "adjacent_in_train": ";".join(f"{c} {i}" for c, i in sorted(partners))})
+    return pd.DataFrame(rows)
+
+
+def _scores(df: pd.DataFrame) -> dict[str, float]:
+    return {"n": len(df), "dsc": float(df["dice"].mean()) if len(df) else np.nan,
+            "acc": float((df["pred"] == df["true"]).mean()) if len(df) else np.nan}
+
+
+def leakage_report(naive_run: str | Path, journal: str | Path, out: str | Path, curated_run: str | Path | None = None) -> str:
+    """Write ``per_image_subsets.csv``, ``subsets.csv`` and ``README.md`` into ``out``; returns the Markdown.
+
+    Raises:
+        BenchError: the run has no finished fold or lacks per-image results.
+    """
+    naive_run, out = Path(naive_run), Path(out)
+    runs = {r.name: r for r in load_runs(naive_run.parent) if r.path == naive_run}
+    if naive_run.name not in runs:
+        raise BenchError("no finished fold found", naive_run)
+    run = runs[naive_run.name]
+    inputs = run.provenance["inputs"]
+    subsets = classify_tests(inputs["folds"], inputs["manifest"], journal)
+    done = {f["fold"] for f in run.folds}
+    subsets = subsets[subsets["fold"].isin(done)]
+    per_image = Entry("naive", run).per_image()
+    merged = subsets.merge(per_image, on=["class", "id", "fold"], how="left")
+    if merged["dice"].isna().all():
+        raise BenchError("per_image.csv lacks Dice figures", naive_run)
+    write_csv(out / "per_image_subsets.csv", merged)
+    rows = []
+    for name in SUBSETS:
+        sub = merged[merged["subset"] == name]
+        s = _scores(sub)
+        fold_dsc = [float(g["dice"].mean()) for _, g in sub.groupby("fold")]
+        fold_acc = [float((g["pred"] == g["true"]).mean()) for _, g in sub.groupby("fold")]
+        rows.append({"subset": name, "n_test_images": s["n"], "share": s["n"] / len(merged) if len(merged) else np.nan,
+                     "dsc_pooled": s["dsc"], "acc_pooled": s["acc"], "dsc_fold_mean": mean_std(fold_dsc)[0],
+                     "dsc_fold_std": mean_std(fold_dsc)[1], "acc_fold_mean": mean_std(fold_acc)[0],
+                     "acc_fold_std": mean_std(fold_acc)[1]})
+    allm = _scores(merged)
+    rows.append({"subset": "all test images (naive split)", "n_test_images": allm["n"], "share": 1.0,
+                 "dsc_pooled": allm["dsc"], "acc_pooled": allm["acc"]})
+    curated_line = ""
+    if curated_run is not None:
+        cr = [r for r in load_runs(Path(curated_run).parent) if r.path == Path(curated_run)]
+        if cr:
+            c = _scores(Entry("curated", cr[0]).per_image())
+            rows.append({"subset": f"curated_busi_v1 test images ({Path(curated_run).name})", "n_test_images": c["n"],
+                         "share": np.nan, "dsc_pooled": c["dsc"], "acc_pooled": c["acc"]})
+            curated_line = f"curated run `{cr[0].name}` (folds {[f['fold'] for f in cr[0].folds]})"
+    table = pd.DataFrame(rows)
+    write_csv(out / "subsets.csv", table)
+
+    def f(v: Any, pct: bool = False) -> str:
+        return "–" if v is None or (isinstance(v, float) and np.isnan(v)) else (f"{100 * v:.1f} %" if pct else f"{v:.3f}")
+
+    cfg, prov = run.config, run.provenance
+    md_rows = [[r["subset"], str(r["n_test_images"]), f(r.get("share"), True), f(r["dsc_pooled"]), f(r["acc_pooled"])]
+               for r in rows]
+    n_leak = rows[0]["n_test_images"]
+    text = "\n".join([
+        "# Leakage inflation: a naive split of raw BUSI, scored by whether a test image has a copy in training", "",
+        f"- run `{run.name}`: {cfg.get('model')} task {cfg.get('task')}, {cfg.get('label')}; folds {sorted(done)}; "
+        f"{prov.get('hardware')}; commit {prov.get('git_commit')}",
+        f"- split: {inputs.get('folds')} (manifest {inputs.get('manifest')}, sha256 {str(inputs.get('manifest_sha256'))[:12]})",
+        f"- copies: the standing same-frame / identical / adjacent-frame decisions of `{journal}`",
+        f"- {n_leak} of {len(merged)} test images ({f(n_leak / len(merged) if len(merged) else np.nan, True)}) have a "
+        "same-frame copy in their fold's training split",
+        *([f"- beside: {curated_line}"] if curated_line else []),
+        "- DSC after prediction refining, per image, pooled over folds; ACC = share of test images classified correctly", "",
+        markdown_table(["Test images", "n", "share", "DSC", "ACC"], md_rows), "",
+    ])
+    return text
+
+
+def write_leakage_report(naive_run: str | Path, journal: str | Path, out: str | Path,
+                         curated_run: str | Path | None = None, notes: str = "") -> Path:
+    """:func:`leakage_report` plus ``out/README.md`` (with ``notes`` appended)."""
+    text = leakage_report(naive_run, journal, out, curated_run)
+    path = Path(out) / "README.md"
+    write_text(path, text + ("\n" + notes.strip() + "\n" if notes else ""))
+    return path

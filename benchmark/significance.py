@@ -1,0 +1,112 @@
+"""Paired significance tests between configurations tested on the same images.
+
+* ``wilcoxon``: Wilcoxon signed-rank on per-image DSC (``scipy.stats.wilcoxon``, two-sided);
+* ``mcnemar``: McNemar's exact test on per-image classification correctness
+  (``statsmodels.stats.contingency_tables.mcnemar``);
+* ``paired-t``: paired t-test over the per-fold figures (``scipy.stats.ttest_rel``).
+
+p-values are adjusted with Holm's method (``statsmodels.stats.multitest.multipletests``) within each
+family: one table, one test, one metric.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+MIN_PAIRS = 5
+
+
+def wilcoxon(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
+    """(statistic, p) of the two-sided Wilcoxon signed-rank test; (0, 1) when every difference is zero."""
+    from scipy import stats
+
+    d = np.asarray(a, float) - np.asarray(b, float)
+    if not np.any(d != 0):
+        return 0.0, 1.0
+    res = stats.wilcoxon(a, b)
+    return float(res.statistic), float(res.pvalue)
+
+
+def mcnemar(correct_a: np.ndarray, correct_b: np.ndarray) -> tuple[float, float]:
+    """(statistic, p) of McNemar's exact test on paired booleans (statistic = the smaller discordant count)."""
+    from statsmodels.stats.contingency_tables import mcnemar as _mcnemar
+
+    a, b = np.asarray(correct_a, bool), np.asarray(correct_b, bool)
+    table = [[int(np.sum(a & b)), int(np.sum(a & ~b))], [int(np.sum(~a & b)), int(np.sum(~a & ~b))]]
+    res = _mcnemar(table, exact=True)
+    return float(res.statistic), float(res.pvalue)
+
+
+def paired_t(a: Sequence[float], b: Sequence[float]) -> tuple[float, float]:
+    """(t, p) of the paired t-test; (nan, nan) with fewer than two pairs or no variance."""
+    from scipy import stats
+
+    a_, b_ = np.asarray(a, float), np.asarray(b, float)
+    if len(a_) < 2 or np.allclose(a_ - b_, (a_ - b_)[0]):
+        return math.nan, math.nan
+    res = stats.ttest_rel(a_, b_)
+    return float(res.statistic), float(res.pvalue)
+
+
+def holm(p: Sequence[float]) -> list[float]:
+    """Holm-adjusted p-values (NaN stays NaN)."""
+    from statsmodels.stats.multitest import multipletests
+
+    arr = np.asarray(p, float)
+    out = np.full(arr.shape, np.nan)
+    ok = ~np.isnan(arr)
+    if ok.any():
+        out[ok] = multipletests(arr[ok], method="holm")[1]
+    return out.tolist()
+
+
+def _pairs(entries: Sequence[Any], reference: Any | None) -> list[tuple[Any, Any]]:
+    if reference is not None:
+        return [(reference, e) for e in entries if e is not reference]
+    return list(itertools.combinations(entries, 2))
+
+
+def significance_rows(table: str, entries: Sequence[Any], kind: str = "both", reference: Any | None = None) -> list[dict[str, Any]]:
+    """Every test between the pairs of ``entries`` (each a :class:`benchmark.report.Entry`), Holm-adjusted.
+
+    ``kind``: ``dice`` (segmentation tests only) or ``both``.
+    """
+    rows: list[dict[str, Any]] = []
+    for a, b in _pairs(entries, reference):
+        pa, pb = a.per_image(), b.per_image()
+        merged = pa.merge(pb, on=["class", "id"], suffixes=("_a", "_b"))
+        base = {"table": table, "a": a.label, "b": b.label, "run_a": a.run.name, "run_b": b.run.name}
+        dice = merged.dropna(subset=["dice_a", "dice_b"])
+        if len(dice) >= MIN_PAIRS:
+            stat, p = wilcoxon(dice["dice_a"].to_numpy(), dice["dice_b"].to_numpy())
+            rows.append(dict(base, test="wilcoxon", metric="dice", samples="per image", n=len(dice), statistic=stat, p=p,
+                             mean_a=float(dice["dice_a"].mean()), mean_b=float(dice["dice_b"].mean())))
+        if kind == "both":
+            cls = merged.dropna(subset=["pred_a", "pred_b"])
+            cls = cls[(cls["pred_a"] != "") & (cls["pred_b"] != "")]
+            if len(cls) >= MIN_PAIRS:
+                ca, cb = (cls["pred_a"] == cls["true_a"]).to_numpy(), (cls["pred_b"] == cls["true_b"]).to_numpy()
+                stat, p = mcnemar(ca, cb)
+                rows.append(dict(base, test="mcnemar", metric="correct class", samples="per image", n=len(cls),
+                                 statistic=stat, p=p, mean_a=float(ca.mean()), mean_b=float(cb.mean())))
+        for key in ("dsc_avg", "acc") if kind == "both" else ("dsc_avg",):
+            fa = {f["fold"]: v for f, v in zip(a.run.folds, a.fold_values(key)) if v is not None}
+            fb = {f["fold"]: v for f, v in zip(b.run.folds, b.fold_values(key)) if v is not None}
+            common = sorted(set(fa) & set(fb))
+            if len(common) >= 2:
+                stat, p = paired_t([fa[k] for k in common], [fb[k] for k in common])
+                rows.append(dict(base, test="paired-t", metric=key, samples="per fold", n=len(common), statistic=stat, p=p,
+                                 mean_a=float(np.mean([fa[k] for k in common])), mean_b=float(np.mean([fb[k] for k in common]))))
+    frame = pd.DataFrame(rows)
+    if frame.empty:
+        return []
+    frame["p_holm"] = np.nan
+    for _, idx in frame.groupby(["table", "test", "metric"]).groups.items():
+        frame.loc[idx, "p_holm"] = holm(frame.loc[idx, "p"].tolist())
+    return frame.to_dict("records")
