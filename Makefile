@@ -4,11 +4,11 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck browser clean
+.PHONY: demo test lint typecheck browser clean device-bundle
 
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[bench,dev]'
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[bench,dev,grid]'
 	touch $(STAMP)
 
 ## The built-in default job: a synthetic BUSI-like dataset with planted duplicates, scanned.
@@ -30,6 +30,19 @@ browser:
 	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
 	  { (apt-get update -qq && apt-get install -y -qq chromium chromium-driver) >/dev/null 2>&1 \
 	    || echo "note: could not install chromium; browser tests will be skipped"; }
+
+## Everything benchmark/device/run_paper.sh needs on a bare GPU machine, in the ignored .device-bundle/:
+## pure-Python wheels (MONAI, einops, segmentation-models-pytorch, timm, click, tqdm) unpacked into site/,
+## and the curated manifest packed at 128x128 (about 15 MB). Carry it with the run: carry [".device-bundle"].
+DEVICE_WHEELS ?= monai einops segmentation-models-pytorch timm huggingface-hub click tqdm
+device-bundle: $(STAMP)
+	rm -rf .device-bundle && mkdir -p .device-bundle/wheels .device-bundle/site
+	$(PY) -m pip download --quiet --disable-pip-version-check --no-deps --only-binary=:all: \
+	  -d .device-bundle/wheels $(DEVICE_WHEELS)
+	for w in .device-bundle/wheels/*-none-any.whl; do $(PY) -m zipfile -e "$$w" .device-bundle/site; done
+	rm -rf .device-bundle/wheels
+	$(VENV)/bin/busi-bench pack manifests/curated_busi_v1/manifest.csv manifests/curated_busi_v1/folds.csv \
+	  ../shared/data/BUSI --size 128 --out .device-bundle/curated128.npz
 
 clean:
 	rm -rf $(VENV) demo-output .pytest_cache

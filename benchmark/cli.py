@@ -53,10 +53,12 @@ def _overrides(**kw: Any) -> dict[str, Any]:
 
 
 @main.command()
-@click.option("--manifest", "manifest", required=True, type=click.Path(dir_okay=False, path_type=Path), help="manifest.csv")
-@click.option("--folds", "folds", required=True, type=click.Path(dir_okay=False, path_type=Path), help="folds.csv")
-@click.option("--data", "data_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
-              help="folder the manifest's paths are relative to")
+@click.option("--manifest", "manifest", type=click.Path(dir_okay=False, path_type=Path), help="manifest.csv")
+@click.option("--folds", "folds", type=click.Path(dir_okay=False, path_type=Path), help="folds.csv")
+@click.option("--data", "data_dir", type=click.Path(file_okay=False, path_type=Path),
+              help="folder the manifest's paths are relative to (the BUSI root or Dataset_BUSI_with_GT)")
+@click.option("--packed", "packed", type=click.Path(dir_okay=False, path_type=Path),
+              help="a dataset written by busi-bench pack (instead of --manifest/--folds/--data)")
 @click.option("--fold", "fold", type=int, help="test fold K (train / val from the folds file)")
 @click.option("--all-folds", is_flag=True, help="run every fold in the folds file")
 @click.option("--concurrent", is_flag=True, help="with --all-folds: one process per fold, all at once (GPU)")
@@ -97,7 +99,7 @@ def _overrides(**kw: Any) -> dict[str, Any]:
 @user_errors
 def run(manifest: Path, folds: Path, data_dir: Path, fold: int | None, all_folds: bool, concurrent: bool, out: Path,
         profile: str, config: Path | None, sets: tuple[str, ...], resume: bool, progress: bool, compile_: bool | None,
-        workers: int, **settings: Any) -> None:
+        workers: int, packed: Path | None, **settings: Any) -> None:
     """Train and evaluate one fold (--fold K) or all folds (--all-folds) of the manifest."""
     from .errors import ConfigError
     from .profiles import parse_set_options, resolve_config
@@ -111,7 +113,18 @@ def run(manifest: Path, folds: Path, data_dir: Path, fold: int | None, all_folds
     _needs_torch()
     from .run import RunInputs, run_concurrent, run_fold, run_folds
 
-    inputs = RunInputs.read(manifest, folds, data_dir)
+    if packed is not None:
+        if manifest or folds or data_dir:
+            raise ConfigError("give either --packed or --manifest/--folds/--data")
+        if concurrent or workers > 1:
+            raise ConfigError("--packed runs folds in this process (start one process per --fold instead)")
+        from .packed import PackedInputs
+
+        inputs: Any = PackedInputs.read(packed)
+    else:
+        if not (manifest and folds and data_dir):
+            raise ConfigError("--manifest, --folds and --data are required (or --packed FILE)")
+        inputs = RunInputs.read(manifest, folds, _data_root(data_dir, manifest))
     numbers = inputs.folds.numbers
     if workers > 1 and not all_folds:
         raise ConfigError("--workers goes with --all-folds")
@@ -259,6 +272,36 @@ def speed(names: str | None, image_size: int, batch_size: int, steps: int, epoch
         click.echo(format_table(results))
 
 
+def _data_root(data_dir: Path, manifest: Path) -> Path:
+    """The folder the manifest's paths are relative to: ``data_dir``, or its parent when ``data_dir`` is the
+    ``Dataset_BUSI_with_GT`` folder itself (as ``busi-curate`` accepts)."""
+    from busi_curate.manifest import read_manifest
+
+    try:
+        first = read_manifest(manifest).rows[0].image
+    except CurateError:
+        return data_dir
+    if not (data_dir / first).exists() and (data_dir.parent / first).exists():
+        return data_dir.parent
+    return data_dir
+
+
+@main.command()
+@click.argument("manifest", type=click.Path(dir_okay=False, exists=True, path_type=Path))
+@click.argument("folds", type=click.Path(dir_okay=False, exists=True, path_type=Path))
+@click.argument("data_dir", type=click.Path(file_okay=False, exists=True, path_type=Path))
+@click.option("--size", default=128, show_default=True, help="side of the packed network inputs")
+@click.option("--out", "out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="FILE.npz (+ FILE.json)")
+@user_errors
+def pack(manifest: Path, folds: Path, data_dir: Path, size: int, out: Path) -> None:
+    """A compact, self-verifying dataset (uint8 images and masks, classes, folds, checksums) for busi-bench run --packed."""
+    _needs_torch()
+    from .packed import pack_dataset
+
+    path = pack_dataset(manifest, folds, _data_root(data_dir, manifest), size, out)
+    click.echo(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB) and {path.with_suffix('.json')}")
+
+
 @main.command()
 @click.argument("grid_file", type=click.Path(dir_okay=False, exists=True, path_type=Path))
 @click.option("--out", "out", required=True, type=click.Path(file_okay=False, path_type=Path), help="folder of the run folders")
@@ -312,6 +355,7 @@ def models(as_json: bool) -> None:
     """List the registered architectures: parameters, FLOPs per 128x128 image, tasks, paper table."""
     import json
 
+    _needs_torch()
     from .models import MODELS
 
     try:

@@ -132,8 +132,10 @@ def _folds(value: Any, where: str) -> tuple[int, ...] | None:
     raise ConfigError(f"{where}: 'fold' must be 'all', a fold number or a list of fold numbers, got {value!r}")
 
 
-def load_grid(path: str | Path, base: str | Path | None = None) -> Grid:
+def load_grid(path: str | Path, base: str | Path | None = None, overrides: dict[str, Any] | None = None) -> Grid:
     """Parse and check a grid file; relative paths are taken from ``base`` (default: the current folder).
+
+    ``overrides`` replace keys of every run after its own (e.g. another manifest for a test).
 
     Every run's settings are resolved against its profile here, so a typo fails before anything runs.
 
@@ -165,7 +167,7 @@ def load_grid(path: str | Path, base: str | Path | None = None) -> Grid:
         where = f"{path}: runs[{i}]"
         if not isinstance(entry, dict):
             raise ConfigError(f"{where}: each run is a mapping")
-        merged = dict(defaults, **entry)
+        merged = dict(defaults, **entry, **(overrides or {}))
         name = merged.get("name")
         if not isinstance(name, str) or not name or "/" in name or name.startswith("."):
             raise ConfigError(f"{where}: 'name' must be a plain folder name, got {name!r}")

@@ -33,38 +33,39 @@ def _loss(out, x, y, lab):  # noqa: ANN001, ANN202 - test helper
 def case(request: pytest.FixtureRequest):
     name, task = request.param
     torch.manual_seed(0)
-    return name, task, build_model(name, task=task, image_size=SIZE)
+    size = max(SIZE, MODELS[name].min_size)
+    return name, task, build_model(name, task=task, image_size=size), size
 
 
 class TestModelContract:
     """Every (model, task) of :data:`benchmark.models.MODELS`."""
 
     def test_outputs(self, case) -> None:
-        name, task, net = case
+        name, task, net, size = case
         net.train()
-        out = net(torch.rand(BATCH, 1, SIZE, SIZE))
+        out = net(torch.rand(BATCH, 1, size, size))
         if task == "cls":
             assert out.seg == []
         else:
             assert len(out.seg) >= 1, name
             for s in out.seg:
-                assert s.shape == (BATCH, 1, SIZE, SIZE) and s.dtype == torch.float32, name
+                assert s.shape == (BATCH, 1, size, size) and s.dtype == torch.float32, name
         if task in ("mt", "cls"):
             assert out.cls is not None and out.cls.shape == (BATCH, 3) and out.cls.dtype == torch.float32
         else:
             assert out.cls is None
         if out.recon is not None:
-            assert out.recon.shape == (BATCH, 1, SIZE, SIZE) and float(out.recon.detach().min()) >= 0 and float(out.recon.detach().max()) <= 1
+            assert out.recon.shape == (BATCH, 1, size, size) and float(out.recon.detach().min()) >= 0 and float(out.recon.detach().max()) <= 1
         net.eval()
         with torch.no_grad():
-            top = net(torch.rand(1, 1, SIZE, SIZE))
-        assert task == "cls" or top.seg[0].shape == (1, 1, SIZE, SIZE)
+            top = net(torch.rand(1, 1, size, size))
+        assert task == "cls" or top.seg[0].shape == (1, 1, size, size)
 
     def test_gradients_reach_every_parameter(self, case) -> None:
-        name, task, net = case
+        name, task, net, size = case
         net.train()
         net.zero_grad()
-        x, y, lab = _batch()
+        x, y, lab = _batch(size)
         _loss(net(x), x, y, lab).backward()
         used = {n: p.grad for n, p in net.named_parameters() if p.requires_grad}
         if task == "cls":
@@ -77,11 +78,11 @@ class TestModelContract:
         assert all(torch.isfinite(g).all() for g in used.values() if g is not None)
 
     def test_three_steps_lower_the_loss(self, case) -> None:
-        name, task, net = case
+        name, task, net, size = case
         torch.manual_seed(0)
         net.train()
         opt = torch.optim.Adam(net.parameters(), lr=1e-3)
-        x, y, lab = _batch()
+        x, y, lab = _batch(size)
         losses = []
         for _ in range(4):
             loss = _loss(net(x), x, y, lab)
@@ -140,6 +141,11 @@ def test_single_task_variants_share_the_code_path(task: str, has_seg: bool, has_
     out = net(torch.rand(1, 1, 32, 32))
     assert bool(out.seg) is has_seg and (out.cls is not None) is has_cls
     assert (net.cls_head is not None) is has_cls
+
+
+def test_too_small_inputs_are_config_errors() -> None:
+    with pytest.raises(ConfigError, match="needs --image-size 64"):
+        build_model("swin-unetr", task="seg", image_size=32)
 
 
 def test_unknown_model_and_unsupported_task_are_config_errors() -> None:

@@ -36,6 +36,7 @@ class ModelSpec:
         table: the paper table(s) it appears in.
         description: one line for ``busi-bench models``.
         multitask: True when ``factory`` returns a :class:`Backbone` to wrap in :class:`MultiTaskNet`.
+        min_size: smallest input side it trains on (deeper networks need a bottleneck above 1x1).
     """
 
     factory: Callable[[int, int], nn.Module]
@@ -43,6 +44,7 @@ class ModelSpec:
     table: str
     description: str
     multitask: bool = True
+    min_size: int = 32
 
 
 def _unetpp(in_ch: int, size: int) -> Backbone:
@@ -93,7 +95,7 @@ MODELS: dict[str, ModelSpec] = {
     "mt-unetpp": ModelSpec(_unetpp, MT, "5, 7, 8, 9",
                            "UNet++ from MONAI blocks (24..384), deep supervision on X0,1..X0,4, the paper's backbone"),
     "mt-nnunet": ModelSpec(_nnunet, MT, "6, 8, 9",
-                           "nnU-Net 2-D plan for 128x128 (6 levels, 32..320, strided convs, transposed-conv DS heads)"),
+                           "nnU-Net 2-D plan for 128x128 (6 levels, 32..320, strided convs, transposed-conv DS heads)", min_size=64),
     "mt-nnunet-lite": ModelSpec(_nnunet_lite, MT, "-",
                                 "5-level nnU-Net-like U-Net (32..320, max-pool down), the earlier mt-nnunet"),
     "mt-smp-resnet34": ModelSpec(_smp("resnet34"), MT, "-",
@@ -111,10 +113,10 @@ MODELS: dict[str, ModelSpec] = {
     "unetpp": ModelSpec(_baseline("unetpp"), ("seg",), "4", "MONAI BasicUNetPlusPlus (deep supervision, 4 outputs)",
                         multitask=False),
     "swin-unetr": ModelSpec(_baseline("swin-unetr"), ("seg",), "4", "MONAI SwinUNETR, 2-D, feature size 24",
-                            multitask=False),
+                            multitask=False, min_size=64),
     "nnunet": ModelSpec(_baseline("nnunet"), ("seg",), "4",
                         "MONAI DynUNet with nnU-Net's 2-D plan for 128x128 (6 levels, 32..320, deep supervision)",
-                        multitask=False),
+                        multitask=False, min_size=64),
 }
 
 
@@ -140,6 +142,9 @@ def build_model(name: str, task: str = "mt", in_channels: int = 1, *, cls_head: 
         raise ConfigError(f"unknown model {name!r} (known: {', '.join(MODELS)})")
     if task not in spec.tasks:
         raise ConfigError(f"model {name!r} supports --task {'/'.join(spec.tasks)}, not {task!r}")
+    if image_size < spec.min_size:
+        raise ConfigError(f"model {name!r} needs --image-size {spec.min_size} or more (its bottleneck would be "
+                          f"below 2x2), got {image_size}")
     net = spec.factory(in_channels, image_size)
     if spec.multitask:
         assert isinstance(net, Backbone)

@@ -1,0 +1,118 @@
+"""busi-bench grid: parsing, skip finished / resume unfinished jobs, combine, status, and a local Ray instance."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("monai")
+
+from benchmark.errors import ConfigError  # noqa: E402
+from benchmark.grid import STATUS_DONE, STATUS_PARTIAL, STATUS_PENDING, job_status, jobs, load_grid, run_local  # noqa: E402
+from benchmark.provisional import build_provisional  # noqa: E402
+
+TINY = "{image_size: 32, epochs: 2, subset: 3, images_per_epoch: 8, batch_size: 4, lr: 0.001, eval_batch_size: 16, device: cpu}"
+
+
+def _grid(tmp_path: Path, manifest: Path, folds: Path, data: Path, body: str) -> Path:
+    path = tmp_path / "grid.yaml"
+    path.write_text(f"name: test\ndefaults:\n  profile: smoke\n  manifest: {manifest}\n  folds: {folds}\n  data: {data}\n"
+                    f"  fold: [0, 1]\n{body}", encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="module")
+def k2(synthetic_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Path]:
+    m, f = build_provisional(synthetic_dir, tmp_path_factory.mktemp("k2"), k=2)
+    return m, f, synthetic_dir
+
+
+def _runs_body() -> str:
+    import yaml
+
+    tiny = yaml.safe_load(TINY)
+    lines = ["runs:"]
+    for name, task in (("seg", "seg"), ("cls", "cls")):
+        lines.append(f"  - name: {name}")
+        lines.append(f"    task: {task}")
+        lines += [f"    {k}: {v}" for k, v in tiny.items()]
+    lines += ["combine:", "  - {name: both, seg: seg, cls: cls}"]
+    return "\n".join(lines) + "\n"
+
+
+@pytest.mark.parametrize("body,match", [
+    ("runs:\n  - {name: a, epochz: 3}\n", "unknown setting"),
+    ("runs:\n  - {name: a}\n  - {name: a}\n", "used twice"),
+    ("runs:\n  - {name: a, task: banana}\n", "task must be one of"),
+    ("runs:\n  - {name: a}\ncombine:\n  - {name: c, seg: a, cls: nope}\n", "not a run of this grid"),
+    ("runs: []\n", "non-empty 'runs'"),
+    ("runs:\n  - {name: a, fold: zero}\n", "'fold' must be"),
+])
+def test_bad_grid_files_are_config_errors(tmp_path: Path, k2, body: str, match: str) -> None:
+    with pytest.raises(ConfigError, match=match):
+        load_grid(_grid(tmp_path, *k2, body))
+
+
+def test_grid_skips_finished_and_resumes_unfinished_jobs(tmp_path: Path, k2) -> None:
+    grid = load_grid(_grid(tmp_path, *k2, _runs_body()))
+    out = tmp_path / "runs"
+    assert [j.label for j in jobs(grid)] == ["seg/fold0", "seg/fold1", "cls/fold0", "cls/fold1"]
+    assert all(job_status(j, out)[0] == STATUS_PENDING for j in jobs(grid))
+    assert run_local(grid, out, workers=2, nice=0, echo=lambda m: None) == 0
+    assert all(job_status(j, out)[0] == STATUS_DONE for j in jobs(grid))
+    assert (out / "both" / "fold0" / "metrics.json").is_file()  # the combine ran once both runs were done
+    before = (out / "seg" / "fold0" / "metrics.json").stat().st_mtime_ns
+    # a finished grid is skipped job by job: nothing is retrained
+    messages: list[str] = []
+    assert run_local(grid, out, workers=1, nice=0, echo=messages.append) == 0
+    assert "0 job(s) to run" in messages[0]
+    assert (out / "seg" / "fold0" / "metrics.json").stat().st_mtime_ns == before
+    # an unfinished job (checkpoint, no metrics) is resumed, not restarted
+    (out / "cls" / "fold1" / "metrics.json").unlink()
+    job = [j for j in jobs(grid) if j.label == "cls/fold1"][0]
+    assert job_status(job, out)[0] == STATUS_PARTIAL
+    assert run_local(grid, out, workers=1, nice=0, only=["cls"], echo=lambda m: None) == 0
+    assert job_status(job, out)[0] == STATUS_DONE
+    assert "resumed from" in (out / "cls" / "fold1" / "train.log").read_text(encoding="utf-8")
+
+
+def test_grid_status_command(tmp_path: Path, k2) -> None:
+    from click.testing import CliRunner
+
+    from benchmark.cli import main
+
+    path = _grid(tmp_path, *k2, _runs_body())
+    r = CliRunner().invoke(main, ["grid", str(path), "--out", str(tmp_path / "runs"), "--status"])
+    assert r.exit_code == 0, r.output
+    assert "| seg |" in r.output and "0 of 4 fold jobs done" in r.output
+
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_shipped_grids_parse() -> None:
+    for name in ("paper.yaml", "smoke.yaml", "cpu.yaml"):
+        grid = load_grid(REPO / "grids" / name, base=REPO)
+        assert grid.runs, name
+    paper = load_grid(REPO / "grids" / "paper.yaml", base=REPO)
+    models = {r.settings.get("model", "mt-unetpp") for r in paper.runs}
+    assert {"unet", "attention-unet", "residual-unet", "segresnet", "unetpp", "swin-unetr", "nnunet",
+            "mt-unetpp", "mt-nnunet", "mt-adityan"} <= models
+
+
+@pytest.mark.slow
+def test_smoke_grid_runs_every_row_through_a_local_ray_instance(tmp_path: Path, k2) -> None:
+    pytest.importorskip("ray")
+    from benchmark.grid import run_ray
+
+    m, f, data = k2
+    grid = load_grid(REPO / "grids" / "smoke.yaml", base=REPO,
+                     overrides={"manifest": str(m), "folds": str(f), "data": str(data), "fold": [0], "cpus": 1})
+    paper = load_grid(REPO / "grids" / "paper.yaml", base=REPO)
+    assert {r.name for r in grid.runs} == {r.name for r in paper.runs}  # a tiny version of every row
+    out = tmp_path / "ray-runs"
+    assert run_ray(grid, out, echo=lambda m: None, num_cpus=2) == 0
+    assert all(job_status(j, out)[0] == STATUS_DONE for j in jobs(grid))
+    assert all((out / c.name / "fold0" / "metrics.json").is_file() for c in grid.combines)
