@@ -22,6 +22,7 @@ import numpy as np
 
 from .errors import DatasetError
 from .fileio import file_sha256, pixel_sha256
+from .journal import check_id
 from .imageio import bbox, read_gray, read_mask_union
 
 CLASSES: tuple[str, ...] = ("benign", "malignant", "normal")
@@ -95,7 +96,8 @@ def record_sort_key(cls: str, id_: str) -> tuple[str, tuple[tuple[int, int | str
 
 # --------------------------------------------------------------------------- layouts
 
-_BUSI_RE = re.compile(r"^(?P<cls>[a-z]+) \((?P<id>\d+)\)(?P<mask>_mask(?:_(?P<k>\d+))?)?\.png$", re.IGNORECASE)
+_BUSI_RE = re.compile(r"^(?P<cls>[a-z]+) \((?P<id>[0-9]+)\)(?P<mask>_mask(?:_(?P<k>[0-9]+))?)?\.png$",
+                      re.IGNORECASE | re.ASCII)
 
 
 def _busi_root(root: Path) -> Path:
@@ -113,7 +115,7 @@ def find_busi(root: Path, classes: Sequence[str], problems: list[tuple[Path, str
     subdirs = sorted(p for p in base.iterdir() if p.is_dir() and _visible(p))
     if not subdirs:
         raise DatasetError(f"no class folders found (expected {', '.join(classes)})", base)
-    images: dict[tuple[str, str], Path] = {}
+    found: dict[tuple[str, str], list[Path]] = {}
     masks: dict[tuple[str, str], list[tuple[int, Path]]] = {}
     for sub in subdirs:
         cls = sub.name.lower()
@@ -125,6 +127,9 @@ def find_busi(root: Path, classes: Sequence[str], problems: list[tuple[Path, str
             problems.append((sub, "empty class folder"))
         for f in files:
             m = _BUSI_RE.match(f.name)
+            if not f.is_dir() and not f.is_file():
+                problems.append((f, "not a regular file (a FIFO, device or broken link); refused without reading it"))
+                continue
             if f.is_dir() or m is None:
                 problems.append((f, f"unparseable file name (expected '{cls} (<id>).png' or '{cls} (<id>)_mask[_k].png')"))
                 continue
@@ -135,9 +140,26 @@ def find_busi(root: Path, classes: Sequence[str], problems: list[tuple[Path, str
             if m["mask"]:
                 masks.setdefault(key, []).append((int(m["k"] or 0), f))
             else:
-                images[key] = f
+                found.setdefault(key, []).append(f)
+    # two files naming one (class, id) -- "normal (01).png" beside "normal (1).png", "NORMAL (1).PNG" --
+    # would silently replace one another: both are reported (and both skipped with --lenient)
+    images: dict[tuple[str, str], Path] = {}
+    for key, paths in found.items():
+        if len(paths) > 1:
+            names = ", ".join(repr(p.name) for p in paths)
+            for p in paths:
+                problems.append((p, f"{len(paths)} files map to {key[0]} id {key[1]}: {names}; rename all but one"))
+        else:
+            images[key] = paths[0]
     for key, ms in masks.items():
-        if key not in images:
+        numbers = [k for k, _ in ms]
+        if len(set(numbers)) != len(numbers):
+            names = ", ".join(repr(p.name) for _, p in ms)
+            for _, p in ms:
+                problems.append((p, f"mask files of {key[0]} id {key[1]} collide: {names}"))
+            images.pop(key, None)
+            continue
+        if key not in images and key not in found:
             for _, f in ms:
                 problems.append((f, "mask without an image"))
     return [
@@ -161,24 +183,35 @@ def find_generic(root: Path, classes: Sequence[str], problems: list[tuple[Path, 
     if not rows:
         raise DatasetError("labels.csv lists no images", labels)
     out: list[Entry] = []
-    seen: set[tuple[str, str]] = set()
+    lines: dict[tuple[str, str], list[int]] = {}
     for n, row in enumerate(rows, start=2):
         cls = (row.get("class") or "").strip().lower()
-        img = img_dir / (row.get("image") or "").strip()
+        name = (row.get("image") or "").strip()
         where = Path(f"{labels}:{n}")
         if cls not in classes:
             problems.append((where, f"unknown class {cls!r} (expected one of {', '.join(classes)})"))
             continue
+        if not _inside(name):
+            problems.append((where, f"image {name!r} must be a relative path inside images/ (no absolute path, no '..')"))
+            continue
+        img = img_dir / name
         if not img.is_file():
-            problems.append((img, f"image listed in labels.csv line {n} does not exist"))
+            problems.append((img, f"image listed in labels.csv line {n} does not exist (or is not a regular file)"))
             continue
         id_ = (row.get("id") or "").strip() or img.stem
-        if (cls, id_) in seen:
-            problems.append((where, f"duplicate id {id_!r} in class {cls!r}"))
+        try:
+            check_id(id_)
+        except ValueError as exc:
+            problems.append((where, str(exc)))
             continue
-        seen.add((cls, id_))
+        lines.setdefault((cls, id_), []).append(n)
         if row.get("masks"):
-            mpaths = tuple(mask_dir / m.strip() for m in row["masks"].split(";") if m.strip())
+            names = [m.strip() for m in row["masks"].split(";") if m.strip()]
+            bad = [m for m in names if not _inside(m)]
+            if bad:
+                problems.append((where, f"mask {bad[0]!r} must be a relative path inside masks/ (no absolute path, no '..')"))
+                continue
+            mpaths = tuple(mask_dir / m for m in names)
             for mp in mpaths:
                 if not mp.is_file():
                     problems.append((mp, f"mask listed in labels.csv line {n} does not exist"))
@@ -186,7 +219,16 @@ def find_generic(root: Path, classes: Sequence[str], problems: list[tuple[Path, 
             mpaths = tuple(sorted(p for p in mask_dir.glob(f"{img.stem}*") if p.suffix.lower() in IMAGE_SUFFIXES
                                   and (p.stem == img.stem or p.stem.startswith(f"{img.stem}_mask"))))
         out.append(Entry(cls, id_, img, mpaths))
-    return out
+    dup = {k: ns for k, ns in lines.items() if len(ns) > 1}
+    for (cls, id_), ns in dup.items():
+        problems.append((labels, f"lines {', '.join(map(str, ns))} all name {cls} id {id_!r}; ids must be unique per class"))
+    return [e for e in out if (e.cls, e.id) not in dup]
+
+
+def _inside(name: str) -> bool:
+    """A plain relative path that stays inside its folder."""
+    p = Path(name)
+    return bool(name) and not p.is_absolute() and ".." not in p.parts and not name.startswith("~")
 
 
 #: Layout name -> finder. Adding a layout is one function plus one line here.

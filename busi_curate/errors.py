@@ -35,5 +35,9 @@ class ManifestError(CurateError):
     """A manifest, its sidecar or its folds file is damaged or inconsistent."""
 
 
+class UnsafePathError(CurateError):
+    """A file the tool would write or lock is a symbolic link, or a path leaves the folder it must stay in."""
+
+
 class MissingExtraError(CurateError):
     """An optional dependency (the ``[bench]`` extra) is not installed."""

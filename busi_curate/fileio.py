@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import json
 import os
@@ -14,16 +15,69 @@ from typing import IO, Any
 import numpy as np
 
 
+def _current_umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+#: Mode of every file written: what ``open()`` would create under the process's umask (read once).
+FILE_MODE = 0o666 & ~_current_umask()
+
+
+def refuse_link(path: str | Path) -> Path:
+    """``path`` itself, after checking that it is not a symbolic link (nothing is written through a link).
+
+    Raises:
+        UnsafePathError: ``path`` is a symbolic link.
+    """
+    from .errors import UnsafePathError
+
+    path = Path(path)
+    if path.is_symlink():
+        raise UnsafePathError(f"is a symbolic link (to {os.readlink(path)}); busi-curate never writes through a link", path)
+    return path
+
+
+def open_nofollow(path: str | Path, flags: int, mode: int = 0o666) -> int:
+    """``os.open`` with ``O_NOFOLLOW``: a symbolic link at ``path`` is refused, not followed.
+
+    Raises:
+        UnsafePathError: ``path`` is a symbolic link.
+    """
+    from .errors import UnsafePathError
+
+    path = refuse_link(path)
+    try:
+        return os.open(path, flags | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0), mode)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise UnsafePathError("is a symbolic link; busi-curate never writes through a link", path) from exc
+        raise
+
+
+def open_append(path: str | Path, **kwargs: Any) -> IO[Any]:
+    """Open ``path`` for appending text (created when missing), refusing a symbolic link."""
+    fd = open_nofollow(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
+    return os.fdopen(fd, "a", **kwargs)
+
+
 @contextlib.contextmanager
 def atomic_open(path: str | Path, mode: str = "w", **kwargs: Any) -> Iterator[IO[Any]]:
     """Open a temporary file beside ``path``; rename it over ``path`` only if the block succeeds.
 
-    A crash or exception leaves ``path`` untouched (never half-written).
+    A crash or exception leaves ``path`` untouched (never half-written). The file gets the mode a
+    plain ``open()`` would give it under the user's umask (shared lab folders stay readable), and a
+    symbolic link at ``path`` is refused rather than replaced or followed.
+
+    Raises:
+        UnsafePathError: ``path`` is a symbolic link.
     """
-    path = Path(path)
+    path = refuse_link(Path(path))
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.fchmod(fd, FILE_MODE)
         with os.fdopen(fd, mode, **kwargs) as fh:
             yield fh
             fh.flush()

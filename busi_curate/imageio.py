@@ -12,13 +12,36 @@ from .errors import DatasetError
 
 _ALPHA_MODES = {"RGBA": "RGB", "LA": "L", "PA": "RGB", "La": "L", "RGBa": "RGB"}
 
+#: Largest image decoded, in pixels (width x height): 64 megapixels, far above any ultrasound frame.
+#: A file declaring more (a "decompression bomb") is refused before its pixels are decoded.
+MAX_PIXELS = 64_000_000
+
 
 def _open(path: Path) -> Image.Image:
+    import stat
+    import warnings
+
     try:
-        img = Image.open(path)
-        img.load()  # force a full decode so truncated files fail here
+        st = path.stat()
     except FileNotFoundError as exc:
         raise DatasetError("file not found", path) from exc
+    except OSError as exc:
+        raise DatasetError(f"cannot read the file ({exc.strerror})", path) from exc
+    if not stat.S_ISREG(st.st_mode):
+        raise DatasetError("not a regular file (a FIFO, device or folder); refused without reading it", path)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            img = Image.open(path)
+            w, h = img.size
+            if w * h > MAX_PIXELS:
+                raise DatasetError(f"declares {w}x{h} pixels, above the limit of {MAX_PIXELS:,} "
+                                   "(busi_curate.imageio.MAX_PIXELS); refused as a possible decompression bomb", path)
+            img.load()  # force a full decode so truncated files fail here
+    except DatasetError:
+        raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise DatasetError(f"refused as a possible decompression bomb ({exc})", path) from exc
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
         raise DatasetError(f"cannot decode image ({exc}); the file is corrupt or truncated", path) from exc
     return img

@@ -15,6 +15,8 @@ from __future__ import annotations
 import csv
 import io
 import os
+import re
+import unicodedata
 import warnings
 from collections.abc import Iterable
 from dataclasses import astuple, dataclass, fields
@@ -22,12 +24,35 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from .errors import JournalError
+from .fileio import open_append, open_nofollow, refuse_link
 
 JOURNAL_COLUMNS = ["reference_class", "reference_id", "candidate_class", "candidate_id", "answer", "grade",
                    "decided_by", "evidence", "time"]
 ANSWERS = ("same", "different", "skip", "undo")
 GRADES = ("identical", "same-frame", "adjacent-frame")
 Key = tuple[str, str]
+
+#: Image ids: 1-128 ASCII letters, digits, space, ``. _ - ( ) +``, not starting or ending with a space.
+#: Checked when a dataset is loaded and on every journal line (no line break can hide in one).
+ID_RE = re.compile(r"[A-Za-z0-9._()+-](?:[A-Za-z0-9 ._()+-]{0,126}[A-Za-z0-9._()+-])?", re.ASCII)
+#: Reviewer names: 1-64 ASCII letters, digits, space, ``. _ - @``.
+REVIEWER_RE = re.compile(r"[A-Za-z0-9._@-](?:[A-Za-z0-9 ._@-]{0,62}[A-Za-z0-9._@-])?", re.ASCII)
+_CLASS_RE = re.compile(r"[a-z][a-z0-9_-]{0,31}", re.ASCII)
+_TIME_RE = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?Z", re.ASCII)
+
+
+def check_id(id_: str) -> str:
+    """``id_`` when it is a valid image id (:data:`ID_RE`); raises ValueError otherwise."""
+    if not ID_RE.fullmatch(id_):
+        raise ValueError(f"id {id_!r} must be 1-128 ASCII letters, digits, spaces or . _ - ( ) +")
+    return id_
+
+
+def check_reviewer(name: str) -> str:
+    """``name`` when it is a valid reviewer name (:data:`REVIEWER_RE`); raises ValueError otherwise."""
+    if not REVIEWER_RE.fullmatch(name) or name == "auto":
+        raise ValueError(f"reviewer name {name!r} must be 1-64 ASCII letters, digits, spaces or . _ - @ (and not 'auto')")
+    return name
 
 
 @dataclass(frozen=True)
@@ -59,6 +84,18 @@ class Decision:
         return (a, b) if a <= b else (b, a)
 
     def validate(self) -> None:
+        """Check every field; raises ValueError naming the first that is wrong."""
+        for name in ("reference_class", "candidate_class"):
+            if not _CLASS_RE.fullmatch(getattr(self, name)):
+                raise ValueError(f"{name} {getattr(self, name)!r} is not a class name")
+        for name in ("reference_id", "candidate_id"):
+            check_id(getattr(self, name))
+        if self.decided_by and self.decided_by != "auto":
+            check_reviewer(self.decided_by)
+        if any(c in self.evidence for c in "\r\n") or any(unicodedata.category(c) in ("Cc", "Zl", "Zp") for c in self.evidence):
+            raise ValueError("evidence contains a line break or control character")
+        if self.time and not _TIME_RE.fullmatch(self.time):
+            raise ValueError(f"time {self.time!r} is not ISO 8601 UTC (YYYY-MM-DDTHH:MM:SSZ)")
         if self.answer not in ANSWERS:
             raise ValueError(f"answer must be one of {ANSWERS}, got {self.answer!r}")
         if self.answer == "same" and self.grade not in GRADES:
@@ -84,19 +121,20 @@ class Journal:
     """Append-only writer. Every :meth:`append` is flushed and fsync'ed before it returns."""
 
     def __init__(self, path: str | Path) -> None:
-        self.path = Path(path)
+        self.path = refuse_link(Path(path))
         self.path.parent.mkdir(parents=True, exist_ok=True)
         new = not self.path.exists() or self.path.stat().st_size == 0
         if not new:
-            with open(self.path, "rb") as fh:
+            fd = open_nofollow(self.path, os.O_RDONLY)
+            with os.fdopen(fd, "rb") as fh:
                 fh.seek(-1, os.SEEK_END)
                 last = fh.read(1)
             if last != b"\n":  # a line cut by a crash: end it, so it stays one (skipped) line
-                with open(self.path, "a", encoding="utf-8", newline="") as fh:
+                with open_append(self.path, encoding="utf-8", newline="") as fh:
                     fh.write("\n")
                     fh.flush()
                     os.fsync(fh.fileno())
-        self._fh = open(self.path, "a", encoding="utf-8", newline="")
+        self._fh = open_append(self.path, encoding="utf-8", newline="")
         if new:
             self._write(",".join(JOURNAL_COLUMNS) + "\n")
             dfd = os.open(self.path.parent, os.O_RDONLY)
@@ -147,10 +185,16 @@ def read_journal(path: str | Path, known: set[Key] | None = None) -> list[Decisi
     path = Path(path)
     if not path.exists():
         return []
-    text = path.read_text(encoding="utf-8", errors="replace")
+    if path.is_symlink() or not path.is_file():
+        raise JournalError("not a regular file (a journal is never read through a link)", path)
+    # split on "\n" only: str.splitlines would also break inside ids or names at U+2028, U+0085, \x1c...
+    text = path.read_bytes().decode("utf-8", errors="replace")
     if not text.strip():
         return []
-    lines = text.splitlines(keepends=True)
+    lines = [ln + "\n" for ln in text.split("\n")]
+    lines[-1] = lines[-1][:-1]
+    if lines[-1] == "":
+        lines.pop()
     header = next(csv.reader([lines[0]]))
     if header != JOURNAL_COLUMNS:
         raise JournalError(f"not a decisions journal: header is {header}, expected {JOURNAL_COLUMNS}", path)
@@ -178,13 +222,28 @@ def read_journal(path: str | Path, known: set[Key] | None = None) -> list[Decisi
     return out
 
 
+def undo_id(d: Decision) -> str:
+    """How an undo names the decision it takes back: pair, answer and time."""
+    return f"{d.reference_class} {d.reference_id}|{d.candidate_class} {d.candidate_id}|{d.answer}|{d.time}"
+
+
+def undo_applies(undo: Decision, top: Decision) -> bool:
+    """Whether ``undo`` revokes ``top`` (the standing decision of its pair).
+
+    An undo written since version 0.2 names its decision (evidence ``undo <answer> @ <time>``) and revokes
+    only that one, so a duplicated undo revokes nothing more; an older undo revokes whatever stands.
+    """
+    _, sep, when = undo.evidence.partition(" @ ")
+    return not sep or (top.time == when and undo.evidence.split(" @ ")[0] == f"undo {top.answer}")
+
+
 def effective(decisions: Iterable[Decision]) -> dict[tuple[Key, Key], Decision]:
-    """The standing decision on each pair: the latest line, with ``undo`` revoking the one before it."""
+    """The standing decision on each pair: the latest line, with ``undo`` revoking the one it names."""
     stacks: dict[tuple[Key, Key], list[Decision]] = {}
     for d in decisions:
         st = stacks.setdefault(d.pair, [])
         if d.answer == "undo":
-            if st:
+            if st and undo_applies(d, st[-1]):
                 st.pop()
         else:
             st.append(d)

@@ -251,10 +251,16 @@ def read_manifest(path: str | Path, check_sidecar: bool = True) -> Manifest:
     digest = file_sha256(path)
     meta = None
     side = path.with_name(MANIFEST_JSON)
-    if check_sidecar and side.is_file():
+    if check_sidecar:
+        # fail closed: a manifest is used only with its sidecar and the checksum it recorded
+        if not side.is_file():
+            raise ManifestError(f"{MANIFEST_JSON} is missing beside it; a manifest is used only with its sidecar "
+                                "(written by `busi-curate export`)", path)
         meta = read_sidecar(side)
-        recorded = meta.get("files", {}).get(path.name)
-        if recorded is not None and recorded != digest:
+        recorded = meta.get("files", {}).get(path.name) if isinstance(meta.get("files"), dict) else None
+        if recorded is None:
+            raise ManifestError(f"records no SHA-256 for {path.name}; re-run `busi-curate export`", side)
+        if recorded != digest:
             raise ManifestError(
                 f"content differs from the SHA-256 recorded in {side.name}; manifests are never edited by hand "
                 "(re-run `busi-curate export`)", path)
@@ -361,6 +367,9 @@ def read_folds(path: str | Path, manifest: Manifest | str | Path | None = None) 
             raise ManifestError(f"cannot read the folds sidecar ({exc})", own) from exc
     elif manifest.meta is not None and path.parent.resolve() == manifest.dir.resolve():
         recorded = manifest.meta.get("files", {}).get(path.name)
-    if recorded is not None and recorded != digest:
+    if recorded is None:
+        raise ManifestError(f"no sidecar records this folds file's SHA-256 (expected {own.name} beside it, or the "
+                            f"manifest's {MANIFEST_JSON} in the same folder)", path)
+    if recorded != digest:
         raise ManifestError("content differs from the SHA-256 its sidecar recorded; folds are never edited by hand", path)
     return Folds(path, frame, digest)

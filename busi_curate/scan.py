@@ -169,9 +169,10 @@ def run_scan(data_dir: str | Path, out_dir: str | Path, settings: ScanSettings =
         write_npy(out / "ssim.npy", matrix)
         files.append("ssim.npy")
     if pairs is not None:
-        with open(out / ".pairs.tmp.npz", "wb") as fh:
+        from .fileio import atomic_open
+
+        with atomic_open(out / "pairs.npz", "wb") as fh:
             np.savez(fh, a=pairs["a"].to_numpy(), b=pairs["b"].to_numpy(), ssim=pairs["ssim"].to_numpy())
-        (out / ".pairs.tmp.npz").replace(out / "pairs.npz")
         files.append("pairs.npz")
     write_csv(out / "candidates.csv", cands)
     t3 = time.perf_counter()
@@ -212,9 +213,18 @@ def read_scan(scan_dir: str | Path, load_matrix: bool = True) -> ScanResult:
         meta = json.loads(meta_path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
         raise ScanError(f"scan.json is damaged ({exc})", meta_path) from exc
-    if meta.get("tool") != "busi-curate" or meta.get("format") != SCAN_FORMAT:
+    if not isinstance(meta, dict) or meta.get("tool") != "busi-curate" or meta.get("format") != SCAN_FORMAT:
         raise ScanError(f"scan.json was not written by this tool's scan format {SCAN_FORMAT}", meta_path)
-    for name, digest in meta.get("files", {}).items():
+    files = meta.get("files")
+    # fail closed: every file a reader uses must have its checksum recorded
+    required = ["index.csv", "candidates.csv"] + (["ssim.npy"] if (d / "ssim.npy").exists() else []) + (
+        ["pairs.npz"] if (d / "pairs.npz").exists() else [])
+    if not isinstance(files, dict) or any(name not in files for name in required):
+        missing = [n for n in required if not isinstance(files, dict) or n not in files]
+        raise ScanError(f"scan.json records no checksum for {', '.join(missing)}; re-run the scan", meta_path)
+    if "ssim.npy" not in files and "pairs.npz" not in files:
+        raise ScanError("scan.json lists neither ssim.npy nor pairs.npz; re-run the scan", meta_path)
+    for name, digest in files.items():
         p = d / name
         if not p.is_file():
             raise ScanError("file listed in scan.json is missing", p)
@@ -224,11 +234,27 @@ def read_scan(scan_dir: str | Path, load_matrix: bool = True) -> ScanResult:
     if list(index.columns) != INDEX_COLUMNS:
         raise ScanError(f"index.csv columns are {list(index.columns)}, expected {INDEX_COLUMNS}", d / "index.csv")
     cands = pd.read_csv(d / "candidates.csv", dtype={"reference_id": str, "candidate_id": str})
-    matrix = np.load(d / "ssim.npy") if (load_matrix and (d / "ssim.npy").is_file()) else None
+    n = len(index)
+    if meta.get("n_images") not in (None, n):
+        raise ScanError(f"index.csv lists {n} images, scan.json {meta.get('n_images')}", d / "index.csv")
+    matrix = None
+    if load_matrix and (d / "ssim.npy").is_file():
+        try:
+            matrix = np.load(d / "ssim.npy", allow_pickle=False)
+        except ValueError as exc:
+            raise ScanError(f"cannot read ssim.npy ({exc})", d / "ssim.npy") from exc
+        if matrix.shape != (n, n) or matrix.dtype != np.float32:
+            raise ScanError(f"ssim.npy is {matrix.dtype} {matrix.shape}, expected float32 ({n}, {n}) for index.csv",
+                            d / "ssim.npy")
     pairs = None
     if (d / "pairs.npz").is_file():
-        z = np.load(d / "pairs.npz")
-        pairs = pd.DataFrame({"a": z["a"], "b": z["b"], "ssim": z["ssim"]})
+        try:
+            z = np.load(d / "pairs.npz", allow_pickle=False)
+            pairs = pd.DataFrame({"a": z["a"], "b": z["b"], "ssim": z["ssim"]})
+        except (ValueError, KeyError, OSError) as exc:
+            raise ScanError(f"cannot read pairs.npz ({exc})", d / "pairs.npz") from exc
+        if len(pairs) and (int(pairs[["a", "b"]].to_numpy().min()) < 0 or int(pairs[["a", "b"]].to_numpy().max()) >= n):
+            raise ScanError(f"pairs.npz names rows outside the {n} images of index.csv", d / "pairs.npz")
     return ScanResult(d, meta, index, cands, matrix, pairs)
 
 

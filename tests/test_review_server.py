@@ -92,10 +92,16 @@ def test_page_question_answer_and_journal_before_reply(running):
     nxt = json.loads(data)
     assert nxt["message"].startswith("saved: same")
     assert nxt["progress"]["same_pairs"] == 1
-    # undo goes back to the same question
-    status, data = running.answer({"answer": "undo"})
+    # undo (naming the decision it takes back) goes back to the same question
+    target = nxt["undo_target"]
+    assert target and target.endswith(d.time)
+    status, data = running.answer({"answer": "undo", "target": target})
     assert status == 200 and json.loads(data)["question"] == q
     assert read_journal(running.journal_path)[-1].answer == "undo"
+    # a duplicated undo (a double click, a retried request) revokes nothing more
+    n = len(read_journal(running.journal_path))
+    assert running.answer({"answer": "undo", "target": target})[0] == 409
+    assert len(read_journal(running.journal_path)) == n
 
 
 def test_stale_or_bad_answers_are_refused_without_writing(running):
@@ -106,7 +112,8 @@ def test_stale_or_bad_answers_are_refused_without_writing(running):
     assert running.answer({"answer": "maybe"})[0] == 400
     assert running.answer({"answer": "same", "grade": "kind-of", "reference": q["reference"]["row"],
                            "candidate": q["candidate"]["row"]})[0] == 400
-    assert running.answer({"answer": "undo"})[0] == 409  # nothing to undo yet
+    assert running.answer({"answer": "undo"})[0] == 400  # an undo must name its decision
+    assert running.answer({"answer": "undo", "target": "benign 1|benign 2|same|x"})[0] == 409  # nothing to undo yet
     assert len(read_journal(running.journal_path)) == n0
 
 

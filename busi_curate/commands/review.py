@@ -21,10 +21,13 @@ def _reviewer(name: str | None) -> str:
             name = getpass.getuser()
         except (KeyError, OSError):
             name = "reviewer"
+    from ..journal import check_reviewer
+
     name = name.strip()
-    if not name or name == "auto" or any(ch in name for ch in "\r\n"):
-        raise CurateError(f"reviewer name {name!r} is not allowed (empty, 'auto' is reserved, one line only)")
-    return name
+    try:
+        return check_reviewer(name)
+    except ValueError as exc:
+        raise CurateError(str(exc)) from exc
 
 
 def _assistant(factory: str, scan: Any) -> Any:

@@ -37,17 +37,37 @@ def scan_options(f):  # type: ignore[no-untyped-def]
 @click.option("--layout", default="auto", show_default=True, type=click.Choice(["auto", "busi", "generic"]))
 @click.option("--lenient", is_flag=True, help="Skip bad files with a warning instead of failing.")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
+@click.option("--force", is_flag=True,
+              help="Scan into a folder that holds a review journal: the old journal is moved aside under a dated name.")
 def scan(data_dir: Path, out: Path, size: int, backend: str, top_k: int, window: str, mode: str, prune_k: int,
-         layout: str, lenient: bool, quiet: bool) -> None:
+         layout: str, lenient: bool, quiet: bool, force: bool) -> None:
     """Score every pair of images in DATA_DIR by exact SSIM and rank each image's candidates.
 
     Writes OUT/index.csv, OUT/ssim.npy (or pairs.npz in pruned mode), OUT/candidates.csv, OUT/scan.json.
     """
+    from ..errors import ScanError
+    from ..review.session import JOURNAL_NAME
     from ..scan import run_scan
+
+    if out.exists() and not out.is_dir():
+        raise ScanError("--out must be a folder (this is an existing file)", out)
+    if out.is_symlink():
+        raise ScanError("--out is a symbolic link; give the real folder", out)
+    journal = out / JOURNAL_NAME
+    if journal.exists() or journal.is_symlink():
+        if not force:
+            raise ScanError("holds a review journal; a new scan would start over against old decisions. Scan into "
+                            "another folder, or pass --force to move the journal aside (it is never deleted)", journal)
 
     settings = ScanSettings(size=size, backend=backend, top_k=top_k, window=window, mode=mode, prune_k=prune_k,
                             layout=layout, lenient=lenient)
     res = run_scan(data_dir, out, settings, progress=not quiet)
+    if force and (journal.exists() or journal.is_symlink()):
+        import time
+
+        aside = journal.with_name(f"decisions.before-scan-{time.strftime('%Y%m%dT%H%M%S')}.csv")
+        journal.rename(aside)
+        click.echo(f"moved the old review journal aside to {aside}", err=True)
     echo_summary(res.meta, out)
 
 

@@ -112,7 +112,8 @@ class ReviewApp:
             q = self.current()
             out: dict[str, Any] = {"progress": self.walk.progress().to_dict(), "message": message,
                                    "threshold": self.walk.threshold, "reviewer": self.reviewer,
-                                   "open": len(self.walk.open_questions()) if q is None else None}
+                                   "open": len(self.walk.open_questions()) if q is None else None,
+                                   "undo_target": self.walk.undo_target()}
             if q is None:
                 out["question"] = None
                 return out
@@ -132,12 +133,18 @@ class ReviewApp:
         ans = body.get("answer")
         with self.lock:
             if ans == "undo":
+                # an undo names the decision it takes back: a repeated request finds it already undone
+                target = body.get("target")
+                if not isinstance(target, str) or not target:
+                    return 400, self.state("an undo names the decision it takes back ('target' from the last state)")
+                if target != self.walk.undo_target():
+                    return 409, self.state("that decision is already undone (or is not the latest)")
                 d = self.walk.undo_decision(self.reviewer)
                 if d is None:
                     return 409, self.state("nothing to undo")
                 d = self.append(d)
                 self.walk.record(d)
-                return 200, self.state(f"undone: {d.evidence[5:]} on {d.reference_class} {d.reference_id} / "
+                return 200, self.state(f"undone: {d.evidence[5:].split(' @ ')[0]} on {d.reference_class} {d.reference_id} / "
                                        f"{d.candidate_class} {d.candidate_id}")
             if ans not in ("same", "different", "skip"):
                 return 400, self.state(f"unknown answer {ans!r}")
@@ -215,10 +222,17 @@ class ReviewApp:
         return html.replace("{{TOKEN}}", self.token).encode("utf-8")
 
 
+#: Idle-connection timeout and the most connections served at once (one reviewer needs a handful).
+SOCKET_TIMEOUT_S = 30
+MAX_CONNECTIONS = 32
+
+
 class ReviewHandler(BaseHTTPRequestHandler):
     """HTTP front of a :class:`ReviewApp` (set as the class attribute ``app``)."""
 
     app: ReviewApp
+    #: seconds a connection may sit idle (a half-open connection does not hold a thread forever)
+    timeout = SOCKET_TIMEOUT_S
     server_version = "busi-curate-review"
     sys_version = ""
     quiet = True
@@ -301,10 +315,10 @@ class ReviewHandler(BaseHTTPRequestHandler):
             return self._error(413 if length > MAX_BODY else 400, "bad body size")
         try:
             body = json.loads(self.rfile.read(length))
-            if not isinstance(body, dict):
-                raise ValueError("not an object")
-        except ValueError:
-            return self._error(400, "body is not a JSON object")
+            if not isinstance(body, dict) or any(isinstance(v, (dict, list)) for v in body.values()):
+                raise ValueError("not a flat object")
+        except (ValueError, RecursionError):
+            return self._error(400, "body is not a flat JSON object")
         try:
             status, state = self.app.answer(body)
         except CurateError as exc:
@@ -318,6 +332,26 @@ class ReviewHandler(BaseHTTPRequestHandler):
     do_DELETE = do_PATCH = do_OPTIONS = do_PUT
 
 
+class BoundedServer(ThreadingHTTPServer):
+    """A threading server that refuses connections beyond :data:`MAX_CONNECTIONS` instead of spawning threads."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        if not self._slots.acquire(blocking=False):
+            self.shutdown_request(request)
+            return
+        super().process_request(request, client_address)
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self._slots.release()
+
+
 def make_server(app: ReviewApp, port: int = 0, host: str = LOOPBACK, verbose: bool = False) -> ThreadingHTTPServer:
     """A server for ``app`` bound to the loopback address; any other host is refused.
 
@@ -328,7 +362,7 @@ def make_server(app: ReviewApp, port: int = 0, host: str = LOOPBACK, verbose: bo
         raise CurateError(f"the review server only listens on {LOOPBACK} (got host {host!r})")
     handler = type("BoundReviewHandler", (ReviewHandler,), {"app": app, "quiet": not verbose})
     try:
-        server = ThreadingHTTPServer((LOOPBACK, port), handler)
+        server = BoundedServer((LOOPBACK, port), handler)
     except OSError as exc:
         raise CurateError(f"cannot listen on {LOOPBACK}:{port} ({exc.strerror or exc})") from exc
     server.daemon_threads = True

@@ -40,7 +40,7 @@ import numpy as np
 
 from ..errors import JournalError
 from ..groups import SAME_FRAME_GRADES, UnionFind
-from ..journal import Decision, Key
+from ..journal import Decision, Key, undo_applies, undo_id
 
 if TYPE_CHECKING:
     from ..scan import ScanResult
@@ -186,7 +186,7 @@ class Walk:
         st = self._stacks.setdefault(p, [])
         self.decisions.append(d)
         if d.answer == "undo":
-            if st:
+            if st and undo_applies(d, st[-1]):
                 gone = st.pop()
                 for i in range(len(self._history) - 1, -1, -1):
                     if self._history[i] is gone:
@@ -356,13 +356,28 @@ class Walk:
         """Apply one journal line (same / different / skip / undo) made in this session."""
         self._apply(decision, session=True)
 
-    def undo_decision(self, decided_by: str = "") -> Decision | None:
-        """The ``undo`` line that takes back the latest non-automatic decision still standing, or None."""
+    def _undoable(self) -> Decision | None:
         for d in reversed(self._history):
             if d.decided_by != AUTO and self._stacks.get(self._rows(d), [None])[-1] is d:
-                return Decision(d.reference_class, d.reference_id, d.candidate_class, d.candidate_id, "undo", "",
-                                decided_by or d.decided_by, f"undo {d.answer}")
+                return d
         return None
+
+    def undo_target(self) -> str | None:
+        """Identity of the decision an undo would take back now (``undo_id``), or None."""
+        d = self._undoable()
+        return None if d is None else undo_id(d)
+
+    def undo_decision(self, decided_by: str = "") -> Decision | None:
+        """The ``undo`` line that takes back the latest non-automatic decision still standing, or None.
+
+        Its evidence names that decision (``undo <answer> @ <time>``), so replaying a duplicated undo
+        revokes nothing more (:func:`busi_curate.journal.effective`).
+        """
+        d = self._undoable()
+        if d is None:
+            return None
+        return Decision(d.reference_class, d.reference_id, d.candidate_class, d.candidate_id, "undo", "",
+                        decided_by or d.decided_by, f"undo {d.answer} @ {d.time}")
 
     # --------------------------------------------------------------- summary
     def progress(self) -> Progress:

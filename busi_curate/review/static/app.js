@@ -44,8 +44,10 @@
     fit($("#cand .img"), current.candidate.width, current.candidate.height);
   });
 
+  let undoTarget = null;
   function render(state) {
     current = state.question;
+    undoTarget = state.undo_target || null;
     $("#progress").textContent = fmtProgress(state.progress);
     $("#who").textContent = "reviewer " + state.reviewer + " · threshold " + state.threshold;
     $("#status").textContent = state.message || "";
@@ -97,6 +99,7 @@
     const body = { answer: ans };
     if (ans === "same") body.grade = grade === "default" ? current.default_grade : grade;
     if (current && ans !== "undo") { body.reference = current.reference.row; body.candidate = current.candidate.row; }
+    if (ans === "undo") { if (!undoTarget) return; body.target = undoTarget; }
     setBusy(true);
     try {
       const r = await fetch("/api/answer", {
