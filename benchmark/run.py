@@ -98,6 +98,7 @@ def run_fold(cfg: RunConfig, inputs: RunInputs, fold: int, out: str | Path, *, r
     fold_dir = Path(out) / f"fold{fold}"
     if (fold_dir / "checkpoint" / "last.pt").exists() and not resume:
         raise BenchError("holds a checkpoint already: pass --resume to continue it or choose another --out", fold_dir)
+    allset, pos = inputs.samples(cfg.image_size, cfg.image_interp)  # decoded and verified before anything is written
     handler = _fold_logger(fold_dir / "train.log")
     try:
         prov = provenance(cfg.to_dict(), dict(inputs.checksums, manifest=str(inputs.manifest_path),
@@ -107,7 +108,6 @@ def run_fold(cfg: RunConfig, inputs: RunInputs, fold: int, out: str | Path, *, r
                  prov["tool"], prov["version"], prov["busi_curate_version"], prov["torch_version"], prov["git_commit"],
                  prov["hardware"], inputs.checksums["manifest_sha256"], inputs.checksums["folds_sha256"])
         log.info("fold %d: %d train, %d val, %d test; %s", fold, len(split.train), len(split.val), len(split.test), cfg.label)
-        allset, pos = inputs.samples(cfg.image_size, cfg.image_interp)
         take = lambda keys: allset.take([pos[k] for k in keys])  # noqa: E731
         train, val, test = take(split.train), take(split.val), take(split.test)
         model, state = train_fold(cfg, train, val, fold_dir, resume=resume, progress=progress,

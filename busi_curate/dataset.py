@@ -22,8 +22,8 @@ import numpy as np
 
 from .errors import DatasetError
 from .fileio import file_sha256, pixel_sha256
-from .journal import check_id
 from .imageio import bbox, read_gray, read_mask_union
+from .journal import check_id
 
 CLASSES: tuple[str, ...] = ("benign", "malignant", "normal")
 NORMAL_CLASS = "normal"
