@@ -3,16 +3,23 @@ PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
+CORE   := $(VENV)/.installed-core
 
 .PHONY: demo test lint typecheck browser clean device-bundle
 
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[bench,dev,grid]'
-	touch $(STAMP)
+	touch $(STAMP) $(CORE)
 
-## The built-in default job: a synthetic BUSI-like dataset with planted duplicates, scanned.
-demo: $(STAMP)
+# The curation half alone (no torch): what `make demo` needs, installed in well under a minute.
+$(CORE): setup.cfg pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -e .
+	touch $(CORE)
+
+## The built-in default job: a synthetic BUSI-like dataset with planted duplicates, scanned (curation half only).
+demo: $(CORE)
 	$(VENV)/bin/busi-curate demo --out demo-output
 
 ## The whole test suite (real-BUSI tests run when ../shared/data/BUSI exists; browser tests when Chromium does).

@@ -50,8 +50,10 @@ def check_id(id_: str) -> str:
 
 def check_reviewer(name: str) -> str:
     """``name`` when it is a valid reviewer name (:data:`REVIEWER_RE`); raises ValueError otherwise."""
-    if not REVIEWER_RE.fullmatch(name) or name == "auto":
-        raise ValueError(f"reviewer name {name!r} must be 1-64 ASCII letters, digits, spaces or . _ - @ (and not 'auto')")
+    if name == "auto":
+        raise ValueError("reviewer name 'auto' is reserved for the automatic assistant")
+    if not REVIEWER_RE.fullmatch(name):
+        raise ValueError(f"reviewer name {name!r} must be 1-64 ASCII letters, digits, spaces or . _ - @")
     return name
 
 

@@ -178,6 +178,17 @@ def test_cli_changed_pixels_are_refused(bench_inputs, tmp_path: Path) -> None:
     man = tmp_path / "m" / "manifest.csv"
     man.parent.mkdir()
     frame.to_csv(man, index=False)
+    # a consistent manifest folder (sidecar checksums re-recorded) whose hashes no longer match the pixels
+    import json
+    import shutil
+
+    from busi_curate.fileio import file_sha256
+
+    shutil.copy(f, man.with_name("folds.csv"))
+    meta = json.loads(m.with_name("manifest.json").read_text(encoding="utf-8"))
+    meta["files"] = {"manifest.csv": file_sha256(man), "folds.csv": file_sha256(man.with_name("folds.csv"))}
+    man.with_name("manifest.json").write_text(json.dumps(meta), encoding="utf-8")
+    f = man.with_name("folds.csv")
     res = CliRunner().invoke(main, _run_args((man, f, d), tmp_path / "out", "--fold", "0", "--profile", "smoke"))
     line = _one_line_error(res)
     assert "pixel hashes" in line
@@ -250,9 +261,20 @@ def test_resume_refuses_other_inputs(bench_inputs, reference_run, tmp_path: Path
     frame = pd.read_csv(m, dtype=str, keep_default_na=False)
     frame.loc[0, "reason"] = "edited"
     frame.to_csv(other / "manifest.csv", index=False)
+    import json
+
+    from busi_curate.fileio import file_sha256
+
+    shutil.copy(f, other / "folds.csv")
+    meta = json.loads(m.with_name("manifest.json").read_text(encoding="utf-8"))
+    meta["files"] = {"manifest.csv": file_sha256(other / "manifest.csv"), "folds.csv": file_sha256(other / "folds.csv")}
+    (other / "manifest.json").write_text(json.dumps(meta), encoding="utf-8")
     cfg = resolve_config("smoke", None, dict(TINY, augment="monai"))
-    with pytest.raises(Exception, match="another manifest"):
-        run_fold(cfg, RunInputs.read(other / "manifest.csv", f, d), 0, tmp_path / "run", progress=False, resume=True)
+    from benchmark.errors import BenchError
+
+    with pytest.raises(BenchError, match="another manifest"):
+        run_fold(cfg, RunInputs.read(other / "manifest.csv", other / "folds.csv", d), 0, tmp_path / "run", progress=False,
+                 resume=True)
 
 
 @pytest.mark.slow

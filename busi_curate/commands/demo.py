@@ -37,9 +37,22 @@ def demo(out: Path, seed: int, size: int, backend: str, top_k: int, window: str,
         click.echo(f"{p.copy_class:>9} {p.copy_id:>3} <- {p.source_class:>9} {p.source_id:>3}  {p.kind:<10}  "
                    f"{top['candidate_class']:>9} {top['candidate_id']:>3}  {top['ssim']:.3f}  {'yes' if ok else 'NO'}")
     scan_dir = out / "scan"
+    exe = _command_prefix()
     click.echo(f"\n{hits}/{len(planted)} planted duplicates ranked first. Next steps:\n"
-               f"  busi-curate review {scan_dir} --auto --no-browser   # the assistant decides the confident pairs\n"
-               f"  busi-curate review {scan_dir} --auto                # review the rest in your browser\n"
-               f"  busi-curate report {scan_dir} --out {out / 'report'}\n"
-               f"  busi-curate export {scan_dir} --out {out / 'manifest'}")
+               f"  {exe} review {scan_dir} --auto --no-browser   # the assistant decides the confident pairs\n"
+               f"  {exe} review {scan_dir} --auto                # review the rest in your browser\n"
+               f"  {exe} report {scan_dir} --out {out / 'report'}\n"
+               f"  {exe} export {scan_dir} --out {out / 'manifest'}")
     _ = pd
+
+
+def _command_prefix() -> str:
+    """How to call busi-curate from here: its name when it is on PATH, else the path of the installed script."""
+    import shutil
+    import sys
+    from pathlib import Path
+
+    if shutil.which("busi-curate"):
+        return "busi-curate"
+    script = Path(sys.executable).with_name("busi-curate")
+    return str(script) if script.exists() else f"{sys.executable} -m busi_curate"
