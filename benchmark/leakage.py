@@ -62,6 +62,7 @@ def classify_tests(folds_file: str | Path, manifest: str | Path, journal: str | 
             partners = {p for m in [key] for p in adjacent.get(m, set())} & train
             subset = SUBSETS[0] if copies else SUBSETS[1] if partners else SUBSETS[2]
             rows.append({"class": key[0], "id": key[1], "fold": k, "subset": subset,
+                         "copy_of_other_class": any(c[0] != key[0] for c in copies),
                          "copies_in_train": ";".join(f"{c} {i}" for c, i in sorted(copies)),
                          "adjacent_in_train": ";".join(f"{c} {i}" for c, i in sorted(partners))})
     return pd.DataFrame(rows)
@@ -116,6 +117,23 @@ def leakage_report(naive_run: str | Path, journal: str | Path, out: str | Path, 
     table = pd.DataFrame(rows)
     write_csv(out / "subsets.csv", table)
 
+    by_class = []
+    for name in SUBSETS:
+        for cls in ("benign", "malignant", "normal"):
+            sub = merged[(merged["subset"] == name) & (merged["class"] == cls)]
+            if len(sub):
+                s = _scores(sub)
+                by_class.append([name, cls, str(s["n"]), f"{s['dsc']:.3f}", f"{s['acc']:.3f}"])
+    conflict = merged[merged["subset"] == SUBSETS[0]]
+    n_conflict = int(conflict["copy_of_other_class"].sum()) if len(conflict) else 0
+    if n_conflict:
+        s_c = _scores(conflict[conflict["copy_of_other_class"]])
+        s_s = _scores(conflict[~conflict["copy_of_other_class"]])
+        by_class.append([f"{SUBSETS[0]}, copy filed under another class", "all", str(s_c["n"]), f"{s_c['dsc']:.3f}",
+                         f"{s_c['acc']:.3f}"])
+        by_class.append([f"{SUBSETS[0]}, copy of the same class", "all", str(s_s["n"]), f"{s_s['dsc']:.3f}",
+                         f"{s_s['acc']:.3f}"])
+
     def f(v: Any, pct: bool = False) -> str:
         return "–" if v is None or (isinstance(v, float) and np.isnan(v)) else (f"{100 * v:.1f} %" if pct else f"{v:.3f}")
 
@@ -134,6 +152,8 @@ def leakage_report(naive_run: str | Path, journal: str | Path, out: str | Path, 
         *([f"- beside: {curated_line}"] if curated_line else []),
         "- DSC after prediction refining, per image, pooled over folds; ACC = share of test images classified correctly", "",
         markdown_table(["Test images", "n", "share", "DSC", "ACC"], md_rows), "",
+        "By class (the subsets differ in class mix):", "",
+        markdown_table(["Test images", "class", "n", "DSC", "ACC"], by_class), "",
     ])
     return text
 

@@ -7,6 +7,7 @@ import io
 import json
 import shutil
 import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -208,3 +209,38 @@ def test_other_methods_refused(running):
     assert running.request("PUT", "/api/answer", b"{}")[0] == 405
     assert running.request("DELETE", "/img/0.png")[0] == 405
     assert running.request("POST", "/img/0.png", b"{}")[0] == 404
+
+
+def test_deeply_nested_json_answers_400(running):
+    deep = b'{"answer": ' + b"[" * 100000 + b"]" * 100000 + b"}"
+    h = {"Content-Type": "application/json", "X-Review-Token": running.app.token}
+    status, _, _ = running.request("POST", "/api/answer", deep[:60000] if len(deep) > 60000 else deep, h)
+    assert status in (400, 413)
+    from busi_curate.review.server import MAX_BODY
+
+    depth = (MAX_BODY - 20) // 2
+    nested = ('{"answer": ' + "[" * depth + "]" * depth + "}").encode()
+    status, _, _ = running.request("POST", "/api/answer", nested, h)
+    assert status == 400
+    assert read_journal(running.journal_path) == []
+
+
+def test_half_open_connections_do_not_hold_threads_forever(running):
+    import socket
+
+    from busi_curate.review.server import MAX_CONNECTIONS, SOCKET_TIMEOUT_S
+
+    assert SOCKET_TIMEOUT_S <= 60 and MAX_CONNECTIONS <= 64
+    socks = [socket.create_connection(("127.0.0.1", running.port)) for _ in range(MAX_CONNECTIONS + 8)]
+    try:
+        for s in socks:
+            s.sendall(b"GET / HTTP/1.1\r\n")  # never finished
+        time.sleep(0.5)
+        alive = [t for t in threading.enumerate() if t.name.startswith("Thread") and t.daemon]
+        assert len(alive) <= MAX_CONNECTIONS + 2
+    finally:
+        for s in socks:
+            s.close()
+    # the server still answers once they are gone
+    time.sleep(0.3)
+    assert running.get_json()["progress"] is not None
