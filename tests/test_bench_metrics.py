@@ -61,3 +61,29 @@ def test_classification_metrics() -> None:
 
 def test_class_absent_everywhere_has_f1_zero() -> None:
     assert f1_scores(confusion_matrix([0, 0], [0, 0], 3)).tolist() == [1.0, 0.0, 0.0]
+
+
+def test_hd95_equals_monai_on_random_masks() -> None:
+    torch = pytest.importorskip("torch")
+    pytest.importorskip("monai")
+    import warnings
+
+    from monai.metrics import HausdorffDistanceMetric
+    from scipy import ndimage
+
+    from benchmark.metrics import hausdorff
+
+    rng = np.random.default_rng(0)
+    checked = 0
+    for _ in range(40):
+        a = ndimage.binary_dilation(rng.random((64, 64)) > 0.995, iterations=int(rng.integers(1, 6)))
+        b = ndimage.binary_dilation(rng.random((64, 64)) > 0.995, iterations=int(rng.integers(1, 6)))
+        if not a.any() or not b.any():
+            continue
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            ref = float(HausdorffDistanceMetric(percentile=95)(torch.from_numpy(a[None, None]).float(),
+                                                               torch.from_numpy(b[None, None]).float())[0, 0])
+        assert hausdorff(a, b, 95.0) == pytest.approx(ref, abs=1e-5)
+        checked += 1
+    assert checked >= 30
