@@ -200,12 +200,18 @@ def report(runs_dir: Path, out: Path, grid_file: Path | None, cases: str | None,
               help="a run on the curated manifest, reported beside")
 @click.option("--notes", type=click.Path(dir_okay=False, exists=True, path_type=Path),
               help="Markdown appended to README.md (what the numbers show and cannot show)")
+@click.option("--manifest", type=click.Path(dir_okay=False, exists=True, path_type=Path),
+              help="the run's manifest, when not at the path its provenance records")
+@click.option("--folds", type=click.Path(dir_okay=False, exists=True, path_type=Path),
+              help="the run's folds file (checked against the SHA-256 its provenance records)")
 @user_errors
-def leakage(naive_run: Path, journal: Path, out: Path, curated_run: Path | None, notes: Path | None) -> None:
+def leakage(naive_run: Path, journal: Path, out: Path, curated_run: Path | None, notes: Path | None,
+            manifest: Path | None, folds: Path | None) -> None:
     """Score a naive-split run separately on test images with and without a same-frame copy in training."""
     from .leakage import write_leakage_report
 
-    path = write_leakage_report(naive_run, journal, out, curated_run, notes.read_text(encoding="utf-8") if notes else "")
+    path = write_leakage_report(naive_run, journal, out, curated_run, notes.read_text(encoding="utf-8") if notes else "",
+                                manifest, folds)
     click.echo(path.read_text(encoding="utf-8"))
 
 

@@ -73,7 +73,8 @@ def _scores(df: pd.DataFrame) -> dict[str, float]:
             "acc": float((df["pred"] == df["true"]).mean()) if len(df) else np.nan}
 
 
-def leakage_report(naive_run: str | Path, journal: str | Path, out: str | Path, curated_run: str | Path | None = None) -> str:
+def leakage_report(naive_run: str | Path, journal: str | Path, out: str | Path, curated_run: str | Path | None = None,
+                   manifest: str | Path | None = None, folds: str | Path | None = None) -> str:
     """Write ``per_image_subsets.csv``, ``subsets.csv`` and ``README.md`` into ``out``; returns the Markdown.
 
     Raises:
@@ -84,7 +85,16 @@ def leakage_report(naive_run: str | Path, journal: str | Path, out: str | Path, 
     if naive_run.name not in runs:
         raise BenchError("no finished fold found", naive_run)
     run = runs[naive_run.name]
-    inputs = run.provenance["inputs"]
+    inputs = dict(run.provenance["inputs"])
+    if manifest is not None or folds is not None:
+        inputs.update(manifest=str(manifest or inputs["manifest"]), folds=str(folds or inputs["folds"]))
+    for key in ("manifest", "folds"):
+        if not Path(inputs[key]).is_file():
+            raise BenchError(f"the run's {key} file {inputs[key]} is not here; pass --{key}", naive_run)
+    from busi_curate.fileio import file_sha256
+
+    if file_sha256(inputs["folds"]) != run.provenance["inputs"].get("folds_sha256", file_sha256(inputs["folds"])):
+        raise BenchError("is not the folds file the run was trained on (SHA-256 differs)", inputs["folds"])
     subsets = classify_tests(inputs["folds"], inputs["manifest"], journal)
     done = {f["fold"] for f in run.folds}
     subsets = subsets[subsets["fold"].isin(done)]
@@ -159,9 +169,10 @@ def leakage_report(naive_run: str | Path, journal: str | Path, out: str | Path, 
 
 
 def write_leakage_report(naive_run: str | Path, journal: str | Path, out: str | Path,
-                         curated_run: str | Path | None = None, notes: str = "") -> Path:
+                         curated_run: str | Path | None = None, notes: str = "", manifest: str | Path | None = None,
+                         folds: str | Path | None = None) -> Path:
     """:func:`leakage_report` plus ``out/README.md`` (with ``notes`` appended)."""
-    text = leakage_report(naive_run, journal, out, curated_run)
+    text = leakage_report(naive_run, journal, out, curated_run, manifest, folds)
     path = Path(out) / "README.md"
     write_text(path, text + ("\n" + notes.strip() + "\n" if notes else ""))
     return path
