@@ -8,6 +8,18 @@ Output folder (a dataset in the ``generic`` layout, so it can be scanned again):
     OUT/labels.csv                     image, class, id, masks (the generic layout's label file)
     OUT/materialize.json               sidecar: tool version, manifest version + SHA-256, settings, counts
 
+With ``format="monai"`` the folder also holds ``labels/<class>_<id>.png`` (merged masks as 0/1) and one
+MONAI datalist per fold, ``datalist_fold<k>.json`` = ``{"training": [...], "validation": [...],
+"testing": [...]}`` with items ``{"image", "label", "class"}`` (paths relative to ``OUT``, as
+``monai.data.load_decathlon_datalist(path, data_list_key="training", base_dir=OUT)`` reads them).
+
+With ``format="nnunet"`` it holds an nnU-Net v2 raw dataset ``OUT/Dataset<ID>_<Name>/``: ``imagesTr/<case>_0000.png``,
+``labelsTr/<case>.png`` (0 background, 1 tumour), ``imagesTs/`` (empty: every kept image belongs to the
+cross-validation), ``dataset.json`` (``channel_names``, ``labels``, ``numTraining``, ``file_ending``) and
+``splits_final.json``: one ``{"train": [...], "val": [...]}`` per fold, where nnU-Net's ``val`` is our
+fold's *test* images and its ``train`` our train + val images, so nnU-Net's cross-validation is scored
+on exactly our test folds (copy it to ``nnUNet_preprocessed/Dataset<ID>_<Name>/`` before training).
+
 The source pixels are verified against the manifest before anything is written; the folder is built
 beside ``OUT`` and renamed into place, so ``OUT`` is never half-written.
 """
@@ -39,6 +51,13 @@ class MaterializeSettings:
 
     size: int | None = 128
     include_removed: bool = False
+    format: str = "png"
+    nnunet_id: int = 501
+    nnunet_name: str = "CuratedBUSI"
+
+
+#: Output formats of ``busi-curate materialize --format``.
+FORMATS: tuple[str, ...] = ("png", "monai", "nnunet")
 
 
 def _resize(gray: np.ndarray, mask: np.ndarray, size: int | None) -> tuple[np.ndarray, np.ndarray]:
@@ -80,6 +99,10 @@ def materialize(manifest: Manifest, data_dir: str | Path, out: str | Path,
                             "choose a new folder", out)
     if settings.size is not None and settings.size < 1:
         raise ManifestError(f"--size must be positive, got {settings.size}")
+    if settings.format not in FORMATS:
+        raise ManifestError(f"--format must be one of {', '.join(FORMATS)}, got {settings.format!r}")
+    if not 1 <= settings.nnunet_id <= 999:
+        raise ManifestError(f"the nnU-Net dataset id must lie in 1..999, got {settings.nnunet_id}")
     rows = manifest.rows if settings.include_removed else manifest.kept()
     if not rows:
         raise ManifestError("the manifest keeps no images", manifest.path)
@@ -132,6 +155,11 @@ def materialize(manifest: Manifest, data_dir: str | Path, out: str | Path,
             "counts": dict(sorted(counts.items())) | {"total": len(rows)},
             "files": {"mapping.csv": file_sha256(tmp / "mapping.csv"), "labels.csv": file_sha256(tmp / "labels.csv")},
         }
+        if settings.format == "monai":
+            meta["monai"] = _write_monai(tmp, rows, split_of)
+        elif settings.format == "nnunet":
+            meta["nnunet"] = _write_nnunet(tmp, rows, split_of, settings)
+        meta["format"] = settings.format
         write_json(tmp / SIDECAR, meta)
         if out.exists():
             old = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".old", dir=out.parent))
@@ -145,3 +173,69 @@ def materialize(manifest: Manifest, data_dir: str | Path, out: str | Path,
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return meta
+
+
+def _case(cls: str, id_: str) -> str:
+    import re
+
+    return re.sub(r"[^A-Za-z0-9_.-]", "-", f"{cls}_{id_}")
+
+
+def _binary(tmp: Path, name: str) -> np.ndarray:
+    from PIL import Image
+
+    return (np.asarray(Image.open(tmp / "masks" / f"{name}_mask.png")) > 0).astype(np.uint8)
+
+
+def _write_monai(tmp: Path, rows: list[Any], split_of: dict[int, dict[tuple[str, str], str]]) -> dict[str, Any]:
+    """0/1 label files and one MONAI datalist per fold (all images under "training" without folds)."""
+    import json
+
+    (tmp / "labels").mkdir()
+    items = {}
+    for r in rows:
+        name = f"{r.cls}_{r.id}"
+        _save_png(tmp / "labels" / f"{name}.png", _binary(tmp, name))
+        items[r.key] = {"image": f"images/{name}.png", "label": f"labels/{name}.png", "class": r.cls}
+    files = []
+    for f, splits in (split_of or {None: {r.key: "train" for r in rows}}).items():  # type: ignore[dict-item]
+        lists: dict[str, list[dict[str, str]]] = {"training": [], "validation": [], "testing": []}
+        for r in rows:
+            key = {"train": "training", "val": "validation", "test": "testing"}.get(splits.get(r.key, ""))
+            if key:
+                lists[key].append(items[r.key])
+        fname = "datalist.json" if f is None else f"datalist_fold{f}.json"
+        (tmp / fname).write_text(json.dumps(lists, indent=1) + "\n", encoding="utf-8")
+        files.append(fname)
+    return {"datalists": files, "label_values": {"0": "background", "1": "tumour"}}
+
+
+def _write_nnunet(tmp: Path, rows: list[Any], split_of: dict[int, dict[tuple[str, str], str]],
+                  settings: MaterializeSettings) -> dict[str, Any]:
+    """An nnU-Net v2 raw dataset folder and splits_final.json built from the folds."""
+    import json
+
+    name = f"Dataset{settings.nnunet_id:03d}_{settings.nnunet_name}"
+    root = tmp / name
+    for d in ("imagesTr", "labelsTr", "imagesTs"):
+        (root / d).mkdir(parents=True)
+    cases = {}
+    for r in rows:
+        src = f"{r.cls}_{r.id}"
+        case = _case(r.cls, r.id)
+        shutil.copyfile(tmp / "images" / f"{src}.png", root / "imagesTr" / f"{case}_0000.png")
+        _save_png(root / "labelsTr" / f"{case}.png", _binary(tmp, src))
+        cases[r.key] = case
+    dataset = {"channel_names": {"0": "US"}, "labels": {"background": 0, "tumour": 1}, "numTraining": len(rows),
+               "file_ending": ".png", "name": settings.nnunet_name,
+               "description": "busi-curate materialize: union masks, one grayscale channel"}
+    (root / "dataset.json").write_text(json.dumps(dataset, indent=1) + "\n", encoding="utf-8")
+    splits = []
+    for f in sorted(split_of):
+        s = split_of[f]
+        splits.append({"train": sorted(cases[k] for k, v in s.items() if v in ("train", "val") and k in cases),
+                       "val": sorted(cases[k] for k, v in s.items() if v == "test" and k in cases)})
+    if splits:
+        (root / "splits_final.json").write_text(json.dumps(splits, indent=1) + "\n", encoding="utf-8")
+    return {"dataset": name, "cases": len(cases), "splits_final": bool(splits),
+            "split_rule": "nnU-Net val = our fold's test images; nnU-Net train = our train + val images"}

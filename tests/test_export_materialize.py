@@ -101,3 +101,53 @@ def test_refuses_a_foreign_output_folder_and_replaces_its_own(synthetic_manifest
         assert run_cli(["materialize", str(synthetic_manifest_dir), str(synthetic_dir), str(out), "--size", size], capsys)[0] == 0
     assert json.loads((out / "materialize.json").read_text())["size"] == 32
     assert np.asarray(Image.open(next((out / "images").iterdir()))).shape == (32, 32)
+
+
+def test_materialize_monai_datalists(synthetic_manifest_dir, synthetic_dir, tmp_path) -> None:
+    import json
+
+    from busi_curate.manifest import read_folds, read_manifest
+    from busi_curate.materialize import MaterializeSettings, materialize
+
+    m = read_manifest(synthetic_manifest_dir / "manifest.csv")
+    out = tmp_path / "monai"
+    meta = materialize(m, synthetic_dir, out, MaterializeSettings(size=32, format="monai"))
+    folds = read_folds(synthetic_manifest_dir / "folds.csv", m)
+    assert meta["monai"]["datalists"] == [f"datalist_fold{k}.json" for k in folds.numbers]
+    dl = json.loads((out / "datalist_fold0.json").read_text())
+    assert set(dl) == {"training", "validation", "testing"}  # the keys load_decathlon_datalist reads
+    split = folds.split(0)
+    assert len(dl["training"]) == len(split["train"]) and len(dl["testing"]) == len(split["test"])
+    item = dl["testing"][0]
+    assert set(item) == {"image", "label", "class"} and (out / item["image"]).is_file()
+    assert set(np.unique(np.asarray(Image.open(out / item["label"])))) <= {0, 1}
+    monai_data = pytest.importorskip("monai.data")  # the layout checked against MONAI's own reader
+
+    loaded = monai_data.load_decathlon_datalist(str(out / "datalist_fold0.json"), data_list_key="testing", base_dir=str(out))
+    assert len(loaded) == len(split["test"]) and Path(loaded[0]["image"]).is_file()
+
+
+def test_materialize_nnunet_raw_dataset(synthetic_manifest_dir, synthetic_dir, tmp_path) -> None:
+    import json
+
+    from busi_curate.manifest import read_folds, read_manifest
+    from busi_curate.materialize import MaterializeSettings, materialize
+
+    m = read_manifest(synthetic_manifest_dir / "manifest.csv")
+    out = tmp_path / "nn"
+    materialize(m, synthetic_dir, out, MaterializeSettings(size=32, format="nnunet", nnunet_id=7, nnunet_name="Test"))
+    root = out / "Dataset007_Test"
+    ds = json.loads((root / "dataset.json").read_text())
+    assert ds["channel_names"] == {"0": "US"} and ds["labels"] == {"background": 0, "tumour": 1}
+    assert ds["file_ending"] == ".png" and ds["numTraining"] == len(m.kept())
+    images = sorted(p.name for p in (root / "imagesTr").iterdir())
+    labels = sorted(p.name for p in (root / "labelsTr").iterdir())
+    assert all(n.endswith("_0000.png") for n in images) and [n[:-9] for n in images] == [n[:-4] for n in labels]
+    assert (root / "imagesTs").is_dir()
+    splits = json.loads((root / "splits_final.json").read_text())
+    folds = read_folds(synthetic_manifest_dir / "folds.csv", m)
+    assert len(splits) == len(folds.numbers)
+    for k, s in zip(folds.numbers, splits):
+        assert set(s) == {"train", "val"} and not set(s["train"]) & set(s["val"])
+        assert len(s["val"]) == len(folds.split(k)["test"])  # nnU-Net validates on exactly our test fold
+        assert set(s["train"]) | set(s["val"]) == {n[:-4] for n in labels}

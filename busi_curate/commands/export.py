@@ -125,8 +125,13 @@ def verify(manifest: Path, data_dir: Path, show_all: bool, report_path: Path | N
 @click.option("--include-removed", is_flag=True, help="Also write the images the manifest removed.")
 @click.option("--folds", "folds_path", type=click.Path(dir_okay=False, path_type=Path),
               help="Folds file for the mapping's fold columns [default: folds.csv beside the manifest, if any].")
+@click.option("--format", "fmt", type=click.Choice(["png", "monai", "nnunet"]), default="png", show_default=True,
+              help="png: images/ + masks/; monai: + 0/1 labels/ and a MONAI datalist per fold; nnunet: + an nnU-Net v2 "
+                   "raw dataset (imagesTr, labelsTr, dataset.json, splits_final.json from the folds).")
+@click.option("--nnunet-id", default=501, show_default=True, help="nnU-Net dataset id (with --format nnunet).")
+@click.option("--nnunet-name", default="CuratedBUSI", show_default=True, help="nnU-Net dataset name.")
 def materialize(manifest: Path, data_dir: Path, out: Path, size: str, include_removed: bool,
-                folds_path: Path | None) -> None:
+                folds_path: Path | None, fmt: str, nnunet_id: int, nnunet_name: str) -> None:
     """Write MANIFEST's kept images and merged masks from DATA_DIR into OUT (verified first), with a mapping CSV."""
     from ..errors import ManifestError
     from ..manifest import read_manifest
@@ -139,8 +144,9 @@ def materialize(manifest: Path, data_dir: Path, out: Path, size: str, include_re
         side = int(size)
     else:
         raise ManifestError(f"--size must be a positive integer or 'none', got {size!r}")
-    meta = run(read_manifest(manifest), data_dir, out, MaterializeSettings(size=side, include_removed=include_removed),
-               folds_path)
+    settings = MaterializeSettings(size=side, include_removed=include_removed, format=fmt, nnunet_id=nnunet_id,
+                                   nnunet_name=nnunet_name)
+    meta = run(read_manifest(manifest), data_dir, out, settings, folds_path)
     c = meta["counts"]
     click.echo(f"wrote {c['total']} images + masks ({', '.join(f'{k} {v}' for k, v in c.items() if k != 'total')}) "
                f"at {'original size' if side is None else f'{side}x{side}'} -> {out}")
