@@ -279,7 +279,9 @@ def run_job(job: Job, out: str | Path, threads: int, nice: int = 0) -> tuple[str
     failed = out / job.run.name / f"fold{job.fold}.failed"
     failed.unlink(missing_ok=True)
     env = dict(os.environ, PYTHONUNBUFFERED="1", OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
-    with open(log_path, "a", encoding="utf-8") as fh:
+    from busi_curate.fileio import open_append
+
+    with open_append(log_path, encoding="utf-8") as fh:
         fh.write(f"\n# {time.strftime('%Y-%m-%d %H:%M:%S')} {' '.join(cmd)}\n")
         fh.flush()
         proc = subprocess.run(cmd, stdout=fh, stderr=subprocess.STDOUT, env=env,

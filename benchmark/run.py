@@ -63,9 +63,11 @@ class RunInputs:
         return s, {k: i for i, k in enumerate(s.keys)}
 
 
-def _fold_logger(path: Path) -> logging.Handler:
+def _fold_logger(path: Path) -> logging.StreamHandler:  # type: ignore[type-arg]
+    from busi_curate.fileio import open_append
+
     path.parent.mkdir(parents=True, exist_ok=True)
-    handler = logging.FileHandler(path, encoding="utf-8")
+    handler = logging.StreamHandler(open_append(path, encoding="utf-8"))  # O_NOFOLLOW: never through a link
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
     log.addHandler(handler)
     log.setLevel(logging.INFO)
@@ -130,6 +132,7 @@ def run_fold(cfg: RunConfig, inputs: RunInputs, fold: int, out: str | Path, *, r
     finally:
         log.removeHandler(handler)
         handler.close()
+        handler.stream.close()
 
 
 def run_folds(cfg: RunConfig, inputs: RunInputs, folds: Sequence[int], out: str | Path, *, resume: bool = False,
@@ -173,7 +176,9 @@ def run_concurrent(cfg: RunConfig, inputs: RunInputs, folds: Sequence[int], out:
                "--folds", str(inputs.folds_path), "--data", str(inputs.data_dir), "--out", str(out),
                "--profile", cfg.profile, "--config", str(out / "config.yaml"), "--fold", str(k), "--no-progress",
                *(["--threads", str(threads)] if workers else []), *(["--resume"] if resume else [])]
-        with open(out / f"fold{k}.stdout.log", "w", encoding="utf-8") as logf:
+        from busi_curate.fileio import open_append
+
+        with open_append(out / f"fold{k}.stdout.log", encoding="utf-8") as logf:
             return k, subprocess.run(cmd, stdout=logf, stderr=subprocess.STDOUT, env=env, check=False).returncode
 
     status = 0
