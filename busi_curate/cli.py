@@ -28,6 +28,7 @@ COMMANDS: dict[str, str] = {
     "folds": "busi_curate.commands.export:folds",
     "verify": "busi_curate.commands.export:verify",
     "materialize": "busi_curate.commands.export:materialize",
+    "audit": "busi_curate.commands.audit:audit",
 }
 
 

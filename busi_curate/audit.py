@@ -1,0 +1,207 @@
+"""Stage: audit -- which test images of someone's split have a copy in its training images.
+
+Input: a scan of the dataset, the standing decisions of a review journal (the assistant's and a
+person's: which pairs are the same frame, identical, or adjacent frames of one sweep), and a split
+table, either ``class, id, split`` (split names free; ``test`` is audited against every other split) or
+a folds file ``class, id, fold, split`` (each fold's test images against that fold's other splits).
+
+Output (``OUT/``): ``leakage.csv`` (one row per duplicate pair that crosses from a test image to a
+training image: ``test_class, test_id, test_split, train_class, train_id, train_split, grade, ssim,
+evidence`` and, for folds files, ``fold``), ``leakage.md`` / ``leakage.html`` (summary line and a panel
+per leaking pair) and ``audit.json`` (counts, inputs, settings). Same-frame relations are transitive
+(a copy of a copy is a copy); adjacent-frame relations are direct.
+"""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from . import __version__
+from .errors import ManifestError
+from .fileio import atomic_open, file_sha256, write_csv, write_json, write_text
+from .groups import UnionFind
+from .journal import Decision, effective
+
+#: Grades from the strongest; ``--fail-on G`` fails on G and every stronger grade.
+GRADE_ORDER: tuple[str, ...] = ("identical", "same-frame", "adjacent-frame")
+LEAKAGE_COLUMNS = ("test_class", "test_id", "test_split", "train_class", "train_id", "train_split", "grade", "ssim",
+                   "evidence")
+TEST_SPLIT = "test"
+MAX_PANELS = 60
+
+
+@dataclass
+class AuditResult:
+    """The leaking pairs and the summary of one audit."""
+
+    leakage: pd.DataFrame
+    n_test: int
+    same_frame_test: int
+    adjacent_only_test: int
+    summary: str
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def fails(self, fail_on: str) -> bool:
+        """True when a leaking pair has ``fail_on`` or a stronger grade."""
+        worst = GRADE_ORDER[: GRADE_ORDER.index(fail_on) + 1]
+        return bool(self.leakage["grade"].isin(worst).any()) if len(self.leakage) else False
+
+
+def read_split(path: str | Path) -> pd.DataFrame:
+    """A split table with columns ``class, id, split`` and optionally ``fold`` (as text).
+
+    Raises:
+        ManifestError: unreadable file, missing columns, empty, an image listed twice in one fold, no test image.
+    """
+    path = Path(path)
+    try:
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    except (OSError, ValueError, UnicodeDecodeError) as exc:
+        raise ManifestError(f"cannot read the split file ({exc})", path) from exc
+    missing = [c for c in ("class", "id", "split") if c not in frame.columns]
+    if missing:
+        raise ManifestError(f"split file needs columns class, id, split (and optionally fold); missing {missing}", path)
+    if frame.empty:
+        raise ManifestError("split file lists no images", path)
+    if "fold" not in frame.columns:
+        frame["fold"] = ""
+    dup = frame.duplicated(["fold", "class", "id"])
+    if dup.any():
+        r = frame[dup].iloc[0]
+        raise ManifestError(f"image {r['class']} {r['id']} is listed twice{' in fold ' + r['fold'] if r['fold'] else ''}", path)
+    if not (frame["split"] == TEST_SPLIT).any():
+        raise ManifestError(f"no image has split {TEST_SPLIT!r} (the split that is audited against the others)", path)
+    return frame[["class", "id", "fold", "split"]]
+
+
+def relations(decisions: list[Decision]) -> tuple[UnionFind, dict[tuple[tuple[str, str], tuple[str, str]], Decision]]:
+    """Same-frame components (identical or same-frame, transitive) and the standing ``same`` decision per pair."""
+    uf = UnionFind()
+    same: dict[tuple[tuple[str, str], tuple[str, str]], Decision] = {}
+    for pair, d in effective(decisions).items():
+        if d.answer != "same":
+            continue
+        same[pair] = d
+        if d.grade in ("identical", "same-frame"):
+            uf.union(*pair)
+    return uf, same
+
+
+def audit_split(scan: Any, decisions: list[Decision], split: pd.DataFrame) -> AuditResult:
+    """Every test-to-training duplicate pair of ``split`` (see the module docstring)."""
+    uf, same = relations(decisions)
+    known = {(c, str(i)) for c, i in zip(scan.index["class"], scan.index["id"])}
+    absent = [(c, i) for c, i in zip(split["class"], split["id"]) if (c, i) not in known]
+    if absent:
+        raise ManifestError(f"{len(absent)} image(s) of the split file are not in the scan, e.g. "
+                            f"{absent[0][0]} {absent[0][1]}; scan the dataset the split was made from")
+    adjacent: dict[tuple[str, str], list[tuple[str, str]]] = {}
+    for (a, b), d in same.items():
+        if d.grade == "adjacent-frame":
+            adjacent.setdefault(a, []).append(b)
+            adjacent.setdefault(b, []).append(a)
+    members: dict[tuple[str, str], list[tuple[str, str]]] = {}
+    for k in known:
+        members.setdefault(uf.find(k), []).append(k)
+    rows = []
+    n_test = n_same = n_adj = 0
+    for fold, part in split.groupby("fold", sort=True):
+        where = dict(zip(zip(part["class"], part["id"]), part["split"]))
+        tests = [k for k, s in where.items() if s == TEST_SPLIT]
+        n_test += len(tests)
+        for t in tests:
+            hits: list[tuple[tuple[str, str], str]] = []
+            for m in members.get(uf.find(t), []):
+                if m != t and m in where and where[m] != TEST_SPLIT:
+                    d = same.get((t, m) if t <= m else (m, t))
+                    grade = d.grade if d is not None else "same-frame"  # joined through another copy
+                    hits.append((m, grade))
+            adj = [(m, "adjacent-frame") for m in adjacent.get(t, []) if m in where and where[m] != TEST_SPLIT
+                   and all(m != h for h, _ in hits)]
+            n_same += bool(hits)
+            n_adj += bool(adj) and not hits
+            for m, grade in hits + adj:
+                d = same.get((t, m) if t <= m else (m, t))
+                rows.append({"fold": fold, "test_class": t[0], "test_id": t[1], "test_split": TEST_SPLIT,
+                             "train_class": m[0], "train_id": m[1], "train_split": where[m], "grade": grade,
+                             "ssim": round(scan.pair_ssim(scan.row_of(*t), scan.row_of(*m)), 4),
+                             "evidence": d.evidence if d is not None else "same frame through another copy"})
+    leakage = pd.DataFrame(rows, columns=["fold", *LEAKAGE_COLUMNS])
+    if not split["fold"].astype(bool).any():
+        leakage = leakage.drop(columns="fold")
+    summary = (f"{n_same} of {n_test} test images ({100 * n_same / max(n_test, 1):.1f} %) have a same-frame copy in "
+               f"training; {n_adj} more an adjacent frame")
+    return AuditResult(leakage, n_test, n_same, n_adj, summary)
+
+
+def _panel(scan: Any, a: tuple[str, str], b: tuple[str, str], side: int = 160) -> bytes:
+    from PIL import Image
+
+    from .imageio import read_gray
+
+    imgs = [Image.fromarray(read_gray(scan.image_path(scan.row_of(*k)))).resize((side, side)) for k in (a, b)]
+    canvas = Image.new("L", (2 * side + 4, side), 255)
+    canvas.paste(imgs[0], (0, 0))
+    canvas.paste(imgs[1], (side + 4, 0))
+    import io
+
+    buf = io.BytesIO()
+    canvas.save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def write_audit(result: AuditResult, scan: Any, out: str | Path, inputs: dict[str, str], fail_on: str) -> None:
+    """``leakage.csv``, ``leakage.md``, ``leakage.html``, ``audit.json`` and up to :data:`MAX_PANELS` panels."""
+    out = Path(out)
+    write_csv(out / "leakage.csv", result.leakage)
+    lines = ["# Leakage audit", "", f"**{result.summary}.**", "",
+             f"- scan: {inputs.get('scan')}; decisions: {inputs.get('decisions')}; split: {inputs.get('split')}",
+             f"- exit status rule: 1 when a pair graded {fail_on} or stronger crosses from test to training",
+             "- training = every split of the file other than test (of the same fold, for a folds file)"]
+    if len(result.leakage):
+        same = result.leakage[result.leakage["grade"] != "adjacent-frame"]
+        keys = ["fold", "test_class", "test_id"] if "fold" in same.columns else ["test_class", "test_id"]
+        per = {s: int(same[same["train_split"] == s].drop_duplicates(keys).shape[0]) for s in sorted(same["train_split"].unique())}
+        lines.append("- test images with a same-frame copy, by the split the copy is in: "
+                     + ", ".join(f"{s} {n}" for s, n in per.items()))
+        lines.append("- pairs by grade: " + ", ".join(f"{g} {int((result.leakage['grade'] == g).sum())}" for g in GRADE_ORDER))
+    lines.append("")
+    body = [f"<h1>Leakage audit</h1><p><b>{html.escape(result.summary)}.</b></p>"]
+    shown = result.leakage.head(MAX_PANELS)
+    if len(result.leakage) > MAX_PANELS:
+        lines.append(f"Panels for the first {MAX_PANELS} of {len(result.leakage)} pairs (all are in leakage.csv).")
+        lines.append("")
+    for n, r in enumerate(shown.itertuples(index=False)):
+        name = f"panels/pair{n:04d}.png"
+        with atomic_open(out / name, "wb") as fh:
+            fh.write(_panel(scan, (r.test_class, r.test_id), (r.train_class, r.train_id)))
+        fold = f"fold {r.fold}: " if "fold" in result.leakage.columns else ""
+        cap = (f"{fold}test {r.test_class} {r.test_id} ~ {r.train_split} {r.train_class} {r.train_id}: {r.grade}, "
+               f"SSIM {r.ssim}; {r.evidence}")
+        lines += [f"![{cap}]({name})", "", cap, ""]
+        body.append(f"<figure><img src='{name}' alt='pair'><figcaption>{html.escape(cap)}</figcaption></figure>")
+    write_text(out / "leakage.md", "\n".join(lines) + "\n")
+    write_text(out / "leakage.html", "<!doctype html><meta charset='utf-8'><title>Leakage audit</title>" + "".join(body) + "\n")
+    by_grade = {g: int((result.leakage["grade"] == g).sum()) for g in GRADE_ORDER} if len(result.leakage) else {}
+    write_json(out / "audit.json", {
+        "tool": "busi-curate", "version": __version__, "kind": "audit", "summary": result.summary,
+        "test_images": result.n_test, "test_images_with_same_frame_copy": result.same_frame_test,
+        "test_images_with_adjacent_frame_only": result.adjacent_only_test, "pairs_by_grade": by_grade,
+        "fail_on": fail_on, "fails": result.fails(fail_on), "inputs": inputs,
+        "files": {"leakage.csv": file_sha256(out / "leakage.csv")},
+    })
+
+
+def random_split(keys: list[tuple[str, str]], test_fraction: float = 0.2, seed: int = 1993) -> pd.DataFrame:
+    """A plain seeded random split (no stratification, no groups): ``class, id, split``."""
+    rng = np.random.default_rng(seed)
+    order = rng.permutation(len(keys))
+    n_test = int(round(test_fraction * len(keys)))
+    test = set(order[:n_test].tolist())
+    return pd.DataFrame([{"class": c, "id": i, "split": "test" if n in test else "train"} for n, (c, i) in enumerate(keys)])
