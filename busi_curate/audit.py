@@ -205,3 +205,43 @@ def random_split(keys: list[tuple[str, str]], test_fraction: float = 0.2, seed: 
     n_test = int(round(test_fraction * len(keys)))
     test = set(order[:n_test].tolist())
     return pd.DataFrame([{"class": c, "id": i, "split": "test" if n in test else "train"} for n, (c, i) in enumerate(keys)])
+
+
+def union_dataset(train_dir: str | Path, test_dir: str | Path, out: str | Path) -> tuple[Path, Path]:
+    """A generic-layout dataset of symbolic links to the images and masks of two datasets (nothing is
+    copied), ids prefixed ``A-`` (train) and ``B-`` (test), and the split that audits B against A.
+
+    Returns:
+        The union's folder and its ``split.csv``.
+
+    Raises:
+        DatasetError: either dataset does not load.
+    """
+    from .dataset import load_dataset
+
+    out = Path(out)
+    if out.exists():
+        import shutil
+
+        shutil.rmtree(out)
+    (out / "images").mkdir(parents=True)
+    (out / "masks").mkdir()
+    labels, split = [], []
+    for side, root, part in (("A", Path(train_dir), "train"), ("B", Path(test_dir), "test")):
+        ds = load_dataset(root)
+        for r in ds.records:
+            stem = f"{side}-{r.cls}-{r.id}"
+            src = (ds.root / r.image).resolve()
+            (out / "images" / f"{stem}{src.suffix.lower()}").symlink_to(src)
+            masks = []
+            for k, m in enumerate(r.masks):
+                msrc = (ds.root / m).resolve()
+                name = f"{stem}_mask{'' if k == 0 else f'_{k}'}{msrc.suffix.lower()}"
+                (out / "masks" / name).symlink_to(msrc)
+                masks.append(name)
+            labels.append({"image": f"{stem}{src.suffix.lower()}", "class": r.cls, "id": f"{side}-{r.id}",
+                           "masks": ";".join(masks)})
+            split.append({"class": r.cls, "id": f"{side}-{r.id}", "split": part})
+    write_csv(out / "labels.csv", pd.DataFrame(labels))
+    write_csv(out / "split.csv", pd.DataFrame(split))
+    return out, out / "split.csv"

@@ -83,3 +83,24 @@ def test_the_published_folds_do_not_leak(busi_dir: Path, tmp_path: Path) -> None
     assert meta["test_images_with_same_frame_copy"] == 0 and not meta["fails"]
     naive = json.loads((repo / "reports" / "leakage_audit" / "naive_folds" / "audit.json").read_text())
     assert naive["test_images_with_same_frame_copy"] > 200
+
+
+def test_cross_dataset_mode_lists_the_test_images_with_a_copy_in_train(synthetic_dir: Path, tmp_path: Path) -> None:
+    import shutil
+
+    from busi_curate.synthetic import make_synthetic_busi
+
+    other = tmp_path / "other"
+    make_synthetic_busi(other, n_per_class=(4, 3, 2), seed=5)
+    # plant one frame of the first dataset into the second one (as a new benign image)
+    src = synthetic_dir / "Dataset_BUSI_with_GT" / "benign"
+    dst = other / "Dataset_BUSI_with_GT" / "benign"
+    shutil.copy(src / "benign (2).png", dst / "benign (90).png")
+    shutil.copy(src / "benign (2)_mask.png", dst / "benign (90)_mask.png")
+    out = tmp_path / "x"
+    code = run_cli(["audit", "--train", str(synthetic_dir), "--test", str(other), "--out", str(out), "--quiet"])
+    assert code == 1
+    leak = pd.read_csv(out / "leakage.csv", dtype=str)
+    assert ("benign", "B-90") in set(zip(leak["test_class"], leak["test_id"]))
+    assert set(leak["train_id"].str[:2]) == {"A-"} and set(leak["test_id"].str[:2]) == {"B-"}
+    assert not any(p.is_file() and not p.is_symlink() for p in (out / "union" / "images").iterdir())  # links, no copies
