@@ -72,7 +72,8 @@ def _overrides(**kw: Any) -> dict[str, Any]:
 @click.option("--epochs", type=int)
 @click.option("--batch-size", type=int)
 @click.option("--lr", type=float)
-@click.option("--image-size", type=int)
+@click.option("--size", "--image-size", "image_size", type=int,
+              help="side of the network input in pixels (--image-size: deprecated spelling, kept until 0.3)")
 @click.option("--lambda", "lambda_seg", type=float, help="weight of the segmentation loss (eq. 4)")
 @click.option("--seed", type=int)
 @click.option("--device", help="auto, cpu or cuda")
@@ -246,7 +247,8 @@ def predict(checkpoint: Path, images: tuple[Path, ...], out: Path, refine: str |
 
 @main.command()
 @click.option("--models", "names", help="comma-separated (default: every registered model)")
-@click.option("--image-size", default=128, show_default=True)
+@click.option("--size", "--image-size", "image_size", default=128, show_default=True,
+              help="side of the input (--image-size: deprecated spelling, kept until 0.3)")
 @click.option("--batch-size", default=2, show_default=True)
 @click.option("--steps", default=5, show_default=True, help="timed training steps per model (after 1 warm-up)")
 @click.option("--epoch-images", default=860, show_default=True,

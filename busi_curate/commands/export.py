@@ -12,7 +12,9 @@ _POLICIES = ("drop-all", "keep-one")  # keep in step with busi_curate.export.POL
 
 def _fold_options(f):  # type: ignore[no-untyped-def]
     opts = [
-        click.option("--folds", "k", default=4, show_default=True, type=click.IntRange(2), help="Number of folds."),
+        click.option("--k", "--folds", "k", default=4, show_default=True, type=click.IntRange(2),
+                     help="Number of folds (--k everywhere; --folds for a count is the deprecated spelling, "
+                          "kept until 0.3: --folds names a folds *file* elsewhere)."),
         click.option("--seed", default=1993, show_default=True, type=int, help="random_state of the fold draws."),
         click.option("--val-fraction", default=0.2, show_default=True, type=click.FloatRange(0, 1, max_open=True),
                      help="Share of each fold's remainder used for validation (stratified)."),
