@@ -214,7 +214,9 @@ def wide(tidy: pd.DataFrame, labels: Sequence[str], keys: Sequence[str]) -> tupl
         if sub.empty:
             continue
         first = sub.iloc[0]
-        src = f"this run ({first['run']}, {first['profile']}, {first['epochs']} ep, {first['image_size']} px)"
+        folds = int(sub["n_folds"].max())
+        src = (f"this run ({first['run']}, {first['profile']}, {first['epochs']} ep, {first['image_size']} px, "
+               f"{folds} fold{'s' if folds != 1 else ''})")
         rows.append([label, src, *[_fmt(sub.at[k, "mean"], sub.at[k, "std"]) if k in sub.index else "–" for k in keys]])
         if sub["paper_mean"].notna().any():
             rows.append(["", "paper", *[_fmt_paper_row(sub, k) for k in keys]])
