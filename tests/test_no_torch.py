@@ -25,7 +25,19 @@ def test_torch_backend_without_torch_is_a_clear_error(tmp_path):
     assert "[bench]" in r.stderr and "Traceback" not in r.stderr
 
 
-def test_busi_bench_without_torch_is_a_clear_error(tmp_path):
-    r = _run("from benchmark.cli import main; main(['speed'])", tmp_path)
+import pytest  # noqa: E402
+
+
+@pytest.mark.parametrize("argv", [["speed"], ["models"], ["pack", "a", "b", "c", "--out", "x.npz"]])
+def test_busi_bench_without_torch_is_a_clear_error(tmp_path, argv):
+    for name in ("a", "b"):
+        (tmp_path / name).write_text("x")
+    (tmp_path / "c").mkdir()
+    r = _run(f"from benchmark.cli import main; main({argv!r})", tmp_path)
     assert r.returncode == 2, r.stderr
     assert "[bench]" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_the_python_api_imports_without_torch(tmp_path):
+    r = _run("import busi_curate; print(busi_curate.load_split.__name__, busi_curate.run_scan.__name__)", tmp_path)
+    assert r.returncode == 0 and "load_split run_scan" in r.stdout, r.stderr
