@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 BLOCK = "import sys; sys.modules['torch'] = None; sys.modules['monai'] = None; sys.modules['segmentation_models_pytorch'] = None; "
 
 
@@ -23,9 +25,6 @@ def test_torch_backend_without_torch_is_a_clear_error(tmp_path):
     r = _run("from busi_curate.cli import main; main(['demo', '--out', 'demo', '--size', '64', '--backend', 'torch'])", tmp_path)
     assert r.returncode == 2
     assert "[bench]" in r.stderr and "Traceback" not in r.stderr
-
-
-import pytest  # noqa: E402
 
 
 @pytest.mark.parametrize("argv", [["speed"], ["models"], ["pack", "a", "b", "c", "--out", "x.npz"]])
