@@ -278,12 +278,13 @@ def test_resume_refuses_other_inputs(bench_inputs, reference_run, tmp_path: Path
 
 
 @pytest.mark.slow
-def test_all_folds_concurrent(synthetic_dir: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("mode", [["--concurrent"], ["--workers", "2"]])
+def test_all_folds_concurrent(synthetic_dir: Path, tmp_path: Path, mode: list[str]) -> None:
     m, f = build_provisional(synthetic_dir, tmp_path / "k2", k=2)
     out = tmp_path / "run"
-    sets = [a for k, v in dict(TINY, epochs=1).items() if k != "epochs" for a in ("--set", f"{k}={v}")]
+    sets = [a for k, v in dict(TINY, epochs=1).items() if k not in ("epochs", "threads") for a in ("--set", f"{k}={v}")]
     res = CliRunner().invoke(main, ["run", "--manifest", str(m), "--folds", str(f), "--data", str(synthetic_dir), "--out", str(out),
-                                    "--profile", "smoke", "--epochs", "1", "--all-folds", "--concurrent", *sets])
+                                    "--profile", "smoke", "--epochs", "1", "--all-folds", *mode, *sets])
     assert res.exit_code == 0, res.output + "".join(p.read_text() for p in out.glob("*.stdout.log"))
     for k in (0, 1):
         data = json.loads((out / f"fold{k}" / "metrics.json").read_text())
