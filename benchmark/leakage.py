@@ -22,7 +22,7 @@ import pandas as pd
 
 from busi_curate.fileio import write_csv, write_text
 from busi_curate.groups import UnionFind
-from busi_curate.journal import effective, read_journal
+from busi_curate.journal import read_journal
 from busi_curate.manifest import read_folds, read_manifest
 
 from .errors import BenchError
@@ -30,19 +30,17 @@ from .report import Entry, load_runs, markdown_table
 from .summarize import mean_std
 
 SUBSETS = ("same-frame copy in training", "adjacent frame in training", "no copy in training")
-SAME_GRADES = ("same-frame", "identical")
 
 
 def frame_relations(journal: str | Path) -> tuple[UnionFind, dict[tuple[str, str], set[tuple[str, str]]]]:
-    """Same-frame components (union-find) and adjacent-frame partners from the standing decisions of a journal."""
-    uf = UnionFind()
+    """Same-frame components and adjacent-frame partners from the standing decisions of a journal
+    (the relations of :func:`busi_curate.audit.relations`, one definition for audit and benchmark)."""
+    from busi_curate.audit import relations
+
+    uf, same = relations(read_journal(journal))
     adjacent: dict[tuple[str, str], set[tuple[str, str]]] = {}
-    for (a, b), d in effective(read_journal(journal)).items():
-        if d.answer != "same":
-            continue
-        if d.grade in SAME_GRADES:
-            uf.union(a, b)
-        elif d.grade == "adjacent-frame":
+    for (a, b), d in same.items():
+        if d.grade == "adjacent-frame":
             adjacent.setdefault(a, set()).add(b)
             adjacent.setdefault(b, set()).add(a)
     return uf, adjacent
