@@ -283,7 +283,7 @@ def speed(names: str | None, image_size: int, batch_size: int, steps: int, epoch
 def _data_root(data_dir: Path, manifest: Path) -> Path:
     """The folder the manifest's paths are relative to: ``data_dir``, or its parent when ``data_dir`` is the
     ``Dataset_BUSI_with_GT`` folder itself (as ``busi-curate`` accepts)."""
-    from busi_curate.manifest import read_manifest
+    from busi_curate.publish.manifest import read_manifest
 
     try:
         first = read_manifest(manifest).rows[0].image

@@ -1,6 +1,6 @@
 """Stage: load -- read and validate a manifest and its folds, split a fold, decode and preprocess images.
 
-Preprocessing (documented in benchmark/README.md): 8-bit grayscale (``busi_curate.imageio.read_gray``),
+Preprocessing (documented in benchmark/README.md): 8-bit grayscale (``busi_curate.data.imageio.read_gray``),
 resized to ``size x size`` with Pillow bilinear for images and nearest-neighbour for masks (as the
 paper's code does), intensities scaled linearly from [0, 255] to [0, 1] (``x / 255``), masks {0, 1}.
 """
@@ -13,10 +13,10 @@ from pathlib import Path
 
 import numpy as np
 
-from busi_curate.dataset import CLASSES, resize_gray
+from busi_curate.data.dataset import CLASSES, resize_gray
+from busi_curate.data.imageio import read_gray, read_mask_union
 from busi_curate.fileio import pixel_sha256
-from busi_curate.imageio import read_gray, read_mask_union
-from busi_curate.manifest import Folds, Manifest, read_folds, read_manifest
+from busi_curate.publish.manifest import Folds, Manifest, read_folds, read_manifest
 
 from .errors import BenchError, ManifestError
 
@@ -105,7 +105,7 @@ def resize_pair(gray: np.ndarray, mask: np.ndarray, size: int, interp: str = "bi
 def preprocess_image(gray: np.ndarray, size: int, interp: str = "bilinear") -> np.ndarray:
     """Resize ``(H, W) uint8`` to ``(size, size) float32`` in [0, 1], scaled by 1/255.
 
-    ``interp="bilinear"`` is the curation half's :func:`busi_curate.dataset.resize_gray` (Pillow bilinear,
+    ``interp="bilinear"`` is the curation half's :func:`busi_curate.data.dataset.resize_gray` (Pillow bilinear,
     the paper's text); ``"nearest"`` is Pillow nearest neighbour (the authors' code).
     """
     if interp == "nearest":

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from busi_curate.dataset import CLASSES
+from busi_curate.data.dataset import CLASSES
 from busi_curate.fileio import atomic_open, write_csv, write_json
 
 from .metrics import accuracy, confusion_matrix, f1_scores, seg_scores, weighted_f1

@@ -213,7 +213,7 @@ def run_folds(run: GridRun) -> tuple[int, ...]:
     """The fold numbers of ``run`` (all folds of its folds file when it names none)."""
     if run.folds is not None:
         return run.folds
-    from busi_curate.manifest import read_folds, read_manifest
+    from busi_curate.publish.manifest import read_folds, read_manifest
 
     return tuple(read_folds(run.folds_file, read_manifest(run.manifest)).numbers)
 

@@ -21,9 +21,9 @@ import numpy as np
 import pandas as pd
 
 from busi_curate.fileio import write_csv, write_text
-from busi_curate.groups import UnionFind
-from busi_curate.journal import read_journal
-from busi_curate.manifest import read_folds, read_manifest
+from busi_curate.publish.manifest import read_folds, read_manifest
+from busi_curate.review.groups import UnionFind
+from busi_curate.review.journal import read_journal
 
 from .errors import BenchError
 from .report import Entry, load_runs, markdown_table
@@ -34,8 +34,8 @@ SUBSETS = ("same-frame copy in training", "adjacent frame in training", "no copy
 
 def frame_relations(journal: str | Path) -> tuple[UnionFind, dict[tuple[str, str], set[tuple[str, str]]]]:
     """Same-frame components and adjacent-frame partners from the standing decisions of a journal
-    (the relations of :func:`busi_curate.audit.relations`, one definition for audit and benchmark)."""
-    from busi_curate.audit import relations
+    (the relations of :func:`busi_curate.audit.leakage.relations`, one definition for audit and benchmark)."""
+    from busi_curate.audit.leakage import relations
 
     uf, same = relations(read_journal(journal))
     adjacent: dict[tuple[str, str], set[tuple[str, str]]] = {}

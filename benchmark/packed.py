@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from busi_curate.fileio import atomic_open, file_sha256, write_json
-from busi_curate.manifest import FOLDS_COLUMNS, Folds
+from busi_curate.publish.manifest import FOLDS_COLUMNS, Folds
 
 from .data import SampleSet
 from .errors import BenchError

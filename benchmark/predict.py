@@ -15,9 +15,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from busi_curate.dataset import CLASSES
+from busi_curate.data.dataset import CLASSES
+from busi_curate.data.imageio import read_gray
 from busi_curate.fileio import atomic_open, file_sha256, write_csv
-from busi_curate.imageio import read_gray
 
 from .data import preprocess_image
 from .errors import ConfigError
@@ -34,7 +34,7 @@ def expand_images(paths: list[Path]) -> list[Path]:
     Raises:
         DatasetError: a folder without images.
     """
-    from busi_curate.dataset import IMAGE_SUFFIXES
+    from busi_curate.data.dataset import IMAGE_SUFFIXES
     from busi_curate.errors import DatasetError
 
     out: list[Path] = []

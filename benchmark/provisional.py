@@ -1,8 +1,8 @@
 """Build a manifest + folds from a dataset folder without curation (every image ``kept``).
 
 For tests (synthetic data) and for a clearly labelled provisional run on uncurated BUSI while the
-curated manifest is not available. Rows come from :func:`busi_curate.dataset.load_dataset`, the folds
-from :func:`busi_curate.folds.make_folds` (the paper code's scheme: ``StratifiedKFold(k, shuffle=True,
+curated manifest is not available. Rows come from :func:`busi_curate.data.dataset.load_dataset`, the folds
+from :func:`busi_curate.publish.folds.make_folds` (the paper code's scheme: ``StratifiedKFold(k, shuffle=True,
 random_state=seed)`` over the images in record order, a stratified validation split inside each
 remainder), so the files read exactly like an exported manifest, sidecar included (marked uncurated).
 """
@@ -12,10 +12,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from busi_curate import __version__
-from busi_curate.dataset import load_dataset
+from busi_curate.data.dataset import load_dataset
 from busi_curate.fileio import file_sha256, write_csv, write_json
-from busi_curate.folds import SCHEME, FoldSettings, make_folds
-from busi_curate.manifest import MANIFEST_FORMAT, ManifestRow, rows_frame
+from busi_curate.publish.folds import SCHEME, FoldSettings, make_folds
+from busi_curate.publish.manifest import MANIFEST_FORMAT, ManifestRow, rows_frame
 
 
 def build_provisional(data_dir: str | Path, out_dir: str | Path, k: int = 4, seed: int = 1993,

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from busi_curate.dataset import CLASSES
+from busi_curate.data.dataset import CLASSES
 
 NORMAL = CLASSES.index("normal")
 TUMOUR = tuple(i for i in range(len(CLASSES)) if i != NORMAL)

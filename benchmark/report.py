@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from busi_curate.dataset import CLASSES
+from busi_curate.data.dataset import CLASSES
 from busi_curate.fileio import write_csv, write_text
 
 from . import paper_figures as paper

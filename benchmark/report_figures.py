@@ -109,8 +109,8 @@ def fig6_grid(runs: Sequence[Any], entries: Sequence[Any], cases: Sequence[tuple
 def _image_loader(run: Any, data_dir: str | Path | None) -> Any:
     if data_dir is None:
         return None
-    from busi_curate.imageio import read_gray
-    from busi_curate.manifest import read_manifest
+    from busi_curate.data.imageio import read_gray
+    from busi_curate.publish.manifest import read_manifest
 
     from .data import preprocess_image
 

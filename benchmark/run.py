@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from busi_curate.dataset import record_sort_key
+from busi_curate.data.dataset import record_sort_key
 from busi_curate.fileio import write_text
-from busi_curate.manifest import Folds, Manifest
+from busi_curate.publish.manifest import Folds, Manifest
 
 from .data import SampleSet, input_checksums, load_samples, read_inputs, split_fold
 from .errors import BenchError

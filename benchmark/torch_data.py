@@ -18,10 +18,10 @@ from typing import Any
 import numpy as np
 import torch
 
-from busi_curate.dataset import CLASSES
+from busi_curate.data.dataset import CLASSES
+from busi_curate.data.imageio import read_gray, read_mask_union
 from busi_curate.fileio import pixel_sha256
-from busi_curate.imageio import read_gray, read_mask_union
-from busi_curate.split import load_split
+from busi_curate.publish.split import load_split
 
 from .data import resize_pair
 from .errors import BenchError

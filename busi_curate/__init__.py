@@ -1,8 +1,11 @@
 """busi-curate: find duplicated and mislabelled images in breast-ultrasound datasets.
 
-Stages (one module each): load (:mod:`busi_curate.dataset`) -> score
-(:mod:`busi_curate.ssim`) -> candidates (:mod:`busi_curate.candidates`) ->
-decide (:mod:`busi_curate.review`) -> group -> report / export -> use (:func:`load_split`).
+The folders are the pipeline, each stage importing only the ones before it:
+
+``data`` (load) -> ``ssim`` (kernels) -> ``scan`` (pairs, candidates) -> ``review`` (journal, walk,
+web page) -> ``assistant`` (automatic grades) -> ``publish`` (manifest, folds, loaders) ->
+``findings`` (statistics, report) -> ``audit`` (leakage of a split); ``studies`` holds experiments
+that nothing imports, ``commands`` the command line.
 
 The Python entry points are importable from the package itself (loaded on first use)::
 
@@ -17,14 +20,17 @@ __version__ = "0.1.0"
 
 #: public name -> (module, attribute); imported lazily so ``import busi_curate`` stays instant
 _API = {
-    "load_dataset": ("dataset", "load_dataset"),
+    "load_dataset": ("data", "load_dataset"),
     "run_scan": ("scan", "run_scan"),
     "ScanSettings": ("scan", "ScanSettings"),
     "read_scan": ("scan", "read_scan"),
-    "export_manifest": ("export", "export_manifest"),
-    "read_manifest": ("manifest", "read_manifest"),
-    "read_folds": ("manifest", "read_folds"),
-    "load_split": ("split", "load_split"),
+    "Assistant": ("assistant", "Assistant"),
+    "AssistantSettings": ("assistant", "AssistantSettings"),
+    "export_manifest": ("publish", "export_manifest"),
+    "read_manifest": ("publish", "read_manifest"),
+    "read_folds": ("publish", "read_folds"),
+    "load_split": ("publish", "load_split"),
+    "audit_split": ("audit", "audit_split"),
     "CurateError": ("errors", "CurateError"),
     "DatasetError": ("errors", "DatasetError"),
     "ManifestError": ("errors", "ManifestError"),

@@ -1,3 +1,3 @@
-from .cli import main
+from busi_curate.cli import main
 
 main()

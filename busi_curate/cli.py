@@ -12,8 +12,8 @@ import sys
 
 import click
 
-from . import __version__
-from .errors import CurateError
+from busi_curate import __version__
+from busi_curate.errors import CurateError
 
 #: command name -> "module:click command". Adding a command is one module plus one line here.
 COMMANDS: dict[str, str] = {

@@ -31,7 +31,7 @@ def refuse_link(path: str | Path) -> Path:
     Raises:
         UnsafePathError: ``path`` is a symbolic link.
     """
-    from .errors import UnsafePathError
+    from busi_curate.errors import UnsafePathError
 
     path = Path(path)
     if path.is_symlink():
@@ -45,7 +45,7 @@ def open_nofollow(path: str | Path, flags: int, mode: int = 0o666) -> int:
     Raises:
         UnsafePathError: ``path`` is a symbolic link.
     """
-    from .errors import UnsafePathError
+    from busi_curate.errors import UnsafePathError
 
     path = refuse_link(path)
     try:

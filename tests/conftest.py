@@ -30,7 +30,7 @@ def busi_dir() -> Path:
 @pytest.fixture(scope="session")
 def synthetic_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A synthetic BUSI-layout dataset with planted duplicates (``planted.csv`` beside it). Read-only."""
-    from busi_curate.synthetic import make_synthetic_busi
+    from busi_curate.data.synthetic import make_synthetic_busi
 
     out = tmp_path_factory.mktemp("synthetic")
     make_synthetic_busi(out, seed=0)
@@ -40,7 +40,7 @@ def synthetic_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def synthetic_scan_dir(synthetic_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A scan of :func:`synthetic_dir` at 64 px (read-only: copy it before writing a journal into it)."""
-    from busi_curate.scan import ScanSettings, run_scan
+    from busi_curate.scan.run import ScanSettings, run_scan
 
     out = tmp_path_factory.mktemp("synthetic-scan")
     run_scan(synthetic_dir, out, ScanSettings(size=64))
@@ -75,7 +75,7 @@ def synthetic_manifest_dir(synthetic_dir: Path, synthetic_scan_dir: Path, tmp_pa
 
     from test_export_helpers import review_planted
 
-    from busi_curate.export import export_manifest
+    from busi_curate.publish.export import export_manifest
 
     scan = tmp_path_factory.mktemp("synthetic-manifest") / "scan"
     shutil.copytree(synthetic_scan_dir, scan)

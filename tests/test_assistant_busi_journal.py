@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from busi_curate.groups import build_groups
-from busi_curate.journal import effective, read_journal
+from busi_curate.review.groups import build_groups
+from busi_curate.review.journal import effective, read_journal
 
 JOURNAL = Path(__file__).resolve().parents[1] / "manifests" / "curated_busi_v1" / "decisions.csv"
 

@@ -9,8 +9,8 @@ import pytest
 
 from busi_curate.assistant import Assistant
 from busi_curate.assistant.features import FeatureCache, FeatureSettings, extract
-from busi_curate.imageio import read_gray
-from busi_curate.scan import read_scan
+from busi_curate.data.imageio import read_gray
+from busi_curate.scan.run import read_scan
 
 
 def same_features(a, b) -> bool:
@@ -97,9 +97,9 @@ def test_only_missing_images_are_computed(scan, tmp_path):
 
 
 def test_an_image_changed_since_the_scan_is_refused(tmp_path):
+    from busi_curate.data.synthetic import make_synthetic_busi
     from busi_curate.errors import ScanError
-    from busi_curate.scan import ScanSettings, run_scan
-    from busi_curate.synthetic import make_synthetic_busi
+    from busi_curate.scan.run import ScanSettings, run_scan
 
     make_synthetic_busi(tmp_path / "data", n_per_class=(3, 2, 2), kinds=())
     run_scan(tmp_path / "data", tmp_path / "scan", ScanSettings(size=32))

@@ -9,8 +9,8 @@ import pytest
 from busi_curate.assistant.features import extract
 from busi_curate.assistant.rule import decide
 from busi_curate.assistant.verify import verify_pair
+from busi_curate.data.imageio import read_gray
 from busi_curate.fileio import pixel_sha256
-from busi_curate.imageio import read_gray
 
 pytestmark = pytest.mark.realdata
 

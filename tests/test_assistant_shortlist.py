@@ -9,9 +9,9 @@ from PIL import Image
 from busi_curate.assistant import Assistant
 from busi_curate.assistant.autowalk import auto_walk
 from busi_curate.assistant.shortlist import descriptor_votes
-from busi_curate.groups import build_groups
-from busi_curate.scan import ScanSettings, read_scan, run_scan
-from busi_curate.synthetic import make_synthetic_busi
+from busi_curate.data.synthetic import make_synthetic_busi
+from busi_curate.review.groups import build_groups
+from busi_curate.scan.run import ScanSettings, read_scan, run_scan
 
 TOP_K = 3
 

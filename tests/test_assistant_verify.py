@@ -13,7 +13,7 @@ import pytest
 from busi_curate.assistant import Assistant
 from busi_curate.assistant.rule import RuleSettings, decide
 from busi_curate.assistant.verify import PairEvidence
-from busi_curate.scan import read_scan
+from busi_curate.scan.run import read_scan
 
 GRADE_OF_KIND = {"identical": "identical", "relabel": "identical", "remask": "identical", "crop": "same-frame",
                  "rescale": "same-frame", "shift": "same-frame", "brightness": "same-frame", "speckle": "same-frame"}
@@ -117,7 +117,7 @@ def test_new_speckle_on_the_same_anatomy_is_an_adjacent_frame(assistant, source)
 
     from busi_curate.assistant.features import extract
     from busi_curate.assistant.verify import verify_pair
-    from busi_curate.imageio import read_gray
+    from busi_curate.data.imageio import read_gray
 
     img = read_gray(assistant.scan.image_path(assistant.scan.row_of("benign", source)))
     rng = np.random.default_rng(int(source))

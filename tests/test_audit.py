@@ -88,7 +88,7 @@ def test_the_published_folds_do_not_leak(busi_dir: Path, tmp_path: Path) -> None
 def test_cross_dataset_mode_lists_the_test_images_with_a_copy_in_train(synthetic_dir: Path, tmp_path: Path) -> None:
     import shutil
 
-    from busi_curate.synthetic import make_synthetic_busi
+    from busi_curate.data.synthetic import make_synthetic_busi
 
     other = tmp_path / "other"
     make_synthetic_busi(other, n_per_class=(4, 3, 2), seed=5)

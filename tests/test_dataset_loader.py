@@ -11,10 +11,10 @@ import pytest
 from PIL import Image
 
 from busi_curate.cli import main
-from busi_curate.dataset import load_dataset
+from busi_curate.data.dataset import load_dataset
+from busi_curate.data.imageio import read_gray, read_mask, read_mask_union
 from busi_curate.errors import DatasetError
 from busi_curate.fileio import file_sha256, pixel_sha256
-from busi_curate.imageio import read_gray, read_mask, read_mask_union
 
 
 def _img(seed: int, h: int = 40, w: int = 48) -> np.ndarray:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-from busi_curate.journal import Decision, Journal, read_journal
+from busi_curate.review.journal import Decision, Journal, read_journal
 
 
 def planted(synthetic_dir: Path) -> list[dict[str, str]]:
@@ -21,8 +21,8 @@ def planted(synthetic_dir: Path) -> list[dict[str, str]]:
 def review_planted(scan_dir: Path, synthetic_dir: Path, journal: Path | None = None, complete: bool = True,
                    extra: list[Decision] = ()) -> Path:  # type: ignore[assignment]
     """Write a journal (default ``scan_dir/decisions.csv``) answering the planted pairs, plus ``extra`` lines."""
-    from busi_curate.export import open_questions
-    from busi_curate.scan import read_scan
+    from busi_curate.publish.export import open_questions
+    from busi_curate.scan.run import read_scan
 
     journal = journal or scan_dir / "decisions.csv"
     with Journal(journal) as j:

@@ -12,10 +12,10 @@ import pytest
 from PIL import Image
 from test_export_helpers import run_cli
 
-from busi_curate.dataset import load_dataset
+from busi_curate.data.dataset import load_dataset
+from busi_curate.data.imageio import read_gray, read_mask_union
 from busi_curate.fileio import pixel_sha256
-from busi_curate.imageio import read_gray, read_mask_union
-from busi_curate.manifest import read_manifest
+from busi_curate.publish.manifest import read_manifest
 
 
 def test_writes_kept_images_and_masks_at_128(synthetic_manifest_dir: Path, synthetic_dir: Path, tmp_path: Path,
@@ -106,8 +106,8 @@ def test_refuses_a_foreign_output_folder_and_replaces_its_own(synthetic_manifest
 def test_materialize_monai_datalists(synthetic_manifest_dir, synthetic_dir, tmp_path) -> None:
     import json
 
-    from busi_curate.manifest import read_folds, read_manifest
-    from busi_curate.materialize import MaterializeSettings, materialize
+    from busi_curate.publish.manifest import read_folds, read_manifest
+    from busi_curate.publish.materialize import MaterializeSettings, materialize
 
     m = read_manifest(synthetic_manifest_dir / "manifest.csv")
     out = tmp_path / "monai"
@@ -130,8 +130,8 @@ def test_materialize_monai_datalists(synthetic_manifest_dir, synthetic_dir, tmp_
 def test_materialize_nnunet_raw_dataset(synthetic_manifest_dir, synthetic_dir, tmp_path) -> None:
     import json
 
-    from busi_curate.manifest import read_folds, read_manifest
-    from busi_curate.materialize import MaterializeSettings, materialize
+    from busi_curate.publish.manifest import read_folds, read_manifest
+    from busi_curate.publish.materialize import MaterializeSettings, materialize
 
     m = read_manifest(synthetic_manifest_dir / "manifest.csv")
     out = tmp_path / "nn"

@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from busi_curate.export import ExportSettings, export_manifest
-from busi_curate.folds import FoldSettings
-from busi_curate.manifest import Manifest, read_folds, read_manifest
-from busi_curate.verify import verify_data
+from busi_curate.publish.export import ExportSettings, export_manifest
+from busi_curate.publish.folds import FoldSettings
+from busi_curate.publish.manifest import Manifest, read_folds, read_manifest
+from busi_curate.publish.verify import verify_data
 
 PUBLISHED = Path(__file__).resolve().parents[1] / "manifests" / "curated_busi_v1"
 FILES = ("manifest.csv", "manifest.json", "folds.csv", "README.md")
@@ -39,7 +39,7 @@ def test_published_manifest_reads_back() -> None:
 
 @pytest.fixture(scope="module")
 def busi_scan(busi_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from busi_curate.scan import ScanSettings, run_scan
+    from busi_curate.scan.run import ScanSettings, run_scan
 
     recorded = json.loads((PUBLISHED / "manifest.json").read_text())["scan"]["settings"]
     out = tmp_path_factory.mktemp("busi-scan")

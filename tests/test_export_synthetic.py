@@ -11,10 +11,10 @@ import pytest
 from test_export_helpers import planted, planted_keys, review_planted, run_cli
 
 from busi_curate.errors import JournalError, ManifestError, ScanError
-from busi_curate.export import POLICIES, ExportSettings, export_manifest, open_questions
-from busi_curate.journal import Decision, Journal, read_journal
-from busi_curate.manifest import FOLDS_COLUMNS, MANIFEST_COLUMNS, read_folds, read_manifest
-from busi_curate.scan import read_scan
+from busi_curate.publish.export import POLICIES, ExportSettings, export_manifest, open_questions
+from busi_curate.publish.manifest import FOLDS_COLUMNS, MANIFEST_COLUMNS, read_folds, read_manifest
+from busi_curate.review.journal import Decision, Journal, read_journal
+from busi_curate.scan.run import read_scan
 
 
 @pytest.fixture(scope="module")

@@ -11,8 +11,8 @@ import pytest
 from test_export_helpers import run_cli
 
 from busi_curate.errors import ManifestError
-from busi_curate.folds import FoldSettings, fold_units, make_folds
-from busi_curate.manifest import read_folds, read_manifest
+from busi_curate.publish.folds import FoldSettings, fold_units, make_folds
+from busi_curate.publish.manifest import read_folds, read_manifest
 
 CLASSES = ("benign", "malignant", "normal")
 

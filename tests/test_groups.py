@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from busi_curate.groups import UnionFind, build_groups, merged_grades
-from busi_curate.journal import Decision
+from busi_curate.review.groups import UnionFind, build_groups, merged_grades
+from busi_curate.review.journal import Decision
 
 
 def same(a: str, b: str, grade: str = "same-frame") -> Decision:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from busi_curate.errors import JournalError
-from busi_curate.journal import JOURNAL_COLUMNS, Decision, Journal, effective, read_journal
+from busi_curate.review.journal import JOURNAL_COLUMNS, Decision, Journal, effective, read_journal
 
 
 def D(a: str, b: str, answer: str, grade: str = "", by: str = "alice") -> Decision:

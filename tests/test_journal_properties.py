@@ -12,7 +12,7 @@ hypothesis = pytest.importorskip("hypothesis")
 from hypothesis import given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
-from busi_curate.journal import Decision, Journal, check_id, check_reviewer, read_journal  # noqa: E402
+from busi_curate.review.journal import Decision, Journal, check_id, check_reviewer, read_journal  # noqa: E402
 
 # every character class that str.splitlines treats as a line break, plus arbitrary Unicode
 BREAKS = "\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"

@@ -11,7 +11,7 @@ import pytest
 from test_export_helpers import run_cli
 
 from busi_curate.errors import ManifestError
-from busi_curate.manifest import FOLDS_COLUMNS, MANIFEST_COLUMNS, read_folds, read_manifest
+from busi_curate.publish.manifest import FOLDS_COLUMNS, MANIFEST_COLUMNS, read_folds, read_manifest
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "manifest.md"
 

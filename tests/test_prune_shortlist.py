@@ -8,10 +8,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from busi_curate import prune
-from busi_curate.candidates import top_k_from_matrix
+from busi_curate.scan import prune
+from busi_curate.scan.candidates import top_k_from_matrix
 from busi_curate.ssim import SSIMSettings, get_backend
-from busi_curate.ssim.bench import sample_pairs, synthetic_thumbnails, time_pruned
+from busi_curate.studies.ssim_bench import sample_pairs, synthetic_thumbnails, time_pruned
 
 
 @pytest.fixture(scope="module")
@@ -74,7 +74,7 @@ def test_ncc_features_constant_image() -> None:
 
 
 def test_odd_sizes_use_resize(small_set: tuple[np.ndarray, np.ndarray]) -> None:
-    from busi_curate.dataset import resize_gray
+    from busi_curate.data.dataset import resize_gray
 
     images = np.stack([resize_gray(im, 50) for im in small_set[0][:30]])
     a, b = prune.shortlist_pairs(images, 4)
@@ -108,7 +108,7 @@ def test_sample_pairs_valid() -> None:
 @pytest.mark.realdata
 def test_real_busi_shortlist_holds_every_top5_pair(busi_dir: Path) -> None:
     """The default finder at the default prune_k keeps all 3,467 unordered top-5 pairs of the 128 px scan."""
-    from busi_curate.dataset import load_dataset
+    from busi_curate.data.dataset import load_dataset
 
     thumbs = load_dataset(busi_dir, thumbnail_size=128).thumbnails
     assert thumbs is not None

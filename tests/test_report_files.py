@@ -13,8 +13,19 @@ import pytest
 
 from busi_curate.errors import JournalError, ScanError
 from busi_curate.fileio import file_sha256
-from busi_curate.journal import Decision, Journal
-from busi_curate.report import IMG, LINKS, H, P, ReportSettings, T, make_report, md_escape, render_html, render_markdown
+from busi_curate.findings.report import (
+    IMG,
+    LINKS,
+    H,
+    P,
+    ReportSettings,
+    T,
+    make_report,
+    md_escape,
+    render_html,
+    render_markdown,
+)
+from busi_curate.review.journal import Decision, Journal
 
 TEXT_FILES = ("groups.csv", "class_conflicts.csv", "mask_iou.csv", "iou_summary.csv", "ssim_stats.csv",
               "class_distribution.csv", "report.md", "report.html")
@@ -203,7 +214,7 @@ def test_missing_journal_raises_journal_error(scan_copy: Path, tmp_path: Path) -
 
 
 def test_journal_summary_counts_standing_decisions() -> None:
-    from busi_curate.report import journal_summary
+    from busi_curate.findings.report import journal_summary
 
     t = "2026-01-01T00:00:00Z"
     ds = [

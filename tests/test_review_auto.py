@@ -9,11 +9,11 @@ from pathlib import Path
 import pandas as pd
 from conftest import run_cli
 
-from busi_curate.journal import Journal, read_journal
 from busi_curate.review.auto import run_auto
+from busi_curate.review.journal import Journal, read_journal
 from busi_curate.review.server import ReviewApp
 from busi_curate.review.session import load_journal, open_walk, read_extra_pairs
-from busi_curate.scan import read_scan
+from busi_curate.scan.run import read_scan
 
 
 @dataclass(frozen=True)

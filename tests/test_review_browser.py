@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from test_review_cli import start_server  # tests/ is on sys.path under pytest
 
-from busi_curate.journal import read_journal
+from busi_curate.review.journal import read_journal
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")

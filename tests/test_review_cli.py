@@ -18,7 +18,7 @@ from conftest import run_cli
 from PIL import Image
 
 from busi_curate.errors import JournalError
-from busi_curate.journal import JOURNAL_COLUMNS, Decision, Journal, read_journal
+from busi_curate.review.journal import JOURNAL_COLUMNS, Decision, Journal, read_journal
 from busi_curate.review.session import review_lock
 
 
@@ -39,7 +39,7 @@ def test_missing_scan_folder(tmp_path, capsys):
 
 
 def test_images_changed_since_the_scan(synthetic_dir, tmp_path, capsys):
-    from busi_curate.scan import ScanSettings, run_scan
+    from busi_curate.scan.run import ScanSettings, run_scan
 
     data = tmp_path / "data"
     shutil.copytree(synthetic_dir, data)

@@ -15,10 +15,10 @@ import pytest
 from PIL import Image
 
 from busi_curate.errors import CurateError
-from busi_curate.journal import Journal, read_journal
+from busi_curate.review.journal import Journal, read_journal
 from busi_curate.review.server import ReviewApp, make_server
 from busi_curate.review.session import load_journal, open_walk
-from busi_curate.scan import read_scan
+from busi_curate.scan.run import read_scan
 
 
 class Running:
@@ -169,7 +169,7 @@ def test_images_and_outlines_by_row(running):
 
 
 def test_symlink_out_of_the_data_folder_is_refused(synthetic_dir, tmp_path):
-    from busi_curate.scan import ScanSettings, run_scan
+    from busi_curate.scan.run import ScanSettings, run_scan
 
     data = tmp_path / "data"
     shutil.copytree(synthetic_dir, data)

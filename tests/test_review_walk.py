@@ -8,10 +8,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from busi_curate.candidates import candidates_table, top_k_from_matrix
 from busi_curate.errors import JournalError
-from busi_curate.journal import Decision
+from busi_curate.review.journal import Decision
 from busi_curate.review.walk import Walk
+from busi_curate.scan.candidates import candidates_table, top_k_from_matrix
 
 
 def fake_scan(sim: dict[tuple[int, int], float], n: int, top_k: int = 3, pruned: bool = False,

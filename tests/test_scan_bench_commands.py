@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from busi_curate.commands.bench import bench_ssim, size_study
-from busi_curate.journal import Decision, Journal
+from busi_curate.review.journal import Decision, Journal
 
 
 def test_bench_ssim_synthetic(tmp_path: Path) -> None:

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from busi_curate.errors import ScanError
-from busi_curate.scan import INDEX_COLUMNS, ScanSettings, read_scan, run_scan
+from busi_curate.scan.run import INDEX_COLUMNS, ScanSettings, read_scan, run_scan
 from busi_curate.ssim import SSIMSettings
 from busi_curate.ssim.reference import skimage_ssim
 
@@ -97,8 +97,8 @@ def test_read_scan_errors(tmp_path: Path) -> None:
 @pytest.mark.realdata
 def test_real_busi_scan(busi_dir: Path, tmp_path: Path) -> None:
     """The default scan of BUSI: 780 rows, the known identical pair first, ~50 pairs equal to scikit-image."""
-    from busi_curate.dataset import resize_gray
-    from busi_curate.imageio import read_gray
+    from busi_curate.data.dataset import resize_gray
+    from busi_curate.data.imageio import read_gray
 
     res = run_scan(busi_dir, tmp_path / "scan", ScanSettings())
     scan = read_scan(tmp_path / "scan")

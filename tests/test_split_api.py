@@ -59,7 +59,7 @@ def test_torch_dataset_matches_the_benchmark_pipeline(synthetic_manifest_dir: Pa
     pytest.importorskip("torch")
     from benchmark.data import load_samples
     from benchmark.torch_data import ManifestDataset
-    from busi_curate.manifest import read_manifest
+    from busi_curate.publish.manifest import read_manifest
 
     m, f = synthetic_manifest_dir / "manifest.csv", synthetic_manifest_dir / "folds.csv"
     ds = ManifestDataset(m, f, synthetic_dir, 0, "test", size=64)

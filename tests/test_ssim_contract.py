@@ -29,7 +29,7 @@ def _backend(name: str, settings: SSIMSettings):  # type: ignore[no-untyped-def]
 
 def adversarial_set(size: int, seed: int = 0) -> np.ndarray:
     """Random noise, constants 0/128/255, a smooth ramp, ultrasound-like frames, a half-blend and an exact copy."""
-    from busi_curate.synthetic import _frame
+    from busi_curate.data.synthetic import _frame
 
     rng = np.random.default_rng(seed)
     noise = rng.integers(0, 256, (3, size, size), dtype=np.uint8)

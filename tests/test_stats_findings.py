@@ -1,4 +1,4 @@
-"""Statistics of the findings (busi_curate.stats) on hand-made masks, matrices and groups with known answers."""
+"""Statistics of the findings (busi_curate.findings.stats) on hand-made masks, matrices and groups with known answers."""
 
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from busi_curate import stats as st
-from busi_curate.groups import build_groups
-from busi_curate.journal import Decision
-from busi_curate.scan import ScanResult
+from busi_curate.findings import stats as st
+from busi_curate.review.groups import build_groups
+from busi_curate.review.journal import Decision
+from busi_curate.scan.run import ScanResult
 
 
 def same(a: tuple[str, str], b: tuple[str, str], grade: str = "same-frame") -> Decision:

@@ -11,8 +11,8 @@ import pytest
 from PIL import Image
 from test_export_helpers import run_cli
 
-from busi_curate.manifest import read_manifest
-from busi_curate.verify import verify_data
+from busi_curate.publish.manifest import read_manifest
+from busi_curate.publish.verify import verify_data
 
 BENIGN = Path("Dataset_BUSI_with_GT") / "benign"
 

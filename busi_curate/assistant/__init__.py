@@ -3,7 +3,7 @@ shortlisting route, and a decision rule (same with a grade / different / uncerta
 
 Example::
 
-    from busi_curate.scan import read_scan
+    from busi_curate.scan.run import read_scan
     from busi_curate.assistant import Assistant
 
     scan = read_scan("scan-busi")
@@ -25,18 +25,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .features import FeatureCache, FeatureSettings, ImageFeatures
-from .rule import VERDICTS, Assessment, RuleSettings, decide, evidence_text
-from .shortlist import ShortlistSettings, descriptor_votes, shortlist
-from .verify import PairEvidence, SmoothCache, VerifySettings, verify_pair
+from busi_curate.assistant.features import FeatureCache, FeatureSettings, ImageFeatures
+from busi_curate.assistant.rule import VERDICTS, Assessment, RuleSettings, decide, evidence_text
+from busi_curate.assistant.shortlist import ShortlistSettings, descriptor_votes, shortlist
+from busi_curate.assistant.verify import PairEvidence, SmoothCache, VerifySettings, verify_pair
+from busi_curate.defaults import SCREEN_THRESHOLD
 
 if TYPE_CHECKING:
-    from ..scan import ScanResult
+    from busi_curate.scan.run import ScanResult
 
 __all__ = ["Assistant", "AssistantSettings", "Assessment", "VERDICTS", "decide", "evidence_text"]
 
-#: SSIM below which the paper's walk never asks (section 4.3, Fig. 5).
-SCREEN_THRESHOLD = 0.23
 
 
 @dataclass(frozen=True)
@@ -55,7 +54,7 @@ class Assistant:
     """Evidence and verdicts for pairs of rows of ``scan.index``.
 
     Args:
-        scan: a scan read by :func:`busi_curate.scan.read_scan`.
+        scan: a scan read by :func:`busi_curate.scan.run.read_scan`.
         cache_dir: where per-image features are cached (``None``: memory only).
         progress: show a progress bar while features are computed.
     """

@@ -23,9 +23,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from ..groups import SAME_FRAME_GRADES, UnionFind
-from ..journal import Decision, Key, effective
-from . import Assessment, Assistant
+from busi_curate.assistant import Assessment, Assistant
+from busi_curate.review.groups import SAME_FRAME_GRADES, UnionFind
+from busi_curate.review.journal import Decision, Key, effective
 
 
 @dataclass

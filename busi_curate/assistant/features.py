@@ -163,9 +163,9 @@ def extract(gray: np.ndarray, settings: FeatureSettings = FeatureSettings()) -> 
 
 
 def _extract_path(args: tuple[str, FeatureSettings, str | None]) -> ImageFeatures:
-    from ..errors import ScanError
-    from ..fileio import pixel_sha256
-    from ..imageio import read_gray
+    from busi_curate.data.imageio import read_gray
+    from busi_curate.errors import ScanError
+    from busi_curate.fileio import pixel_sha256
 
     path, settings, expected = args
     gray = read_gray(path)
@@ -257,7 +257,7 @@ class FeatureCache:
 
     def load(self) -> dict[str, ImageFeatures]:
         """Cached features by pixel hash; empty (with a warning) when the cache is stale or damaged."""
-        from ..fileio import file_sha256
+        from busi_curate.fileio import file_sha256
 
         if self.dir is None or not self.sidecar.is_file() or not self.bundle.is_file():
             return {}
@@ -280,8 +280,8 @@ class FeatureCache:
 
     def save(self, keys: Sequence[str], feats: Sequence[ImageFeatures]) -> None:
         """Write the bundle (atomically) and then its sidecar."""
-        from .. import __version__
-        from ..fileio import atomic_open, file_sha256, write_json
+        from busi_curate import __version__
+        from busi_curate.fileio import atomic_open, file_sha256, write_json
 
         if self.dir is None:
             return

@@ -25,7 +25,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from .verify import PairEvidence
+from busi_curate.assistant.verify import PairEvidence
 
 VERDICTS = ("same", "different", "uncertain")
 

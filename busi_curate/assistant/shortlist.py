@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .features import N_BITS, ImageFeatures
+from busi_curate.assistant.features import N_BITS, ImageFeatures
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from .features import ImageFeatures
+from busi_curate.assistant.features import ImageFeatures
 
 
 @dataclass(frozen=True)

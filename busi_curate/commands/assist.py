@@ -19,9 +19,9 @@ import click
 def bench_auto(scan_dir: Path, warm: bool, reference_pairs: int, journal: Path | None, workers: int,
                json_out: Path | None) -> None:
     """Time the automatic pass on SCAN_DIR: features, shortlist, verification, walk, grouping."""
-    from ..assistant import AssistantSettings
-    from ..assistant.bench import bench_auto as run
-    from ..fileio import write_json
+    from busi_curate.assistant import AssistantSettings
+    from busi_curate.fileio import write_json
+    from busi_curate.studies.assistant_bench import bench_auto as run
 
     r = run(scan_dir, cold=not warm, reference_pairs=reference_pairs, journal=journal,
             settings=AssistantSettings(workers=workers))

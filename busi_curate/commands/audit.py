@@ -32,11 +32,12 @@ def audit(data_dir: Path | None, split_file: Path | None, out: Path, scan_dir: P
     Or, with --train DATA_A --test DATA_B (no DATA_DIR, no --split): the images of B with a copy in A.
     Exit status: 0 clean, 1 leakage at or above --fail-on, 2 bad input (usable in a CI job).
     """
-    from ..audit import audit_split, read_split, union_dataset, write_audit
-    from ..errors import ScanError
-    from ..journal import read_journal
-    from ..review.session import JOURNAL_NAME, load_journal, load_scan, review_lock
-    from ..scan import ScanSettings, run_scan
+    from busi_curate.audit.leakage import audit_split, read_split, union_dataset, write_audit
+    from busi_curate.errors import ScanError
+    from busi_curate.review.journal import read_journal
+    from busi_curate.defaults import JOURNAL_NAME
+    from busi_curate.review.session import load_journal, load_scan, review_lock
+    from busi_curate.scan.run import ScanSettings, run_scan
 
     if (train_dir is None) != (test_dir is None):
         raise click.UsageError("--train and --test go together")
@@ -64,13 +65,13 @@ def audit(data_dir: Path | None, split_file: Path | None, out: Path, scan_dir: P
         decisions, _ = load_journal(Path(scan.dir) / JOURNAL_NAME, scan)
         source = str(Path(scan.dir) / JOURNAL_NAME)
     else:
-        from ..export import DEFAULT_THRESHOLD
-        from .review import DEFAULT_ASSISTANT, _review
+        from busi_curate.commands.review import DEFAULT_ASSISTANT, _review
+        from busi_curate.defaults import SCREEN_THRESHOLD
 
-        journal = out / "decisions.csv"
+        journal = out / JOURNAL_NAME
         out.mkdir(parents=True, exist_ok=True)
         with review_lock(scan.dir):
-            _review(scan, journal, "audit", 0, DEFAULT_THRESHOLD, True, True, DEFAULT_ASSISTANT, False)
+            _review(scan, journal, "audit", 0, SCREEN_THRESHOLD, True, True, DEFAULT_ASSISTANT, False)
         decisions, _ = load_journal(journal, scan)
         source = f"{journal} (automatic review; questions left for a person count as different)"
     result = audit_split(scan, decisions, split)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from ..scan import DEFAULT_SIZE
+from busi_curate.scan.run import DEFAULT_SIZE
 
 
 def _csv_list(text: str) -> list[str]:
@@ -39,10 +39,10 @@ def bench_ssim(data_dir: Path | None, size: int, sample_pairs: int, backends: st
       busi-curate bench-ssim ../shared/data/BUSI --synthetic 10000
       busi-curate bench-ssim --synthetic 10000 --backends torch --device cuda   # GPU check
     """
-    from ..dataset import load_dataset
-    from ..fileio import write_json
-    from ..ssim import BACKENDS
-    from ..ssim.bench import run_bench, synthetic_thumbnails
+    from busi_curate.data.dataset import load_dataset
+    from busi_curate.fileio import write_json
+    from busi_curate.ssim import BACKENDS
+    from busi_curate.studies.ssim_bench import run_bench, synthetic_thumbnails
 
     names = _csv_list(backends)
     unknown = [b for b in names if b not in BACKENDS]
@@ -79,8 +79,8 @@ def bench_ssim(data_dir: Path | None, size: int, sample_pairs: int, backends: st
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 def size_study(data_dir: Path, sizes: str, top: int, journal: Path | None, json_out: Path | None, quiet: bool) -> None:
     """Compare common sizes on a real dataset: separation of top-ranked pairs, agreement, time."""
-    from ..fileio import write_json
-    from ..ssim.size_study import format_table, run_size_study
+    from busi_curate.fileio import write_json
+    from busi_curate.studies.size_study import format_table, run_size_study
 
     try:
         size_list = [int(s) for s in _csv_list(sizes)]

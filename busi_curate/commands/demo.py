@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from .scan import echo_summary, scan_options
+from busi_curate.commands.scan import echo_summary, scan_options
 
 
 @click.command()
@@ -18,8 +18,8 @@ def demo(out: Path, seed: int, size: int, backend: str, top_k: int, window: str,
     """Generate a small synthetic BUSI-like dataset with planted near-duplicates and scan it."""
     import pandas as pd
 
-    from ..scan import ScanSettings, run_scan
-    from ..synthetic import make_synthetic_busi
+    from busi_curate.data.synthetic import make_synthetic_busi
+    from busi_curate.scan.run import ScanSettings, run_scan
 
     planted = make_synthetic_busi(out / "data", seed=seed)
     click.echo(f"wrote a synthetic BUSI-like dataset with {len(planted)} planted duplicates -> {out / 'data'}")

@@ -7,7 +7,9 @@ from pathlib import Path
 
 import click
 
-_POLICIES = ("drop-all", "keep-one")  # keep in step with busi_curate.export.POLICIES (checked by a test)
+from busi_curate.defaults import SCREEN_THRESHOLD
+
+_POLICIES = ("drop-all", "keep-one")  # keep in step with busi_curate.publish.export.POLICIES (checked by a test)
 
 
 def _fold_options(f):  # type: ignore[no-untyped-def]
@@ -25,7 +27,7 @@ def _fold_options(f):  # type: ignore[no-untyped-def]
 
 
 def _echo_fold_counts(folds) -> None:  # type: ignore[no-untyped-def]
-    from ..folds import fold_counts
+    from busi_curate.publish.folds import fold_counts
 
     click.echo("images per fold and split:")
     click.echo(fold_counts(folds).to_string())
@@ -44,7 +46,7 @@ def _echo_fold_counts(folds) -> None:  # type: ignore[no-untyped-def]
 @click.option("--undecided", type=click.Choice(["different", "same"]),
               help="Treat review questions still open as different or same (default: refuse to export).")
 @click.option("--include-adjacent", is_flag=True, help="Also merge adjacent-frame duplicates into groups.")
-@click.option("--threshold", default=0.23, show_default=True, type=float,
+@click.option("--threshold", default=SCREEN_THRESHOLD, show_default=True, type=float,
               help="SSIM screening threshold of the review walk (for finding open questions).")
 @click.option("--data", "data_dir", type=click.Path(file_okay=False, path_type=Path),
               help="Data folder, if not the one recorded in the scan.")
@@ -53,8 +55,8 @@ def export(scan_dir: Path, out: Path, policy: str, decisions: Path | None, versi
            include_adjacent: bool, threshold: float, data_dir: Path | None, k: int, seed: int,
            val_fraction: float) -> None:
     """Write the curated manifest of a reviewed scan, its folds and its sidecar into OUT."""
-    from ..export import ExportSettings, export_manifest, export_summary
-    from ..folds import FoldSettings
+    from busi_curate.publish.export import ExportSettings, export_manifest, export_summary
+    from busi_curate.publish.folds import FoldSettings
 
     settings = ExportSettings(policy=policy, version=version, undecided=undecided, include_adjacent=include_adjacent,
                               threshold=threshold, folds=FoldSettings(k=k, seed=seed, val_fraction=val_fraction))
@@ -75,8 +77,8 @@ def export(scan_dir: Path, out: Path, policy: str, decisions: Path | None, versi
               help="Share of each fold's remainder used for validation (stratified).")
 def folds(manifest: Path, out: Path, k: int, seed: int, val_fraction: float) -> None:
     """Draw k stratified folds over the kept images of MANIFEST (folder or manifest.csv) into OUT."""
-    from ..folds import FoldSettings, write_folds
-    from ..manifest import read_manifest
+    from busi_curate.publish.folds import FoldSettings, write_folds
+    from busi_curate.publish.manifest import read_manifest
 
     table, side = write_folds(read_manifest(manifest), out, FoldSettings(k=k, seed=seed, val_fraction=val_fraction))
     _echo_fold_counts(table)
@@ -100,9 +102,9 @@ def verify(manifest: Path, data_dir: Path, show_all: bool, report_path: Path | N
     """
     import pandas as pd
 
-    from ..fileio import write_csv
-    from ..manifest import read_manifest
-    from ..verify import verify_data
+    from busi_curate.fileio import write_csv
+    from busi_curate.publish.manifest import read_manifest
+    from busi_curate.publish.verify import verify_data
 
     m = read_manifest(manifest)
     report = verify_data(m, data_dir, progress=not quiet, extras=not no_extra)
@@ -135,10 +137,10 @@ def verify(manifest: Path, data_dir: Path, show_all: bool, report_path: Path | N
 def materialize(manifest: Path, data_dir: Path, out: Path, size: str, include_removed: bool,
                 folds_path: Path | None, fmt: str, nnunet_id: int, nnunet_name: str) -> None:
     """Write MANIFEST's kept images and merged masks from DATA_DIR into OUT (verified first), with a mapping CSV."""
-    from ..errors import ManifestError
-    from ..manifest import read_manifest
-    from ..materialize import MaterializeSettings
-    from ..materialize import materialize as run
+    from busi_curate.errors import ManifestError
+    from busi_curate.publish.manifest import read_manifest
+    from busi_curate.publish.materialize import MaterializeSettings
+    from busi_curate.publish.materialize import materialize as run
 
     if size.lower() == "none":
         side = None

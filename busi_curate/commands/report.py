@@ -28,7 +28,7 @@ def report(scan_dir: Path, out: Path, decisions: Path | None, include_adjacent: 
 
     Writes OUT/report.md, OUT/report.html, CSV tables, PNG figures and OUT/report.json.
     """
-    from ..report import ReportSettings, make_report
+    from busi_curate.findings.report import ReportSettings, make_report
 
     settings = ReportSettings(include_adjacent=include_adjacent, threshold_percentile=threshold_percentile,
                               max_panels=max_panels, iou_size=iou_size, register=not no_register)

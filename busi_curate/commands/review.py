@@ -10,18 +10,20 @@ from typing import Any
 
 import click
 
+from busi_curate.defaults import SCREEN_THRESHOLD
+
 DEFAULT_ASSISTANT = "busi_curate.assistant:Assistant"
 
 
 def _reviewer(name: str | None) -> str:
-    from ..errors import CurateError
+    from busi_curate.errors import CurateError
 
     if name is None:
         try:
             name = getpass.getuser()
         except (KeyError, OSError):
             name = "reviewer"
-    from ..journal import check_reviewer
+    from busi_curate.review.journal import check_reviewer
 
     name = name.strip()
     try:
@@ -31,7 +33,7 @@ def _reviewer(name: str | None) -> str:
 
 
 def _assistant(factory: str, scan: Any) -> Any:
-    from ..errors import CurateError
+    from busi_curate.errors import CurateError
 
     module, _, attr = factory.partition(":")
     try:
@@ -46,8 +48,8 @@ def _assistant(factory: str, scan: Any) -> Any:
 @click.option("--reviewer", default=None, help="Name recorded as decided_by (default: the OS user name).")
 @click.option("--port", default=0, show_default=True, type=click.IntRange(0, 65535),
               help="Port on 127.0.0.1 (0: any free port).")
-@click.option("--threshold", default=0.23, show_default=True, type=click.FloatRange(-1.0, 1.0),
-              help="SSIM below which a candidate is never asked (the paper suggests about 0.23).")
+@click.option("--threshold", default=SCREEN_THRESHOLD, show_default=True, type=click.FloatRange(-1.0, 1.0),
+              help="SSIM below which a candidate is never asked (the paper's screening threshold).")
 @click.option("--auto", "auto", is_flag=True,
               help="Let the assistant decide the pairs it is sure about (decided_by=auto); the page shows the rest.")
 @click.option("--no-browser", is_flag=True,
@@ -67,8 +69,8 @@ def review(scan_dir: Path, reviewer: str | None, port: int, threshold: float, au
     any time and start it again to resume. Keys: s/1 same (same frame), i identical, a adjacent frame,
     d different, k skip, u undo, m/n mask outlines. See docs/review.md.
     """
-    from ..review.session import (
-        JOURNAL_NAME,
+    from busi_curate.defaults import JOURNAL_NAME
+    from busi_curate.review.session import (
         groups_line,
         load_scan,
         merge_into,
@@ -103,8 +105,8 @@ def review(scan_dir: Path, reviewer: str | None, port: int, threshold: float, au
 
 def _review(scan: Any, journal_path: Path, name: str, port: int, threshold: float, auto: bool, no_browser: bool,
             assistant_factory: str, verbose: bool) -> None:
-    from ..journal import Journal
-    from ..review.session import groups_line, load_journal, open_walk, write_extra_pairs
+    from busi_curate.review.journal import Journal
+    from busi_curate.review.session import groups_line, load_journal, open_walk, write_extra_pairs
 
     decisions, warns = load_journal(journal_path, scan)
     for w in warns:
@@ -112,7 +114,7 @@ def _review(scan: Any, journal_path: Path, name: str, port: int, threshold: floa
     assessments: dict[Any, Any] = {}
     assistant = None
     if auto:
-        from ..review.auto import run_auto
+        from busi_curate.review.auto import run_auto
 
         assistant = _assistant(assistant_factory, scan)
         extra = list(assistant.extra_pairs())
@@ -144,8 +146,8 @@ def _serve(scan: Any, walk: Any, journal_path: Path, reviewer: str, assistant: A
            port: int, verbose: bool) -> None:
     import signal
 
-    from ..journal import Journal
-    from ..review.server import ReviewApp, make_server, url_of
+    from busi_curate.review.journal import Journal
+    from busi_curate.review.server import ReviewApp, make_server, url_of
 
     def stop(signum: int, frame: object) -> None:
         raise KeyboardInterrupt

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import click
 
-from ..scan import DEFAULT_SIZE, DEFAULT_TOP_K, ScanSettings
-from ..ssim import BACKENDS, DEFAULT_BACKEND
+from busi_curate.scan.run import DEFAULT_SIZE, DEFAULT_TOP_K, ScanSettings
+from busi_curate.ssim import BACKENDS, DEFAULT_BACKEND
 
 
 def scan_options(f):  # type: ignore[no-untyped-def]
@@ -45,9 +45,9 @@ def scan(data_dir: Path, out: Path, size: int, backend: str, top_k: int, window:
 
     Writes OUT/index.csv, OUT/ssim.npy (or pairs.npz in pruned mode), OUT/candidates.csv, OUT/scan.json.
     """
-    from ..errors import ScanError
-    from ..review.session import JOURNAL_NAME
-    from ..scan import run_scan
+    from busi_curate.errors import ScanError
+    from busi_curate.defaults import JOURNAL_NAME
+    from busi_curate.scan.run import run_scan
 
     if out.exists() and not out.is_dir():
         raise ScanError("--out must be a folder (this is an existing file)", out)

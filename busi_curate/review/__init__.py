@@ -10,6 +10,6 @@ See ``docs/review.md``.
 
 from __future__ import annotations
 
-from .walk import DEFAULT_THRESHOLD, Progress, Question, Walk
+from busi_curate.review.walk import Progress, Question, Walk
 
-__all__ = ["DEFAULT_THRESHOLD", "Progress", "Question", "Walk"]
+__all__ = ["Progress", "Question", "Walk"]

@@ -15,8 +15,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from ..journal import GRADES, Decision
-from .walk import AUTO, Question, RowPair, Walk
+from busi_curate.review.journal import GRADES, Decision
+from busi_curate.review.walk import AUTO, Question, RowPair, Walk
 
 
 class AssessmentLike(Protocol):

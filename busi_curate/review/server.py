@@ -30,9 +30,9 @@ from typing import Any, cast
 
 import numpy as np
 
-from ..errors import CurateError
-from ..journal import GRADES, Decision
-from .walk import Question, RowPair, Walk
+from busi_curate.errors import CurateError
+from busi_curate.review.journal import GRADES, Decision
+from busi_curate.review.walk import Question, RowPair, Walk
 
 LOOPBACK = "127.0.0.1"
 STATIC_DIR = Path(__file__).with_name("static")
@@ -58,7 +58,7 @@ class ReviewApp:
     """The review state behind the web server (thread-safe: one lock around walk and journal).
 
     Args:
-        scan: the :class:`~busi_curate.scan.ScanResult` under review.
+        scan: the :class:`~busi_curate.scan.run.ScanResult` under review.
         walk: its :class:`Walk`, built from the journal.
         append: writes one decision to the journal and returns it as written (``Journal.append``).
         reviewer: the ``decided_by`` of every decision made on the page.
@@ -83,7 +83,7 @@ class ReviewApp:
     # ------------------------------------------------------------ questions
     def current(self) -> Question | None:
         """The question for the person: confident assistant answers are recorded first."""
-        from .auto import auto_decision
+        from busi_curate.review.auto import auto_decision
 
         while True:
             q = self.walk.next_question()
@@ -180,7 +180,7 @@ class ReviewApp:
                 return self._png[key]
         from PIL import Image
 
-        from ..imageio import read_gray, read_mask_union
+        from busi_curate.data.imageio import read_gray, read_mask_union
 
         path = self.media_path(row)
         gray = read_gray(path)

@@ -16,17 +16,17 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from .. import __version__
-from ..errors import JournalError, ScanError
-from ..fileio import file_sha256, write_csv, write_json
-from ..groups import build_groups, merged_grades
-from ..journal import Decision, Journal, Key, read_journal
-from .walk import DEFAULT_THRESHOLD, RowPair, Walk
+from busi_curate import __version__
+from busi_curate.defaults import SCREEN_THRESHOLD
+from busi_curate.errors import JournalError, ScanError
+from busi_curate.fileio import file_sha256, write_csv, write_json
+from busi_curate.review.groups import build_groups, merged_grades
+from busi_curate.review.journal import Decision, Journal, Key, read_journal
+from busi_curate.review.walk import RowPair, Walk
 
 if TYPE_CHECKING:
-    from ..scan import ScanResult
+    from busi_curate.scan.run import ScanResult
 
-JOURNAL_NAME = "decisions.csv"
 LOCK_NAME = ".review.lock"
 EXTRA_NAME = "extra_pairs.csv"
 EXTRA_COLUMNS = ["reference_class", "reference_id", "candidate_class", "candidate_id"]
@@ -34,7 +34,7 @@ EXTRA_COLUMNS = ["reference_class", "reference_id", "candidate_class", "candidat
 
 def load_scan(scan_dir: str | Path, check_data: bool = True) -> ScanResult:
     """Read a scan folder and (by default) re-hash its images; ScanError if anything changed."""
-    from ..scan import check_scan_data, read_scan
+    from busi_curate.scan.run import check_scan_data, read_scan
 
     scan = read_scan(scan_dir)
     if check_data:
@@ -87,7 +87,7 @@ def write_extra_pairs(scan: ScanResult, pairs: Iterable[RowPair], source: str) -
     return d / EXTRA_NAME
 
 
-def open_walk(scan: ScanResult, decisions: Sequence[Decision], threshold: float = DEFAULT_THRESHOLD) -> Walk:
+def open_walk(scan: ScanResult, decisions: Sequence[Decision], threshold: float = SCREEN_THRESHOLD) -> Walk:
     """The walk over ``scan`` given ``decisions``, with the saved extra pairs (if any)."""
     return Walk(scan, decisions, threshold, extra_pairs=read_extra_pairs(scan))
 
@@ -112,7 +112,7 @@ class Replay:
     warnings: list[str]
 
 
-def replay(scan: ScanResult, path: str | Path, threshold: float = DEFAULT_THRESHOLD) -> Replay:
+def replay(scan: ScanResult, path: str | Path, threshold: float = SCREEN_THRESHOLD) -> Replay:
     """Validate a journal file against the scan and apply it to a fresh walk (no server, no writes)."""
     path = Path(path)
     if not path.is_file():
@@ -151,7 +151,7 @@ def review_lock(scan_dir: str | Path) -> Iterator[None]:
     except ImportError:  # pragma: no cover - not POSIX: no locking
         yield
         return
-    from ..fileio import open_nofollow
+    from busi_curate.fileio import open_nofollow
 
     path = Path(scan_dir) / LOCK_NAME
     fd = open_nofollow(path, os.O_RDWR | os.O_CREAT, 0o644)

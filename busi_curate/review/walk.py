@@ -24,7 +24,7 @@ Rules (also in ``docs/review.md``):
   down the full SSIM row (``ssim.npy``, or the scored pairs of a pruned scan).
 * ``skip`` parks a pair for the rest of this :class:`Walk` (its reference is left unfinished and
   the walk moves on). A skip read from an earlier journal does not park: the pair is asked again.
-* ``undo`` revokes the latest decision of the pair it names (see :func:`busi_curate.journal.effective`);
+* ``undo`` revokes the latest decision of the pair it names (see :func:`busi_curate.review.journal.effective`);
   :meth:`Walk.undo_decision` builds the undo line for the latest non-automatic decision.
 * Extra pairs (a second shortlisting route, e.g. from the assistant) are asked after the SSIM walk,
   whatever their SSIM, unless already known.
@@ -38,15 +38,15 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..errors import JournalError
-from ..groups import SAME_FRAME_GRADES, UnionFind
-from ..journal import Decision, Key, undo_applies, undo_id
+from busi_curate.defaults import SCREEN_THRESHOLD
+from busi_curate.errors import JournalError
+from busi_curate.review.groups import SAME_FRAME_GRADES, UnionFind
+from busi_curate.review.journal import Decision, Key, undo_applies, undo_id
 
 if TYPE_CHECKING:
-    from ..scan import ScanResult
+    from busi_curate.scan.run import ScanResult
 
 #: The paper's suggested screening threshold (Fig. 5): candidates below it are never asked.
-DEFAULT_THRESHOLD = 0.23
 AUTO = "auto"
 
 RowPair = tuple[int, int]
@@ -119,7 +119,7 @@ class Walk:
     """The duplicate-recognition walk over a scan, given the journal so far.
 
     Args:
-        scan: a :class:`busi_curate.scan.ScanResult` (uses ``index``, ``candidates``, ``ssim``/``pairs``).
+        scan: a :class:`busi_curate.scan.run.ScanResult` (uses ``index``, ``candidates``, ``ssim``/``pairs``).
         decisions: journal lines in order (``undo`` lines included), e.g. from ``read_journal``.
         threshold: SSIM below which a candidate is never asked.
         extra_pairs: row pairs proposed outside the SSIM ranking; asked after the walk.
@@ -128,7 +128,7 @@ class Walk:
         JournalError: a decision names an image that is not in the scan.
     """
 
-    def __init__(self, scan: ScanResult, decisions: Iterable[Decision] = (), threshold: float = DEFAULT_THRESHOLD,
+    def __init__(self, scan: ScanResult, decisions: Iterable[Decision] = (), threshold: float = SCREEN_THRESHOLD,
                  extra_pairs: Iterable[RowPair] = ()) -> None:
         self.scan = scan
         self.threshold = float(threshold)
@@ -371,7 +371,7 @@ class Walk:
         """The ``undo`` line that takes back the latest non-automatic decision still standing, or None.
 
         Its evidence names that decision (``undo <answer> @ <time>``), so replaying a duplicated undo
-        revokes nothing more (:func:`busi_curate.journal.effective`).
+        revokes nothing more (:func:`busi_curate.review.journal.effective`).
         """
         d = self._undoable()
         if d is None:

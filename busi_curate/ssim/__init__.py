@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import importlib
 
-from .base import SSIMBackend, SSIMSettings
+from busi_curate.ssim.base import SSIMBackend, SSIMSettings
 
 #: backend name -> "module:class". Adding a backend is one module plus one line here.
 BACKENDS: dict[str, str] = {

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .base import SSIMBackend, SSIMSettings, check_images
+from busi_curate.ssim.base import SSIMBackend, SSIMSettings, check_images
 
 try:
     import numba

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from skimage.metrics import structural_similarity
 
-from .base import SSIMBackend, SSIMSettings
+from busi_curate.ssim.base import SSIMBackend, SSIMSettings
 
 
 def skimage_ssim(x: np.ndarray, y: np.ndarray, settings: SSIMSettings) -> float:

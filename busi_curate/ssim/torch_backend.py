@@ -18,8 +18,8 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import MissingExtraError
-from .base import ProgressFn, SSIMBackend, SSIMSettings, check_images, n_pairs
+from busi_curate.errors import MissingExtraError
+from busi_curate.ssim.base import ProgressFn, SSIMBackend, SSIMSettings, check_images, n_pairs
 
 try:
     import torch

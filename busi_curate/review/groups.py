@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from .dataset import record_sort_key
-from .journal import Decision, Key, effective
+from busi_curate.data.dataset import record_sort_key
+from busi_curate.review.journal import Decision, Key, effective
 
 #: grades merged by the paper's policy; ``adjacent-frame`` is added by ``include_adjacent``.
 SAME_FRAME_GRADES: tuple[str, ...] = ("identical", "same-frame")

@@ -1,8 +1,8 @@
 """Stage 6a -- findings: pure computations on a scan and its duplicate groups (paper section 4.3).
 
-Everything here takes plain data (a :class:`~busi_curate.scan.ScanResult`, a list of
-:class:`~busi_curate.groups.Group`, arrays) and returns DataFrames or dataclasses; rendering lives in
-:mod:`busi_curate.report`.
+Everything here takes plain data (a :class:`~busi_curate.scan.run.ScanResult`, a list of
+:class:`~busi_curate.review.groups.Group`, arrays) and returns DataFrames or dataclasses; rendering lives in
+:mod:`busi_curate.findings.report`.
 
 * :func:`groups_table`, :func:`class_conflicts_table`: the groups, their members and mask files.
 * :func:`mask_iou_table`, :func:`iou_summary`: mask agreement for every pair inside every group
@@ -27,9 +27,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .errors import ScanError
-from .groups import Group
-from .journal import Key
+from busi_curate.defaults import SCREEN_THRESHOLD
+from busi_curate.errors import ScanError
+from busi_curate.review.groups import Group
+from busi_curate.review.journal import Key
 
 #: the paper's findings (section 4.3), printed beside ours for reference. Table 1 and Table 2 have no
 #: numbers in the paper's text, so none are given here.
@@ -38,7 +39,7 @@ PAPER: dict[str, Any] = {
     "images_in_groups": 330,
     "busi": {"normal": 133, "benign": 437, "malignant": 210, "total": 780},
     "curated": {"normal": 64, "benign": 222, "malignant": 164, "total": 450},
-    "threshold": 0.23,
+    "threshold": SCREEN_THRESHOLD,
     "mann_whitney_p": "< 0.0001",
 }
 
@@ -123,7 +124,7 @@ def scan_loader(scan: object, verify: bool = True) -> ImageLoader:
     With ``verify`` the image's pixels are checked against ``index.csv`` (ScanError if they changed
     since the scan), so the report never describes images other than the scanned ones.
     """
-    from .imageio import read_gray, read_mask_union
+    from busi_curate.data.imageio import read_gray, read_mask_union
 
     cache: dict[Key, tuple[np.ndarray, np.ndarray]] = {}
 
@@ -144,9 +145,9 @@ def check_image(scan: object, row: int) -> np.ndarray:
     Raises:
         ScanError: the image is missing or its pixels changed since the scan.
     """
-    from .errors import DatasetError
-    from .fileio import pixel_sha256
-    from .imageio import read_gray
+    from busi_curate.data.imageio import read_gray
+    from busi_curate.errors import DatasetError
+    from busi_curate.fileio import pixel_sha256
 
     path = scan.image_path(row)  # type: ignore[attr-defined]
     try:

@@ -22,11 +22,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from . import __version__
-from .errors import ManifestError
-from .fileio import file_sha256, write_csv, write_json
-from .groups import UnionFind
-from .manifest import FOLDS_COLUMNS, MANIFEST_JSON, Key, Manifest, check_folds_frame
+from busi_curate import __version__
+from busi_curate.errors import ManifestError
+from busi_curate.fileio import file_sha256, write_csv, write_json
+from busi_curate.publish.manifest import FOLDS_COLUMNS, MANIFEST_JSON, Key, Manifest, check_folds_frame
+from busi_curate.review.groups import UnionFind
 
 SCHEME = ("StratifiedKFold(n_splits=k, shuffle=True, random_state=seed) over kept units in record order; "
           "train_test_split(test_size=val_fraction, stratify=class, random_state=seed) inside each remainder")

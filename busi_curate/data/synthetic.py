@@ -15,7 +15,7 @@ import numpy as np
 from PIL import Image
 from scipy import ndimage
 
-from .fileio import write_csv
+from busi_curate.fileio import write_csv
 
 
 @dataclass(frozen=True)

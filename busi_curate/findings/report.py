@@ -1,4 +1,4 @@
-"""Stage 6b -- report: render the findings of :mod:`busi_curate.stats` as CSV tables, PNG figures,
+"""Stage 6b -- report: render the findings of :mod:`busi_curate.findings.stats` as CSV tables, PNG figures,
 Markdown, self-contained HTML and a ``report.json`` sidecar.
 
 The report is a function of the scan folder, the decisions journal and :class:`ReportSettings`: the
@@ -23,12 +23,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from . import __version__
-from . import stats as st
-from .errors import JournalError
-from .fileio import bytes_sha256, file_sha256, write_bytes, write_csv, write_json, write_text
-from .groups import Group, build_groups, merged_grades
-from .journal import Decision, effective, read_journal
+from busi_curate import __version__
+from busi_curate.defaults import JOURNAL_NAME
+from busi_curate.errors import JournalError
+from busi_curate.fileio import bytes_sha256, file_sha256, write_bytes, write_csv, write_json, write_text
+from busi_curate.findings import stats as st
+from busi_curate.review.groups import Group, build_groups, merged_grades
+from busi_curate.review.journal import Decision, effective, read_journal
 
 REPORT_FORMAT = 1
 PANEL_COLUMNS = 4
@@ -579,10 +580,10 @@ def make_report(scan_dir: str | Path, out: str | Path, decisions_path: str | Pat
         ScanError: the scan folder is missing or damaged, or its images changed since the scan.
         JournalError: the journal is missing or names images that are not in the scan.
     """
-    from .scan import read_scan
+    from busi_curate.scan.run import read_scan
 
     scan = read_scan(scan_dir)
-    dpath = Path(decisions_path) if decisions_path is not None else Path(scan_dir) / "decisions.csv"
+    dpath = Path(decisions_path) if decisions_path is not None else Path(scan_dir) / JOURNAL_NAME
     decisions, skipped = read_decisions(scan, dpath)
     load = st.scan_loader(scan, verify=settings.verify_images)
     f = compute_findings(scan, decisions, settings, load=load)
@@ -646,7 +647,7 @@ def write_report(f: Findings, scan: Any, decisions_path: Path, out: Path, settin
         write_text(out / name, text)
         files[name] = bytes_sha256(text.encode("utf-8"))
 
-    from .scan import library_versions
+    from busi_curate.scan.run import library_versions
 
     report = {
         "tool": "busi-curate",

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from .errors import DatasetError
+from busi_curate.errors import DatasetError
 
 _ALPHA_MODES = {"RGBA": "RGB", "LA": "L", "PA": "RGB", "La": "L", "RGBa": "RGB"}
 
@@ -36,7 +36,7 @@ def _open(path: Path) -> Image.Image:
             w, h = img.size
             if w * h > MAX_PIXELS:
                 raise DatasetError(f"declares {w}x{h} pixels, above the limit of {MAX_PIXELS:,} "
-                                   "(busi_curate.imageio.MAX_PIXELS); refused as a possible decompression bomb", path)
+                                   "(busi_curate.data.imageio.MAX_PIXELS); refused as a possible decompression bomb", path)
             img.load()  # force a full decode so truncated files fail here
     except DatasetError:
         raise

@@ -14,14 +14,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import __version__
-from .dataset import CLASSES, ImageRecord, load_dataset, record_sort_key
-from .errors import ManifestError, ScanError
-from .fileio import file_sha256, write_csv, write_json, write_text
-from .folds import FoldSettings, fold_units, folds_summary, make_folds
-from .groups import SIZE_NAMES, Group, build_groups, merged_grades
-from .journal import Decision, Key, effective, read_journal
-from .manifest import (
+from busi_curate import __version__
+from busi_curate.data.dataset import CLASSES, ImageRecord, load_dataset, record_sort_key
+from busi_curate.defaults import JOURNAL_NAME, SCREEN_THRESHOLD
+from busi_curate.errors import ManifestError, ScanError
+from busi_curate.fileio import file_sha256, write_csv, write_json, write_text
+from busi_curate.publish.folds import FoldSettings, fold_units, folds_summary, make_folds
+from busi_curate.publish.manifest import (
     FOLDS_CSV,
     MANIFEST_CSV,
     MANIFEST_FORMAT,
@@ -30,9 +29,10 @@ from .manifest import (
     check_version,
     rows_frame,
 )
-from .scan import ScanResult, read_scan
+from busi_curate.review.groups import SIZE_NAMES, Group, build_groups, merged_grades
+from busi_curate.review.journal import Decision, Key, effective, read_journal
+from busi_curate.scan.run import ScanResult, read_scan
 
-DEFAULT_THRESHOLD = 0.23
 UNDECIDED = ("different", "same")
 #: grade given to an open question treated as ``same`` by ``--undecided same``.
 UNDECIDED_SAME_GRADE = "same-frame"
@@ -94,9 +94,9 @@ def _as_pair(q: Any) -> tuple[Key, Key]:
     return (a, b) if a <= b else (b, a)
 
 
-def open_questions(scan: ScanResult, decisions: Sequence[Decision], threshold: float = DEFAULT_THRESHOLD) -> list[tuple[Key, Key]]:
+def open_questions(scan: ScanResult, decisions: Sequence[Decision], threshold: float = SCREEN_THRESHOLD) -> list[tuple[Key, Key]]:
     """Review questions still open: the review walk's, including the assistant's saved extra pairs."""
-    from .review.session import open_walk
+    from busi_curate.review.session import open_walk
 
     walk = open_walk(scan, list(decisions), threshold=threshold)
     return sorted({_as_pair(q) for q in walk.open_questions()})
@@ -113,7 +113,7 @@ class ExportSettings:
     version: str = "1.0.0"
     undecided: str | None = None
     include_adjacent: bool = False
-    threshold: float = DEFAULT_THRESHOLD
+    threshold: float = SCREEN_THRESHOLD
     folds: FoldSettings = field(default_factory=FoldSettings)
 
 
@@ -217,7 +217,7 @@ def export_manifest(
         raise ManifestError(f"--undecided must be one of {', '.join(UNDECIDED)}, got {settings.undecided!r}")
     check_version(settings.version)
     scan = read_scan(scan_dir)
-    dpath = Path(decisions_path) if decisions_path is not None else scan.dir / "decisions.csv"
+    dpath = Path(decisions_path) if decisions_path is not None else scan.dir / JOURNAL_NAME
     if not dpath.is_file():
         raise ManifestError("decisions journal not found (review the scan first: `busi-curate review SCAN_DIR`)", dpath)
     known = {(str(c), str(i)) for c, i in zip(scan.index["class"], scan.index["id"])}

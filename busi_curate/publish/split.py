@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from .errors import DatasetError, ManifestError
-from .manifest import read_folds, read_manifest
+from busi_curate.errors import DatasetError, ManifestError
+from busi_curate.publish.manifest import read_folds, read_manifest
 
 SPLITS = ("train", "val", "test")
 SPLIT_COLUMNS = ("class", "id", "image_path", "mask_paths", "group", "fold", "split", "pixel_sha256", "width", "height")

@@ -14,9 +14,9 @@ from typing import Any
 
 import numpy as np
 
-from . import SSIMSettings, get_backend
-from .base import n_pairs
-from .reference import skimage_ssim
+from busi_curate.ssim import SSIMSettings, get_backend
+from busi_curate.ssim.base import n_pairs
+from busi_curate.ssim.reference import skimage_ssim
 
 
 def synthetic_thumbnails(n: int, size: int = 128, seed: int = 0, dup_fraction: float = 0.01) -> tuple[np.ndarray, np.ndarray]:
@@ -31,7 +31,7 @@ def synthetic_thumbnails(n: int, size: int = 128, seed: int = 0, dup_fraction: f
     Returns:
         ``(images (n, size, size) uint8, planted (P, 2) int64 rows (source, copy))``.
     """
-    from ..synthetic import _frame
+    from busi_curate.data.synthetic import _frame
 
     rng = np.random.default_rng(seed)
     big = int(size * 1.5)
@@ -182,8 +182,8 @@ def time_backend(name: str, images: np.ndarray, settings: SSIMSettings, check: t
 def time_pruned(images: np.ndarray, prune_k: int, planted: np.ndarray, settings: SSIMSettings,
                 backend: str = "numba", exhaustive_pairs_per_s: float | None = None) -> dict[str, Any]:
     """The pruned mode on ``images``: shortlist time, exact-SSIM time, and planted duplicates found first."""
-    from ..candidates import top_k_from_pairs
-    from ..prune import DEFAULT_FINDER, shortlist_pairs
+    from busi_curate.scan.candidates import top_k_from_pairs
+    from busi_curate.scan.prune import DEFAULT_FINDER, shortlist_pairs
 
     be = get_backend(backend, settings=settings)
     be.pairs(images[:16], np.array([0]), np.array([1]))  # JIT warm-up

@@ -22,11 +22,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from . import __version__
-from .errors import ManifestError
-from .fileio import atomic_open, file_sha256, write_csv, write_json, write_text
-from .groups import UnionFind
-from .journal import Decision, effective
+from busi_curate import __version__
+from busi_curate.errors import ManifestError
+from busi_curate.fileio import atomic_open, file_sha256, write_csv, write_json, write_text
+from busi_curate.review.groups import UnionFind
+from busi_curate.review.journal import Decision, effective
 
 #: Grades from the strongest; ``--fail-on G`` fails on G and every stronger grade.
 GRADE_ORDER: tuple[str, ...] = ("identical", "same-frame", "adjacent-frame")
@@ -143,7 +143,7 @@ def audit_split(scan: Any, decisions: list[Decision], split: pd.DataFrame) -> Au
 def _panel(scan: Any, a: tuple[str, str], b: tuple[str, str], side: int = 160) -> bytes:
     from PIL import Image
 
-    from .imageio import read_gray
+    from busi_curate.data.imageio import read_gray
 
     imgs = [Image.fromarray(read_gray(scan.image_path(scan.row_of(*k)))).resize((side, side)) for k in (a, b)]
     canvas = Image.new("L", (2 * side + 4, side), 255)
@@ -217,7 +217,7 @@ def union_dataset(train_dir: str | Path, test_dir: str | Path, out: str | Path) 
     Raises:
         DatasetError: either dataset does not load.
     """
-    from .dataset import load_dataset
+    from busi_curate.data.dataset import load_dataset
 
     out = Path(out)
     if out.exists():

@@ -23,12 +23,12 @@ from typing import Any
 
 import numpy as np
 
-from . import get_backend
-from .base import n_pairs
+from busi_curate.ssim import get_backend
+from busi_curate.ssim.base import n_pairs
 
 
 def _top_k(m: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    from ..candidates import top_k_from_matrix
+    from busi_curate.scan.candidates import top_k_from_matrix
 
     return top_k_from_matrix(m, k)
 
@@ -68,7 +68,7 @@ def summarise(m: np.ndarray, top: int) -> dict[str, Any]:
 def confirmed_pairs(journal: str | Path, row_of: dict[tuple[str, str], int],
                     grades: tuple[str, ...] = ("identical", "same-frame")) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
     """Rows of the pairs a review journal confirms as duplicates (standing ``same`` of ``grades``) and as different."""
-    from ..journal import effective, read_journal
+    from busi_curate.review.journal import effective, read_journal
 
     same, different = [], []
     for (ka, kb), d in sorted(effective(read_journal(journal, known=set(row_of))).items()):
@@ -122,9 +122,9 @@ def run_size_study(data_dir: str | Path, sizes: list[int], top: int = 5, progres
     """
     from tqdm.auto import tqdm
 
-    from ..dataset import load_dataset, resize_gray
-    from ..imageio import read_gray
-    from .bench import hardware
+    from busi_curate.data.dataset import load_dataset, resize_gray
+    from busi_curate.data.imageio import read_gray
+    from busi_curate.studies.ssim_bench import hardware
 
     ds = load_dataset(data_dir, progress=progress)
     grays = [read_gray(ds.root / r.image) for r in tqdm(ds.records, desc="decode", disable=not progress, leave=False)]

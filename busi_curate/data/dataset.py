@@ -20,10 +20,10 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import DatasetError
-from .fileio import file_sha256, pixel_sha256
-from .imageio import bbox, read_gray, read_mask_union
-from .journal import check_id
+from busi_curate.data.ids import check_id
+from busi_curate.data.imageio import bbox, read_gray, read_mask_union
+from busi_curate.errors import DatasetError
+from busi_curate.fileio import file_sha256, pixel_sha256
 
 CLASSES: tuple[str, ...] = ("benign", "malignant", "normal")
 NORMAL_CLASS = "normal"

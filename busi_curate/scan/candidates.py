@@ -5,6 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from busi_curate.defaults import SCREEN_THRESHOLD  # re-exported: the candidates stage owns the cut-off
+
+__all__ = ["SCREEN_THRESHOLD", "candidates_table", "top_k_from_matrix", "top_k_from_pairs"]
+
 CANDIDATE_COLUMNS = ["reference_class", "reference_id", "candidate_class", "candidate_id", "rank", "ssim"]
 
 

@@ -18,11 +18,11 @@ from pathlib import Path
 
 import numpy as np
 
-from .dataset import IMAGE_SUFFIXES, record_sort_key
-from .errors import DatasetError, ManifestError
-from .fileio import file_sha256, pixel_sha256
-from .imageio import read_gray, read_mask
-from .manifest import Manifest, ManifestRow
+from busi_curate.data.dataset import IMAGE_SUFFIXES, record_sort_key
+from busi_curate.data.imageio import read_gray, read_mask
+from busi_curate.errors import DatasetError, ManifestError
+from busi_curate.fileio import file_sha256, pixel_sha256
+from busi_curate.publish.manifest import Manifest, ManifestRow
 
 OK_STATUSES = ("ok", "ok-reencoded")
 STATUSES = ("ok", "ok-reencoded", "missing", "changed", "extra")
@@ -165,7 +165,7 @@ def verify_data(manifest: Manifest, data_dir: str | Path, workers: int = 4, prog
     """Check every image and mask the manifest names (kept and removed) in ``data_dir``.
 
     Args:
-        manifest: from :func:`busi_curate.manifest.read_manifest`.
+        manifest: from :func:`busi_curate.publish.manifest.read_manifest`.
         data_dir: the data folder the manifest's paths are relative to (its inner BUSI folder is accepted too).
         workers: decoding threads.
         extras: also list image files under ``data_dir`` that no row names.
@@ -191,7 +191,7 @@ def verify_data(manifest: Manifest, data_dir: str | Path, workers: int = 4, prog
 
 def verify(manifest_path: str | Path, data_dir: str | Path, **kwargs: object) -> VerifyReport:
     """Read the manifest (ManifestError if broken) and verify ``data_dir`` against it."""
-    from .manifest import read_manifest
+    from busi_curate.publish.manifest import read_manifest
 
     return verify_data(read_manifest(manifest_path), data_dir, **kwargs)  # type: ignore[arg-type]
 

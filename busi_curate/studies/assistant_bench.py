@@ -12,12 +12,12 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from ..groups import build_groups, merged_grades
-from ..journal import read_journal
-from . import Assistant, AssistantSettings
-from .autowalk import auto_walk
-from .features import extract_many
-from .verify import verify_pair
+from busi_curate.assistant import Assistant, AssistantSettings
+from busi_curate.assistant.autowalk import auto_walk
+from busi_curate.assistant.features import extract_many
+from busi_curate.assistant.verify import verify_pair
+from busi_curate.review.groups import build_groups, merged_grades
+from busi_curate.review.journal import read_journal
 
 
 def cpu_name() -> str:
@@ -41,7 +41,7 @@ def bench_auto(scan_dir: str | Path, cold: bool = True, reference_pairs: int = 4
             described again for every pair), extrapolated to the verified pairs as the reference.
         journal: decisions already made (e.g. a person's answers); the walk skips settled pairs.
     """
-    from ..scan import read_scan
+    from busi_curate.scan.run import read_scan
 
     scan = read_scan(scan_dir)
     existing = read_journal(journal, known={(str(c), str(i)) for c, i in zip(scan.index["class"], scan.index["id"])}) \
@@ -83,7 +83,7 @@ def bench_auto(scan_dir: str | Path, cold: bool = True, reference_pairs: int = 4
     total = t_feat + t_short + t_verify + t_walk + t_group
     ref_total = t_ref_per_pair * len(to_verify)
     members = sum(g.size for g in groups)
-    from .. import __version__
+    from busi_curate import __version__
 
     return {
         "tool": "busi-curate bench-auto", "version": __version__,

@@ -23,29 +23,18 @@ from dataclasses import astuple, dataclass, fields
 from datetime import datetime, timezone
 from pathlib import Path
 
-from .errors import JournalError
-from .fileio import open_append, open_nofollow, refuse_link
+from busi_curate.data.ids import CLASS_RE, Key, check_id
+from busi_curate.errors import JournalError
+from busi_curate.fileio import open_append, open_nofollow, refuse_link
 
 JOURNAL_COLUMNS = ["reference_class", "reference_id", "candidate_class", "candidate_id", "answer", "grade",
                    "decided_by", "evidence", "time"]
 ANSWERS = ("same", "different", "skip", "undo")
 GRADES = ("identical", "same-frame", "adjacent-frame")
-Key = tuple[str, str]
 
-#: Image ids: 1-128 ASCII letters, digits, space, ``. _ - ( ) +``, not starting or ending with a space.
-#: Checked when a dataset is loaded and on every journal line (no line break can hide in one).
-ID_RE = re.compile(r"[A-Za-z0-9._()+-](?:[A-Za-z0-9 ._()+-]{0,126}[A-Za-z0-9._()+-])?", re.ASCII)
 #: Reviewer names: 1-64 ASCII letters, digits, space, ``. _ - @``.
 REVIEWER_RE = re.compile(r"[A-Za-z0-9._@-](?:[A-Za-z0-9 ._@-]{0,62}[A-Za-z0-9._@-])?", re.ASCII)
-_CLASS_RE = re.compile(r"[a-z][a-z0-9_-]{0,31}", re.ASCII)
 _TIME_RE = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?Z", re.ASCII)
-
-
-def check_id(id_: str) -> str:
-    """``id_`` when it is a valid image id (:data:`ID_RE`); raises ValueError otherwise."""
-    if not ID_RE.fullmatch(id_):
-        raise ValueError(f"id {id_!r} must be 1-128 ASCII letters, digits, spaces or . _ - ( ) +")
-    return id_
 
 
 def check_reviewer(name: str) -> str:
@@ -88,7 +77,7 @@ class Decision:
     def validate(self) -> None:
         """Check every field; raises ValueError naming the first that is wrong."""
         for name in ("reference_class", "candidate_class"):
-            if not _CLASS_RE.fullmatch(getattr(self, name)):
+            if not CLASS_RE.fullmatch(getattr(self, name)):
                 raise ValueError(f"{name} {getattr(self, name)!r} is not a class name")
         for name in ("reference_id", "candidate_id"):
             check_id(getattr(self, name))

@@ -35,12 +35,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from . import __version__
-from .errors import ManifestError
-from .fileio import file_sha256, pixel_sha256, write_csv, write_json
-from .imageio import read_gray, read_mask_union
-from .manifest import FOLDS_CSV, Manifest, read_folds
-from .verify import require_match
+from busi_curate import __version__
+from busi_curate.data.imageio import read_gray, read_mask_union
+from busi_curate.errors import ManifestError
+from busi_curate.fileio import file_sha256, pixel_sha256, write_csv, write_json
+from busi_curate.publish.manifest import FOLDS_CSV, Manifest, read_folds
+from busi_curate.publish.verify import require_match
 
 SIDECAR = "materialize.json"
 

@@ -38,7 +38,7 @@ def downsample(images: np.ndarray, size: int = NCC_SIZE) -> np.ndarray:
     if s % size == 0:
         f = s // size
         return images.reshape(n, size, f, size, f).mean(axis=(2, 4), dtype=np.float64).astype(np.float32)
-    from .dataset import resize_gray
+    from busi_curate.data.dataset import resize_gray
 
     return np.stack([resize_gray(im, size) for im in images]).astype(np.float32)
 
@@ -124,7 +124,7 @@ def all_pairs_top_k(backend: object, images: np.ndarray, k: int, block: int = 25
     Returns:
         ``(N, min(k, N-1)) int64``, best first (ties to the lower index).
     """
-    from .ssim.base import SSIMBackend
+    from busi_curate.ssim.base import SSIMBackend
 
     assert isinstance(backend, SSIMBackend)
     n = len(images)
@@ -166,8 +166,8 @@ def _rows_upper_pairs(lo: int, hi: int, n: int) -> tuple[np.ndarray, np.ndarray]
 
 def rerank(backend: object, images: np.ndarray, neighbours: np.ndarray, k: int) -> np.ndarray:
     """Score the pairs of a neighbour table with ``backend`` and keep each image's ``k`` best, ``(N, k) int64``."""
-    from .candidates import top_k_from_pairs
-    from .ssim.base import SSIMBackend
+    from busi_curate.scan.candidates import top_k_from_pairs
+    from busi_curate.ssim.base import SSIMBackend
 
     assert isinstance(backend, SSIMBackend)
     n = len(images)
@@ -187,7 +187,7 @@ def ssim_cascade_neighbours(images: np.ndarray, k: int) -> np.ndarray:
 
     Sizes below 8 px are skipped (a 32 px scan uses only the half-size stage).
     """
-    from .ssim import SSIMSettings, get_backend
+    from busi_curate.ssim import SSIMSettings, get_backend
 
     backend = get_backend("numba", settings=SSIMSettings(win_size=CASCADE_WINDOW))
     s = images.shape[1]
@@ -248,7 +248,7 @@ def recall_of_top(matrix: np.ndarray, a: np.ndarray, b: np.ndarray, top: int = 5
         ``(found, total, missed)``: unordered pairs ``(i, j)`` with ``j`` among ``i``'s ``top`` best by SSIM
         (ties to the lower index, as in ``candidates.csv``), and those missing from the shortlist.
     """
-    from .candidates import top_k_from_matrix
+    from busi_curate.scan.candidates import top_k_from_matrix
 
     n = matrix.shape[0]
     rows, _ = top_k_from_matrix(matrix, top)

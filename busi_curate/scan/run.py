@@ -17,13 +17,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from . import __version__
-from .candidates import candidates_table, top_k_from_matrix, top_k_from_pairs
-from .dataset import LoadedDataset, load_dataset
-from .errors import ScanError
-from .fileio import file_sha256, write_csv, write_json, write_npy
-from .ssim import DEFAULT_BACKEND, SSIMSettings, get_backend
-from .ssim.base import n_pairs
+from busi_curate import __version__
+from busi_curate.data.dataset import LoadedDataset, load_dataset
+from busi_curate.errors import ScanError
+from busi_curate.fileio import file_sha256, write_csv, write_json, write_npy
+from busi_curate.scan.candidates import candidates_table, top_k_from_matrix, top_k_from_pairs
+from busi_curate.ssim import DEFAULT_BACKEND, SSIMSettings, get_backend
+from busi_curate.ssim.base import n_pairs
 
 INDEX_COLUMNS = ["row", "dataset", "class", "id", "image", "masks", "width", "height", "pixel_sha256", "file_sha256"]
 SCAN_FORMAT = 1
@@ -128,7 +128,7 @@ def compute_ssim(ds: LoadedDataset, settings: ScanSettings, progress: bool = Fal
         info["pairs"] = total
         return matrix, None, list(rows), list(vals), info
     if settings.mode == "pruned":
-        from .prune import shortlist_pairs
+        from busi_curate.scan.prune import shortlist_pairs
 
         a, b = shortlist_pairs(ds.thumbnails, settings.prune_k)
         vals = np.empty(len(a), dtype=np.float64)
@@ -169,7 +169,7 @@ def run_scan(data_dir: str | Path, out_dir: str | Path, settings: ScanSettings =
         write_npy(out / "ssim.npy", matrix)
         files.append("ssim.npy")
     if pairs is not None:
-        from .fileio import atomic_open
+        from busi_curate.fileio import atomic_open
 
         with atomic_open(out / "pairs.npz", "wb") as fh:
             np.savez(fh, a=pairs["a"].to_numpy(), b=pairs["b"].to_numpy(), ssim=pairs["ssim"].to_numpy())
@@ -260,8 +260,8 @@ def read_scan(scan_dir: str | Path, load_matrix: bool = True) -> ScanResult:
 
 def check_scan_data(scan: ScanResult, progress: bool = False) -> None:
     """Re-hash the scanned images; raise ScanError naming each image whose pixels changed or vanished."""
-    from .fileio import pixel_sha256
-    from .imageio import read_gray
+    from busi_curate.data.imageio import read_gray
+    from busi_curate.fileio import pixel_sha256
 
     bad = []
     for row in range(scan.n):

@@ -3,7 +3,7 @@
 A manifest folder (``manifests/<name>/``) holds:
 
 * ``manifest.csv``: one row per source image, columns :data:`MANIFEST_COLUMNS`, in the project-wide
-  record order (:func:`busi_curate.dataset.record_sort_key`);
+  record order (:func:`busi_curate.data.dataset.record_sort_key`);
 * ``manifest.json``: the sidecar (format :data:`MANIFEST_FORMAT`; tool version, policy, decisions hash,
   counts, SHA-256 of ``manifest.csv`` and ``folds.csv``);
 * ``folds.csv``: one row per kept image and fold, columns :data:`FOLDS_COLUMNS`.
@@ -23,9 +23,9 @@ from typing import Any
 
 import pandas as pd
 
-from .dataset import record_sort_key
-from .errors import ManifestError
-from .fileio import file_sha256
+from busi_curate.data.dataset import record_sort_key
+from busi_curate.errors import ManifestError
+from busi_curate.fileio import file_sha256
 
 #: ``manifest.csv`` columns, exactly and in this order.
 MANIFEST_COLUMNS: tuple[str, ...] = (

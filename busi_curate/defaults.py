@@ -1,0 +1,14 @@
+"""Numbers and names that several stages share, each defined once.
+
+Importable without numpy or pandas, so the command line's option defaults can use them while
+``busi-curate --help`` stays instant.
+"""
+
+from __future__ import annotations
+
+#: SSIM below which a candidate is never asked about: the paper's screening threshold (section 4.3,
+#: Fig. 5). The walk, the assistant, export, the report and the CLI defaults all use this one.
+SCREEN_THRESHOLD = 0.23
+
+#: File name of the review journal inside a scan folder.
+JOURNAL_NAME = "decisions.csv"
