@@ -28,6 +28,7 @@ test: $(STAMP) browser
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check busi_curate benchmark tests
+	$(VENV)/bin/ruff format --check busi_curate benchmark tests
 
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy busi_curate

@@ -32,8 +32,14 @@ def monai_transforms(interp: str = "bilinear") -> object:
         [
             RandFlipd(keys, prob=0.5, spatial_axis=0),
             RandFlipd(keys, prob=0.5, spatial_axis=1),
-            RandRotated(keys, range_x=(0.0, 2 * math.pi), prob=1.0, keep_size=True,
-                        mode=(interp, "nearest"), padding_mode="zeros"),
+            RandRotated(
+                keys,
+                range_x=(0.0, 2 * math.pi),
+                prob=1.0,
+                keep_size=True,
+                mode=(interp, "nearest"),
+                padding_mode="zeros",
+            ),
         ]
     )
 

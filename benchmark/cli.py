@@ -55,10 +55,18 @@ def _overrides(**kw: Any) -> dict[str, Any]:
 @main.command()
 @click.option("--manifest", "manifest", type=click.Path(dir_okay=False, path_type=Path), help="manifest.csv")
 @click.option("--folds", "folds", type=click.Path(dir_okay=False, path_type=Path), help="folds.csv")
-@click.option("--data", "data_dir", type=click.Path(file_okay=False, path_type=Path),
-              help="folder the manifest's paths are relative to (the BUSI root or Dataset_BUSI_with_GT)")
-@click.option("--packed", "packed", type=click.Path(dir_okay=False, path_type=Path),
-              help="a dataset written by busi-bench pack (instead of --manifest/--folds/--data)")
+@click.option(
+    "--data",
+    "data_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="folder the manifest's paths are relative to (the BUSI root or Dataset_BUSI_with_GT)",
+)
+@click.option(
+    "--packed",
+    "packed",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="a dataset written by busi-bench pack (instead of --manifest/--folds/--data)",
+)
 @click.option("--fold", "fold", type=int, help="test fold K (train / val from the folds file)")
 @click.option("--all-folds", is_flag=True, help="run every fold in the folds file")
 @click.option("--concurrent", is_flag=True, help="with --all-folds: one process per fold, all at once (GPU)")
@@ -72,8 +80,13 @@ def _overrides(**kw: Any) -> dict[str, Any]:
 @click.option("--epochs", type=int)
 @click.option("--batch-size", type=int)
 @click.option("--lr", type=float)
-@click.option("--size", "--image-size", "image_size", type=int,
-              help="side of the network input in pixels (--image-size: deprecated spelling, kept until 0.3)")
+@click.option(
+    "--size",
+    "--image-size",
+    "image_size",
+    type=int,
+    help="side of the network input in pixels (--image-size: deprecated spelling, kept until 0.3)",
+)
 @click.option("--lambda", "lambda_seg", type=float, help="weight of the segmentation loss (eq. 4)")
 @click.option("--seed", type=int)
 @click.option("--device", help="auto, cpu or cuda")
@@ -81,26 +94,61 @@ def _overrides(**kw: Any) -> dict[str, Any]:
 @click.option("--plateau/--no-plateau", default=None, help="reduce the learning rate on a plateau")
 @click.option("--compile/--no-compile", "compile_", default=None, help="torch.compile the model (CUDA)")
 @click.option("--threads", type=int, help="torch CPU threads")
-@click.option("--precision", type=click.Choice(["auto", "fp32", "bf16", "fp16"]),
-              help="autocast: auto (bf16 on CUDA, fp32 on CPU), fp32, bf16 (CPU or CUDA), fp16 (CUDA)")
-@click.option("--subset", "class_subset", type=click.Choice(["all", "benign-malignant"]),
-              help="classes trained and tested (Table 4: benign-malignant or all)")
-@click.option("--cls-head", type=click.Choice(["paper", "authors"]), help="classification branch (section 3.3 or the authors' code)")
+@click.option(
+    "--precision",
+    type=click.Choice(["auto", "fp32", "bf16", "fp16"]),
+    help="autocast: auto (bf16 on CUDA, fp32 on CPU), fp32, bf16 (CPU or CUDA), fp16 (CUDA)",
+)
+@click.option(
+    "--subset",
+    "class_subset",
+    type=click.Choice(["all", "benign-malignant"]),
+    help="classes trained and tested (Table 4: benign-malignant or all)",
+)
+@click.option(
+    "--cls-head",
+    type=click.Choice(["paper", "authors"]),
+    help="classification branch (section 3.3 or the authors' code)",
+)
 @click.option("--head-norm", type=click.Choice(["batch", "instance"]), help="normalisation of the paper head")
 @click.option("--adam-eps", type=float, help="Adam epsilon (authors' code: 1e-4)")
-@click.option("--image-interp", type=click.Choice(["bilinear", "nearest"]), help="image interpolation under resize/rotation")
-@click.option("--fill-holes/--no-fill-holes", default=None, help="fill holes in predicted masks (authors' ST inference)")
+@click.option(
+    "--image-interp", type=click.Choice(["bilinear", "nearest"]), help="image interpolation under resize/rotation"
+)
+@click.option(
+    "--fill-holes/--no-fill-holes", default=None, help="fill holes in predicted masks (authors' ST inference)"
+)
 @click.option("--recon-weight", type=float, help="weight of the reconstruction loss (mt-adityan)")
 @click.option("--checkpoint-every", type=int, help="write last.pt every N epochs (best.pt whenever it improves)")
-@click.option("--workers", type=int, default=1, show_default=True,
-              help="with --all-folds: folds in this many processes, the CPU threads split between them")
+@click.option(
+    "--workers",
+    type=int,
+    default=1,
+    show_default=True,
+    help="with --all-folds: folds in this many processes, the CPU threads split between them",
+)
 @click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help="any other setting (repeatable)")
 @click.option("--resume", is_flag=True, help="continue from the fold's last checkpoint")
 @click.option("--progress/--no-progress", default=True, help="progress bars on stderr")
 @user_errors
-def run(manifest: Path, folds: Path, data_dir: Path, fold: int | None, all_folds: bool, concurrent: bool, out: Path,
-        profile: str, config: Path | None, sets: tuple[str, ...], resume: bool, progress: bool, compile_: bool | None,
-        workers: int, packed: Path | None, **settings: Any) -> None:
+def run(
+    manifest: Path,
+    folds: Path,
+    data_dir: Path,
+    fold: int | None,
+    all_folds: bool,
+    concurrent: bool,
+    out: Path,
+    profile: str,
+    config: Path | None,
+    sets: tuple[str, ...],
+    resume: bool,
+    progress: bool,
+    compile_: bool | None,
+    workers: int,
+    packed: Path | None,
+    **settings: Any,
+) -> None:
     """Train and evaluate one fold (--fold K) or all folds (--all-folds) of the manifest."""
     from .errors import ConfigError
     from .profiles import parse_set_options, resolve_config
@@ -137,16 +185,25 @@ def run(manifest: Path, folds: Path, data_dir: Path, fold: int | None, all_folds
     else:
         results = [run_fold(cfg, inputs, fold, out, resume=resume, progress=progress)]  # type: ignore[arg-type]
     for r in results:
-        figs = " ".join(f"{k}={r[k]:.3f}" for k in ("dsc_avg", "f1_weighted", "acc", "incoherent_before_pr") if r.get(k) is not None)
+        figs = " ".join(
+            f"{k}={r[k]:.3f}" for k in ("dsc_avg", "f1_weighted", "acc", "incoherent_before_pr") if r.get(k) is not None
+        )
         where = out / f"fold{r['fold']}" / "metrics.json"
         click.echo(f"fold {r['fold']}: {figs} -> {where}")
 
 
 @main.command()
 @click.argument("run_dir", type=click.Path(file_okay=False, exists=True, path_type=Path))
-@click.option("--out", "md_out", type=click.Path(dir_okay=False, path_type=Path), help="Markdown file (default RUN/summary.md)")
-@click.option("--ddof", type=click.IntRange(0, 1), default=0, show_default=True,
-              help="std over folds: 0 = population (as the paper's code computes it), 1 = sample")
+@click.option(
+    "--out", "md_out", type=click.Path(dir_okay=False, path_type=Path), help="Markdown file (default RUN/summary.md)"
+)
+@click.option(
+    "--ddof",
+    type=click.IntRange(0, 1),
+    default=0,
+    show_default=True,
+    help="std over folds: 0 = population (as the paper's code computes it), 1 = sample",
+)
 @user_errors
 def summarize(run_dir: Path, md_out: Path | None, ddof: int) -> None:
     """Mean +- std over folds in the layout of the paper's Tables 8 and 9, paper figures beside."""
@@ -176,15 +233,30 @@ def combine(seg_run: Path, cls_run: Path, out: Path, refine: str) -> None:
 @main.command()
 @click.argument("runs_dir", type=click.Path(file_okay=False, exists=True, path_type=Path))
 @click.option("--out", "out", required=True, type=click.Path(file_okay=False, path_type=Path))
-@click.option("--grid", "grid_file", type=click.Path(dir_okay=False, exists=True, path_type=Path),
-              help="the grid file (its 'table' fields decide which run feeds which table)")
+@click.option(
+    "--grid",
+    "grid_file",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="the grid file (its 'table' fields decide which run feeds which table)",
+)
 @click.option("--cases", help="Fig. 6 cases, e.g. benign:337,malignant:176,normal:36")
-@click.option("--data", "data_dir", type=click.Path(file_okay=False, exists=True, path_type=Path),
-              help="dataset folder (for the images of the Fig. 6 grid)")
-@click.option("--ddof", type=click.IntRange(0, 1), default=0, show_default=True,
-              help="std over folds: 0 = population (as the paper's code), 1 = sample")
+@click.option(
+    "--data",
+    "data_dir",
+    type=click.Path(file_okay=False, exists=True, path_type=Path),
+    help="dataset folder (for the images of the Fig. 6 grid)",
+)
+@click.option(
+    "--ddof",
+    type=click.IntRange(0, 1),
+    default=0,
+    show_default=True,
+    help="std over folds: 0 = population (as the paper's code), 1 = sample",
+)
 @user_errors
-def report(runs_dir: Path, out: Path, grid_file: Path | None, cases: str | None, data_dir: Path | None, ddof: int) -> None:
+def report(
+    runs_dir: Path, out: Path, grid_file: Path | None, cases: str | None, data_dir: Path | None, ddof: int
+) -> None:
     """Tables 4-9, significance tests, learning curves and Fig. 6 from a folder of run folders."""
     from .report import build_report, parse_cases
 
@@ -194,25 +266,51 @@ def report(runs_dir: Path, out: Path, grid_file: Path | None, cases: str | None,
 
 @main.command()
 @click.argument("naive_run", type=click.Path(file_okay=False, exists=True, path_type=Path))
-@click.option("--decisions", "journal", required=True, type=click.Path(dir_okay=False, exists=True, path_type=Path),
-              help="review journal naming the same-frame and adjacent-frame pairs (e.g. manifests/curated_busi_v1/decisions.csv)")
+@click.option(
+    "--decisions",
+    "journal",
+    required=True,
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="review journal naming the same-frame and adjacent-frame pairs (e.g. manifests/curated_busi_v1/decisions.csv)",
+)
 @click.option("--out", "out", required=True, type=click.Path(file_okay=False, path_type=Path))
-@click.option("--curated", "curated_run", type=click.Path(file_okay=False, exists=True, path_type=Path),
-              help="a run on the curated manifest, reported beside")
-@click.option("--notes", type=click.Path(dir_okay=False, exists=True, path_type=Path),
-              help="Markdown appended to README.md (what the numbers show and cannot show)")
-@click.option("--manifest", type=click.Path(dir_okay=False, exists=True, path_type=Path),
-              help="the run's manifest, when not at the path its provenance records")
-@click.option("--folds", type=click.Path(dir_okay=False, exists=True, path_type=Path),
-              help="the run's folds file (checked against the SHA-256 its provenance records)")
+@click.option(
+    "--curated",
+    "curated_run",
+    type=click.Path(file_okay=False, exists=True, path_type=Path),
+    help="a run on the curated manifest, reported beside",
+)
+@click.option(
+    "--notes",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="Markdown appended to README.md (what the numbers show and cannot show)",
+)
+@click.option(
+    "--manifest",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="the run's manifest, when not at the path its provenance records",
+)
+@click.option(
+    "--folds",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="the run's folds file (checked against the SHA-256 its provenance records)",
+)
 @user_errors
-def leakage(naive_run: Path, journal: Path, out: Path, curated_run: Path | None, notes: Path | None,
-            manifest: Path | None, folds: Path | None) -> None:
+def leakage(
+    naive_run: Path,
+    journal: Path,
+    out: Path,
+    curated_run: Path | None,
+    notes: Path | None,
+    manifest: Path | None,
+    folds: Path | None,
+) -> None:
     """Score a naive-split run separately on test images with and without a same-frame copy in training."""
     from .leakage import write_leakage_report
 
-    path = write_leakage_report(naive_run, journal, out, curated_run, notes.read_text(encoding="utf-8") if notes else "",
-                                manifest, folds)
+    path = write_leakage_report(
+        naive_run, journal, out, curated_run, notes.read_text(encoding="utf-8") if notes else "", manifest, folds
+    )
     click.echo(path.read_text(encoding="utf-8"))
 
 
@@ -241,26 +339,52 @@ def predict(checkpoint: Path, images: tuple[Path, ...], out: Path, refine: str |
 
     rows = predict_images(checkpoint, list(images), out, refine=refine, device=device)
     for r in rows:
-        click.echo(f"{r['image']}: {r['class']} (p={r['p_class']:.3f}), {r['tumour_pixels']} tumour px"
-                   f"{' [refined: ' + r['refine_action'] + ']' if r['refine_action'] else ''}")
+        click.echo(
+            f"{r['image']}: {r['class']} (p={r['p_class']:.3f}), {r['tumour_pixels']} tumour px"
+            f"{' [refined: ' + r['refine_action'] + ']' if r['refine_action'] else ''}"
+        )
 
 
 @main.command()
 @click.option("--models", "names", help="comma-separated (default: every registered model)")
-@click.option("--size", "--image-size", "image_size", default=128, show_default=True,
-              help="side of the input (--image-size: deprecated spelling, kept until 0.3)")
+@click.option(
+    "--size",
+    "--image-size",
+    "image_size",
+    default=128,
+    show_default=True,
+    help="side of the input (--image-size: deprecated spelling, kept until 0.3)",
+)
 @click.option("--batch-size", default=2, show_default=True)
 @click.option("--steps", default=5, show_default=True, help="timed training steps per model (after 1 warm-up)")
-@click.option("--epoch-images", default=860, show_default=True,
-              help="images per epoch for the epoch estimate (about a curated fold after oversampling)")
+@click.option(
+    "--epoch-images",
+    default=860,
+    show_default=True,
+    help="images per epoch for the epoch estimate (about a curated fold after oversampling)",
+)
 @click.option("--device", default="auto", show_default=True)
-@click.option("--precision", "precisions", default="auto", show_default=True,
-              help="comma-separated: auto, fp32, bf16, fp16 (each model is timed at each)")
+@click.option(
+    "--precision",
+    "precisions",
+    default="auto",
+    show_default=True,
+    help="comma-separated: auto, fp32, bf16, fp16 (each model is timed at each)",
+)
 @click.option("--threads", type=int, default=0, help="torch CPU threads (0 = torch's default)")
 @click.option("--json", "as_json", is_flag=True, help="one JSON object per model and precision")
 @user_errors
-def speed(names: str | None, image_size: int, batch_size: int, steps: int, epoch_images: int, device: str,
-          precisions: str, threads: int, as_json: bool) -> None:
+def speed(
+    names: str | None,
+    image_size: int,
+    batch_size: int,
+    steps: int,
+    epoch_images: int,
+    device: str,
+    precisions: str,
+    threads: int,
+    as_json: bool,
+) -> None:
     """Time training steps against the FLOP floor measured in the same run, and peak memory, per model."""
     _needs_torch()
     import json
@@ -271,8 +395,15 @@ def speed(names: str | None, image_size: int, batch_size: int, steps: int, epoch
 
     if threads > 0:
         torch.set_num_threads(threads)
-    results = measure_all(names.split(",") if names else None, image_size, batch_size, steps, epoch_images, device,
-                          [p.strip() for p in precisions.split(",") if p.strip()])
+    results = measure_all(
+        names.split(",") if names else None,
+        image_size,
+        batch_size,
+        steps,
+        epoch_images,
+        device,
+        [p.strip() for p in precisions.split(",") if p.strip()],
+    )
     if as_json:
         for r in results:
             click.echo(json.dumps(r.as_json(), sort_keys=True))
@@ -299,7 +430,9 @@ def _data_root(data_dir: Path, manifest: Path) -> Path:
 @click.argument("folds", type=click.Path(dir_okay=False, exists=True, path_type=Path))
 @click.argument("data_dir", type=click.Path(file_okay=False, exists=True, path_type=Path))
 @click.option("--size", default=128, show_default=True, help="side of the packed network inputs")
-@click.option("--out", "out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="FILE.npz (+ FILE.json)")
+@click.option(
+    "--out", "out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="FILE.npz (+ FILE.json)"
+)
 @user_errors
 def pack(manifest: Path, folds: Path, data_dir: Path, size: int, out: Path) -> None:
     """A compact, self-verifying dataset (uint8 images and masks, classes, folds, checksums) for busi-bench run --packed."""
@@ -312,7 +445,9 @@ def pack(manifest: Path, folds: Path, data_dir: Path, size: int, out: Path) -> N
 
 @main.command()
 @click.argument("grid_file", type=click.Path(dir_okay=False, exists=True, path_type=Path))
-@click.option("--out", "out", required=True, type=click.Path(file_okay=False, path_type=Path), help="folder of the run folders")
+@click.option(
+    "--out", "out", required=True, type=click.Path(file_okay=False, path_type=Path), help="folder of the run folders"
+)
 @click.option("--engine", type=click.Choice(["local", "ray"]), default="local", show_default=True)
 @click.option("--address", help="Ray cluster address (--engine ray; default: a local Ray instance)")
 @click.option("--workers", type=int, default=1, show_default=True, help="--engine local: jobs at a time")
@@ -321,8 +456,17 @@ def pack(manifest: Path, folds: Path, data_dir: Path, size: int, out: Path) -> N
 @click.option("--only", multiple=True, help="run only these runs of the grid (repeatable)")
 @click.option("--status", "show_status", is_flag=True, help="show what is done and stop")
 @user_errors
-def grid(grid_file: Path, out: Path, engine: str, address: str | None, workers: int, threads: int | None, nice: int,
-         only: tuple[str, ...], show_status: bool) -> None:
+def grid(
+    grid_file: Path,
+    out: Path,
+    engine: str,
+    address: str | None,
+    workers: int,
+    threads: int | None,
+    nice: int,
+    only: tuple[str, ...],
+    show_status: bool,
+) -> None:
     """Run a grid of experiments (benchmark/grid.py): finished folds are skipped, unfinished ones resumed."""
     from .grid import load_grid, run_local, run_ray, status_table
 
@@ -372,8 +516,12 @@ def models(as_json: bool) -> None:
         model_facts = None  # type: ignore[assignment]
     rows = []
     for name, spec in MODELS.items():
-        row: dict[str, Any] = {"model": name, "tasks": list(spec.tasks), "table": spec.table,
-                               "description": spec.description}
+        row: dict[str, Any] = {
+            "model": name,
+            "tasks": list(spec.tasks),
+            "table": spec.table,
+            "description": spec.description,
+        }
         if model_facts is not None:
             try:
                 row.update(model_facts(name, spec.tasks[0]))
@@ -389,7 +537,9 @@ def models(as_json: bool) -> None:
     for r in rows:
         params = f"{r['params_m']:.2f}" if "params_m" in r else "?"
         flops = f"{r['gflops_forward']:.2f}" if "gflops_forward" in r else "?"
-        click.echo(f"| {r['model']} | {'/'.join(r['tasks'])} | {r['table']} | {params} | {flops} | {r['description']} |")
+        click.echo(
+            f"| {r['model']} | {'/'.join(r['tasks'])} | {r['table']} | {params} | {flops} | {r['description']} |"
+        )
     if model_facts is None or not rows or "params_m" not in rows[0]:
         click.echo(EXTRA_HINT + " (for parameter and FLOP counts)", err=True)
 

@@ -26,7 +26,9 @@ def _load(fold_dir: Path) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         return meta, {k: z[k] for k in z.files}
 
 
-def combine_runs(seg_run: str | Path, cls_run: str | Path, out: str | Path, rule: str = "paper") -> list[dict[str, Any]]:
+def combine_runs(
+    seg_run: str | Path, cls_run: str | Path, out: str | Path, rule: str = "paper"
+) -> list[dict[str, Any]]:
     """Refine the masks of ``seg_run`` with the classes of ``cls_run``, fold by fold; writes ``out/fold<K>/``.
 
     Raises:
@@ -44,22 +46,46 @@ def combine_runs(seg_run: str | Path, cls_run: str | Path, out: str | Path, rule
         seg_meta, seg = _load(seg_run / name)
         cls_meta, cls = _load(cls_run / name)
         if "seg_prob_u8" not in seg or "cls_prob" not in cls:
-            raise BenchError("needs a run with a segmentation output and one with a classification output", seg_run / name)
+            raise BenchError(
+                "needs a run with a segmentation output and one with a classification output", seg_run / name
+            )
         if not np.array_equal(seg["keys"], cls["keys"]):
             raise BenchError("the two runs were tested on different images", cls_run / name)
         if "gt_u8" not in seg:
             raise BenchError("predictions.npz lacks the ground truth (written by an older busi-bench)", seg_run / name)
         seg_cfg = seg_meta["provenance"]["config"]
         keys = [tuple(str(k).split(" ", 1)) for k in seg["keys"]]
-        result = evaluate_fold(keys, seg["labels"], seg["gt_u8"], seg["seg_prob_u8"].astype(np.float32) / 255.0,  # type: ignore[arg-type]
-                               cls["cls_prob"], seg_cfg["threshold"], rule)
-        cfg = dict(seg_cfg, task="seg+cls", refine=rule,
-                   label=f"ST (Seg) {seg_run} + ST (Cls) {cls_run}, combined with PR '{rule}'")
-        prov = provenance(cfg, dict(seg_meta["provenance"]["inputs"], seg_run=str(seg_run), cls_run=str(cls_run)),
-                          cls_config=cls_meta["provenance"]["config"])
+        result = evaluate_fold(
+            keys,
+            seg["labels"],
+            seg["gt_u8"],
+            seg["seg_prob_u8"].astype(np.float32) / 255.0,  # type: ignore[arg-type]
+            cls["cls_prob"],
+            seg_cfg["threshold"],
+            rule,
+        )
+        cfg = dict(
+            seg_cfg,
+            task="seg+cls",
+            refine=rule,
+            label=f"ST (Seg) {seg_run} + ST (Cls) {cls_run}, combined with PR '{rule}'",
+        )
+        prov = provenance(
+            cfg,
+            dict(seg_meta["provenance"]["inputs"], seg_run=str(seg_run), cls_run=str(cls_run)),
+            cls_config=cls_meta["provenance"]["config"],
+        )
         extra = {"fold": seg_meta["fold"], "combined_from": [str(seg_run / name), str(cls_run / name)]}
-        write_fold_outputs(out / name, result, prov, seg["seg_prob_u8"].astype(np.float32) / 255.0, cls["cls_prob"], extra,
-                           seg["labels"], seg["gt_u8"])
+        write_fold_outputs(
+            out / name,
+            result,
+            prov,
+            seg["seg_prob_u8"].astype(np.float32) / 255.0,
+            cls["cls_prob"],
+            extra,
+            seg["labels"],
+            seg["gt_u8"],
+        )
         results.append(dict(result["metrics"], **extra))
     return results
 
@@ -90,8 +116,16 @@ def rescore_run(run_dir: str | Path) -> list[dict[str, Any]]:
         seg = arrays["seg_prob_u8"].astype(np.float32) / 255.0 if "seg_prob_u8" in arrays else None
         cls = arrays.get("cls_prob")
         rule = cfg.get("refine", "none") if cfg.get("task") in ("mt", "seg+cls") else "none"
-        result = evaluate_fold(keys, arrays["labels"], arrays["gt_u8"], seg, cls, cfg["threshold"],  # type: ignore[arg-type]
-                               rule, fill_holes=bool(cfg.get("fill_holes", False)))
+        result = evaluate_fold(
+            keys,
+            arrays["labels"],
+            arrays["gt_u8"],
+            seg,
+            cls,
+            cfg["threshold"],  # type: ignore[arg-type]
+            rule,
+            fill_holes=bool(cfg.get("fill_holes", False)),
+        )
         keep = {k: v for k, v in meta.items() if k not in result["metrics"] and k != "provenance"}
         keep["rescored_with"] = f"busi-bench {__version__}"
         write_fold_outputs(fold_dir, result, meta["provenance"], seg, cls, keep, arrays["labels"], arrays["gt_u8"])

@@ -86,11 +86,15 @@ def split_fold(folds: Folds, fold: int, class_subset: str = "all") -> FoldSplit:
     out = FoldSplit(fold, parts["train"], parts["val"], parts["test"])
     for name in ("train", "val"):
         if not getattr(out, name):
-            raise ManifestError(f"fold {fold} has no {name} images (needed for training and model selection)", folds.path)
+            raise ManifestError(
+                f"fold {fold} has no {name} images (needed for training and model selection)", folds.path
+            )
     return out
 
 
-def resize_pair(gray: np.ndarray, mask: np.ndarray, size: int, interp: str = "bilinear") -> tuple[np.ndarray, np.ndarray]:
+def resize_pair(
+    gray: np.ndarray, mask: np.ndarray, size: int, interp: str = "bilinear"
+) -> tuple[np.ndarray, np.ndarray]:
     """Resize ``(H, W) uint8`` image (bilinear) and ``(H, W) bool`` mask (nearest) to ``(size, size)``.
 
     Returns:
@@ -163,7 +167,9 @@ def load_samples(
         labels[i] = CLASSES.index(cls)
     if bad:
         more = f" and {len(bad) - 3} more" if len(bad) > 3 else ""
-        raise BenchError(f"{len(bad)} image(s) differ from the manifest's pixel hashes: {'; '.join(bad[:3])}{more}", data_dir)
+        raise BenchError(
+            f"{len(bad)} image(s) differ from the manifest's pixel hashes: {'; '.join(bad[:3])}{more}", data_dir
+        )
     return SampleSet(list(keys), images, masks, labels)
 
 

@@ -26,13 +26,26 @@ log = logging.getLogger("busi_bench")
 
 #: Keys of metrics.json every fold has (None where the task has no such output).
 METRIC_KEYS: tuple[str, ...] = (
-    "dsc_benign", "dsc_malignant", "dsc_normal", "dsc_avg", "jac", "hd", "hd_max", "rec", "pre",
-    "f1_benign", "f1_malignant", "f1_normal", "f1_weighted", "acc",
+    "dsc_benign",
+    "dsc_malignant",
+    "dsc_normal",
+    "dsc_avg",
+    "jac",
+    "hd",
+    "hd_max",
+    "rec",
+    "pre",
+    "f1_benign",
+    "f1_malignant",
+    "f1_normal",
+    "f1_weighted",
+    "acc",
 )
 
 
-def score_set(labels: np.ndarray, gt: np.ndarray, masks: np.ndarray | None, classes: np.ndarray | None,
-              prefix: str = "") -> tuple[pd.DataFrame, dict[str, Any], np.ndarray | None]:
+def score_set(
+    labels: np.ndarray, gt: np.ndarray, masks: np.ndarray | None, classes: np.ndarray | None, prefix: str = ""
+) -> tuple[pd.DataFrame, dict[str, Any], np.ndarray | None]:
     """Per-image scores and aggregated metrics of one set of (possibly refined) predictions.
 
     Args:
@@ -56,9 +69,12 @@ def score_set(labels: np.ndarray, gt: np.ndarray, masks: np.ndarray | None, clas
             sel = labels == c
             metrics[f"dsc_{cname}"] = float(dice[sel].mean()) if sel.any() else None
         metrics.update(
-            dsc_avg=float(dice.mean()), jac=float(np.mean(rows[prefix + "jaccard"])),
-            hd=float(np.mean(rows[prefix + "hd95"])), hd_max=float(np.mean(rows[prefix + "hd_max"])),
-            rec=float(np.mean(rows[prefix + "recall"])), pre=float(np.mean(rows[prefix + "precision"])),
+            dsc_avg=float(dice.mean()),
+            jac=float(np.mean(rows[prefix + "jaccard"])),
+            hd=float(np.mean(rows[prefix + "hd95"])),
+            hd_max=float(np.mean(rows[prefix + "hd_max"])),
+            rec=float(np.mean(rows[prefix + "recall"])),
+            pre=float(np.mean(rows[prefix + "precision"])),
         )
         rows[prefix + "tumour_pixels"] = [int(m.sum()) for m in masks]
     cm = None
@@ -72,8 +88,9 @@ def score_set(labels: np.ndarray, gt: np.ndarray, masks: np.ndarray | None, clas
     return pd.DataFrame(rows), metrics, cm
 
 
-def refine_all(keys: list[tuple[str, str]], seg_prob: np.ndarray, cls_prob: np.ndarray, threshold: float,
-               rule: str) -> tuple[np.ndarray, np.ndarray, list[str], list[RefineEvent]]:
+def refine_all(
+    keys: list[tuple[str, str]], seg_prob: np.ndarray, cls_prob: np.ndarray, threshold: float, rule: str
+) -> tuple[np.ndarray, np.ndarray, list[str], list[RefineEvent]]:
     """Apply refining rule ``rule`` to every image.
 
     Returns:
@@ -94,8 +111,16 @@ def refine_all(keys: list[tuple[str, str]], seg_prob: np.ndarray, cls_prob: np.n
     return np.stack(masks), np.array(classes, np.int64), why, events
 
 
-def evaluate_fold(keys: list[tuple[str, str]], labels: np.ndarray, gt: np.ndarray, seg_prob: np.ndarray | None,
-                  cls_prob: np.ndarray | None, threshold: float, rule: str, fill_holes: bool = False) -> dict[str, Any]:
+def evaluate_fold(
+    keys: list[tuple[str, str]],
+    labels: np.ndarray,
+    gt: np.ndarray,
+    seg_prob: np.ndarray | None,
+    cls_prob: np.ndarray | None,
+    threshold: float,
+    rule: str,
+    fill_holes: bool = False,
+) -> dict[str, Any]:
     """Score test predictions before and after refining.
 
     With ``fill_holes`` every thresholded mask has its holes filled (``scipy.ndimage.binary_fill_holes``)
@@ -121,9 +146,14 @@ def evaluate_fold(keys: list[tuple[str, str]], labels: np.ndarray, gt: np.ndarra
     else:
         ref_masks, ref_cls = raw_masks, raw_cls
     after_df, metrics, cm = score_set(labels, gt, ref_masks, ref_cls)
-    per_image = pd.DataFrame({"class": [k[0] for k in keys], "id": [k[1] for k in keys],
-                              "true": [CLASSES[int(c)] for c in labels],
-                              "tumour_pixels_gt": [int((g > 0).sum()) for g in gt]})
+    per_image = pd.DataFrame(
+        {
+            "class": [k[0] for k in keys],
+            "id": [k[1] for k in keys],
+            "true": [CLASSES[int(c)] for c in labels],
+            "tumour_pixels_gt": [int((g > 0).sum()) for g in gt],
+        }
+    )
     if cls_prob is not None:
         for c, cname in enumerate(CLASSES):
             per_image[f"p_{cname}"] = cls_prob[:, c]
@@ -133,10 +163,14 @@ def evaluate_fold(keys: list[tuple[str, str]], labels: np.ndarray, gt: np.ndarra
     per_image["refine_action"] = [actions.get(f"{k[0]} {k[1]}", "") for k in keys]
     n_incoherent = sum(1 for w in why if w)
     metrics.update(
-        n_test=n, refine=rule, incoherent_before_pr=n_incoherent / n if n else 0.0,
-        incoherent_before_pr_count=n_incoherent, refined_cases=len(events), before_pr=before,
+        n_test=n,
+        refine=rule,
+        incoherent_before_pr=n_incoherent / n if n else 0.0,
+        incoherent_before_pr_count=n_incoherent,
+        refined_cases=len(events),
+        before_pr=before,
         hd_variant="hd = mean symmetric 95th-percentile Hausdorff distance, hd_max = mean maximum HD; pixels at "
-                   f"{gt.shape[-1]}x{gt.shape[-2]}; both masks empty -> 0, exactly one empty -> image diagonal",
+        f"{gt.shape[-1]}x{gt.shape[-2]}; both masks empty -> 0, exactly one empty -> image diagonal",
     )
     confusion = None
     if cm is not None:
@@ -145,9 +179,16 @@ def evaluate_fold(keys: list[tuple[str, str]], labels: np.ndarray, gt: np.ndarra
     return {"metrics": metrics, "per_image": per_image, "confusion": confusion, "events": events}
 
 
-def write_fold_outputs(out_dir: str | Path, result: dict[str, Any], prov: dict[str, Any],
-                       seg_prob: np.ndarray | None, cls_prob: np.ndarray | None, extra: dict[str, Any],
-                       labels: np.ndarray | None = None, gt: np.ndarray | None = None) -> None:
+def write_fold_outputs(
+    out_dir: str | Path,
+    result: dict[str, Any],
+    prov: dict[str, Any],
+    seg_prob: np.ndarray | None,
+    cls_prob: np.ndarray | None,
+    extra: dict[str, Any],
+    labels: np.ndarray | None = None,
+    gt: np.ndarray | None = None,
+) -> None:
     """Write metrics.json, the CSVs with sidecars, and predictions.npz into ``out_dir``.
 
     ``predictions.npz`` holds ``keys`` ("class id"), ``seg_prob_u8`` ``(N, S, S)`` (probability x 255),
@@ -166,7 +207,9 @@ def write_fold_outputs(out_dir: str | Path, result: dict[str, Any], prov: dict[s
     cols = list(RefineEvent.__dataclass_fields__)
     write_csv(out_dir / "refine_warnings.csv", pd.DataFrame([asdict(e) for e in events], columns=cols))
     write_sidecar(out_dir / "refine_warnings.csv", prov)
-    arrays: dict[str, np.ndarray] = {"keys": np.array([f"{c} {i}" for c, i in result["per_image"][["class", "id"]].itertuples(index=False)])}
+    arrays: dict[str, np.ndarray] = {
+        "keys": np.array([f"{c} {i}" for c, i in result["per_image"][["class", "id"]].itertuples(index=False)])
+    }
     if seg_prob is not None:
         arrays["seg_prob_u8"] = np.round(seg_prob * 255).astype(np.uint8)
     if cls_prob is not None:

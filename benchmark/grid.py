@@ -186,19 +186,28 @@ def load_grid(path: str | Path, base: str | Path | None = None, overrides: dict[
         for key in ("manifest", "folds", "data"):
             if key not in merged:
                 raise ConfigError(f"{where}: '{key}' is required (in the run or in 'defaults')")
-        runs.append(GridRun(
-            name=name, manifest=_resolve(base, merged["manifest"], "manifest", where),
-            folds_file=_resolve(base, merged["folds"], "folds", where), data=_resolve(base, merged["data"], "data", where),
-            profile=profile, settings=settings, folds=_folds(merged.get("fold"), where),
-            cpus=int(merged.get("cpus", 1)), gpus=float(merged.get("gpus", 0)), table=str(merged.get("table", "")),
-        ))
+        runs.append(
+            GridRun(
+                name=name,
+                manifest=_resolve(base, merged["manifest"], "manifest", where),
+                folds_file=_resolve(base, merged["folds"], "folds", where),
+                data=_resolve(base, merged["data"], "data", where),
+                profile=profile,
+                settings=settings,
+                folds=_folds(merged.get("fold"), where),
+                cpus=int(merged.get("cpus", 1)),
+                gpus=float(merged.get("gpus", 0)),
+                table=str(merged.get("table", "")),
+            )
+        )
     combines = []
     for i, entry in enumerate(data.get("combine") or []):
         where = f"{path}: combine[{i}]"
         if not isinstance(entry, dict) or not all(isinstance(entry.get(k), str) for k in ("name", "seg", "cls")):
             raise ConfigError(f"{where}: each combine entry needs 'name', 'seg' and 'cls'")
-        c = GridCombine(entry["name"], entry["seg"], entry["cls"], str(entry.get("refine", "paper")),
-                        str(entry.get("table", "")))
+        c = GridCombine(
+            entry["name"], entry["seg"], entry["cls"], str(entry.get("refine", "paper")), str(entry.get("table", ""))
+        )
         names = {r.name for r in runs}
         for ref in (c.seg, c.cls):
             if ref not in names:
@@ -251,18 +260,41 @@ def _entry_config(run: GridRun, out: Path) -> Path:
     import yaml
 
     path = out / run.name / "grid-entry.yaml"
-    write_text(path, f"# settings of grid run {run.name!r} (profile {run.profile}); written by busi-bench grid\n"
-               + yaml.safe_dump(run.settings, sort_keys=True))
+    write_text(
+        path,
+        f"# settings of grid run {run.name!r} (profile {run.profile}); written by busi-bench grid\n"
+        + yaml.safe_dump(run.settings, sort_keys=True),
+    )
     return path
 
 
 def job_command(job: Job, out: Path, threads: int) -> list[str]:
     """The ``busi-bench run`` command line of one job."""
     cfg = _entry_config(job.run, out)
-    return [sys.executable, "-m", "benchmark.cli", "run", "--manifest", str(job.run.manifest),
-            "--folds", str(job.run.folds_file), "--data", str(job.run.data), "--out", str(out / job.run.name),
-            "--profile", job.run.profile, "--config", str(cfg), "--fold", str(job.fold), "--resume",
-            "--no-progress", "--threads", str(threads)]
+    return [
+        sys.executable,
+        "-m",
+        "benchmark.cli",
+        "run",
+        "--manifest",
+        str(job.run.manifest),
+        "--folds",
+        str(job.run.folds_file),
+        "--data",
+        str(job.run.data),
+        "--out",
+        str(out / job.run.name),
+        "--profile",
+        job.run.profile,
+        "--config",
+        str(cfg),
+        "--fold",
+        str(job.fold),
+        "--resume",
+        "--no-progress",
+        "--threads",
+        str(threads),
+    ]
 
 
 def run_job(job: Job, out: str | Path, threads: int, nice: int = 0) -> tuple[str, int]:
@@ -284,8 +316,14 @@ def run_job(job: Job, out: str | Path, threads: int, nice: int = 0) -> tuple[str
     with open_append(log_path, encoding="utf-8") as fh:
         fh.write(f"\n# {time.strftime('%Y-%m-%d %H:%M:%S')} {' '.join(cmd)}\n")
         fh.flush()
-        proc = subprocess.run(cmd, stdout=fh, stderr=subprocess.STDOUT, env=env,
-                              preexec_fn=(lambda: os.nice(nice)) if nice else None, check=False)
+        proc = subprocess.run(
+            cmd,
+            stdout=fh,
+            stderr=subprocess.STDOUT,
+            env=env,
+            preexec_fn=(lambda: os.nice(nice)) if nice else None,
+            check=False,
+        )
     if proc.returncode != 0:
         write_text(failed, f"exit status {proc.returncode}; see {log_path}\n")
     return job.label, proc.returncode
@@ -311,8 +349,15 @@ def run_combines(grid: Grid, out: Path) -> list[str]:
     return msgs
 
 
-def run_local(grid: Grid, out: str | Path, workers: int = 1, threads: int | None = None, nice: int = 10,
-              only: Sequence[str] | None = None, echo: Any = print) -> int:
+def run_local(
+    grid: Grid,
+    out: str | Path,
+    workers: int = 1,
+    threads: int | None = None,
+    nice: int = 10,
+    only: Sequence[str] | None = None,
+    echo: Any = print,
+) -> int:
     """Run every unfinished job here, ``workers`` at a time. Returns 0 when every job succeeded."""
     out = Path(out)
     todo = [j for j in jobs(grid, only) if job_status(j, out)[0] != STATUS_DONE]
@@ -329,8 +374,14 @@ def run_local(grid: Grid, out: str | Path, workers: int = 1, threads: int | None
     return status
 
 
-def run_ray(grid: Grid, out: str | Path, address: str | None = None, only: Sequence[str] | None = None,
-            echo: Any = print, num_cpus: int | None = None) -> int:
+def run_ray(
+    grid: Grid,
+    out: str | Path,
+    address: str | None = None,
+    only: Sequence[str] | None = None,
+    echo: Any = print,
+    num_cpus: int | None = None,
+) -> int:
     """Run every unfinished job as a Ray task (``num_cpus`` / ``num_gpus`` from the run). Returns 0 on success.
 
     Raises:
@@ -367,7 +418,12 @@ def run_ray(grid: Grid, out: str | Path, address: str | None = None, only: Seque
 def status_table(grid: Grid, out: str | Path) -> str:
     """Markdown table: one row per run, one cell per fold (done / partial epoch / pending / failed)."""
     out = Path(out)
-    lines = [f"grid {grid.name} ({grid.path}) -> {out}", "", "| run | table | profile | folds | done |", "|---|---|---|---|---|"]
+    lines = [
+        f"grid {grid.name} ({grid.path}) -> {out}",
+        "",
+        "| run | table | profile | folds | done |",
+        "|---|---|---|---|---|",
+    ]
     total = finished = 0
     for r in grid.runs:
         cells = []
@@ -380,7 +436,9 @@ def status_table(grid: Grid, out: str | Path) -> str:
         lines.append(f"| {r.name} | {r.table} | {r.profile} | {'; '.join(cells)} | {n_done}/{len(cells)} |")
     for c, ready in combine_ready(grid, out):
         done = (out / c.name).is_dir() and any((out / c.name).glob("fold*/metrics.json"))
-        lines.append(f"| {c.name} (combine {c.seg} + {c.cls}) | {c.table} | - | - | "
-                     f"{'done' if done else 'ready' if ready else 'waiting'} |")
+        lines.append(
+            f"| {c.name} (combine {c.seg} + {c.cls}) | {c.table} | - | - | "
+            f"{'done' if done else 'ready' if ready else 'waiting'} |"
+        )
     lines += ["", f"{finished} of {total} fold jobs done"]
     return "\n".join(lines)

@@ -59,20 +59,36 @@ def classify_tests(folds_file: str | Path, manifest: str | Path, journal: str | 
             copies = [t for t in train if t != key and uf.find(t) == uf.find(key)] if uf.find(key) in roots else []
             partners = {p for m in [key] for p in adjacent.get(m, set())} & train
             subset = SUBSETS[0] if copies else SUBSETS[1] if partners else SUBSETS[2]
-            rows.append({"class": key[0], "id": key[1], "fold": k, "subset": subset,
-                         "copy_of_other_class": any(c[0] != key[0] for c in copies),
-                         "copies_in_train": ";".join(f"{c} {i}" for c, i in sorted(copies)),
-                         "adjacent_in_train": ";".join(f"{c} {i}" for c, i in sorted(partners))})
+            rows.append(
+                {
+                    "class": key[0],
+                    "id": key[1],
+                    "fold": k,
+                    "subset": subset,
+                    "copy_of_other_class": any(c[0] != key[0] for c in copies),
+                    "copies_in_train": ";".join(f"{c} {i}" for c, i in sorted(copies)),
+                    "adjacent_in_train": ";".join(f"{c} {i}" for c, i in sorted(partners)),
+                }
+            )
     return pd.DataFrame(rows)
 
 
 def _scores(df: pd.DataFrame) -> dict[str, float]:
-    return {"n": len(df), "dsc": float(df["dice"].mean()) if len(df) else np.nan,
-            "acc": float((df["pred"] == df["true"]).mean()) if len(df) else np.nan}
+    return {
+        "n": len(df),
+        "dsc": float(df["dice"].mean()) if len(df) else np.nan,
+        "acc": float((df["pred"] == df["true"]).mean()) if len(df) else np.nan,
+    }
 
 
-def leakage_report(naive_run: str | Path, journal: str | Path, out: str | Path, curated_run: str | Path | None = None,
-                   manifest: str | Path | None = None, folds: str | Path | None = None) -> str:
+def leakage_report(
+    naive_run: str | Path,
+    journal: str | Path,
+    out: str | Path,
+    curated_run: str | Path | None = None,
+    manifest: str | Path | None = None,
+    folds: str | Path | None = None,
+) -> str:
     """Write ``per_image_subsets.csv``, ``subsets.csv`` and ``README.md`` into ``out``; returns the Markdown.
 
     Raises:
@@ -107,20 +123,43 @@ def leakage_report(naive_run: str | Path, journal: str | Path, out: str | Path, 
         s = _scores(sub)
         fold_dsc = [float(g["dice"].mean()) for _, g in sub.groupby("fold")]
         fold_acc = [float((g["pred"] == g["true"]).mean()) for _, g in sub.groupby("fold")]
-        rows.append({"subset": name, "n_test_images": s["n"], "share": s["n"] / len(merged) if len(merged) else np.nan,
-                     "dsc_pooled": s["dsc"], "acc_pooled": s["acc"], "dsc_fold_mean": mean_std(fold_dsc)[0],
-                     "dsc_fold_std": mean_std(fold_dsc)[1], "acc_fold_mean": mean_std(fold_acc)[0],
-                     "acc_fold_std": mean_std(fold_acc)[1]})
+        rows.append(
+            {
+                "subset": name,
+                "n_test_images": s["n"],
+                "share": s["n"] / len(merged) if len(merged) else np.nan,
+                "dsc_pooled": s["dsc"],
+                "acc_pooled": s["acc"],
+                "dsc_fold_mean": mean_std(fold_dsc)[0],
+                "dsc_fold_std": mean_std(fold_dsc)[1],
+                "acc_fold_mean": mean_std(fold_acc)[0],
+                "acc_fold_std": mean_std(fold_acc)[1],
+            }
+        )
     allm = _scores(merged)
-    rows.append({"subset": "all test images (naive split)", "n_test_images": allm["n"], "share": 1.0,
-                 "dsc_pooled": allm["dsc"], "acc_pooled": allm["acc"]})
+    rows.append(
+        {
+            "subset": "all test images (naive split)",
+            "n_test_images": allm["n"],
+            "share": 1.0,
+            "dsc_pooled": allm["dsc"],
+            "acc_pooled": allm["acc"],
+        }
+    )
     curated_line = ""
     if curated_run is not None:
         cr = [r for r in load_runs(Path(curated_run).parent) if r.path == Path(curated_run)]
         if cr:
             c = _scores(Entry("curated", cr[0]).per_image())
-            rows.append({"subset": f"curated_busi_v1 test images ({Path(curated_run).name})", "n_test_images": c["n"],
-                         "share": np.nan, "dsc_pooled": c["dsc"], "acc_pooled": c["acc"]})
+            rows.append(
+                {
+                    "subset": f"curated_busi_v1 test images ({Path(curated_run).name})",
+                    "n_test_images": c["n"],
+                    "share": np.nan,
+                    "dsc_pooled": c["dsc"],
+                    "acc_pooled": c["acc"],
+                }
+            )
             curated_line = f"curated run `{cr[0].name}` (folds {[f['fold'] for f in cr[0].folds]})"
     table = pd.DataFrame(rows)
     write_csv(out / "subsets.csv", table)
@@ -137,38 +176,63 @@ def leakage_report(naive_run: str | Path, journal: str | Path, out: str | Path, 
     if n_conflict:
         s_c = _scores(conflict[conflict["copy_of_other_class"]])
         s_s = _scores(conflict[~conflict["copy_of_other_class"]])
-        by_class.append([f"{SUBSETS[0]}, copy filed under another class", "all", str(s_c["n"]), f"{s_c['dsc']:.3f}",
-                         f"{s_c['acc']:.3f}"])
-        by_class.append([f"{SUBSETS[0]}, copy of the same class", "all", str(s_s["n"]), f"{s_s['dsc']:.3f}",
-                         f"{s_s['acc']:.3f}"])
+        by_class.append(
+            [
+                f"{SUBSETS[0]}, copy filed under another class",
+                "all",
+                str(s_c["n"]),
+                f"{s_c['dsc']:.3f}",
+                f"{s_c['acc']:.3f}",
+            ]
+        )
+        by_class.append(
+            [f"{SUBSETS[0]}, copy of the same class", "all", str(s_s["n"]), f"{s_s['dsc']:.3f}", f"{s_s['acc']:.3f}"]
+        )
 
     def f(v: Any, pct: bool = False) -> str:
-        return "–" if v is None or (isinstance(v, float) and np.isnan(v)) else (f"{100 * v:.1f} %" if pct else f"{v:.3f}")
+        return (
+            "–" if v is None or (isinstance(v, float) and np.isnan(v)) else (f"{100 * v:.1f} %" if pct else f"{v:.3f}")
+        )
 
     cfg, prov = run.config, run.provenance
-    md_rows = [[r["subset"], str(r["n_test_images"]), f(r.get("share"), True), f(r["dsc_pooled"]), f(r["acc_pooled"])]
-               for r in rows]
+    md_rows = [
+        [r["subset"], str(r["n_test_images"]), f(r.get("share"), True), f(r["dsc_pooled"]), f(r["acc_pooled"])]
+        for r in rows
+    ]
     n_leak = rows[0]["n_test_images"]
-    text = "\n".join([
-        "# Leakage inflation: a naive split of raw BUSI, scored by whether a test image has a copy in training", "",
-        f"- run `{run.name}`: {cfg.get('model')} task {cfg.get('task')}, {cfg.get('label')}; folds {sorted(done)}; "
-        f"{prov.get('hardware')}; commit {prov.get('git_commit')}",
-        f"- split: {inputs.get('folds')} (manifest {inputs.get('manifest')}, sha256 {str(inputs.get('manifest_sha256'))[:12]})",
-        f"- copies: the standing same-frame / identical / adjacent-frame decisions of `{journal}`",
-        f"- {n_leak} of {len(merged)} test images ({f(n_leak / len(merged) if len(merged) else np.nan, True)}) have a "
-        "same-frame copy in their fold's training split",
-        *([f"- beside: {curated_line}"] if curated_line else []),
-        "- DSC after prediction refining, per image, pooled over folds; ACC = share of test images classified correctly", "",
-        markdown_table(["Test images", "n", "share", "DSC", "ACC"], md_rows), "",
-        "By class (the subsets differ in class mix):", "",
-        markdown_table(["Test images", "class", "n", "DSC", "ACC"], by_class), "",
-    ])
+    text = "\n".join(
+        [
+            "# Leakage inflation: a naive split of raw BUSI, scored by whether a test image has a copy in training",
+            "",
+            f"- run `{run.name}`: {cfg.get('model')} task {cfg.get('task')}, {cfg.get('label')}; folds {sorted(done)}; "
+            f"{prov.get('hardware')}; commit {prov.get('git_commit')}",
+            f"- split: {inputs.get('folds')} (manifest {inputs.get('manifest')}, sha256 {str(inputs.get('manifest_sha256'))[:12]})",
+            f"- copies: the standing same-frame / identical / adjacent-frame decisions of `{journal}`",
+            f"- {n_leak} of {len(merged)} test images ({f(n_leak / len(merged) if len(merged) else np.nan, True)}) have a "
+            "same-frame copy in their fold's training split",
+            *([f"- beside: {curated_line}"] if curated_line else []),
+            "- DSC after prediction refining, per image, pooled over folds; ACC = share of test images classified correctly",
+            "",
+            markdown_table(["Test images", "n", "share", "DSC", "ACC"], md_rows),
+            "",
+            "By class (the subsets differ in class mix):",
+            "",
+            markdown_table(["Test images", "class", "n", "DSC", "ACC"], by_class),
+            "",
+        ]
+    )
     return text
 
 
-def write_leakage_report(naive_run: str | Path, journal: str | Path, out: str | Path,
-                         curated_run: str | Path | None = None, notes: str = "", manifest: str | Path | None = None,
-                         folds: str | Path | None = None) -> Path:
+def write_leakage_report(
+    naive_run: str | Path,
+    journal: str | Path,
+    out: str | Path,
+    curated_run: str | Path | None = None,
+    notes: str = "",
+    manifest: str | Path | None = None,
+    folds: str | Path | None = None,
+) -> Path:
     """:func:`leakage_report` plus ``out/README.md`` (with ``notes`` appended)."""
     text = leakage_report(naive_run, journal, out, curated_run, manifest, folds)
     path = Path(out) / "README.md"

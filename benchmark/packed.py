@@ -57,13 +57,21 @@ def pack_dataset(manifest: str | Path, folds: str | Path, data_dir: str | Path, 
     }
     with atomic_open(out, "wb") as fh:
         np.savez_compressed(fh, **arrays)
-    write_json(out.with_suffix(".json"), {
-        "format": PACK_FORMAT, "image_size": size, "n_images": len(samples), "npz_sha256": file_sha256(out),
-        "manifest": str(manifest), "folds": str(folds), **inputs.checksums,
-        "counts": {str(c): int(n) for c, n in zip(*np.unique([k[0] for k in samples.keys], return_counts=True))},
-        "preprocessing": "Pillow bilinear resize of the 8-bit grayscale image, stored as uint8 (input = x / 255); "
-                         "union mask, nearest-neighbour resize",
-    })
+    write_json(
+        out.with_suffix(".json"),
+        {
+            "format": PACK_FORMAT,
+            "image_size": size,
+            "n_images": len(samples),
+            "npz_sha256": file_sha256(out),
+            "manifest": str(manifest),
+            "folds": str(folds),
+            **inputs.checksums,
+            "counts": {str(c): int(n) for c, n in zip(*np.unique([k[0] for k in samples.keys], return_counts=True))},
+            "preprocessing": "Pillow bilinear resize of the 8-bit grayscale image, stored as uint8 (input = x / 255); "
+            "union mask, nearest-neighbour resize",
+        },
+    )
     return out
 
 
@@ -104,15 +112,26 @@ class PackedInputs:
         except (OSError, ValueError, KeyError) as exc:
             raise BenchError(f"cannot read the packed dataset ({exc})", path) from exc
         keys = [tuple(str(k).split(" ", 1)) for k in arr["keys"]]
-        samples = SampleSet(keys, arr["images"].astype(np.float32) / 255.0, arr["masks"].astype(np.uint8),  # type: ignore[arg-type]
-                            arr["labels"].astype(np.int64))
+        samples = SampleSet(
+            keys,
+            arr["images"].astype(np.float32) / 255.0,
+            arr["masks"].astype(np.uint8),  # type: ignore[arg-type]
+            arr["labels"].astype(np.int64),
+        )
         frame = pd.DataFrame(arr["folds"], columns=list(FOLDS_COLUMNS))
         frame["fold"] = frame["fold"].astype(int)
         checks = {k: str(meta.get(k, "")) for k in ("manifest_sha256", "folds_sha256", "manifest_version")}
         checks["packed_sha256"] = str(meta["npz_sha256"])
         checks["packed"] = str(path)
-        return cls(path, path, path.parent, Folds(path, frame, checks["folds_sha256"]), checks,
-                   int(meta["image_size"]), samples)
+        return cls(
+            path,
+            path,
+            path.parent,
+            Folds(path, frame, checks["folds_sha256"]),
+            checks,
+            int(meta["image_size"]),
+            samples,
+        )
 
     def samples(self, size: int, interp: str = "bilinear") -> tuple[SampleSet, dict[tuple[str, str], int]]:
         """The packed images; the run's size and interpolation must be the packed ones.
@@ -123,6 +142,8 @@ class PackedInputs:
         from .errors import ConfigError
 
         if size != self.size or interp != "bilinear":
-            raise ConfigError(f"{self.manifest_path}: packed at {self.size}x{self.size} with bilinear resize; the run asks "
-                              f"for {size}x{size} with {interp} (pack again with --size {size})")
+            raise ConfigError(
+                f"{self.manifest_path}: packed at {self.size}x{self.size} with bilinear resize; the run asks "
+                f"for {size}x{size} with {interp} (pack again with --size {size})"
+            )
         return self._samples, {k: i for i, k in enumerate(self._samples.keys)}

@@ -40,8 +40,11 @@ def expand_images(paths: list[Path]) -> list[Path]:
     out: list[Path] = []
     for p in paths:
         if p.is_dir():
-            found = sorted(q for q in p.iterdir() if q.suffix.lower() in IMAGE_SUFFIXES and not q.name.startswith(".")
-                           and "_mask" not in q.stem)
+            found = sorted(
+                q
+                for q in p.iterdir()
+                if q.suffix.lower() in IMAGE_SUFFIXES and not q.name.startswith(".") and "_mask" not in q.stem
+            )
             if not found:
                 raise DatasetError("folder holds no images", p)
             out += found
@@ -78,8 +81,9 @@ def _overlay(gray: np.ndarray, mask: np.ndarray, big: Any) -> Any:
     return Image.fromarray(rgb)
 
 
-def predict_images(checkpoint: str | Path, images: list[Path], out: str | Path, refine: str | None = None,
-                   device: str = "auto") -> list[dict[str, Any]]:
+def predict_images(
+    checkpoint: str | Path, images: list[Path], out: str | Path, refine: str | None = None, device: str = "auto"
+) -> list[dict[str, Any]]:
     """Predict every image; returns one row per image (also written to ``predictions.csv``).
 
     Raises:
@@ -133,7 +137,9 @@ def predict_images(checkpoint: str | Path, images: list[Path], out: str | Path, 
         row["incoherent_before"] = disagreement
         row["refine_action"] = action
         if mask is not None:
-            big = Image.fromarray(mask.astype(np.uint8) * 255).resize((gray.shape[1], gray.shape[0]), Image.Resampling.NEAREST)
+            big = Image.fromarray(mask.astype(np.uint8) * 255).resize(
+                (gray.shape[1], gray.shape[0]), Image.Resampling.NEAREST
+            )
             with atomic_open(out / f"{stem}_mask.png", "wb") as fh:
                 big.save(fh, format="PNG")
             overlay = _overlay(gray, mask, big)
@@ -142,8 +148,15 @@ def predict_images(checkpoint: str | Path, images: list[Path], out: str | Path, 
             row["mask"] = f"{stem}_mask.png"
             row["overlay"] = f"{stem}_overlay.png"
         rows.append(row)
-    prov = provenance(cfg.to_dict(), {"checkpoint": str(checkpoint), "checkpoint_sha256": file_sha256(checkpoint),
-                                      **{str(r["image"]): r["file_sha256"] for r in rows}}, refine=rule)
+    prov = provenance(
+        cfg.to_dict(),
+        {
+            "checkpoint": str(checkpoint),
+            "checkpoint_sha256": file_sha256(checkpoint),
+            **{str(r["image"]): r["file_sha256"] for r in rows},
+        },
+        refine=rule,
+    )
     write_csv(out / "predictions.csv", pd.DataFrame(rows))
     write_sidecar(out / "predictions.csv", prov)
     cols = list(RefineEvent.__dataclass_fields__)

@@ -136,7 +136,9 @@ class RunConfig:
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:
-            raise ConfigError(f"{source} was written by another busi-bench version (unknown settings {', '.join(unknown)})")
+            raise ConfigError(
+                f"{source} was written by another busi-bench version (unknown settings {', '.join(unknown)})"
+            )
         return cls(**data)
 
     def validate(self) -> RunConfig:
@@ -157,8 +159,13 @@ class RunConfig:
             raise ConfigError(f"select_on must be 'loss' or 'score', got {self.select_on!r}")
         if self.augment not in ("auto", "monai", "torch", "none"):
             raise ConfigError(f"augment must be auto, monai, torch or none, got {self.augment!r}")
-        choices = {"precision": PRECISIONS, "cls_head": CLS_HEADS, "head_norm": HEAD_NORMS,
-                   "image_interp": IMAGE_INTERPS, "class_subset": CLASS_SUBSETS}
+        choices = {
+            "precision": PRECISIONS,
+            "cls_head": CLS_HEADS,
+            "head_norm": HEAD_NORMS,
+            "image_interp": IMAGE_INTERPS,
+            "class_subset": CLASS_SUBSETS,
+        }
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:
                 raise ConfigError(f"{name} must be one of {', '.join(allowed)}, got {getattr(self, name)!r}")
@@ -256,7 +263,9 @@ def _coerce(name: str, value: Any) -> Any:
     return str(value)
 
 
-def resolve_config(profile: str, yaml_path: str | Path | None = None, overrides: dict[str, Any] | None = None) -> RunConfig:
+def resolve_config(
+    profile: str, yaml_path: str | Path | None = None, overrides: dict[str, Any] | None = None
+) -> RunConfig:
     """Profile defaults, then a YAML file, then explicit overrides (``None`` values are ignored).
 
     Raises:
@@ -273,7 +282,9 @@ def resolve_config(profile: str, yaml_path: str | Path | None = None, overrides:
         try:
             data = yaml.safe_load(Path(yaml_path).read_text(encoding="utf-8")) or {}
         except (OSError, yaml.YAMLError) as exc:
-            raise ConfigError(f"cannot read config ({exc})", ) from exc
+            raise ConfigError(
+                f"cannot read config ({exc})",
+            ) from exc
         if not isinstance(data, dict):
             raise ConfigError(f"{yaml_path}: a config file must be a mapping of setting: value")
         layers.append((str(yaml_path), data))

@@ -22,8 +22,14 @@ TOOL = "busi-bench"
 def git_commit() -> str:
     """Short commit of the working tree the code runs from, or ``unknown``."""
     try:
-        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=Path(__file__).parent,
-                             capture_output=True, text=True, timeout=5, check=True)
+        out = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=Path(__file__).parent,
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=True,
+        )
         return out.stdout.strip() or "unknown"
     except (OSError, subprocess.SubprocessError):
         return "unknown"
@@ -51,7 +57,9 @@ def hardware() -> str:
     return out
 
 
-def provenance(config: dict[str, Any] | None = None, inputs: dict[str, str] | None = None, **extra: Any) -> dict[str, Any]:
+def provenance(
+    config: dict[str, Any] | None = None, inputs: dict[str, str] | None = None, **extra: Any
+) -> dict[str, Any]:
     """Block written into every JSON output and every sidecar."""
     import torch
 

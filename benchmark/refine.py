@@ -66,9 +66,11 @@ class RefineEvent:
 
     def message(self) -> str:
         """One human line."""
-        return (f"{self.key}: {self.disagreement}; {self.action} (class {self.cls_before} -> {self.cls_after}, "
-                f"p benign/malignant/normal = {self.p_benign:.3f}/{self.p_malignant:.3f}/{self.p_normal:.3f}, "
-                f"tumour pixels {self.tumour_pixels_before} -> {self.tumour_pixels_after})")
+        return (
+            f"{self.key}: {self.disagreement}; {self.action} (class {self.cls_before} -> {self.cls_after}, "
+            f"p benign/malignant/normal = {self.p_benign:.3f}/{self.p_malignant:.3f}/{self.p_normal:.3f}, "
+            f"tumour pixels {self.tumour_pixels_before} -> {self.tumour_pixels_after})"
+        )
 
 
 def incoherence(mask: np.ndarray, cls: int) -> str:

@@ -34,12 +34,34 @@ from .summarize import DEFAULT_DDOF, mean_std
 SEG_KEYS = ("dsc_benign", "dsc_malignant", "dsc_normal", "dsc_avg")
 CLS_KEYS = ("f1_benign", "f1_malignant", "f1_normal", "f1_weighted", "acc")
 TABLE4_KEYS = ("dsc_avg", "jac", "hd", "rec", "pre")
-LABELS = {"dsc_benign": "DSC Benign", "dsc_malignant": "DSC Malignant", "dsc_normal": "DSC Normal",
-          "dsc_avg": "DSC Average", "f1_benign": "F1 Benign", "f1_malignant": "F1 Malignant", "f1_normal": "F1 Normal",
-          "f1_weighted": "F1 Weighted", "acc": "ACC", "jac": "Jaccard", "hd": "HD95 (px)", "rec": "Recall",
-          "pre": "Precision", "incoherent_before_pr": "Incoherent"}
-TABLE5_ORDER = ("ST (Seg)", "ST (Seg) + DO", "ST (Cls)", "ST (Cls) + DO", "ST (Seg + Cls) + PR", "ST (Seg + Cls) + PR + DO",
-                "MT", "MT + PR", "MT + DO", "MT + PR + DO")
+LABELS = {
+    "dsc_benign": "DSC Benign",
+    "dsc_malignant": "DSC Malignant",
+    "dsc_normal": "DSC Normal",
+    "dsc_avg": "DSC Average",
+    "f1_benign": "F1 Benign",
+    "f1_malignant": "F1 Malignant",
+    "f1_normal": "F1 Normal",
+    "f1_weighted": "F1 Weighted",
+    "acc": "ACC",
+    "jac": "Jaccard",
+    "hd": "HD95 (px)",
+    "rec": "Recall",
+    "pre": "Precision",
+    "incoherent_before_pr": "Incoherent",
+}
+TABLE5_ORDER = (
+    "ST (Seg)",
+    "ST (Seg) + DO",
+    "ST (Cls)",
+    "ST (Cls) + DO",
+    "ST (Seg + Cls) + PR",
+    "ST (Seg + Cls) + PR + DO",
+    "MT",
+    "MT + PR",
+    "MT + DO",
+    "MT + PR + DO",
+)
 ABLATION_MODELS = {"5": "mt-unetpp", "6": "mt-nnunet"}
 TABLE89_COLUMNS = (("[36] Adityan et al.", "mt-adityan"), ("MT UNet++", "mt-unetpp"), ("MT nnU-Net", "mt-nnunet"))
 
@@ -91,7 +113,9 @@ def load_runs(runs_dir: str | Path, grid: Any = None) -> list[RunData]:
     """
     runs_dir = Path(runs_dir)
     tables = {r.name: {t.strip() for t in r.table.split(",") if t.strip()} for r in grid.runs} if grid else {}
-    tables.update({c.name: {t.strip() for t in c.table.split(",") if t.strip()} for c in (grid.combines if grid else [])})
+    tables.update(
+        {c.name: {t.strip() for t in c.table.split(",") if t.strip()} for c in (grid.combines if grid else [])}
+    )
     out = []
     for d in sorted(p for p in runs_dir.iterdir() if p.is_dir()):
         paths = sorted(d.glob("fold*/metrics.json"), key=lambda p: int(re.sub(r"\D", "", p.parent.name) or 0))
@@ -105,8 +129,14 @@ def load_runs(runs_dir: str | Path, grid: Any = None) -> list[RunData]:
                 df = pd.read_csv(pi, dtype={"id": str}, keep_default_na=False, na_values=[""])
                 df["fold"] = f["fold"]
                 frames.append(df)
-        run = RunData(d.name, d, folds, folds[0]["provenance"]["config"],
-                      pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(), tables.get(d.name, set()))
+        run = RunData(
+            d.name,
+            d,
+            folds,
+            folds[0]["provenance"]["config"],
+            pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(),
+            tables.get(d.name, set()),
+        )
         out.append(run)
     if not out:
         raise BenchError("no run folder with fold*/metrics.json found", runs_dir)
@@ -133,8 +163,11 @@ def ablation_labels(cfg: dict[str, Any]) -> list[tuple[str, str]]:
 
 def _default(cfg: dict[str, Any]) -> bool:
     """A run at the paper's settings apart from the ablation switches (excluded: other heads, subsets...)."""
-    return (cfg.get("class_subset", "all") == "all" and cfg.get("cls_head", "paper") == "paper"
-            and cfg.get("image_interp", "bilinear") == "bilinear")
+    return (
+        cfg.get("class_subset", "all") == "all"
+        and cfg.get("cls_head", "paper") == "paper"
+        and cfg.get("image_interp", "bilinear") == "bilinear"
+    )
 
 
 def _claims(run: RunData, table: str) -> bool:
@@ -171,8 +204,9 @@ def _paper_fmt(fig: tuple[float, float | None] | None) -> str:
     return f"{fig[0]:.3f}" + (f" ± {fig[1]:.3f}" if fig[1] is not None else "")
 
 
-def metric_table(entries: Sequence[Entry], keys: Sequence[str], paper_rows: dict[str, dict[str, Any]],
-                 ddof: int) -> pd.DataFrame:
+def metric_table(
+    entries: Sequence[Entry], keys: Sequence[str], paper_rows: dict[str, dict[str, Any]], ddof: int
+) -> pd.DataFrame:
     """Tidy table: one row per (configuration, metric) with mean, std, folds, and the paper's figure."""
     rows = []
     for e in entries:
@@ -183,11 +217,22 @@ def metric_table(entries: Sequence[Entry], keys: Sequence[str], paper_rows: dict
                 continue
             m, s, n = _cell(e.fold_values(key), ddof)
             fig = paper_rows.get(e.label, {}).get(key)
-            rows.append({"configuration": e.label, "metric": key, "mean": m, "std": s, "n_folds": n,
-                         "paper_mean": fig[0] if fig else np.nan,
-                         "paper_std": fig[1] if fig and fig[1] is not None else np.nan,
-                         "run": e.run.name, "scoring": "before PR" if e.scoring == "before" else "as configured",
-                         "profile": cfg.get("profile"), "epochs": cfg.get("epochs"), "image_size": cfg.get("image_size")})
+            rows.append(
+                {
+                    "configuration": e.label,
+                    "metric": key,
+                    "mean": m,
+                    "std": s,
+                    "n_folds": n,
+                    "paper_mean": fig[0] if fig else np.nan,
+                    "paper_std": fig[1] if fig and fig[1] is not None else np.nan,
+                    "run": e.run.name,
+                    "scoring": "before PR" if e.scoring == "before" else "as configured",
+                    "profile": cfg.get("profile"),
+                    "epochs": cfg.get("epochs"),
+                    "image_size": cfg.get("image_size"),
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -215,8 +260,10 @@ def wide(tidy: pd.DataFrame, labels: Sequence[str], keys: Sequence[str]) -> tupl
             continue
         first = sub.iloc[0]
         folds = int(sub["n_folds"].max())
-        src = (f"this run ({first['run']}, {first['profile']}, {first['epochs']} ep, {first['image_size']} px, "
-               f"{folds} fold{'s' if folds != 1 else ''})")
+        src = (
+            f"this run ({first['run']}, {first['profile']}, {first['epochs']} ep, {first['image_size']} px, "
+            f"{folds} fold{'s' if folds != 1 else ''})"
+        )
         rows.append([label, src, *[_fmt(sub.at[k, "mean"], sub.at[k, "std"]) if k in sub.index else "–" for k in keys]])
         if sub["paper_mean"].notna().any():
             rows.append(["", "paper", *[_fmt_paper_row(sub, k) for k in keys]])
@@ -238,22 +285,35 @@ def provenance_lines(entries: Sequence[Entry]) -> list[str]:
             continue
         seen.add(e.run.name)
         prov, cfg = e.run.provenance, e.run.config
-        lines.append(f"- `{e.run.name}`: {cfg.get('label', '')} (profile `{cfg.get('profile')}`, {cfg.get('epochs')} epochs "
-                     f"max, {cfg.get('image_size')} px, precision {cfg.get('precision', 'auto')}); folds "
-                     f"{[f['fold'] for f in e.run.folds]}; {prov.get('hardware', '?')}; commit {prov.get('git_commit', '?')}; "
-                     f"manifest sha256 {str(prov.get('inputs', {}).get('manifest_sha256', '?'))[:12]}")
+        lines.append(
+            f"- `{e.run.name}`: {cfg.get('label', '')} (profile `{cfg.get('profile')}`, {cfg.get('epochs')} epochs "
+            f"max, {cfg.get('image_size')} px, precision {cfg.get('precision', 'auto')}); folds "
+            f"{[f['fold'] for f in e.run.folds]}; {prov.get('hardware', '?')}; commit {prov.get('git_commit', '?')}; "
+            f"manifest sha256 {str(prov.get('inputs', {}).get('manifest_sha256', '?'))[:12]}"
+        )
     return lines
 
 
-def write_table(out: Path, name: str, title: str, tidy: pd.DataFrame, header: list[str], rows: list[list[str]],
-                notes: Sequence[str]) -> None:
+def write_table(
+    out: Path, name: str, title: str, tidy: pd.DataFrame, header: list[str], rows: list[list[str]], notes: Sequence[str]
+) -> None:
     """``name.csv`` (tidy), ``name.md`` and ``name.html`` (wide, with notes)."""
     write_csv(out / f"{name}.csv", tidy)
-    md = [f"# {title}", "", *notes, "", markdown_table(header, rows) if rows else "_no finished run for this table_", ""]
+    md = [
+        f"# {title}",
+        "",
+        *notes,
+        "",
+        markdown_table(header, rows) if rows else "_no finished run for this table_",
+        "",
+    ]
     write_text(out / f"{name}.md", "\n".join(md))
     body = "".join(f"<p>{html.escape(n.lstrip('- '))}</p>" for n in notes)
-    write_text(out / f"{name}.html", f"<!doctype html><meta charset='utf-8'><title>{html.escape(title)}</title>"
-               f"<h1>{html.escape(title)}</h1>{body}{html_table(header, rows) if rows else '<p>no finished run</p>'}\n")
+    write_text(
+        out / f"{name}.html",
+        f"<!doctype html><meta charset='utf-8'><title>{html.escape(title)}</title>"
+        f"<h1>{html.escape(title)}</h1>{body}{html_table(header, rows) if rows else '<p>no finished run</p>'}\n",
+    )
 
 
 STD_NOTE = "- mean ± population standard deviation over folds (ddof 0, as the paper's code computes it)"
@@ -268,9 +328,14 @@ def confusion_percent(entry: Entry) -> pd.DataFrame:
     return pct
 
 
-def build_report(runs_dir: str | Path, out: str | Path, grid_file: str | Path | None = None,
-                 cases: Sequence[tuple[str, str]] = (), data_dir: str | Path | None = None,
-                 ddof: int = DEFAULT_DDOF) -> list[Path]:
+def build_report(
+    runs_dir: str | Path,
+    out: str | Path,
+    grid_file: str | Path | None = None,
+    cases: Sequence[tuple[str, str]] = (),
+    data_dir: str | Path | None = None,
+    ddof: int = DEFAULT_DDOF,
+) -> list[Path]:
     """Write every table, significance.csv, learning curves and (with ``cases``) the Fig. 6 grid. Returns the files."""
     from .grid import load_grid
     from .significance import significance_rows
@@ -283,30 +348,67 @@ def build_report(runs_dir: str | Path, out: str | Path, grid_file: str | Path | 
     keys = SEG_KEYS + CLS_KEYS
 
     # Table 4: segmentation-only networks by subset
-    t4 = [Entry(f"{r.config['model']} ({r.config.get('class_subset', 'all')})", r) for r in runs
-          if r.config.get("task") == "seg" and _claims(r, "4") and r.config.get("cls_head", "paper") == "paper"
-          and (bool(r.tables) or not r.config["model"].startswith("mt-"))]
+    t4 = [
+        Entry(f"{r.config['model']} ({r.config.get('class_subset', 'all')})", r)
+        for r in runs
+        if r.config.get("task") == "seg"
+        and _claims(r, "4")
+        and r.config.get("cls_head", "paper") == "paper"
+        and (bool(r.tables) or not r.config["model"].startswith("mt-"))
+    ]
     t4_paper = {f"{m} ({s})": v for (m, s), v in paper.TABLE4.items()}
     tidy4 = metric_table(t4, TABLE4_KEYS, t4_paper, ddof)
     h, rws = wide(tidy4, [e.label for e in t4], TABLE4_KEYS)
-    write_table(out, "table4", "Table 4: single-task segmentation networks on Curated BUSI", tidy4, h, rws,
-                [STD_NOTE, "- the paper's Table 4 is not public as a table; only the UNet++ DSC its text quotes is shown",
-                 *provenance_lines(t4)])
+    write_table(
+        out,
+        "table4",
+        "Table 4: single-task segmentation networks on Curated BUSI",
+        tidy4,
+        h,
+        rws,
+        [
+            STD_NOTE,
+            "- the paper's Table 4 is not public as a table; only the UNet++ DSC its text quotes is shown",
+            *provenance_lines(t4),
+        ],
+    )
     sig_rows += significance_rows("4", t4, "dice")
 
     # Tables 5 and 6: ablations
-    for table, title, paper_rows in (("5", "Table 5: ablation, UNet++ on Curated BUSI", paper.TABLE5),
-                                     ("6", "Table 6: ablation, nnU-Net on Curated BUSI", paper.TABLE6)):
+    for table, title, paper_rows in (
+        ("5", "Table 5: ablation, UNet++ on Curated BUSI", paper.TABLE5),
+        ("6", "Table 6: ablation, nnU-Net on Curated BUSI", paper.TABLE6),
+    ):
         entries = ablation_entries(runs, table)
         tidy = metric_table(entries, keys, paper_rows, ddof)
         h, rws = wide(tidy, [e.label for e in entries], keys)
-        inco = ["- share of incoherent predictions before refining: " + ", ".join(
-            f"{e.label} {_fmt(*mean_std(e.fold_values('incoherent_before_pr') if e.scoring == 'after' else [f.get('incoherent_before_pr') for f in e.run.folds], ddof)[:2])}"
-            for e in entries if e.label in ("ST (Seg + Cls) + PR", "ST (Seg + Cls) + PR + DO", "MT + PR", "MT + PR + DO"))
-            + f" (paper: ST {paper.INCOHERENT['ST']:.3f}, MT {paper.INCOHERENT['MT']:.3f})"] if entries else []
-        write_table(out, f"table{table}", title, tidy, h, rws,
-                    [STD_NOTE, "- MT and MT + PR are one training scored before and after refining (PR is inference-only)",
-                     *inco, *provenance_lines(entries)])
+        inco = (
+            [
+                "- share of incoherent predictions before refining: "
+                + ", ".join(
+                    f"{e.label} {_fmt(*mean_std(e.fold_values('incoherent_before_pr') if e.scoring == 'after' else [f.get('incoherent_before_pr') for f in e.run.folds], ddof)[:2])}"
+                    for e in entries
+                    if e.label in ("ST (Seg + Cls) + PR", "ST (Seg + Cls) + PR + DO", "MT + PR", "MT + PR + DO")
+                )
+                + f" (paper: ST {paper.INCOHERENT['ST']:.3f}, MT {paper.INCOHERENT['MT']:.3f})"
+            ]
+            if entries
+            else []
+        )
+        write_table(
+            out,
+            f"table{table}",
+            title,
+            tidy,
+            h,
+            rws,
+            [
+                STD_NOTE,
+                "- MT and MT + PR are one training scored before and after refining (PR is inference-only)",
+                *inco,
+                *provenance_lines(entries),
+            ],
+        )
         proposal = next((e for e in entries if e.label == "MT + PR + DO"), None)
         if proposal is not None:
             others = [e for e in entries if e is not proposal]
@@ -324,22 +426,45 @@ def build_report(runs_dir: str | Path, out: str | Path, grid_file: str | Path | 
         for i, t in enumerate(CLASSES):
             cells = [f"{pct.at[t, p]:.1f}" if not math.isnan(pct.at[t, p]) else "–" for p in CLASSES]
             cm_rows.append([label if i == 0 else "", t, *cells, f"{diag[i]:.1f}" if diag else "–"])
-            cm_tidy.append({"configuration": label, "run": e.run.name, "true": t,
-                            **{f"pred_{p}": pct.at[t, p] for p in CLASSES}, "paper_diagonal": diag[i] if diag else np.nan})
-    write_table(out, "table7", "Table 7: confusion matrices pooled over the test folds (row %)", pd.DataFrame(cm_tidy),
-                ["Configuration", "True", *[f"Pred {c}" for c in CLASSES], "Paper (diagonal)"], cm_rows,
-                ["- rows: true class; row-normalised percentages over every test image of every fold",
-                 *provenance_lines([t5[k] for k in ("ST (Cls)", "MT + PR + DO") if k in t5])])
+            cm_tidy.append(
+                {
+                    "configuration": label,
+                    "run": e.run.name,
+                    "true": t,
+                    **{f"pred_{p}": pct.at[t, p] for p in CLASSES},
+                    "paper_diagonal": diag[i] if diag else np.nan,
+                }
+            )
+    write_table(
+        out,
+        "table7",
+        "Table 7: confusion matrices pooled over the test folds (row %)",
+        pd.DataFrame(cm_tidy),
+        ["Configuration", "True", *[f"Pred {c}" for c in CLASSES], "Paper (diagonal)"],
+        cm_rows,
+        [
+            "- rows: true class; row-normalised percentages over every test image of every fold",
+            *provenance_lines([t5[k] for k in ("ST (Cls)", "MT + PR + DO") if k in t5]),
+        ],
+    )
 
     # Tables 8 and 9: multi-task methods
     t89: list[Entry] = []
     for label, model in TABLE89_COLUMNS:
-        cand = [r for r in runs if r.config.get("model") == model and r.config.get("task") == "mt"
-                and r.config.get("oversample") and _claims(r, "8")]
+        cand = [
+            r
+            for r in runs
+            if r.config.get("model") == model
+            and r.config.get("task") == "mt"
+            and r.config.get("oversample")
+            and _claims(r, "8")
+        ]
         if cand:
             t89.append(Entry(label, cand[0]))
-    for table, ks, title in (("8", SEG_KEYS, "Table 8: segmentation, multi-task methods on Curated BUSI"),
-                             ("9", CLS_KEYS, "Table 9: classification, multi-task methods on Curated BUSI")):
+    for table, ks, title in (
+        ("8", SEG_KEYS, "Table 8: segmentation, multi-task methods on Curated BUSI"),
+        ("9", CLS_KEYS, "Table 9: classification, multi-task methods on Curated BUSI"),
+    ):
         tidy = metric_table(t89, ks, paper.TABLE89, ddof)
         h, rws = wide(tidy, [e.label for e in t89], ks)
         write_table(out, f"table{table}", title, tidy, h, rws, [STD_NOTE, *provenance_lines(t89)])
@@ -348,11 +473,18 @@ def build_report(runs_dir: str | Path, out: str | Path, grid_file: str | Path | 
 
     sig = pd.DataFrame(sig_rows)
     write_csv(out / "significance.csv", sig)
-    write_text(out / "significance.md", "# Paired significance tests\n\n" + (
-        "Wilcoxon signed-rank on per-image DSC, McNemar (exact) on per-image classification correctness, paired t-test "
-        "over per-fold figures; p adjusted with Holm's method within each (table, test, metric) family.\n\n"
-        + markdown_table(list(sig.columns), [[_short(v) for v in r] for r in sig.itertuples(index=False)])
-        if not sig.empty else "_no comparable pairs of configurations yet_") + "\n")
+    write_text(
+        out / "significance.md",
+        "# Paired significance tests\n\n"
+        + (
+            "Wilcoxon signed-rank on per-image DSC, McNemar (exact) on per-image classification correctness, paired t-test "
+            "over per-fold figures; p adjusted with Holm's method within each (table, test, metric) family.\n\n"
+            + markdown_table(list(sig.columns), [[_short(v) for v in r] for r in sig.itertuples(index=False)])
+            if not sig.empty
+            else "_no comparable pairs of configurations yet_"
+        )
+        + "\n",
+    )
 
     from .report_figures import fig6_grid, learning_curves
 

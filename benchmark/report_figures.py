@@ -44,15 +44,23 @@ def learning_curves(runs: Sequence[Any], out: Path) -> list[Path]:
             ax.grid(alpha=0.3)
         axes[0].legend(fontsize=6, ncol=2)
         cfg = run.config
-        fig.suptitle(f"{run.name}: {cfg.get('model')} task {cfg.get('task')}, profile {cfg.get('profile')} "
-                     f"({cfg.get('image_size')} px, {cfg.get('epochs')} epochs max)", fontsize=9)
+        fig.suptitle(
+            f"{run.name}: {cfg.get('model')} task {cfg.get('task')}, profile {cfg.get('profile')} "
+            f"({cfg.get('image_size')} px, {cfg.get('epochs')} epochs max)",
+            fontsize=9,
+        )
         written.append(_save(fig, out / f"{run.name}.png"))
         plt.close(fig)
     return written
 
 
-def fig6_grid(runs: Sequence[Any], entries: Sequence[Any], cases: Sequence[tuple[str, str]], out: Path,
-              data_dir: str | Path | None = None) -> list[Path]:
+def fig6_grid(
+    runs: Sequence[Any],
+    entries: Sequence[Any],
+    cases: Sequence[tuple[str, str]],
+    out: Path,
+    data_dir: str | Path | None = None,
+) -> list[Path]:
     """``out/fig6.png``: per case the image (when ``data_dir`` is given), its ground truth and each segmenting
     configuration's mask (thresholded, after the configuration's refining)."""
     import matplotlib
@@ -90,7 +98,9 @@ def fig6_grid(runs: Sequence[Any], entries: Sequence[Any], cases: Sequence[tuple
     for r, key in enumerate(rows):
         gt = prediction(seg_entries[0], key)[1]  # type: ignore[index]
         img = image_of(key, gt.shape[-1]) if image_of else None
-        panels = [("US image", img), ("Ground truth", gt)] + [(e.label, (prediction(e, key) or (None,))[0]) for e in seg_entries]
+        panels = [("US image", img), ("Ground truth", gt)] + [
+            (e.label, (prediction(e, key) or (None,))[0]) for e in seg_entries
+        ]
         for c, (title, arr) in enumerate(panels):
             ax = axes[r][c]
             ax.set_xticks([])

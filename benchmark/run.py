@@ -55,9 +55,13 @@ class RunInputs:
         """Every image named in the folds file, decoded, hash-verified and preprocessed once per size."""
         self._cache = self._cache or {}
         if (size, interp) not in self._cache:
-            keys = sorted(set(zip(self.folds.frame["class"], self.folds.frame["id"])), key=lambda k: record_sort_key(*k))
+            keys = sorted(
+                set(zip(self.folds.frame["class"], self.folds.frame["id"])), key=lambda k: record_sort_key(*k)
+            )
             t0 = time.perf_counter()
-            self._cache[size, interp] = load_samples(self.manifest, keys, self.data_dir, size, verify=True, interp=interp)
+            self._cache[size, interp] = load_samples(
+                self.manifest, keys, self.data_dir, size, verify=True, interp=interp
+            )
             log.info("decoded and verified %d images in %.1f s", len(keys), time.perf_counter() - t0)
         s = self._cache[size, interp]
         return s, {k: i for i, k in enumerate(s.keys)}
@@ -78,14 +82,24 @@ def config_yaml(cfg: RunConfig, prov: dict[str, Any]) -> str:
     """The resolved config as YAML, with a provenance header comment."""
     import yaml
 
-    head = (f"# {prov['tool']} {prov['version']} (busi-curate {prov['busi_curate_version']}, torch {prov['torch_version']}, "
-            f"commit {prov['git_commit']}), written {prov['created_utc']}\n"
-            f"# inputs: {', '.join(f'{k}={v}' for k, v in prov['inputs'].items())}\n")
+    head = (
+        f"# {prov['tool']} {prov['version']} (busi-curate {prov['busi_curate_version']}, torch {prov['torch_version']}, "
+        f"commit {prov['git_commit']}), written {prov['created_utc']}\n"
+        f"# inputs: {', '.join(f'{k}={v}' for k, v in prov['inputs'].items())}\n"
+    )
     return head + yaml.safe_dump(cfg.to_dict(), sort_keys=False)
 
 
-def run_fold(cfg: RunConfig, inputs: RunInputs, fold: int, out: str | Path, *, resume: bool = False,
-             progress: bool = True, on_epoch_end: Callable[[int], None] | None = None) -> dict[str, Any]:
+def run_fold(
+    cfg: RunConfig,
+    inputs: RunInputs,
+    fold: int,
+    out: str | Path,
+    *,
+    resume: bool = False,
+    progress: bool = True,
+    on_epoch_end: Callable[[int], None] | None = None,
+) -> dict[str, Any]:
     """Train and evaluate one fold; writes ``out/fold<K>/`` and returns its metrics.
 
     Raises:
@@ -103,31 +117,68 @@ def run_fold(cfg: RunConfig, inputs: RunInputs, fold: int, out: str | Path, *, r
     allset, pos = inputs.samples(cfg.image_size, cfg.image_interp)  # decoded and verified before anything is written
     handler = _fold_logger(fold_dir / "train.log")
     try:
-        prov = provenance(cfg.to_dict(), dict(inputs.checksums, manifest=str(inputs.manifest_path),
-                                              folds=str(inputs.folds_path), data_dir=str(inputs.data_dir)), fold=fold)
+        prov = provenance(
+            cfg.to_dict(),
+            dict(
+                inputs.checksums,
+                manifest=str(inputs.manifest_path),
+                folds=str(inputs.folds_path),
+                data_dir=str(inputs.data_dir),
+            ),
+            fold=fold,
+        )
         write_text(fold_dir / "config.yaml", config_yaml(cfg, prov))
-        log.info("%s %s (busi-curate %s, torch %s, commit %s) on %s; manifest sha256 %s, folds sha256 %s",
-                 prov["tool"], prov["version"], prov["busi_curate_version"], prov["torch_version"], prov["git_commit"],
-                 prov["hardware"], inputs.checksums["manifest_sha256"], inputs.checksums["folds_sha256"])
-        log.info("fold %d: %d train, %d val, %d test; %s", fold, len(split.train), len(split.val), len(split.test), cfg.label)
+        log.info(
+            "%s %s (busi-curate %s, torch %s, commit %s) on %s; manifest sha256 %s, folds sha256 %s",
+            prov["tool"],
+            prov["version"],
+            prov["busi_curate_version"],
+            prov["torch_version"],
+            prov["git_commit"],
+            prov["hardware"],
+            inputs.checksums["manifest_sha256"],
+            inputs.checksums["folds_sha256"],
+        )
+        log.info(
+            "fold %d: %d train, %d val, %d test; %s", fold, len(split.train), len(split.val), len(split.test), cfg.label
+        )
         take = lambda keys: allset.take([pos[k] for k in keys])  # noqa: E731
         train, val, test = take(split.train), take(split.val), take(split.test)
-        model, state = train_fold(cfg, train, val, fold_dir, resume=resume, progress=progress,
-                                  on_epoch_end=on_epoch_end, provenance=prov)
+        model, state = train_fold(
+            cfg, train, val, fold_dir, resume=resume, progress=progress, on_epoch_end=on_epoch_end, provenance=prov
+        )
         device = select_device(cfg.device)
         x, _, _ = to_tensors(test, device)
         t0 = time.perf_counter()
         pred = predict(model, x, cfg, device)
         infer_s = time.perf_counter() - t0
-        result = evaluate_fold(test.keys, test.labels, test.masks, pred.seg_prob, pred.cls_prob, cfg.threshold,
-                               cfg.refine if cfg.task == "mt" else "none", fill_holes=cfg.fill_holes)
-        extra = {"fold": fold, "best_epoch": state.best_epoch, "epochs_run": state.epoch,
-                 "train_seconds": round(state.train_seconds, 1), "test_inference_seconds": round(infer_s, 2),
-                 "n_train": len(train), "n_val": len(val), "history": state.history}
+        result = evaluate_fold(
+            test.keys,
+            test.labels,
+            test.masks,
+            pred.seg_prob,
+            pred.cls_prob,
+            cfg.threshold,
+            cfg.refine if cfg.task == "mt" else "none",
+            fill_holes=cfg.fill_holes,
+        )
+        extra = {
+            "fold": fold,
+            "best_epoch": state.best_epoch,
+            "epochs_run": state.epoch,
+            "train_seconds": round(state.train_seconds, 1),
+            "test_inference_seconds": round(infer_s, 2),
+            "n_train": len(train),
+            "n_val": len(val),
+            "history": state.history,
+        }
         write_fold_outputs(fold_dir, result, prov, pred.seg_prob, pred.cls_prob, extra, test.labels, test.masks)
         m = result["metrics"]
-        log.info("fold %d test: %s", fold, " ".join(f"{k}={m[k]:.3f}" for k in ("dsc_avg", "f1_weighted", "acc")
-                                                   if m.get(k) is not None))
+        log.info(
+            "fold %d test: %s",
+            fold,
+            " ".join(f"{k}={m[k]:.3f}" for k in ("dsc_avg", "f1_weighted", "acc") if m.get(k) is not None),
+        )
         return dict(m, **extra)
     finally:
         log.removeHandler(handler)
@@ -135,8 +186,15 @@ def run_fold(cfg: RunConfig, inputs: RunInputs, fold: int, out: str | Path, *, r
         handler.stream.close()
 
 
-def run_folds(cfg: RunConfig, inputs: RunInputs, folds: Sequence[int], out: str | Path, *, resume: bool = False,
-              progress: bool = True) -> list[dict[str, Any]]:
+def run_folds(
+    cfg: RunConfig,
+    inputs: RunInputs,
+    folds: Sequence[int],
+    out: str | Path,
+    *,
+    resume: bool = False,
+    progress: bool = True,
+) -> list[dict[str, Any]]:
     """Run ``folds`` one after another in this process (images decoded once)."""
     from .provenance import provenance
 
@@ -145,8 +203,15 @@ def run_folds(cfg: RunConfig, inputs: RunInputs, folds: Sequence[int], out: str 
     return [run_fold(cfg, inputs, k, out, resume=resume, progress=progress) for k in folds]
 
 
-def run_concurrent(cfg: RunConfig, inputs: RunInputs, folds: Sequence[int], out: str | Path, *,
-                   resume: bool = False, workers: int | None = None) -> int:
+def run_concurrent(
+    cfg: RunConfig,
+    inputs: RunInputs,
+    folds: Sequence[int],
+    out: str | Path,
+    *,
+    resume: bool = False,
+    workers: int | None = None,
+) -> int:
     """Run every fold as its own ``busi-bench run --fold K`` process and wait.
 
     ``workers=None``: all folds at once on the same device (GPU). ``workers=K``: at most K at a time,
@@ -172,10 +237,29 @@ def run_concurrent(cfg: RunConfig, inputs: RunInputs, folds: Sequence[int], out:
         env.update(OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
 
     def one(k: int) -> tuple[int, int]:
-        cmd = [sys.executable, "-m", "benchmark.cli", "run", "--manifest", str(inputs.manifest_path),
-               "--folds", str(inputs.folds_path), "--data", str(inputs.data_dir), "--out", str(out),
-               "--profile", cfg.profile, "--config", str(out / "config.yaml"), "--fold", str(k), "--no-progress",
-               *(["--threads", str(threads)] if workers else []), *(["--resume"] if resume else [])]
+        cmd = [
+            sys.executable,
+            "-m",
+            "benchmark.cli",
+            "run",
+            "--manifest",
+            str(inputs.manifest_path),
+            "--folds",
+            str(inputs.folds_path),
+            "--data",
+            str(inputs.data_dir),
+            "--out",
+            str(out),
+            "--profile",
+            cfg.profile,
+            "--config",
+            str(out / "config.yaml"),
+            "--fold",
+            str(k),
+            "--no-progress",
+            *(["--threads", str(threads)] if workers else []),
+            *(["--resume"] if resume else []),
+        ]
         from busi_curate.fileio import open_append
 
         with open_append(out / f"fold{k}.stdout.log", encoding="utf-8") as logf:

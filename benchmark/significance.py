@@ -72,7 +72,9 @@ def _pairs(entries: Sequence[Any], reference: Any | None) -> list[tuple[Any, Any
     return list(itertools.combinations(entries, 2))
 
 
-def significance_rows(table: str, entries: Sequence[Any], kind: str = "both", reference: Any | None = None) -> list[dict[str, Any]]:
+def significance_rows(
+    table: str, entries: Sequence[Any], kind: str = "both", reference: Any | None = None
+) -> list[dict[str, Any]]:
     """Every test between the pairs of ``entries`` (each a :class:`benchmark.report.Entry`), Holm-adjusted.
 
     ``kind``: ``dice`` (segmentation tests only) or ``both``.
@@ -85,24 +87,57 @@ def significance_rows(table: str, entries: Sequence[Any], kind: str = "both", re
         dice = merged.dropna(subset=["dice_a", "dice_b"])
         if len(dice) >= MIN_PAIRS:
             stat, p = wilcoxon(dice["dice_a"].to_numpy(), dice["dice_b"].to_numpy())
-            rows.append(dict(base, test="wilcoxon", metric="dice", samples="per image", n=len(dice), statistic=stat, p=p,
-                             mean_a=float(dice["dice_a"].mean()), mean_b=float(dice["dice_b"].mean())))
+            rows.append(
+                dict(
+                    base,
+                    test="wilcoxon",
+                    metric="dice",
+                    samples="per image",
+                    n=len(dice),
+                    statistic=stat,
+                    p=p,
+                    mean_a=float(dice["dice_a"].mean()),
+                    mean_b=float(dice["dice_b"].mean()),
+                )
+            )
         if kind == "both":
             cls = merged.dropna(subset=["pred_a", "pred_b"])
             cls = cls[(cls["pred_a"] != "") & (cls["pred_b"] != "")]
             if len(cls) >= MIN_PAIRS:
                 ca, cb = (cls["pred_a"] == cls["true_a"]).to_numpy(), (cls["pred_b"] == cls["true_b"]).to_numpy()
                 stat, p = mcnemar(ca, cb)
-                rows.append(dict(base, test="mcnemar", metric="correct class", samples="per image", n=len(cls),
-                                 statistic=stat, p=p, mean_a=float(ca.mean()), mean_b=float(cb.mean())))
+                rows.append(
+                    dict(
+                        base,
+                        test="mcnemar",
+                        metric="correct class",
+                        samples="per image",
+                        n=len(cls),
+                        statistic=stat,
+                        p=p,
+                        mean_a=float(ca.mean()),
+                        mean_b=float(cb.mean()),
+                    )
+                )
         for key in ("dsc_avg", "acc") if kind == "both" else ("dsc_avg",):
             fa = {f["fold"]: v for f, v in zip(a.run.folds, a.fold_values(key)) if v is not None}
             fb = {f["fold"]: v for f, v in zip(b.run.folds, b.fold_values(key)) if v is not None}
             common = sorted(set(fa) & set(fb))
             if len(common) >= 2:
                 stat, p = paired_t([fa[k] for k in common], [fb[k] for k in common])
-                rows.append(dict(base, test="paired-t", metric=key, samples="per fold", n=len(common), statistic=stat, p=p,
-                                 mean_a=float(np.mean([fa[k] for k in common])), mean_b=float(np.mean([fb[k] for k in common]))))
+                rows.append(
+                    dict(
+                        base,
+                        test="paired-t",
+                        metric=key,
+                        samples="per fold",
+                        n=len(common),
+                        statistic=stat,
+                        p=p,
+                        mean_a=float(np.mean([fa[k] for k in common])),
+                        mean_b=float(np.mean([fb[k] for k in common])),
+                    )
+                )
     frame = pd.DataFrame(rows)
     if frame.empty:
         return []

@@ -42,14 +42,25 @@ class SpeedResult:
 
     def as_json(self) -> dict[str, object]:
         """The JSON object of ``busi-bench speed --json``."""
-        return {"model": self.model, "task": self.task, "precision": self.precision, "params_m": self.params_m,
-                "device": self.device, "image_size": self.image_size, "batch_size": self.batch_size,
-                "threads": self.threads, "s_per_step": round(self.step_s, 5), "s_per_image": round(self.image_s, 5),
-                "s_per_epoch": round(self.epoch_s, 2), "flops_per_image": self.flops_per_image,
-                "floor_s_per_image": round(self.floor_s_per_image, 5),
-                "floor_same_precision_s_per_image": round(self.floor_same_precision_s_per_image, 5),
-                "ratio_to_floor": round(self.ratio, 3), "peak_rss_mb": round(self.peak_rss_mb, 1),
-                "peak_cuda_mb": round(self.peak_cuda_mb, 1)}
+        return {
+            "model": self.model,
+            "task": self.task,
+            "precision": self.precision,
+            "params_m": self.params_m,
+            "device": self.device,
+            "image_size": self.image_size,
+            "batch_size": self.batch_size,
+            "threads": self.threads,
+            "s_per_step": round(self.step_s, 5),
+            "s_per_image": round(self.image_s, 5),
+            "s_per_epoch": round(self.epoch_s, 2),
+            "flops_per_image": self.flops_per_image,
+            "floor_s_per_image": round(self.floor_s_per_image, 5),
+            "floor_same_precision_s_per_image": round(self.floor_same_precision_s_per_image, 5),
+            "ratio_to_floor": round(self.ratio, 3),
+            "peak_rss_mb": round(self.peak_rss_mb, 1),
+            "peak_cuda_mb": round(self.peak_cuda_mb, 1),
+        }
 
 
 #: (channels, side at 128x128 input) of the reference convolutions: the level widths of a UNet++ at 128x128
@@ -78,16 +89,28 @@ def training_flops(net: object, image_size: int, device: object, dtype: object =
     return f, float(both.get_total_flops())
 
 
-def conv_rate(device: str | object = "cpu", dtype: object = None, batch_size: int = 2, image_size: int = 128,
-              repeats: int = 5) -> float:
+def conv_rate(
+    device: str | object = "cpu", dtype: object = None, batch_size: int = 2, image_size: int = 128, repeats: int = 5
+) -> float:
     """FLOP/s of 3x3 convolutions (forward + backward) at the widths of :data:`CONV_PROBE`, measured now."""
     import torch
     from torch.utils.flop_counter import FlopCounterMode
 
     dev = torch.device(device)  # type: ignore[arg-type]
-    convs = [(torch.nn.Conv2d(c, c, 3, padding=1).to(dev),
-              torch.rand(batch_size, c, max(4, side * image_size // 128), max(4, side * image_size // 128), device=dev,
-                         requires_grad=True)) for c, side in CONV_PROBE]
+    convs = [
+        (
+            torch.nn.Conv2d(c, c, 3, padding=1).to(dev),
+            torch.rand(
+                batch_size,
+                c,
+                max(4, side * image_size // 128),
+                max(4, side * image_size // 128),
+                device=dev,
+                requires_grad=True,
+            ),
+        )
+        for c, side in CONV_PROBE
+    ]
 
     def once() -> None:
         for conv, x in convs:
@@ -118,8 +141,11 @@ def model_facts(name: str, task: str = "mt", image_size: int = 128) -> dict[str,
     torch.manual_seed(0)
     net = build_model(name, task, image_size=image_size)
     fwd, both = training_flops(net, image_size, "cpu")
-    return {"params_m": round(sum(p.numel() for p in net.parameters()) / 1e6, 3),
-            "gflops_forward": round(fwd / 1e9, 3), "gflops_train": round(both / 1e9, 3)}
+    return {
+        "params_m": round(sum(p.numel() for p in net.parameters()) / 1e6, 3),
+        "gflops_forward": round(fwd / 1e9, 3),
+        "gflops_train": round(both / 1e9, 3),
+    }
 
 
 def _reset_peak_rss() -> None:
@@ -141,9 +167,17 @@ def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def measure(name: str, image_size: int = 128, batch_size: int = 2, steps: int = 5, epoch_images: int = 860,
-            device: str = "auto", precision: str = "auto", task: str | None = None,
-            rates: dict[str, float] | None = None) -> SpeedResult:
+def measure(
+    name: str,
+    image_size: int = 128,
+    batch_size: int = 2,
+    steps: int = 5,
+    epoch_images: int = 860,
+    device: str = "auto",
+    precision: str = "auto",
+    task: str | None = None,
+    rates: dict[str, float] | None = None,
+) -> SpeedResult:
     """Train ``name`` for one warm-up and ``steps`` timed steps on random data (the multi-task loss).
 
     ``rates`` caches the measured convolution rate per precision between models of one run.
@@ -200,13 +234,35 @@ def measure(name: str, image_size: int = 128, batch_size: int = 2, steps: int = 
     cuda_mb = torch.cuda.max_memory_allocated(dev) / 2**20 if dev.type == "cuda" else 0.0
     n_params = sum(p.numel() for p in net.parameters()) / 1e6
     del net, opt
-    return SpeedResult(name, task, prec_name, round(n_params, 2), str(dev), image_size, batch_size, torch.get_num_threads(),
-                       step, step / batch_size, step * epoch_images / batch_size, train_flops,
-                       train_flops / rates["fp32"], train_flops / rates[prec_name], _peak_rss_mb(), cuda_mb)
+    return SpeedResult(
+        name,
+        task,
+        prec_name,
+        round(n_params, 2),
+        str(dev),
+        image_size,
+        batch_size,
+        torch.get_num_threads(),
+        step,
+        step / batch_size,
+        step * epoch_images / batch_size,
+        train_flops,
+        train_flops / rates["fp32"],
+        train_flops / rates[prec_name],
+        _peak_rss_mb(),
+        cuda_mb,
+    )
 
 
-def measure_all(names: Sequence[str] | None = None, image_size: int = 128, batch_size: int = 2, steps: int = 5,
-                epoch_images: int = 860, device: str = "auto", precisions: Sequence[str] = ("auto",)) -> list[SpeedResult]:
+def measure_all(
+    names: Sequence[str] | None = None,
+    image_size: int = 128,
+    batch_size: int = 2,
+    steps: int = 5,
+    epoch_images: int = 860,
+    device: str = "auto",
+    precisions: Sequence[str] = ("auto",),
+) -> list[SpeedResult]:
     """:func:`measure` for each name (default: every registered model) and precision, in one process.
 
     Raises:
@@ -219,7 +275,11 @@ def measure_all(names: Sequence[str] | None = None, image_size: int = 128, batch
     if unknown:
         raise ConfigError(f"unknown model(s) {', '.join(unknown)} (known: {', '.join(MODELS)})")
     rates: dict[str, float] = {}
-    return [measure(n, image_size, batch_size, steps, epoch_images, device, p, rates=rates) for n in names for p in precisions]
+    return [
+        measure(n, image_size, batch_size, steps, epoch_images, device, p, rates=rates)
+        for n in names
+        for p in precisions
+    ]
 
 
 def format_table(results: Sequence[SpeedResult]) -> str:
@@ -231,13 +291,18 @@ def format_table(results: Sequence[SpeedResult]) -> str:
     from .provenance import hardware
 
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    lines = [f"hardware: {hardware()}; torch threads {torch.get_num_threads()}; load average (1 min) at the end {load:.1f}",
-             "floor = training FLOPs per image / the fp32 3x3-convolution rate measured in this run", "",
-             "| model | task | precision | params (M) | device | input | batch | s/step | s/image | GFLOP/image (train) "
-             "| floor s/image | ratio | s/epoch | peak RSS (MB) | peak CUDA (MB) |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    lines = [
+        f"hardware: {hardware()}; torch threads {torch.get_num_threads()}; load average (1 min) at the end {load:.1f}",
+        "floor = training FLOPs per image / the fp32 3x3-convolution rate measured in this run",
+        "",
+        "| model | task | precision | params (M) | device | input | batch | s/step | s/image | GFLOP/image (train) "
+        "| floor s/image | ratio | s/epoch | peak RSS (MB) | peak CUDA (MB) |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
     for r in results:
-        lines.append(f"| {r.model} | {r.task} | {r.precision} | {r.params_m} | {r.device} | {r.image_size}x{r.image_size} | "
-                     f"{r.batch_size} | {r.step_s:.3f} | {r.image_s:.4f} | {r.flops_per_image / 1e9:.1f} | "
-                     f"{r.floor_s_per_image:.4f} | {r.ratio:.2f} | {r.epoch_s:.0f} | {r.peak_rss_mb:.0f} | {r.peak_cuda_mb:.0f} |")
+        lines.append(
+            f"| {r.model} | {r.task} | {r.precision} | {r.params_m} | {r.device} | {r.image_size}x{r.image_size} | "
+            f"{r.batch_size} | {r.step_s:.3f} | {r.image_s:.4f} | {r.flops_per_image / 1e9:.1f} | "
+            f"{r.floor_s_per_image:.4f} | {r.ratio:.2f} | {r.epoch_s:.0f} | {r.peak_rss_mb:.0f} | {r.peak_cuda_mb:.0f} |"
+        )
     return "\n".join(lines)

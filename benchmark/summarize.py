@@ -16,25 +16,55 @@ from .provenance import read_checked_json
 
 #: (row label, metrics.json key) in the order of Tables 8 and 9, then the other figures we report.
 ROWS: tuple[tuple[str, str], ...] = (
-    ("DSC Benign", "dsc_benign"), ("DSC Malignant", "dsc_malignant"), ("DSC Normal", "dsc_normal"),
-    ("DSC Average", "dsc_avg"), ("F1 Benign", "f1_benign"), ("F1 Malignant", "f1_malignant"),
-    ("F1 Normal", "f1_normal"), ("F1 Weighted", "f1_weighted"), ("ACC", "acc"),
+    ("DSC Benign", "dsc_benign"),
+    ("DSC Malignant", "dsc_malignant"),
+    ("DSC Normal", "dsc_normal"),
+    ("DSC Average", "dsc_avg"),
+    ("F1 Benign", "f1_benign"),
+    ("F1 Malignant", "f1_malignant"),
+    ("F1 Normal", "f1_normal"),
+    ("F1 Weighted", "f1_weighted"),
+    ("ACC", "acc"),
 )
 EXTRA_ROWS: tuple[tuple[str, str], ...] = (
-    ("Jaccard", "jac"), ("HD95 (px)", "hd"), ("HD max (px)", "hd_max"), ("Recall", "rec"), ("Precision", "pre"),
+    ("Jaccard", "jac"),
+    ("HD95 (px)", "hd"),
+    ("HD max (px)", "hd_max"),
+    ("Recall", "rec"),
+    ("Precision", "pre"),
     ("Incoherent before PR", "incoherent_before_pr"),
 )
 
 #: Paper figures (Tables 8 and 9, MT + PR + DO, mean +- std over 4 folds) by model name.
 PAPER: dict[str, tuple[str, dict[str, tuple[float, float]]]] = {
-    "mt-unetpp": ("Paper MT UNet++", {
-        "dsc_benign": (0.773, 0.050), "dsc_malignant": (0.711, 0.057), "dsc_normal": (0.781, 0.157),
-        "dsc_avg": (0.751, 0.018), "f1_benign": (0.826, 0.029), "f1_malignant": (0.791, 0.025),
-        "f1_normal": (0.741, 0.060), "f1_weighted": (0.801, 0.026), "acc": (0.802, 0.018)}),
-    "mt-nnunet": ("Paper MT nnU-Net", {
-        "dsc_benign": (0.779, 0.046), "dsc_malignant": (0.717, 0.049), "dsc_normal": (0.766, 0.103),
-        "dsc_avg": (0.754, 0.035), "f1_benign": (0.806, 0.005), "f1_malignant": (0.751, 0.040),
-        "f1_normal": (0.741, 0.109), "f1_weighted": (0.777, 0.019), "acc": (0.780, 0.017)}),
+    "mt-unetpp": (
+        "Paper MT UNet++",
+        {
+            "dsc_benign": (0.773, 0.050),
+            "dsc_malignant": (0.711, 0.057),
+            "dsc_normal": (0.781, 0.157),
+            "dsc_avg": (0.751, 0.018),
+            "f1_benign": (0.826, 0.029),
+            "f1_malignant": (0.791, 0.025),
+            "f1_normal": (0.741, 0.060),
+            "f1_weighted": (0.801, 0.026),
+            "acc": (0.802, 0.018),
+        },
+    ),
+    "mt-nnunet": (
+        "Paper MT nnU-Net",
+        {
+            "dsc_benign": (0.779, 0.046),
+            "dsc_malignant": (0.717, 0.049),
+            "dsc_normal": (0.766, 0.103),
+            "dsc_avg": (0.754, 0.035),
+            "f1_benign": (0.806, 0.005),
+            "f1_malignant": (0.751, 0.040),
+            "f1_normal": (0.741, 0.109),
+            "f1_weighted": (0.777, 0.019),
+            "acc": (0.780, 0.017),
+        },
+    ),
 }
 
 
@@ -52,9 +82,15 @@ def load_folds(run_dir: str | Path) -> list[dict[str, Any]]:
     ref = folds[0]["provenance"]
     for p, f in zip(paths[1:], folds[1:]):
         prov = f["provenance"]
-        diff = [k for k in ref["config"] if k not in ("device", "threads", "label") and prov["config"].get(k) != ref["config"][k]]
+        diff = [
+            k
+            for k in ref["config"]
+            if k not in ("device", "threads", "label") and prov["config"].get(k) != ref["config"][k]
+        ]
         if diff or prov["inputs"].get("manifest_sha256") != ref["inputs"].get("manifest_sha256"):
-            raise BenchError(f"written with other settings or inputs than {paths[0]} ({', '.join(diff) or 'manifest'})", p)
+            raise BenchError(
+                f"written with other settings or inputs than {paths[0]} ({', '.join(diff) or 'manifest'})", p
+            )
     return folds
 
 
@@ -117,10 +153,18 @@ def summary_markdown(folds: list[dict[str, Any]], ddof: int = DEFAULT_DDOF) -> s
     for label, key in (("DSC Average", "dsc_avg"), ("ACC", "acc")):
         mb, sb, _ = mean_std([f.get("before_pr", {}).get(key) for f in folds], ddof)
         lines.append(f"| {label} before PR | – | {_fmt(mb, sb)} |")
-    lines += ["", "Per fold:", "", "| Fold | n test | DSC avg | F1 weighted | ACC | incoherent before PR | refined cases |",
-              "|---|---|---|---|---|---|---|"]
+    lines += [
+        "",
+        "Per fold:",
+        "",
+        "| Fold | n test | DSC avg | F1 weighted | ACC | incoherent before PR | refined cases |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for f in folds:
-        cells = ["–" if f.get(k) is None else f"{f[k]:.3f}" for k in ("dsc_avg", "f1_weighted", "acc", "incoherent_before_pr")]
+        cells = [
+            "–" if f.get(k) is None else f"{f[k]:.3f}"
+            for k in ("dsc_avg", "f1_weighted", "acc", "incoherent_before_pr")
+        ]
         lines.append(f"| {f['fold']} | {f.get('n_test')} | {' | '.join(cells)} | {f.get('refined_cases')} |")
     return "\n".join(lines) + "\n"
 

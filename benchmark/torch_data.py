@@ -36,8 +36,16 @@ class ManifestDataset(torch.utils.data.Dataset):  # type: ignore[type-arg]
         verify: compare each decoded image with the manifest's ``pixel_sha256``.
     """
 
-    def __init__(self, manifest: str | Path, folds: str | Path, data: str | Path, fold: int, split: str,
-                 size: int | None = 128, verify: bool = True) -> None:
+    def __init__(
+        self,
+        manifest: str | Path,
+        folds: str | Path,
+        data: str | Path,
+        fold: int,
+        split: str,
+        size: int | None = 128,
+        verify: bool = True,
+    ) -> None:
         self.table = load_split(manifest, folds, data, fold, split)
         self.size = size
         self.verify = verify
@@ -55,5 +63,10 @@ class ManifestDataset(torch.utils.data.Dataset):  # type: ignore[type-arg]
             img, msk = gray.astype(np.float32) / 255.0, mask.astype(np.uint8)
         else:
             img, msk = resize_pair(gray, mask, self.size)
-        return {"image": torch.from_numpy(img)[None], "mask": torch.from_numpy(msk.astype(np.float32))[None],
-                "label": CLASSES.index(row["class"]), "class": row["class"], "id": row["id"]}
+        return {
+            "image": torch.from_numpy(img)[None],
+            "mask": torch.from_numpy(msk.astype(np.float32))[None],
+            "label": CLASSES.index(row["class"]),
+            "class": row["class"],
+            "id": row["id"],
+        }

@@ -136,21 +136,37 @@ class Predictions:
 
 
 @torch.no_grad()
-def predict(model: nn.Module, images: torch.Tensor, cfg: RunConfig, device: torch.device,
-            masks: torch.Tensor | None = None, labels: torch.Tensor | None = None) -> Predictions:
+def predict(
+    model: nn.Module,
+    images: torch.Tensor,
+    cfg: RunConfig,
+    device: torch.device,
+    masks: torch.Tensor | None = None,
+    labels: torch.Tensor | None = None,
+) -> Predictions:
     """Run the model in eval mode over ``(N, 1, S, S)`` images; with targets, also the mean loss."""
     model.eval()
     dtype = amp_dtype(cfg, device)
     segs, clss, losses = [], [], []
     for i in range(0, images.shape[0], cfg.eval_batch_size):
-        xb = images[i:i + cfg.eval_batch_size].to(device)
+        xb = images[i : i + cfg.eval_batch_size].to(device)
         if device.type == "cuda" and cfg.channels_last:
             xb = xb.contiguous(memory_format=torch.channels_last)
         with torch.autocast(device.type, dtype=dtype or torch.float32, enabled=dtype is not None):
             out = model(xb)
         if masks is not None and labels is not None:
-            loss, _ = multitask_loss(out.seg, out.cls, masks[i:i + len(xb)].to(device), labels[i:i + len(xb)].to(device),
-                                     cfg.lambda_seg, cfg.focal_gamma, cfg.dice_eps, out.recon, xb, cfg.recon_weight)
+            loss, _ = multitask_loss(
+                out.seg,
+                out.cls,
+                masks[i : i + len(xb)].to(device),
+                labels[i : i + len(xb)].to(device),
+                cfg.lambda_seg,
+                cfg.focal_gamma,
+                cfg.dice_eps,
+                out.recon,
+                xb,
+                cfg.recon_weight,
+            )
             losses.append(loss.float() * len(xb))
         if out.seg:
             segs.append(torch.sigmoid(out.seg[0].float())[:, 0].cpu())
@@ -199,8 +215,13 @@ def _rng_states() -> dict[str, Any]:
     name, keys, pos, has_gauss, cached = np.random.get_state()
     st: dict[str, Any] = {
         "python": [version, list(internal), gauss],
-        "numpy": {"name": name, "keys": torch.from_numpy(np.asarray(keys, np.int64)), "pos": int(pos),
-                  "has_gauss": int(has_gauss), "cached": float(cached)},
+        "numpy": {
+            "name": name,
+            "keys": torch.from_numpy(np.asarray(keys, np.int64)),
+            "pos": int(pos),
+            "has_gauss": int(has_gauss),
+            "cached": float(cached),
+        },
         "torch": torch.get_rng_state(),
     }
     if torch.cuda.is_available():
@@ -212,8 +233,9 @@ def _set_rng_states(st: dict[str, Any]) -> None:
     version, internal, gauss = st["python"]
     random.setstate((int(version), tuple(int(v) for v in internal), gauss))
     npst = st["numpy"]
-    np.random.set_state((npst["name"], npst["keys"].numpy().astype(np.uint32), npst["pos"], npst["has_gauss"],
-                         npst["cached"]))
+    np.random.set_state(
+        (npst["name"], npst["keys"].numpy().astype(np.uint32), npst["pos"], npst["has_gauss"], npst["cached"])
+    )
     torch.set_rng_state(st["torch"])
     if "cuda" in st and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(st["cuda"])
@@ -227,7 +249,9 @@ def save_checkpoint(path: Path, obj: dict[str, Any]) -> None:
     """
     import json
 
-    plain = {k: json.loads(json.dumps(v, default=str)) for k, v in obj.items() if k in ("config", "provenance", "state")}
+    plain = {
+        k: json.loads(json.dumps(v, default=str)) for k, v in obj.items() if k in ("config", "provenance", "state")
+    }
     _save(path, dict(obj, **plain, format=CHECKPOINT_FORMAT))
 
 
@@ -250,8 +274,9 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
         first = lines[0] if lines else type(exc).__name__
         raise BenchError(f"not a busi-bench checkpoint (refused to load objects: {first[:160]})", path) from exc
     except Exception as exc:  # noqa: BLE001 - torch raises many types for a damaged file
-        raise BenchError(f"not a busi-bench checkpoint (cannot read it: {type(exc).__name__}: {str(exc)[:160]})",
-                         path) from exc
+        raise BenchError(
+            f"not a busi-bench checkpoint (cannot read it: {type(exc).__name__}: {str(exc)[:160]})", path
+        ) from exc
     if not isinstance(ck, dict) or ck.get("format") != CHECKPOINT_FORMAT or not isinstance(ck.get("model"), dict):
         raise BenchError(f"not a busi-bench checkpoint (no {CHECKPOINT_FORMAT!r} tag)", path)
     if not isinstance(ck.get("config"), dict):
@@ -264,8 +289,11 @@ def _check_resumable(ck: dict[str, Any], cfg: RunConfig, path: Path, prov: dict[
     now_inputs = (prov or {}).get("inputs", {})
     for key in ("manifest_sha256", "folds_sha256"):
         if saved_inputs.get(key) and now_inputs.get(key) and saved_inputs[key] != now_inputs[key]:
-            raise BenchError(f"cannot resume: the checkpoint was trained on another {key.split('_')[0]} file "
-                             f"(sha256 {saved_inputs[key][:12]}, now {now_inputs[key][:12]})", path)
+            raise BenchError(
+                f"cannot resume: the checkpoint was trained on another {key.split('_')[0]} file "
+                f"(sha256 {saved_inputs[key][:12]}, now {now_inputs[key][:12]})",
+                path,
+            )
     defaults = RunConfig().to_dict()
     # a setting added after the checkpoint was written counts as its default value
     saved = dict(defaults, **ck.get("config", {}))
@@ -311,10 +339,12 @@ def train_fold(
     device = select_device(cfg.device)
     setup_determinism(cfg, device)
     model = build(cfg, device)
-    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, eps=cfg.adam_eps,
-                                 fused=device.type == "cuda")
-    scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, mode="min", factor=cfg.plateau_factor,
-                                                           patience=cfg.plateau_patience, min_lr=cfg.min_lr)
+    optimizer = torch.optim.Adam(
+        model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, eps=cfg.adam_eps, fused=device.type == "cuda"
+    )
+    scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
+        optimizer, mode="min", factor=cfg.plateau_factor, patience=cfg.plateau_patience, min_lr=cfg.min_lr
+    )
     dtype = amp_dtype(cfg, device)
     scaler = torch.amp.GradScaler("cuda", enabled=dtype == torch.float16)
     step_model: Any = torch.compile(model, mode=cfg.compile_mode) if cfg.compile else model
@@ -341,8 +371,15 @@ def train_fold(
     order_t = torch.from_numpy(order).to(device)
     n_draw = min(cfg.images_per_epoch, len(order)) if cfg.images_per_epoch else len(order)
     augmenter = make_augmenter(cfg.augment, device, cfg.image_interp)
-    log.info("training: %d images (%d after oversampling, %d drawn per epoch), validation: %d, device %s%s",
-             len(train), len(order), n_draw, len(val), device, f", autocast {dtype}" if dtype else "")
+    log.info(
+        "training: %d images (%d after oversampling, %d drawn per epoch), validation: %d, device %s%s",
+        len(train),
+        len(order),
+        n_draw,
+        len(val),
+        device,
+        f", autocast {dtype}" if dtype else "",
+    )
 
     while not state.finished and state.epoch < cfg.epochs:
         epoch = state.epoch + 1
@@ -354,10 +391,16 @@ def train_fold(
             augmenter.reseed(epoch_seed(cfg.seed, epoch, 1))
         sums = {"loss": torch.zeros((), device=device)}
         n_batches = math.ceil(n_draw / cfg.batch_size)
-        bar = tqdm(range(n_batches), desc=f"epoch {epoch}/{cfg.epochs}", unit="batch", leave=False,
-                   disable=not progress, dynamic_ncols=True)
+        bar = tqdm(
+            range(n_batches),
+            desc=f"epoch {epoch}/{cfg.epochs}",
+            unit="batch",
+            leave=False,
+            disable=not progress,
+            dynamic_ncols=True,
+        )
         for b in bar:
-            idx = perm[b * cfg.batch_size:(b + 1) * cfg.batch_size]
+            idx = perm[b * cfg.batch_size : (b + 1) * cfg.batch_size]
             xb, yb, lb = x_tr[idx], y_tr[idx], l_tr[idx]
             if augmenter is not None:
                 xb, yb = augmenter(xb, yb)
@@ -365,8 +408,9 @@ def train_fold(
                 xb = xb.contiguous(memory_format=torch.channels_last)
             with torch.autocast(device.type, dtype=dtype or torch.float32, enabled=dtype is not None):
                 out = step_model(xb)
-            loss, parts = multitask_loss(out.seg, out.cls, yb, lb, cfg.lambda_seg, cfg.focal_gamma, cfg.dice_eps,
-                                         out.recon, xb, cfg.recon_weight)
+            loss, parts = multitask_loss(
+                out.seg, out.cls, yb, lb, cfg.lambda_seg, cfg.focal_gamma, cfg.dice_eps, out.recon, xb, cfg.recon_weight
+            )
             optimizer.zero_grad(set_to_none=True)
             scaler.scale(loss).backward()
             scaler.step(optimizer)
@@ -393,8 +437,10 @@ def train_fold(
         record["eval_seconds"] = t_ckpt - t_eval
         if improved:
             state.best_metric, state.best_epoch, state.since_best = metric, epoch, 0
-            save_checkpoint(ckpt_dir / "best.pt", {"model": model.state_dict(), "config": cfg.to_dict(), "epoch": epoch,
-                                         "provenance": provenance or {}})
+            save_checkpoint(
+                ckpt_dir / "best.pt",
+                {"model": model.state_dict(), "config": cfg.to_dict(), "epoch": epoch, "provenance": provenance or {}},
+            )
         else:
             state.since_best += 1
         state.epoch = epoch
@@ -410,11 +456,19 @@ def train_fold(
         # last.pt every checkpoint_every epochs and at the end; a resume from an older one replays the
         # missing epochs exactly (every epoch is seeded from (seed, epoch))
         if state.finished or epoch % max(1, cfg.checkpoint_every) == 0:
-            save_checkpoint(last, {
-                "model": model.state_dict(), "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
-                "scaler": scaler.state_dict(), "state": dict(state.__dict__), "rng": _rng_states(),
-                "config": cfg.to_dict(), "provenance": provenance or {},
-            })
+            save_checkpoint(
+                last,
+                {
+                    "model": model.state_dict(),
+                    "optimizer": optimizer.state_dict(),
+                    "scheduler": scheduler.state_dict(),
+                    "scaler": scaler.state_dict(),
+                    "state": dict(state.__dict__),
+                    "rng": _rng_states(),
+                    "config": cfg.to_dict(),
+                    "provenance": provenance or {},
+                },
+            )
         record["checkpoint_seconds"] = time.perf_counter() - t_ckpt
         vals = " ".join(f"{k}={record[k]:.4f}" for k in ("train_loss", "val_loss", "val_dsc", "val_acc") if k in record)
         msg = f"epoch {epoch}/{cfg.epochs} {vals} lr={record['lr']:.2e} {record['seconds']:.1f}s{' *best*' if improved else ''}"

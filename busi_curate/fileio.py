@@ -35,7 +35,9 @@ def refuse_link(path: str | Path) -> Path:
 
     path = Path(path)
     if path.is_symlink():
-        raise UnsafePathError(f"is a symbolic link (to {os.readlink(path)}); busi-curate never writes through a link", path)
+        raise UnsafePathError(
+            f"is a symbolic link (to {os.readlink(path)}); busi-curate never writes through a link", path
+        )
     return path
 
 

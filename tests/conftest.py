@@ -69,7 +69,9 @@ def run_cli(argv: list[str]) -> int:
 
 
 @pytest.fixture(scope="session")
-def synthetic_manifest_dir(synthetic_dir: Path, synthetic_scan_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def synthetic_manifest_dir(
+    synthetic_dir: Path, synthetic_scan_dir: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Path:
     """A manifest folder exported from the synthetic scan after reviewing its planted pairs. Read-only."""
     import shutil
 

@@ -14,8 +14,14 @@ from busi_curate.scan.run import read_scan
 
 
 def same_features(a, b) -> bool:
-    return (np.array_equal(a.small, b.small) and np.array_equal(a.valid, b.valid) and np.array_equal(a.xy, b.xy)
-            and np.array_equal(a.level, b.level) and np.array_equal(a.desc, b.desc) and a.scale == b.scale)
+    return (
+        np.array_equal(a.small, b.small)
+        and np.array_equal(a.valid, b.valid)
+        and np.array_equal(a.xy, b.xy)
+        and np.array_equal(a.level, b.level)
+        and np.array_equal(a.desc, b.desc)
+        and a.scale == b.scale
+    )
 
 
 @pytest.fixture()
@@ -44,7 +50,7 @@ def test_overlay_marks_are_not_tissue():
     img = (rng.random((200, 300)) * 120 + 40).astype(np.uint8)
     img[50:60, 100:160] = 255  # a white text bar
     f = extract(img)
-    yy, xx = np.mgrid[0:f.small.shape[0], 0:f.small.shape[1]]
+    yy, xx = np.mgrid[0 : f.small.shape[0], 0 : f.small.shape[1]]
     bar = (yy >= 50 * f.scale) & (yy < 60 * f.scale) & (xx >= 100 * f.scale) & (xx < 160 * f.scale)
     assert not f.valid[bar].any()
 

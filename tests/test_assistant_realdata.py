@@ -15,9 +15,9 @@ from busi_curate.fileio import pixel_sha256
 pytestmark = pytest.mark.realdata
 
 GROUPS = [
-    [("benign", "139"), ("benign", "157"), ("benign", "65"), ("benign", "99")],   # Fig. 2, quadruplet
-    [("benign", "131"), ("benign", "42"), ("malignant", "51")],                  # Fig. 3, triplet
-    [("benign", "406"), ("malignant", "94")],                                    # Fig. 4, duplet
+    [("benign", "139"), ("benign", "157"), ("benign", "65"), ("benign", "99")],  # Fig. 2, quadruplet
+    [("benign", "131"), ("benign", "42"), ("malignant", "51")],  # Fig. 3, triplet
+    [("benign", "406"), ("malignant", "94")],  # Fig. 4, duplet
 ]
 
 

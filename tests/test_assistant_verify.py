@@ -15,8 +15,16 @@ from busi_curate.assistant.rule import RuleSettings, decide
 from busi_curate.assistant.verify import PairEvidence
 from busi_curate.scan.run import read_scan
 
-GRADE_OF_KIND = {"identical": "identical", "relabel": "identical", "remask": "identical", "crop": "same-frame",
-                 "rescale": "same-frame", "shift": "same-frame", "brightness": "same-frame", "speckle": "same-frame"}
+GRADE_OF_KIND = {
+    "identical": "identical",
+    "relabel": "identical",
+    "remask": "identical",
+    "crop": "same-frame",
+    "rescale": "same-frame",
+    "shift": "same-frame",
+    "brightness": "same-frame",
+    "speckle": "same-frame",
+}
 
 
 @pytest.fixture(scope="module")
@@ -29,9 +37,12 @@ def assistant(synthetic_scan_dir, tmp_path_factory):
 def planted(synthetic_dir, assistant):
     table = pd.read_csv(synthetic_dir / "planted.csv", dtype=str)
     scan = assistant.scan
-    return [(k, scan.row_of(sc, si), scan.row_of(cc, ci))
-            for k, sc, si, cc, ci in zip(table["kind"], table["source_class"], table["source_id"], table["copy_class"],
-                                         table["copy_id"])]
+    return [
+        (k, scan.row_of(sc, si), scan.row_of(cc, ci))
+        for k, sc, si, cc, ci in zip(
+            table["kind"], table["source_class"], table["source_id"], table["copy_class"], table["copy_id"]
+        )
+    ]
 
 
 def test_every_planted_kind_is_present(planted):
@@ -87,18 +98,26 @@ def ev(inliers=300, ratio=0.9, ncc=0.995, ncc_coarse=0.998, overlap=0.95, rot=0.
     return PairEvidence(matches, inliers, 1.0 if inliers else math.nan, rot, spread, ratio, overlap, ncc, ncc_coarse)
 
 
-@pytest.mark.parametrize("evidence, ssim, verdict, grade", [
-    (ev(), 0.9, "same", "same-frame"),                                   # a copy: nearly every keypoint matches
-    (ev(), 0.05, "same", "same-frame"),                                  # ... whatever its SSIM
-    (ev(inliers=60, ratio=0.2, ncc=0.97, ncc_coarse=0.985), 0.6, "same", "adjacent-frame"),  # new speckle, same anatomy
-    (ev(inliers=0, ratio=0, ncc=math.nan, ncc_coarse=math.nan), 0.3, "different", ""),      # no fit
-    (ev(inliers=5, ratio=0.02, ncc=0.7, ncc_coarse=0.75), 0.3, "different", ""),            # chance fit
-    (ev(inliers=12, ratio=0.05, ncc=0.6, ncc_coarse=0.65), 0.3, "different", ""),           # fit, tissue uncorrelated
-    (ev(inliers=0, ratio=0, ncc=math.nan, ncc_coarse=math.nan), 0.6, "uncertain", ""),      # no fit, high SSIM
-    (ev(inliers=5, ratio=0.02, ncc=0.95, ncc_coarse=0.97), 0.4, "uncertain", ""),           # weak fit, alike tissue
-    (ev(inliers=60, ratio=0.42, ncc=0.99, ncc_coarse=0.995), 0.6, "uncertain", ""),         # between the grades
-    (ev(inliers=300, ratio=0.9, ncc=0.99, rot=8.0), 0.6, "uncertain", ""),                  # rotated: implausible copy
-])
+@pytest.mark.parametrize(
+    "evidence, ssim, verdict, grade",
+    [
+        (ev(), 0.9, "same", "same-frame"),  # a copy: nearly every keypoint matches
+        (ev(), 0.05, "same", "same-frame"),  # ... whatever its SSIM
+        (
+            ev(inliers=60, ratio=0.2, ncc=0.97, ncc_coarse=0.985),
+            0.6,
+            "same",
+            "adjacent-frame",
+        ),  # new speckle, same anatomy
+        (ev(inliers=0, ratio=0, ncc=math.nan, ncc_coarse=math.nan), 0.3, "different", ""),  # no fit
+        (ev(inliers=5, ratio=0.02, ncc=0.7, ncc_coarse=0.75), 0.3, "different", ""),  # chance fit
+        (ev(inliers=12, ratio=0.05, ncc=0.6, ncc_coarse=0.65), 0.3, "different", ""),  # fit, tissue uncorrelated
+        (ev(inliers=0, ratio=0, ncc=math.nan, ncc_coarse=math.nan), 0.6, "uncertain", ""),  # no fit, high SSIM
+        (ev(inliers=5, ratio=0.02, ncc=0.95, ncc_coarse=0.97), 0.4, "uncertain", ""),  # weak fit, alike tissue
+        (ev(inliers=60, ratio=0.42, ncc=0.99, ncc_coarse=0.995), 0.6, "uncertain", ""),  # between the grades
+        (ev(inliers=300, ratio=0.9, ncc=0.99, rot=8.0), 0.6, "uncertain", ""),  # rotated: implausible copy
+    ],
+)
 def test_rule_table(evidence, ssim, verdict, grade):
     a = decide(evidence, ssim, settings=RuleSettings())
     assert (a.verdict, a.grade) == (verdict, grade), a.evidence

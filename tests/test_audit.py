@@ -19,10 +19,15 @@ def reviewed(scan_copy: Path, synthetic_dir: Path) -> Path:
 
 def _split(scan: Path, tmp: Path, test_keys: set[tuple[str, str]], folds: bool = False) -> Path:
     idx = pd.read_csv(scan / "index.csv", dtype=str)
-    rows = [{"class": c, "id": i, "split": "test" if (c, i) in test_keys else "train"} for c, i in zip(idx["class"], idx["id"])]
+    rows = [
+        {"class": c, "id": i, "split": "test" if (c, i) in test_keys else "train"}
+        for c, i in zip(idx["class"], idx["id"])
+    ]
     frame = pd.DataFrame(rows)
     if folds:
-        frame = pd.concat([frame.assign(fold="0"), frame.assign(fold="1", split="train")])[["class", "id", "fold", "split"]]
+        frame = pd.concat([frame.assign(fold="0"), frame.assign(fold="1", split="train")])[
+            ["class", "id", "fold", "split"]
+        ]
     path = tmp / "split.csv"
     frame.to_csv(path, index=False)
     return path
@@ -35,8 +40,17 @@ def test_a_copy_across_the_split_is_found_and_fails(reviewed: Path, synthetic_di
     code = run_cli(["audit", str(synthetic_dir), "--split", str(split), "--scan", str(reviewed), "--out", str(out)])
     assert code == 1
     leak = pd.read_csv(out / "leakage.csv", dtype=str)
-    assert list(leak.columns) == ["test_class", "test_id", "test_split", "train_class", "train_id", "train_split",
-                                  "grade", "ssim", "evidence"]
+    assert list(leak.columns) == [
+        "test_class",
+        "test_id",
+        "test_split",
+        "train_class",
+        "train_id",
+        "train_split",
+        "grade",
+        "ssim",
+        "evidence",
+    ]
     assert (leak["test_id"] == p["copy_id"]).all() and p["source_id"] in set(leak["train_id"])
     meta = json.loads((out / "audit.json").read_text())
     assert meta["test_images_with_same_frame_copy"] == 1 and meta["fails"]
@@ -44,34 +58,73 @@ def test_a_copy_across_the_split_is_found_and_fails(reviewed: Path, synthetic_di
     assert (out / "panels" / "pair0000.png").is_file() and (out / "leakage.html").is_file()
     # the same pair on one side of the split is clean; --fail-on adjacent-frame still passes a clean split
     clean = _split(reviewed, tmp_path, {(p["copy_class"], p["copy_id"]), (p["source_class"], p["source_id"])})
-    assert run_cli(["audit", str(synthetic_dir), "--split", str(clean), "--scan", str(reviewed), "--out",
-                    str(tmp_path / "clean"), "--fail-on", "adjacent-frame"]) == 0
+    assert (
+        run_cli(
+            [
+                "audit",
+                str(synthetic_dir),
+                "--split",
+                str(clean),
+                "--scan",
+                str(reviewed),
+                "--out",
+                str(tmp_path / "clean"),
+                "--fail-on",
+                "adjacent-frame",
+            ]
+        )
+        == 0
+    )
 
 
 def test_folds_files_are_audited_fold_by_fold(reviewed: Path, synthetic_dir: Path, tmp_path: Path) -> None:
     p = planted(synthetic_dir)[0]
     split = _split(reviewed, tmp_path, {(p["copy_class"], p["copy_id"])}, folds=True)
     out = tmp_path / "audit"
-    assert run_cli(["audit", str(synthetic_dir), "--split", str(split), "--scan", str(reviewed), "--out", str(out)]) == 1
+    assert (
+        run_cli(["audit", str(synthetic_dir), "--split", str(split), "--scan", str(reviewed), "--out", str(out)]) == 1
+    )
     leak = pd.read_csv(out / "leakage.csv", dtype=str)
     assert "fold" in leak.columns and set(leak["fold"]) == {"0"}  # fold 1 has no test image
     assert set(leak["grade"]) == {"identical"}
     # --fail-on identical also fails; a same-frame-only leak would not
-    assert run_cli(["audit", str(synthetic_dir), "--split", str(split), "--scan", str(reviewed), "--out", str(out),
-                    "--fail-on", "identical"]) == 1
+    assert (
+        run_cli(
+            [
+                "audit",
+                str(synthetic_dir),
+                "--split",
+                str(split),
+                "--scan",
+                str(reviewed),
+                "--out",
+                str(out),
+                "--fail-on",
+                "identical",
+            ]
+        )
+        == 1
+    )
 
 
-@pytest.mark.parametrize("text,needle", [
-    ("class,id\nbenign,1\n", "missing"),
-    ("class,id,split\n", "no images"),
-    ("class,id,split\nbenign,1,train\n", "no image has split 'test'"),
-    ("class,id,split\nbenign,1,test\nbenign,1,train\n", "listed twice"),
-    ("class,id,split\nbenign,999,test\n", "not in the scan"),
-])
-def test_bad_split_files_exit_2(reviewed: Path, synthetic_dir: Path, tmp_path: Path, capsys, text: str, needle: str) -> None:
+@pytest.mark.parametrize(
+    "text,needle",
+    [
+        ("class,id\nbenign,1\n", "missing"),
+        ("class,id,split\n", "no images"),
+        ("class,id,split\nbenign,1,train\n", "no image has split 'test'"),
+        ("class,id,split\nbenign,1,test\nbenign,1,train\n", "listed twice"),
+        ("class,id,split\nbenign,999,test\n", "not in the scan"),
+    ],
+)
+def test_bad_split_files_exit_2(
+    reviewed: Path, synthetic_dir: Path, tmp_path: Path, capsys, text: str, needle: str
+) -> None:
     split = tmp_path / "bad.csv"
     split.write_text(text)
-    code = run_cli(["audit", str(synthetic_dir), "--split", str(split), "--scan", str(reviewed), "--out", str(tmp_path / "o")])
+    code = run_cli(
+        ["audit", str(synthetic_dir), "--split", str(split), "--scan", str(reviewed), "--out", str(tmp_path / "o")]
+    )
     err = capsys.readouterr().err
     assert code == 2 and needle in err and "Traceback" not in err
 

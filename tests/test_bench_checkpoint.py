@@ -85,8 +85,15 @@ def test_saved_checkpoints_load_with_weights_only(tmp_path: Path) -> None:
     path = tmp_path / "ok.pt"
     st = _rng_states()
     a = (random.random(), float(np.random.rand()), float(torch.rand(1)))
-    save_checkpoint(path, {"model": {"w": torch.ones(3)}, "config": {"x": 1}, "rng": st,
-                           "provenance": {"torch_version": torch.__version__}})
+    save_checkpoint(
+        path,
+        {
+            "model": {"w": torch.ones(3)},
+            "config": {"x": 1},
+            "rng": st,
+            "provenance": {"torch_version": torch.__version__},
+        },
+    )
     ck = torch.load(path, weights_only=True)  # no custom classes anywhere in the file
     assert pickle.dumps(ck["provenance"])  # plain types
     _set_rng_states(ck["rng"])

@@ -18,8 +18,11 @@ TINY = "{image_size: 32, epochs: 2, subset: 3, images_per_epoch: 8, batch_size: 
 
 def _grid(tmp_path: Path, manifest: Path, folds: Path, data: Path, body: str) -> Path:
     path = tmp_path / "grid.yaml"
-    path.write_text(f"name: test\ndefaults:\n  profile: smoke\n  manifest: {manifest}\n  folds: {folds}\n  data: {data}\n"
-                    f"  fold: [0, 1]\n{body}", encoding="utf-8")
+    path.write_text(
+        f"name: test\ndefaults:\n  profile: smoke\n  manifest: {manifest}\n  folds: {folds}\n  data: {data}\n"
+        f"  fold: [0, 1]\n{body}",
+        encoding="utf-8",
+    )
     return path
 
 
@@ -42,14 +45,17 @@ def _runs_body() -> str:
     return "\n".join(lines) + "\n"
 
 
-@pytest.mark.parametrize("body,match", [
-    ("runs:\n  - {name: a, epochz: 3}\n", "unknown setting"),
-    ("runs:\n  - {name: a}\n  - {name: a}\n", "used twice"),
-    ("runs:\n  - {name: a, task: banana}\n", "task must be one of"),
-    ("runs:\n  - {name: a}\ncombine:\n  - {name: c, seg: a, cls: nope}\n", "not a run of this grid"),
-    ("runs: []\n", "non-empty 'runs'"),
-    ("runs:\n  - {name: a, fold: zero}\n", "'fold' must be"),
-])
+@pytest.mark.parametrize(
+    "body,match",
+    [
+        ("runs:\n  - {name: a, epochz: 3}\n", "unknown setting"),
+        ("runs:\n  - {name: a}\n  - {name: a}\n", "used twice"),
+        ("runs:\n  - {name: a, task: banana}\n", "task must be one of"),
+        ("runs:\n  - {name: a}\ncombine:\n  - {name: c, seg: a, cls: nope}\n", "not a run of this grid"),
+        ("runs: []\n", "non-empty 'runs'"),
+        ("runs:\n  - {name: a, fold: zero}\n", "'fold' must be"),
+    ],
+)
 def test_bad_grid_files_are_config_errors(tmp_path: Path, k2, body: str, match: str) -> None:
     with pytest.raises(ConfigError, match=match):
         load_grid(_grid(tmp_path, *k2, body))
@@ -98,8 +104,18 @@ def test_shipped_grids_parse() -> None:
         assert grid.runs, name
     paper = load_grid(REPO / "grids" / "paper.yaml", base=REPO)
     models = {r.settings.get("model", "mt-unetpp") for r in paper.runs}
-    assert {"unet", "attention-unet", "residual-unet", "segresnet", "unetpp", "swin-unetr", "nnunet",
-            "mt-unetpp", "mt-nnunet", "mt-adityan"} <= models
+    assert {
+        "unet",
+        "attention-unet",
+        "residual-unet",
+        "segresnet",
+        "unetpp",
+        "swin-unetr",
+        "nnunet",
+        "mt-unetpp",
+        "mt-nnunet",
+        "mt-adityan",
+    } <= models
 
 
 @pytest.mark.slow
@@ -108,8 +124,11 @@ def test_smoke_grid_runs_every_row_through_a_local_ray_instance(tmp_path: Path, 
     from benchmark.grid import run_ray
 
     m, f, data = k2
-    grid = load_grid(REPO / "grids" / "smoke.yaml", base=REPO,
-                     overrides={"manifest": str(m), "folds": str(f), "data": str(data), "fold": [0], "cpus": 1})
+    grid = load_grid(
+        REPO / "grids" / "smoke.yaml",
+        base=REPO,
+        overrides={"manifest": str(m), "folds": str(f), "data": str(data), "fold": [0], "cpus": 1},
+    )
     paper = load_grid(REPO / "grids" / "paper.yaml", base=REPO)
     assert {r.name for r in grid.runs} == {r.name for r in paper.runs}  # a tiny version of every row
     out = tmp_path / "ray-runs"

@@ -14,7 +14,7 @@ E = np.zeros((128, 128), bool)
 
 def _square(y: int, x: int, s: int) -> np.ndarray:
     m = E.copy()
-    m[y:y + s, x:x + s] = True
+    m[y : y + s, x : x + s] = True
     return m
 
 
@@ -82,8 +82,11 @@ def test_hd95_equals_monai_on_random_masks() -> None:
             continue
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            ref = float(HausdorffDistanceMetric(percentile=95)(torch.from_numpy(a[None, None]).float(),
-                                                               torch.from_numpy(b[None, None]).float())[0, 0])
+            ref = float(
+                HausdorffDistanceMetric(percentile=95)(
+                    torch.from_numpy(a[None, None]).float(), torch.from_numpy(b[None, None]).float()
+                )[0, 0]
+            )
         assert hausdorff(a, b, 95.0) == pytest.approx(ref, abs=1e-5)
         checked += 1
     assert checked >= 30

@@ -21,7 +21,7 @@ def _batch(size: int = SIZE) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     g = torch.Generator().manual_seed(0)
     x = torch.rand(BATCH, 1, size, size, generator=g)
     y = torch.zeros(BATCH, 1, size, size)
-    y[:, :, size // 4: size // 2, size // 4: size // 2] = 1.0
+    y[:, :, size // 4 : size // 2, size // 4 : size // 2] = 1.0
     return x, y, torch.tensor([0, 1])
 
 
@@ -55,7 +55,11 @@ class TestModelContract:
         else:
             assert out.cls is None
         if out.recon is not None:
-            assert out.recon.shape == (BATCH, 1, size, size) and float(out.recon.detach().min()) >= 0 and float(out.recon.detach().max()) <= 1
+            assert (
+                out.recon.shape == (BATCH, 1, size, size)
+                and float(out.recon.detach().min()) >= 0
+                and float(out.recon.detach().max()) <= 1
+            )
         net.eval()
         with torch.no_grad():
             top = net(torch.rand(1, 1, size, size))

@@ -57,24 +57,72 @@ def test_run_from_a_packed_file_says_so_in_its_provenance(packed, tmp_path: Path
 
     path = packed[0]
     out = tmp_path / "run"
-    r = CliRunner().invoke(main, ["run", "--packed", str(path), "--fold", "0", "--out", str(out), "--profile", "smoke",
-                                  "--image-size", "64", "--epochs", "1", "--threads", "1", "--no-progress",
-                                  "--set", "images_per_epoch=8", "--device", "cpu"])
+    r = CliRunner().invoke(
+        main,
+        [
+            "run",
+            "--packed",
+            str(path),
+            "--fold",
+            "0",
+            "--out",
+            str(out),
+            "--profile",
+            "smoke",
+            "--image-size",
+            "64",
+            "--epochs",
+            "1",
+            "--threads",
+            "1",
+            "--no-progress",
+            "--set",
+            "images_per_epoch=8",
+            "--device",
+            "cpu",
+        ],
+    )
     assert r.exit_code == 0, r.output
     prov = json.loads((out / "fold0" / "metrics.json").read_text(encoding="utf-8"))["provenance"]
     assert prov["inputs"]["packed"] == str(path) and prov["inputs"]["packed_sha256"]
-    r = CliRunner().invoke(main, ["run", "--packed", str(path), "--fold", "0", "--out", str(tmp_path / "r2"),
-                                  "--profile", "smoke", "--image-size", "128"])
+    r = CliRunner().invoke(
+        main,
+        [
+            "run",
+            "--packed",
+            str(path),
+            "--fold",
+            "0",
+            "--out",
+            str(tmp_path / "r2"),
+            "--profile",
+            "smoke",
+            "--image-size",
+            "128",
+        ],
+    )
     assert r.exit_code == 2 and "packed at 64x64" in r.output
 
 
 @pytest.mark.slow
 def test_device_script_dry_run(packed, tmp_path: Path) -> None:
     out = tmp_path / "out"
-    env = dict(os.environ, OUT=str(out), PACKED=str(packed[0]), RUNS=str(tmp_path / "runs" / "mt"), PYTHON=sys.executable,
-               BUDGET_S="400", BUNDLE=str(tmp_path / "no-bundle"))
-    r = subprocess.run(["bash", str(REPO / "benchmark" / "device" / "run_paper.sh"), "--dry-run"], env=env,
-                       capture_output=True, text=True, timeout=600)
+    env = dict(
+        os.environ,
+        OUT=str(out),
+        PACKED=str(packed[0]),
+        RUNS=str(tmp_path / "runs" / "mt"),
+        PYTHON=sys.executable,
+        BUDGET_S="400",
+        BUNDLE=str(tmp_path / "no-bundle"),
+    )
+    r = subprocess.run(
+        ["bash", str(REPO / "benchmark" / "device" / "run_paper.sh"), "--dry-run"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert r.returncode == 0, r.stdout + r.stderr
     files = sorted(p.name for p in out.iterdir())
     assert len(files) <= 8 and {"gpu.txt", "speed.jsonl", "status.txt", "fold0.json", "fold1.json"} <= set(files)
@@ -82,6 +130,11 @@ def test_device_script_dry_run(packed, tmp_path: Path) -> None:
     speed = [json.loads(line) for line in (out / "speed.jsonl").read_text().splitlines()]
     assert speed and {"model", "precision", "s_per_image", "flops_per_image", "floor_s_per_image"} <= set(speed[0])
     # a second call resumes (finished folds are evaluated again from their checkpoint, not retrained)
-    r2 = subprocess.run(["bash", str(REPO / "benchmark" / "device" / "run_paper.sh"), "--dry-run"], env=env,
-                        capture_output=True, text=True, timeout=600)
+    r2 = subprocess.run(
+        ["bash", str(REPO / "benchmark" / "device" / "run_paper.sh"), "--dry-run"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert r2.returncode == 0 and "fold 0: done" in (out / "status.txt").read_text()

@@ -14,7 +14,15 @@ def test_registry_holds_dataclasses_and_the_paper_settings() -> None:
     assert {"paper", "cpu", "smoke"} <= set(PROFILES)
     p = PROFILES["paper"]
     assert isinstance(p, RunConfig)
-    assert (p.image_size, p.batch_size, p.lr, p.epochs, p.lambda_seg, p.focal_gamma, p.dice_eps) == (128, 2, 1e-4, 200, 0.85, 2.0, 1.0)
+    assert (p.image_size, p.batch_size, p.lr, p.epochs, p.lambda_seg, p.focal_gamma, p.dice_eps) == (
+        128,
+        2,
+        1e-4,
+        200,
+        0.85,
+        2.0,
+        1.0,
+    )
     assert (p.plateau_patience, p.plateau_factor, p.min_lr, p.early_stopping) == (20, 0.5, 1e-6, 50)
     assert p.oversample and p.refine == "paper" and p.task == "mt"
     assert "NOT the paper" in PROFILES["cpu"].label
@@ -27,10 +35,17 @@ def test_yaml_then_flags(tmp_path: Path) -> None:
     assert (cfg.epochs, cfg.lr, cfg.oversample, cfg.refine, cfg.batch_size) == (3, 0.002, False, "probability", 2)
 
 
-@pytest.mark.parametrize("over,msg", [
-    ({"nope": 1}, "unknown setting"), ({"task": "both"}, "task must be"), ({"refine": "magic"}, "refine must be"),
-    ({"image_size": 100}, "multiple of 32"), ({"epochs": "many"}, "expects an integer"), ({"lambda_seg": 2}, "lambda_seg"),
-])
+@pytest.mark.parametrize(
+    "over,msg",
+    [
+        ({"nope": 1}, "unknown setting"),
+        ({"task": "both"}, "task must be"),
+        ({"refine": "magic"}, "refine must be"),
+        ({"image_size": 100}, "multiple of 32"),
+        ({"epochs": "many"}, "expects an integer"),
+        ({"lambda_seg": 2}, "lambda_seg"),
+    ],
+)
 def test_bad_settings(over: dict, msg: str) -> None:
     with pytest.raises(ConfigError, match=msg):
         resolve_config("paper", None, over)

@@ -66,9 +66,23 @@ def test_event_lists_id_disagreement_probabilities_and_pixels() -> None:
     res = REFINERS["paper"](BLOB, probs, _probmap(BLOB, 0.9))
     ev = event("benign 7", BLOB, probs, res)
     assert ev is not None
-    assert (ev.key, ev.cls_before, ev.cls_after, ev.tumour_pixels_before, ev.tumour_pixels_after) == ("benign 7", "normal", "normal", 4, 0)
+    assert (ev.key, ev.cls_before, ev.cls_after, ev.tumour_pixels_before, ev.tumour_pixels_after) == (
+        "benign 7",
+        "normal",
+        "normal",
+        4,
+        0,
+    )
     assert "benign 7" in ev.message() and "0.700" in ev.message()
-    assert event("x", EMPTY, np.array([0.1, 0.1, 0.8]), REFINERS["paper"](EMPTY, np.array([0.1, 0.1, 0.8]), EMPTY.astype(float))) is None
+    assert (
+        event(
+            "x",
+            EMPTY,
+            np.array([0.1, 0.1, 0.8]),
+            REFINERS["paper"](EMPTY, np.array([0.1, 0.1, 0.8]), EMPTY.astype(float)),
+        )
+        is None
+    )
 
 
 def test_incoherence() -> None:

@@ -19,24 +19,65 @@ CLASSES = ("benign", "malignant", "normal")
 TOOL = "busi-bench"
 
 
-def _fold(run: Path, fold: int, cfg: dict, metrics: dict, before: dict, dice: list[float], pred: list[str],
-          before_dice: list[float] | None = None) -> None:
+def _fold(
+    run: Path,
+    fold: int,
+    cfg: dict,
+    metrics: dict,
+    before: dict,
+    dice: list[float],
+    pred: list[str],
+    before_dice: list[float] | None = None,
+) -> None:
     d = run / f"fold{fold}"
     d.mkdir(parents=True)
-    prov = {"tool": TOOL, "version": "x", "config": cfg, "inputs": {"manifest_sha256": "m" * 64}, "hardware": "test",
-            "git_commit": "abc"}
-    json.dump(dict(metrics, fold=fold, before_pr=before, history=[{"epoch": 1, "train_loss": 1.0, "val_loss": 0.9,
-                                                                   "val_dsc": 0.5, "val_acc": 0.5}], provenance=prov),
-              open(d / "metrics.json", "w"))
+    prov = {
+        "tool": TOOL,
+        "version": "x",
+        "config": cfg,
+        "inputs": {"manifest_sha256": "m" * 64},
+        "hardware": "test",
+        "git_commit": "abc",
+    }
+    json.dump(
+        dict(
+            metrics,
+            fold=fold,
+            before_pr=before,
+            history=[{"epoch": 1, "train_loss": 1.0, "val_loss": 0.9, "val_dsc": 0.5, "val_acc": 0.5}],
+            provenance=prov,
+        ),
+        open(d / "metrics.json", "w"),
+    )
     n = len(dice)
     true = [CLASSES[i % 3] for i in range(n)]
-    pd.DataFrame({"class": true, "id": [str(10 * fold + i) for i in range(n)], "true": true, "dice": dice,
-                  "before_dice": before_dice or dice, "pred": pred, "before_pred": pred}).to_csv(d / "per_image.csv", index=False)
+    pd.DataFrame(
+        {
+            "class": true,
+            "id": [str(10 * fold + i) for i in range(n)],
+            "true": true,
+            "dice": dice,
+            "before_dice": before_dice or dice,
+            "pred": pred,
+            "before_pred": pred,
+        }
+    ).to_csv(d / "per_image.csv", index=False)
 
 
 def _cfg(task: str, do: bool, model: str = "mt-unetpp", refine: str = "paper") -> dict:
-    return {"model": model, "task": task, "oversample": do, "refine": refine, "profile": "test", "epochs": 1,
-            "image_size": 32, "label": "hand-made", "class_subset": "all", "cls_head": "paper", "threshold": 0.5}
+    return {
+        "model": model,
+        "task": task,
+        "oversample": do,
+        "refine": refine,
+        "profile": "test",
+        "epochs": 1,
+        "image_size": 32,
+        "label": "hand-made",
+        "class_subset": "all",
+        "cls_head": "paper",
+        "threshold": 0.5,
+    }
 
 
 def test_hand_made_runs_give_known_tables(tmp_path: Path) -> None:
@@ -45,12 +86,34 @@ def test_hand_made_runs_give_known_tables(tmp_path: Path) -> None:
     rng = np.random.default_rng(0)
     for fold, (a, b) in enumerate([(0.70, 0.60), (0.80, 0.64)]):
         true = [CLASSES[i % 3] for i in range(n)]
-        _fold(runs / "mt-do", fold, _cfg("mt", True), {"dsc_avg": a, "acc": b, "f1_weighted": b, "incoherent_before_pr": 0.1},
-              {"dsc_avg": a - 0.1, "acc": b}, list(rng.uniform(0.6, 0.9, n)), true, list(rng.uniform(0.4, 0.6, n)))
-        _fold(runs / "st-seg", fold, _cfg("seg", False), {"dsc_avg": a - 0.2}, {}, list(rng.uniform(0.1, 0.4, n)),
-              [""] * n)
-        _fold(runs / "st-cls", fold, _cfg("cls", False), {"acc": b - 0.2, "f1_weighted": b - 0.2}, {},
-              [np.nan] * n, [true[i] if i % 2 else "normal" for i in range(n)])
+        _fold(
+            runs / "mt-do",
+            fold,
+            _cfg("mt", True),
+            {"dsc_avg": a, "acc": b, "f1_weighted": b, "incoherent_before_pr": 0.1},
+            {"dsc_avg": a - 0.1, "acc": b},
+            list(rng.uniform(0.6, 0.9, n)),
+            true,
+            list(rng.uniform(0.4, 0.6, n)),
+        )
+        _fold(
+            runs / "st-seg",
+            fold,
+            _cfg("seg", False),
+            {"dsc_avg": a - 0.2},
+            {},
+            list(rng.uniform(0.1, 0.4, n)),
+            [""] * n,
+        )
+        _fold(
+            runs / "st-cls",
+            fold,
+            _cfg("cls", False),
+            {"acc": b - 0.2, "f1_weighted": b - 0.2},
+            {},
+            [np.nan] * n,
+            [true[i] if i % 2 else "normal" for i in range(n)],
+        )
     out = tmp_path / "report"
     build_report(runs, out)
     t5 = pd.read_csv(out / "table5.csv")

@@ -21,8 +21,17 @@ from benchmark.profiles import resolve_config  # noqa: E402
 from benchmark.provisional import build_provisional  # noqa: E402
 from benchmark.run import RunInputs, run_fold  # noqa: E402
 
-TINY = {"image_size": 32, "epochs": 2, "subset": 3, "images_per_epoch": 8, "batch_size": 4, "lr": 1e-3,
-        "threads": 1, "eval_batch_size": 16, "device": "cpu"}
+TINY = {
+    "image_size": 32,
+    "epochs": 2,
+    "subset": 3,
+    "images_per_epoch": 8,
+    "batch_size": 4,
+    "lr": 1e-3,
+    "threads": 1,
+    "eval_batch_size": 16,
+    "device": "cpu",
+}
 
 
 @pytest.fixture(scope="module")
@@ -61,8 +70,23 @@ def test_outputs_describe_themselves(reference_run) -> None:
     out, metrics = reference_run
     fold = out / "fold0"
     data = json.loads((fold / "metrics.json").read_text())
-    for key in ("dsc_benign", "dsc_malignant", "dsc_normal", "dsc_avg", "jac", "hd", "rec", "pre", "f1_benign",
-                "f1_malignant", "f1_normal", "f1_weighted", "acc", "incoherent_before_pr", "before_pr"):
+    for key in (
+        "dsc_benign",
+        "dsc_malignant",
+        "dsc_normal",
+        "dsc_avg",
+        "jac",
+        "hd",
+        "rec",
+        "pre",
+        "f1_benign",
+        "f1_malignant",
+        "f1_normal",
+        "f1_weighted",
+        "acc",
+        "incoherent_before_pr",
+        "before_pr",
+    ):
         assert key in data, key
     prov = data["provenance"]
     assert prov["tool"] == "busi-bench" and prov["config"]["image_size"] == 32
@@ -146,7 +170,19 @@ def test_resume_refuses_other_settings(inputs: RunInputs, reference_run, tmp_pat
 
 def _run_args(bench_inputs, out: Path, *extra: str) -> list[str]:
     m, f, d = bench_inputs
-    return ["run", "--manifest", str(m), "--folds", str(f), "--data", str(d), "--out", str(out), "--no-progress", *extra]
+    return [
+        "run",
+        "--manifest",
+        str(m),
+        "--folds",
+        str(f),
+        "--data",
+        str(d),
+        "--out",
+        str(out),
+        "--no-progress",
+        *extra,
+    ]
 
 
 def _one_line_error(result, exit_code: int = 2) -> str:
@@ -207,8 +243,17 @@ def test_cli_unknown_setting(bench_inputs, tmp_path: Path) -> None:
 def test_cli_run_summarize_predict(bench_inputs, tmp_path: Path) -> None:
     runner = CliRunner()
     out = tmp_path / "run"
-    args = _run_args(bench_inputs, out, "--fold", "1", "--profile", "smoke", "--epochs", "1",
-                     *[a for k, v in TINY.items() if k not in ("epochs",) for a in ("--set", f"{k}={v}")])
+    args = _run_args(
+        bench_inputs,
+        out,
+        "--fold",
+        "1",
+        "--profile",
+        "smoke",
+        "--epochs",
+        "1",
+        *[a for k, v in TINY.items() if k not in ("epochs",) for a in ("--set", f"{k}={v}")],
+    )
     res = runner.invoke(main, args)
     assert res.exit_code == 0, res.output
     assert "fold 1:" in res.output
@@ -218,7 +263,9 @@ def test_cli_run_summarize_predict(bench_inputs, tmp_path: Path) -> None:
     _, _, data = bench_inputs
     img = sorted((data / "Dataset_BUSI_with_GT" / "benign").glob("benign (1).png"))[0]
     pred = tmp_path / "pred"
-    res = runner.invoke(main, ["predict", str(out / "fold1/checkpoint/best.pt"), str(img), "--out", str(pred), "--device", "cpu"])
+    res = runner.invoke(
+        main, ["predict", str(out / "fold1/checkpoint/best.pt"), str(img), "--out", str(pred), "--device", "cpu"]
+    )
     assert res.exit_code == 0, res.output
     rows = pd.read_csv(pred / "predictions.csv")
     assert rows.loc[0, "class"] in ("benign", "malignant", "normal")
@@ -226,9 +273,11 @@ def test_cli_run_summarize_predict(bench_inputs, tmp_path: Path) -> None:
 
 
 def test_help_does_not_import_torch() -> None:
-    code = ("import sys; from click.testing import CliRunner; from benchmark.cli import main; "
-            "r = CliRunner().invoke(main, ['run', '--help']); assert r.exit_code == 0, r.output; "
-            "print('torch' in sys.modules, 'monai' in sys.modules)")
+    code = (
+        "import sys; from click.testing import CliRunner; from benchmark.cli import main; "
+        "r = CliRunner().invoke(main, ['run', '--help']); assert r.exit_code == 0, r.output; "
+        "print('torch' in sys.modules, 'monai' in sys.modules)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False False"
 
@@ -237,7 +286,13 @@ def test_single_task_runs_and_their_combination(inputs: RunInputs, tmp_path: Pat
     from benchmark.combine import combine_runs
 
     one = dict(TINY, epochs=1, augment="torch")
-    seg = run_fold(resolve_config("smoke", None, dict(one, task="seg", oversample=False)), inputs, 2, tmp_path / "seg", progress=False)
+    seg = run_fold(
+        resolve_config("smoke", None, dict(one, task="seg", oversample=False)),
+        inputs,
+        2,
+        tmp_path / "seg",
+        progress=False,
+    )
     cls = run_fold(resolve_config("smoke", None, dict(one, task="cls")), inputs, 2, tmp_path / "cls", progress=False)
     assert seg["dsc_avg"] is not None and seg["acc"] is None and seg["refined_cases"] == 0
     assert cls["acc"] is not None and cls["dsc_avg"] is None
@@ -273,8 +328,14 @@ def test_resume_refuses_other_inputs(bench_inputs, reference_run, tmp_path: Path
     from benchmark.errors import BenchError
 
     with pytest.raises(BenchError, match="another manifest"):
-        run_fold(cfg, RunInputs.read(other / "manifest.csv", other / "folds.csv", d), 0, tmp_path / "run", progress=False,
-                 resume=True)
+        run_fold(
+            cfg,
+            RunInputs.read(other / "manifest.csv", other / "folds.csv", d),
+            0,
+            tmp_path / "run",
+            progress=False,
+            resume=True,
+        )
 
 
 @pytest.mark.slow
@@ -283,8 +344,27 @@ def test_all_folds_concurrent(synthetic_dir: Path, tmp_path: Path, mode: list[st
     m, f = build_provisional(synthetic_dir, tmp_path / "k2", k=2)
     out = tmp_path / "run"
     sets = [a for k, v in dict(TINY, epochs=1).items() if k not in ("epochs", "threads") for a in ("--set", f"{k}={v}")]
-    res = CliRunner().invoke(main, ["run", "--manifest", str(m), "--folds", str(f), "--data", str(synthetic_dir), "--out", str(out),
-                                    "--profile", "smoke", "--epochs", "1", "--all-folds", *mode, *sets])
+    res = CliRunner().invoke(
+        main,
+        [
+            "run",
+            "--manifest",
+            str(m),
+            "--folds",
+            str(f),
+            "--data",
+            str(synthetic_dir),
+            "--out",
+            str(out),
+            "--profile",
+            "smoke",
+            "--epochs",
+            "1",
+            "--all-folds",
+            *mode,
+            *sets,
+        ],
+    )
     assert res.exit_code == 0, res.output + "".join(p.read_text() for p in out.glob("*.stdout.log"))
     for k in (0, 1):
         data = json.loads((out / f"fold{k}" / "metrics.json").read_text())

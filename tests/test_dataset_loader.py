@@ -50,8 +50,13 @@ def busi(tmp_path: Path) -> Path:
 
 def test_valid_tree_loads(busi: Path) -> None:
     ds = load_dataset(busi, thumbnail_size=16)
-    assert [(r.cls, r.id) for r in ds.records] == [("benign", "1"), ("benign", "2"), ("malignant", "1"),
-                                                    ("malignant", "2"), ("normal", "1")]
+    assert [(r.cls, r.id) for r in ds.records] == [
+        ("benign", "1"),
+        ("benign", "2"),
+        ("malignant", "1"),
+        ("malignant", "2"),
+        ("normal", "1"),
+    ]
     assert ds.thumbnails is not None and ds.thumbnails.shape == (5, 16, 16)
     r = ds.records[0]
     assert (r.width, r.height) == (48, 40)
@@ -133,7 +138,9 @@ def test_bad_input_raises_naming_the_file(busi: Path, case: str) -> None:
 
 
 @pytest.mark.parametrize("case", sorted(BAD_INPUTS))
-def test_cli_exit_2_and_nothing_written(busi: Path, tmp_path: Path, case: str, capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_exit_2_and_nothing_written(
+    busi: Path, tmp_path: Path, case: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     spoil, why = BAD_INPUTS[case]
     bad = spoil(busi / "Dataset_BUSI_with_GT")
     out = tmp_path / "out"
@@ -146,7 +153,9 @@ def test_cli_exit_2_and_nothing_written(busi: Path, tmp_path: Path, case: str, c
 
 
 @pytest.mark.parametrize("case", ["corrupt png", "unparseable file name", "mask without image", "unknown class folder"])
-def test_lenient_skips_with_a_warning(busi: Path, tmp_path: Path, case: str, capsys: pytest.CaptureFixture[str]) -> None:
+def test_lenient_skips_with_a_warning(
+    busi: Path, tmp_path: Path, case: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     spoil, _ = BAD_INPUTS[case]
     bad = spoil(busi / "Dataset_BUSI_with_GT")
     out = tmp_path / "out"
@@ -240,8 +249,9 @@ def make_generic(root: Path) -> Path:
     Image.fromarray(_mask()).save(root / "masks" / "a_mask.png")
     Image.fromarray(_mask()).save(root / "masks" / "b.png")
     Image.fromarray(_mask()).save(root / "masks" / "b_second.png")
-    (root / "labels.csv").write_text("image,class,masks\na.png,benign,\nb.png,Malignant,b.png;b_second.png\nc.png,normal,\n",
-                                     encoding="utf-8")
+    (root / "labels.csv").write_text(
+        "image,class,masks\na.png,benign,\nb.png,Malignant,b.png;b_second.png\nc.png,normal,\n", encoding="utf-8"
+    )
     return root
 
 

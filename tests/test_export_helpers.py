@@ -18,8 +18,9 @@ def planted(synthetic_dir: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(fh))
 
 
-def review_planted(scan_dir: Path, synthetic_dir: Path, journal: Path | None = None, complete: bool = True,
-                   extra: list[Decision] = ()) -> Path:  # type: ignore[assignment]
+def review_planted(
+    scan_dir: Path, synthetic_dir: Path, journal: Path | None = None, complete: bool = True, extra: list[Decision] = ()
+) -> Path:  # type: ignore[assignment]
     """Write a journal (default ``scan_dir/decisions.csv``) answering the planted pairs, plus ``extra`` lines."""
     from busi_curate.publish.export import open_questions
     from busi_curate.scan.run import read_scan
@@ -28,8 +29,18 @@ def review_planted(scan_dir: Path, synthetic_dir: Path, journal: Path | None = N
     with Journal(journal) as j:
         for p in planted(synthetic_dir):
             grade = "identical" if p["kind"] == "identical" else "same-frame"
-            j.append(Decision(p["source_class"], p["source_id"], p["copy_class"], p["copy_id"], "same", grade, "test",
-                              time="2026-01-01T00:00:00Z"))
+            j.append(
+                Decision(
+                    p["source_class"],
+                    p["source_id"],
+                    p["copy_class"],
+                    p["copy_id"],
+                    "same",
+                    grade,
+                    "test",
+                    time="2026-01-01T00:00:00Z",
+                )
+            )
         for d in extra:
             j.append(d)
     if complete:

@@ -18,8 +18,9 @@ from busi_curate.fileio import pixel_sha256
 from busi_curate.publish.manifest import read_manifest
 
 
-def test_writes_kept_images_and_masks_at_128(synthetic_manifest_dir: Path, synthetic_dir: Path, tmp_path: Path,
-                                              capsys: pytest.CaptureFixture[str]) -> None:
+def test_writes_kept_images_and_masks_at_128(
+    synthetic_manifest_dir: Path, synthetic_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     out = tmp_path / "cur"
     code, stdout, _ = run_cli(["materialize", str(synthetic_manifest_dir), str(synthetic_dir), str(out)], capsys)
     assert code == 0 and "128x128" in stdout
@@ -49,11 +50,22 @@ def test_writes_kept_images_and_masks_at_128(synthetic_manifest_dir: Path, synth
     assert [rec.key for rec in again.records] == [r.key for r in kept]
 
 
-def test_original_size_and_removed(synthetic_manifest_dir: Path, synthetic_dir: Path, tmp_path: Path,
-                                   capsys: pytest.CaptureFixture[str]) -> None:
+def test_original_size_and_removed(
+    synthetic_manifest_dir: Path, synthetic_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     out = tmp_path / "full"
-    code, _, _ = run_cli(["materialize", str(synthetic_manifest_dir), str(synthetic_dir), str(out), "--size", "none",
-                          "--include-removed"], capsys)
+    code, _, _ = run_cli(
+        [
+            "materialize",
+            str(synthetic_manifest_dir),
+            str(synthetic_dir),
+            str(out),
+            "--size",
+            "none",
+            "--include-removed",
+        ],
+        capsys,
+    )
     assert code == 0
     m = read_manifest(synthetic_manifest_dir)
     mapping = pd.read_csv(out / "mapping.csv", dtype=str, keep_default_na=False)
@@ -63,11 +75,13 @@ def test_original_size_and_removed(synthetic_manifest_dir: Path, synthetic_dir: 
     row = m.rows[0]
     assert mapping.iloc[0]["image_pixel_sha256"] == row.pixel_sha256  # no resize: same pixels
     assert mapping.iloc[0]["mask_out_pixel_sha256"] == pixel_sha256(
-        (read_mask_union([synthetic_dir / p for p in row.masks], (row.height, row.width))).astype(np.uint8) * 255)
+        (read_mask_union([synthetic_dir / p for p in row.masks], (row.height, row.width))).astype(np.uint8) * 255
+    )
 
 
-def test_refuses_changed_data_and_writes_nothing(synthetic_manifest_dir: Path, synthetic_dir: Path, tmp_path: Path,
-                                                 capsys: pytest.CaptureFixture[str]) -> None:
+def test_refuses_changed_data_and_writes_nothing(
+    synthetic_manifest_dir: Path, synthetic_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     data = tmp_path / "data"
     shutil.copytree(synthetic_dir, data)
     kept = read_manifest(synthetic_manifest_dir).kept()[0]
@@ -82,15 +96,18 @@ def test_refuses_changed_data_and_writes_nothing(synthetic_manifest_dir: Path, s
 
 
 @pytest.mark.parametrize("size", ["0", "big", "-3"])
-def test_bad_size(synthetic_manifest_dir: Path, synthetic_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
-                  size: str) -> None:
-    code, _, err = run_cli(["materialize", str(synthetic_manifest_dir), str(synthetic_dir), str(tmp_path / "o"), "--size", size],
-                           capsys)
+def test_bad_size(
+    synthetic_manifest_dir: Path, synthetic_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], size: str
+) -> None:
+    code, _, err = run_cli(
+        ["materialize", str(synthetic_manifest_dir), str(synthetic_dir), str(tmp_path / "o"), "--size", size], capsys
+    )
     assert code == 2 and "--size" in err
 
 
-def test_refuses_a_foreign_output_folder_and_replaces_its_own(synthetic_manifest_dir: Path, synthetic_dir: Path, tmp_path: Path,
-                                                              capsys: pytest.CaptureFixture[str]) -> None:
+def test_refuses_a_foreign_output_folder_and_replaces_its_own(
+    synthetic_manifest_dir: Path, synthetic_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     foreign = tmp_path / "foreign"
     foreign.mkdir()
     (foreign / "thesis.tex").write_text("precious")
@@ -98,7 +115,12 @@ def test_refuses_a_foreign_output_folder_and_replaces_its_own(synthetic_manifest
     assert code == 2 and "not an earlier" in err and (foreign / "thesis.tex").exists()
     out = tmp_path / "cur"
     for size in ("64", "32"):
-        assert run_cli(["materialize", str(synthetic_manifest_dir), str(synthetic_dir), str(out), "--size", size], capsys)[0] == 0
+        assert (
+            run_cli(["materialize", str(synthetic_manifest_dir), str(synthetic_dir), str(out), "--size", size], capsys)[
+                0
+            ]
+            == 0
+        )
     assert json.loads((out / "materialize.json").read_text())["size"] == 32
     assert np.asarray(Image.open(next((out / "images").iterdir()))).shape == (32, 32)
 
@@ -123,7 +145,9 @@ def test_materialize_monai_datalists(synthetic_manifest_dir, synthetic_dir, tmp_
     assert set(np.unique(np.asarray(Image.open(out / item["label"])))) <= {0, 1}
     monai_data = pytest.importorskip("monai.data")  # the layout checked against MONAI's own reader
 
-    loaded = monai_data.load_decathlon_datalist(str(out / "datalist_fold0.json"), data_list_key="testing", base_dir=str(out))
+    loaded = monai_data.load_decathlon_datalist(
+        str(out / "datalist_fold0.json"), data_list_key="testing", base_dir=str(out)
+    )
     assert len(loaded) == len(split["test"]) and Path(loaded[0]["image"]).is_file()
 
 

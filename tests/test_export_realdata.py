@@ -19,10 +19,12 @@ from busi_curate.publish.verify import verify_data
 PUBLISHED = Path(__file__).resolve().parents[1] / "manifests" / "curated_busi_v1"
 FILES = ("manifest.csv", "manifest.json", "folds.csv", "README.md")
 
-needs_published = pytest.mark.skipif(not (PUBLISHED / "manifest.json").is_file(),
-                                     reason=f"{PUBLISHED} is not published yet")
-needs_journal = pytest.mark.skipif(not (PUBLISHED / "decisions.csv").is_file(),
-                                   reason=f"no review journal in {PUBLISHED} yet")
+needs_published = pytest.mark.skipif(
+    not (PUBLISHED / "manifest.json").is_file(), reason=f"{PUBLISHED} is not published yet"
+)
+needs_journal = pytest.mark.skipif(
+    not (PUBLISHED / "decisions.csv").is_file(), reason=f"no review journal in {PUBLISHED} yet"
+)
 
 
 @needs_published
@@ -54,15 +56,21 @@ def busi_scan(busi_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_published_manifest_regenerates_byte_for_byte(busi_scan: Path, tmp_path: Path) -> None:
     meta = json.loads((PUBLISHED / "manifest.json").read_text())
     settings = ExportSettings(
-        policy=meta["policy"], version=meta["version"], undecided=meta["undecided"]["treated_as"],
-        include_adjacent=meta["include_adjacent"], threshold=meta["scan"]["threshold"],
-        folds=FoldSettings(k=meta["folds"]["k"], seed=meta["folds"]["seed"], val_fraction=meta["folds"]["val_fraction"]),
+        policy=meta["policy"],
+        version=meta["version"],
+        undecided=meta["undecided"]["treated_as"],
+        include_adjacent=meta["include_adjacent"],
+        threshold=meta["scan"]["threshold"],
+        folds=FoldSettings(
+            k=meta["folds"]["k"], seed=meta["folds"]["seed"], val_fraction=meta["folds"]["val_fraction"]
+        ),
     )
     out = tmp_path / PUBLISHED.name
     export_manifest(busi_scan, out, PUBLISHED / "decisions.csv", settings)
     for name in FILES:
         assert (out / name).read_bytes() == (PUBLISHED / name).read_bytes(), (
-            f"{name} differs from a fresh export: re-export manifests/{PUBLISHED.name}/ (never edit it by hand)")
+            f"{name} differs from a fresh export: re-export manifests/{PUBLISHED.name}/ (never edit it by hand)"
+        )
 
 
 @pytest.mark.realdata

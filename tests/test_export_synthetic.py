@@ -90,7 +90,9 @@ def test_export_is_byte_for_byte_deterministic(reviewed: Path, exported: Path, t
         assert (again / name).read_bytes() == (exported / name).read_bytes(), name
 
 
-def test_keep_one_keeps_the_largest_member_and_drops_conflicts(reviewed: Path, synthetic_dir: Path, tmp_path: Path) -> None:
+def test_keep_one_keeps_the_largest_member_and_drops_conflicts(
+    reviewed: Path, synthetic_dir: Path, tmp_path: Path
+) -> None:
     res = export_manifest(reviewed, tmp_path / "k1", settings=ExportSettings(policy="keep-one"))
     m = read_manifest(tmp_path / "k1")
     by_kind = {p["kind"]: p for p in planted(synthetic_dir)}
@@ -178,12 +180,16 @@ def test_export_cli(reviewed: Path, tmp_path: Path, capsys: pytest.CaptureFixtur
     read_folds(out / "folds.csv")
 
 
-@pytest.mark.parametrize("argv_tail, message", [
-    (["--version", "v1"], "semver"),
-    (["--decisions", "nope.csv"], "decisions journal not found"),
-])
-def test_export_cli_bad_options(reviewed: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
-                                argv_tail: list[str], message: str) -> None:
+@pytest.mark.parametrize(
+    "argv_tail, message",
+    [
+        (["--version", "v1"], "semver"),
+        (["--decisions", "nope.csv"], "decisions journal not found"),
+    ],
+)
+def test_export_cli_bad_options(
+    reviewed: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], argv_tail: list[str], message: str
+) -> None:
     code, _, err = run_cli(["export", str(reviewed), "--out", str(tmp_path / "x"), *argv_tail], capsys)
     assert code == 2 and message in err and err.count("\n") == 1
 

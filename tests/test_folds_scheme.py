@@ -87,10 +87,13 @@ def test_val_fraction_zero_and_k() -> None:
         make_folds(keys, labels, settings=FoldSettings(val_fraction=1.0))
 
 
-def test_folds_cli_regenerates_with_other_settings(synthetic_manifest_dir: Path, tmp_path: Path,
-                                                   capsys: pytest.CaptureFixture[str]) -> None:
+def test_folds_cli_regenerates_with_other_settings(
+    synthetic_manifest_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     out = tmp_path / "folds_k3.csv"
-    code, stdout, _ = run_cli(["folds", str(synthetic_manifest_dir), "--out", str(out), "--k", "3", "--seed", "11"], capsys)
+    code, stdout, _ = run_cli(
+        ["folds", str(synthetic_manifest_dir), "--out", str(out), "--k", "3", "--seed", "11"], capsys
+    )
     assert code == 0
     assert "test" in stdout and "benign" in stdout  # per-fold class counts
     folds = read_folds(out, synthetic_manifest_dir / "manifest.csv")
@@ -104,9 +107,13 @@ def test_folds_cli_regenerates_with_other_settings(synthetic_manifest_dir: Path,
     assert main_again.read_bytes() == (synthetic_manifest_dir / "folds.csv").read_bytes()
 
 
-def test_folds_cli_refuses_to_overwrite_the_exported_file(synthetic_manifest_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_folds_cli_refuses_to_overwrite_the_exported_file(
+    synthetic_manifest_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     before = (synthetic_manifest_dir / "folds.csv").read_bytes()
-    code, _, err = run_cli(["folds", str(synthetic_manifest_dir), "--out", str(synthetic_manifest_dir / "folds.csv"), "--k", "3"], capsys)
+    code, _, err = run_cli(
+        ["folds", str(synthetic_manifest_dir), "--out", str(synthetic_manifest_dir / "folds.csv"), "--k", "3"], capsys
+    )
     assert code == 2 and "re-run `busi-curate export`" in err
     assert (synthetic_manifest_dir / "folds.csv").read_bytes() == before
 

@@ -58,8 +58,12 @@ def test_wrong_header(tmp_path):
 
 @pytest.mark.parametrize(
     "bad",
-    [D("benign:1", "benign:2", "same"), D("benign:1", "benign:2", "different", "identical"),
-     D("benign:1", "benign:1", "different"), D("benign:1", "benign:2", "maybe")],
+    [
+        D("benign:1", "benign:2", "same"),
+        D("benign:1", "benign:2", "different", "identical"),
+        D("benign:1", "benign:1", "different"),
+        D("benign:1", "benign:2", "maybe"),
+    ],
 )
 def test_invalid_decisions_are_refused(tmp_path, bad):
     with Journal(tmp_path / "d.csv") as j, pytest.raises(ValueError):

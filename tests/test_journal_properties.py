@@ -21,8 +21,9 @@ texts = st.text(alphabet=st.characters() | st.sampled_from(list(BREAKS)), min_si
 
 @settings(max_examples=200, deadline=None)
 @given(ref_id=texts, cand_id=texts, reviewer=texts)
-def test_accepted_decisions_survive_a_restart(tmp_path_factory: pytest.TempPathFactory, ref_id: str, cand_id: str,
-                                              reviewer: str) -> None:
+def test_accepted_decisions_survive_a_restart(
+    tmp_path_factory: pytest.TempPathFactory, ref_id: str, cand_id: str, reviewer: str
+) -> None:
     path = tmp_path_factory.mktemp("j") / "decisions.csv"
     good = Decision("benign", "1", "benign", "2", "same", "same-frame", "ana", "ssim=0.9", "2026-01-01T00:00:00Z")
     d = Decision("benign", ref_id, "malignant", cand_id, "different", "", reviewer, "", "2026-01-01T00:00:01Z")
@@ -50,8 +51,20 @@ def test_accepted_decisions_survive_a_restart(tmp_path_factory: pytest.TempPathF
 
 def test_a_line_cut_anywhere_is_never_read_as_a_decision(tmp_path: Path) -> None:
     path = tmp_path / "decisions.csv"
-    ds = [Decision("benign", str(i), "benign", str(i + 1), "same", "same-frame", "ana", "ssim=0.81 inliers=120",
-                   f"2026-01-01T00:00:{i:02d}Z") for i in range(1, 4)]
+    ds = [
+        Decision(
+            "benign",
+            str(i),
+            "benign",
+            str(i + 1),
+            "same",
+            "same-frame",
+            "ana",
+            "ssim=0.81 inliers=120",
+            f"2026-01-01T00:00:{i:02d}Z",
+        )
+        for i in range(1, 4)
+    ]
     with Journal(path) as j:
         j.extend(ds)
     full = path.read_bytes()

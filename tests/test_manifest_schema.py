@@ -64,18 +64,21 @@ def _rewrite(path: Path, frame: pd.DataFrame, drop_sidecar: bool = True) -> None
         (path.parent / "manifest.json").unlink(missing_ok=True)
 
 
-@pytest.mark.parametrize("change, message", [
-    (lambda f: f.drop(columns=["tumour_pixels"]), "missing column(s) tumour_pixels"),
-    (lambda f: f.rename(columns={"status": "state"}), "missing column(s) status; unexpected column(s) state"),
-    (lambda f: f.assign(note="x"), "unexpected column(s) note"),
-    (lambda f: f[list(f.columns[::-1])], "wrong order"),
-    (lambda f: f.assign(status=["maybe"] + list(f["status"][1:])), "line 2: status must be one of"),
-    (lambda f: pd.concat([f, f.iloc[[0]]]), "listed twice"),
-    (lambda f: f.iloc[::-1], "record order"),
-    (lambda f: f.assign(width=["wide"] + list(f["width"][1:])), "'width' must be an integer"),
-    (lambda f: f.assign(pixel_sha256=["abc"] + list(f["pixel_sha256"][1:])), "not a SHA-256"),
-    (lambda f: f.assign(version=["2.0.0"] + list(f["version"][1:])), "mixes versions"),
-])
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (lambda f: f.drop(columns=["tumour_pixels"]), "missing column(s) tumour_pixels"),
+        (lambda f: f.rename(columns={"status": "state"}), "missing column(s) status; unexpected column(s) state"),
+        (lambda f: f.assign(note="x"), "unexpected column(s) note"),
+        (lambda f: f[list(f.columns[::-1])], "wrong order"),
+        (lambda f: f.assign(status=["maybe"] + list(f["status"][1:])), "line 2: status must be one of"),
+        (lambda f: pd.concat([f, f.iloc[[0]]]), "listed twice"),
+        (lambda f: f.iloc[::-1], "record order"),
+        (lambda f: f.assign(width=["wide"] + list(f["width"][1:])), "'width' must be an integer"),
+        (lambda f: f.assign(pixel_sha256=["abc"] + list(f["pixel_sha256"][1:])), "not a SHA-256"),
+        (lambda f: f.assign(version=["2.0.0"] + list(f["version"][1:])), "mixes versions"),
+    ],
+)
 def test_changed_schema_is_refused(copy: Path, change, message: str, capsys: pytest.CaptureFixture[str]) -> None:  # type: ignore[no-untyped-def]
     path = copy / "manifest.csv"
     frame = pd.read_csv(path, dtype=str, keep_default_na=False)
@@ -102,12 +105,18 @@ def test_folds_naming_unknown_or_removed_images(copy: Path, capsys: pytest.Captu
     bad_dir = copy.parent / "bad"
     bad_dir.mkdir()
     cases = {
-        "unknown.csv": (pd.concat([folds, pd.DataFrame([{"class": "benign", "id": "999", "fold": "0",
-                                                           "split": "train"}])]), "not in the manifest"),
-        "removed.csv": (pd.concat([folds, pd.DataFrame([{"class": removed.cls, "id": removed.id, "fold": "0",
-                                                           "split": "train"}])]), "'removed' in the manifest"),
-        "twice.csv": (folds.assign(split=folds["split"].where(folds.index != folds.index[folds["split"] == "train"][0],
-                                                              "test")), "test image in 2 folds"),
+        "unknown.csv": (
+            pd.concat([folds, pd.DataFrame([{"class": "benign", "id": "999", "fold": "0", "split": "train"}])]),
+            "not in the manifest",
+        ),
+        "removed.csv": (
+            pd.concat([folds, pd.DataFrame([{"class": removed.cls, "id": removed.id, "fold": "0", "split": "train"}])]),
+            "'removed' in the manifest",
+        ),
+        "twice.csv": (
+            folds.assign(split=folds["split"].where(folds.index != folds.index[folds["split"] == "train"][0], "test")),
+            "test image in 2 folds",
+        ),
         "missing.csv": (folds.iloc[1:], "does not list 1 kept image"),
         "split.csv": (folds.assign(split=folds["split"].replace("val", "validation")), "unknown split"),
         "fold.csv": (folds.assign(fold=folds["fold"].replace("0", "first")), "must hold integers"),
@@ -120,8 +129,9 @@ def test_folds_naming_unknown_or_removed_images(copy: Path, capsys: pytest.Captu
             read_folds(p, m)
         assert exc.value.path == p, name
     # through the CLI (materialize reads the folds file before touching any data): one line, exit 2
-    code, _, err = run_cli(["materialize", str(copy), str(copy), str(copy.parent / "o"), "--folds",
-                            str(bad_dir / "unknown.csv")], capsys)
+    code, _, err = run_cli(
+        ["materialize", str(copy), str(copy), str(copy.parent / "o"), "--folds", str(bad_dir / "unknown.csv")], capsys
+    )
     assert code == 2 and "benign 999" in err
     assert not (copy.parent / "o").exists()
 

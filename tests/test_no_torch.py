@@ -22,7 +22,10 @@ def test_demo_runs_without_torch(tmp_path):
 
 
 def test_torch_backend_without_torch_is_a_clear_error(tmp_path):
-    r = _run("from busi_curate.cli import main; main(['demo', '--out', 'demo', '--size', '64', '--backend', 'torch'])", tmp_path)
+    r = _run(
+        "from busi_curate.cli import main; main(['demo', '--out', 'demo', '--size', '64', '--backend', 'torch'])",
+        tmp_path,
+    )
     assert r.returncode == 2
     assert "[bench]" in r.stderr and "Traceback" not in r.stderr
 

@@ -36,7 +36,8 @@ def test_made_from_the_committed_journal() -> None:
         pytest.skip("journal not committed")
     assert sidecar()["decisions"]["sha256"] == file_sha256(JOURNAL), (
         "the committed journal changed since the report was made: re-run "
-        "busi-curate report SCAN --decisions manifests/curated_busi_v1/decisions.csv --out reports/curated_busi_v1/")
+        "busi-curate report SCAN --decisions manifests/curated_busi_v1/decisions.csv --out reports/curated_busi_v1/"
+    )
 
 
 def test_tables_agree_with_counts() -> None:

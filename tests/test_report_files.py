@@ -27,8 +27,16 @@ from busi_curate.findings.report import (
 )
 from busi_curate.review.journal import Decision, Journal
 
-TEXT_FILES = ("groups.csv", "class_conflicts.csv", "mask_iou.csv", "iou_summary.csv", "ssim_stats.csv",
-              "class_distribution.csv", "report.md", "report.html")
+TEXT_FILES = (
+    "groups.csv",
+    "class_conflicts.csv",
+    "mask_iou.csv",
+    "iou_summary.csv",
+    "ssim_stats.csv",
+    "class_distribution.csv",
+    "report.md",
+    "report.html",
+)
 FAST = ReportSettings(max_panels=0)
 
 
@@ -39,8 +47,19 @@ def planted_journal(scan_dir: Path, synthetic_dir: Path, name: str = "decisions.
     with Journal(path) as j:
         for p in planted.itertuples():
             grade = "identical" if p.kind == "identical" else "same-frame"
-            j.append(Decision(p.source_class, p.source_id, p.copy_class, p.copy_id, "same", grade, "tester", "",
-                              "2026-01-01T00:00:00Z"))
+            j.append(
+                Decision(
+                    p.source_class,
+                    p.source_id,
+                    p.copy_class,
+                    p.copy_id,
+                    "same",
+                    grade,
+                    "tester",
+                    "",
+                    "2026-01-01T00:00:00Z",
+                )
+            )
     return path
 
 
@@ -76,8 +95,10 @@ def test_report_files_and_findings(scan_copy: Path, synthetic_dir: Path, tmp_pat
     assert len(iou) == len(planted)
     by_kind = {}
     for p in planted.itertuples():
-        row = iou[((iou.id_a == p.source_id) & (iou.class_a == p.source_class))
-                  | ((iou.id_b == p.source_id) & (iou.class_b == p.source_class))]
+        row = iou[
+            ((iou.id_a == p.source_id) & (iou.class_a == p.source_class))
+            | ((iou.id_b == p.source_id) & (iou.class_b == p.source_class))
+        ]
         by_kind[p.kind] = row.iloc[0]
     assert by_kind["identical"]["iou"] == 1.0 and by_kind["relabel"]["iou"] == 1.0
     assert by_kind["remask"]["iou"] < 0.9  # the copy's mask was dilated
@@ -157,8 +178,9 @@ def test_html_and_markdown_escape_text(scan_copy: Path, synthetic_dir: Path, tmp
     assert "<img src=x" not in page and "&lt;img src=x onerror=alert(1)&gt;" in page
 
 
-def test_report_cli_ok_and_bad_input(scan_copy: Path, synthetic_dir: Path, tmp_path: Path,
-                                     capsys: pytest.CaptureFixture[str]) -> None:
+def test_report_cli_ok_and_bad_input(
+    scan_copy: Path, synthetic_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     out = tmp_path / "rep"
     # no journal yet
     code, _, err = cli(["report", str(scan_copy), "--out", str(out), "--max-panels", "0"], capsys)
@@ -219,7 +241,7 @@ def test_journal_summary_counts_standing_decisions() -> None:
     t = "2026-01-01T00:00:00Z"
     ds = [
         Decision("benign", "1", "benign", "2", "same", "identical", "auto", "", t),
-        Decision("benign", "2", "benign", "1", "undo", "", "ana", "", t),          # revokes the line above
+        Decision("benign", "2", "benign", "1", "undo", "", "ana", "", t),  # revokes the line above
         Decision("benign", "1", "benign", "2", "different", "", "ana", "", t),
         Decision("benign", "1", "benign", "3", "same", "adjacent-frame", "auto", "", t),
         Decision("benign", "4", "benign", "3", "skip", "", "ana", "", t),

@@ -48,8 +48,14 @@ class FakeAssistant:
             elif kind is None:
                 out.append(Assessment("different", "", f"fake ssim={s:.2f}", 0.1))
             else:
-                out.append(Assessment("same", "identical" if kind in ("identical", "relabel") else "same-frame",
-                                      f"fake kind={kind}", 0.95))
+                out.append(
+                    Assessment(
+                        "same",
+                        "identical" if kind in ("identical", "relabel") else "same-frame",
+                        f"fake kind={kind}",
+                        0.95,
+                    )
+                )
         return out
 
     def extra_pairs(self):
@@ -97,15 +103,19 @@ def test_server_asks_the_assistant_before_the_person(scan_copy):
             seen.append((q["reference"]["row"], q["candidate"]["row"]))
             key = (min(seen[-1]), max(seen[-1]))
             same = fake.kind.get(key) is not None
-            status, _ = app.answer({"answer": "same" if same else "different", "grade": "same-frame",
-                                    "reference": seen[-1][0], "candidate": seen[-1][1]})
+            status, _ = app.answer(
+                {
+                    "answer": "same" if same else "different",
+                    "grade": "same-frame",
+                    "reference": seen[-1][0],
+                    "candidate": seen[-1][1],
+                }
+            )
             assert status == 200
     lines = read_journal(scan_copy / "decisions.csv")
     people = [d for d in lines if d.decided_by == "tester"]
     assert len(people) == len(seen) > 0 and any(d.decided_by == "auto" for d in lines)
     assert app.walk.next_question() is None
-
-
 
 
 def test_cli_auto_no_browser(scan_copy, capsys):

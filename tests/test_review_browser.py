@@ -18,8 +18,10 @@ CHROMEDRIVER = Path("/usr/bin/chromedriver")
 
 pytestmark = [
     pytest.mark.browser,
-    pytest.mark.skipif(not (CHROMIUM.exists() and CHROMEDRIVER.exists()),
-                       reason="needs Debian chromium + chromium-driver (/usr/bin/chromium, /usr/bin/chromedriver)"),
+    pytest.mark.skipif(
+        not (CHROMIUM.exists() and CHROMEDRIVER.exists()),
+        reason="needs Debian chromium + chromium-driver (/usr/bin/chromium, /usr/bin/chromedriver)",
+    ),
 ]
 
 
@@ -30,9 +32,18 @@ def browser(tmp_path):
 
     opts = webdriver.ChromeOptions()
     opts.binary_location = str(CHROMIUM)
-    for a in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
-              "--disable-background-networking", "--disable-component-update", "--disable-sync",
-              f"--user-data-dir={tmp_path / 'chromium-profile'}", "--window-size=1400,900"):
+    for a in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--user-data-dir={tmp_path / 'chromium-profile'}",
+        "--window-size=1400,900",
+    ):
         opts.add_argument(a)
     drv = webdriver.Chrome(service=Service(executable_path=str(CHROMEDRIVER)), options=opts)
     drv.set_page_load_timeout(60)
@@ -52,8 +63,11 @@ def wait_for(drv, cond, timeout: float = 30.0):
 
 def shown(drv) -> str:
     """The row pair on screen, once the page is idle."""
-    return wait_for(drv, "return document.body.dataset.busy === '0' && document.body.dataset.state === 'question'"
-                         " && document.body.dataset.question")
+    return wait_for(
+        drv,
+        "return document.body.dataset.busy === '0' && document.body.dataset.state === 'question'"
+        " && document.body.dataset.question",
+    )
 
 
 def press(drv, key: str) -> None:
@@ -72,7 +86,9 @@ def test_keys_journal_kill_and_resume(browser, scan_copy):
         progress = browser.find_element(By.ID, "progress").text
         assert progress.startswith("references ") and " done (" in progress
         # both images and both outlines actually loaded
-        wait_for(browser, "return [...document.querySelectorAll('.frame img')].every(i => i.complete && i.naturalWidth > 0)")
+        wait_for(
+            browser, "return [...document.querySelectorAll('.frame img')].every(i => i.complete && i.naturalWidth > 0)"
+        )
         ref_text = browser.find_element(By.CSS_SELECTOR, "#ref figcaption").text
         assert "reference" in ref_text.lower() and "id " in ref_text and "px" in ref_text
         assert browser.find_element(By.ID, "ssim").text.startswith("SSIM ")

@@ -93,14 +93,21 @@ def _journal(path: Path, lines: list[Decision]) -> None:
 
 def test_replay_and_merge(scan_copy, tmp_path, capsys):
     shared = tmp_path / "shared.csv"
-    _journal(shared, [
-        Decision("benign", "1", "benign", "15", "same", "identical", "alice"),
-        Decision("benign", "1", "normal", "4", "different", "", "alice"),
-        Decision("malignant", "5", "benign", "20", "same", "identical", "alice"),
-    ])
+    _journal(
+        shared,
+        [
+            Decision("benign", "1", "benign", "15", "same", "identical", "alice"),
+            Decision("benign", "1", "normal", "4", "different", "", "alice"),
+            Decision("malignant", "5", "benign", "20", "same", "identical", "alice"),
+        ],
+    )
     assert run_cli(["review", str(scan_copy), "--decisions", str(shared)]) == 0
     out = capsys.readouterr().out
-    assert "replayed 3 journal lines" in out and "2 groups (2 duplet)" in out and "1 with members of different classes" in out
+    assert (
+        "replayed 3 journal lines" in out
+        and "2 groups (2 duplet)" in out
+        and "1 with members of different classes" in out
+    )
     assert not (scan_copy / "decisions.csv").exists()  # replay alone writes nothing
     assert run_cli(["review", str(scan_copy), "--decisions", str(shared), "--merge"]) == 0
     assert "appended 3 new line(s)" in capsys.readouterr().out
@@ -119,7 +126,7 @@ def test_replay_bad_input(scan_copy, tmp_path, capsys):
     one_line_error(capsys, ["review", str(scan_copy), "--decisions", str(bad)], "not in the scan")
     (tmp_path / "other.csv").write_text("a,b\n1,2\n")
     one_line_error(capsys, ["review", str(scan_copy), "--decisions", str(tmp_path / "other.csv")], "header")
-    assert "," .join(JOURNAL_COLUMNS) not in (tmp_path / "other.csv").read_text()
+    assert ",".join(JOURNAL_COLUMNS) not in (tmp_path / "other.csv").read_text()
 
 
 # ----------------------------------------------------------------- the real process, killed
@@ -127,10 +134,18 @@ def test_replay_bad_input(scan_copy, tmp_path, capsys):
 
 def start_server(scan_dir: Path, *extra: str) -> tuple[subprocess.Popen, str]:
     tests = str(Path(__file__).parent)  # so that --assistant test_review_auto:FakeAssistant imports
-    env = {**os.environ, "PYTHONUNBUFFERED": "1",
-           "PYTHONPATH": os.pathsep.join(p for p in (tests, os.environ.get("PYTHONPATH", "")) if p)}
-    proc = subprocess.Popen([sys.executable, "-m", "busi_curate", "review", str(scan_dir), "--reviewer", "kim", *extra],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    env = {
+        **os.environ,
+        "PYTHONUNBUFFERED": "1",
+        "PYTHONPATH": os.pathsep.join(p for p in (tests, os.environ.get("PYTHONPATH", "")) if p),
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "busi_curate", "review", str(scan_dir), "--reviewer", "kim", *extra],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         line = proc.stdout.readline()
@@ -143,8 +158,11 @@ def start_server(scan_dir: Path, *extra: str) -> tuple[subprocess.Popen, str]:
 
 
 def api(url: str, path: str, body: dict | None = None, token: str = "") -> dict:
-    req = urllib.request.Request(url.rstrip("/") + path, data=None if body is None else json.dumps(body).encode(),
-                                 headers={"Content-Type": "application/json", "X-Review-Token": token})
+    req = urllib.request.Request(
+        url.rstrip("/") + path,
+        data=None if body is None else json.dumps(body).encode(),
+        headers={"Content-Type": "application/json", "X-Review-Token": token},
+    )
     with urllib.request.urlopen(req, timeout=30) as r:
         return json.loads(r.read())
 
@@ -166,8 +184,17 @@ def test_kill_9_and_resume(scan_copy):
         for ans in ("same", "different", "different"):
             q = st["question"]
             asked.append((q["reference"]["id"], q["candidate"]["id"]))
-            st = api(url, "/api/answer", {"answer": ans, "grade": "same-frame", "reference": q["reference"]["row"],
-                                           "candidate": q["candidate"]["row"]}, tok)
+            st = api(
+                url,
+                "/api/answer",
+                {
+                    "answer": ans,
+                    "grade": "same-frame",
+                    "reference": q["reference"]["row"],
+                    "candidate": q["candidate"]["row"],
+                },
+                tok,
+            )
         expected_next = st["question"]
         with pytest.raises(JournalError, match="another review"):  # one writer per journal
             with review_lock(scan_copy):

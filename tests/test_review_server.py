@@ -52,8 +52,11 @@ class Running:
         return json.loads(data)
 
     def answer(self, body: dict, token: str | None = None, headers: dict | None = None):
-        h = {"Content-Type": "application/json", "X-Review-Token": self.app.token if token is None else token,
-             **(headers or {})}
+        h = {
+            "Content-Type": "application/json",
+            "X-Review-Token": self.app.token if token is None else token,
+            **(headers or {}),
+        }
         status, _, data = self.request("POST", "/api/answer", json.dumps(body).encode(), h)
         return status, data
 
@@ -81,8 +84,14 @@ def test_page_question_answer_and_journal_before_reply(running):
     assert q["reference"]["row"] != q["candidate"]["row"] and q["ssim"] >= 0.23
     assert state["progress"]["references"] == running.scan.n
     before = running.journal_path.read_text().count("\n")
-    status, data = running.answer({"answer": "same", "grade": "same-frame", "reference": q["reference"]["row"],
-                                   "candidate": q["candidate"]["row"]})
+    status, data = running.answer(
+        {
+            "answer": "same",
+            "grade": "same-frame",
+            "reference": q["reference"]["row"],
+            "candidate": q["candidate"]["row"],
+        }
+    )
     assert status == 200
     lines = read_journal(running.journal_path)  # on disk by the time the reply arrived
     assert running.journal_path.read_text().count("\n") == before + 1
@@ -111,20 +120,32 @@ def test_stale_or_bad_answers_are_refused_without_writing(running):
     stale = {"answer": "different", "reference": q["candidate"]["row"], "candidate": q["reference"]["row"]}
     assert running.answer(stale)[0] == 409
     assert running.answer({"answer": "maybe"})[0] == 400
-    assert running.answer({"answer": "same", "grade": "kind-of", "reference": q["reference"]["row"],
-                           "candidate": q["candidate"]["row"]})[0] == 400
+    assert (
+        running.answer(
+            {
+                "answer": "same",
+                "grade": "kind-of",
+                "reference": q["reference"]["row"],
+                "candidate": q["candidate"]["row"],
+            }
+        )[0]
+        == 400
+    )
     assert running.answer({"answer": "undo"})[0] == 400  # an undo must name its decision
     assert running.answer({"answer": "undo", "target": "benign 1|benign 2|same|x"})[0] == 409  # nothing to undo yet
     assert len(read_journal(running.journal_path)) == n0
 
 
-@pytest.mark.parametrize("headers,status", [
-    ({"X-Review-Token": "wrong"}, 403),
-    ({"X-Review-Token": ""}, 403),
-    ({"Origin": "http://evil.example"}, 403),
-    ({"Host": "evil.example"}, 403),
-    ({"Content-Type": "text/plain"}, 415),
-])
+@pytest.mark.parametrize(
+    "headers,status",
+    [
+        ({"X-Review-Token": "wrong"}, 403),
+        ({"X-Review-Token": ""}, 403),
+        ({"Origin": "http://evil.example"}, 403),
+        ({"Host": "evil.example"}, 403),
+        ({"Content-Type": "text/plain"}, 415),
+    ],
+)
 def test_post_needs_token_origin_host_and_json(running, headers, status):
     q = running.get_json()["question"]
     body = {"answer": "different", "reference": q["reference"]["row"], "candidate": q["candidate"]["row"]}
@@ -133,13 +154,34 @@ def test_post_needs_token_origin_host_and_json(running, headers, status):
     assert read_journal(running.journal_path) == []
 
 
-@pytest.mark.parametrize("path", [
-    "/img/../scan.json", "/img/..%2fscan.json", "/img/%2e%2e/%2e%2e/etc/passwd", "/%2e%2e/%2e%2e/etc/passwd",
-    "/../../etc/passwd", "//etc/passwd", "/etc/passwd", "/img//etc/passwd", "/img/-1.png", "/img/99999.png",
-    "/img/1.PNG", "/img/1.png/..", "/img/01.png.jpg", "/mask/..%2F..%2Fscan.json", "/static/../server.py",
-    "/static/%2e%2e/server.py", "/static/index.html", "/decisions.csv", "/scan.json", "/img/%31.png",
-    "http://127.0.0.1/img/0.png", "/img/0.png%00", "/img/0.png\\..\\scan.json",
-])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/img/../scan.json",
+        "/img/..%2fscan.json",
+        "/img/%2e%2e/%2e%2e/etc/passwd",
+        "/%2e%2e/%2e%2e/etc/passwd",
+        "/../../etc/passwd",
+        "//etc/passwd",
+        "/etc/passwd",
+        "/img//etc/passwd",
+        "/img/-1.png",
+        "/img/99999.png",
+        "/img/1.PNG",
+        "/img/1.png/..",
+        "/img/01.png.jpg",
+        "/mask/..%2F..%2Fscan.json",
+        "/static/../server.py",
+        "/static/%2e%2e/server.py",
+        "/static/index.html",
+        "/decisions.csv",
+        "/scan.json",
+        "/img/%31.png",
+        "http://127.0.0.1/img/0.png",
+        "/img/0.png%00",
+        "/img/0.png\\..\\scan.json",
+    ],
+)
 def test_other_paths_are_refused(running, path):
     status, _, data = running.request("GET", path)
     assert status in (400, 403, 404)

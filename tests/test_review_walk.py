@@ -14,8 +14,13 @@ from busi_curate.review.walk import Walk
 from busi_curate.scan.candidates import candidates_table, top_k_from_matrix
 
 
-def fake_scan(sim: dict[tuple[int, int], float], n: int, top_k: int = 3, pruned: bool = False,
-              pixels: dict[int, str] | None = None) -> SimpleNamespace:
+def fake_scan(
+    sim: dict[tuple[int, int], float],
+    n: int,
+    top_k: int = 3,
+    pruned: bool = False,
+    pixels: dict[int, str] | None = None,
+) -> SimpleNamespace:
     """A scan-like object over ``n`` images ``benign 0..n-1``; unlisted pairs have SSIM 0.05."""
     m = np.full((n, n), 0.05, dtype=np.float32)
     for (a, b), v in sim.items():
@@ -23,14 +28,26 @@ def fake_scan(sim: dict[tuple[int, int], float], n: int, top_k: int = 3, pruned:
     np.fill_diagonal(m, np.nan)
     classes, ids = ["benign"] * n, [str(i) for i in range(n)]
     rows, vals = top_k_from_matrix(m, top_k)
-    index = pd.DataFrame({"row": range(n), "class": classes, "id": ids,
-                          "pixel_sha256": [(pixels or {}).get(i, f"h{i}") for i in range(n)]})
+    index = pd.DataFrame(
+        {
+            "row": range(n),
+            "class": classes,
+            "id": ids,
+            "pixel_sha256": [(pixels or {}).get(i, f"h{i}") for i in range(n)],
+        }
+    )
     pairs = None
     if pruned:
         a, b = np.triu_indices(n, 1)
         pairs = pd.DataFrame({"a": a, "b": b, "ssim": m[a, b]})
-    return SimpleNamespace(index=index, candidates=candidates_table(classes, ids, list(rows), list(vals)),
-                           ssim=None if pruned else m, pairs=pairs, pair_ssim=lambda i, j: float(m[i, j]), n=n)
+    return SimpleNamespace(
+        index=index,
+        candidates=candidates_table(classes, ids, list(rows), list(vals)),
+        ssim=None if pruned else m,
+        pairs=pairs,
+        pair_ssim=lambda i, j: float(m[i, j]),
+        n=n,
+    )
 
 
 def ans(q, answer: str, grade: str = "", by: str = "alice") -> Decision:
@@ -53,6 +70,7 @@ def run(walk: Walk, oracle, limit: int = 200) -> list[tuple[int, int]]:
 def groups_oracle(groups: list[set[int]], grade: str = "same-frame"):
     def oracle(a: int, b: int) -> tuple[str, str]:
         return ("same", grade) if any(a in g and b in g for g in groups) else ("different", "")
+
     return oracle
 
 

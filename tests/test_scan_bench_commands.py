@@ -16,8 +16,24 @@ from busi_curate.review.journal import Decision, Journal
 
 def test_bench_ssim_synthetic(tmp_path: Path) -> None:
     out = tmp_path / "bench.json"
-    res = CliRunner().invoke(bench_ssim, ["--synthetic", "60", "--size", "32", "--sample-pairs", "7",
-                                          "--backends", "numba,reference", "--prune-k", "5", "--json", str(out), "--quiet"])
+    res = CliRunner().invoke(
+        bench_ssim,
+        [
+            "--synthetic",
+            "60",
+            "--size",
+            "32",
+            "--sample-pairs",
+            "7",
+            "--backends",
+            "numba,reference",
+            "--prune-k",
+            "5",
+            "--json",
+            str(out),
+            "--quiet",
+        ],
+    )
     assert res.exit_code == 0, res.output
     assert "scikit-image loop: 7 pairs" in res.output and "numba (cpu): 1,770 pairs" in res.output
     assert "pruned mode on 60 synthetic images" in res.output
@@ -44,8 +60,19 @@ def test_size_study_with_journal(synthetic_dir: Path, tmp_path: Path) -> None:
         journal.append(Decision(p.source_class, p.source_id, p.copy_class, p.copy_id, "same", "same-frame", "test"))
     journal.append(Decision("normal", "1", "normal", "2", "different", "", "test"))
     out = tmp_path / "study.json"
-    res = CliRunner().invoke(size_study, [str(synthetic_dir), "--sizes", "32,64", "--journal", str(tmp_path / "decisions.csv"),
-                                          "--json", str(out), "--quiet"])
+    res = CliRunner().invoke(
+        size_study,
+        [
+            str(synthetic_dir),
+            "--sizes",
+            "32,64",
+            "--journal",
+            str(tmp_path / "decisions.csv"),
+            "--json",
+            str(out),
+            "--quiet",
+        ],
+    )
     assert res.exit_code == 0, res.output
     assert "| 32 |" in res.output and "| 64 |" in res.output and "top-5 agreement" in res.output
     fig = json.loads(out.read_text())

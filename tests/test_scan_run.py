@@ -22,8 +22,12 @@ def _planted(synthetic_dir: Path) -> pd.DataFrame:
 
 def _top1(cands: pd.DataFrame) -> dict[tuple[str, str], tuple[str, str]]:
     first = cands[cands["rank"] == 1]
-    return {(c, str(i)): (cc, str(ci)) for c, i, cc, ci in
-            zip(first["reference_class"], first["reference_id"], first["candidate_class"], first["candidate_id"])}
+    return {
+        (c, str(i)): (cc, str(ci))
+        for c, i, cc, ci in zip(
+            first["reference_class"], first["reference_id"], first["candidate_class"], first["candidate_id"]
+        )
+    }
 
 
 def test_planted_duplicates_ranked_first(synthetic_dir: Path, synthetic_scan_dir: Path) -> None:
@@ -64,7 +68,9 @@ def test_block_size_does_not_change_the_scan(synthetic_dir: Path, tmp_path: Path
         assert (tmp_path / "b64" / name).read_bytes() == (tmp_path / "b5" / name).read_bytes(), name
 
 
-def test_pruned_mode_matches_exhaustive_on_its_pairs(synthetic_dir: Path, synthetic_scan_dir: Path, tmp_path: Path) -> None:
+def test_pruned_mode_matches_exhaustive_on_its_pairs(
+    synthetic_dir: Path, synthetic_scan_dir: Path, tmp_path: Path
+) -> None:
     res = run_scan(synthetic_dir, tmp_path / "pruned", ScanSettings(size=64, mode="pruned", prune_k=8))
     assert not (tmp_path / "pruned" / "ssim.npy").exists() and (tmp_path / "pruned" / "pairs.npz").is_file()
     scan = read_scan(tmp_path / "pruned")

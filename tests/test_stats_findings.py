@@ -23,15 +23,28 @@ def diff(a: tuple[str, str], b: tuple[str, str]) -> Decision:
 
 
 def fake_index(keys: list[tuple[str, str]]) -> pd.DataFrame:
-    return pd.DataFrame({
-        "row": range(len(keys)), "dataset": "x", "class": [k[0] for k in keys], "id": [k[1] for k in keys],
-        "image": [f"{c}/{c} ({i}).png" for c, i in keys], "masks": [f"{c}/{c} ({i})_mask.png" for c, i in keys],
-        "width": 10, "height": 10, "pixel_sha256": "", "file_sha256": "",
-    })
+    return pd.DataFrame(
+        {
+            "row": range(len(keys)),
+            "dataset": "x",
+            "class": [k[0] for k in keys],
+            "id": [k[1] for k in keys],
+            "image": [f"{c}/{c} ({i}).png" for c, i in keys],
+            "masks": [f"{c}/{c} ({i})_mask.png" for c, i in keys],
+            "width": 10,
+            "height": 10,
+            "pixel_sha256": "",
+            "file_sha256": "",
+        }
+    )
 
 
-def fake_scan(keys: list[tuple[str, str]], matrix: np.ndarray | None = None, pairs: pd.DataFrame | None = None) -> ScanResult:
-    return ScanResult(Path("/nonexistent"), {"data_dir": "/nonexistent"}, fake_index(keys), pd.DataFrame(), matrix, pairs)
+def fake_scan(
+    keys: list[tuple[str, str]], matrix: np.ndarray | None = None, pairs: pd.DataFrame | None = None
+) -> ScanResult:
+    return ScanResult(
+        Path("/nonexistent"), {"data_dir": "/nonexistent"}, fake_index(keys), pd.DataFrame(), matrix, pairs
+    )
 
 
 # --------------------------------------------------------------------------- IoU
@@ -69,7 +82,13 @@ def test_mask_iou_table_every_pair_in_group() -> None:
     full = np.ones((8, 8), bool)
     left = np.zeros((8, 8), bool)
     left[:, :4] = True
-    masks = {keys[0]: full, keys[1]: full, keys[2]: left, keys[3]: np.zeros((8, 8), bool), keys[4]: np.zeros((8, 8), bool)}
+    masks = {
+        keys[0]: full,
+        keys[1]: full,
+        keys[2]: left,
+        keys[3]: np.zeros((8, 8), bool),
+        keys[4]: np.zeros((8, 8), bool),
+    }
     t = st.mask_iou_table(groups, lambda k: (np.zeros((8, 8), np.uint8), masks[k]), size=8, register=False)
     assert (t["method"] == "resized").all() and t["iou_registered"].isna().all()
     assert len(t) == 3 + 1  # a triplet gives 3 pairs, a duplet 1
@@ -84,8 +103,14 @@ def test_mask_iou_table_every_pair_in_group() -> None:
 
 
 def test_iou_summary_bins() -> None:
-    t = pd.DataFrame({"iou": [0.2, 0.5, 0.69, 0.7, 0.95, 1.0], "empty_a": [False] * 5 + [True],
-                      "empty_b": [False] * 5 + [True], "iou_registered": [np.nan] * 5 + [0.3]})
+    t = pd.DataFrame(
+        {
+            "iou": [0.2, 0.5, 0.69, 0.7, 0.95, 1.0],
+            "empty_a": [False] * 5 + [True],
+            "empty_b": [False] * 5 + [True],
+            "iou_registered": [np.nan] * 5 + [0.3],
+        }
+    )
     both = st.iou_summary(t, columns=("iou", "iou_registered"))
     assert list(both["measure"].unique()) == ["iou", "iou_registered"]
     reg = both[both["measure"] == "iou_registered"].set_index("bin")
@@ -140,10 +165,10 @@ def test_unrelated_images_are_not_trusted() -> None:
 
 def test_ssim_samples_exhaustive_matrix() -> None:
     keys = [("benign", "1"), ("benign", "2"), ("benign", "3"), ("malignant", "1")]
-    m = np.array([[np.nan, 0.9, 0.1, 0.2],
-                  [0.9, np.nan, 0.3, 0.8],
-                  [0.1, 0.3, np.nan, 0.4],
-                  [0.2, 0.8, 0.4, np.nan]], dtype=np.float32)
+    m = np.array(
+        [[np.nan, 0.9, 0.1, 0.2], [0.9, np.nan, 0.3, 0.8], [0.1, 0.3, np.nan, 0.4], [0.2, 0.8, 0.4, np.nan]],
+        dtype=np.float32,
+    )
     groups = build_groups([same(keys[0], keys[1]), same(keys[1], keys[3])])  # triplet {b1, b2, m1}
     s = st.ssim_samples(fake_scan(keys, m), groups)
     np.testing.assert_allclose(s.duplicate, [0.2, 0.8, 0.9], rtol=1e-6)  # includes the implied pair b1-m1
@@ -202,18 +227,24 @@ def test_ssim_statistics_empty_duplicates() -> None:
 # --------------------------------------------------------------------------- groups and classes
 
 
-KEYS = ([("benign", str(i)) for i in range(1, 5)] + [("malignant", str(i)) for i in range(1, 4)]
-        + [("normal", str(i)) for i in range(1, 4)])
+KEYS = (
+    [("benign", str(i)) for i in range(1, 5)]
+    + [("malignant", str(i)) for i in range(1, 4)]
+    + [("normal", str(i)) for i in range(1, 4)]
+)
 
 
 def table3_groups():  # type: ignore[no-untyped-def]
-    return build_groups([
-        same(("benign", "1"), ("benign", "2")),                     # benign duplet
-        same(("benign", "3"), ("malignant", "1")),                  # class-conflict duplet
-        same(("normal", "1"), ("normal", "2")), same(("normal", "2"), ("normal", "3")),  # normal triplet
-        diff(("benign", "4"), ("malignant", "2")),
-        same(("malignant", "2"), ("malignant", "3"), "adjacent-frame"),  # not merged by default
-    ])
+    return build_groups(
+        [
+            same(("benign", "1"), ("benign", "2")),  # benign duplet
+            same(("benign", "3"), ("malignant", "1")),  # class-conflict duplet
+            same(("normal", "1"), ("normal", "2")),
+            same(("normal", "2"), ("normal", "3")),  # normal triplet
+            diff(("benign", "4"), ("malignant", "2")),
+            same(("malignant", "2"), ("malignant", "3"), "adjacent-frame"),  # not merged by default
+        ]
+    )
 
 
 def test_class_distribution_table3() -> None:
@@ -247,10 +278,21 @@ def test_panel_selection_one_per_kind_then_largest() -> None:
     assert [g.id for g in st.panel_selection(groups, cap=12)] == [3, 2, 1]
     assert st.panel_selection(groups, cap=0) == []
     # class-conflict groups come before larger groups once each kind has its example
-    more = build_groups([same(("benign", "1"), ("benign", "2")), same(("benign", "2"), ("benign", "3")),
-                         same(("benign", "4"), ("benign", "5")), same(("benign", "5"), ("benign", "6")),
-                         same(("benign", "7"), ("benign", "8")), same(("benign", "9"), ("malignant", "1"))])
-    assert [(g.kind, g.class_conflict) for g in more] == [("triplet", False), ("triplet", False),
-                                                         ("duplet", False), ("duplet", True)]
+    more = build_groups(
+        [
+            same(("benign", "1"), ("benign", "2")),
+            same(("benign", "2"), ("benign", "3")),
+            same(("benign", "4"), ("benign", "5")),
+            same(("benign", "5"), ("benign", "6")),
+            same(("benign", "7"), ("benign", "8")),
+            same(("benign", "9"), ("malignant", "1")),
+        ]
+    )
+    assert [(g.kind, g.class_conflict) for g in more] == [
+        ("triplet", False),
+        ("triplet", False),
+        ("duplet", False),
+        ("duplet", True),
+    ]
     assert [g.id for g in st.panel_selection(more, cap=3)] == [1, 2, 4]
     assert [g.id for g in st.panel_selection(more, cap=2)] == [1, 4]

@@ -24,17 +24,28 @@ def data(synthetic_dir: Path, tmp_path: Path) -> Path:
     return d
 
 
-def test_identical_copy_passes(synthetic_manifest_dir: Path, synthetic_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_identical_copy_passes(
+    synthetic_manifest_dir: Path, synthetic_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     code, out, _ = run_cli(["verify", str(synthetic_manifest_dir), str(synthetic_dir), "--quiet"], capsys)
     assert code == 0
     assert "images: 36 checked: 36 ok" in out and "mask files: 37 checked: 37 ok" in out and "OK:" in out
     # the inner Dataset_BUSI_with_GT folder is accepted as DATA_DIR too
-    code, _, _ = run_cli(["verify", str(synthetic_manifest_dir / "manifest.csv"), str(synthetic_dir / "Dataset_BUSI_with_GT"),
-                          "--quiet"], capsys)
+    code, _, _ = run_cli(
+        [
+            "verify",
+            str(synthetic_manifest_dir / "manifest.csv"),
+            str(synthetic_dir / "Dataset_BUSI_with_GT"),
+            "--quiet",
+        ],
+        capsys,
+    )
     assert code == 0
 
 
-def test_reencoded_copy_with_equal_pixels_passes(synthetic_manifest_dir: Path, data: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_reencoded_copy_with_equal_pixels_passes(
+    synthetic_manifest_dir: Path, data: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     for name in ("benign (2).png", "benign (5).png"):
         p = data / BENIGN / name
         Image.open(p).convert("RGB").save(p, compress_level=9)  # R = G = B: same gray pixels, other bytes
@@ -43,13 +54,16 @@ def test_reencoded_copy_with_equal_pixels_passes(synthetic_manifest_dir: Path, d
     report = verify_data(read_manifest(synthetic_manifest_dir), data)
     assert report.ok
     assert {c.path for c in report.checks if c.status == "ok-reencoded"} == {
-        (BENIGN / "benign (2).png").as_posix(), (BENIGN / "benign (5).png").as_posix()}
+        (BENIGN / "benign (2).png").as_posix(),
+        (BENIGN / "benign (5).png").as_posix(),
+    }
     code, out, _ = run_cli(["verify", str(synthetic_manifest_dir), str(data), "--quiet"], capsys)
     assert code == 0 and "2 ok-reencoded" in out
 
 
-def test_altered_folder_is_reported_file_by_file(synthetic_manifest_dir: Path, data: Path, tmp_path: Path,
-                                                 capsys: pytest.CaptureFixture[str]) -> None:
+def test_altered_folder_is_reported_file_by_file(
+    synthetic_manifest_dir: Path, data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     p = data / BENIGN / "benign (3).png"
     a = np.asarray(Image.open(p)).copy()
     a[10, 10] ^= 0x01  # one pixel, one bit
@@ -73,7 +87,9 @@ def test_altered_folder_is_reported_file_by_file(synthetic_manifest_dir: Path, d
         ("normal (1).png", "changed"),
     }
     report_csv = tmp_path / "report.csv"
-    code, out, err = run_cli(["verify", str(synthetic_manifest_dir), str(data), "--quiet", "--report", str(report_csv)], capsys)
+    code, out, err = run_cli(
+        ["verify", str(synthetic_manifest_dir), str(data), "--quiet", "--report", str(report_csv)], capsys
+    )
     assert code == 1
     assert "MISMATCH: 6 problem(s)" in out and "benign (4).png" in out and "missing" in out
     table = pd.read_csv(report_csv, dtype=str, keep_default_na=False)
@@ -88,8 +104,9 @@ def test_mask_of_another_size_is_changed(synthetic_manifest_dir: Path, data: Pat
     assert [(c.status, "50x40" in c.detail) for c in bad] == [("changed", True)]
 
 
-def test_broken_manifest_and_missing_folder_exit_2(synthetic_manifest_dir: Path, synthetic_dir: Path, tmp_path: Path,
-                                                   capsys: pytest.CaptureFixture[str]) -> None:
+def test_broken_manifest_and_missing_folder_exit_2(
+    synthetic_manifest_dir: Path, synthetic_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     code, _, err = run_cli(["verify", str(synthetic_manifest_dir), str(tmp_path / "nowhere")], capsys)
     assert code == 2 and "data folder does not exist" in err
     broken = tmp_path / "broken"

@@ -92,36 +92,73 @@ def _baseline(kind: str) -> Callable[[int, int], nn.Module]:
 MT = ("mt", "seg", "cls")
 #: Name -> spec. Names are a contract (grids and other tools use them).
 MODELS: dict[str, ModelSpec] = {
-    "mt-unetpp": ModelSpec(_unetpp, MT, "5, 7, 8, 9",
-                           "UNet++ from MONAI blocks (24..384), deep supervision on X0,1..X0,4, the paper's backbone"),
-    "mt-nnunet": ModelSpec(_nnunet, MT, "6, 8, 9",
-                           "nnU-Net 2-D plan for 128x128 (6 levels, 32..320, strided convs, transposed-conv DS heads)", min_size=64),
-    "mt-nnunet-lite": ModelSpec(_nnunet_lite, MT, "-",
-                                "5-level nnU-Net-like U-Net (32..320, max-pool down), the earlier mt-nnunet"),
-    "mt-smp-resnet34": ModelSpec(_smp("resnet34"), MT, "-",
-                                 "segmentation-models-pytorch resnet34 encoder (random init) + UpCat decoder"),
-    "mt-adityan": ModelSpec(_adityan, ("mt",), "8, 9",
-                            "Adityan et al. [36]: 5-level U-Net (64..1024), segmentation + reconstruction + "
-                            "classification heads", multitask=False),
+    "mt-unetpp": ModelSpec(
+        _unetpp,
+        MT,
+        "5, 7, 8, 9",
+        "UNet++ from MONAI blocks (24..384), deep supervision on X0,1..X0,4, the paper's backbone",
+    ),
+    "mt-nnunet": ModelSpec(
+        _nnunet,
+        MT,
+        "6, 8, 9",
+        "nnU-Net 2-D plan for 128x128 (6 levels, 32..320, strided convs, transposed-conv DS heads)",
+        min_size=64,
+    ),
+    "mt-nnunet-lite": ModelSpec(
+        _nnunet_lite, MT, "-", "5-level nnU-Net-like U-Net (32..320, max-pool down), the earlier mt-nnunet"
+    ),
+    "mt-smp-resnet34": ModelSpec(
+        _smp("resnet34"), MT, "-", "segmentation-models-pytorch resnet34 encoder (random init) + UpCat decoder"
+    ),
+    "mt-adityan": ModelSpec(
+        _adityan,
+        ("mt",),
+        "8, 9",
+        "Adityan et al. [36]: 5-level U-Net (64..1024), segmentation + reconstruction + classification heads",
+        multitask=False,
+    ),
     "unet": ModelSpec(_baseline("unet"), ("seg",), "4", "MONAI UNet (32..512, strided convs)", multitask=False),
-    "attention-unet": ModelSpec(_baseline("attention-unet"), ("seg",), "4", "MONAI AttentionUnet (32..512)",
-                                multitask=False),
-    "residual-unet": ModelSpec(_baseline("residual-unet"), ("seg",), "4",
-                               "MONAI UNet with 2 residual units per level (32..512)", multitask=False),
-    "segresnet": ModelSpec(_baseline("segresnet"), ("seg",), "4", "MONAI SegResNet (32 initial filters)",
-                           multitask=False),
-    "unetpp": ModelSpec(_baseline("unetpp"), ("seg",), "4", "MONAI BasicUNetPlusPlus (deep supervision, 4 outputs)",
-                        multitask=False),
-    "swin-unetr": ModelSpec(_baseline("swin-unetr"), ("seg",), "4", "MONAI SwinUNETR, 2-D, feature size 24",
-                            multitask=False, min_size=64),
-    "nnunet": ModelSpec(_baseline("nnunet"), ("seg",), "4",
-                        "MONAI DynUNet with nnU-Net's 2-D plan for 128x128 (6 levels, 32..320, deep supervision)",
-                        multitask=False, min_size=64),
+    "attention-unet": ModelSpec(
+        _baseline("attention-unet"), ("seg",), "4", "MONAI AttentionUnet (32..512)", multitask=False
+    ),
+    "residual-unet": ModelSpec(
+        _baseline("residual-unet"),
+        ("seg",),
+        "4",
+        "MONAI UNet with 2 residual units per level (32..512)",
+        multitask=False,
+    ),
+    "segresnet": ModelSpec(
+        _baseline("segresnet"), ("seg",), "4", "MONAI SegResNet (32 initial filters)", multitask=False
+    ),
+    "unetpp": ModelSpec(
+        _baseline("unetpp"), ("seg",), "4", "MONAI BasicUNetPlusPlus (deep supervision, 4 outputs)", multitask=False
+    ),
+    "swin-unetr": ModelSpec(
+        _baseline("swin-unetr"), ("seg",), "4", "MONAI SwinUNETR, 2-D, feature size 24", multitask=False, min_size=64
+    ),
+    "nnunet": ModelSpec(
+        _baseline("nnunet"),
+        ("seg",),
+        "4",
+        "MONAI DynUNet with nnU-Net's 2-D plan for 128x128 (6 levels, 32..320, deep supervision)",
+        multitask=False,
+        min_size=64,
+    ),
 }
 
 
-def build_model(name: str, task: str = "mt", in_channels: int = 1, *, cls_head: str = "paper",
-                head_norm: str = "batch", image_size: int = 128, **_: Any) -> nn.Module:
+def build_model(
+    name: str,
+    task: str = "mt",
+    in_channels: int = 1,
+    *,
+    cls_head: str = "paper",
+    head_norm: str = "batch",
+    image_size: int = 128,
+    **_: Any,
+) -> nn.Module:
     """The network ``name`` for ``task``; its ``forward`` returns a :class:`ModelOutput`.
 
     Args:
@@ -143,8 +180,10 @@ def build_model(name: str, task: str = "mt", in_channels: int = 1, *, cls_head: 
     if task not in spec.tasks:
         raise ConfigError(f"model {name!r} supports --task {'/'.join(spec.tasks)}, not {task!r}")
     if image_size < spec.min_size:
-        raise ConfigError(f"model {name!r} needs --image-size {spec.min_size} or more (its bottleneck would be "
-                          f"below 2x2), got {image_size}")
+        raise ConfigError(
+            f"model {name!r} needs --image-size {spec.min_size} or more (its bottleneck would be "
+            f"below 2x2), got {image_size}"
+        )
     net = spec.factory(in_channels, image_size)
     if spec.multitask:
         assert isinstance(net, Backbone)
@@ -152,5 +191,14 @@ def build_model(name: str, task: str = "mt", in_channels: int = 1, *, cls_head: 
     return net
 
 
-__all__ = ["MODELS", "Backbone", "ClassificationHead", "Features", "ModelOutput", "ModelSpec", "MultiTaskNet",
-           "SegmentationNet", "build_model"]
+__all__ = [
+    "MODELS",
+    "Backbone",
+    "ClassificationHead",
+    "Features",
+    "ModelOutput",
+    "ModelSpec",
+    "MultiTaskNet",
+    "SegmentationNet",
+    "build_model",
+]

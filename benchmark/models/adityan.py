@@ -28,8 +28,10 @@ RELU = "RELU"
 
 
 def _two_conv(c_in: int, c_out: int) -> nn.Sequential:
-    return nn.Sequential(Convolution(2, c_in, c_out, kernel_size=3, act=RELU, norm=None),
-                         Convolution(2, c_out, c_out, kernel_size=3, act=RELU, norm=None))
+    return nn.Sequential(
+        Convolution(2, c_in, c_out, kernel_size=3, act=RELU, norm=None),
+        Convolution(2, c_out, c_out, kernel_size=3, act=RELU, norm=None),
+    )
 
 
 class AdityanNet(nn.Module):
@@ -45,7 +47,9 @@ class AdityanNet(nn.Module):
     n_outputs = 1
     task = "mt"
 
-    def __init__(self, in_channels: int = 1, widths: Sequence[int] = (64, 128, 256, 512, 1024), n_classes: int = 3) -> None:
+    def __init__(
+        self, in_channels: int = 1, widths: Sequence[int] = (64, 128, 256, 512, 1024), n_classes: int = 3
+    ) -> None:
         super().__init__()
         w = list(widths)
         self.enc = nn.ModuleList([_two_conv(in_channels, w[0])] + [_two_conv(w[i - 1], w[i]) for i in range(1, 5)])
@@ -55,12 +59,19 @@ class AdityanNet(nn.Module):
         self.dec = nn.ModuleList([nn.Identity()] + [_two_conv(2 * w[i], w[i]) for i in range(1, 4)])
         top = 2 * w[0]
         self.seg_head = nn.Sequential(_two_conv(top, w[0]), nn.Conv2d(w[0], 1, kernel_size=1))
-        self.recon_head = nn.Sequential(_two_conv(top, w[0]), nn.Conv2d(w[0], 1, kernel_size=3, padding=1), nn.Sigmoid())
+        self.recon_head = nn.Sequential(
+            _two_conv(top, w[0]), nn.Conv2d(w[0], 1, kernel_size=3, padding=1), nn.Sigmoid()
+        )
         self.cls_head = nn.Sequential(
-            nn.MaxPool2d(2), nn.MaxPool2d(2), nn.MaxPool2d(2),
+            nn.MaxPool2d(2),
+            nn.MaxPool2d(2),
+            nn.MaxPool2d(2),
             Convolution(2, top, 32, kernel_size=3, act=RELU, norm=None),
-            nn.AdaptiveAvgPool2d(1), nn.Flatten(),
-            nn.Linear(32, 1000), nn.ReLU(inplace=True), nn.Linear(1000, n_classes),
+            nn.AdaptiveAvgPool2d(1),
+            nn.Flatten(),
+            nn.Linear(32, 1000),
+            nn.ReLU(inplace=True),
+            nn.Linear(1000, n_classes),
         )
 
     def forward(self, x: torch.Tensor) -> ModelOutput:

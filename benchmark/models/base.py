@@ -89,8 +89,9 @@ class ClassificationHead(nn.Module):
     """Section 3.3: 3x3 conv to 512 channels, normalisation, ReLU, adaptive average pooling,
     a 256-unit dense layer (ReLU) and a 3-way output (softmax applied by the loss / at inference)."""
 
-    def __init__(self, in_channels: int, n_classes: int = 3, conv_channels: int = 512, hidden: int = 256,
-                 norm: str = "batch") -> None:
+    def __init__(
+        self, in_channels: int, n_classes: int = 3, conv_channels: int = 512, hidden: int = 256, norm: str = "batch"
+    ) -> None:
         super().__init__()
         self.features = nn.Sequential(
             nn.Conv2d(in_channels, conv_channels, kernel_size=3, padding=1, bias=False),
@@ -99,7 +100,9 @@ class ClassificationHead(nn.Module):
             nn.AdaptiveAvgPool2d(1),
             nn.Flatten(),
         )
-        self.classifier = nn.Sequential(nn.Linear(conv_channels, hidden), nn.ReLU(inplace=True), nn.Linear(hidden, n_classes))
+        self.classifier = nn.Sequential(
+            nn.Linear(conv_channels, hidden), nn.ReLU(inplace=True), nn.Linear(hidden, n_classes)
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``(B, C, h, w)`` multi-scale features -> ``(B, n_classes)`` logits."""
@@ -147,7 +150,9 @@ class AuthorsFeatureMerge(nn.Module):
             nn.AdaptiveAvgPool2d(1),
             nn.Flatten(),
         )
-        self.classifier = nn.Sequential(nn.Linear(conv_channels, hidden), nn.ReLU(inplace=True), nn.Linear(hidden, n_classes))
+        self.classifier = nn.Sequential(
+            nn.Linear(conv_channels, hidden), nn.ReLU(inplace=True), nn.Linear(hidden, n_classes)
+        )
 
     def forward(self, f: Features) -> torch.Tensor:
         """:class:`Features` -> ``(B, n_classes)`` logits."""
@@ -166,8 +171,14 @@ class MultiTaskNet(nn.Module):
     written) or ``authors`` (the authors' released code).
     """
 
-    def __init__(self, backbone: Backbone, task: str = "mt", n_classes: int = 3, head_norm: str = "batch",
-                 cls_head: str = "paper") -> None:
+    def __init__(
+        self,
+        backbone: Backbone,
+        task: str = "mt",
+        n_classes: int = 3,
+        head_norm: str = "batch",
+        cls_head: str = "paper",
+    ) -> None:
         super().__init__()
         self.backbone = backbone
         self.task = task

@@ -64,8 +64,17 @@ def _nnunet(in_ch: int, size: int) -> SegmentationNet:
     from monai.networks.nets import DynUNet
 
     strides = list(NNUNET_STRIDES)
-    net = DynUNet(2, in_ch, 1, [3] * len(strides), strides, strides[1:], filters=list(NNUNET_FILTERS),
-                  deep_supervision=True, deep_supr_num=NNUNET_DS_EXTRA)
+    net = DynUNet(
+        2,
+        in_ch,
+        1,
+        [3] * len(strides),
+        strides,
+        strides[1:],
+        filters=list(NNUNET_FILTERS),
+        deep_supervision=True,
+        deep_supr_num=NNUNET_DS_EXTRA,
+    )
     return SegmentationNet(net, outputs=_dynunet_outputs, n_outputs=1 + NNUNET_DS_EXTRA, divisor=32)
 
 

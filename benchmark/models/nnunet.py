@@ -80,15 +80,21 @@ class NNUNet2D(Backbone):
         f = list(features)
         strides = [1] + [2] * (len(f) - 1)
         norm, act = ("INSTANCE", {"affine": True}), ("leakyrelu", {"inplace": True, "negative_slope": 0.01})
-        self.enc = nn.ModuleList(UnetBasicBlock(2, in_channels if i == 0 else f[i - 1], f[i], 3, strides[i], norm, act)
-                                 for i in range(len(f)))
-        self.dec = nn.ModuleList(UnetUpBlock(2, f[i + 1] if i == len(f) - 2 else f[i + 1], f[i], 3, 2, 2, norm, act)
-                                 for i in range(len(f) - 1))
+        self.enc = nn.ModuleList(
+            UnetBasicBlock(2, in_channels if i == 0 else f[i - 1], f[i], 3, strides[i], norm, act)
+            for i in range(len(f))
+        )
+        self.dec = nn.ModuleList(
+            UnetUpBlock(2, f[i + 1] if i == len(f) - 2 else f[i + 1], f[i], 3, 2, 2, norm, act)
+            for i in range(len(f) - 1)
+        )
         # heads on decoder levels 0..3 (full, 1/2, 1/4, 1/8 resolution), learned upsampling to full size
         self.heads = nn.ModuleList(
-            nn.Conv2d(f[0], 1, 1) if k == 0 else nn.Sequential(
-                nn.Conv2d(f[k], 1, 1), nn.ConvTranspose2d(1, 1, kernel_size=2**k, stride=2**k))
-            for k in range(4))
+            nn.Conv2d(f[0], 1, 1)
+            if k == 0
+            else nn.Sequential(nn.Conv2d(f[k], 1, 1), nn.ConvTranspose2d(1, 1, kernel_size=2**k, stride=2**k))
+            for k in range(4)
+        )
         n = len(f)
         self.bottleneck_channels, self.enc_prev_channels, self.dec_prev_channels = f[n - 1], f[n - 2], f[n - 2]
 

@@ -23,8 +23,9 @@ class SMPEncoderUNet(Backbone):
     divisor = 32
     n_outputs = 4
 
-    def __init__(self, encoder_name: str = "resnet34", in_channels: int = 1,
-                 decoder: tuple[int, ...] = (256, 128, 64, 32, 16)) -> None:
+    def __init__(
+        self, encoder_name: str = "resnet34", in_channels: int = 1, decoder: tuple[int, ...] = (256, 128, 64, 32, 16)
+    ) -> None:
         super().__init__()
         import segmentation_models_pytorch as smp
 

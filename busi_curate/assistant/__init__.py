@@ -37,7 +37,6 @@ if TYPE_CHECKING:
 __all__ = ["Assistant", "AssistantSettings", "Assessment", "VERDICTS", "decide", "evidence_text"]
 
 
-
 @dataclass(frozen=True)
 class AssistantSettings:
     """All settings of the assistant, grouped by stage."""
@@ -59,8 +58,13 @@ class Assistant:
         progress: show a progress bar while features are computed.
     """
 
-    def __init__(self, scan: ScanResult, cache_dir: str | Path | None = None, progress: bool = False,
-                 settings: AssistantSettings = AssistantSettings()) -> None:
+    def __init__(
+        self,
+        scan: ScanResult,
+        cache_dir: str | Path | None = None,
+        progress: bool = False,
+        settings: AssistantSettings = AssistantSettings(),
+    ) -> None:
         self.scan = scan
         self.settings = settings
         self.progress = progress
@@ -92,8 +96,9 @@ class Assistant:
 
                     bar = tqdm(total=len(paths), desc="features", unit="img", leave=False)
                 try:
-                    self._feats = self.cache.get(self._sha, paths, workers=self.settings.workers,
-                                                 progress=bar.update if bar else None)
+                    self._feats = self.cache.get(
+                        self._sha, paths, workers=self.settings.workers, progress=bar.update if bar else None
+                    )
                 finally:
                     if bar is not None:
                         bar.close()
@@ -119,8 +124,9 @@ class Assistant:
     def assess(self, pairs: Sequence[tuple[int, int]]) -> list[Assessment]:
         """One :class:`Assessment` per pair of rows, in order."""
         self.features()
-        todo = sorted(p for p in {(min(i, j), max(i, j)) for i, j in pairs}
-                      if p not in self._evidence and not self.identical(*p))
+        todo = sorted(
+            p for p in {(min(i, j), max(i, j)) for i, j in pairs} if p not in self._evidence and not self.identical(*p)
+        )
         if len(todo) > 64 and self.settings.workers > 1:
             from concurrent.futures import ThreadPoolExecutor
 
@@ -138,8 +144,9 @@ class Assistant:
         if self._walk is None:
             c = self.scan.candidates
             out = set()
-            for rc, ri, cc, ci, s in zip(c["reference_class"], c["reference_id"], c["candidate_class"],
-                                         c["candidate_id"], c["ssim"]):
+            for rc, ri, cc, ci, s in zip(
+                c["reference_class"], c["reference_id"], c["candidate_class"], c["candidate_id"], c["ssim"]
+            ):
                 if s >= self.settings.threshold:
                     a, b = self.row_of(rc, ri), self.row_of(cc, ci)
                     out.add((min(a, b), max(a, b)))

@@ -37,8 +37,14 @@ class WalkResult:
     counts: dict[str, int] = field(default_factory=dict)
 
 
-def auto_walk(assistant: Assistant, existing: Iterable[Decision] = (), merge_grades: tuple[str, ...] = SAME_FRAME_GRADES,
-              extra: bool = True, beyond: bool = True, decided_by: str = "auto") -> WalkResult:
+def auto_walk(
+    assistant: Assistant,
+    existing: Iterable[Decision] = (),
+    merge_grades: tuple[str, ...] = SAME_FRAME_GRADES,
+    extra: bool = True,
+    beyond: bool = True,
+    decided_by: str = "auto",
+) -> WalkResult:
     """Run the walk over ``assistant.scan`` given the journal lines ``existing``; see the module docstring."""
     scan = assistant.scan
     keys: list[Key] = [(str(c), str(i)) for c, i in zip(scan.index["class"], scan.index["id"])]
@@ -50,13 +56,26 @@ def auto_walk(assistant: Assistant, existing: Iterable[Decision] = (), merge_gra
     thr = assistant.settings.threshold
     cands: dict[int, list[tuple[int, float]]] = {}
     c = scan.candidates.sort_values(["reference_class", "reference_id", "rank"], kind="stable")
-    for rc, ri, cc, ci, s in zip(c["reference_class"], c["reference_id"], c["candidate_class"], c["candidate_id"], c["ssim"]):
+    for rc, ri, cc, ci, s in zip(
+        c["reference_class"], c["reference_id"], c["candidate_class"], c["candidate_id"], c["ssim"]
+    ):
         cands.setdefault(assistant.row_of(rc, ri), []).append((assistant.row_of(cc, ci), float(s)))
     walk = assistant.walk_pairs()
     assistant.assess(sorted(walk))  # verify every walk candidate once (threaded)
     res = WalkResult()
-    counts = dict.fromkeys(["walk_same", "walk_different", "extra_same", "extra_different", "beyond_same",
-                            "questions", "skipped_settled", "skipped_implied"], 0)
+    counts = dict.fromkeys(
+        [
+            "walk_same",
+            "walk_different",
+            "extra_same",
+            "extra_different",
+            "beyond_same",
+            "questions",
+            "skipped_settled",
+            "skipped_implied",
+        ],
+        0,
+    )
     visited: set[tuple[int, int]] = set()
     pending: set[tuple[Key, Key]] = set()
 

@@ -34,32 +34,32 @@ N_BITS = 256
 class FeatureSettings:
     """How images are described; saved with the cache (a change invalidates it)."""
 
-    long_side: int = 256          # px, long side of the working image
-    levels: int = 4               # pyramid levels for scale robustness
-    level_scale: float = 0.75     # size ratio between consecutive levels (covers 0.42x..2.4x)
-    keypoints: int = 160          # keypoints at level 0; level l keeps keypoints * level_scale**(2l)
-    border: float = 0.04          # outer band (fraction of each side) without keypoints
-    bright: int = 250             # gray level from which a pixel counts as overlay (text, marks)
-    flat_var: float = 2.0         # local (5x5) variance below which a pixel is padding, not tissue
-    min_bit_balance: int = 48     # descriptors with fewer 1-bits (or 0-bits) than this carry little information
-    patch_radius: int = 12        # BRIEF patch radius (px at each level)
-    harris_window: int = 5        # box window (px) integrating the Harris structure tensor
-    smooth_sigma: float = 1.0     # pre-smoothing against speckle before corners
-    brief_box: int = 5            # box smoothing (px) of the image the BRIEF tests read
-    brief_background: int = 17    # box (px) whose mean is subtracted first (band-pass)
-    seed: int = 20250101          # BRIEF sampling pattern
+    long_side: int = 256  # px, long side of the working image
+    levels: int = 4  # pyramid levels for scale robustness
+    level_scale: float = 0.75  # size ratio between consecutive levels (covers 0.42x..2.4x)
+    keypoints: int = 160  # keypoints at level 0; level l keeps keypoints * level_scale**(2l)
+    border: float = 0.04  # outer band (fraction of each side) without keypoints
+    bright: int = 250  # gray level from which a pixel counts as overlay (text, marks)
+    flat_var: float = 2.0  # local (5x5) variance below which a pixel is padding, not tissue
+    min_bit_balance: int = 48  # descriptors with fewer 1-bits (or 0-bits) than this carry little information
+    patch_radius: int = 12  # BRIEF patch radius (px at each level)
+    harris_window: int = 5  # box window (px) integrating the Harris structure tensor
+    smooth_sigma: float = 1.0  # pre-smoothing against speckle before corners
+    brief_box: int = 5  # box smoothing (px) of the image the BRIEF tests read
+    brief_background: int = 17  # box (px) whose mean is subtracted first (band-pass)
+    seed: int = 20250101  # BRIEF sampling pattern
 
 
 @dataclass(frozen=True)
 class ImageFeatures:
     """Features of one image. Coordinates are ``(x, y)`` in the working image (level 0)."""
 
-    small: np.ndarray       # (h, w) uint8 working image
-    valid: np.ndarray       # (h, w) bool: tissue (not border band, not overlay)
-    xy: np.ndarray          # (k, 2) float32
-    level: np.ndarray       # (k,) uint8
-    desc: np.ndarray        # (k, 4) uint64: 256-bit upright BRIEF
-    scale: float            # working image size / original size
+    small: np.ndarray  # (h, w) uint8 working image
+    valid: np.ndarray  # (h, w) bool: tissue (not border band, not overlay)
+    xy: np.ndarray  # (k, 2) float32
+    level: np.ndarray  # (k,) uint8
+    desc: np.ndarray  # (k, 4) uint64: 256-bit upright BRIEF
+    scale: float  # working image size / original size
 
 
 def working_image(gray: np.ndarray, long_side: int) -> tuple[np.ndarray, float]:
@@ -96,8 +96,9 @@ def _brief_pattern(settings: FeatureSettings) -> np.ndarray:
     return pts.astype(np.int64)
 
 
-def _level_features(img: np.ndarray, valid: np.ndarray, n: int, pattern: np.ndarray,
-                    settings: FeatureSettings) -> tuple[np.ndarray, np.ndarray]:
+def _level_features(
+    img: np.ndarray, valid: np.ndarray, n: int, pattern: np.ndarray, settings: FeatureSettings
+) -> tuple[np.ndarray, np.ndarray]:
     """Harris keypoints (``(k, 2)`` x, y) and packed BRIEF descriptors (``(k, 32) uint8``) of one level."""
     from scipy import ndimage
 
@@ -153,8 +154,14 @@ def extract(gray: np.ndarray, settings: FeatureSettings = FeatureSettings()) -> 
         n = max(8, round(settings.keypoints * f * f))
         xy, desc = _level_features(img, vmask, n, pattern, settings)
         # level coordinates -> level-0 coordinates
-        xy_l.append((xy + 0.5) * (np.array([small.shape[1], small.shape[0]], np.float32)
-                                  / np.array([img.shape[1], img.shape[0]], np.float32)) - 0.5)
+        xy_l.append(
+            (xy + 0.5)
+            * (
+                np.array([small.shape[1], small.shape[0]], np.float32)
+                / np.array([img.shape[1], img.shape[0]], np.float32)
+            )
+            - 0.5
+        )
         lev_l.append(np.full(len(xy), lev, np.uint8))
         desc_l.append(desc)
     xy_all = np.concatenate(xy_l).astype(np.float32)
@@ -174,9 +181,13 @@ def _extract_path(args: tuple[str, FeatureSettings, str | None]) -> ImageFeature
     return extract(gray, settings)
 
 
-def extract_many(paths: Sequence[str | Path], settings: FeatureSettings = FeatureSettings(), workers: int = 2,
-                 progress: Callable[[int], None] | None = None,
-                 expected_sha256: Sequence[str] | None = None) -> list[ImageFeatures]:
+def extract_many(
+    paths: Sequence[str | Path],
+    settings: FeatureSettings = FeatureSettings(),
+    workers: int = 2,
+    progress: Callable[[int], None] | None = None,
+    expected_sha256: Sequence[str] | None = None,
+) -> list[ImageFeatures]:
     """Features of many image files, in order; ``workers`` > 1 uses a process pool (CPU-bound, GIL-bound).
 
     With ``expected_sha256`` each image's pixel hash is checked first (ScanError naming the file if it differs).
@@ -207,6 +218,7 @@ def extract_many(paths: Sequence[str | Path], settings: FeatureSettings = Featur
 
 # ----------------------------------------------------------------------------------------- cache
 
+
 def _pack(feats: Sequence[ImageFeatures]) -> dict[str, np.ndarray]:
     shapes = np.array([f.small.shape for f in feats], dtype=np.int64).reshape(-1, 2)
     kcount = np.array([len(f.xy) for f in feats], dtype=np.int64)
@@ -231,8 +243,16 @@ def _unpack(z: dict[str, np.ndarray]) -> list[ImageFeatures]:
     out = []
     for i, (h, w) in enumerate(shapes):
         sl, kl = slice(poff[i], poff[i + 1]), slice(koff[i], koff[i + 1])
-        out.append(ImageFeatures(z["small"][sl].reshape(h, w), valid_all[sl].reshape(h, w), z["xy"][kl],
-                                 z["level"][kl], z["desc"][kl], float(z["scales"][i])))
+        out.append(
+            ImageFeatures(
+                z["small"][sl].reshape(h, w),
+                valid_all[sl].reshape(h, w),
+                z["xy"][kl],
+                z["level"][kl],
+                z["desc"][kl],
+                float(z["scales"][i]),
+            )
+        )
     return out
 
 
@@ -269,7 +289,9 @@ class FeatureCache:
         if meta.get("format") != FEATURES_FORMAT or meta.get("settings") != asdict(self.settings):
             return {}
         if meta.get("sha256") != file_sha256(self.bundle):
-            warnings.warn(f"{self.bundle}: feature cache checksum differs from features.json; recomputing", stacklevel=2)
+            warnings.warn(
+                f"{self.bundle}: feature cache checksum differs from features.json; recomputing", stacklevel=2
+            )
             return {}
         with np.load(self.bundle) as z:
             feats = _unpack({k: z[k] for k in z.files})
@@ -288,14 +310,26 @@ class FeatureCache:
         self.dir.mkdir(parents=True, exist_ok=True)
         with atomic_open(self.bundle, "wb") as fh:
             np.savez(fh, **_pack(feats))  # type: ignore[arg-type]
-        write_json(self.sidecar, {
-            "format": FEATURES_FORMAT, "tool": "busi-curate", "version": __version__,
-            "settings": asdict(self.settings), "n_images": len(keys), "pixel_sha256": list(keys),
-            "sha256": file_sha256(self.bundle),
-        })
+        write_json(
+            self.sidecar,
+            {
+                "format": FEATURES_FORMAT,
+                "tool": "busi-curate",
+                "version": __version__,
+                "settings": asdict(self.settings),
+                "n_images": len(keys),
+                "pixel_sha256": list(keys),
+                "sha256": file_sha256(self.bundle),
+            },
+        )
 
-    def get(self, keys: Sequence[str], paths: Sequence[str | Path], workers: int = 2,
-            progress: Callable[[int], None] | None = None) -> list[ImageFeatures]:
+    def get(
+        self,
+        keys: Sequence[str],
+        paths: Sequence[str | Path],
+        workers: int = 2,
+        progress: Callable[[int], None] | None = None,
+    ) -> list[ImageFeatures]:
         """Features for images ``paths`` with pixel hashes ``keys``: cached ones reused, others computed and saved.
 
         Sets :attr:`computed` (images described now) and :attr:`loaded_from_cache` (images served from disk).
@@ -309,13 +343,15 @@ class FeatureCache:
         self.loaded_from_cache = sum(k in cached for k in keys)
         self.computed = len(missing)
         if missing:
-            new = extract_many([first[k] for k in missing], self.settings, workers=workers, progress=progress,
-                               expected_sha256=missing)
+            new = extract_many(
+                [first[k] for k in missing], self.settings, workers=workers, progress=progress, expected_sha256=missing
+            )
             have.update(zip(missing, new))
             uniq = list(first)
             try:
                 self.save(uniq, [have[k] for k in uniq])
             except OSError as exc:  # a read-only scan folder: work from memory
-                warnings.warn(f"{self.dir}: cannot write the feature cache ({exc}); features kept in memory only",
-                              stacklevel=2)
+                warnings.warn(
+                    f"{self.dir}: cannot write the feature cache ({exc}); features kept in memory only", stacklevel=2
+                )
         return [have[k] for k in keys]

@@ -34,7 +34,7 @@ VERDICTS = ("same", "different", "uncertain")
 class RuleSettings:
     """Thresholds of :func:`decide` (documented in the module docstring and docs/assistant.md)."""
 
-    min_fit_inliers: int = 8           # fewer: no geometric fit (chance fits reach 7 on BUSI and synthetic)
+    min_fit_inliers: int = 8  # fewer: no geometric fit (chance fits reach 7 on BUSI and synthetic)
     same_min_inliers: int = 20
     same_min_ratio: float = 0.5
     same_min_ncc: float = 0.95
@@ -45,9 +45,9 @@ class RuleSettings:
     adjacent_min_ncc: float = 0.9
     adjacent_min_ncc_coarse: float = 0.93
     adjacent_min_spread: float = 0.125
-    fit_min_ncc_coarse: float = 0.8    # below: the fitted tissue does not correlate (chance fit, or overlays)
-    weak_fit_ncc: float = 0.85         # chance-level inliers but an overlap this similar: ask
-    no_fit_ssim: float = 0.5           # no fit at all but an SSIM this high: ask
+    fit_min_ncc_coarse: float = 0.8  # below: the fitted tissue does not correlate (chance fit, or overlays)
+    weak_fit_ncc: float = 0.85  # chance-level inliers but an overlap this similar: ask
+    no_fit_ssim: float = 0.5  # no fit at all but an SSIM this high: ask
 
 
 @dataclass(frozen=True)
@@ -77,12 +77,15 @@ def evidence_text(ev: PairEvidence | None, ssim: float) -> str:
         return f"{head} identical pixels"
     if ev.inliers == 0:
         return f"{head} matches={ev.matches} no fit"
-    return (f"{head} inliers={ev.inliers} ratio={_f(ev.inlier_ratio)} scale={_f(ev.scale)} rot={_f(ev.rotation_deg, 1)} "
-            f"ncc={_f(ev.ncc, 3)}/{_f(ev.ncc_coarse, 3)} overlap={_f(ev.overlap)}")
+    return (
+        f"{head} inliers={ev.inliers} ratio={_f(ev.inlier_ratio)} scale={_f(ev.scale)} rot={_f(ev.rotation_deg, 1)} "
+        f"ncc={_f(ev.ncc, 3)}/{_f(ev.ncc_coarse, 3)} overlap={_f(ev.overlap)}"
+    )
 
 
-def decide(ev: PairEvidence | None, ssim: float, identical: bool = False, settings: RuleSettings = RuleSettings()
-           ) -> Assessment:
+def decide(
+    ev: PairEvidence | None, ssim: float, identical: bool = False, settings: RuleSettings = RuleSettings()
+) -> Assessment:
     """Apply the rule to one pair's evidence (``ev`` may be None for identical pixels)."""
     text = evidence_text(None if identical else ev, ssim)
     if identical:
@@ -99,11 +102,21 @@ def decide(ev: PairEvidence | None, ssim: float, identical: bool = False, settin
     upright = abs(ev.rotation_deg) <= s.max_rotation_deg
     if not ev.ncc_coarse >= s.fit_min_ncc_coarse:
         return Assessment("different", "", text + " (fitted tissue does not correlate)", score)
-    if (upright and ev.inliers >= s.same_min_inliers and ev.inlier_ratio >= s.same_min_ratio
-            and ev.ncc >= s.same_min_ncc and ev.overlap >= s.same_min_overlap):
+    if (
+        upright
+        and ev.inliers >= s.same_min_inliers
+        and ev.inlier_ratio >= s.same_min_ratio
+        and ev.ncc >= s.same_min_ncc
+        and ev.overlap >= s.same_min_overlap
+    ):
         return Assessment("same", "same-frame", text, score)
-    if (upright and ev.inliers >= s.adjacent_min_inliers and ev.inlier_ratio <= s.adjacent_max_ratio
-            and ev.ncc >= s.adjacent_min_ncc and ev.ncc_coarse >= s.adjacent_min_ncc_coarse
-            and ev.spread >= s.adjacent_min_spread):
+    if (
+        upright
+        and ev.inliers >= s.adjacent_min_inliers
+        and ev.inlier_ratio <= s.adjacent_max_ratio
+        and ev.ncc >= s.adjacent_min_ncc
+        and ev.ncc_coarse >= s.adjacent_min_ncc_coarse
+        and ev.spread >= s.adjacent_min_spread
+    ):
         return Assessment("same", "adjacent-frame", text, score)
     return Assessment("uncertain", "", text, score)

@@ -51,8 +51,9 @@ def _hamming(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.bitwise_count(a ^ b).sum(axis=1)
 
 
-def descriptor_votes(feats: Sequence[ImageFeatures], settings: ShortlistSettings = ShortlistSettings()
-                     ) -> dict[tuple[int, int], int]:
+def descriptor_votes(
+    feats: Sequence[ImageFeatures], settings: ShortlistSettings = ShortlistSettings()
+) -> dict[tuple[int, int], int]:
     """Votes ``{(i, j): n}`` (``i < j``, ``n >= 2``): distinct descriptor pairs of images i and j found by the
     hash tables."""
     counts = np.array([len(f.desc) for f in feats], np.int64)
@@ -83,7 +84,7 @@ def descriptor_votes(feats: Sequence[ImageFeatures], settings: ShortlistSettings
             found.append(np.stack([np.minimum(a, b), np.maximum(a, b)], 1))
     if not found:
         return {}
-    dp = np.unique(np.concatenate(found), axis=0)          # distinct descriptor pairs
+    dp = np.unique(np.concatenate(found), axis=0)  # distinct descriptor pairs
     ia, ib = owner[dp[:, 0]], owner[dp[:, 1]]
     lo, hi = np.minimum(ia, ib), np.maximum(ia, ib)
     code = lo * len(feats) + hi
@@ -92,8 +93,12 @@ def descriptor_votes(feats: Sequence[ImageFeatures], settings: ShortlistSettings
     return {(int(c // len(feats)), int(c % len(feats))): int(v) for c, v in zip(uc, n)}
 
 
-def shortlist(votes: dict[tuple[int, int], int], n_images: int, exclude: set[tuple[int, int]],
-              settings: ShortlistSettings = ShortlistSettings()) -> list[tuple[int, int]]:
+def shortlist(
+    votes: dict[tuple[int, int], int],
+    n_images: int,
+    exclude: set[tuple[int, int]],
+    settings: ShortlistSettings = ShortlistSettings(),
+) -> list[tuple[int, int]]:
     """Pairs worth verifying: each image's ``per_image`` best-voted partners with ``min_votes`` or more,
     minus the pairs in ``exclude``; sorted ``(i, j)`` with ``i < j``."""
     by_image: dict[int, list[tuple[int, int]]] = {}

@@ -30,16 +30,16 @@ from busi_curate.assistant.features import ImageFeatures
 class VerifySettings:
     """Parameters of :func:`verify_pair`; saved in the evidence of the benchmark."""
 
-    max_hamming: int = 64         # of 256 bits
+    max_hamming: int = 64  # of 256 bits
     min_scale: float = 0.5
     max_scale: float = 2.0
     max_rotation_deg: float = 4.0
-    residual_px: float = 2.5      # inlier threshold, working-image pixels
-    hypotheses: int = 200         # RANSAC samples
-    trim: float = 0.05            # fraction of worst pixels dropped from the NCC
+    residual_px: float = 2.5  # inlier threshold, working-image pixels
+    hypotheses: int = 200  # RANSAC samples
+    trim: float = 0.05  # fraction of worst pixels dropped from the NCC
     fine_sigma: float = 0.8
     coarse_sigma: float = 3.0
-    grid: int = 4                 # inlier spread is measured on a grid x grid partition of image A
+    grid: int = 4  # inlier spread is measured on a grid x grid partition of image A
 
 
 @dataclass(frozen=True)
@@ -48,13 +48,13 @@ class PairEvidence:
 
     matches: int
     inliers: int
-    scale: float                  # size of B / size of A, in original pixels
+    scale: float  # size of B / size of A, in original pixels
     rotation_deg: float
-    spread: float                 # fraction of grid cells of A holding an inlier
-    inlier_ratio: float           # inliers / keypoints of the registered overlap (the fewer of A's and B's)
-    overlap: float                # registered overlap / area of the smaller image, tissue only
-    ncc: float                    # trimmed NCC of the overlap, fine scale (nan without fit)
-    ncc_coarse: float             # trimmed NCC of the overlap, coarse scale (nan without fit)
+    spread: float  # fraction of grid cells of A holding an inlier
+    inlier_ratio: float  # inliers / keypoints of the registered overlap (the fewer of A's and B's)
+    overlap: float  # registered overlap / area of the smaller image, tissue only
+    ncc: float  # trimmed NCC of the overlap, fine scale (nan without fit)
+    ncc_coarse: float  # trimmed NCC of the overlap, coarse scale (nan without fit)
 
 
 def _popcount_kernel():  # type: ignore[no-untyped-def]
@@ -125,8 +125,9 @@ def _fit_ls(pa: np.ndarray, pb: np.ndarray) -> tuple[float, np.ndarray]:
     return s, cb - s * ca
 
 
-def ransac_scale_shift(pa: np.ndarray, pb: np.ndarray, settings: VerifySettings, seed: int = 0
-                       ) -> tuple[float, np.ndarray, np.ndarray]:
+def ransac_scale_shift(
+    pa: np.ndarray, pb: np.ndarray, settings: VerifySettings, seed: int = 0
+) -> tuple[float, np.ndarray, np.ndarray]:
     """Best ``(s, t, inlier mask)`` for ``pb = s pa + t``; ``s = 0`` when no hypothesis is plausible.
 
     Hypotheses come from pairs of matches (all pairs when few, else ``settings.hypotheses`` random ones,
@@ -152,7 +153,7 @@ def ransac_scale_shift(pa: np.ndarray, pb: np.ndarray, settings: VerifySettings,
     if not ok.any():
         return none
     s, i = s[ok], i[ok]
-    t = pb[i] - s[:, None] * pa[i]                                            # (h, 2)
+    t = pb[i] - s[:, None] * pa[i]  # (h, 2)
     res = np.hypot(*(pb[None] - (s[:, None, None] * pa[None] + t[:, None])).transpose(2, 0, 1))  # (h, m)
     count = (res < settings.residual_px).sum(1)
     best = int(np.argmax(count))
@@ -226,8 +227,15 @@ class SmoothCache:
         return out
 
 
-def registered_overlap(fa: ImageFeatures, fb: ImageFeatures, s: float, t: np.ndarray, settings: VerifySettings,
-                       smooth: SmoothCache | None = None, stride: int = 2) -> tuple[float, float, float]:
+def registered_overlap(
+    fa: ImageFeatures,
+    fb: ImageFeatures,
+    s: float,
+    t: np.ndarray,
+    settings: VerifySettings,
+    smooth: SmoothCache | None = None,
+    stride: int = 2,
+) -> tuple[float, float, float]:
     """``(overlap, ncc, ncc_coarse)`` of B resampled into A's frame by ``p_b = s p_a + t``.
 
     Both images are compared at the same blur (B is smoothed ``s`` times more, in its own pixels),
@@ -255,8 +263,13 @@ def registered_overlap(fa: ImageFeatures, fb: ImageFeatures, s: float, t: np.nda
     return out[0], out[1], out[2]
 
 
-def verify_pair(fa: ImageFeatures, fb: ImageFeatures, settings: VerifySettings = VerifySettings(),
-                seed: int = 0, smooth: SmoothCache | None = None) -> PairEvidence:
+def verify_pair(
+    fa: ImageFeatures,
+    fb: ImageFeatures,
+    settings: VerifySettings = VerifySettings(),
+    seed: int = 0,
+    smooth: SmoothCache | None = None,
+) -> PairEvidence:
     """Match, fit and compare images A and B (see the module docstring)."""
     i, j = mutual_matches(fa.desc, fb.desc, settings.max_hamming)
     pa, pb = fa.xy[i].astype(np.float64), fb.xy[j].astype(np.float64)
@@ -270,14 +283,24 @@ def verify_pair(fa: ImageFeatures, fb: ImageFeatures, settings: VerifySettings =
     rot = similarity_rotation(pa[inl], pb[inl])
     h, w = fa.small.shape
     g = settings.grid
-    cells = np.unique(np.minimum((pa[inl, 1] * g / h).astype(int), g - 1) * g
-                      + np.minimum((pa[inl, 0] * g / w).astype(int), g - 1))
+    cells = np.unique(
+        np.minimum((pa[inl, 1] * g / h).astype(int), g - 1) * g + np.minimum((pa[inl, 0] * g / w).astype(int), g - 1)
+    )
     overlap, ncc, ncc_c = registered_overlap(fa, fb, s, t, settings, smooth)
     ratio_in = n_in / max(1, min(_inside(fa.xy * s + t, fb), _inside((fb.xy - t) / s, fa)))
     # scale in original pixels: small = original * scale
     scale_orig = s * fa.scale / fb.scale
-    return PairEvidence(len(i), n_in, float(scale_orig), rot, float(len(cells) / (g * g)), float(min(ratio_in, 1.0)),
-                        overlap, ncc, ncc_c)
+    return PairEvidence(
+        len(i),
+        n_in,
+        float(scale_orig),
+        rot,
+        float(len(cells) / (g * g)),
+        float(min(ratio_in, 1.0)),
+        overlap,
+        ncc,
+        ncc_c,
+    )
 
 
 def _inside(xy: np.ndarray, f: ImageFeatures) -> int:

@@ -30,8 +30,17 @@ from busi_curate.review.journal import Decision, effective
 
 #: Grades from the strongest; ``--fail-on G`` fails on G and every stronger grade.
 GRADE_ORDER: tuple[str, ...] = ("identical", "same-frame", "adjacent-frame")
-LEAKAGE_COLUMNS = ("test_class", "test_id", "test_split", "train_class", "train_id", "train_split", "grade", "ssim",
-                   "evidence")
+LEAKAGE_COLUMNS = (
+    "test_class",
+    "test_id",
+    "test_split",
+    "train_class",
+    "train_id",
+    "train_split",
+    "grade",
+    "ssim",
+    "evidence",
+)
 TEST_SPLIT = "test"
 MAX_PANELS = 60
 
@@ -74,7 +83,9 @@ def read_split(path: str | Path) -> pd.DataFrame:
     dup = frame.duplicated(["fold", "class", "id"])
     if dup.any():
         r = frame[dup].iloc[0]
-        raise ManifestError(f"image {r['class']} {r['id']} is listed twice{' in fold ' + r['fold'] if r['fold'] else ''}", path)
+        raise ManifestError(
+            f"image {r['class']} {r['id']} is listed twice{' in fold ' + r['fold'] if r['fold'] else ''}", path
+        )
     if not (frame["split"] == TEST_SPLIT).any():
         raise ManifestError(f"no image has split {TEST_SPLIT!r} (the split that is audited against the others)", path)
     return frame[["class", "id", "fold", "split"]]
@@ -99,8 +110,10 @@ def audit_split(scan: Any, decisions: list[Decision], split: pd.DataFrame) -> Au
     known = {(c, str(i)) for c, i in zip(scan.index["class"], scan.index["id"])}
     absent = [(c, i) for c, i in zip(split["class"], split["id"]) if (c, i) not in known]
     if absent:
-        raise ManifestError(f"{len(absent)} image(s) of the split file are not in the scan, e.g. "
-                            f"{absent[0][0]} {absent[0][1]}; scan the dataset the split was made from")
+        raise ManifestError(
+            f"{len(absent)} image(s) of the split file are not in the scan, e.g. "
+            f"{absent[0][0]} {absent[0][1]}; scan the dataset the split was made from"
+        )
     adjacent: dict[tuple[str, str], list[tuple[str, str]]] = {}
     for (a, b), d in same.items():
         if d.grade == "adjacent-frame":
@@ -122,21 +135,36 @@ def audit_split(scan: Any, decisions: list[Decision], split: pd.DataFrame) -> Au
                     d = same.get((t, m) if t <= m else (m, t))
                     grade = d.grade if d is not None else "same-frame"  # joined through another copy
                     hits.append((m, grade))
-            adj = [(m, "adjacent-frame") for m in adjacent.get(t, []) if m in where and where[m] != TEST_SPLIT
-                   and all(m != h for h, _ in hits)]
+            adj = [
+                (m, "adjacent-frame")
+                for m in adjacent.get(t, [])
+                if m in where and where[m] != TEST_SPLIT and all(m != h for h, _ in hits)
+            ]
             n_same += bool(hits)
             n_adj += bool(adj) and not hits
             for m, grade in hits + adj:
                 d = same.get((t, m) if t <= m else (m, t))
-                rows.append({"fold": fold, "test_class": t[0], "test_id": t[1], "test_split": TEST_SPLIT,
-                             "train_class": m[0], "train_id": m[1], "train_split": where[m], "grade": grade,
-                             "ssim": round(scan.pair_ssim(scan.row_of(*t), scan.row_of(*m)), 4),
-                             "evidence": d.evidence if d is not None else "same frame through another copy"})
+                rows.append(
+                    {
+                        "fold": fold,
+                        "test_class": t[0],
+                        "test_id": t[1],
+                        "test_split": TEST_SPLIT,
+                        "train_class": m[0],
+                        "train_id": m[1],
+                        "train_split": where[m],
+                        "grade": grade,
+                        "ssim": round(scan.pair_ssim(scan.row_of(*t), scan.row_of(*m)), 4),
+                        "evidence": d.evidence if d is not None else "same frame through another copy",
+                    }
+                )
     leakage = pd.DataFrame(rows, columns=["fold", *LEAKAGE_COLUMNS])
     if not split["fold"].astype(bool).any():
         leakage = leakage.drop(columns="fold")
-    summary = (f"{n_same} of {n_test} test images ({100 * n_same / max(n_test, 1):.1f} %) have a same-frame copy in "
-               f"training; {n_adj} more an adjacent frame")
+    summary = (
+        f"{n_same} of {n_test} test images ({100 * n_same / max(n_test, 1):.1f} %) have a same-frame copy in "
+        f"training; {n_adj} more an adjacent frame"
+    )
     return AuditResult(leakage, n_test, n_same, n_adj, summary)
 
 
@@ -160,17 +188,29 @@ def write_audit(result: AuditResult, scan: Any, out: str | Path, inputs: dict[st
     """``leakage.csv``, ``leakage.md``, ``leakage.html``, ``audit.json`` and up to :data:`MAX_PANELS` panels."""
     out = Path(out)
     write_csv(out / "leakage.csv", result.leakage)
-    lines = ["# Leakage audit", "", f"**{result.summary}.**", "",
-             f"- scan: {inputs.get('scan')}; decisions: {inputs.get('decisions')}; split: {inputs.get('split')}",
-             f"- exit status rule: 1 when a pair graded {fail_on} or stronger crosses from test to training",
-             "- training = every split of the file other than test (of the same fold, for a folds file)"]
+    lines = [
+        "# Leakage audit",
+        "",
+        f"**{result.summary}.**",
+        "",
+        f"- scan: {inputs.get('scan')}; decisions: {inputs.get('decisions')}; split: {inputs.get('split')}",
+        f"- exit status rule: 1 when a pair graded {fail_on} or stronger crosses from test to training",
+        "- training = every split of the file other than test (of the same fold, for a folds file)",
+    ]
     if len(result.leakage):
         same = result.leakage[result.leakage["grade"] != "adjacent-frame"]
         keys = ["fold", "test_class", "test_id"] if "fold" in same.columns else ["test_class", "test_id"]
-        per = {s: int(same[same["train_split"] == s].drop_duplicates(keys).shape[0]) for s in sorted(same["train_split"].unique())}
-        lines.append("- test images with a same-frame copy, by the split the copy is in: "
-                     + ", ".join(f"{s} {n}" for s, n in per.items()))
-        lines.append("- pairs by grade: " + ", ".join(f"{g} {int((result.leakage['grade'] == g).sum())}" for g in GRADE_ORDER))
+        per = {
+            s: int(same[same["train_split"] == s].drop_duplicates(keys).shape[0])
+            for s in sorted(same["train_split"].unique())
+        }
+        lines.append(
+            "- test images with a same-frame copy, by the split the copy is in: "
+            + ", ".join(f"{s} {n}" for s, n in per.items())
+        )
+        lines.append(
+            "- pairs by grade: " + ", ".join(f"{g} {int((result.leakage['grade'] == g).sum())}" for g in GRADE_ORDER)
+        )
     lines.append("")
     body = [f"<h1>Leakage audit</h1><p><b>{html.escape(result.summary)}.</b></p>"]
     shown = result.leakage.head(MAX_PANELS)
@@ -182,20 +222,34 @@ def write_audit(result: AuditResult, scan: Any, out: str | Path, inputs: dict[st
         with atomic_open(out / name, "wb") as fh:
             fh.write(_panel(scan, (r.test_class, r.test_id), (r.train_class, r.train_id)))
         fold = f"fold {r.fold}: " if "fold" in result.leakage.columns else ""
-        cap = (f"{fold}test {r.test_class} {r.test_id} ~ {r.train_split} {r.train_class} {r.train_id}: {r.grade}, "
-               f"SSIM {r.ssim}; {r.evidence}")
+        cap = (
+            f"{fold}test {r.test_class} {r.test_id} ~ {r.train_split} {r.train_class} {r.train_id}: {r.grade}, "
+            f"SSIM {r.ssim}; {r.evidence}"
+        )
         lines += [f"![{cap}]({name})", "", cap, ""]
         body.append(f"<figure><img src='{name}' alt='pair'><figcaption>{html.escape(cap)}</figcaption></figure>")
     write_text(out / "leakage.md", "\n".join(lines) + "\n")
-    write_text(out / "leakage.html", "<!doctype html><meta charset='utf-8'><title>Leakage audit</title>" + "".join(body) + "\n")
+    write_text(
+        out / "leakage.html", "<!doctype html><meta charset='utf-8'><title>Leakage audit</title>" + "".join(body) + "\n"
+    )
     by_grade = {g: int((result.leakage["grade"] == g).sum()) for g in GRADE_ORDER} if len(result.leakage) else {}
-    write_json(out / "audit.json", {
-        "tool": "busi-curate", "version": __version__, "kind": "audit", "summary": result.summary,
-        "test_images": result.n_test, "test_images_with_same_frame_copy": result.same_frame_test,
-        "test_images_with_adjacent_frame_only": result.adjacent_only_test, "pairs_by_grade": by_grade,
-        "fail_on": fail_on, "fails": result.fails(fail_on), "inputs": inputs,
-        "files": {"leakage.csv": file_sha256(out / "leakage.csv")},
-    })
+    write_json(
+        out / "audit.json",
+        {
+            "tool": "busi-curate",
+            "version": __version__,
+            "kind": "audit",
+            "summary": result.summary,
+            "test_images": result.n_test,
+            "test_images_with_same_frame_copy": result.same_frame_test,
+            "test_images_with_adjacent_frame_only": result.adjacent_only_test,
+            "pairs_by_grade": by_grade,
+            "fail_on": fail_on,
+            "fails": result.fails(fail_on),
+            "inputs": inputs,
+            "files": {"leakage.csv": file_sha256(out / "leakage.csv")},
+        },
+    )
 
 
 def random_split(keys: list[tuple[str, str]], test_fraction: float = 0.2, seed: int = 1993) -> pd.DataFrame:
@@ -204,7 +258,9 @@ def random_split(keys: list[tuple[str, str]], test_fraction: float = 0.2, seed: 
     order = rng.permutation(len(keys))
     n_test = int(round(test_fraction * len(keys)))
     test = set(order[:n_test].tolist())
-    return pd.DataFrame([{"class": c, "id": i, "split": "test" if n in test else "train"} for n, (c, i) in enumerate(keys)])
+    return pd.DataFrame(
+        [{"class": c, "id": i, "split": "test" if n in test else "train"} for n, (c, i) in enumerate(keys)]
+    )
 
 
 def union_dataset(train_dir: str | Path, test_dir: str | Path, out: str | Path) -> tuple[Path, Path]:
@@ -239,8 +295,14 @@ def union_dataset(train_dir: str | Path, test_dir: str | Path, out: str | Path) 
                 name = f"{stem}_mask{'' if k == 0 else f'_{k}'}{msrc.suffix.lower()}"
                 (out / "masks" / name).symlink_to(msrc)
                 masks.append(name)
-            labels.append({"image": f"{stem}{src.suffix.lower()}", "class": r.cls, "id": f"{side}-{r.id}",
-                           "masks": ";".join(masks)})
+            labels.append(
+                {
+                    "image": f"{stem}{src.suffix.lower()}",
+                    "class": r.cls,
+                    "id": f"{side}-{r.id}",
+                    "masks": ";".join(masks),
+                }
+            )
             split.append({"class": r.cls, "id": f"{side}-{r.id}", "split": part})
     write_csv(out / "labels.csv", pd.DataFrame(labels))
     write_csv(out / "split.csv", pd.DataFrame(split))

@@ -10,32 +10,68 @@ import click
 
 @click.command()
 @click.argument("data_dir", type=click.Path(path_type=Path), required=False)
-@click.option("--split", "split_file", type=click.Path(dir_okay=False, path_type=Path),
-              help="CSV with class, id, split (test is audited against the other splits) or a folds file "
-                   "class, id, fold, split (each fold's test images against that fold's other images).")
-@click.option("--out", "out", required=True, type=click.Path(file_okay=False, path_type=Path), help="Audit folder to write.")
-@click.option("--scan", "scan_dir", type=click.Path(file_okay=False, path_type=Path),
-              help="Reuse this scan of DATA_DIR (default: scan into OUT/scan).")
-@click.option("--decisions", "decisions_file", type=click.Path(dir_okay=False, path_type=Path),
-              help="Use this review journal (default: the scan's journal, else the automatic review into OUT/decisions.csv).")
-@click.option("--fail-on", type=click.Choice(["identical", "same-frame", "adjacent-frame"]), default="same-frame",
-              show_default=True, help="Exit status 1 when a pair of this grade or stronger crosses from test to training.")
-@click.option("--train", "train_dir", type=click.Path(file_okay=False, path_type=Path),
-              help="Cross-dataset mode: the dataset a model was trained on (with --test).")
-@click.option("--test", "test_dir", type=click.Path(file_okay=False, path_type=Path),
-              help="Cross-dataset mode: the dataset it is tested on; lists its images with a copy in --train.")
+@click.option(
+    "--split",
+    "split_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="CSV with class, id, split (test is audited against the other splits) or a folds file "
+    "class, id, fold, split (each fold's test images against that fold's other images).",
+)
+@click.option(
+    "--out", "out", required=True, type=click.Path(file_okay=False, path_type=Path), help="Audit folder to write."
+)
+@click.option(
+    "--scan",
+    "scan_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Reuse this scan of DATA_DIR (default: scan into OUT/scan).",
+)
+@click.option(
+    "--decisions",
+    "decisions_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Use this review journal (default: the scan's journal, else the automatic review into OUT/decisions.csv).",
+)
+@click.option(
+    "--fail-on",
+    type=click.Choice(["identical", "same-frame", "adjacent-frame"]),
+    default="same-frame",
+    show_default=True,
+    help="Exit status 1 when a pair of this grade or stronger crosses from test to training.",
+)
+@click.option(
+    "--train",
+    "train_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Cross-dataset mode: the dataset a model was trained on (with --test).",
+)
+@click.option(
+    "--test",
+    "test_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Cross-dataset mode: the dataset it is tested on; lists its images with a copy in --train.",
+)
 @click.option("--quiet", is_flag=True, help="No progress bars.")
-def audit(data_dir: Path | None, split_file: Path | None, out: Path, scan_dir: Path | None, decisions_file: Path | None,
-          fail_on: str, train_dir: Path | None, test_dir: Path | None, quiet: bool) -> None:
+def audit(
+    data_dir: Path | None,
+    split_file: Path | None,
+    out: Path,
+    scan_dir: Path | None,
+    decisions_file: Path | None,
+    fail_on: str,
+    train_dir: Path | None,
+    test_dir: Path | None,
+    quiet: bool,
+) -> None:
     """Audit a split of DATA_DIR for leakage: duplicates that cross from its test images to its training images.
 
     Or, with --train DATA_A --test DATA_B (no DATA_DIR, no --split): the images of B with a copy in A.
     Exit status: 0 clean, 1 leakage at or above --fail-on, 2 bad input (usable in a CI job).
     """
     from busi_curate.audit.leakage import audit_split, read_split, union_dataset, write_audit
+    from busi_curate.defaults import JOURNAL_NAME
     from busi_curate.errors import ScanError
     from busi_curate.review.journal import read_journal
-    from busi_curate.defaults import JOURNAL_NAME
     from busi_curate.review.session import load_journal, load_scan, review_lock
     from busi_curate.scan.run import ScanSettings, run_scan
 
@@ -43,7 +79,9 @@ def audit(data_dir: Path | None, split_file: Path | None, out: Path, scan_dir: P
         raise click.UsageError("--train and --test go together")
     if train_dir is not None and test_dir is not None:
         if data_dir is not None or split_file is not None or scan_dir is not None:
-            raise click.UsageError("the cross-dataset mode takes --train and --test instead of DATA_DIR, --split and --scan")
+            raise click.UsageError(
+                "the cross-dataset mode takes --train and --test instead of DATA_DIR, --split and --scan"
+            )
         data_dir, split_file = union_dataset(train_dir, test_dir, out / "union")
     if data_dir is None or split_file is None:
         raise click.UsageError("give DATA_DIR and --split SPLIT.csv (or --train DATA_A --test DATA_B)")
@@ -55,7 +93,10 @@ def audit(data_dir: Path | None, split_file: Path | None, out: Path, scan_dir: P
         if not (scan_dir / "scan.json").is_file():
             run_scan(data_dir, scan_dir, ScanSettings(), progress=not quiet)
     scan = load_scan(scan_dir)
-    if Path(scan.data_dir).resolve() != Path(data_dir).resolve() and Path(scan.data_dir).resolve() != (Path(data_dir) / "Dataset_BUSI_with_GT").resolve():
+    if (
+        Path(scan.data_dir).resolve() != Path(data_dir).resolve()
+        and Path(scan.data_dir).resolve() != (Path(data_dir) / "Dataset_BUSI_with_GT").resolve()
+    ):
         raise ScanError(f"this scan is of {scan.data_dir}, not of {data_dir}", scan_dir)
     known = {(c, str(i)) for c, i in zip(scan.index["class"], scan.index["id"])}
     if decisions_file is not None:

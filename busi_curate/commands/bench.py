@@ -15,20 +15,49 @@ def _csv_list(text: str) -> list[str]:
 
 @click.command("bench-ssim")
 @click.argument("data_dir", required=False, type=click.Path(path_type=Path))
-@click.option("--size", default=DEFAULT_SIZE, show_default=True, type=click.IntRange(16, 1024), help="Common image side.")
-@click.option("--sample-pairs", default=300, show_default=True, type=click.IntRange(1),
-              help="Pairs timed with the single-process scikit-image loop (the baseline).")
-@click.option("--backends", default="numba,reference", show_default=True,
-              help="Comma-separated backends timed on all pairs (reference = the scikit-image loop, always run).")
-@click.option("--synthetic", type=click.IntRange(2), default=None,
-              help="Also time the pruned mode on N synthetic images (without DATA_DIR, the backends run on them too).")
+@click.option(
+    "--size", default=DEFAULT_SIZE, show_default=True, type=click.IntRange(16, 1024), help="Common image side."
+)
+@click.option(
+    "--sample-pairs",
+    default=300,
+    show_default=True,
+    type=click.IntRange(1),
+    help="Pairs timed with the single-process scikit-image loop (the baseline).",
+)
+@click.option(
+    "--backends",
+    default="numba,reference",
+    show_default=True,
+    help="Comma-separated backends timed on all pairs (reference = the scikit-image loop, always run).",
+)
+@click.option(
+    "--synthetic",
+    type=click.IntRange(2),
+    default=None,
+    help="Also time the pruned mode on N synthetic images (without DATA_DIR, the backends run on them too).",
+)
 @click.option("--device", default=None, help="torch backend device: cuda, cpu (default: cuda when present).")
 @click.option("--window", default="uniform", show_default=True, type=click.Choice(["uniform", "gaussian"]))
-@click.option("--prune-k", default=50, show_default=True, type=click.IntRange(1), help="Pruned mode: neighbours per image.")
-@click.option("--json", "json_out", type=click.Path(path_type=Path), default=None, help="Also write the figures as JSON.")
+@click.option(
+    "--prune-k", default=50, show_default=True, type=click.IntRange(1), help="Pruned mode: neighbours per image."
+)
+@click.option(
+    "--json", "json_out", type=click.Path(path_type=Path), default=None, help="Also write the figures as JSON."
+)
 @click.option("--quiet", is_flag=True, help="No progress bars.")
-def bench_ssim(data_dir: Path | None, size: int, sample_pairs: int, backends: str, synthetic: int | None,
-               device: str | None, window: str, prune_k: int, json_out: Path | None, quiet: bool) -> None:
+def bench_ssim(
+    data_dir: Path | None,
+    size: int,
+    sample_pairs: int,
+    backends: str,
+    synthetic: int | None,
+    device: str | None,
+    window: str,
+    prune_k: int,
+    json_out: Path | None,
+    quiet: bool,
+) -> None:
     """Time the scikit-image loop on a sample of pairs and each SSIM backend on all pairs, in one run.
 
     Prints pairs/s and the ratio to scikit-image measured in the same run. DATA_DIR (a dataset) is
@@ -47,7 +76,9 @@ def bench_ssim(data_dir: Path | None, size: int, sample_pairs: int, backends: st
     names = _csv_list(backends)
     unknown = [b for b in names if b not in BACKENDS]
     if unknown:
-        raise click.BadParameter(f"unknown backend {unknown[0]!r} (known: {', '.join(BACKENDS)})", param_hint="--backends")
+        raise click.BadParameter(
+            f"unknown backend {unknown[0]!r} (known: {', '.join(BACKENDS)})", param_hint="--backends"
+        )
     prune_on = synthetic
     if data_dir is not None:
         images = load_dataset(data_dir, thumbnail_size=size, progress=not quiet).thumbnails
@@ -60,8 +91,18 @@ def bench_ssim(data_dir: Path | None, size: int, sample_pairs: int, backends: st
         source = "synthetic (400 images)"
     assert images is not None
     click.echo(f"images: {source}, {len(images)} at {size}x{size}; window {window}")
-    res = run_bench(images, names, sample=sample_pairs, window=window, device=device, synthetic=prune_on,
-                    prune_k=prune_k, source=source, progress=not quiet, echo=click.echo)
+    res = run_bench(
+        images,
+        names,
+        sample=sample_pairs,
+        window=window,
+        device=device,
+        synthetic=prune_on,
+        prune_k=prune_k,
+        source=source,
+        progress=not quiet,
+        echo=click.echo,
+    )
     hw = res.hardware
     click.echo(f"hardware: {hw.get('cpu', '?')}, {hw.get('cpus')} CPUs, numba threads {hw.get('numba_threads')}")
     if json_out is not None:
@@ -73,9 +114,15 @@ def bench_ssim(data_dir: Path | None, size: int, sample_pairs: int, backends: st
 @click.argument("data_dir", type=click.Path(path_type=Path))
 @click.option("--sizes", default="64,128,256", show_default=True, help="Comma-separated common sizes to compare.")
 @click.option("--top", default=5, show_default=True, type=click.IntRange(1), help="Top-K sets compared between sizes.")
-@click.option("--journal", type=click.Path(path_type=Path), default=None,
-              help="A review journal (decisions.csv): its confirmed duplicates are ranked at each size.")
-@click.option("--json", "json_out", type=click.Path(path_type=Path), default=None, help="Also write the figures as JSON.")
+@click.option(
+    "--journal",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="A review journal (decisions.csv): its confirmed duplicates are ranked at each size.",
+)
+@click.option(
+    "--json", "json_out", type=click.Path(path_type=Path), default=None, help="Also write the figures as JSON."
+)
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 def size_study(data_dir: Path, sizes: str, top: int, journal: Path | None, json_out: Path | None, quiet: bool) -> None:
     """Compare common sizes on a real dataset: separation of top-ranked pairs, agreement, time."""

@@ -10,8 +10,13 @@ from busi_curate.commands.scan import echo_summary, scan_options
 
 
 @click.command()
-@click.option("--out", default="demo-output", show_default=True, type=click.Path(path_type=Path),
-              help="Folder for the synthetic dataset (OUT/data) and its scan (OUT/scan).")
+@click.option(
+    "--out",
+    default="demo-output",
+    show_default=True,
+    type=click.Path(path_type=Path),
+    help="Folder for the synthetic dataset (OUT/data) and its scan (OUT/scan).",
+)
 @click.option("--seed", default=0, show_default=True, help="Seed of the synthetic dataset.")
 @scan_options
 def demo(out: Path, seed: int, size: int, backend: str, top_k: int, window: str, mode: str, prune_k: int) -> None:
@@ -23,8 +28,12 @@ def demo(out: Path, seed: int, size: int, backend: str, top_k: int, window: str,
 
     planted = make_synthetic_busi(out / "data", seed=seed)
     click.echo(f"wrote a synthetic BUSI-like dataset with {len(planted)} planted duplicates -> {out / 'data'}")
-    res = run_scan(out / "data", out / "scan", ScanSettings(size=size, backend=backend, top_k=top_k, window=window,
-                                                            mode=mode, prune_k=prune_k), progress=True)
+    res = run_scan(
+        out / "data",
+        out / "scan",
+        ScanSettings(size=size, backend=backend, top_k=top_k, window=window, mode=mode, prune_k=prune_k),
+        progress=True,
+    )
     echo_summary(res.meta, out / "scan")
     c = res.candidates
     first = c[c["rank"] == 1].set_index(["reference_class", "reference_id"])
@@ -34,15 +43,19 @@ def demo(out: Path, seed: int, size: int, backend: str, top_k: int, window: str,
         top = first.loc[(p.copy_class, p.copy_id)]
         ok = (top["candidate_class"], top["candidate_id"]) == (p.source_class, p.source_id)
         hits += ok
-        click.echo(f"{p.copy_class:>9} {p.copy_id:>3} <- {p.source_class:>9} {p.source_id:>3}  {p.kind:<10}  "
-                   f"{top['candidate_class']:>9} {top['candidate_id']:>3}  {top['ssim']:.3f}  {'yes' if ok else 'NO'}")
+        click.echo(
+            f"{p.copy_class:>9} {p.copy_id:>3} <- {p.source_class:>9} {p.source_id:>3}  {p.kind:<10}  "
+            f"{top['candidate_class']:>9} {top['candidate_id']:>3}  {top['ssim']:.3f}  {'yes' if ok else 'NO'}"
+        )
     scan_dir = out / "scan"
     exe = _command_prefix()
-    click.echo(f"\n{hits}/{len(planted)} planted duplicates ranked first. Next steps:\n"
-               f"  {exe} review {scan_dir} --auto --no-browser   # the assistant decides the confident pairs\n"
-               f"  {exe} review {scan_dir} --auto                # review the rest in your browser\n"
-               f"  {exe} report {scan_dir} --out {out / 'report'}\n"
-               f"  {exe} export {scan_dir} --out {out / 'manifest'}")
+    click.echo(
+        f"\n{hits}/{len(planted)} planted duplicates ranked first. Next steps:\n"
+        f"  {exe} review {scan_dir} --auto --no-browser   # the assistant decides the confident pairs\n"
+        f"  {exe} review {scan_dir} --auto                # review the rest in your browser\n"
+        f"  {exe} report {scan_dir} --out {out / 'report'}\n"
+        f"  {exe} export {scan_dir} --out {out / 'manifest'}"
+    )
     _ = pd
 
 

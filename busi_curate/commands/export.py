@@ -14,12 +14,24 @@ _POLICIES = ("drop-all", "keep-one")  # keep in step with busi_curate.publish.ex
 
 def _fold_options(f):  # type: ignore[no-untyped-def]
     opts = [
-        click.option("--k", "--folds", "k", default=4, show_default=True, type=click.IntRange(2),
-                     help="Number of folds (--k everywhere; --folds for a count is the deprecated spelling, "
-                          "kept until 0.3: --folds names a folds *file* elsewhere)."),
+        click.option(
+            "--k",
+            "--folds",
+            "k",
+            default=4,
+            show_default=True,
+            type=click.IntRange(2),
+            help="Number of folds (--k everywhere; --folds for a count is the deprecated spelling, "
+            "kept until 0.3: --folds names a folds *file* elsewhere).",
+        ),
         click.option("--seed", default=1993, show_default=True, type=int, help="random_state of the fold draws."),
-        click.option("--val-fraction", default=0.2, show_default=True, type=click.FloatRange(0, 1, max_open=True),
-                     help="Share of each fold's remainder used for validation (stratified)."),
+        click.option(
+            "--val-fraction",
+            default=0.2,
+            show_default=True,
+            type=click.FloatRange(0, 1, max_open=True),
+            help="Share of each fold's remainder used for validation (stratified).",
+        ),
     ]
     for opt in reversed(opts):
         f = opt(f)
@@ -35,31 +47,74 @@ def _echo_fold_counts(folds) -> None:  # type: ignore[no-untyped-def]
 
 @click.command()
 @click.argument("scan_dir", type=click.Path(path_type=Path))
-@click.option("--out", "out", required=True, type=click.Path(file_okay=False, path_type=Path),
-              help="Manifest folder to write (manifest.csv, manifest.json, folds.csv, README.md).")
-@click.option("--policy", default="drop-all", show_default=True, type=click.Choice(_POLICIES),
-              help="drop-all: remove every member of a duplicate group (the paper). keep-one: keep one "
-                   "representative of a group whose members agree on class (largest image, then record order).")
-@click.option("--decisions", "decisions", type=click.Path(dir_okay=False, path_type=Path),
-              help="Review journal [default: SCAN_DIR/decisions.csv].")
+@click.option(
+    "--out",
+    "out",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Manifest folder to write (manifest.csv, manifest.json, folds.csv, README.md).",
+)
+@click.option(
+    "--policy",
+    default="drop-all",
+    show_default=True,
+    type=click.Choice(_POLICIES),
+    help="drop-all: remove every member of a duplicate group (the paper). keep-one: keep one "
+    "representative of a group whose members agree on class (largest image, then record order).",
+)
+@click.option(
+    "--decisions",
+    "decisions",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Review journal [default: SCAN_DIR/decisions.csv].",
+)
 @click.option("--version", "version", default="1.0.0", show_default=True, help="Manifest version (semver).")
-@click.option("--undecided", type=click.Choice(["different", "same"]),
-              help="Treat review questions still open as different or same (default: refuse to export).")
+@click.option(
+    "--undecided",
+    type=click.Choice(["different", "same"]),
+    help="Treat review questions still open as different or same (default: refuse to export).",
+)
 @click.option("--include-adjacent", is_flag=True, help="Also merge adjacent-frame duplicates into groups.")
-@click.option("--threshold", default=SCREEN_THRESHOLD, show_default=True, type=float,
-              help="SSIM screening threshold of the review walk (for finding open questions).")
-@click.option("--data", "data_dir", type=click.Path(file_okay=False, path_type=Path),
-              help="Data folder, if not the one recorded in the scan.")
+@click.option(
+    "--threshold",
+    default=SCREEN_THRESHOLD,
+    show_default=True,
+    type=float,
+    help="SSIM screening threshold of the review walk (for finding open questions).",
+)
+@click.option(
+    "--data",
+    "data_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Data folder, if not the one recorded in the scan.",
+)
 @_fold_options
-def export(scan_dir: Path, out: Path, policy: str, decisions: Path | None, version: str, undecided: str | None,
-           include_adjacent: bool, threshold: float, data_dir: Path | None, k: int, seed: int,
-           val_fraction: float) -> None:
+def export(
+    scan_dir: Path,
+    out: Path,
+    policy: str,
+    decisions: Path | None,
+    version: str,
+    undecided: str | None,
+    include_adjacent: bool,
+    threshold: float,
+    data_dir: Path | None,
+    k: int,
+    seed: int,
+    val_fraction: float,
+) -> None:
     """Write the curated manifest of a reviewed scan, its folds and its sidecar into OUT."""
     from busi_curate.publish.export import ExportSettings, export_manifest, export_summary
     from busi_curate.publish.folds import FoldSettings
 
-    settings = ExportSettings(policy=policy, version=version, undecided=undecided, include_adjacent=include_adjacent,
-                              threshold=threshold, folds=FoldSettings(k=k, seed=seed, val_fraction=val_fraction))
+    settings = ExportSettings(
+        policy=policy,
+        version=version,
+        undecided=undecided,
+        include_adjacent=include_adjacent,
+        threshold=threshold,
+        folds=FoldSettings(k=k, seed=seed, val_fraction=val_fraction),
+    )
     res = export_manifest(scan_dir, out, decisions, settings, data_dir=data_dir)
     for line in export_summary(res):
         click.echo(line)
@@ -69,12 +124,22 @@ def export(scan_dir: Path, out: Path, policy: str, decisions: Path | None, versi
 
 @click.command()
 @click.argument("manifest", type=click.Path(path_type=Path))
-@click.option("--out", "out", required=True, type=click.Path(dir_okay=False, path_type=Path),
-              help="Folds file to write (a sidecar <stem>.json is written beside it).")
+@click.option(
+    "--out",
+    "out",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Folds file to write (a sidecar <stem>.json is written beside it).",
+)
 @click.option("--k", "k", default=4, show_default=True, type=click.IntRange(2), help="Number of folds.")
 @click.option("--seed", default=1993, show_default=True, type=int, help="random_state of the fold draws.")
-@click.option("--val-fraction", default=0.2, show_default=True, type=click.FloatRange(0, 1, max_open=True),
-              help="Share of each fold's remainder used for validation (stratified).")
+@click.option(
+    "--val-fraction",
+    default=0.2,
+    show_default=True,
+    type=click.FloatRange(0, 1, max_open=True),
+    help="Share of each fold's remainder used for validation (stratified).",
+)
 def folds(manifest: Path, out: Path, k: int, seed: int, val_fraction: float) -> None:
     """Draw k stratified folds over the kept images of MANIFEST (folder or manifest.csv) into OUT."""
     from busi_curate.publish.folds import FoldSettings, write_folds
@@ -89,12 +154,17 @@ def folds(manifest: Path, out: Path, k: int, seed: int, val_fraction: float) -> 
 @click.argument("manifest", type=click.Path(path_type=Path))
 @click.argument("data_dir", type=click.Path(path_type=Path))
 @click.option("--all", "show_all", is_flag=True, help="List every file, not only the problems.")
-@click.option("--report", "report_path", type=click.Path(dir_okay=False, path_type=Path),
-              help="Also write the per-file table as CSV.")
+@click.option(
+    "--report",
+    "report_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also write the per-file table as CSV.",
+)
 @click.option("--no-extra", is_flag=True, help="Do not look for image files the manifest does not name.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
-def verify(manifest: Path, data_dir: Path, show_all: bool, report_path: Path | None, no_extra: bool,
-           quiet: bool) -> None:
+def verify(
+    manifest: Path, data_dir: Path, show_all: bool, report_path: Path | None, no_extra: bool, quiet: bool
+) -> None:
     """Check DATA_DIR against MANIFEST by decoded pixels: missing, changed and extra images and masks.
 
     Re-encoded files with equal pixels pass. Exit status: 0 all match, 1 any data mismatch,
@@ -110,7 +180,9 @@ def verify(manifest: Path, data_dir: Path, show_all: bool, report_path: Path | N
     report = verify_data(m, data_dir, progress=not quiet, extras=not no_extra)
     shown = report.checks if show_all else report.problems()
     if shown:
-        table = pd.DataFrame(report.rows() if show_all else [r for r, c in zip(report.rows(), report.checks) if not c.ok])
+        table = pd.DataFrame(
+            report.rows() if show_all else [r for r, c in zip(report.rows(), report.checks) if not c.ok]
+        )
         click.echo(table.to_string(index=False))
     if report_path is not None:
         write_csv(report_path, pd.DataFrame(report.rows(), columns=["kind", "class", "id", "path", "status", "detail"]))
@@ -124,18 +196,41 @@ def verify(manifest: Path, data_dir: Path, show_all: bool, report_path: Path | N
 @click.argument("manifest", type=click.Path(path_type=Path))
 @click.argument("data_dir", type=click.Path(path_type=Path))
 @click.argument("out", type=click.Path(file_okay=False, path_type=Path))
-@click.option("--size", default="128", show_default=True,
-              help="Side of the square output images, or 'none' to keep the original size.")
+@click.option(
+    "--size",
+    default="128",
+    show_default=True,
+    help="Side of the square output images, or 'none' to keep the original size.",
+)
 @click.option("--include-removed", is_flag=True, help="Also write the images the manifest removed.")
-@click.option("--folds", "folds_path", type=click.Path(dir_okay=False, path_type=Path),
-              help="Folds file for the mapping's fold columns [default: folds.csv beside the manifest, if any].")
-@click.option("--format", "fmt", type=click.Choice(["png", "monai", "nnunet"]), default="png", show_default=True,
-              help="png: images/ + masks/; monai: + 0/1 labels/ and a MONAI datalist per fold; nnunet: + an nnU-Net v2 "
-                   "raw dataset (imagesTr, labelsTr, dataset.json, splits_final.json from the folds).")
+@click.option(
+    "--folds",
+    "folds_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Folds file for the mapping's fold columns [default: folds.csv beside the manifest, if any].",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["png", "monai", "nnunet"]),
+    default="png",
+    show_default=True,
+    help="png: images/ + masks/; monai: + 0/1 labels/ and a MONAI datalist per fold; nnunet: + an nnU-Net v2 "
+    "raw dataset (imagesTr, labelsTr, dataset.json, splits_final.json from the folds).",
+)
 @click.option("--nnunet-id", default=501, show_default=True, help="nnU-Net dataset id (with --format nnunet).")
 @click.option("--nnunet-name", default="CuratedBUSI", show_default=True, help="nnU-Net dataset name.")
-def materialize(manifest: Path, data_dir: Path, out: Path, size: str, include_removed: bool,
-                folds_path: Path | None, fmt: str, nnunet_id: int, nnunet_name: str) -> None:
+def materialize(
+    manifest: Path,
+    data_dir: Path,
+    out: Path,
+    size: str,
+    include_removed: bool,
+    folds_path: Path | None,
+    fmt: str,
+    nnunet_id: int,
+    nnunet_name: str,
+) -> None:
     """Write MANIFEST's kept images and merged masks from DATA_DIR into OUT (verified first), with a mapping CSV."""
     from busi_curate.errors import ManifestError
     from busi_curate.publish.manifest import read_manifest
@@ -148,9 +243,12 @@ def materialize(manifest: Path, data_dir: Path, out: Path, size: str, include_re
         side = int(size)
     else:
         raise ManifestError(f"--size must be a positive integer or 'none', got {size!r}")
-    settings = MaterializeSettings(size=side, include_removed=include_removed, format=fmt, nnunet_id=nnunet_id,
-                                   nnunet_name=nnunet_name)
+    settings = MaterializeSettings(
+        size=side, include_removed=include_removed, format=fmt, nnunet_id=nnunet_id, nnunet_name=nnunet_name
+    )
     meta = run(read_manifest(manifest), data_dir, out, settings, folds_path)
     c = meta["counts"]
-    click.echo(f"wrote {c['total']} images + masks ({', '.join(f'{k} {v}' for k, v in c.items() if k != 'total')}) "
-               f"at {'original size' if side is None else f'{side}x{side}'} -> {out}")
+    click.echo(
+        f"wrote {c['total']} images + masks ({', '.join(f'{k} {v}' for k, v in c.items() if k != 'total')}) "
+        f"at {'original size' if side is None else f'{side}x{side}'} -> {out}"
+    )

@@ -9,20 +9,51 @@ import click
 
 @click.command()
 @click.argument("scan_dir", type=click.Path(path_type=Path))
-@click.option("--out", "out", required=True, type=click.Path(path_type=Path, file_okay=False),
-              help="Report folder to write (e.g. reports/<name>/).")
-@click.option("--decisions", "decisions", type=click.Path(path_type=Path, dir_okay=False), default=None,
-              help="Decisions journal.  [default: SCAN_DIR/decisions.csv]")
+@click.option(
+    "--out",
+    "out",
+    required=True,
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Report folder to write (e.g. reports/<name>/).",
+)
+@click.option(
+    "--decisions",
+    "decisions",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Decisions journal.  [default: SCAN_DIR/decisions.csv]",
+)
 @click.option("--include-adjacent", is_flag=True, help="Merge adjacent-frame pairs into groups too.")
-@click.option("--threshold-percentile", default=99.0, show_default=True, type=click.FloatRange(50, 100, min_open=True, max_open=True),
-              help="Share (%) of each SSIM sample inside the shaded ranges of Fig. 5; sets the suggested threshold.")
+@click.option(
+    "--threshold-percentile",
+    default=99.0,
+    show_default=True,
+    type=click.FloatRange(50, 100, min_open=True, max_open=True),
+    help="Share (%) of each SSIM sample inside the shaded ranges of Fig. 5; sets the suggested threshold.",
+)
 @click.option("--max-panels", default=12, show_default=True, type=click.IntRange(0), help="Example group panels drawn.")
-@click.option("--iou-size", default=256, show_default=True, type=click.IntRange(16, 2048),
-              help="Side of the common square frame masks are resized to for the IoU.")
-@click.option("--no-register", is_flag=True,
-              help="Mask IoU by resizing both masks to a common square only (no scale+shift registration).")
-def report(scan_dir: Path, out: Path, decisions: Path | None, include_adjacent: bool, threshold_percentile: float,
-           max_panels: int, iou_size: int, no_register: bool) -> None:
+@click.option(
+    "--iou-size",
+    default=256,
+    show_default=True,
+    type=click.IntRange(16, 2048),
+    help="Side of the common square frame masks are resized to for the IoU.",
+)
+@click.option(
+    "--no-register",
+    is_flag=True,
+    help="Mask IoU by resizing both masks to a common square only (no scale+shift registration).",
+)
+def report(
+    scan_dir: Path,
+    out: Path,
+    decisions: Path | None,
+    include_adjacent: bool,
+    threshold_percentile: float,
+    max_panels: int,
+    iou_size: int,
+    no_register: bool,
+) -> None:
     """Write the findings of a review as a report: groups, class conflicts, mask IoU (Table 2), SSIM of
     duplicate vs other pairs with tests (Table 1, Fig. 5), class distributions (Table 3), example panels.
 
@@ -30,15 +61,22 @@ def report(scan_dir: Path, out: Path, decisions: Path | None, include_adjacent: 
     """
     from busi_curate.findings.report import ReportSettings, make_report
 
-    settings = ReportSettings(include_adjacent=include_adjacent, threshold_percentile=threshold_percentile,
-                              max_panels=max_panels, iou_size=iou_size, register=not no_register)
+    settings = ReportSettings(
+        include_adjacent=include_adjacent,
+        threshold_percentile=threshold_percentile,
+        max_panels=max_panels,
+        iou_size=iou_size,
+        register=not no_register,
+    )
     rep = make_report(scan_dir, out, decisions, settings)
     c, s = rep["counts"], rep["ssim"]
     sizes = [k for k in c if k.endswith("plet")]  # duplet, triplet, ..., "7-tuplet": smallest size first
     kinds = ", ".join(f"{c[k]} {k}s" for k in reversed(sizes)) or "no groups"
     thr = s["threshold"]
-    click.echo(f"{c['groups']} duplicate groups ({kinds}; {c['class_conflicts']} with class conflicts), "
-               f"{c['images']} images in groups, {c['images_after_remove_all']} images left after curation; "
-               f"suggested SSIM threshold {'n/a' if thr is None else f'{thr:.3f}'} -> {out / 'report.html'}")
+    click.echo(
+        f"{c['groups']} duplicate groups ({kinds}; {c['class_conflicts']} with class conflicts), "
+        f"{c['images']} images in groups, {c['images_after_remove_all']} images left after curation; "
+        f"suggested SSIM threshold {'n/a' if thr is None else f'{thr:.3f}'} -> {out / 'report.html'}"
+    )
     for n in rep["notes"]:
         click.echo(f"note: {n}", err=True)

@@ -46,22 +46,55 @@ def _assistant(factory: str, scan: Any) -> Any:
 @click.command()
 @click.argument("scan_dir", type=click.Path(path_type=Path))
 @click.option("--reviewer", default=None, help="Name recorded as decided_by (default: the OS user name).")
-@click.option("--port", default=0, show_default=True, type=click.IntRange(0, 65535),
-              help="Port on 127.0.0.1 (0: any free port).")
-@click.option("--threshold", default=SCREEN_THRESHOLD, show_default=True, type=click.FloatRange(-1.0, 1.0),
-              help="SSIM below which a candidate is never asked (the paper's screening threshold).")
-@click.option("--auto", "auto", is_flag=True,
-              help="Let the assistant decide the pairs it is sure about (decided_by=auto); the page shows the rest.")
-@click.option("--no-browser", is_flag=True,
-              help="Do not start the page: run the automatic pass (with --auto) and print where the review stands.")
-@click.option("--decisions", "decisions_file", type=click.Path(path_type=Path), default=None,
-              help="Replay this journal against the scan without a browser and print the result.")
+@click.option(
+    "--port", default=0, show_default=True, type=click.IntRange(0, 65535), help="Port on 127.0.0.1 (0: any free port)."
+)
+@click.option(
+    "--threshold",
+    default=SCREEN_THRESHOLD,
+    show_default=True,
+    type=click.FloatRange(-1.0, 1.0),
+    help="SSIM below which a candidate is never asked (the paper's screening threshold).",
+)
+@click.option(
+    "--auto",
+    "auto",
+    is_flag=True,
+    help="Let the assistant decide the pairs it is sure about (decided_by=auto); the page shows the rest.",
+)
+@click.option(
+    "--no-browser",
+    is_flag=True,
+    help="Do not start the page: run the automatic pass (with --auto) and print where the review stands.",
+)
+@click.option(
+    "--decisions",
+    "decisions_file",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Replay this journal against the scan without a browser and print the result.",
+)
 @click.option("--merge", is_flag=True, help="With --decisions: append its lines to SCAN_DIR/decisions.csv.")
-@click.option("--assistant", "assistant_factory", default=DEFAULT_ASSISTANT, hidden=True,
-              help="module:Class of the assistant (for tests and alternative assistants).")
+@click.option(
+    "--assistant",
+    "assistant_factory",
+    default=DEFAULT_ASSISTANT,
+    hidden=True,
+    help="module:Class of the assistant (for tests and alternative assistants).",
+)
 @click.option("--verbose", is_flag=True, help="Log every HTTP request.")
-def review(scan_dir: Path, reviewer: str | None, port: int, threshold: float, auto: bool, no_browser: bool,
-           decisions_file: Path | None, merge: bool, assistant_factory: str, verbose: bool) -> None:
+def review(
+    scan_dir: Path,
+    reviewer: str | None,
+    port: int,
+    threshold: float,
+    auto: bool,
+    no_browser: bool,
+    decisions_file: Path | None,
+    merge: bool,
+    assistant_factory: str,
+    verbose: bool,
+) -> None:
     """Review the duplicate candidates of a scan, the paper's way (section 4.2).
 
     Starts a page on http://127.0.0.1:PORT/ (printed; nothing is opened for you). Every answer is
@@ -90,7 +123,9 @@ def review(scan_dir: Path, reviewer: str | None, port: int, threshold: float, au
         res = replay(scan, decisions_file, threshold)
         for w in res.warnings:
             click.echo(f"warning: {w}", err=True)
-        _summary(res.walk, res.decisions, groups_line, f"replayed {len(res.decisions)} journal lines from {decisions_file}")
+        _summary(
+            res.walk, res.decisions, groups_line, f"replayed {len(res.decisions)} journal lines from {decisions_file}"
+        )
         if merge:
             with review_lock(scan.dir):
                 n = merge_into(res.decisions, journal_path)
@@ -103,8 +138,17 @@ def review(scan_dir: Path, reviewer: str | None, port: int, threshold: float, au
         _review(scan, journal_path, name, port, threshold, auto, no_browser, assistant_factory, verbose)
 
 
-def _review(scan: Any, journal_path: Path, name: str, port: int, threshold: float, auto: bool, no_browser: bool,
-            assistant_factory: str, verbose: bool) -> None:
+def _review(
+    scan: Any,
+    journal_path: Path,
+    name: str,
+    port: int,
+    threshold: float,
+    auto: bool,
+    no_browser: bool,
+    assistant_factory: str,
+    verbose: bool,
+) -> None:
     from busi_curate.review.journal import Journal
     from busi_curate.review.session import groups_line, load_journal, open_walk, write_extra_pairs
 
@@ -142,8 +186,16 @@ def _summary(walk: Any, decisions: Any, groups_line: Any, head: str) -> None:
     click.echo(f"{len(left)} question(s) left for a person at threshold {walk.threshold:g}")
 
 
-def _serve(scan: Any, walk: Any, journal_path: Path, reviewer: str, assistant: Any, assessments: dict[Any, Any],
-           port: int, verbose: bool) -> None:
+def _serve(
+    scan: Any,
+    walk: Any,
+    journal_path: Path,
+    reviewer: str,
+    assistant: Any,
+    assessments: dict[Any, Any],
+    port: int,
+    verbose: bool,
+) -> None:
     import signal
 
     from busi_curate.review.journal import Journal

@@ -13,17 +13,48 @@ from busi_curate.ssim import BACKENDS, DEFAULT_BACKEND
 def scan_options(f):  # type: ignore[no-untyped-def]
     """Options shared by ``scan`` and ``demo``."""
     opts = [
-        click.option("--size", default=DEFAULT_SIZE, show_default=True, type=click.IntRange(16, 1024),
-                     help="Common side length images are resized to before SSIM."),
-        click.option("--backend", default=DEFAULT_BACKEND, show_default=True, type=click.Choice(sorted(BACKENDS)),
-                     help="SSIM backend."),
-        click.option("--top-k", default=DEFAULT_TOP_K, show_default=True, type=click.IntRange(1), help="Candidates kept per image."),
-        click.option("--window", default="uniform", show_default=True, type=click.Choice(["uniform", "gaussian"]),
-                     help="uniform: scikit-image default (7x7, sample covariance); gaussian: Wang et al. 2004."),
-        click.option("--mode", default="exhaustive", show_default=True, type=click.Choice(["exhaustive", "pruned"]),
-                     help="exhaustive: all N(N-1)/2 pairs; pruned: exact SSIM only on cheap shortlists (large sets)."),
-        click.option("--prune-k", default=50, show_default=True, type=click.IntRange(1),
-                     help="Pruned mode: shortlisted neighbours per image."),
+        click.option(
+            "--size",
+            default=DEFAULT_SIZE,
+            show_default=True,
+            type=click.IntRange(16, 1024),
+            help="Common side length images are resized to before SSIM.",
+        ),
+        click.option(
+            "--backend",
+            default=DEFAULT_BACKEND,
+            show_default=True,
+            type=click.Choice(sorted(BACKENDS)),
+            help="SSIM backend.",
+        ),
+        click.option(
+            "--top-k",
+            default=DEFAULT_TOP_K,
+            show_default=True,
+            type=click.IntRange(1),
+            help="Candidates kept per image.",
+        ),
+        click.option(
+            "--window",
+            default="uniform",
+            show_default=True,
+            type=click.Choice(["uniform", "gaussian"]),
+            help="uniform: scikit-image default (7x7, sample covariance); gaussian: Wang et al. 2004.",
+        ),
+        click.option(
+            "--mode",
+            default="exhaustive",
+            show_default=True,
+            type=click.Choice(["exhaustive", "pruned"]),
+            help="exhaustive: all N(N-1)/2 pairs; pruned: exact SSIM only on cheap shortlists (large sets).",
+        ),
+        click.option(
+            "--prune-k",
+            default=50,
+            show_default=True,
+            type=click.IntRange(1),
+            help="Pruned mode: shortlisted neighbours per image.",
+        ),
     ]
     for opt in reversed(opts):
         f = opt(f)
@@ -37,16 +68,31 @@ def scan_options(f):  # type: ignore[no-untyped-def]
 @click.option("--layout", default="auto", show_default=True, type=click.Choice(["auto", "busi", "generic"]))
 @click.option("--lenient", is_flag=True, help="Skip bad files with a warning instead of failing.")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
-@click.option("--force", is_flag=True,
-              help="Scan into a folder that holds a review journal: the old journal is moved aside under a dated name.")
-def scan(data_dir: Path, out: Path, size: int, backend: str, top_k: int, window: str, mode: str, prune_k: int,
-         layout: str, lenient: bool, quiet: bool, force: bool) -> None:
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Scan into a folder that holds a review journal: the old journal is moved aside under a dated name.",
+)
+def scan(
+    data_dir: Path,
+    out: Path,
+    size: int,
+    backend: str,
+    top_k: int,
+    window: str,
+    mode: str,
+    prune_k: int,
+    layout: str,
+    lenient: bool,
+    quiet: bool,
+    force: bool,
+) -> None:
     """Score every pair of images in DATA_DIR by exact SSIM and rank each image's candidates.
 
     Writes OUT/index.csv, OUT/ssim.npy (or pairs.npz in pruned mode), OUT/candidates.csv, OUT/scan.json.
     """
-    from busi_curate.errors import ScanError
     from busi_curate.defaults import JOURNAL_NAME
+    from busi_curate.errors import ScanError
     from busi_curate.scan.run import run_scan
 
     if out.exists() and not out.is_dir():
@@ -56,11 +102,22 @@ def scan(data_dir: Path, out: Path, size: int, backend: str, top_k: int, window:
     journal = out / JOURNAL_NAME
     if journal.exists() or journal.is_symlink():
         if not force:
-            raise ScanError("holds a review journal; a new scan would start over against old decisions. Scan into "
-                            "another folder, or pass --force to move the journal aside (it is never deleted)", journal)
+            raise ScanError(
+                "holds a review journal; a new scan would start over against old decisions. Scan into "
+                "another folder, or pass --force to move the journal aside (it is never deleted)",
+                journal,
+            )
 
-    settings = ScanSettings(size=size, backend=backend, top_k=top_k, window=window, mode=mode, prune_k=prune_k,
-                            layout=layout, lenient=lenient)
+    settings = ScanSettings(
+        size=size,
+        backend=backend,
+        top_k=top_k,
+        window=window,
+        mode=mode,
+        prune_k=prune_k,
+        layout=layout,
+        lenient=lenient,
+    )
     res = run_scan(data_dir, out, settings, progress=not quiet)
     if force and (journal.exists() or journal.is_symlink()):
         import time

@@ -96,8 +96,9 @@ def record_sort_key(cls: str, id_: str) -> tuple[str, tuple[tuple[int, int | str
 
 # --------------------------------------------------------------------------- layouts
 
-_BUSI_RE = re.compile(r"^(?P<cls>[a-z]+) \((?P<id>[0-9]+)\)(?P<mask>_mask(?:_(?P<k>[0-9]+))?)?\.png$",
-                      re.IGNORECASE | re.ASCII)
+_BUSI_RE = re.compile(
+    r"^(?P<cls>[a-z]+) \((?P<id>[0-9]+)\)(?P<mask>_mask(?:_(?P<k>[0-9]+))?)?\.png$", re.IGNORECASE | re.ASCII
+)
 
 
 def _busi_root(root: Path) -> Path:
@@ -131,7 +132,9 @@ def find_busi(root: Path, classes: Sequence[str], problems: list[tuple[Path, str
                 problems.append((f, "not a regular file (a FIFO, device or broken link); refused without reading it"))
                 continue
             if f.is_dir() or m is None:
-                problems.append((f, f"unparseable file name (expected '{cls} (<id>).png' or '{cls} (<id>)_mask[_k].png')"))
+                problems.append(
+                    (f, f"unparseable file name (expected '{cls} (<id>).png' or '{cls} (<id>)_mask[_k].png')")
+                )
                 continue
             if m["cls"].lower() != cls:
                 problems.append((f, f"file of class {m['cls']!r} inside the {cls!r} folder"))
@@ -192,7 +195,9 @@ def find_generic(root: Path, classes: Sequence[str], problems: list[tuple[Path, 
             problems.append((where, f"unknown class {cls!r} (expected one of {', '.join(classes)})"))
             continue
         if not _inside(name):
-            problems.append((where, f"image {name!r} must be a relative path inside images/ (no absolute path, no '..')"))
+            problems.append(
+                (where, f"image {name!r} must be a relative path inside images/ (no absolute path, no '..')")
+            )
             continue
         img = img_dir / name
         if not img.is_file():
@@ -209,19 +214,29 @@ def find_generic(root: Path, classes: Sequence[str], problems: list[tuple[Path, 
             names = [m.strip() for m in row["masks"].split(";") if m.strip()]
             bad = [m for m in names if not _inside(m)]
             if bad:
-                problems.append((where, f"mask {bad[0]!r} must be a relative path inside masks/ (no absolute path, no '..')"))
+                problems.append(
+                    (where, f"mask {bad[0]!r} must be a relative path inside masks/ (no absolute path, no '..')")
+                )
                 continue
             mpaths = tuple(mask_dir / m for m in names)
             for mp in mpaths:
                 if not mp.is_file():
                     problems.append((mp, f"mask listed in labels.csv line {n} does not exist"))
         else:
-            mpaths = tuple(sorted(p for p in mask_dir.glob(f"{img.stem}*") if p.suffix.lower() in IMAGE_SUFFIXES
-                                  and (p.stem == img.stem or p.stem.startswith(f"{img.stem}_mask"))))
+            mpaths = tuple(
+                sorted(
+                    p
+                    for p in mask_dir.glob(f"{img.stem}*")
+                    if p.suffix.lower() in IMAGE_SUFFIXES
+                    and (p.stem == img.stem or p.stem.startswith(f"{img.stem}_mask"))
+                )
+            )
         out.append(Entry(cls, id_, img, mpaths))
     dup = {k: ns for k, ns in lines.items() if len(ns) > 1}
     for (cls, id_), ns in dup.items():
-        problems.append((labels, f"lines {', '.join(map(str, ns))} all name {cls} id {id_!r}; ids must be unique per class"))
+        problems.append(
+            (labels, f"lines {', '.join(map(str, ns))} all name {cls} id {id_!r}; ids must be unique per class")
+        )
     return [e for e in out if (e.cls, e.id) not in dup]
 
 
@@ -260,7 +275,9 @@ def resize_gray(gray: np.ndarray, size: int) -> np.ndarray:
     return np.asarray(Image.fromarray(gray).resize((size, size), Image.Resampling.BILINEAR), dtype=np.uint8)
 
 
-def decode_entry(entry: Entry, root: Path, dataset: str, size: int | None = None) -> tuple[ImageRecord, np.ndarray | None]:
+def decode_entry(
+    entry: Entry, root: Path, dataset: str, size: int | None = None
+) -> tuple[ImageRecord, np.ndarray | None]:
     """Decode one entry, validate its masks and compute its identity.
 
     Raises:
@@ -334,16 +351,27 @@ def load_dataset(
     from tqdm.auto import tqdm
 
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        decoded = list(tqdm(pool.map(work, entries), total=len(entries), desc="load", unit="img",
-                            disable=not progress, leave=False))
+        decoded = list(
+            tqdm(
+                pool.map(work, entries), total=len(entries), desc="load", unit="img", disable=not progress, leave=False
+            )
+        )
     problems += [d.problem for d in decoded if d.problem is not None]
     good = [d for d in decoded if d.record is not None]
     if problems and not lenient:
         shown = "\n".join(f"  {p}: {why}" for p, why in problems[:20])
         more = f"\n  ... and {len(problems) - 20} more" if len(problems) > 20 else ""
-        raise DatasetError(f"{len(problems)} problem(s) in the dataset (use --lenient to skip bad files):\n{shown}{more}", root)
+        raise DatasetError(
+            f"{len(problems)} problem(s) in the dataset (use --lenient to skip bad files):\n{shown}{more}", root
+        )
     if not good:
         raise DatasetError("no usable images found", root)
     thumbs = np.stack([d.thumb for d in good]) if thumbnail_size else None  # type: ignore[misc]
-    return LoadedDataset(root, name, layout, [d.record for d in good], thumbs,  # type: ignore[misc]
-                         [(str(p), why) for p, why in problems])
+    return LoadedDataset(
+        root,
+        name,
+        layout,
+        [d.record for d in good],
+        thumbs,  # type: ignore[misc]
+        [(str(p), why) for p, why in problems],
+    )

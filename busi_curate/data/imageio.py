@@ -35,8 +35,11 @@ def _open(path: Path) -> Image.Image:
             img = Image.open(path)
             w, h = img.size
             if w * h > MAX_PIXELS:
-                raise DatasetError(f"declares {w}x{h} pixels, above the limit of {MAX_PIXELS:,} "
-                                   "(busi_curate.data.imageio.MAX_PIXELS); refused as a possible decompression bomb", path)
+                raise DatasetError(
+                    f"declares {w}x{h} pixels, above the limit of {MAX_PIXELS:,} "
+                    "(busi_curate.data.imageio.MAX_PIXELS); refused as a possible decompression bomb",
+                    path,
+                )
             img.load()  # force a full decode so truncated files fail here
     except DatasetError:
         raise
@@ -80,7 +83,9 @@ def read_mask(path: str | Path) -> np.ndarray:
     return arr != 0
 
 
-def read_mask_union(paths: Sequence[str | Path], shape: tuple[int, int], image_path: str | Path | None = None) -> np.ndarray:
+def read_mask_union(
+    paths: Sequence[str | Path], shape: tuple[int, int], image_path: str | Path | None = None
+) -> np.ndarray:
     """Union of several mask files, each required to have ``shape`` ``(H, W)``.
 
     Raises:

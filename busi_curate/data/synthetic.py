@@ -53,7 +53,9 @@ def _frame(rng: np.random.Generator, h: int, w: int, lesion: str | None) -> tupl
         r = np.sqrt(((yy - cy) / ry) ** 2 + ((xx - cx) / rx) ** 2)
         mask = r < wobble
         img = np.where(mask, img * 0.25 + 10, img)
-        img += 50 * np.exp(-((yy - cy - 1.3 * ry) ** 2) / (2 * (0.4 * ry) ** 2)) * (np.abs(xx - cx) < rx)  # posterior shadow/enhancement
+        img += (
+            50 * np.exp(-((yy - cy - 1.3 * ry) ** 2) / (2 * (0.4 * ry) ** 2)) * (np.abs(xx - cx) < rx)
+        )  # posterior shadow/enhancement
     speckle = rng.rayleigh(1.0, (h, w))
     img = ndimage.gaussian_filter(img * speckle / 1.25, 0.7)
     img[: max(8, h // 25)] = 0  # dark top band, as in scanner frames

@@ -89,8 +89,12 @@ def journal_summary(decisions: Sequence[Decision]) -> dict[str, Any]:
     }
 
 
-def compute_findings(scan: Any, decisions: Sequence[Decision], settings: ReportSettings = ReportSettings(),
-                     load: st.ImageLoader | None = None) -> Findings:
+def compute_findings(
+    scan: Any,
+    decisions: Sequence[Decision],
+    settings: ReportSettings = ReportSettings(),
+    load: st.ImageLoader | None = None,
+) -> Findings:
     """Groups, conflicts, mask IoU, SSIM statistics and class distributions of ``scan`` under ``decisions``."""
     grades = merged_grades(settings.include_adjacent)
     groups = build_groups(decisions, grades=grades)
@@ -101,16 +105,22 @@ def compute_findings(scan: Any, decisions: Sequence[Decision], settings: ReportS
     js = journal_summary(decisions)
     notes = []
     if not decisions:
-        notes.append("The decisions journal holds no decisions: no duplicate groups, so every image is kept. "
-                      "Review the scan first (`busi-curate review SCAN_DIR`).")
+        notes.append(
+            "The decisions journal holds no decisions: no duplicate groups, so every image is kept. "
+            "Review the scan first (`busi-curate review SCAN_DIR`)."
+        )
     elif not groups:
         notes.append("No standing 'same' decision with a merged grade: no duplicate groups.")
     if not settings.include_adjacent and js["grades"]["adjacent-frame"]:
-        notes.append(f"{js['grades']['adjacent-frame']} pair(s) graded adjacent-frame are not merged into groups "
-                     "(they count as non-duplicates); --include-adjacent merges them.")
+        notes.append(
+            f"{js['grades']['adjacent-frame']} pair(s) graded adjacent-frame are not merged into groups "
+            "(they count as non-duplicates); --include-adjacent merges them."
+        )
     if samples.duplicate_missing:
-        notes.append(f"{samples.duplicate_missing} duplicate pair(s) have no SSIM in this pruned scan and are left "
-                     "out of the SSIM statistics.")
+        notes.append(
+            f"{samples.duplicate_missing} duplicate pair(s) have no SSIM in this pruned scan and are left "
+            "out of the SSIM statistics."
+        )
     return Findings(
         groups=groups,
         groups_table=st.groups_table(groups, scan.index),
@@ -244,8 +254,16 @@ pre{background:#f6f6f6;padding:0.6em;overflow-x:auto}h1,h2,h3{margin-top:1.4em}
 def render_html(blocks: Sequence[Block], title: str) -> str:
     """A self-contained HTML page (inline CSS, relative links to the PNGs and CSVs); all text escaped."""
     e = html.escape
-    out = ["<!DOCTYPE html>", '<html lang="en">', "<head>", '<meta charset="utf-8">',
-           f"<title>{e(title)}</title>", f"<style>{_CSS}</style>", "</head>", "<body>"]
+    out = [
+        "<!DOCTYPE html>",
+        '<html lang="en">',
+        "<head>",
+        '<meta charset="utf-8">',
+        f"<title>{e(title)}</title>",
+        f"<style>{_CSS}</style>",
+        "</head>",
+        "<body>",
+    ]
     for b in blocks:
         if b.kind == "h":
             out.append(f"<h{b.data[0]}>{e(b.data[1])}</h{b.data[0]}>")
@@ -260,7 +278,9 @@ def render_html(blocks: Sequence[Block], title: str) -> str:
         elif b.kind == "img":
             out.append(f'<img src="{e(b.data[0])}" alt="{e(b.data[1])}">')
         elif b.kind == "links":
-            out.append("<ul>" + "".join(f'<li><a href="{e(h)}">{e(label)}</a></li>' for h, label in b.data[0]) + "</ul>")
+            out.append(
+                "<ul>" + "".join(f'<li><a href="{e(h)}">{e(label)}</a></li>' for h, label in b.data[0]) + "</ul>"
+            )
         elif b.kind == "code":
             out.append(f"<pre>{e(b.data[0])}</pre>")
         else:  # pragma: no cover
@@ -304,17 +324,29 @@ def plot_ssim_hist(samples: st.SSIMSamples, s: st.SSIMStatistics, dpi: int = 100
     """Fig. 5: normalised histograms of duplicate and non-duplicate SSIM, percentile ranges shaded."""
     fig = _figure(figsize=(7.5, 4.2))
     ax = fig.add_subplot(1, 1, 1)
-    both = np.concatenate([samples.duplicate, samples.non_duplicate]) if (len(samples.duplicate) or len(samples.non_duplicate)) else np.zeros(1)
+    both = (
+        np.concatenate([samples.duplicate, samples.non_duplicate])
+        if (len(samples.duplicate) or len(samples.non_duplicate))
+        else np.zeros(1)
+    )
     lo = min(0.0, float(np.floor(both.min() * 20) / 20))
     bins = np.linspace(lo, 1.0, int(round((1.0 - lo) * 100)) + 1)
     pct = f"{s.percentile:g}%"
-    for x, stats_, colour, name in ((samples.non_duplicate, s.non_duplicate, NON_COLOUR, "non-duplicate"),
-                                    (samples.duplicate, s.duplicate, DUP_COLOUR, "duplicate")):
+    for x, stats_, colour, name in (
+        (samples.non_duplicate, s.non_duplicate, NON_COLOUR, "non-duplicate"),
+        (samples.duplicate, s.duplicate, DUP_COLOUR, "duplicate"),
+    ):
         if len(x) == 0:
             continue
         ax.hist(x, bins=bins, density=True, alpha=0.55, color=colour, label=f"{name} pairs (n={len(x):,})")
-        ax.axvspan(stats_.range_low, stats_.range_high, color=colour, alpha=0.12, lw=0,
-                   label=f"{name}: {pct} range [{stats_.range_low:.3f}, {stats_.range_high:.3f}]")
+        ax.axvspan(
+            stats_.range_low,
+            stats_.range_high,
+            color=colour,
+            alpha=0.12,
+            lw=0,
+            label=f"{name}: {pct} range [{stats_.range_low:.3f}, {stats_.range_high:.3f}]",
+        )
     if not math.isnan(s.threshold):
         ax.axvline(s.threshold, color="k", ls="--", lw=1, label=f"suggested threshold {s.threshold:.3f}")
     ax.set_xlim(lo, 1.0)
@@ -355,8 +387,11 @@ def plot_group_panel(group: Group, scan: Any, load: st.ImageLoader, settings: Re
         for c in find_contours(m.astype(np.float32), 0.5):
             ax.plot(c[:, 1], c[:, 0], color="#ffee00", lw=1.6)
         h, w = gray.shape
-        ax.set_title(f"{key[0]} {key[1]}\n{w}x{h}" + ("" if m.any() else ", no lesion"), fontsize=9,
-                     color=CLASS_COLOURS.get(key[0], "k"))
+        ax.set_title(
+            f"{key[0]} {key[1]}\n{w}x{h}" + ("" if m.any() else ", no lesion"),
+            fontsize=9,
+            color=CLASS_COLOURS.get(key[0], "k"),
+        )
         ax.set_axis_off()
     conflict = " - classes disagree" if group.class_conflict else ""
     fig.suptitle(f"group {group.id}: {group.kind}{conflict}", fontsize=10)
@@ -371,19 +406,25 @@ def _ref(paper: Any) -> str:
     return "–" if paper is None else str(paper)
 
 
-def build_blocks(f: Findings, meta: dict[str, Any], settings: ReportSettings, panels: list[tuple[str, Group]]) -> list[Block]:
+def build_blocks(
+    f: Findings, meta: dict[str, Any], settings: ReportSettings, panels: list[tuple[str, Group]]
+) -> list[Block]:
     """The report as blocks (rendered to both Markdown and HTML)."""
     c, s, P_ = f.counts, f.ssim, st.PAPER
     dist = f.distribution.set_index("policy")
     b: list[Block] = [H(1, f"Curation report: {meta['dataset']}")]
     grades = ", ".join(merged_grades(settings.include_adjacent))
-    b.append(P(f"Scan: {meta['n_images']} images of {meta['dataset']} ({meta['data_dir']}), SSIM at "
-               f"{meta['scan_size']} px, {meta['scan_mode']} mode, {meta['pairs_scored']:,} pairs scored. "
-               f"Decisions journal: {meta['journal_name']} (sha256 {meta['journal_sha256'][:12]}), "
-               f"{f.journal['lines']} lines, {f.journal['standing']} standing decisions: {f.journal['same']} same, "
-               f"{f.journal['different']} different, {f.journal['skip']} skipped; decided automatically "
-               f"{f.journal['decided_by']['auto']}, by a person {f.journal['decided_by']['person']}. "
-               f"Grades merged into groups: {grades}. Policy of the paper: every image of a duplicate group is removed."))
+    b.append(
+        P(
+            f"Scan: {meta['n_images']} images of {meta['dataset']} ({meta['data_dir']}), SSIM at "
+            f"{meta['scan_size']} px, {meta['scan_mode']} mode, {meta['pairs_scored']:,} pairs scored. "
+            f"Decisions journal: {meta['journal_name']} (sha256 {meta['journal_sha256'][:12]}), "
+            f"{f.journal['lines']} lines, {f.journal['standing']} standing decisions: {f.journal['same']} same, "
+            f"{f.journal['different']} different, {f.journal['skip']} skipped; decided automatically "
+            f"{f.journal['decided_by']['auto']}, by a person {f.journal['decided_by']['person']}. "
+            f"Grades merged into groups: {grades}. Policy of the paper: every image of a duplicate group is removed."
+        )
+    )
     b.append(P(f"Written by busi-curate {__version__}; inputs and checksums are in report.json."))
     for n in f.notes:
         b.append(P("Note: " + n))
@@ -409,93 +450,179 @@ def build_blocks(f: Findings, meta: dict[str, Any], settings: ReportSettings, pa
     b.append(H(2, "Groups whose members disagree on class"))
     if len(f.conflicts):
         b.append(P(f"{len(f.conflicts)} of {c['groups']} groups mix classes: the same frame carries two labels."))
-        b.append(T(["group", "kind", "classes", "members"],
-                   [(r.group, r.kind, r.classes.replace(";", ", "), r.members) for r in f.conflicts.itertuples()]))
+        b.append(
+            T(
+                ["group", "kind", "classes", "members"],
+                [(r.group, r.kind, r.classes.replace(";", ", "), r.members) for r in f.conflicts.itertuples()],
+            )
+        )
     else:
         b.append(P("None."))
 
     b.append(H(2, "Mask agreement inside groups (Table 2)"))
     n_reg = int((f.iou["method"] == "registered").sum()) if len(f.iou) else 0
-    method = (f"Method: each image's masks are merged (union of its mask files). The second image of a pair is "
-              f"registered onto the first (upright scale + shift; masked normalised cross-correlation of the "
-              f"smoothed images over all shifts, scale 1 first, else a search over scales 0.5-2), and the IoU is "
-              f"taken over the region both images show. When the registration is not trusted (correlation "
-              f"< {st.RegistrationSettings().min_ncc:g}) the pair falls back to the resize method: both masks "
-              f"resized to a common {settings.iou_size}x{settings.iou_size} frame (area average, then >= 0.5), "
-              f"which assumes both images show the same field of view. {n_reg} of {len(f.iou)} pairs are registered."
-              if settings.register else
-              f"Method: each image's masks are merged (union of its mask files) and resized to a common "
-              f"{settings.iou_size}x{settings.iou_size} frame (area average, then >= 0.5), i.e. both images are "
-              "assumed to show the same field of view (no registration), so crops of one frame get a lower IoU.")
-    b.append(P(f"Intersection over union of the ground-truth masks for every pair inside every group "
-               f"({len(f.iou)} pairs; a triplet gives 3 pairs, a quadruplet 6). " + method + " Two empty masks "
-               "(normal images) count as IoU 1.0 (they agree: no lesion); an empty mask against a lesion counts "
-               "as 0.0. The paper's Table 2 has no numbers in its text to compare with."))
+    method = (
+        f"Method: each image's masks are merged (union of its mask files). The second image of a pair is "
+        f"registered onto the first (upright scale + shift; masked normalised cross-correlation of the "
+        f"smoothed images over all shifts, scale 1 first, else a search over scales 0.5-2), and the IoU is "
+        f"taken over the region both images show. When the registration is not trusted (correlation "
+        f"< {st.RegistrationSettings().min_ncc:g}) the pair falls back to the resize method: both masks "
+        f"resized to a common {settings.iou_size}x{settings.iou_size} frame (area average, then >= 0.5), "
+        f"which assumes both images show the same field of view. {n_reg} of {len(f.iou)} pairs are registered."
+        if settings.register
+        else f"Method: each image's masks are merged (union of its mask files) and resized to a common "
+        f"{settings.iou_size}x{settings.iou_size} frame (area average, then >= 0.5), i.e. both images are "
+        "assumed to show the same field of view (no registration), so crops of one frame get a lower IoU."
+    )
+    b.append(
+        P(
+            f"Intersection over union of the ground-truth masks for every pair inside every group "
+            f"({len(f.iou)} pairs; a triplet gives 3 pairs, a quadruplet 6). " + method + " Two empty masks "
+            "(normal images) count as IoU 1.0 (they agree: no lesion); an empty mask against a lesion counts "
+            "as 0.0. The paper's Table 2 has no numbers in its text to compare with."
+        )
+    )
     head = f.iou_summary[f.iou_summary["measure"] == "iou"].drop(columns="measure")
-    b.append(T(["IoU", "pairs", "share", "pairs with a lesion", "share (with a lesion)"],
-               [tuple(r) for r in head.itertuples(index=False)]))
+    b.append(
+        T(
+            ["IoU", "pairs", "share", "pairs with a lesion", "share (with a lesion)"],
+            [tuple(r) for r in head.itertuples(index=False)],
+        )
+    )
     if settings.register and len(f.iou):
         rows = []
-        for m, label in (("iou", "registered, else resized (above)"), ("iou_resized", "resized only"),
-                         ("iou_registered", "registered only (all pairs)")):
+        for m, label in (
+            ("iou", "registered, else resized (above)"),
+            ("iou_resized", "resized only"),
+            ("iou_registered", "registered only (all pairs)"),
+        ):
             part = f.iou_summary[f.iou_summary["measure"] == m].set_index("bin")
             labels = st.iou_bin_labels()
-            rows.append((label, int(part.at["mean", "pairs"]), part.at["mean", "share"], part.at["median", "share"],
-                         part.at[labels[0], "share"], part.at[labels[-1], "share"]))
+            rows.append(
+                (
+                    label,
+                    int(part.at["mean", "pairs"]),
+                    part.at["mean", "share"],
+                    part.at["median", "share"],
+                    part.at[labels[0], "share"],
+                    part.at[labels[-1], "share"],
+                )
+            )
         b.append(P("The same pairs by method:"))
-        b.append(T(["method", "pairs", "mean IoU", "median IoU", f"share {st.iou_bin_labels()[0]}",
-                    f"share {st.iou_bin_labels()[-1]}"], rows))
+        b.append(
+            T(
+                [
+                    "method",
+                    "pairs",
+                    "mean IoU",
+                    "median IoU",
+                    f"share {st.iou_bin_labels()[0]}",
+                    f"share {st.iou_bin_labels()[-1]}",
+                ],
+                rows,
+            )
+        )
 
     b.append(H(2, "SSIM of duplicate vs non-duplicate pairs (Table 1, Fig. 5)"))
-    b.append(P("Duplicate pairs are all pairs inside a group (also pairs joined only through other members); "
-               "non-duplicate pairs are all other scored pairs of the SSIM matrix. Standard deviations use ddof=1. "
-               "The paper's text gives no numbers for Table 1."))
+    b.append(
+        P(
+            "Duplicate pairs are all pairs inside a group (also pairs joined only through other members); "
+            "non-duplicate pairs are all other scored pairs of the SSIM matrix. Standard deviations use ddof=1. "
+            "The paper's text gives no numbers for Table 1."
+        )
+    )
     pct = f"{s.percentile:g}%"
     rows = []
     for name, x in (("duplicate", s.duplicate), ("non-duplicate", s.non_duplicate)):
-        rows.append((name, x.n, x.mean, x.std, x.median, f"[{fmt_cell(x.range_low)}, {fmt_cell(x.range_high)}]",
-                     fmt_cell(x.lilliefors_stat), fmt_table_p(x.lilliefors_p)))
+        rows.append(
+            (
+                name,
+                x.n,
+                x.mean,
+                x.std,
+                x.median,
+                f"[{fmt_cell(x.range_low)}, {fmt_cell(x.range_high)}]",
+                fmt_cell(x.lilliefors_stat),
+                fmt_table_p(x.lilliefors_p),
+            )
+        )
     b.append(T(["pairs", "n", "mean", "std", "median", f"{pct} range", "Lilliefors D", "Lilliefors p"], rows))
-    normal = [name for name, x in (("duplicate", s.duplicate), ("non-duplicate", s.non_duplicate))
-              if not math.isnan(x.lilliefors_p) and x.lilliefors_p >= 0.05]
-    b.append(P("Lilliefors test (H0: the sample is normal; statsmodels, table p-values, which are clipped to "
-               "[0.001, 0.2]): " + ("normality rejected at 5% for both samples, so a non-parametric test is used."
-                                   if not normal else f"normality not rejected at 5% for: {', '.join(normal)}.")))
-    b.append(P(f"Mann-Whitney U (scipy) duplicate vs non-duplicate: U = {s.mannwhitney_u:.10g}, two-sided "
-               f"p = {fmt_p(s.mannwhitney_p_two_sided)}, one-sided (duplicates greater) p = "
-               f"{fmt_p(s.mannwhitney_p_greater)}; AUC = U / (n1 n2) = {fmt_cell(s.auc)} (the probability that a "
-               f"duplicate pair has a higher SSIM than a non-duplicate pair). The paper reports p < 0.0001."))
-    b.append(P(f"Threshold rule: the shaded ranges hold {pct} of each sample on the side facing the other "
-               f"(duplicates: from their {ordinal(100 - s.percentile)} percentile up; non-duplicates: up to their "
-               f"{ordinal(s.percentile)} percentile; observed values, so each range holds at least {pct}). The suggested screening threshold is the low end of the duplicates' "
-               f"range, {fmt_cell(s.threshold)}: {100 * s.duplicate_recall:.1f}% of the duplicate pairs score at or "
-               f"above it, and {s.non_duplicate_above:,} non-duplicate pairs do too. The ranges "
-               + ("overlap, so SSIM alone cannot separate duplicates from other pairs here." if s.ranges_overlap
-                  else "do not overlap.")
-               + " Caveat: duplicates were found by walking SSIM-ranked candidates (plus the assistant's other "
-                 "routes), so duplicates with a very low SSIM are under-represented."))
+    normal = [
+        name
+        for name, x in (("duplicate", s.duplicate), ("non-duplicate", s.non_duplicate))
+        if not math.isnan(x.lilliefors_p) and x.lilliefors_p >= 0.05
+    ]
+    b.append(
+        P(
+            "Lilliefors test (H0: the sample is normal; statsmodels, table p-values, which are clipped to "
+            "[0.001, 0.2]): "
+            + (
+                "normality rejected at 5% for both samples, so a non-parametric test is used."
+                if not normal
+                else f"normality not rejected at 5% for: {', '.join(normal)}."
+            )
+        )
+    )
+    b.append(
+        P(
+            f"Mann-Whitney U (scipy) duplicate vs non-duplicate: U = {s.mannwhitney_u:.10g}, two-sided "
+            f"p = {fmt_p(s.mannwhitney_p_two_sided)}, one-sided (duplicates greater) p = "
+            f"{fmt_p(s.mannwhitney_p_greater)}; AUC = U / (n1 n2) = {fmt_cell(s.auc)} (the probability that a "
+            f"duplicate pair has a higher SSIM than a non-duplicate pair). The paper reports p < 0.0001."
+        )
+    )
+    b.append(
+        P(
+            f"Threshold rule: the shaded ranges hold {pct} of each sample on the side facing the other "
+            f"(duplicates: from their {ordinal(100 - s.percentile)} percentile up; non-duplicates: up to their "
+            f"{ordinal(s.percentile)} percentile; observed values, so each range holds at least {pct}). The suggested screening threshold is the low end of the duplicates' "
+            f"range, {fmt_cell(s.threshold)}: {100 * s.duplicate_recall:.1f}% of the duplicate pairs score at or "
+            f"above it, and {s.non_duplicate_above:,} non-duplicate pairs do too. The ranges "
+            + (
+                "overlap, so SSIM alone cannot separate duplicates from other pairs here."
+                if s.ranges_overlap
+                else "do not overlap."
+            )
+            + " Caveat: duplicates were found by walking SSIM-ranked candidates (plus the assistant's other "
+            "routes), so duplicates with a very low SSIM are under-represented."
+        )
+    )
     b.append(IMG("fig5_ssim_hist.png", "Fig. 5: SSIM of duplicate vs non-duplicate pairs"))
 
     b.append(H(2, "Class distribution before and after curation (Table 3)"))
-    b.append(P("remove-all is the paper's policy (every image of every duplicate group removed). keep-one, for "
-               "information, is the rule of the export policy keep-one: one image of each group whose "
-               "members agree on class is kept, class-conflict groups are removed entirely."))
+    b.append(
+        P(
+            "remove-all is the paper's policy (every image of every duplicate group removed). keep-one, for "
+            "information, is the rule of the export policy keep-one: one image of each group whose "
+            "members agree on class is kept, class-conflict groups are removed entirely."
+        )
+    )
     rows = []
     for r in f.distribution.itertuples(index=False):
         d = r._asdict()
-        rows.append((d["dataset"], d["policy"], d["removed"])
-                    + tuple(f"{d[cl]} ({fmt_pct(d[cl + '_pct'])})" for cl in st.CLASS_ORDER) + (d["total"],))
+        rows.append(
+            (d["dataset"], d["policy"], d["removed"])
+            + tuple(f"{d[cl]} ({fmt_pct(d[cl + '_pct'])})" for cl in st.CLASS_ORDER)
+            + (d["total"],)
+        )
     busi, cur = P_["busi"], P_["curated"]
     for name, ref in (("paper: BUSI", busi), ("paper: Curated BUSI", cur)):
-        rows.append((name, "remove-all" if ref is cur else "none", busi["total"] - ref["total"])
-                    + tuple(f"{ref[cl]} ({100 * ref[cl] / ref['total']:.1f}%)" for cl in st.CLASS_ORDER) + (ref["total"],))
+        rows.append(
+            (name, "remove-all" if ref is cur else "none", busi["total"] - ref["total"])
+            + tuple(f"{ref[cl]} ({100 * ref[cl] / ref['total']:.1f}%)" for cl in st.CLASS_ORDER)
+            + (ref["total"],)
+        )
     b.append(T(["dataset", "policy", "removed", *st.CLASS_ORDER, "total"], rows))
 
     b.append(H(2, "Example groups (Figs. 2-4)"))
     if panels:
-        b.append(P(f"{len(panels)} of {c['groups']} groups: one per kind first (largest kinds, class conflicts "
-                   "preferred), then the other class-conflict groups, then the largest groups. Yellow: mask outline; "
-                   "title: class (colour), id and image size."))
+        b.append(
+            P(
+                f"{len(panels)} of {c['groups']} groups: one per kind first (largest kinds, class conflicts "
+                "preferred), then the other class-conflict groups, then the largest groups. Yellow: mask outline; "
+                "title: class (colour), id and image size."
+            )
+        )
         for name, g in panels:
             members = ", ".join(f"{k[0]} {k[1]}" for k in g.members)
             b.append(IMG(name, f"group {g.id} ({g.kind}): {members}"))
@@ -503,23 +630,43 @@ def build_blocks(f: Findings, meta: dict[str, Any], settings: ReportSettings, pa
         b.append(P("No groups to show."))
 
     b.append(H(2, "All duplicate groups"))
-    b.append(P(f"{c['groups']} groups holding {c['images']} images (union-find over the standing 'same' decisions). "
-               "Members are listed in class then id order; the mask files are in groups.csv."))
+    b.append(
+        P(
+            f"{c['groups']} groups holding {c['images']} images (union-find over the standing 'same' decisions). "
+            "Members are listed in class then id order; the mask files are in groups.csv."
+        )
+    )
     if f.groups:
-        b.append(T(["group", "kind", "members", "grades", "classes disagree"],
-                   [(g.id, g.kind, "; ".join(f"{k[0]} {k[1]}" for k in g.members), ", ".join(g.grades),
-                     g.class_conflict) for g in f.groups]))
+        b.append(
+            T(
+                ["group", "kind", "members", "grades", "classes disagree"],
+                [
+                    (
+                        g.id,
+                        g.kind,
+                        "; ".join(f"{k[0]} {k[1]}" for k in g.members),
+                        ", ".join(g.grades),
+                        g.class_conflict,
+                    )
+                    for g in f.groups
+                ],
+            )
+        )
 
     b.append(H(2, "Files"))
-    b.append(LINKS([
-        ("groups.csv", "groups.csv: every member of every group with its image and mask files"),
-        ("class_conflicts.csv", "class_conflicts.csv: groups whose members disagree on class"),
-        ("mask_iou.csv", "mask_iou.csv: mask IoU of every pair inside every group"),
-        ("iou_summary.csv", "iou_summary.csv: Table 2 summary"),
-        ("ssim_stats.csv", "ssim_stats.csv: Table 1, tests and threshold"),
-        ("class_distribution.csv", "class_distribution.csv: Table 3"),
-        ("report.json", "report.json: versions, settings, input checksums, counts"),
-    ]))
+    b.append(
+        LINKS(
+            [
+                ("groups.csv", "groups.csv: every member of every group with its image and mask files"),
+                ("class_conflicts.csv", "class_conflicts.csv: groups whose members disagree on class"),
+                ("mask_iou.csv", "mask_iou.csv: mask IoU of every pair inside every group"),
+                ("iou_summary.csv", "iou_summary.csv: Table 2 summary"),
+                ("ssim_stats.csv", "ssim_stats.csv: Table 1, tests and threshold"),
+                ("class_distribution.csv", "class_distribution.csv: Table 3"),
+                ("report.json", "report.json: versions, settings, input checksums, counts"),
+            ]
+        )
+    )
     b.append(CODE(meta["command"]))
     return b
 
@@ -560,8 +707,9 @@ def read_decisions(scan: Any, decisions_path: Path) -> tuple[list[Decision], lis
     import warnings
 
     if not decisions_path.is_file():
-        raise JournalError("decisions journal not found (review the scan first, or pass --decisions FILE)",
-                           decisions_path)
+        raise JournalError(
+            "decisions journal not found (review the scan first, or pass --decisions FILE)", decisions_path
+        )
     known = set(zip(scan.index["class"], scan.index["id"].astype(str)))
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -569,8 +717,12 @@ def read_decisions(scan: Any, decisions_path: Path) -> tuple[list[Decision], lis
     return decisions, [str(w.message) for w in caught]
 
 
-def make_report(scan_dir: str | Path, out: str | Path, decisions_path: str | Path | None = None,
-                settings: ReportSettings = ReportSettings()) -> dict[str, Any]:
+def make_report(
+    scan_dir: str | Path,
+    out: str | Path,
+    decisions_path: str | Path | None = None,
+    settings: ReportSettings = ReportSettings(),
+) -> dict[str, Any]:
     """Read the scan and the journal, compute the findings and write the report folder ``out``.
 
     Returns the ``report.json`` content. Every file is written atomically; files of an earlier report in
@@ -591,8 +743,9 @@ def make_report(scan_dir: str | Path, out: str | Path, decisions_path: str | Pat
     return write_report(f, scan, dpath, Path(out), settings, load)
 
 
-def write_report(f: Findings, scan: Any, decisions_path: Path, out: Path, settings: ReportSettings,
-                 load: st.ImageLoader) -> dict[str, Any]:
+def write_report(
+    f: Findings, scan: Any, decisions_path: Path, out: Path, settings: ReportSettings, load: st.ImageLoader
+) -> dict[str, Any]:
     """Write every file of the report into ``out`` (see :func:`make_report`)."""
     out.mkdir(parents=True, exist_ok=True)
     previous = _previous_files(out)

@@ -63,7 +63,9 @@ def groups_table(groups: Sequence[Group], index: pd.DataFrame) -> pd.DataFrame:
     ``image`` and ``masks`` (``;``-joined) are relative to the scanned data folder, as in ``index.csv``;
     ``grades`` are the grades of the decisions that joined the group (``;``-joined).
     """
-    lookup = {(c, str(i)): (img, m) for c, i, img, m in zip(index["class"], index["id"], index["image"], index["masks"])}
+    lookup = {
+        (c, str(i)): (img, m) for c, i, img, m in zip(index["class"], index["id"], index["image"], index["masks"])
+    }
     rows = []
     for g in groups:
         for cls, id_ in g.members:
@@ -185,14 +187,14 @@ class Registration:
 class RegistrationSettings:
     """Parameters of :func:`register_pair`."""
 
-    coarse_side: int = 64        # long side of A in the scale search
-    fine_side: int = 160         # long side of A in the final fit
+    coarse_side: int = 64  # long side of A in the scale search
+    fine_side: int = 160  # long side of A in the final fit
     min_scale: float = 0.5
     max_scale: float = 2.0
-    scale_steps: int = 25        # geometric grid over [min_scale, max_scale]
+    scale_steps: int = 25  # geometric grid over [min_scale, max_scale]
     accept_same_scale: float = 0.95  # NCC at scale 1 that ends the search early
-    min_overlap: float = 0.3     # share of the largest possible overlap a shift must keep
-    min_ncc: float = 0.9         # below this a registration is not trusted (copies of one frame: ~0.99)
+    min_overlap: float = 0.3  # share of the largest possible overlap a shift must keep
+    min_ncc: float = 0.9  # below this a registration is not trusted (copies of one frame: ~0.99)
 
 
 def _resized(gray: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
@@ -203,8 +205,9 @@ def _resized(gray: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     return ndimage.gaussian_filter(np.asarray(img, dtype=np.float32), 1.0)
 
 
-def _best_shift(A: np.ndarray, b: np.ndarray, fa: float, scales: Iterable[float], overlap: float
-                ) -> tuple[float, float, tuple[int, int]]:
+def _best_shift(
+    A: np.ndarray, b: np.ndarray, fa: float, scales: Iterable[float], overlap: float
+) -> tuple[float, float, tuple[int, int]]:
     """Best (ncc, scale, B origin in A's working pixels) over ``scales`` and all shifts (masked FFT NCC)."""
     from skimage.registration._masked_phase_cross_correlation import cross_correlate_masked
 
@@ -214,8 +217,9 @@ def _best_shift(A: np.ndarray, b: np.ndarray, fa: float, scales: Iterable[float]
         if min(shape) < 12:
             continue
         B = _resized(b, shape)
-        ncc = cross_correlate_masked(A, B, np.ones(A.shape, bool), np.ones(B.shape, bool), mode="full", axes=(0, 1),
-                                     overlap_ratio=overlap)
+        ncc = cross_correlate_masked(
+            A, B, np.ones(A.shape, bool), np.ones(B.shape, bool), mode="full", axes=(0, 1), overlap_ratio=overlap
+        )
         if not np.isfinite(ncc).any():
             continue
         i, j = np.unravel_index(int(np.nanargmax(ncc)), ncc.shape)
@@ -224,7 +228,9 @@ def _best_shift(A: np.ndarray, b: np.ndarray, fa: float, scales: Iterable[float]
     return best
 
 
-def register_pair(a: np.ndarray, b: np.ndarray, settings: RegistrationSettings = RegistrationSettings()) -> Registration:
+def register_pair(
+    a: np.ndarray, b: np.ndarray, settings: RegistrationSettings = RegistrationSettings()
+) -> Registration:
     """Register image B onto image A (same frame, possibly cropped and rescaled; no rotation).
 
     Scale 1 is tried first (most copies are crops at one scale); otherwise a coarse search over a
@@ -247,8 +253,9 @@ def register_pair(a: np.ndarray, b: np.ndarray, settings: RegistrationSettings =
     return Registration(scale=s, dy=oy / fa, dx=ox / fa, ncc=ncc)
 
 
-def registered_mask_iou(mask_a: np.ndarray, mask_b: np.ndarray, reg: Registration, size: int = DEFAULT_IOU_SIZE
-                        ) -> float:
+def registered_mask_iou(
+    mask_a: np.ndarray, mask_b: np.ndarray, reg: Registration, size: int = DEFAULT_IOU_SIZE
+) -> float:
     """IoU of mask B mapped into A's frame by ``reg``, over the region both images show.
 
     A's frame is sampled on a grid whose long side is ``size``; B's mask is read at the mapped
@@ -272,12 +279,34 @@ def registered_mask_iou(mask_a: np.ndarray, mask_b: np.ndarray, reg: Registratio
     return mask_iou(ma, mb)
 
 
-IOU_COLUMNS = ["group", "kind", "class_a", "id_a", "class_b", "id_b", "link", "empty_a", "empty_b", "iou", "method",
-               "iou_resized", "iou_registered", "reg_scale", "reg_dy", "reg_dx", "reg_ncc"]
+IOU_COLUMNS = [
+    "group",
+    "kind",
+    "class_a",
+    "id_a",
+    "class_b",
+    "id_b",
+    "link",
+    "empty_a",
+    "empty_b",
+    "iou",
+    "method",
+    "iou_resized",
+    "iou_registered",
+    "reg_scale",
+    "reg_dy",
+    "reg_dx",
+    "reg_ncc",
+]
 
 
-def mask_iou_table(groups: Sequence[Group], load: ImageLoader, size: int = DEFAULT_IOU_SIZE, register: bool = True,
-                   reg_settings: RegistrationSettings = RegistrationSettings()) -> pd.DataFrame:
+def mask_iou_table(
+    groups: Sequence[Group],
+    load: ImageLoader,
+    size: int = DEFAULT_IOU_SIZE,
+    register: bool = True,
+    reg_settings: RegistrationSettings = RegistrationSettings(),
+) -> pd.DataFrame:
     """Mask IoU of every pair inside every group (Table 2), in a common frame.
 
     Two measurements per pair: ``iou_resized`` (both masks resized to ``size x size``: assumes both
@@ -300,9 +329,24 @@ def mask_iou_table(groups: Sequence[Group], load: ImageLoader, size: int = DEFAU
             registered = registered_mask_iou(ma, mb, reg, size)
         trusted = reg is not None and reg.ncc >= reg_settings.min_ncc and not math.isnan(registered)
         iou, method = (registered, "registered") if trusted else (resized, "resized")
-        rows.append((g.id, g.kind, a[0], a[1], b[0], b[1], link, not ma.any(), not mb.any(), round(iou, 6), method,
-                     round(resized, 6), round(registered, 6),
-                     *((round(reg.scale, 4), round(reg.dy, 1), round(reg.dx, 1), round(reg.ncc, 4)) if reg else (nan,) * 4)))
+        rows.append(
+            (
+                g.id,
+                g.kind,
+                a[0],
+                a[1],
+                b[0],
+                b[1],
+                link,
+                not ma.any(),
+                not mb.any(),
+                round(iou, 6),
+                method,
+                round(resized, 6),
+                round(registered, 6),
+                *((round(reg.scale, 4), round(reg.dy, 1), round(reg.dx, 1), round(reg.ncc, 4)) if reg else (nan,) * 4),
+            )
+        )
     return pd.DataFrame(rows, columns=IOU_COLUMNS)
 
 
@@ -314,8 +358,9 @@ def iou_bin_labels(edges: Sequence[float] = IOU_EDGES) -> list[str]:
     return labels
 
 
-def iou_summary(table: pd.DataFrame, edges: Sequence[float] = IOU_EDGES, columns: Sequence[str] = ("iou",)
-                ) -> pd.DataFrame:
+def iou_summary(
+    table: pd.DataFrame, edges: Sequence[float] = IOU_EDGES, columns: Sequence[str] = ("iou",)
+) -> pd.DataFrame:
     """Table 2: pairs per IoU bin, for all pairs and for pairs where at least one mask is non-empty.
 
     One block of rows per measurement in ``columns`` (pairs where it is NaN are left out). Columns:
@@ -341,8 +386,16 @@ def iou_summary(table: pd.DataFrame, edges: Sequence[float] = IOU_EDGES, columns
             k_all, k_les = int(np.sum(idx == i)), int(np.sum((idx == i) & lesion))
             rows.append((col, lab, k_all, share(k_all, len(iou)), k_les, share(k_les, int(lesion.sum()))))
         for name, fn in (("mean", np.mean), ("median", np.median)):
-            rows.append((col, name, len(iou), round(float(fn(iou)), 4) if len(iou) else float("nan"),
-                         int(lesion.sum()), round(float(fn(iou[lesion])), 4) if lesion.any() else float("nan")))
+            rows.append(
+                (
+                    col,
+                    name,
+                    len(iou),
+                    round(float(fn(iou)), 4) if len(iou) else float("nan"),
+                    int(lesion.sum()),
+                    round(float(fn(iou[lesion])), 4) if lesion.any() else float("nan"),
+                )
+            )
     return pd.DataFrame(rows, columns=["measure", "bin", "pairs", "share", "pairs_with_lesion", "share_with_lesion"])
 
 
@@ -581,4 +634,3 @@ def panel_selection(groups: Sequence[Group], cap: int = 12) -> list[Group]:
         if g not in chosen:
             chosen.append(g)
     return sorted(chosen[:cap], key=lambda g: (-g.size, not g.class_conflict, g.id))
-

@@ -94,7 +94,9 @@ def _as_pair(q: Any) -> tuple[Key, Key]:
     return (a, b) if a <= b else (b, a)
 
 
-def open_questions(scan: ScanResult, decisions: Sequence[Decision], threshold: float = SCREEN_THRESHOLD) -> list[tuple[Key, Key]]:
+def open_questions(
+    scan: ScanResult, decisions: Sequence[Decision], threshold: float = SCREEN_THRESHOLD
+) -> list[tuple[Key, Key]]:
     """Review questions still open: the review walk's, including the assistant's saved extra pairs."""
     from busi_curate.review.session import open_walk
 
@@ -137,17 +139,27 @@ def load_checked(scan: ScanResult, data_dir: str | Path | None = None) -> list[I
     """
     root = Path(data_dir) if data_dir is not None else scan.data_dir
     settings = scan.meta.get("settings", {})
-    ds = load_dataset(root, layout=scan.meta.get("layout", settings.get("layout", "auto")),
-                      lenient=bool(settings.get("lenient", False)))
+    ds = load_dataset(
+        root,
+        layout=scan.meta.get("layout", settings.get("layout", "auto")),
+        lenient=bool(settings.get("lenient", False)),
+    )
     index = {(str(c), str(i)): h for c, i, h in zip(scan.index["class"], scan.index["id"], scan.index["pixel_sha256"])}
     have = {r.key: r for r in ds.records}
     problems = [f"  {c} {i}: in the scan, missing from the data" for c, i in index if (c, i) not in have]
     problems += [f"  {r.cls} {r.id} ({r.image}): not in the scan" for r in ds.records if r.key not in index]
-    problems += [f"  {r.cls} {r.id} ({r.image}): pixels differ from the scan"
-                 for r in ds.records if r.key in index and index[r.key] != r.pixel_sha256]
+    problems += [
+        f"  {r.cls} {r.id} ({r.image}): pixels differ from the scan"
+        for r in ds.records
+        if r.key in index and index[r.key] != r.pixel_sha256
+    ]
     if problems:
-        raise ScanError(f"{len(problems)} image(s) in {root} differ from the scan; re-run the scan:\n"
-                        + "\n".join(problems[:20]) + ("\n  ..." if len(problems) > 20 else ""), scan.dir)
+        raise ScanError(
+            f"{len(problems)} image(s) in {root} differ from the scan; re-run the scan:\n"
+            + "\n".join(problems[:20])
+            + ("\n  ..." if len(problems) > 20 else ""),
+            scan.dir,
+        )
     return sorted(ds.records, key=lambda r: record_sort_key(*r.key))
 
 
@@ -164,10 +176,22 @@ def build_rows(records: Sequence[ImageRecord], groups: Sequence[Group], policy: 
             group_of[k] = g.id
     return [
         ManifestRow(
-            dataset=r.dataset, version=version, cls=r.cls, id=r.id, image=r.image, masks=r.masks,
-            pixel_sha256=r.pixel_sha256, mask_pixel_sha256=r.mask_pixel_sha256, file_sha256=r.file_sha256,
-            width=r.width, height=r.height, tumour_pixels=r.tumour_pixels, bbox=r.bbox, group=group_of.get(r.key),
-            status=outcome.get(r.key, ("kept", ""))[0], reason=outcome.get(r.key, ("kept", ""))[1],
+            dataset=r.dataset,
+            version=version,
+            cls=r.cls,
+            id=r.id,
+            image=r.image,
+            masks=r.masks,
+            pixel_sha256=r.pixel_sha256,
+            mask_pixel_sha256=r.mask_pixel_sha256,
+            file_sha256=r.file_sha256,
+            width=r.width,
+            height=r.height,
+            tumour_pixels=r.tumour_pixels,
+            bbox=r.bbox,
+            group=group_of.get(r.key),
+            status=outcome.get(r.key, ("kept", ""))[0],
+            reason=outcome.get(r.key, ("kept", ""))[1],
         )
         for r in records
     ]
@@ -228,11 +252,14 @@ def export_manifest(
         shown = "\n".join(f"  {a[0]} {a[1]} vs {b[0]} {b[1]}" for a, b in pending[:10])
         raise ManifestError(
             f"{len(pending)} review question(s) are still open; finish the review, or say how to treat them "
-            f"with --undecided different|same:\n{shown}" + ("\n  ..." if len(pending) > 10 else ""), dpath)
+            f"with --undecided different|same:\n{shown}" + ("\n  ..." if len(pending) > 10 else ""),
+            dpath,
+        )
     extra: list[Decision] = []
     if pending and settings.undecided == "same":
-        extra = [Decision(a[0], a[1], b[0], b[1], "same", UNDECIDED_SAME_GRADE, "export:undecided=same")
-                 for a, b in pending]
+        extra = [
+            Decision(a[0], a[1], b[0], b[1], "same", UNDECIDED_SAME_GRADE, "export:undecided=same") for a, b in pending
+        ]
     grades = merged_grades(settings.include_adjacent)
     groups = build_groups(list(decisions) + extra, grades=grades)
     records = load_checked(scan, data_dir)
@@ -242,7 +269,8 @@ def export_manifest(
     kept = [r for r in rows if r.kept]
     kept_keys = {r.key for r in kept}
     links = sorted(
-        (a, b) for (a, b), d in effective(list(decisions) + extra).items()
+        (a, b)
+        for (a, b), d in effective(list(decisions) + extra).items()
         if d.answer == "same" and d.grade not in grades and a in kept_keys and b in kept_keys
     )
     units = fold_units([r.key for r in kept], [r.group for r in kept], links)
@@ -264,11 +292,19 @@ def export_manifest(
         "policy_rule": policy_rule(settings.policy),
         "merged_grades": list(grades),
         "include_adjacent": settings.include_adjacent,
-        "undecided": {"treated_as": settings.undecided, "open_questions": len(pending),
-                      "grade_if_same": UNDECIDED_SAME_GRADE if settings.undecided == "same" else None},
-        "decisions": {"file": dpath.name, "sha256": file_sha256(dpath), "lines": len(decisions),
-                      "standing": len(standing), "standing_by": _tally(d.decided_by or "?" for d in standing.values()),
-                      "standing_answers": _tally(f"{d.answer} {d.grade}".strip() for d in standing.values())},
+        "undecided": {
+            "treated_as": settings.undecided,
+            "open_questions": len(pending),
+            "grade_if_same": UNDECIDED_SAME_GRADE if settings.undecided == "same" else None,
+        },
+        "decisions": {
+            "file": dpath.name,
+            "sha256": file_sha256(dpath),
+            "lines": len(decisions),
+            "standing": len(standing),
+            "standing_by": _tally(d.decided_by or "?" for d in standing.values()),
+            "standing_answers": _tally(f"{d.answer} {d.grade}".strip() for d in standing.values()),
+        },
         "scan": {
             "n_images": scan.n,
             "index_sha256": scan.meta.get("files", {}).get("index.csv"),
@@ -276,8 +312,12 @@ def export_manifest(
             "settings": {k: scan_settings.get(k) for k in ("size", "backend", "window", "mode", "top_k")},
             "ssim": scan.meta.get("ssim"),
         },
-        "groups": {"count": len(groups), "kinds": dict(sorted(kinds.items())),
-                   "images": sum(g.size for g in groups), "class_conflicts": sum(g.class_conflict for g in groups)},
+        "groups": {
+            "count": len(groups),
+            "kinds": dict(sorted(kinds.items())),
+            "images": sum(g.size for g in groups),
+            "class_conflicts": sum(g.class_conflict for g in groups),
+        },
         "counts": {"before": _counts(rows, False), "after": _counts(rows, True)},
         "fold_links": [[list(a), list(b)] for a, b in links],
         "folds": folds_summary(folds, settings.folds, len(set(units)), len(kept)),
@@ -326,13 +366,19 @@ def render_readme(meta: dict[str, Any], name: str) -> str:
     answers = ", ".join(f"{n} {a}" for a, n in sorted(dec["standing_answers"].items()))
     links = len(meta["fold_links"])
     f = meta["folds"]
-    units_line = (f"{f['images']} kept images in {f['units']} units: kept images that must share a fold "
-                  f"(members of one group, or {links} `adjacent-frame` pair(s) not merged) move together, so test "
-                  "folds differ a little in size." if f["units"] != f["images"] else
-                  f"{f['images']} kept images, each its own unit: exactly the paper's scheme.")
+    units_line = (
+        f"{f['images']} kept images in {f['units']} units: kept images that must share a fold "
+        f"(members of one group, or {links} `adjacent-frame` pair(s) not merged) move together, so test "
+        "folds differ a little in size."
+        if f["units"] != f["images"]
+        else f"{f['images']} kept images, each its own unit: exactly the paper's scheme."
+    )
     und = meta["undecided"]
-    und_line = ("no review question was open" if not und["open_questions"]
-                else f"{und['open_questions']} open review question(s) treated as `{und['treated_as']}`")
+    und_line = (
+        "no review question was open"
+        if not und["open_questions"]
+        else f"{und['open_questions']} open review question(s) treated as `{und['treated_as']}`"
+    )
     fold_lines = []
     for fold, splits in sorted(f["per_fold"].items(), key=lambda kv: int(kv[0])):
         parts = []
@@ -340,56 +386,60 @@ def render_readme(meta: dict[str, Any], name: str) -> str:
             counts = splits.get(split, {})
             parts.append(f"{sum(counts.values())} (" + ", ".join(f"{c} {counts.get(c, 0)}" for c in classes) + ")")
         fold_lines.append(f"| {fold} | " + " | ".join(parts) + " |")
-    return "\n".join([
-        f"# {name}: {meta['dataset']} manifest version {meta['version']}",
-        "",
-        "Generated by `busi-curate export` (tool version "
-        f"{meta['tool_version']}); never edit these files by hand: a test regenerates them byte for byte.",
-        "",
-        "| file | what |",
-        "|---|---|",
-        "| `manifest.csv` | one row per source image: identity (pixel SHA-256), masks, size, group, kept/removed and why |",
-        "| `manifest.json` | sidecar: version, policy, decisions-journal SHA-256, scan settings, counts, file SHA-256 |",
-        "| `folds.csv` | cross-validation folds over the kept images (`class, id, fold, split`) |",
-        "| `decisions.csv` | the review journal the manifest was built from |",
-        "",
-        "## Content",
-        "",
-        f"Policy `{meta['policy']}`: {meta['policy_rule']} Grades merged into groups: "
-        f"{', '.join(meta['merged_grades'])}; {und_line}.",
-        "",
-        f"Review journal `{dec['file']}`: {dec['standing']} standing decisions ({by}): {answers}.",
-        "",
-        f"Duplicate groups: {g['count']} ({kinds}) holding {g['images']} images; "
-        f"{g['class_conflicts']} group(s) mix classes.",
-        "",
-        *table,
-        "",
-        f"## Folds ({f['k']} folds, seed {f['seed']}, validation fraction {f['val_fraction']})",
-        "",
-        f"Scheme: {f['scheme']}. Fold numbers start at 0. {units_line}",
-        "",
-        "| fold | train | val | test |",
-        "|---|---|---|---|",
-        *fold_lines,
-        "",
-        "## Use",
-        "",
-        "```",
-        f"busi-curate verify manifests/{name}/ /path/to/BUSI          # is my copy the same, pixel for pixel?",
-        f"busi-curate materialize manifests/{name}/ /path/to/BUSI out/  # curated images + masks, 128x128",
-        "```",
-        "",
-        "Regenerate (see docs/manifest.md for versioning):",
-        "",
-        "```",
-        "busi-curate scan /path/to/BUSI --out busi-scan/",
-        f"busi-curate export busi-scan/ --decisions manifests/{name}/decisions.csv --policy {meta['policy']} "
-        f"--version {meta['version']}" + (" --include-adjacent" if meta["include_adjacent"] else "")
-        + (f" --undecided {und['treated_as']}" if und["treated_as"] else "") + f" --out manifests/{name}/",
-        "```",
-        "",
-    ])
+    return "\n".join(
+        [
+            f"# {name}: {meta['dataset']} manifest version {meta['version']}",
+            "",
+            "Generated by `busi-curate export` (tool version "
+            f"{meta['tool_version']}); never edit these files by hand: a test regenerates them byte for byte.",
+            "",
+            "| file | what |",
+            "|---|---|",
+            "| `manifest.csv` | one row per source image: identity (pixel SHA-256), masks, size, group, kept/removed and why |",
+            "| `manifest.json` | sidecar: version, policy, decisions-journal SHA-256, scan settings, counts, file SHA-256 |",
+            "| `folds.csv` | cross-validation folds over the kept images (`class, id, fold, split`) |",
+            "| `decisions.csv` | the review journal the manifest was built from |",
+            "",
+            "## Content",
+            "",
+            f"Policy `{meta['policy']}`: {meta['policy_rule']} Grades merged into groups: "
+            f"{', '.join(meta['merged_grades'])}; {und_line}.",
+            "",
+            f"Review journal `{dec['file']}`: {dec['standing']} standing decisions ({by}): {answers}.",
+            "",
+            f"Duplicate groups: {g['count']} ({kinds}) holding {g['images']} images; "
+            f"{g['class_conflicts']} group(s) mix classes.",
+            "",
+            *table,
+            "",
+            f"## Folds ({f['k']} folds, seed {f['seed']}, validation fraction {f['val_fraction']})",
+            "",
+            f"Scheme: {f['scheme']}. Fold numbers start at 0. {units_line}",
+            "",
+            "| fold | train | val | test |",
+            "|---|---|---|---|",
+            *fold_lines,
+            "",
+            "## Use",
+            "",
+            "```",
+            f"busi-curate verify manifests/{name}/ /path/to/BUSI          # is my copy the same, pixel for pixel?",
+            f"busi-curate materialize manifests/{name}/ /path/to/BUSI out/  # curated images + masks, 128x128",
+            "```",
+            "",
+            "Regenerate (see docs/manifest.md for versioning):",
+            "",
+            "```",
+            "busi-curate scan /path/to/BUSI --out busi-scan/",
+            f"busi-curate export busi-scan/ --decisions manifests/{name}/decisions.csv --policy {meta['policy']} "
+            f"--version {meta['version']}"
+            + (" --include-adjacent" if meta["include_adjacent"] else "")
+            + (f" --undecided {und['treated_as']}" if und["treated_as"] else "")
+            + f" --out manifests/{name}/",
+            "```",
+            "",
+        ]
+    )
 
 
 def export_summary(result: ExportResult) -> list[str]:
@@ -403,8 +453,9 @@ def export_summary(result: ExportResult) -> list[str]:
         "kept " + ", ".join(f"{c} {a[c]}/{b[c]}" for c in cls) + f"; total {a['total']}/{b['total']}",
     ]
     if m["undecided"]["open_questions"]:
-        lines.append(f"warning: {m['undecided']['open_questions']} open question(s) treated as "
-                     f"{m['undecided']['treated_as']}")
+        lines.append(
+            f"warning: {m['undecided']['open_questions']} open question(s) treated as {m['undecided']['treated_as']}"
+        )
     return lines
 
 

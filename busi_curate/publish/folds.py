@@ -28,8 +28,10 @@ from busi_curate.fileio import file_sha256, write_csv, write_json
 from busi_curate.publish.manifest import FOLDS_COLUMNS, MANIFEST_JSON, Key, Manifest, check_folds_frame
 from busi_curate.review.groups import UnionFind
 
-SCHEME = ("StratifiedKFold(n_splits=k, shuffle=True, random_state=seed) over kept units in record order; "
-          "train_test_split(test_size=val_fraction, stratify=class, random_state=seed) inside each remainder")
+SCHEME = (
+    "StratifiedKFold(n_splits=k, shuffle=True, random_state=seed) over kept units in record order; "
+    "train_test_split(test_size=val_fraction, stratify=class, random_state=seed) inside each remainder"
+)
 
 
 @dataclass(frozen=True)
@@ -73,8 +75,12 @@ def _labels_ok(labels: np.ndarray, k: int, what: str) -> None:
         raise ManifestError(f"{what}: {len(labels)} unit(s) cannot be split into {k} folds")
 
 
-def make_folds(keys: Sequence[Key], labels: Sequence[str], units: Sequence[int] | None = None,
-               settings: FoldSettings = FoldSettings()) -> pd.DataFrame:
+def make_folds(
+    keys: Sequence[Key],
+    labels: Sequence[str],
+    units: Sequence[int] | None = None,
+    settings: FoldSettings = FoldSettings(),
+) -> pd.DataFrame:
     """Draw the folds.
 
     Args:
@@ -121,8 +127,9 @@ def make_folds(keys: Sequence[Key], labels: Sequence[str], units: Sequence[int] 
         split_of_unit[test] = "test"
         if settings.val_fraction > 0:
             try:
-                _, val = train_test_split(rest, test_size=settings.val_fraction, stratify=unit_labels[rest],
-                                          random_state=settings.seed)
+                _, val = train_test_split(
+                    rest, test_size=settings.val_fraction, stratify=unit_labels[rest], random_state=settings.seed
+                )
             except ValueError as exc:
                 raise ManifestError(f"fold {f}: cannot draw a stratified validation split ({exc})") from None
             split_of_unit[val] = "val"
@@ -138,8 +145,9 @@ def fold_counts(folds: pd.DataFrame) -> pd.DataFrame:
     return table
 
 
-def folds_for_manifest(manifest: Manifest, settings: FoldSettings = FoldSettings(),
-                       links: Sequence[tuple[Key, Key]] | None = None) -> pd.DataFrame:
+def folds_for_manifest(
+    manifest: Manifest, settings: FoldSettings = FoldSettings(), links: Sequence[tuple[Key, Key]] | None = None
+) -> pd.DataFrame:
     """Folds over the kept rows of ``manifest``; ``links`` default to the sidecar's ``fold_links``."""
     kept = manifest.kept()
     if links is None:
@@ -160,17 +168,25 @@ def folds_summary(folds: pd.DataFrame, settings: FoldSettings, units: int, image
     return {**asdict(settings), "scheme": SCHEME, "units": units, "images": images, "per_fold": per_fold}
 
 
-def write_folds(manifest: Manifest, out: str | Path, settings: FoldSettings = FoldSettings()) -> tuple[pd.DataFrame, Path]:
+def write_folds(
+    manifest: Manifest, out: str | Path, settings: FoldSettings = FoldSettings()
+) -> tuple[pd.DataFrame, Path]:
     """``busi-curate folds``: draw folds for ``manifest`` and write ``out`` plus its sidecar ``<stem>.json``.
 
     Refuses to overwrite the ``folds.csv`` that an export recorded in ``manifest.json`` (re-export instead),
     so a published manifest folder stays consistent.
     """
     out = Path(out)
-    if manifest.meta is not None and out.resolve().parent == manifest.dir.resolve() \
-            and out.name in manifest.meta.get("files", {}):
-        raise ManifestError("this folds file belongs to the exported manifest (its SHA-256 is in manifest.json); "
-                            "write to another --out, or re-run `busi-curate export` with the new settings", out)
+    if (
+        manifest.meta is not None
+        and out.resolve().parent == manifest.dir.resolve()
+        and out.name in manifest.meta.get("files", {})
+    ):
+        raise ManifestError(
+            "this folds file belongs to the exported manifest (its SHA-256 is in manifest.json); "
+            "write to another --out, or re-run `busi-curate export` with the new settings",
+            out,
+        )
     if out.suffix.lower() != ".csv":
         raise ManifestError("the folds file name must end in .csv", out)
     if out.with_suffix(".json").name == MANIFEST_JSON:
@@ -181,10 +197,15 @@ def write_folds(manifest: Manifest, out: str | Path, settings: FoldSettings = Fo
     links = [(tuple(a), tuple(b)) for a, b in (manifest.meta or {}).get("fold_links", [])]
     n_units = len(set(fold_units([r.key for r in kept], [r.group for r in kept], links)))  # type: ignore[arg-type]
     write_csv(out, folds)
-    write_json(out.with_suffix(".json"), {
-        "tool": "busi-curate", "tool_version": __version__, "kind": "folds",
-        "manifest": {"version": manifest.version, "sha256": manifest.sha256},
-        "folds": folds_summary(folds, settings, n_units, len(kept)),
-        "files": {out.name: file_sha256(out)},
-    })
+    write_json(
+        out.with_suffix(".json"),
+        {
+            "tool": "busi-curate",
+            "tool_version": __version__,
+            "kind": "folds",
+            "manifest": {"version": manifest.version, "sha256": manifest.sha256},
+            "folds": folds_summary(folds, settings, n_units, len(kept)),
+            "files": {out.name: file_sha256(out)},
+        },
+    )
     return folds, out.with_suffix(".json")

@@ -29,8 +29,22 @@ from busi_curate.fileio import file_sha256
 
 #: ``manifest.csv`` columns, exactly and in this order.
 MANIFEST_COLUMNS: tuple[str, ...] = (
-    "dataset", "version", "class", "id", "image", "masks", "pixel_sha256", "mask_pixel_sha256",
-    "file_sha256", "width", "height", "tumour_pixels", "bbox", "group", "status", "reason",
+    "dataset",
+    "version",
+    "class",
+    "id",
+    "image",
+    "masks",
+    "pixel_sha256",
+    "mask_pixel_sha256",
+    "file_sha256",
+    "width",
+    "height",
+    "tumour_pixels",
+    "bbox",
+    "group",
+    "status",
+    "reason",
 )
 #: ``folds.csv`` columns, exactly and in this order.
 FOLDS_COLUMNS: tuple[str, ...] = ("class", "id", "fold", "split")
@@ -87,12 +101,22 @@ class ManifestRow:
     def to_csv_dict(self) -> dict[str, str]:
         """The row as ``manifest.csv`` writes it (every value text)."""
         return {
-            "dataset": self.dataset, "version": self.version, "class": self.cls, "id": self.id,
-            "image": self.image, "masks": ";".join(self.masks), "pixel_sha256": self.pixel_sha256,
-            "mask_pixel_sha256": self.mask_pixel_sha256, "file_sha256": self.file_sha256,
-            "width": str(self.width), "height": str(self.height), "tumour_pixels": str(self.tumour_pixels),
+            "dataset": self.dataset,
+            "version": self.version,
+            "class": self.cls,
+            "id": self.id,
+            "image": self.image,
+            "masks": ";".join(self.masks),
+            "pixel_sha256": self.pixel_sha256,
+            "mask_pixel_sha256": self.mask_pixel_sha256,
+            "file_sha256": self.file_sha256,
+            "width": str(self.width),
+            "height": str(self.height),
+            "tumour_pixels": str(self.tumour_pixels),
             "bbox": "" if self.bbox is None else " ".join(map(str, self.bbox)),
-            "group": "" if self.group is None else str(self.group), "status": self.status, "reason": self.reason,
+            "group": "" if self.group is None else str(self.group),
+            "status": self.status,
+            "reason": self.reason,
         }
 
 
@@ -201,12 +225,22 @@ def _parse_row(rec: dict[str, str], line: int, path: Path) -> ManifestRow:
         bbox = (int(parts[0]), int(parts[1]), int(parts[2]), int(parts[3]))
     group = _int(rec["group"], "group", line, path, minimum=1) if rec["group"] else None
     return ManifestRow(
-        dataset=rec["dataset"], version=rec["version"], cls=rec["class"], id=rec["id"], image=rec["image"],
-        masks=tuple(m for m in rec["masks"].split(";") if m), pixel_sha256=rec["pixel_sha256"],
-        mask_pixel_sha256=rec["mask_pixel_sha256"], file_sha256=rec["file_sha256"],
-        width=_int(rec["width"], "width", line, path, 1), height=_int(rec["height"], "height", line, path, 1),
-        tumour_pixels=_int(rec["tumour_pixels"], "tumour_pixels", line, path), bbox=bbox, group=group,
-        status=rec["status"], reason=rec["reason"],
+        dataset=rec["dataset"],
+        version=rec["version"],
+        cls=rec["class"],
+        id=rec["id"],
+        image=rec["image"],
+        masks=tuple(m for m in rec["masks"].split(";") if m),
+        pixel_sha256=rec["pixel_sha256"],
+        mask_pixel_sha256=rec["mask_pixel_sha256"],
+        file_sha256=rec["file_sha256"],
+        width=_int(rec["width"], "width", line, path, 1),
+        height=_int(rec["height"], "height", line, path, 1),
+        tumour_pixels=_int(rec["tumour_pixels"], "tumour_pixels", line, path),
+        bbox=bbox,
+        group=group,
+        status=rec["status"],
+        reason=rec["reason"],
     )
 
 
@@ -254,8 +288,11 @@ def read_manifest(path: str | Path, check_sidecar: bool = True) -> Manifest:
     if check_sidecar:
         # fail closed: a manifest is used only with its sidecar and the checksum it recorded
         if not side.is_file():
-            raise ManifestError(f"{MANIFEST_JSON} is missing beside it; a manifest is used only with its sidecar "
-                                "(written by `busi-curate export`)", path)
+            raise ManifestError(
+                f"{MANIFEST_JSON} is missing beside it; a manifest is used only with its sidecar "
+                "(written by `busi-curate export`)",
+                path,
+            )
         meta = read_sidecar(side)
         recorded = meta.get("files", {}).get(path.name) if isinstance(meta.get("files"), dict) else None
         if recorded is None:
@@ -263,7 +300,9 @@ def read_manifest(path: str | Path, check_sidecar: bool = True) -> Manifest:
         if recorded != digest:
             raise ManifestError(
                 f"content differs from the SHA-256 recorded in {side.name}; manifests are never edited by hand "
-                "(re-run `busi-curate export`)", path)
+                "(re-run `busi-curate export`)",
+                path,
+            )
     return Manifest(path, rows, meta, digest)
 
 
@@ -368,8 +407,13 @@ def read_folds(path: str | Path, manifest: Manifest | str | Path | None = None) 
     elif manifest.meta is not None and path.parent.resolve() == manifest.dir.resolve():
         recorded = manifest.meta.get("files", {}).get(path.name)
     if recorded is None:
-        raise ManifestError(f"no sidecar records this folds file's SHA-256 (expected {own.name} beside it, or the "
-                            f"manifest's {MANIFEST_JSON} in the same folder)", path)
+        raise ManifestError(
+            f"no sidecar records this folds file's SHA-256 (expected {own.name} beside it, or the "
+            f"manifest's {MANIFEST_JSON} in the same folder)",
+            path,
+        )
     if recorded != digest:
-        raise ManifestError("content differs from the SHA-256 its sidecar recorded; folds are never edited by hand", path)
+        raise ManifestError(
+            "content differs from the SHA-256 its sidecar recorded; folds are never edited by hand", path
+        )
     return Folds(path, frame, digest)

@@ -78,8 +78,13 @@ def _save_png(path: Path, arr: np.ndarray) -> None:
     Image.fromarray(arr).save(path, format="PNG", optimize=False)
 
 
-def materialize(manifest: Manifest, data_dir: str | Path, out: str | Path,
-                settings: MaterializeSettings = MaterializeSettings(), folds_path: str | Path | None = None) -> dict[str, Any]:
+def materialize(
+    manifest: Manifest,
+    data_dir: str | Path,
+    out: str | Path,
+    settings: MaterializeSettings = MaterializeSettings(),
+    folds_path: str | Path | None = None,
+) -> dict[str, Any]:
     """Write the (kept) images and merged masks of ``manifest`` from ``data_dir`` into ``out``.
 
     Args:
@@ -95,8 +100,9 @@ def materialize(manifest: Manifest, data_dir: str | Path, out: str | Path,
     """
     out = Path(out)
     if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not (out / SIDECAR).is_file())):
-        raise ManifestError("output folder exists and is not an earlier `busi-curate materialize` output; "
-                            "choose a new folder", out)
+        raise ManifestError(
+            "output folder exists and is not an earlier `busi-curate materialize` output; choose a new folder", out
+        )
     if settings.size is not None and settings.size < 1:
         raise ManifestError(f"--size must be positive, got {settings.size}")
     if settings.format not in FORMATS:
@@ -131,26 +137,43 @@ def materialize(manifest: Manifest, data_dir: str | Path, out: str | Path,
             rec = {"class": r.cls, "id": r.id, "status": r.status}
             for f in split_of:
                 rec[f"fold_{f}"] = split_of[f].get(r.key, "")
-            rec.update({
-                "source_image": r.image, "source_masks": ";".join(r.masks),
-                "pixel_sha256": r.pixel_sha256, "mask_pixel_sha256": r.mask_pixel_sha256,
-                "image": f"images/{name}.png", "mask": f"masks/{name}_mask.png",
-                "image_pixel_sha256": pixel_sha256(img), "mask_out_pixel_sha256": pixel_sha256(msk),
-            })
+            rec.update(
+                {
+                    "source_image": r.image,
+                    "source_masks": ";".join(r.masks),
+                    "pixel_sha256": r.pixel_sha256,
+                    "mask_pixel_sha256": r.mask_pixel_sha256,
+                    "image": f"images/{name}.png",
+                    "mask": f"masks/{name}_mask.png",
+                    "image_pixel_sha256": pixel_sha256(img),
+                    "mask_out_pixel_sha256": pixel_sha256(msk),
+                }
+            )
             records.append(rec)
         mapping = pd.DataFrame(records)
         write_csv(tmp / "mapping.csv", mapping)
-        labels = pd.DataFrame({"image": [f"{r.cls}_{r.id}.png" for r in rows], "class": [r.cls for r in rows],
-                               "id": [r.id for r in rows], "masks": [f"{r.cls}_{r.id}_mask.png" for r in rows]})
+        labels = pd.DataFrame(
+            {
+                "image": [f"{r.cls}_{r.id}.png" for r in rows],
+                "class": [r.cls for r in rows],
+                "id": [r.id for r in rows],
+                "masks": [f"{r.cls}_{r.id}_mask.png" for r in rows],
+            }
+        )
         write_csv(tmp / "labels.csv", labels)
         counts: dict[str, int] = {}
         for r in rows:
             counts[r.cls] = counts.get(r.cls, 0) + 1
         meta = {
-            "tool": "busi-curate", "tool_version": __version__, "kind": "materialize",
+            "tool": "busi-curate",
+            "tool_version": __version__,
+            "kind": "materialize",
             "manifest": {"version": manifest.version, "sha256": manifest.sha256, "file": manifest.path.name},
-            "folds": None if folds is None else {"file": folds.path.name, "sha256": folds.sha256, "folds": folds.numbers},
-            "size": settings.size, "include_removed": settings.include_removed,
+            "folds": None
+            if folds is None
+            else {"file": folds.path.name, "sha256": folds.sha256, "folds": folds.numbers},
+            "size": settings.size,
+            "include_removed": settings.include_removed,
             "resampling": {"image": "bilinear (Pillow)", "mask": "nearest (Pillow), union of mask files, 0/255"},
             "counts": dict(sorted(counts.items())) | {"total": len(rows)},
             "files": {"mapping.csv": file_sha256(tmp / "mapping.csv"), "labels.csv": file_sha256(tmp / "labels.csv")},
@@ -210,8 +233,9 @@ def _write_monai(tmp: Path, rows: list[Any], split_of: dict[int, dict[tuple[str,
     return {"datalists": files, "label_values": {"0": "background", "1": "tumour"}}
 
 
-def _write_nnunet(tmp: Path, rows: list[Any], split_of: dict[int, dict[tuple[str, str], str]],
-                  settings: MaterializeSettings) -> dict[str, Any]:
+def _write_nnunet(
+    tmp: Path, rows: list[Any], split_of: dict[int, dict[tuple[str, str], str]], settings: MaterializeSettings
+) -> dict[str, Any]:
     """An nnU-Net v2 raw dataset folder and splits_final.json built from the folds."""
     import json
 
@@ -226,16 +250,29 @@ def _write_nnunet(tmp: Path, rows: list[Any], split_of: dict[int, dict[tuple[str
         shutil.copyfile(tmp / "images" / f"{src}.png", root / "imagesTr" / f"{case}_0000.png")
         _save_png(root / "labelsTr" / f"{case}.png", _binary(tmp, src))
         cases[r.key] = case
-    dataset = {"channel_names": {"0": "US"}, "labels": {"background": 0, "tumour": 1}, "numTraining": len(rows),
-               "file_ending": ".png", "name": settings.nnunet_name,
-               "description": "busi-curate materialize: union masks, one grayscale channel"}
+    dataset = {
+        "channel_names": {"0": "US"},
+        "labels": {"background": 0, "tumour": 1},
+        "numTraining": len(rows),
+        "file_ending": ".png",
+        "name": settings.nnunet_name,
+        "description": "busi-curate materialize: union masks, one grayscale channel",
+    }
     (root / "dataset.json").write_text(json.dumps(dataset, indent=1) + "\n", encoding="utf-8")
     splits = []
     for f in sorted(split_of):
         s = split_of[f]
-        splits.append({"train": sorted(cases[k] for k, v in s.items() if v in ("train", "val") and k in cases),
-                       "val": sorted(cases[k] for k, v in s.items() if v == "test" and k in cases)})
+        splits.append(
+            {
+                "train": sorted(cases[k] for k, v in s.items() if v in ("train", "val") and k in cases),
+                "val": sorted(cases[k] for k, v in s.items() if v == "test" and k in cases),
+            }
+        )
     if splits:
         (root / "splits_final.json").write_text(json.dumps(splits, indent=1) + "\n", encoding="utf-8")
-    return {"dataset": name, "cases": len(cases), "splits_final": bool(splits),
-            "split_rule": "nnU-Net val = our fold's test images; nnU-Net train = our train + val images"}
+    return {
+        "dataset": name,
+        "cases": len(cases),
+        "splits_final": bool(splits),
+        "split_rule": "nnU-Net val = our fold's test images; nnU-Net train = our train + val images",
+    }

@@ -52,7 +52,18 @@ def load_split(manifest: str | Path, folds: str | Path, data: str | Path, fold: 
     for key in f.split(fold)[split]:
         r = m.get(key)
         assert r is not None  # read_folds checked every key against the manifest
-        rows.append({"class": r.cls, "id": r.id, "image_path": str(root / r.image),
-                     "mask_paths": [str(root / p) for p in r.masks], "group": r.group, "fold": fold, "split": split,
-                     "pixel_sha256": r.pixel_sha256, "width": r.width, "height": r.height})
+        rows.append(
+            {
+                "class": r.cls,
+                "id": r.id,
+                "image_path": str(root / r.image),
+                "mask_paths": [str(root / p) for p in r.masks],
+                "group": r.group,
+                "fold": fold,
+                "split": split,
+                "pixel_sha256": r.pixel_sha256,
+                "width": r.width,
+                "height": r.height,
+            }
+        )
     return pd.DataFrame(rows, columns=list(SPLIT_COLUMNS))

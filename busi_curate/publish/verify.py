@@ -69,19 +69,28 @@ class VerifyReport:
     def summary(self) -> str:
         """One line per kind: how many files are ok, re-encoded, missing, changed, extra."""
         lines = []
-        for kind, label in (("image", "images"), ("mask", "mask files"), ("masks", "mask unions"),
-                            ("file", "extra files")):
+        for kind, label in (
+            ("image", "images"),
+            ("mask", "mask files"),
+            ("masks", "mask unions"),
+            ("file", "extra files"),
+        ):
             c = self.counts().get(kind)
             if c:
                 parts = [f"{c[s]} {s}" for s in STATUSES if c.get(s)]
                 lines.append(f"{label}: {sum(c.values())} checked: " + ", ".join(parts))
-        lines.append("OK: the data matches the manifest pixel for pixel" if self.ok
-                     else f"MISMATCH: {len(self.problems())} problem(s)")
+        lines.append(
+            "OK: the data matches the manifest pixel for pixel"
+            if self.ok
+            else f"MISMATCH: {len(self.problems())} problem(s)"
+        )
         return "\n".join(lines)
 
     def rows(self) -> list[dict[str, str]]:
-        return [{"kind": c.kind, "class": c.cls, "id": c.id, "path": c.path, "status": c.status, "detail": c.detail}
-                for c in self.checks]
+        return [
+            {"kind": c.kind, "class": c.cls, "id": c.id, "path": c.path, "status": c.status, "detail": c.detail}
+            for c in self.checks
+        ]
 
 
 def resolve_data_root(manifest: Manifest, data_dir: str | Path) -> Path:
@@ -108,12 +117,16 @@ def _check_row(row: ManifestRow, root: Path) -> list[FileCheck]:
             out.append(FileCheck("image", row.cls, row.id, row.image, "changed", exc.message))
         else:
             if pixel_sha256(gray) != row.pixel_sha256:
-                detail = (f"pixels differ ({gray.shape[1]}x{gray.shape[0]}, manifest {row.width}x{row.height})"
-                          if gray.shape != (row.height, row.width) else "pixels differ")
+                detail = (
+                    f"pixels differ ({gray.shape[1]}x{gray.shape[0]}, manifest {row.width}x{row.height})"
+                    if gray.shape != (row.height, row.width)
+                    else "pixels differ"
+                )
                 out.append(FileCheck("image", row.cls, row.id, row.image, "changed", detail))
             elif file_sha256(img_path) != row.file_sha256:
-                out.append(FileCheck("image", row.cls, row.id, row.image, "ok-reencoded",
-                                     "file bytes differ, pixels equal"))
+                out.append(
+                    FileCheck("image", row.cls, row.id, row.image, "ok-reencoded", "file bytes differ, pixels equal")
+                )
             else:
                 out.append(FileCheck("image", row.cls, row.id, row.image, "ok"))
     union = np.zeros((row.height, row.width), dtype=bool)
@@ -131,8 +144,16 @@ def _check_row(row: ManifestRow, root: Path) -> list[FileCheck]:
             union_ok = False
             continue
         if mask.shape != union.shape:
-            out.append(FileCheck("mask", row.cls, row.id, m, "changed",
-                                 f"mask is {mask.shape[1]}x{mask.shape[0]}, image {row.width}x{row.height}"))
+            out.append(
+                FileCheck(
+                    "mask",
+                    row.cls,
+                    row.id,
+                    m,
+                    "changed",
+                    f"mask is {mask.shape[1]}x{mask.shape[0]}, image {row.width}x{row.height}",
+                )
+            )
             union_ok = False
             continue
         union |= mask
@@ -143,8 +164,16 @@ def _check_row(row: ManifestRow, root: Path) -> list[FileCheck]:
             if c.kind == "mask":
                 out[i] = FileCheck("mask", c.cls, c.id, c.path, "changed", "mask pixels differ from the manifest")
         if not row.masks:
-            out.append(FileCheck("masks", row.cls, row.id, row.image, "changed",
-                                 "the manifest's mask is not empty but no mask file is listed"))
+            out.append(
+                FileCheck(
+                    "masks",
+                    row.cls,
+                    row.id,
+                    row.image,
+                    "changed",
+                    "the manifest's mask is not empty but no mask file is listed",
+                )
+            )
     return out
 
 
@@ -160,8 +189,9 @@ def _data_files(root: Path) -> list[Path]:
     return sorted(out)
 
 
-def verify_data(manifest: Manifest, data_dir: str | Path, workers: int = 4, progress: bool = False,
-                extras: bool = True) -> VerifyReport:
+def verify_data(
+    manifest: Manifest, data_dir: str | Path, workers: int = 4, progress: bool = False, extras: bool = True
+) -> VerifyReport:
     """Check every image and mask the manifest names (kept and removed) in ``data_dir``.
 
     Args:
@@ -177,8 +207,16 @@ def verify_data(manifest: Manifest, data_dir: str | Path, workers: int = 4, prog
     from tqdm.auto import tqdm
 
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        per_row = list(tqdm(pool.map(lambda r: _check_row(r, root), manifest.rows), total=len(manifest),
-                            desc="verify", unit="img", disable=not progress, leave=False))
+        per_row = list(
+            tqdm(
+                pool.map(lambda r: _check_row(r, root), manifest.rows),
+                total=len(manifest),
+                desc="verify",
+                unit="img",
+                disable=not progress,
+                leave=False,
+            )
+        )
     report = VerifyReport(root, [c for cs in per_row for c in cs])
     if extras:
         named = {r.image for r in manifest.rows} | {m for r in manifest.rows for m in r.masks}
@@ -206,6 +244,8 @@ def require_match(manifest: Manifest, data_dir: str | Path, keys: set[tuple[str,
     bad = report.problems()
     if bad:
         shown = "\n".join(f"  {c.path}: {c.status} ({c.detail})" for c in bad[:20])
-        raise DatasetError(f"{len(bad)} file(s) differ from the manifest (run `busi-curate verify` for the full "
-                           f"table):\n{shown}", report.data_dir)
+        raise DatasetError(
+            f"{len(bad)} file(s) differ from the manifest (run `busi-curate verify` for the full table):\n{shown}",
+            report.data_dir,
+        )
     return report.data_dir

@@ -44,9 +44,11 @@ class AutoSummary:
 
     def line(self) -> str:
         grades = ", ".join(f"{g} {n}" for g, n in sorted(self.by_grade.items()))
-        return (f"auto: assessed {self.assessed} pairs in {self.rounds} rounds ({self.seconds:.1f} s); decided "
-                f"{self.same} same ({grades or 'none'}) and {self.different} different; "
-                f"{self.uncertain} questions left for a person")
+        return (
+            f"auto: assessed {self.assessed} pairs in {self.rounds} rounds ({self.seconds:.1f} s); decided "
+            f"{self.same} same ({grades or 'none'}) and {self.different} different; "
+            f"{self.uncertain} questions left for a person"
+        )
 
 
 def auto_decision(q: Question, a: AssessmentLike) -> Decision | None:
@@ -59,8 +61,12 @@ def auto_decision(q: Question, a: AssessmentLike) -> Decision | None:
     return None
 
 
-def run_auto(walk: Walk, assistant: AssistantLike, append: Callable[[Decision], Decision],
-             assessments: dict[RowPair, Any] | None = None) -> AutoSummary:
+def run_auto(
+    walk: Walk,
+    assistant: AssistantLike,
+    append: Callable[[Decision], Decision],
+    assessments: dict[RowPair, Any] | None = None,
+) -> AutoSummary:
     """Let ``assistant`` decide the walk's confident questions; ``append`` writes a line (e.g. ``Journal.append``).
 
     ``assessments`` (row pair -> assessment) is filled in place, so a server can show the evidence of the

@@ -27,8 +27,17 @@ from busi_curate.data.ids import CLASS_RE, Key, check_id
 from busi_curate.errors import JournalError
 from busi_curate.fileio import open_append, open_nofollow, refuse_link
 
-JOURNAL_COLUMNS = ["reference_class", "reference_id", "candidate_class", "candidate_id", "answer", "grade",
-                   "decided_by", "evidence", "time"]
+JOURNAL_COLUMNS = [
+    "reference_class",
+    "reference_id",
+    "candidate_class",
+    "candidate_id",
+    "answer",
+    "grade",
+    "decided_by",
+    "evidence",
+    "time",
+]
 ANSWERS = ("same", "different", "skip", "undo")
 GRADES = ("identical", "same-frame", "adjacent-frame")
 
@@ -83,7 +92,9 @@ class Decision:
             check_id(getattr(self, name))
         if self.decided_by and self.decided_by != "auto":
             check_reviewer(self.decided_by)
-        if any(c in self.evidence for c in "\r\n") or any(unicodedata.category(c) in ("Cc", "Zl", "Zp") for c in self.evidence):
+        if any(c in self.evidence for c in "\r\n") or any(
+            unicodedata.category(c) in ("Cc", "Zl", "Zp") for c in self.evidence
+        ):
             raise ValueError("evidence contains a line break or control character")
         if self.time and not _TIME_RE.fullmatch(self.time):
             raise ValueError(f"time {self.time!r} is not ISO 8601 UTC (YYYY-MM-DDTHH:MM:SSZ)")
@@ -209,7 +220,9 @@ def read_journal(path: str | Path, known: set[Key] | None = None) -> list[Decisi
                     unknown.append(f"  line {n}: {k[0]} {k[1]}")
         out.append(d)
     if unknown:
-        raise JournalError(f"{len(unknown)} journal line(s) name images that are not in the scan:\n" + "\n".join(unknown[:20]), path)
+        raise JournalError(
+            f"{len(unknown)} journal line(s) name images that are not in the scan:\n" + "\n".join(unknown[:20]), path
+        )
     return out
 
 

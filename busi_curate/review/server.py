@@ -46,7 +46,7 @@ SECURITY_HEADERS = {
     "Referrer-Policy": "no-referrer",
     "Cache-Control": "no-store",
     "Content-Security-Policy": "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
-                               "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+    "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
 }
 
 
@@ -67,9 +67,16 @@ class ReviewApp:
         assessments: assessments already made (row pair -> assessment), e.g. by the automatic pass.
     """
 
-    def __init__(self, scan: Any, walk: Walk, append: Callable[[Decision], Decision], reviewer: str,
-                 assistant: Any = None, assessments: dict[RowPair, Any] | None = None,
-                 display_size: int = DISPLAY_SIZE) -> None:
+    def __init__(
+        self,
+        scan: Any,
+        walk: Walk,
+        append: Callable[[Decision], Decision],
+        reviewer: str,
+        assistant: Any = None,
+        assessments: dict[RowPair, Any] | None = None,
+        display_size: int = DISPLAY_SIZE,
+    ) -> None:
         self.scan, self.walk, self.append, self.reviewer = scan, walk, append, reviewer
         self.assistant = assistant
         self.assessments: dict[RowPair, Any] = assessments if assessments is not None else {}
@@ -101,30 +108,45 @@ class ReviewApp:
     def _side(self, row: int) -> dict[str, Any]:
         ix = self.scan.index
         masks = [m for m in str(ix.at[row, "masks"]).split(";") if m]
-        return {"row": row, "class": str(ix.at[row, "class"]), "id": str(ix.at[row, "id"]),
-                "width": int(ix.at[row, "width"]), "height": int(ix.at[row, "height"]),
-                "image": str(ix.at[row, "image"]), "masks": len(masks),
-                "img": f"/img/{row}.png", "mask": f"/mask/{row}.png"}
+        return {
+            "row": row,
+            "class": str(ix.at[row, "class"]),
+            "id": str(ix.at[row, "id"]),
+            "width": int(ix.at[row, "width"]),
+            "height": int(ix.at[row, "height"]),
+            "image": str(ix.at[row, "image"]),
+            "masks": len(masks),
+            "img": f"/img/{row}.png",
+            "mask": f"/mask/{row}.png",
+        }
 
     def state(self, message: str = "") -> dict[str, Any]:
         """The JSON the page renders: question (or null when done), progress, a status message."""
         with self.lock:
             q = self.current()
-            out: dict[str, Any] = {"progress": self.walk.progress().to_dict(), "message": message,
-                                   "threshold": self.walk.threshold, "reviewer": self.reviewer,
-                                   "open": len(self.walk.open_questions()) if q is None else None,
-                                   "undo_target": self.walk.undo_target()}
+            out: dict[str, Any] = {
+                "progress": self.walk.progress().to_dict(),
+                "message": message,
+                "threshold": self.walk.threshold,
+                "reviewer": self.reviewer,
+                "open": len(self.walk.open_questions()) if q is None else None,
+                "undo_target": self.walk.undo_target(),
+            }
             if q is None:
                 out["question"] = None
                 return out
             a = self.assessments.get(q.rows)
             out["question"] = {
-                "reference": self._side(q.reference), "candidate": self._side(q.candidate),
-                "ssim": None if not np.isfinite(q.ssim) else round(q.ssim, 4), "rank": q.rank, "source": q.source,
+                "reference": self._side(q.reference),
+                "candidate": self._side(q.candidate),
+                "ssim": None if not np.isfinite(q.ssim) else round(q.ssim, 4),
+                "rank": q.rank,
+                "source": q.source,
                 "pixel_identical": q.pixel_identical,
                 "default_grade": "identical" if q.pixel_identical else "same-frame",
-                "assistant": None if a is None else {"verdict": a.verdict, "grade": a.grade, "evidence": a.evidence,
-                                                     "score": float(a.score)},
+                "assistant": None
+                if a is None
+                else {"verdict": a.verdict, "grade": a.grade, "evidence": a.evidence, "score": float(a.score)},
             }
             return out
 
@@ -144,8 +166,10 @@ class ReviewApp:
                     return 409, self.state("nothing to undo")
                 d = self.append(d)
                 self.walk.record(d)
-                return 200, self.state(f"undone: {d.evidence[5:].split(' @ ')[0]} on {d.reference_class} {d.reference_id} / "
-                                       f"{d.candidate_class} {d.candidate_id}")
+                return 200, self.state(
+                    f"undone: {d.evidence[5:].split(' @ ')[0]} on {d.reference_class} {d.reference_id} / "
+                    f"{d.candidate_class} {d.candidate_id}"
+                )
             if ans not in ("same", "different", "skip"):
                 return 400, self.state(f"unknown answer {ans!r}")
             grade = str(body.get("grade") or "") if ans == "same" else ""
@@ -155,13 +179,16 @@ class ReviewApp:
             if q is None or [body.get("reference"), body.get("candidate")] != [q.reference, q.candidate]:
                 return 409, self.state("the question changed; showing the current one")
             a = self.assessments.get(q.rows)
-            evidence = f"ssim={q.ssim:.4f} rank={q.rank} {q.source}" + (f"; assistant: {a.verdict} {a.evidence}"
-                                                                          if a is not None else "")
+            evidence = f"ssim={q.ssim:.4f} rank={q.rank} {q.source}" + (
+                f"; assistant: {a.verdict} {a.evidence}" if a is not None else ""
+            )
             d = self.append(q.decision(ans, grade, self.reviewer, evidence))
             self.walk.record(d)
             label = ans + (f" ({grade})" if grade else "")
-            return 200, self.state(f"saved: {label} on {q.reference_key[0]} {q.reference_key[1]} / "
-                                   f"{q.candidate_key[0]} {q.candidate_key[1]}")
+            return 200, self.state(
+                f"saved: {label} on {q.reference_key[0]} {q.reference_key[1]} / "
+                f"{q.candidate_key[0]} {q.candidate_key[1]}"
+            )
 
     # --------------------------------------------------------------- images
     def media_path(self, row: int) -> Path:

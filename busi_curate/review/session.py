@@ -82,8 +82,16 @@ def write_extra_pairs(scan: ScanResult, pairs: Iterable[RowPair], source: str) -
     rows = sorted({(min(a, b), max(a, b)) for a, b in pairs if a != b})
     t = pd.DataFrame([(*keys[a], *keys[b]) for a, b in rows], columns=EXTRA_COLUMNS)
     write_csv(d / EXTRA_NAME, t)
-    write_json(d / (EXTRA_NAME + ".json"), {"tool": "busi-curate", "version": __version__, "source": source,
-                                            "pairs": len(rows), "sha256": file_sha256(d / EXTRA_NAME)})
+    write_json(
+        d / (EXTRA_NAME + ".json"),
+        {
+            "tool": "busi-curate",
+            "version": __version__,
+            "source": source,
+            "pairs": len(rows),
+            "sha256": file_sha256(d / EXTRA_NAME),
+        },
+    )
     return d / EXTRA_NAME
 
 
@@ -99,8 +107,10 @@ def groups_line(decisions: Sequence[Decision], include_adjacent: bool = False) -
     order = sorted(kinds, key=lambda k: min(g.size for g in groups if g.kind == k))
     text = ", ".join(f"{kinds[k]} {k}" for k in order)
     conflicts = sum(g.class_conflict for g in groups)
-    return (f"{len(groups)} groups ({text or 'none'}), {sum(g.size for g in groups)} images; "
-            f"{conflicts} with members of different classes")
+    return (
+        f"{len(groups)} groups ({text or 'none'}), {sum(g.size for g in groups)} images; "
+        f"{conflicts} with members of different classes"
+    )
 
 
 @dataclass

@@ -76,8 +76,16 @@ class Question:
 
     def decision(self, answer: str, grade: str = "", decided_by: str = "", evidence: str = "") -> Decision:
         """The journal line answering this question (validated by the journal on append)."""
-        return Decision(self.reference_key[0], self.reference_key[1], self.candidate_key[0], self.candidate_key[1],
-                        answer, grade, decided_by, evidence)
+        return Decision(
+            self.reference_key[0],
+            self.reference_key[1],
+            self.candidate_key[0],
+            self.candidate_key[1],
+            answer,
+            grade,
+            decided_by,
+            evidence,
+        )
 
 
 @dataclass(frozen=True)
@@ -103,11 +111,13 @@ class Progress:
     def line(self) -> str:
         """One human-readable progress line."""
         grades = ", ".join(f"{g} {n}" for g, n in sorted(self.by_grade.items()))
-        return (f"references {self.references_done}/{self.references} done ({self.references_left} left); "
-                f"{self.same_pairs} duplicate pairs ({grades or 'none'}) -> {self.duplicate_images} images in "
-                f"{self.groups} groups; {self.answered} answers ({self.by_person} by people, {self.by_auto} auto)"
-                + (f"; {self.parked} skipped" if self.parked else "")
-                + (f"; {self.conflicts} conflicting 'different' inside groups" if self.conflicts else ""))
+        return (
+            f"references {self.references_done}/{self.references} done ({self.references_left} left); "
+            f"{self.same_pairs} duplicate pairs ({grades or 'none'}) -> {self.duplicate_images} images in "
+            f"{self.groups} groups; {self.answered} answers ({self.by_person} by people, {self.by_auto} auto)"
+            + (f"; {self.parked} skipped" if self.parked else "")
+            + (f"; {self.conflicts} conflicting 'different' inside groups" if self.conflicts else "")
+        )
 
     def to_dict(self) -> dict[str, object]:
         d = {k: getattr(self, k) for k in self.__dataclass_fields__}
@@ -128,8 +138,13 @@ class Walk:
         JournalError: a decision names an image that is not in the scan.
     """
 
-    def __init__(self, scan: ScanResult, decisions: Iterable[Decision] = (), threshold: float = SCREEN_THRESHOLD,
-                 extra_pairs: Iterable[RowPair] = ()) -> None:
+    def __init__(
+        self,
+        scan: ScanResult,
+        decisions: Iterable[Decision] = (),
+        threshold: float = SCREEN_THRESHOLD,
+        extra_pairs: Iterable[RowPair] = (),
+    ) -> None:
         self.scan = scan
         self.threshold = float(threshold)
         index = scan.index
@@ -139,7 +154,9 @@ class Walk:
         self._pix = [str(h) for h in index["pixel_sha256"]]
         self._top: list[list[tuple[int, float]]] = [[] for _ in range(self.n)]
         cands = scan.candidates
-        cols = [cands[c].tolist() for c in ("reference_class", "reference_id", "candidate_class", "candidate_id", "ssim")]
+        cols = [
+            cands[c].tolist() for c in ("reference_class", "reference_id", "candidate_class", "candidate_id", "ssim")
+        ]
         for t in np.lexsort((cands["rank"].to_numpy(),)):  # stable: rank order within each reference
             rr = self._row.get((str(cols[0][t]), str(cols[1][t])))
             cc = self._row.get((str(cols[2][t]), str(cols[3][t])))
@@ -376,8 +393,16 @@ class Walk:
         d = self._undoable()
         if d is None:
             return None
-        return Decision(d.reference_class, d.reference_id, d.candidate_class, d.candidate_id, "undo", "",
-                        decided_by or d.decided_by, f"undo {d.answer} @ {d.time}")
+        return Decision(
+            d.reference_class,
+            d.reference_id,
+            d.candidate_class,
+            d.candidate_id,
+            "undo",
+            "",
+            decided_by or d.decided_by,
+            f"undo {d.answer} @ {d.time}",
+        )
 
     # --------------------------------------------------------------- summary
     def progress(self) -> Progress:
@@ -394,12 +419,17 @@ class Walk:
             sizes[root] = sizes.get(root, 0) + 1
         conflicts = sum(1 for p in self._diffs if self._strict.connected(*p))
         return Progress(
-            references=self.n, references_done=done, same_pairs=len(same),
-            duplicate_images=sum(s for s in sizes.values() if s > 1), groups=sum(1 for s in sizes.values() if s > 1),
+            references=self.n,
+            references_done=done,
+            same_pairs=len(same),
+            duplicate_images=sum(s for s in sizes.values() if s > 1),
+            groups=sum(1 for s in sizes.values() if s > 1),
             answered=sum(1 for d in self._history if d.answer in ("same", "different")),
             by_person=sum(1 for d in self._history if d.answer in ("same", "different") and d.decided_by != AUTO),
             by_auto=sum(1 for d in self._history if d.answer in ("same", "different") and d.decided_by == AUTO),
-            parked=len(self._parked), conflicts=conflicts, by_grade=by_grade,
+            parked=len(self._parked),
+            conflicts=conflicts,
+            by_grade=by_grade,
         )
 
 

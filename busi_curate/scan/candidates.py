@@ -31,7 +31,9 @@ def top_k_from_matrix(ssim: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]
     return order, np.take_along_axis(ssim, order, axis=1)
 
 
-def top_k_from_pairs(n: int, a: np.ndarray, b: np.ndarray, values: np.ndarray, k: int) -> tuple[list[np.ndarray], list[np.ndarray]]:
+def top_k_from_pairs(
+    n: int, a: np.ndarray, b: np.ndarray, values: np.ndarray, k: int
+) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """Like :func:`top_k_from_matrix` for a sparse set of scored pairs ``(a[p], b[p], values[p])``."""
     rows = np.concatenate([a, b])
     cols = np.concatenate([b, a])
@@ -47,8 +49,9 @@ def top_k_from_pairs(n: int, a: np.ndarray, b: np.ndarray, values: np.ndarray, k
     return out_r, out_v
 
 
-def candidates_table(classes: list[str], ids: list[str], rows: list[np.ndarray] | np.ndarray,
-                     values: list[np.ndarray] | np.ndarray) -> pd.DataFrame:
+def candidates_table(
+    classes: list[str], ids: list[str], rows: list[np.ndarray] | np.ndarray, values: list[np.ndarray] | np.ndarray
+) -> pd.DataFrame:
     """The ``candidates.csv`` table: one row per (reference, candidate), rank from 1."""
     recs = []
     for i, (rr, vv) in enumerate(zip(rows, values)):

@@ -114,8 +114,9 @@ def shrink(images: np.ndarray, size: int) -> np.ndarray:
     return np.rint(downsample(images, size)).astype(np.uint8)
 
 
-def all_pairs_top_k(backend: object, images: np.ndarray, k: int, block: int = 256,
-                    progress: Callable[[int], None] | None = None) -> np.ndarray:
+def all_pairs_top_k(
+    backend: object, images: np.ndarray, k: int, block: int = 256, progress: Callable[[int], None] | None = None
+) -> np.ndarray:
     """Each image's ``k`` best by ``backend`` SSIM over all pairs, without an N x N matrix.
 
     Rows are scored ``block`` at a time against every later row (each pair once); running top-``k``
@@ -216,8 +217,9 @@ def neighbour_pairs(neighbours: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return code // n, code % n
 
 
-def shortlist_pairs(thumbnails: np.ndarray, prune_k: int = DEFAULT_PRUNE_K,
-                    finders: str | tuple[str, ...] = DEFAULT_FINDER) -> tuple[np.ndarray, np.ndarray]:
+def shortlist_pairs(
+    thumbnails: np.ndarray, prune_k: int = DEFAULT_PRUNE_K, finders: str | tuple[str, ...] = DEFAULT_FINDER
+) -> tuple[np.ndarray, np.ndarray]:
     """Pairs to score exactly: the union over ``finders`` of every image's ``prune_k`` neighbours.
 
     Args:
@@ -241,7 +243,9 @@ def shortlist_pairs(thumbnails: np.ndarray, prune_k: int = DEFAULT_PRUNE_K,
     return code // n, code % n
 
 
-def recall_of_top(matrix: np.ndarray, a: np.ndarray, b: np.ndarray, top: int = 5) -> tuple[int, int, list[tuple[int, int]]]:
+def recall_of_top(
+    matrix: np.ndarray, a: np.ndarray, b: np.ndarray, top: int = 5
+) -> tuple[int, int, list[tuple[int, int]]]:
     """How many of the exhaustive scan's top-``top`` pairs the shortlist ``(a, b)`` contains.
 
     Returns:

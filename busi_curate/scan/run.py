@@ -68,7 +68,9 @@ class ScanResult:
 
     def row_of(self, cls: str, id_: str) -> int:
         """Matrix row of image ``(cls, id_)``; KeyError if unknown."""
-        lookup = self.extra.setdefault("lookup", {(c, str(i)): r for r, c, i in zip(self.index["row"], self.index["class"], self.index["id"])})
+        lookup = self.extra.setdefault(
+            "lookup", {(c, str(i)): r for r, c, i in zip(self.index["row"], self.index["class"], self.index["id"])}
+        )
         return int(lookup[(cls, str(id_))])
 
     def image_path(self, row: int) -> Path:
@@ -112,7 +114,9 @@ def library_versions() -> dict[str, str]:
     return out
 
 
-def compute_ssim(ds: LoadedDataset, settings: ScanSettings, progress: bool = False) -> tuple[np.ndarray | None, pd.DataFrame | None, list, list, dict[str, Any]]:
+def compute_ssim(
+    ds: LoadedDataset, settings: ScanSettings, progress: bool = False
+) -> tuple[np.ndarray | None, pd.DataFrame | None, list, list, dict[str, Any]]:
     """Score pairs according to ``settings.mode``; returns (matrix, pairs, top rows, top values, info)."""
     from tqdm.auto import tqdm
 
@@ -133,7 +137,9 @@ def compute_ssim(ds: LoadedDataset, settings: ScanSettings, progress: bool = Fal
         a, b = shortlist_pairs(ds.thumbnails, settings.prune_k)
         vals = np.empty(len(a), dtype=np.float64)
         chunk = 20000
-        with tqdm(total=len(a), desc="ssim (pruned)", unit="pair", unit_scale=True, disable=not progress, leave=False) as bar:
+        with tqdm(
+            total=len(a), desc="ssim (pruned)", unit="pair", unit_scale=True, disable=not progress, leave=False
+        ) as bar:
             prepared = backend.prepare(ds.thumbnails)
             for s in range(0, len(a), chunk):
                 vals[s : s + chunk] = backend.pairs_prepared(prepared, a[s : s + chunk], b[s : s + chunk])
@@ -145,15 +151,18 @@ def compute_ssim(ds: LoadedDataset, settings: ScanSettings, progress: bool = Fal
     raise ScanError(f"unknown scan mode {settings.mode!r} (known: exhaustive, pruned)")
 
 
-def run_scan(data_dir: str | Path, out_dir: str | Path, settings: ScanSettings = ScanSettings(), progress: bool = False) -> ScanResult:
+def run_scan(
+    data_dir: str | Path, out_dir: str | Path, settings: ScanSettings = ScanSettings(), progress: bool = False
+) -> ScanResult:
     """Load ``data_dir``, score pairs and write the scan folder ``out_dir``.
 
     Nothing is written unless the whole dataset loads and scores; every file is written atomically.
     An existing review journal in ``out_dir`` is left untouched.
     """
     t0 = time.perf_counter()
-    ds = load_dataset(data_dir, layout=settings.layout, lenient=settings.lenient, thumbnail_size=settings.size,
-                      progress=progress)
+    ds = load_dataset(
+        data_dir, layout=settings.layout, lenient=settings.lenient, thumbnail_size=settings.size, progress=progress
+    )
     if len(ds) < 2:
         raise ScanError("a scan needs at least two images", Path(data_dir))
     t1 = time.perf_counter()
@@ -188,7 +197,12 @@ def run_scan(data_dir: str | Path, out_dir: str | Path, settings: ScanSettings =
         "ssim": SSIMSettings.named(settings.window).to_dict(),
         "skipped": [{"path": p, "reason": r} for p, r in ds.skipped],
         "pairs_scored": info["pairs"],
-        "timings_s": {"load": round(t1 - t0, 3), "ssim": round(t2 - t1, 3), "write": round(t3 - t2, 3), "total": round(t3 - t0, 3)},
+        "timings_s": {
+            "load": round(t1 - t0, 3),
+            "ssim": round(t2 - t1, 3),
+            "write": round(t3 - t2, 3),
+            "total": round(t3 - t0, 3),
+        },
         "pairs_per_s": round(info["pairs"] / max(t2 - t1, 1e-9), 1),
         "libraries": library_versions(),
         "files": {name: file_sha256(out / name) for name in files},
@@ -217,8 +231,11 @@ def read_scan(scan_dir: str | Path, load_matrix: bool = True) -> ScanResult:
         raise ScanError(f"scan.json was not written by this tool's scan format {SCAN_FORMAT}", meta_path)
     files = meta.get("files")
     # fail closed: every file a reader uses must have its checksum recorded
-    required = ["index.csv", "candidates.csv"] + (["ssim.npy"] if (d / "ssim.npy").exists() else []) + (
-        ["pairs.npz"] if (d / "pairs.npz").exists() else [])
+    required = (
+        ["index.csv", "candidates.csv"]
+        + (["ssim.npy"] if (d / "ssim.npy").exists() else [])
+        + (["pairs.npz"] if (d / "pairs.npz").exists() else [])
+    )
     if not isinstance(files, dict) or any(name not in files for name in required):
         missing = [n for n in required if not isinstance(files, dict) or n not in files]
         raise ScanError(f"scan.json records no checksum for {', '.join(missing)}; re-run the scan", meta_path)
@@ -244,8 +261,9 @@ def read_scan(scan_dir: str | Path, load_matrix: bool = True) -> ScanResult:
         except ValueError as exc:
             raise ScanError(f"cannot read ssim.npy ({exc})", d / "ssim.npy") from exc
         if matrix.shape != (n, n) or matrix.dtype != np.float32:
-            raise ScanError(f"ssim.npy is {matrix.dtype} {matrix.shape}, expected float32 ({n}, {n}) for index.csv",
-                            d / "ssim.npy")
+            raise ScanError(
+                f"ssim.npy is {matrix.dtype} {matrix.shape}, expected float32 ({n}, {n}) for index.csv", d / "ssim.npy"
+            )
     pairs = None
     if (d / "pairs.npz").is_file():
         try:

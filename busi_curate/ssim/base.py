@@ -140,7 +140,9 @@ def check_images(images: np.ndarray, settings: SSIMSettings) -> None:
     if images.ndim != 3 or images.dtype != np.uint8:
         raise ValueError(f"expected (N, H, W) uint8 images, got {images.shape} {images.dtype}")
     if min(images.shape[1:]) < settings.window:
-        raise ValueError(f"images of {images.shape[1:]} are smaller than the {settings.window}x{settings.window} window")
+        raise ValueError(
+            f"images of {images.shape[1:]} are smaller than the {settings.window}x{settings.window} window"
+        )
 
 
 def n_pairs(n: int) -> int:

@@ -93,8 +93,17 @@ def _uniform_stats(imgs: np.ndarray, w: int, k2h: float, tp: int) -> tuple[np.nd
 
 
 @njit(inline="always", fastmath=True)
-def _term(hx: np.int32, sxa: np.int16, sxb: np.int16, dxa: np.float32, dxb: np.float32, lane: np.float32, nw: np.int32,
-          k1f: np.float32, k2f: np.float32) -> np.float32:
+def _term(
+    hx: np.int32,
+    sxa: np.int16,
+    sxb: np.int16,
+    dxa: np.float32,
+    dxb: np.float32,
+    lane: np.float32,
+    nw: np.int32,
+    k1f: np.float32,
+    k2f: np.float32,
+) -> np.float32:
     """One pixel's scaled SSIM ratio (see ``_uniform_one``), times ``lane`` (0 on padding lanes)."""
     two = np.float32(2.0)
     sa = np.int32(sxa)
@@ -109,8 +118,20 @@ def _term(hx: np.int32, sxa: np.int16, sxb: np.int16, dxa: np.float32, dxb: np.f
 
 
 @njit(cache=True, fastmath=True, boundscheck=False, error_model="numpy")
-def _uniform_one(ia: np.ndarray, ib: np.ndarray, sxa: np.ndarray, sxb: np.ndarray, dxa: np.ndarray, dxb: np.ndarray,
-                 col: np.ndarray, h: np.ndarray, lane: np.ndarray, w: int, k1f: np.float32, k2f: np.float32) -> float:
+def _uniform_one(
+    ia: np.ndarray,
+    ib: np.ndarray,
+    sxa: np.ndarray,
+    sxb: np.ndarray,
+    dxa: np.ndarray,
+    dxb: np.ndarray,
+    col: np.ndarray,
+    h: np.ndarray,
+    lane: np.ndarray,
+    w: int,
+    k1f: np.float32,
+    k2f: np.float32,
+) -> float:
     """Mean SSIM of one pair in scaled integer form.
 
     With window sums ``Sx, Sy, Sxy`` over ``nw = w*w`` pixels (``S <= 121*255``, ``Sxy <= 121*255^2``):
@@ -165,8 +186,17 @@ def _uniform_one(ia: np.ndarray, ib: np.ndarray, sxa: np.ndarray, sxb: np.ndarra
 
 
 @njit(cache=True, parallel=True, boundscheck=False)
-def _uniform_pairs(imgs: np.ndarray, sx: np.ndarray, dx: np.ndarray, a: np.ndarray, b: np.ndarray,
-                   w: int, k1: float, k2: float, n_chunks: int) -> np.ndarray:
+def _uniform_pairs(
+    imgs: np.ndarray,
+    sx: np.ndarray,
+    dx: np.ndarray,
+    a: np.ndarray,
+    b: np.ndarray,
+    w: int,
+    k1: float,
+    k2: float,
+    n_chunks: int,
+) -> np.ndarray:
     """SSIM of each ``(a[p], b[p])``; contiguous chunks per thread, so a run of pairs sharing ``a`` keeps
     that reference image's rows in cache."""
     n_pairs = a.shape[0]
@@ -227,8 +257,17 @@ def _generic_stats(imgs: np.ndarray, wts: np.ndarray, cov_norm: float) -> tuple[
 
 
 @njit(cache=True, parallel=True)
-def _generic_pairs(imgs: np.ndarray, mu: np.ndarray, var: np.ndarray, a: np.ndarray, b: np.ndarray, wts: np.ndarray,
-                   cov_norm: float, c1: float, c2: float) -> np.ndarray:
+def _generic_pairs(
+    imgs: np.ndarray,
+    mu: np.ndarray,
+    var: np.ndarray,
+    a: np.ndarray,
+    b: np.ndarray,
+    wts: np.ndarray,
+    cov_norm: float,
+    c1: float,
+    c2: float,
+) -> np.ndarray:
     n_pairs = a.shape[0]
     t = mu.shape[1]
     out = np.empty(n_pairs, np.float64)
@@ -243,7 +282,9 @@ def _generic_pairs(imgs: np.ndarray, mu: np.ndarray, var: np.ndarray, a: np.ndar
                 ux = mu[i, y, x]
                 uy = mu[j, y, x]
                 vxy = cov_norm * (uxy[y, x] - ux * uy)
-                acc += ((2 * ux * uy + c1) * (2 * vxy + c2)) / ((ux * ux + uy * uy + c1) * (var[i, y, x] + var[j, y, x] + c2))
+                acc += ((2 * ux * uy + c1) * (2 * vxy + c2)) / (
+                    (ux * ux + uy * uy + c1) * (var[i, y, x] + var[j, y, x] + c2)
+                )
         out[p] = acc / (t * t)
     return out
 
@@ -293,7 +334,18 @@ class NumbaBackend(SSIMBackend):
     def pairs_prepared(self, prepared: object, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         st = self.settings
         if isinstance(prepared, _Uniform):
-            return _uniform_pairs(prepared.imgs, prepared.sx, prepared.dx, a, b, st.window, prepared.k1, prepared.k2,
-                                  8 * numba.get_num_threads())
+            return _uniform_pairs(
+                prepared.imgs,
+                prepared.sx,
+                prepared.dx,
+                a,
+                b,
+                st.window,
+                prepared.k1,
+                prepared.k2,
+                8 * numba.get_num_threads(),
+            )
         assert isinstance(prepared, _Generic)
-        return _generic_pairs(prepared.imgs, prepared.mu, prepared.var, a, b, st.weights_1d(), st.cov_norm, st.c1, st.c2)
+        return _generic_pairs(
+            prepared.imgs, prepared.mu, prepared.var, a, b, st.weights_1d(), st.cov_norm, st.c1, st.c2
+        )

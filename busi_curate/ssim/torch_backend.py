@@ -86,8 +86,9 @@ class TorchBackend(SSIMBackend):
 
     name = "torch"
 
-    def __init__(self, settings: SSIMSettings | None = None, device: str | None = None,
-                 block_bytes: int | None = None) -> None:
+    def __init__(
+        self, settings: SSIMSettings | None = None, device: str | None = None, block_bytes: int | None = None
+    ) -> None:
         super().__init__(settings)
         self.device = torch.device(device or default_device())
         if self.device.type == "cuda" and not torch.cuda.is_available():
@@ -106,8 +107,11 @@ class TorchBackend(SSIMBackend):
         with _no_tf32():
             x = torch.from_numpy(np.ascontiguousarray(images)).to(self.device).to(torch.float64)
             wts = torch.from_numpy(st.weights_1d()).to(self.device)
-            mu = torch.empty((x.shape[0], x.shape[1] - st.window + 1, x.shape[2] - st.window + 1),
-                             dtype=torch.float64, device=self.device)
+            mu = torch.empty(
+                (x.shape[0], x.shape[1] - st.window + 1, x.shape[2] - st.window + 1),
+                dtype=torch.float64,
+                device=self.device,
+            )
             var = torch.empty_like(mu)
             step = max(1, self.pairs_per_block(images.shape[1]))
             for s in range(0, x.shape[0], step):

@@ -30,8 +30,13 @@ def cpu_name() -> str:
     return platform.processor() or "unknown CPU"
 
 
-def bench_auto(scan_dir: str | Path, cold: bool = True, reference_pairs: int = 40, journal: str | Path | None = None,
-               settings: AssistantSettings = AssistantSettings()) -> dict[str, Any]:
+def bench_auto(
+    scan_dir: str | Path,
+    cold: bool = True,
+    reference_pairs: int = 40,
+    journal: str | Path | None = None,
+    settings: AssistantSettings = AssistantSettings(),
+) -> dict[str, Any]:
     """Run the automatic pass on a scan folder and time each phase.
 
     Args:
@@ -44,8 +49,11 @@ def bench_auto(scan_dir: str | Path, cold: bool = True, reference_pairs: int = 4
     from busi_curate.scan.run import read_scan
 
     scan = read_scan(scan_dir)
-    existing = read_journal(journal, known={(str(c), str(i)) for c, i in zip(scan.index["class"], scan.index["id"])}) \
-        if journal else []
+    existing = (
+        read_journal(journal, known={(str(c), str(i)) for c, i in zip(scan.index["class"], scan.index["id"])})
+        if journal
+        else []
+    )
     tmp = tempfile.TemporaryDirectory(prefix="bench-auto-") if cold else None
     cache_dir = Path(tmp.name) if tmp else scan.dir / "features"
     try:
@@ -86,22 +94,41 @@ def bench_auto(scan_dir: str | Path, cold: bool = True, reference_pairs: int = 4
     from busi_curate import __version__
 
     return {
-        "tool": "busi-curate bench-auto", "version": __version__,
-        "scan_dir": str(scan.dir), "scan_files": scan.meta.get("files", {}), "n_images": scan.n, "cold": cold,
+        "tool": "busi-curate bench-auto",
+        "version": __version__,
+        "scan_dir": str(scan.dir),
+        "scan_files": scan.meta.get("files", {}),
+        "n_images": scan.n,
+        "cold": cold,
         "hardware": f"{cpu_name()}, {os.cpu_count()} logical CPUs, {platform.system()}",
         "workers": settings.workers,
-        "timings_s": {"features": t_feat, "shortlist": t_short, "verification": t_verify, "walk": t_walk,
-                      "grouping": t_group, "total": total},
+        "timings_s": {
+            "features": t_feat,
+            "shortlist": t_short,
+            "verification": t_verify,
+            "walk": t_walk,
+            "grouping": t_group,
+            "total": total,
+        },
         "features": {"computed": assistant.cache.computed, "from_cache": assistant.cache.loaded_from_cache},
-        "pairs": {"walk_candidates": len(walk), "extra": len(extra), "verified": len(to_verify),
-                  "identical_pixels": n_ident},
+        "pairs": {
+            "walk_candidates": len(walk),
+            "extra": len(extra),
+            "verified": len(to_verify),
+            "identical_pixels": n_ident,
+        },
         "pairs_per_s": len(to_verify) / max(t_verify, 1e-9),
-        "reference": {"method": "naive per-pair: decode + describe both images, then verify",
-                      "pairs_timed": len(sample), "s_per_pair": t_ref_per_pair, "extrapolated_s": ref_total,
-                      "speedup": ref_total / max(total, 1e-9)},
+        "reference": {
+            "method": "naive per-pair: decode + describe both images, then verify",
+            "pairs_timed": len(sample),
+            "s_per_pair": t_ref_per_pair,
+            "extrapolated_s": ref_total,
+            "speedup": ref_total / max(total, 1e-9),
+        },
         "walk": result.counts,
         "questions": len(result.questions),
-        "groups": dict(Counter(g.kind for g in groups)), "images_in_groups": members,
+        "groups": dict(Counter(g.kind for g in groups)),
+        "images_in_groups": members,
         "groups_with_adjacent": dict(Counter(g.kind for g in groups_adj)),
         "settings": asdict(settings),
     }

@@ -65,8 +65,9 @@ def summarise(m: np.ndarray, top: int) -> dict[str, Any]:
     }
 
 
-def confirmed_pairs(journal: str | Path, row_of: dict[tuple[str, str], int],
-                    grades: tuple[str, ...] = ("identical", "same-frame")) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
+def confirmed_pairs(
+    journal: str | Path, row_of: dict[tuple[str, str], int], grades: tuple[str, ...] = ("identical", "same-frame")
+) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
     """Rows of the pairs a review journal confirms as duplicates (standing ``same`` of ``grades``) and as different."""
     from busi_curate.review.journal import effective, read_journal
 
@@ -79,8 +80,9 @@ def confirmed_pairs(journal: str | Path, row_of: dict[tuple[str, str], int],
     return same, different
 
 
-def confirmed_figures(m: np.ndarray, pairs: list[tuple[int, int]], bulk_p999: float,
-                      different: list[tuple[int, int]] | None = None) -> dict[str, Any]:
+def confirmed_figures(
+    m: np.ndarray, pairs: list[tuple[int, int]], bulk_p999: float, different: list[tuple[int, int]] | None = None
+) -> dict[str, Any]:
     """How one size ranks and separates the confirmed duplicate pairs (and, given the reviewed-different
     pairs, how often a duplicate out-scores a reviewed look-alike: an AUC over those two sets)."""
     n = m.shape[0]
@@ -108,14 +110,21 @@ def _same_vs_different(m: np.ndarray, same_vals: np.ndarray, different: list[tup
     below = np.searchsorted(diff, same_vals, side="left")
     ties = np.searchsorted(diff, same_vals, side="right") - below
     auc = float(np.mean((below + 0.5 * ties) / len(diff)))
-    return {"different_pairs": len(diff), "same_vs_different_auc": round(auc, 4),
-            "different_median_ssim": round(float(np.median(diff)), 4)}
+    return {
+        "different_pairs": len(diff),
+        "same_vs_different_auc": round(auc, 4),
+        "different_median_ssim": round(float(np.median(diff)), 4),
+    }
 
 
-def run_size_study(data_dir: str | Path, sizes: list[int], top: int = 5, progress: bool = False,
-                   journal: str | Path | None = None,
-                   named_pairs: tuple[tuple[tuple[str, str], tuple[str, str]], ...] = ((("benign", "433"), ("malignant", "145")),),
-                   ) -> dict[str, Any]:
+def run_size_study(
+    data_dir: str | Path,
+    sizes: list[int],
+    top: int = 5,
+    progress: bool = False,
+    journal: str | Path | None = None,
+    named_pairs: tuple[tuple[tuple[str, str], tuple[str, str]], ...] = ((("benign", "433"), ("malignant", "145")),),
+) -> dict[str, Any]:
     """Score ``data_dir`` at each size and compare (decodes every image once).
 
     Returns a JSON-ready dict: per-size figures, top-K agreement between sizes, identical pairs.
@@ -133,7 +142,9 @@ def run_size_study(data_dir: str | Path, sizes: list[int], top: int = 5, progres
     by_hash: dict[str, list[int]] = defaultdict(list)
     for i, r in enumerate(ds.records):
         by_hash[r.pixel_sha256].append(i)
-    identical = [(g[x], g[y]) for g in by_hash.values() if len(g) > 1 for x in range(len(g)) for y in range(x + 1, len(g))]
+    identical = [
+        (g[x], g[y]) for g in by_hash.values() if len(g) > 1 for x in range(len(g)) for y in range(x + 1, len(g))
+    ]
     confirmed, different = confirmed_pairs(journal, row_of) if journal is not None else ([], [])
     backend = get_backend("numba")
     backend.matrix(np.zeros((3, 16, 16), dtype=np.uint8))  # JIT warm-up
@@ -147,12 +158,17 @@ def run_size_study(data_dir: str | Path, sizes: list[int], top: int = 5, progres
         mats[s] = m
         fig = summarise(m, top)
         fig.update({"size": s, "seconds": round(dt, 3), "pairs_per_s": round(n_pairs(len(thumbs)) / dt, 1)})
-        fig["identical_pairs_worst_rank"] = max((max(_rank(m, i, j), _rank(m, j, i)) for i, j in identical), default=None)
+        fig["identical_pairs_worst_rank"] = max(
+            (max(_rank(m, i, j), _rank(m, j, i)) for i, j in identical), default=None
+        )
         named = {}
         for ka, kb in named_pairs:
             if ka in row_of and kb in row_of:
                 i, j = row_of[ka], row_of[kb]
-                named[f"{ka[0]} {ka[1]} / {kb[0]} {kb[1]}"] = {"ssim": round(float(m[i, j]), 6), "rank": [_rank(m, i, j), _rank(m, j, i)]}
+                named[f"{ka[0]} {ka[1]} / {kb[0]} {kb[1]}"] = {
+                    "ssim": round(float(m[i, j]), 6),
+                    "rank": [_rank(m, i, j), _rank(m, j, i)],
+                }
         fig["named_pairs"] = named
         if confirmed:
             fig.update(confirmed_figures(m, confirmed, fig["bulk_p999"], different))
@@ -190,9 +206,15 @@ def format_table(res: dict[str, Any]) -> str:
     sizes = res["sizes"]
     largest = max(s["size"] for s in sizes)
     cols = [
-        ("size", "size"), ("time (s)", "seconds"), ("pairs/s", "pairs_per_s"), ("bulk median", "bulk_median"),
-        ("bulk p99.9", "bulk_p999"), ("top-1 median", "top1_median"), ("stand-outs", "standouts"),
-        ("stand-out margin", "standout_margin_median"), ("top-1 z (median)", "top1_z_median"),
+        ("size", "size"),
+        ("time (s)", "seconds"),
+        ("pairs/s", "pairs_per_s"),
+        ("bulk median", "bulk_median"),
+        ("bulk p99.9", "bulk_p999"),
+        ("top-1 median", "top1_median"),
+        ("stand-outs", "standouts"),
+        ("stand-out margin", "standout_margin_median"),
+        ("top-1 z (median)", "top1_z_median"),
         ("identical pairs worst rank", "identical_pairs_worst_rank"),
         (f"{largest}px stand-outs ranked first", f"standouts_of_{largest}_ranked_first"),
     ]
@@ -205,20 +227,32 @@ def format_table(res: dict[str, Any]) -> str:
         lines.append("| " + " | ".join(cells) + " |")
     if "confirmed_pairs" in sizes[0]:
         lines.append("")
-        ccols = [("size", "size"), ("confirmed pairs", "confirmed_pairs"), ("ranked first", "confirmed_ranked_first"),
-                 ("in top 5", "confirmed_in_top5"), ("above bulk p99.9", "confirmed_above_bulk_p999"),
-                 ("median SSIM", "confirmed_median_ssim"), ("rank AUC median", "confirmed_rank_auc_median"),
-                 ("rank AUC min", "confirmed_rank_auc_min"), ("reviewed-different pairs", "different_pairs"),
-                 ("their median SSIM", "different_median_ssim"), ("AUC same vs different", "same_vs_different_auc")]
+        ccols = [
+            ("size", "size"),
+            ("confirmed pairs", "confirmed_pairs"),
+            ("ranked first", "confirmed_ranked_first"),
+            ("in top 5", "confirmed_in_top5"),
+            ("above bulk p99.9", "confirmed_above_bulk_p999"),
+            ("median SSIM", "confirmed_median_ssim"),
+            ("rank AUC median", "confirmed_rank_auc_median"),
+            ("rank AUC min", "confirmed_rank_auc_min"),
+            ("reviewed-different pairs", "different_pairs"),
+            ("their median SSIM", "different_median_ssim"),
+            ("AUC same vs different", "same_vs_different_auc"),
+        ]
         lines.append("| " + " | ".join(c for c, _ in ccols) + " |")
         lines.append("|" + "---|" * len(ccols))
         for s in sizes:
             lines.append("| " + " | ".join(str(s.get(k)) for _, k in ccols) + " |")
     lines.append("")
-    lines.append(f"top-{res['top']} agreement (mean share of each image's top-{res['top']} in common): "
-                 + ", ".join(f"{k}: {v:.3f}" for k, v in res["top_k_agreement"].items()))
+    lines.append(
+        f"top-{res['top']} agreement (mean share of each image's top-{res['top']} in common): "
+        + ", ".join(f"{k}: {v:.3f}" for k, v in res["top_k_agreement"].items())
+    )
     for s in sizes:
         for name, v in s.get("named_pairs", {}).items():
             lines.append(f"{s['size']}px {name}: SSIM {v['ssim']:.6f}, ranks {v['rank'][0]} and {v['rank'][1]}")
-    lines.append(f"pixel-identical pairs: {len(res['identical_pairs'])} ({'; '.join(' = '.join(p) for p in res['identical_pairs'])})")
+    lines.append(
+        f"pixel-identical pairs: {len(res['identical_pairs'])} ({'; '.join(' = '.join(p) for p in res['identical_pairs'])})"
+    )
     return "\n".join(lines)

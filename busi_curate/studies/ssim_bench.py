@@ -19,7 +19,9 @@ from busi_curate.ssim.base import n_pairs
 from busi_curate.ssim.reference import skimage_ssim
 
 
-def synthetic_thumbnails(n: int, size: int = 128, seed: int = 0, dup_fraction: float = 0.01) -> tuple[np.ndarray, np.ndarray]:
+def synthetic_thumbnails(
+    n: int, size: int = 128, seed: int = 0, dup_fraction: float = 0.01
+) -> tuple[np.ndarray, np.ndarray]:
     """``n`` distinct ultrasound-like ``(size, size) uint8`` images in memory, with planted near-duplicates.
 
     Images are random crops (and flips, gain, offset, noise) of ``max(64, n // 8)`` frames from the
@@ -126,14 +128,23 @@ class BenchResult:
             "size": self.size,
             "window": self.window,
             "all_pairs": n_pairs(self.n_images),
-            "reference": {"pairs": self.reference_pairs, "seconds": round(self.reference_seconds, 4),
-                          "cpu_seconds": round(self.reference_cpu_seconds, 4),
-                          "pairs_per_s": round(self.reference_pairs_per_s, 1)},
+            "reference": {
+                "pairs": self.reference_pairs,
+                "seconds": round(self.reference_seconds, 4),
+                "cpu_seconds": round(self.reference_cpu_seconds, 4),
+                "pairs_per_s": round(self.reference_pairs_per_s, 1),
+            },
             "backends": [
-                {"name": b.name, "device": b.device, "pairs": b.pairs, "seconds": round(b.seconds, 4),
-                 "cpu_seconds": round(b.cpu_seconds, 4),
-                 "pairs_per_s": round(b.pairs_per_s, 1), "ratio_to_reference": round(b.pairs_per_s / self.reference_pairs_per_s, 1),
-                 "max_abs_diff_vs_reference": b.max_abs_diff}
+                {
+                    "name": b.name,
+                    "device": b.device,
+                    "pairs": b.pairs,
+                    "seconds": round(b.seconds, 4),
+                    "cpu_seconds": round(b.cpu_seconds, 4),
+                    "pairs_per_s": round(b.pairs_per_s, 1),
+                    "ratio_to_reference": round(b.pairs_per_s / self.reference_pairs_per_s, 1),
+                    "max_abs_diff_vs_reference": b.max_abs_diff,
+                }
                 for b in self.backends
             ],
             "pruned": self.pruned,
@@ -153,15 +164,23 @@ def sample_pairs(n: int, count: int, seed: int = 0) -> tuple[np.ndarray, np.ndar
     return a.astype(np.int64), b.astype(np.int64)
 
 
-def time_reference(images: np.ndarray, a: np.ndarray, b: np.ndarray, settings: SSIMSettings) -> tuple[np.ndarray, float]:
+def time_reference(
+    images: np.ndarray, a: np.ndarray, b: np.ndarray, settings: SSIMSettings
+) -> tuple[np.ndarray, float]:
     """The single-process scikit-image loop on pairs ``(a, b)``: values and seconds."""
     t0 = time.perf_counter()
     vals = np.array([skimage_ssim(images[i], images[j], settings) for i, j in zip(a, b)])
     return vals, time.perf_counter() - t0
 
 
-def time_backend(name: str, images: np.ndarray, settings: SSIMSettings, check: tuple[np.ndarray, np.ndarray, np.ndarray],
-                 device: str | None = None, progress: bool = False) -> BackendTiming:
+def time_backend(
+    name: str,
+    images: np.ndarray,
+    settings: SSIMSettings,
+    check: tuple[np.ndarray, np.ndarray, np.ndarray],
+    device: str | None = None,
+    progress: bool = False,
+) -> BackendTiming:
     """All-pairs matrix by backend ``name`` (after a warm-up on 16 images, so JIT compilation is not timed)."""
     kwargs: dict[str, Any] = {"settings": settings}
     if name == "torch":
@@ -170,7 +189,9 @@ def time_backend(name: str, images: np.ndarray, settings: SSIMSettings, check: t
     backend.matrix(images[: min(16, len(images))])
     from tqdm.auto import tqdm
 
-    with tqdm(total=n_pairs(len(images)), desc=name, unit="pair", unit_scale=True, disable=not progress, leave=False) as bar:
+    with tqdm(
+        total=n_pairs(len(images)), desc=name, unit="pair", unit_scale=True, disable=not progress, leave=False
+    ) as bar:
         t0, c0 = time.perf_counter(), time.process_time()
         m = backend.matrix(images, progress=bar.update)
         dt, dc = time.perf_counter() - t0, time.process_time() - c0
@@ -179,8 +200,14 @@ def time_backend(name: str, images: np.ndarray, settings: SSIMSettings, check: t
     return BackendTiming(name, n_pairs(len(images)), dt, diff, str(getattr(backend, "device", "cpu")), dc)
 
 
-def time_pruned(images: np.ndarray, prune_k: int, planted: np.ndarray, settings: SSIMSettings,
-                backend: str = "numba", exhaustive_pairs_per_s: float | None = None) -> dict[str, Any]:
+def time_pruned(
+    images: np.ndarray,
+    prune_k: int,
+    planted: np.ndarray,
+    settings: SSIMSettings,
+    backend: str = "numba",
+    exhaustive_pairs_per_s: float | None = None,
+) -> dict[str, Any]:
     """The pruned mode on ``images``: shortlist time, exact-SSIM time, and planted duplicates found first."""
     from busi_curate.scan.candidates import top_k_from_pairs
     from busi_curate.scan.prune import DEFAULT_FINDER, shortlist_pairs
@@ -217,9 +244,18 @@ def _ratio(r: float) -> str:
     return f"{r:.0f}x" if r >= 10 else f"{r:.2f}x"
 
 
-def run_bench(images: np.ndarray, backends: list[str], sample: int = 300, window: str = "uniform",
-              device: str | None = None, synthetic: int | None = None, prune_k: int = 50, source: str = "",
-              progress: bool = False, echo: Any = None) -> BenchResult:
+def run_bench(
+    images: np.ndarray,
+    backends: list[str],
+    sample: int = 300,
+    window: str = "uniform",
+    device: str | None = None,
+    synthetic: int | None = None,
+    prune_k: int = 50,
+    source: str = "",
+    progress: bool = False,
+    echo: Any = None,
+) -> BenchResult:
     """Time the scikit-image loop on ``sample`` pairs and each backend on all pairs of ``images``.
 
     With ``synthetic``, also time the pruned mode on that many synthetic images of the same size.
@@ -231,26 +267,44 @@ def run_bench(images: np.ndarray, backends: list[str], sample: int = 300, window
     c0 = time.process_time()
     ref_vals, ref_s = time_reference(images, a, b, settings)
     ref_cpu = time.process_time() - c0
-    res = BenchResult(len(images), int(images.shape[1]), window, len(a), ref_s, hardware=hardware(), source=source,
-                      reference_cpu_seconds=ref_cpu)
-    say(f"scikit-image loop: {len(a)} pairs in {ref_s:.2f} s (cpu {ref_cpu:.2f} s) = {res.reference_pairs_per_s:,.0f} pairs/s")
+    res = BenchResult(
+        len(images),
+        int(images.shape[1]),
+        window,
+        len(a),
+        ref_s,
+        hardware=hardware(),
+        source=source,
+        reference_cpu_seconds=ref_cpu,
+    )
+    say(
+        f"scikit-image loop: {len(a)} pairs in {ref_s:.2f} s (cpu {ref_cpu:.2f} s) = {res.reference_pairs_per_s:,.0f} pairs/s"
+    )
     for name in backends:
         if name == "reference":
             continue
         bt = time_backend(name, images, settings, (a, b, ref_vals), device=device, progress=progress)
         res.backends.append(bt)
-        say(f"{name} ({bt.device}): {bt.pairs:,} pairs in {bt.seconds:.2f} s (cpu {bt.cpu_seconds:.2f} s) = "
+        say(
+            f"{name} ({bt.device}): {bt.pairs:,} pairs in {bt.seconds:.2f} s (cpu {bt.cpu_seconds:.2f} s) = "
             f"{bt.pairs_per_s:,.0f} pairs/s, "
-            f"{_ratio(bt.pairs_per_s / res.reference_pairs_per_s)} scikit-image; max |diff| {bt.max_abs_diff:.1e}")
+            f"{_ratio(bt.pairs_per_s / res.reference_pairs_per_s)} scikit-image; max |diff| {bt.max_abs_diff:.1e}"
+        )
     if synthetic:
         imgs, planted = synthetic_thumbnails(synthetic, int(images.shape[1]))
         fast = next((x.pairs_per_s for x in res.backends if x.name == "numba"), None)
         res.pruned = time_pruned(imgs, prune_k, planted, settings, exhaustive_pairs_per_s=fast)
         p = res.pruned
-        say(f"pruned mode on {synthetic:,} synthetic images: {p['pairs_scored']:,} pairs "
+        say(
+            f"pruned mode on {synthetic:,} synthetic images: {p['pairs_scored']:,} pairs "
             f"({100 * p['fraction_of_all_pairs']:.2f}% of all) in {p['total_seconds']:.1f} s "
             f"(shortlist {p['shortlist_seconds']:.1f} s + exact {p['exact_seconds']:.1f} s; cpu "
             f"{p['shortlist_cpu_seconds'] + p['exact_cpu_seconds']:.1f} s); "
             f"planted duplicates ranked first {p['planted_ranked_first']}/{p['planted']}"
-            + (f"; exhaustive would take ~{p['exhaustive_estimate_seconds']:.0f} s" if "exhaustive_estimate_seconds" in p else ""))
+            + (
+                f"; exhaustive would take ~{p['exhaustive_estimate_seconds']:.0f} s"
+                if "exhaustive_estimate_seconds" in p
+                else ""
+            )
+        )
     return res
