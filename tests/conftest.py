@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 import pytest
+from helpers import run_cli  # noqa: F401  (re-exported for `from conftest import run_cli`)
 
 REPO = Path(__file__).resolve().parents[1]
 BUSI_DIR = Path(os.environ.get("BUSI_DIR", REPO.parent / "shared" / "data" / "BUSI"))
@@ -57,17 +58,6 @@ def scan_copy(synthetic_scan_dir: Path, tmp_path: Path) -> Path:
     return dst
 
 
-def run_cli(argv: list[str]) -> int:
-    """Run ``busi-curate`` in-process as a user would; returns its exit status."""
-    from busi_curate.cli import main
-
-    try:
-        main(argv)
-    except SystemExit as exc:
-        return int(exc.code or 0)
-    return 0
-
-
 @pytest.fixture(scope="session")
 def synthetic_manifest_dir(
     synthetic_dir: Path, synthetic_scan_dir: Path, tmp_path_factory: pytest.TempPathFactory
@@ -75,7 +65,7 @@ def synthetic_manifest_dir(
     """A manifest folder exported from the synthetic scan after reviewing its planted pairs. Read-only."""
     import shutil
 
-    from test_export_helpers import review_planted
+    from helpers import review_planted
 
     from busi_curate.publish.export import export_manifest
 

@@ -2,7 +2,7 @@
 
 Backends are registered by name in :data:`BACKENDS` and loaded lazily (numba and torch are
 heavy imports). Every backend reproduces ``skimage.metrics.structural_similarity`` on the same
-``uint8`` images to within 1e-6; ``tests/test_ssim_contract.py`` holds them all to it.
+``uint8`` images to within 1e-6; ``tests/busi_curate/ssim/test_ssim_contract.py`` holds them all to it.
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ import pytest
 
 from busi_curate.fileio import file_sha256
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[3]
 REPORT = REPO / "reports" / "curated_busi_v1"
 JOURNAL = REPO / "manifests" / "curated_busi_v1" / "decisions.csv"
 

@@ -19,7 +19,7 @@ from benchmark.packed import PackedInputs, pack_dataset  # noqa: E402
 from benchmark.provisional import build_provisional  # noqa: E402
 from benchmark.run import RunInputs  # noqa: E402
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")

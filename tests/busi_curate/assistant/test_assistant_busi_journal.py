@@ -9,7 +9,7 @@ import pytest
 from busi_curate.review.groups import build_groups
 from busi_curate.review.journal import effective, read_journal
 
-JOURNAL = Path(__file__).resolve().parents[1] / "manifests" / "curated_busi_v1" / "decisions.csv"
+JOURNAL = Path(__file__).resolve().parents[3] / "manifests" / "curated_busi_v1" / "decisions.csv"
 
 
 def test_journal_is_valid_and_graded():

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from test_export_helpers import planted, planted_keys, review_planted, run_cli
+from helpers import planted, planted_keys, review_planted
+from helpers import run_cli_captured as run_cli
 
 from busi_curate.errors import JournalError, ManifestError, ScanError
 from busi_curate.publish.export import POLICIES, ExportSettings, export_manifest, open_questions

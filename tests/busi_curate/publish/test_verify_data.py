@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from helpers import run_cli_captured as run_cli
 from PIL import Image
-from test_export_helpers import run_cli
 
 from busi_curate.publish.manifest import read_manifest
 from busi_curate.publish.verify import verify_data

@@ -1,4 +1,4 @@
-"""Helpers shared by the export / folds / verify / manifest tests (no tests here).
+"""Helpers shared by tests in several folders (no tests here); ``tests/`` is on ``sys.path`` (setup.cfg).
 
 ``review_planted`` writes what a finished review of the synthetic dataset looks like: every planted pair
 answered ``same`` (grade ``identical`` for exact copies, ``same-frame`` otherwise), then every question the
@@ -64,7 +64,7 @@ def planted_keys(synthetic_dir: Path) -> set[tuple[str, str]]:
     return out
 
 
-def run_cli(argv: list[str], capsys) -> tuple[int, str, str]:  # type: ignore[no-untyped-def]
+def run_cli_captured(argv: list[str], capsys) -> tuple[int, str, str]:  # type: ignore[no-untyped-def]
     """Run ``busi_curate.cli.main(argv)``; return (exit status, stdout, stderr)."""
     from busi_curate.cli import main
 
@@ -75,3 +75,14 @@ def run_cli(argv: list[str], capsys) -> tuple[int, str, str]:  # type: ignore[no
         code = int(exc.code or 0)
     cap = capsys.readouterr()
     return code, cap.out, cap.err
+
+
+def run_cli(argv: list[str]) -> int:
+    """Run ``busi-curate`` in-process as a user would; returns its exit status."""
+    from busi_curate.cli import main
+
+    try:
+        main(argv)
+    except SystemExit as exc:
+        return int(exc.code or 0)
+    return 0

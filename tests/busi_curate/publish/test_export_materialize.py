@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from helpers import run_cli_captured as run_cli
 from PIL import Image
-from test_export_helpers import run_cli
 
 from busi_curate.data.dataset import load_dataset
 from busi_curate.data.imageio import read_gray, read_mask_union

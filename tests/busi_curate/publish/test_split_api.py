@@ -9,7 +9,7 @@ import pytest
 import busi_curate
 from busi_curate import DatasetError, ManifestError, load_split
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[3]
 
 
 def test_load_split_synthetic(synthetic_manifest_dir: Path, synthetic_dir: Path) -> None:

@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from test_export_helpers import run_cli
+from helpers import run_cli_captured as run_cli
 
 from busi_curate.errors import ManifestError
 from busi_curate.publish.manifest import FOLDS_COLUMNS, MANIFEST_COLUMNS, read_folds, read_manifest
 
-DOC = Path(__file__).resolve().parents[1] / "docs" / "manifest.md"
+DOC = Path(__file__).resolve().parents[3] / "docs" / "manifest.md"
 
 
 @pytest.fixture()

@@ -16,7 +16,7 @@ from busi_curate.publish.folds import FoldSettings
 from busi_curate.publish.manifest import Manifest, read_folds, read_manifest
 from busi_curate.publish.verify import verify_data
 
-PUBLISHED = Path(__file__).resolve().parents[1] / "manifests" / "curated_busi_v1"
+PUBLISHED = Path(__file__).resolve().parents[3] / "manifests" / "curated_busi_v1"
 FILES = ("manifest.csv", "manifest.json", "folds.csv", "README.md")
 
 needs_published = pytest.mark.skipif(

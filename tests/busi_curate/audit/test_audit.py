@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from conftest import run_cli
-from test_export_helpers import planted, review_planted
+from helpers import planted, review_planted
 
 
 @pytest.fixture()
@@ -131,7 +131,7 @@ def test_bad_split_files_exit_2(
 
 @pytest.mark.realdata
 def test_the_published_folds_do_not_leak(busi_dir: Path, tmp_path: Path) -> None:
-    repo = Path(__file__).resolve().parents[1]
+    repo = Path(__file__).resolve().parents[3]
     meta = json.loads((repo / "reports" / "leakage_audit" / "curated_busi_v1" / "audit.json").read_text())
     assert meta["test_images_with_same_frame_copy"] == 0 and not meta["fails"]
     naive = json.loads((repo / "reports" / "leakage_audit" / "naive_folds" / "audit.json").read_text())

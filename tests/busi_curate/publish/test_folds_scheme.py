@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from test_export_helpers import run_cli
+from helpers import run_cli_captured as run_cli
 
 from busi_curate.errors import ManifestError
 from busi_curate.publish.folds import FoldSettings, fold_units, make_folds
