@@ -170,14 +170,10 @@ def extract(gray: np.ndarray, settings: FeatureSettings = FeatureSettings()) -> 
 
 
 def _extract_path(args: tuple[str, FeatureSettings, str | None]) -> ImageFeatures:
-    from busi_curate.data.imageio import read_gray
-    from busi_curate.errors import ScanError
-    from busi_curate.fileio import pixel_sha256
+    from busi_curate.scan.run import read_scanned
 
     path, settings, expected = args
-    gray = read_gray(path)
-    if expected is not None and pixel_sha256(gray) != expected:
-        raise ScanError("image changed since the scan (pixel hash differs from index.csv); re-run the scan", path)
+    gray = read_scanned(path, expected)
     return extract(gray, settings)
 
 

@@ -15,9 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from busi_curate import __version__
-from busi_curate.data.dataset import CLASSES, ImageRecord, load_dataset, record_sort_key
+from busi_curate.data.dataset import CLASSES, ImageRecord, record_sort_key
 from busi_curate.defaults import JOURNAL_NAME, SCREEN_THRESHOLD
-from busi_curate.errors import ManifestError, ScanError
+from busi_curate.errors import ManifestError
 from busi_curate.fileio import file_sha256, write_csv, write_json, write_text
 from busi_curate.publish.folds import FoldSettings, fold_units, folds_summary, make_folds
 from busi_curate.publish.manifest import (
@@ -31,7 +31,7 @@ from busi_curate.publish.manifest import (
 )
 from busi_curate.review.groups import SIZE_NAMES, Group, build_groups, merged_grades
 from busi_curate.review.journal import Decision, Key, effective, read_journal
-from busi_curate.scan.run import ScanResult, read_scan
+from busi_curate.scan.run import ScanResult, check_scan_data, read_scan
 
 UNDECIDED = ("different", "same")
 #: grade given to an open question treated as ``same`` by ``--undecided same``.
@@ -129,38 +129,6 @@ class ExportResult:
     groups: list[Group]
     open_questions: list[tuple[Key, Key]]
     out: Path | None = None
-
-
-def load_checked(scan: ScanResult, data_dir: str | Path | None = None) -> list[ImageRecord]:
-    """Re-load the scanned data folder and check every image's pixels against the scan's ``index.csv``.
-
-    Raises:
-        ScanError: images missing, added or changed since the scan (each named).
-    """
-    root = Path(data_dir) if data_dir is not None else scan.data_dir
-    settings = scan.meta.get("settings", {})
-    ds = load_dataset(
-        root,
-        layout=scan.meta.get("layout", settings.get("layout", "auto")),
-        lenient=bool(settings.get("lenient", False)),
-    )
-    index = {(str(c), str(i)): h for c, i, h in zip(scan.index["class"], scan.index["id"], scan.index["pixel_sha256"])}
-    have = {r.key: r for r in ds.records}
-    problems = [f"  {c} {i}: in the scan, missing from the data" for c, i in index if (c, i) not in have]
-    problems += [f"  {r.cls} {r.id} ({r.image}): not in the scan" for r in ds.records if r.key not in index]
-    problems += [
-        f"  {r.cls} {r.id} ({r.image}): pixels differ from the scan"
-        for r in ds.records
-        if r.key in index and index[r.key] != r.pixel_sha256
-    ]
-    if problems:
-        raise ScanError(
-            f"{len(problems)} image(s) in {root} differ from the scan; re-run the scan:\n"
-            + "\n".join(problems[:20])
-            + ("\n  ..." if len(problems) > 20 else ""),
-            scan.dir,
-        )
-    return sorted(ds.records, key=lambda r: record_sort_key(*r.key))
 
 
 def build_rows(records: Sequence[ImageRecord], groups: Sequence[Group], policy: str, version: str) -> list[ManifestRow]:
@@ -262,7 +230,7 @@ def export_manifest(
         ]
     grades = merged_grades(settings.include_adjacent)
     groups = build_groups(list(decisions) + extra, grades=grades)
-    records = load_checked(scan, data_dir)
+    records = check_scan_data(scan, data_dir)
     rows = build_rows(records, groups, settings.policy, settings.version)
 
     # folds: kept members of one group, and kept images joined by an unmerged 'same' decision, stay together
@@ -365,10 +333,12 @@ def render_readme(meta: dict[str, Any], name: str) -> str:
     by = ", ".join(f"{n} by {who}" for who, n in sorted(dec["standing_by"].items(), key=lambda kv: (-kv[1], kv[0])))
     answers = ", ".join(f"{n} {a}" for a, n in sorted(dec["standing_answers"].items()))
     links = len(meta["fold_links"])
+    # a `same-lesion` pair (another view of one lesion) is a fold link too, never a group member
+    link_kinds = "`adjacent-frame`" + (" or `same-lesion`" if "same same-lesion" in dec["standing_answers"] else "")
     f = meta["folds"]
     units_line = (
         f"{f['images']} kept images in {f['units']} units: kept images that must share a fold "
-        f"(members of one group, or {links} `adjacent-frame` pair(s) not merged) move together, so test "
+        f"(members of one group, or {links} {link_kinds} pair(s) not merged) move together, so test "
         "folds differ a little in size."
         if f["units"] != f["images"]
         else f"{f['images']} kept images, each its own unit: exactly the paper's scheme."

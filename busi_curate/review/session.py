@@ -38,8 +38,6 @@ def load_scan(scan_dir: str | Path, check_data: bool = True) -> ScanResult:
 
     scan = read_scan(scan_dir)
     if check_data:
-        if not scan.data_dir.is_dir():
-            raise ScanError("the scanned data folder is gone", scan.data_dir)
         check_scan_data(scan)
     return scan
 

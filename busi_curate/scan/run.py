@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from busi_curate import __version__
-from busi_curate.data.dataset import LoadedDataset, load_dataset
+from busi_curate.data.dataset import ImageRecord, LoadedDataset, load_dataset
 from busi_curate.errors import ScanError
 from busi_curate.fileio import file_sha256, write_csv, write_json, write_npy
 from busi_curate.scan.candidates import candidates_table, top_k_from_matrix, top_k_from_pairs
@@ -276,18 +276,74 @@ def read_scan(scan_dir: str | Path, load_matrix: bool = True) -> ScanResult:
     return ScanResult(d, meta, index, cands, matrix, pairs)
 
 
-def check_scan_data(scan: ScanResult, progress: bool = False) -> None:
-    """Re-hash the scanned images; raise ScanError naming each image whose pixels changed or vanished."""
-    from busi_curate.data.imageio import read_gray
-    from busi_curate.fileio import pixel_sha256
+def read_scanned(path: str | Path, pixel_sha256: str | None) -> np.ndarray:
+    """Decode ``path`` as ``(H, W) uint8`` and check its pixels are the ones the scan scored.
 
-    bad = []
-    for row in range(scan.n):
-        p = scan.image_path(row)
-        if not p.is_file():
-            bad.append(f"  {p}: missing")
-            continue
-        if pixel_sha256(read_gray(p)) != scan.index.at[row, "pixel_sha256"]:
-            bad.append(f"  {p}: pixels changed since the scan")
-    if bad:
-        raise ScanError(f"{len(bad)} image(s) differ from the scan; re-run the scan:\n" + "\n".join(bad[:20]), scan.dir)
+    The one rule for "the image on disk is the scanned image" (stages that read images after a scan
+    use it; :func:`check_scan_data` applies the same comparison to a whole data folder).
+    ``pixel_sha256=None`` skips the comparison (an image the scan did not hash).
+
+    Raises:
+        ScanError: the image is missing, cannot be decoded any more, or its pixels changed (named).
+    """
+    from busi_curate.data.imageio import read_gray
+    from busi_curate.errors import DatasetError
+    from busi_curate.fileio import pixel_sha256 as sha
+
+    path = Path(path)
+    if not path.is_file():
+        raise ScanError("scanned image is missing; re-run the scan", path)
+    try:
+        gray = read_gray(path)
+    except DatasetError as exc:
+        raise ScanError(f"scanned image cannot be read any more ({exc.message}); re-run the scan", path) from exc
+    if pixel_sha256 is not None and sha(gray) != pixel_sha256:
+        raise ScanError("image pixels changed since the scan (hash differs from index.csv); re-run the scan", path)
+    return gray
+
+
+def checked_image(scan: ScanResult, row: int) -> np.ndarray:
+    """:func:`read_scanned` for row ``row`` of ``scan``."""
+    return read_scanned(scan.image_path(row), str(scan.index.at[row, "pixel_sha256"]))
+
+
+def check_scan_data(scan: ScanResult, data_dir: str | Path | None = None) -> list[ImageRecord]:
+    """Re-load the data folder (the scanned one, or ``data_dir``) and check it is the scanned dataset.
+
+    Every image must be in the scan with the same decoded pixels (``pixel_sha256`` of ``index.csv``),
+    and every scanned image must still be there.
+
+    Returns:
+        The loaded records in the project's order (:func:`~busi_curate.data.dataset.record_sort_key`).
+
+    Raises:
+        ScanError: the folder is gone, or images were added, removed or changed since the scan (each named).
+    """
+    from busi_curate.data.dataset import record_sort_key
+
+    root = Path(data_dir) if data_dir is not None else scan.data_dir
+    if not root.is_dir():
+        raise ScanError("the scanned data folder is gone", root)
+    settings = scan.meta.get("settings", {})
+    ds = load_dataset(
+        root,
+        layout=scan.meta.get("layout", settings.get("layout", "auto")),
+        lenient=bool(settings.get("lenient", False)),
+    )
+    index = {(str(c), str(i)): h for c, i, h in zip(scan.index["class"], scan.index["id"], scan.index["pixel_sha256"])}
+    have = {r.key: r for r in ds.records}
+    problems = [f"  {c} {i}: in the scan, missing from the data" for c, i in index if (c, i) not in have]
+    problems += [f"  {r.cls} {r.id} ({r.image}): not in the scan" for r in ds.records if r.key not in index]
+    problems += [
+        f"  {r.cls} {r.id} ({r.image}): pixels differ from the scan"
+        for r in ds.records
+        if r.key in index and index[r.key] != r.pixel_sha256
+    ]
+    if problems:
+        raise ScanError(
+            f"{len(problems)} image(s) in {root} differ from the scan; re-run the scan:\n"
+            + "\n".join(problems[:20])
+            + ("\n  ..." if len(problems) > 20 else ""),
+            scan.dir,
+        )
+    return sorted(ds.records, key=lambda r: record_sort_key(*r.key))
