@@ -6,7 +6,8 @@ fold; inside each fold's remainder ``train_test_split(test_size=val_fraction, st
 random_state=seed)`` separates validation from training.
 
 Group safety: images that must not be separated (kept members of one manifest group, or kept
-images linked by an ``adjacent-frame`` decision, listed in the sidecar's ``fold_links``) form one
+images linked by an unmerged ``adjacent-frame`` decision or by a ``same-lesion`` one -- the same lesion
+in another view, never merged into a group -- listed in the sidecar's ``fold_links``) form one
 *unit*; the scheme above runs over units (labelled by their first member's class) and every member
 follows its unit. When every unit is a single image -- always the case with ``drop-all`` and no
 links -- this is exactly the paper's scheme, image for image.
@@ -151,7 +152,7 @@ def folds_for_manifest(
     """Folds over the kept rows of ``manifest``; ``links`` default to the sidecar's ``fold_links``."""
     kept = manifest.kept()
     if links is None:
-        links = [(tuple(a), tuple(b)) for a, b in (manifest.meta or {}).get("fold_links", [])]  # type: ignore[misc]
+        links = [(tuple(a), tuple(b)) for a, b in (manifest.meta or {}).get("fold_links", [])]
     keys = [r.key for r in kept]
     units = fold_units(keys, [r.group for r in kept], links)
     try:
@@ -195,7 +196,7 @@ def write_folds(
     check_folds_frame(folds.astype({"fold": str}), manifest, out)
     kept = manifest.kept()
     links = [(tuple(a), tuple(b)) for a, b in (manifest.meta or {}).get("fold_links", [])]
-    n_units = len(set(fold_units([r.key for r in kept], [r.group for r in kept], links)))  # type: ignore[arg-type]
+    n_units = len(set(fold_units([r.key for r in kept], [r.group for r in kept], links)))
     write_csv(out, folds)
     write_json(
         out.with_suffix(".json"),

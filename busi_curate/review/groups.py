@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from busi_curate.data.dataset import record_sort_key
 from busi_curate.review.journal import Decision, Key, effective
 
-#: grades merged by the paper's policy; ``adjacent-frame`` is added by ``include_adjacent``.
+#: grades merged by the paper's policy; ``adjacent-frame`` is added by ``include_adjacent``; ``same-lesion``
+#: (another view of the same lesion) is never merged: it only keeps its two images in one fold.
 SAME_FRAME_GRADES: tuple[str, ...] = ("identical", "same-frame")
 SIZE_NAMES = {2: "duplet", 3: "triplet", 4: "quadruplet", 5: "quintuplet", 6: "sextuplet"}
 
@@ -69,7 +70,7 @@ class Group:
 
 
 def merged_grades(include_adjacent: bool = False) -> tuple[str, ...]:
-    """Grades that join images into a group under the chosen policy."""
+    """Grades that join images into a group under the chosen policy (never ``same-lesion``)."""
     return SAME_FRAME_GRADES + (("adjacent-frame",) if include_adjacent else ())
 
 

@@ -5,8 +5,9 @@ Columns (a contract other tools read)::
     reference_class, reference_id, candidate_class, candidate_id, answer, grade, decided_by, evidence, time
 
 ``answer`` is ``same``, ``different`` or ``skip``; ``undo`` revokes the latest earlier decision on
-the same pair (nothing is ever deleted). ``grade`` (for ``same``) is ``identical``, ``same-frame`` or
-``adjacent-frame``. ``decided_by`` is ``auto`` or the reviewer's name. ``time`` is ISO 8601 UTC.
+the same pair (nothing is ever deleted). ``grade`` (for ``same``) is ``identical``, ``same-frame``,
+``adjacent-frame`` or ``same-lesion`` (the same lesion seen in another view: not a copy, never merged into a
+duplicate group, but kept in one fold unit; added in 0.3, so older journals never hold it). ``decided_by`` is ``auto`` or the reviewer's name. ``time`` is ISO 8601 UTC.
 The latest line on an (unordered) pair is its decision.
 """
 
@@ -39,7 +40,10 @@ JOURNAL_COLUMNS = [
     "time",
 ]
 ANSWERS = ("same", "different", "skip", "undo")
-GRADES = ("identical", "same-frame", "adjacent-frame")
+GRADES = ("identical", "same-frame", "adjacent-frame", "same-lesion")
+#: Grades that say the two images are related but not copies of one frame: never merged into a duplicate group
+#: by any policy, always kept in one fold unit (``fold_links``).
+LINK_ONLY_GRADES = ("same-lesion",)
 
 #: Reviewer names: 1-64 ASCII letters, digits, space, ``. _ - @``.
 REVIEWER_RE = re.compile(r"[A-Za-z0-9._@-](?:[A-Za-z0-9 ._@-]{0,62}[A-Za-z0-9._@-])?", re.ASCII)

@@ -80,3 +80,40 @@ def test_effective_latest_wins_and_undo_revokes():
     eff = effective(ds)
     assert eff[(("benign", "1"), ("benign", "2"))].answer == "same"
     assert (("benign", "3"), ("benign", "4")) not in eff
+
+
+def test_same_lesion_grade_is_validated_like_the_others(tmp_path):
+    p = tmp_path / "decisions.csv"
+    with Journal(p) as j:
+        j.append(D("benign:1", "benign:2", "same", "same-lesion"))
+        for bad in (D("benign:1", "benign:3", "different", "same-lesion"), D("benign:1", "benign:3", "same", "lesion")):
+            with pytest.raises(ValueError):
+                j.append(bad)
+    [d] = read_journal(p)
+    assert (d.answer, d.grade) == ("same", "same-lesion")
+    # a hand-edited line with the grade on a 'skip' is skipped with a warning, like any invalid line
+    with open(p, "a", encoding="utf-8") as fh:
+        fh.write("benign,1,benign,4,skip,same-lesion,alice,,2026-01-01T00:00:00Z\n")
+    with pytest.warns(UserWarning, match="only 'same' decisions carry a grade"):
+        assert len(read_journal(p)) == 1
+
+
+def test_older_journals_read_unchanged(tmp_path):
+    """A journal written before the ``same-lesion`` grade existed reads back line for line."""
+    p = tmp_path / "decisions.csv"
+    p.write_text(
+        ",".join(JOURNAL_COLUMNS) + "\n"
+        "benign,1,benign,2,same,identical,alice,ssim=1.0000 rank=1 ssim,2026-11-28T16:20:31Z\n"
+        "benign,1,normal,4,different,,alice,ssim=0.2618 rank=2 ssim,2026-11-28T16:20:33Z\n"
+        "benign,3,benign,5,same,adjacent-frame,auto,ssim=0.71 inliers=40,2026-11-28T16:20:35Z\n"
+        "benign,1,normal,4,undo,,alice,undo different,2026-11-28T16:20:40Z\n",
+        encoding="utf-8",
+    )
+    got = read_journal(p)
+    assert [(d.answer, d.grade) for d in got] == [
+        ("same", "identical"),
+        ("different", ""),
+        ("same", "adjacent-frame"),
+        ("undo", ""),
+    ]
+    assert len(effective(got)) == 2
