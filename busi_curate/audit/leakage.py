@@ -132,8 +132,8 @@ def audit_split(scan: Any, decisions: list[Decision], split: pd.DataFrame) -> Au
             hits: list[tuple[tuple[str, str], str]] = []
             for m in members.get(uf.find(t), []):
                 if m != t and m in where and where[m] != TEST_SPLIT:
-                    d = same.get((t, m) if t <= m else (m, t))
-                    grade = d.grade if d is not None else "same-frame"  # joined through another copy
+                    hit = same.get((t, m) if t <= m else (m, t))
+                    grade = hit.grade if hit is not None else "same-frame"  # joined through another copy
                     hits.append((m, grade))
             adj = [
                 (m, "adjacent-frame")
@@ -143,7 +143,7 @@ def audit_split(scan: Any, decisions: list[Decision], split: pd.DataFrame) -> Au
             n_same += bool(hits)
             n_adj += bool(adj) and not hits
             for m, grade in hits + adj:
-                d = same.get((t, m) if t <= m else (m, t))
+                dec = same.get((t, m) if t <= m else (m, t))
                 rows.append(
                     {
                         "fold": fold,
@@ -155,7 +155,7 @@ def audit_split(scan: Any, decisions: list[Decision], split: pd.DataFrame) -> Au
                         "train_split": where[m],
                         "grade": grade,
                         "ssim": round(scan.pair_ssim(scan.row_of(*t), scan.row_of(*m)), 4),
-                        "evidence": d.evidence if d is not None else "same frame through another copy",
+                        "evidence": dec.evidence if dec is not None else "same frame through another copy",
                     }
                 )
     leakage = pd.DataFrame(rows, columns=["fold", *LEAKAGE_COLUMNS])

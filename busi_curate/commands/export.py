@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -12,7 +14,7 @@ from busi_curate.defaults import SCREEN_THRESHOLD
 _POLICIES = ("drop-all", "keep-one")  # keep in step with busi_curate.publish.export.POLICIES (checked by a test)
 
 
-def _fold_options(f):  # type: ignore[no-untyped-def]
+def _fold_options(f: Callable[..., Any]) -> Callable[..., Any]:
     opts = [
         click.option(
             "--k",
@@ -38,7 +40,7 @@ def _fold_options(f):  # type: ignore[no-untyped-def]
     return f
 
 
-def _echo_fold_counts(folds) -> None:  # type: ignore[no-untyped-def]
+def _echo_fold_counts(folds: Any) -> None:
     from busi_curate.publish.folds import fold_counts
 
     click.echo("images per fold and split:")

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -10,7 +12,7 @@ from busi_curate.scan.run import DEFAULT_SIZE, DEFAULT_TOP_K, ScanSettings
 from busi_curate.ssim import BACKENDS, DEFAULT_BACKEND
 
 
-def scan_options(f):  # type: ignore[no-untyped-def]
+def scan_options(f: Callable[..., Any]) -> Callable[..., Any]:
     """Options shared by ``scan`` and ``demo``."""
     opts = [
         click.option(
@@ -128,7 +130,7 @@ def scan(
     echo_summary(res.meta, out)
 
 
-def echo_summary(meta: dict, out: Path) -> None:  # type: ignore[type-arg]
+def echo_summary(meta: dict[str, Any], out: Path) -> None:
     for s in meta["skipped"]:
         click.echo(f"warning: skipped {s['path']}: {s['reason']}", err=True)
     t = meta["timings_s"]

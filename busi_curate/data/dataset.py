@@ -357,7 +357,7 @@ def load_dataset(
             )
         )
     problems += [d.problem for d in decoded if d.problem is not None]
-    good = [d for d in decoded if d.record is not None]
+    good = [(d.record, d.thumb) for d in decoded if d.record is not None]
     if problems and not lenient:
         shown = "\n".join(f"  {p}: {why}" for p, why in problems[:20])
         more = f"\n  ... and {len(problems) - 20} more" if len(problems) > 20 else ""
@@ -366,12 +366,12 @@ def load_dataset(
         )
     if not good:
         raise DatasetError("no usable images found", root)
-    thumbs = np.stack([d.thumb for d in good]) if thumbnail_size else None  # type: ignore[misc]
+    thumbs = np.stack([thumb for _, thumb in good if thumb is not None]) if thumbnail_size else None
     return LoadedDataset(
         root,
         name,
         layout,
-        [d.record for d in good],
-        thumbs,  # type: ignore[misc]
+        [record for record, _ in good],
+        thumbs,
         [(str(p), why) for p, why in problems],
     )

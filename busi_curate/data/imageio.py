@@ -79,8 +79,8 @@ def read_mask(path: str | Path) -> np.ndarray:
         img = img.convert("RGB")
     arr = np.asarray(img)
     if arr.ndim == 3:
-        return arr.any(axis=2)
-    return arr != 0
+        return np.asarray(arr.any(axis=2))
+    return np.asarray(arr != 0)
 
 
 def read_mask_union(

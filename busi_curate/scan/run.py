@@ -127,7 +127,11 @@ def compute_ssim(
     if settings.mode == "exhaustive":
         total = n_pairs(n)
         with tqdm(total=total, desc="ssim", unit="pair", unit_scale=True, disable=not progress, leave=False) as bar:
-            matrix = backend.matrix(ds.thumbnails, block=settings.block, progress=bar.update)
+
+            def tick(pairs: int) -> None:
+                bar.update(pairs)
+
+            matrix = backend.matrix(ds.thumbnails, block=settings.block, progress=tick)
         rows, vals = top_k_from_matrix(matrix, settings.top_k)
         info["pairs"] = total
         return matrix, None, list(rows), list(vals), info
