@@ -55,6 +55,10 @@ class PairEvidence:
     overlap: float  # registered overlap / area of the smaller image, tissue only
     ncc: float  # trimmed NCC of the overlap, fine scale (nan without fit)
     ncc_coarse: float  # trimmed NCC of the overlap, coarse scale (nan without fit)
+    # the fit in original pixels of A and B: p_b = scale * p_a + (shift_x, shift_y) (nan without fit);
+    # the review page draws B registered onto A with it
+    shift_x: float = float("nan")
+    shift_y: float = float("nan")
 
 
 def _popcount_kernel():  # type: ignore[no-untyped-def]
@@ -300,6 +304,8 @@ def verify_pair(
         overlap,
         ncc,
         ncc_c,
+        float(t[0] / fb.scale),
+        float(t[1] / fb.scale),
     )
 
 
