@@ -27,6 +27,7 @@ from busi_curate.errors import ManifestError
 from busi_curate.fileio import atomic_open, file_sha256, write_csv, write_json, write_text
 from busi_curate.review.groups import UnionFind
 from busi_curate.review.journal import Decision, effective
+from busi_curate.scan.run import ScanResult
 
 #: Grades from the strongest; ``--fail-on G`` fails on G and every stronger grade.
 GRADE_ORDER: tuple[str, ...] = ("identical", "same-frame", "adjacent-frame")
@@ -104,7 +105,7 @@ def relations(decisions: list[Decision]) -> tuple[UnionFind, dict[tuple[tuple[st
     return uf, same
 
 
-def audit_split(scan: Any, decisions: list[Decision], split: pd.DataFrame) -> AuditResult:
+def audit_split(scan: ScanResult, decisions: list[Decision], split: pd.DataFrame) -> AuditResult:
     """Every test-to-training duplicate pair of ``split`` (see the module docstring)."""
     uf, same = relations(decisions)
     known = {(c, str(i)) for c, i in zip(scan.index["class"], scan.index["id"])}
@@ -168,7 +169,7 @@ def audit_split(scan: Any, decisions: list[Decision], split: pd.DataFrame) -> Au
     return AuditResult(leakage, n_test, n_same, n_adj, summary)
 
 
-def _panel(scan: Any, a: tuple[str, str], b: tuple[str, str], side: int = 160) -> bytes:
+def _panel(scan: ScanResult, a: tuple[str, str], b: tuple[str, str], side: int = 160) -> bytes:
     from PIL import Image
 
     from busi_curate.data.imageio import read_gray
@@ -184,7 +185,7 @@ def _panel(scan: Any, a: tuple[str, str], b: tuple[str, str], side: int = 160) -
     return buf.getvalue()
 
 
-def write_audit(result: AuditResult, scan: Any, out: str | Path, inputs: dict[str, str], fail_on: str) -> None:
+def write_audit(result: AuditResult, scan: ScanResult, out: str | Path, inputs: dict[str, str], fail_on: str) -> None:
     """``leakage.csv``, ``leakage.md``, ``leakage.html``, ``audit.json`` and up to :data:`MAX_PANELS` panels."""
     out = Path(out)
     write_csv(out / "leakage.csv", result.leakage)

@@ -22,6 +22,8 @@ from collections.abc import Callable
 
 import numpy as np
 
+from busi_curate.ssim.base import SSIMBackend
+
 #: side of the thumbnails the ``ncc`` finder correlates.
 NCC_SIZE = 32
 DEFAULT_FINDER = "ssim-cascade"
@@ -115,7 +117,7 @@ def shrink(images: np.ndarray, size: int) -> np.ndarray:
 
 
 def all_pairs_top_k(
-    backend: object, images: np.ndarray, k: int, block: int = 256, progress: Callable[[int], None] | None = None
+    backend: SSIMBackend, images: np.ndarray, k: int, block: int = 256, progress: Callable[[int], None] | None = None
 ) -> np.ndarray:
     """Each image's ``k`` best by ``backend`` SSIM over all pairs, without an N x N matrix.
 
@@ -125,9 +127,6 @@ def all_pairs_top_k(
     Returns:
         ``(N, min(k, N-1)) int64``, best first (ties to the lower index).
     """
-    from busi_curate.ssim.base import SSIMBackend
-
-    assert isinstance(backend, SSIMBackend)
     n = len(images)
     k = min(k, n - 1)
     prepared = backend.prepare(images)
@@ -165,12 +164,10 @@ def _rows_upper_pairs(lo: int, hi: int, n: int) -> tuple[np.ndarray, np.ndarray]
     return a, b
 
 
-def rerank(backend: object, images: np.ndarray, neighbours: np.ndarray, k: int) -> np.ndarray:
+def rerank(backend: SSIMBackend, images: np.ndarray, neighbours: np.ndarray, k: int) -> np.ndarray:
     """Score the pairs of a neighbour table with ``backend`` and keep each image's ``k`` best, ``(N, k) int64``."""
     from busi_curate.scan.candidates import top_k_from_pairs
-    from busi_curate.ssim.base import SSIMBackend
 
-    assert isinstance(backend, SSIMBackend)
     n = len(images)
     k = min(k, n - 1)
     a, b = neighbour_pairs(neighbours)
