@@ -28,6 +28,8 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -39,7 +41,7 @@ from busi_curate import __version__
 from busi_curate.data.imageio import read_gray, read_mask_union
 from busi_curate.errors import ManifestError
 from busi_curate.fileio import file_sha256, pixel_sha256, write_csv, write_json
-from busi_curate.publish.manifest import FOLDS_CSV, Manifest, read_folds
+from busi_curate.publish.manifest import FOLDS_CSV, Folds, Manifest, read_folds
 from busi_curate.publish.verify import require_match
 
 SIDECAR = "materialize.json"
@@ -57,7 +59,10 @@ class MaterializeSettings:
 
 
 #: Output formats of ``busi-curate materialize --format``.
-FORMATS: tuple[str, ...] = ("png", "monai", "nnunet")
+
+
+#: writes a format's extra files into the partial output folder; returns what the sidecar records about them
+FormatWriter = Callable[[Path, list[Any], dict[int, dict[tuple[str, str], str]], "MaterializeSettings"], dict[str, Any]]
 
 
 def _resize(gray: np.ndarray, mask: np.ndarray, size: int | None) -> tuple[np.ndarray, np.ndarray]:
@@ -99,103 +104,131 @@ def materialize(
         ManifestError: ``out`` exists and is not an earlier materialize output; bad folds file.
     """
     out = Path(out)
-    if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not (out / SIDECAR).is_file())):
-        raise ManifestError(
-            "output folder exists and is not an earlier `busi-curate materialize` output; choose a new folder", out
-        )
-    if settings.size is not None and settings.size < 1:
-        raise ManifestError(f"--size must be positive, got {settings.size}")
-    if settings.format not in FORMATS:
-        raise ManifestError(f"--format must be one of {', '.join(FORMATS)}, got {settings.format!r}")
-    if not 1 <= settings.nnunet_id <= 999:
-        raise ManifestError(f"the nnU-Net dataset id must lie in 1..999, got {settings.nnunet_id}")
+    _check_request(out, settings)
     rows = manifest.rows if settings.include_removed else manifest.kept()
     if not rows:
         raise ManifestError("the manifest keeps no images", manifest.path)
     fpath = Path(folds_path) if folds_path is not None else manifest.dir / FOLDS_CSV
     folds = read_folds(fpath, manifest) if (folds_path is not None or fpath.is_file()) else None
     root = require_match(manifest, data_dir, {r.key for r in rows})
+    split_of = _splits(folds)
 
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent))
     try:
-        (tmp / "images").mkdir()
-        (tmp / "masks").mkdir()
-        records = []
-        split_of: dict[int, dict[tuple[str, str], str]] = {}
-        if folds is not None:
-            for f in folds.numbers:
-                sel = folds.frame[folds.frame["fold"] == f]
-                split_of[f] = dict(zip(zip(sel["class"], sel["id"]), sel["split"]))
-        for r in rows:
-            gray = read_gray(root / r.image)
-            mask = read_mask_union([root / m for m in r.masks], gray.shape, root / r.image)
-            img, msk = _resize(gray, mask, settings.size)
-            name = f"{r.cls}_{r.id}"
-            _save_png(tmp / "images" / f"{name}.png", img)
-            _save_png(tmp / "masks" / f"{name}_mask.png", msk)
-            rec = {"class": r.cls, "id": r.id, "status": r.status}
-            for f in split_of:
-                rec[f"fold_{f}"] = split_of[f].get(r.key, "")
-            rec.update(
-                {
-                    "source_image": r.image,
-                    "source_masks": ";".join(r.masks),
-                    "pixel_sha256": r.pixel_sha256,
-                    "mask_pixel_sha256": r.mask_pixel_sha256,
-                    "image": f"images/{name}.png",
-                    "mask": f"masks/{name}_mask.png",
-                    "image_pixel_sha256": pixel_sha256(img),
-                    "mask_out_pixel_sha256": pixel_sha256(msk),
-                }
-            )
-            records.append(rec)
-        mapping = pd.DataFrame(records)
-        write_csv(tmp / "mapping.csv", mapping)
-        labels = pd.DataFrame(
-            {
-                "image": [f"{r.cls}_{r.id}.png" for r in rows],
-                "class": [r.cls for r in rows],
-                "id": [r.id for r in rows],
-                "masks": [f"{r.cls}_{r.id}_mask.png" for r in rows],
-            }
-        )
-        write_csv(tmp / "labels.csv", labels)
-        counts: dict[str, int] = {}
-        for r in rows:
-            counts[r.cls] = counts.get(r.cls, 0) + 1
-        meta = {
-            "tool": "busi-curate",
-            "tool_version": __version__,
-            "kind": "materialize",
-            "manifest": {"version": manifest.version, "sha256": manifest.sha256, "file": manifest.path.name},
-            "folds": None
-            if folds is None
-            else {"file": folds.path.name, "sha256": folds.sha256, "folds": folds.numbers},
-            "size": settings.size,
-            "include_removed": settings.include_removed,
-            "resampling": {"image": "bilinear (Pillow)", "mask": "nearest (Pillow), union of mask files, 0/255"},
-            "counts": dict(sorted(counts.items())) | {"total": len(rows)},
-            "files": {"mapping.csv": file_sha256(tmp / "mapping.csv"), "labels.csv": file_sha256(tmp / "labels.csv")},
-        }
-        if settings.format == "monai":
-            meta["monai"] = _write_monai(tmp, rows, split_of)
-        elif settings.format == "nnunet":
-            meta["nnunet"] = _write_nnunet(tmp, rows, split_of, settings)
+        write_csv(tmp / "mapping.csv", pd.DataFrame(_write_pngs(tmp, rows, root, settings.size, split_of)))
+        write_csv(tmp / "labels.csv", _labels(rows))
+        meta = _sidecar(tmp, manifest, folds, rows, settings)
+        writer = FORMAT_WRITERS[settings.format]
+        if writer is not None:
+            meta[settings.format] = writer(tmp, rows, split_of, settings)
         meta["format"] = settings.format
         write_json(tmp / SIDECAR, meta)
-        if out.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".old", dir=out.parent))
-            old.rmdir()
-            out.rename(old)
-            tmp.rename(out)
-            shutil.rmtree(old)
-        else:
-            tmp.rename(out)
+        _swap_into_place(tmp, out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return meta
+
+
+def _check_request(out: Path, settings: MaterializeSettings) -> None:
+    """ManifestError for an output folder that is not ours or settings out of range (nothing written yet)."""
+    if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not (out / SIDECAR).is_file())):
+        raise ManifestError(
+            "output folder exists and is not an earlier `busi-curate materialize` output; choose a new folder", out
+        )
+    if settings.size is not None and settings.size < 1:
+        raise ManifestError(f"--size must be positive, got {settings.size}")
+    if settings.format not in FORMAT_WRITERS:
+        raise ManifestError(f"--format must be one of {', '.join(FORMAT_WRITERS)}, got {settings.format!r}")
+    if not 1 <= settings.nnunet_id <= 999:
+        raise ManifestError(f"the nnU-Net dataset id must lie in 1..999, got {settings.nnunet_id}")
+
+
+def _splits(folds: Folds | None) -> dict[int, dict[tuple[str, str], str]]:
+    """fold -> ``(class, id)`` -> split name; empty without a folds file."""
+    if folds is None:
+        return {}
+    out = {}
+    for f in folds.numbers:
+        sel = folds.frame[folds.frame["fold"] == f]
+        out[f] = dict(zip(zip(sel["class"], sel["id"]), sel["split"]))
+    return out
+
+
+def _write_pngs(
+    tmp: Path, rows: list[Any], root: Path, size: int | None, split_of: dict[int, dict[tuple[str, str], str]]
+) -> list[dict[str, Any]]:
+    """``images/<class>_<id>.png`` and ``masks/<class>_<id>_mask.png`` for every row; the mapping rows."""
+    (tmp / "images").mkdir()
+    (tmp / "masks").mkdir()
+    records = []
+    for r in rows:
+        gray = read_gray(root / r.image)
+        mask = read_mask_union([root / m for m in r.masks], gray.shape, root / r.image)
+        img, msk = _resize(gray, mask, size)
+        name = f"{r.cls}_{r.id}"
+        _save_png(tmp / "images" / f"{name}.png", img)
+        _save_png(tmp / "masks" / f"{name}_mask.png", msk)
+        rec: dict[str, Any] = {"class": r.cls, "id": r.id, "status": r.status}
+        rec.update({f"fold_{f}": split_of[f].get(r.key, "") for f in split_of})
+        rec.update(
+            {
+                "source_image": r.image,
+                "source_masks": ";".join(r.masks),
+                "pixel_sha256": r.pixel_sha256,
+                "mask_pixel_sha256": r.mask_pixel_sha256,
+                "image": f"images/{name}.png",
+                "mask": f"masks/{name}_mask.png",
+                "image_pixel_sha256": pixel_sha256(img),
+                "mask_out_pixel_sha256": pixel_sha256(msk),
+            }
+        )
+        records.append(rec)
+    return records
+
+
+def _labels(rows: list[Any]) -> pd.DataFrame:
+    """``labels.csv``: one line per image with its class and mask file names."""
+    return pd.DataFrame(
+        {
+            "image": [f"{r.cls}_{r.id}.png" for r in rows],
+            "class": [r.cls for r in rows],
+            "id": [r.id for r in rows],
+            "masks": [f"{r.cls}_{r.id}_mask.png" for r in rows],
+        }
+    )
+
+
+def _sidecar(
+    tmp: Path, manifest: Manifest, folds: Folds | None, rows: list[Any], settings: MaterializeSettings
+) -> dict[str, Any]:
+    """What ``materialize.json`` records about the inputs, the settings and the files written so far."""
+    counts = Counter(r.cls for r in rows)
+    return {
+        "tool": "busi-curate",
+        "tool_version": __version__,
+        "kind": "materialize",
+        "manifest": {"version": manifest.version, "sha256": manifest.sha256, "file": manifest.path.name},
+        "folds": None if folds is None else {"file": folds.path.name, "sha256": folds.sha256, "folds": folds.numbers},
+        "size": settings.size,
+        "include_removed": settings.include_removed,
+        "resampling": {"image": "bilinear (Pillow)", "mask": "nearest (Pillow), union of mask files, 0/255"},
+        "counts": dict(sorted(counts.items())) | {"total": len(rows)},
+        "files": {"mapping.csv": file_sha256(tmp / "mapping.csv"), "labels.csv": file_sha256(tmp / "labels.csv")},
+    }
+
+
+def _swap_into_place(tmp: Path, out: Path) -> None:
+    """Rename the finished ``tmp`` folder to ``out``, replacing an earlier output only once ``tmp`` is complete."""
+    if not out.exists():
+        tmp.rename(out)
+        return
+    old = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".old", dir=out.parent))
+    old.rmdir()
+    out.rename(old)
+    tmp.rename(out)
+    shutil.rmtree(old)
 
 
 def _case(cls: str, id_: str) -> str:
@@ -210,7 +243,9 @@ def _binary(tmp: Path, name: str) -> np.ndarray:
     return (np.asarray(Image.open(tmp / "masks" / f"{name}_mask.png")) > 0).astype(np.uint8)
 
 
-def _write_monai(tmp: Path, rows: list[Any], split_of: dict[int, dict[tuple[str, str], str]]) -> dict[str, Any]:
+def _write_monai(
+    tmp: Path, rows: list[Any], split_of: dict[int, dict[tuple[str, str], str]], settings: MaterializeSettings
+) -> dict[str, Any]:
     """0/1 label files and one MONAI datalist per fold (all images under "training" without folds)."""
     import json
 
@@ -276,3 +311,9 @@ def _write_nnunet(
         "splits_final": bool(splits),
         "split_rule": "nnU-Net val = our fold's test images; nnU-Net train = our train + val images",
     }
+
+
+#: ``--format`` name -> writer of its extra files (PNG folders, ``mapping.csv`` and ``labels.csv`` are always
+#: written). Adding a format is one writer plus one line here.
+FORMAT_WRITERS: dict[str, FormatWriter | None] = {"png": None, "monai": _write_monai, "nnunet": _write_nnunet}
+FORMATS: tuple[str, ...] = tuple(FORMAT_WRITERS)
