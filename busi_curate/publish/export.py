@@ -9,7 +9,8 @@ journal and options give the same bytes.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections import Counter
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -165,13 +166,6 @@ def build_rows(records: Sequence[ImageRecord], groups: Sequence[Group], policy: 
     ]
 
 
-def _tally(items: Iterable[str]) -> dict[str, int]:
-    out: dict[str, int] = {}
-    for x in items:
-        out[x] = out.get(x, 0) + 1
-    return out
-
-
 def _counts(rows: Sequence[ManifestRow], kept_only: bool) -> dict[str, int]:
     out = dict.fromkeys(sorted({r.cls for r in rows} | set(CLASSES)), 0)
     for r in rows:
@@ -247,7 +241,7 @@ def export_manifest(
     except ManifestError as exc:
         raise ManifestError(exc.message, scan.dir) from None
 
-    kinds = _tally(g.kind for g in sorted(groups, key=lambda g: g.size))
+    kinds = Counter(g.kind for g in sorted(groups, key=lambda g: g.size))
     standing = effective(decisions)
     scan_settings = scan.meta.get("settings", {})
     meta: dict[str, Any] = {
@@ -270,8 +264,8 @@ def export_manifest(
             "sha256": file_sha256(dpath),
             "lines": len(decisions),
             "standing": len(standing),
-            "standing_by": _tally(d.decided_by or "?" for d in standing.values()),
-            "standing_answers": _tally(f"{d.answer} {d.grade}".strip() for d in standing.values()),
+            "standing_by": Counter(d.decided_by or "?" for d in standing.values()),
+            "standing_answers": Counter(f"{d.answer} {d.grade}".strip() for d in standing.values()),
         },
         "scan": {
             "n_images": scan.n,
