@@ -31,7 +31,8 @@ def get_backend(name: str, **kwargs: object) -> SSIMBackend:
     if name not in BACKENDS:
         raise KeyError(f"unknown SSIM backend {name!r} (known: {', '.join(BACKENDS)})")
     module, cls = BACKENDS[name].split(":")
-    return getattr(importlib.import_module(module), cls)(**kwargs)  # type: ignore[no-any-return]
+    backend: SSIMBackend = getattr(importlib.import_module(module), cls)(**kwargs)
+    return backend
 
 
 __all__ = ["BACKENDS", "DEFAULT_BACKEND", "SSIMBackend", "SSIMSettings", "get_backend"]

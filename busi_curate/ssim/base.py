@@ -104,7 +104,7 @@ class SSIMBackend:
         """SSIM of ``images[a[k]]`` vs ``images[b[k]]`` for each k.
 
         Args:
-            images: ``(N, S, S) uint8``.
+            images: ``(N, H, W) uint8`` (square or not; each side at least the window).
             a, b: ``(P,) int64`` row indices.
 
         Returns:
@@ -136,7 +136,7 @@ class SSIMBackend:
 
 
 def check_images(images: np.ndarray, settings: SSIMSettings) -> None:
-    """Raise ValueError unless ``images`` is ``(N, S, S) uint8`` large enough for the window."""
+    """Raise ValueError unless ``images`` is ``(N, H, W) uint8`` with both sides at least the window."""
     if images.ndim != 3 or images.dtype != np.uint8:
         raise ValueError(f"expected (N, H, W) uint8 images, got {images.shape} {images.dtype}")
     if min(images.shape[1:]) < settings.window:

@@ -30,24 +30,24 @@ except ImportError as exc:  # pragma: no cover - numba is a core dependency
 # int -> float32 conversion). These three intrinsics are plain 32-bit LLVM operations; every value
 # they see is bounded well below 2**31 (see the bounds in ``_uniform_one``).
 @intrinsic
-def _mul32(typingctx, a, b):  # type: ignore[no-untyped-def]
-    def codegen(context, builder, sig, args):  # type: ignore[no-untyped-def]
+def _mul32(typingctx, a, b):
+    def codegen(context, builder, sig, args):
         return builder.mul(args[0], args[1])
 
     return types.int32(types.int32, types.int32), codegen
 
 
 @intrinsic
-def _add32(typingctx, a, b):  # type: ignore[no-untyped-def]
-    def codegen(context, builder, sig, args):  # type: ignore[no-untyped-def]
+def _add32(typingctx, a, b):
+    def codegen(context, builder, sig, args):
         return builder.add(args[0], args[1])
 
     return types.int32(types.int32, types.int32), codegen
 
 
 @intrinsic
-def _sub32(typingctx, a, b):  # type: ignore[no-untyped-def]
-    def codegen(context, builder, sig, args):  # type: ignore[no-untyped-def]
+def _sub32(typingctx, a, b):
+    def codegen(context, builder, sig, args):
         return builder.sub(args[0], args[1])
 
     return types.int32(types.int32, types.int32), codegen
@@ -59,29 +59,33 @@ MAX_INT_WINDOW = 11
 
 @njit(cache=True, parallel=True, boundscheck=False)
 def _uniform_stats(imgs: np.ndarray, w: int, k2h: float, tp: int) -> tuple[np.ndarray, np.ndarray]:
-    """Per-image window sums ``sx`` (int16) and ``dx = nw*Sxx - Sx^2 + k2/2`` (float32), rows padded to ``tp``."""
-    n, s, _ = imgs.shape
-    t = s - w + 1
+    """Per-image window sums ``sx`` (int16) and ``dx = nw*Sxx - Sx^2 + k2/2`` (float32), ``(N, TH, tp)``.
+
+    ``(N, H, W)`` images give ``TH = H - w + 1`` rows of ``TW = W - w + 1`` values, each row padded to ``tp``.
+    """
+    n, hgt, wid = imgs.shape
+    th = hgt - w + 1
+    tw = wid - w + 1
     nw = w * w
-    sx = np.zeros((n, t, tp), np.int16)
-    dx = np.ones((n, t, tp), np.float32)  # padding lanes: any finite, non-zero denominator
+    sx = np.zeros((n, th, tp), np.int16)
+    dx = np.ones((n, th, tp), np.float32)  # padding lanes: any finite, non-zero denominator
     for k in prange(n):
-        c1 = np.zeros(s, np.int64)
-        c2 = np.zeros(s, np.int64)
+        c1 = np.zeros(wid, np.int64)
+        c2 = np.zeros(wid, np.int64)
         img = imgs[k]
         for y in range(w):
-            for x in range(s):
+            for x in range(wid):
                 v = np.int64(img[y, x])
                 c1[x] += v
                 c2[x] += v * v
-        for yo in range(t):
+        for yo in range(th):
             if yo > 0:
-                for x in range(s):
+                for x in range(wid):
                     v = np.int64(img[yo + w - 1, x])
                     u = np.int64(img[yo - 1, x])
                     c1[x] += v - u
                     c2[x] += v * v - u * u
-            for x in range(t):
+            for x in range(tw):
                 s1 = np.int64(0)
                 s2 = np.int64(0)
                 for d in range(w):
@@ -110,8 +114,8 @@ def _term(
     sb = np.int32(sxb)
     # (mypy reads numba intrinsics as typing-context functions: hence the ignores)
     pxy = _mul32(sa, sb)  # type: ignore[call-arg,var-annotated]
-    q = _sub32(_mul32(nw, np.int32(hx)), pxy)  # type: ignore[call-arg]
-    e = _add32(_mul32(sa, sa), _mul32(sb, sb))  # type: ignore[call-arg]
+    q = _sub32(_mul32(nw, np.int32(hx)), pxy)
+    e = _add32(_mul32(sa, sa), _mul32(sb, sb))
     num = (two * np.float32(pxy) + k1f) * (two * np.float32(q) + k2f)
     den = (np.float32(e) + k1f) * (dxa + dxb)
     return lane * (num / den)
@@ -137,10 +141,11 @@ def _uniform_one(
     With window sums ``Sx, Sy, Sxy`` over ``nw = w*w`` pixels (``S <= 121*255``, ``Sxy <= 121*255^2``):
     ``SSIM = (2 Sx Sy + k1)(2 (nw Sxy - Sx Sy) + k2) / ((Sx^2 + Sy^2 + k1)(dx + dy))`` where every
     integer term is below 2**31, so the cancelling ``nw*Sxy - Sx*Sy`` is exact in int32; only the
-    ratio is float32 (vectorised 8 lanes wide; ``lane`` zeroes the padding lanes beyond ``t``).
+    ratio is float32 (vectorised 8 lanes wide; ``lane`` zeroes the padding lanes beyond ``TW``).
     """
-    s = ia.shape[0]
-    t = s - w + 1
+    hgt, wid = ia.shape
+    th = hgt - w + 1
+    tw = wid - w + 1
     tp = sxa.shape[1]
     nw = np.int32(w * w)
     for x in range(col.shape[0]):
@@ -148,16 +153,16 @@ def _uniform_one(
     for y in range(w):  # column sums of products over the first w rows (vpmaddwd)
         ra = ia[y]
         rb = ib[y]
-        for x in range(s):
+        for x in range(wid):
             col[x] += np.int32(ra[x]) * np.int32(rb[x])
     total = 0.0
-    for yo in range(t):
+    for yo in range(th):
         if yo > 0:  # slide the column sums down one row (exact integers: no drift)
             na = ia[yo + w - 1]
             nb = ib[yo + w - 1]
             pa = ia[yo - 1]
             pb = ib[yo - 1]
-            for x in range(s):
+            for x in range(wid):
                 col[x] += np.int32(np.int32(na[x]) * np.int32(nb[x]) - np.int32(pa[x]) * np.int32(pb[x]))
         row = np.float32(0.0)
         # fixed-width horizontal sums keep the loop one vector pass: 7 (the default), 3 and 5 (pruned mode)
@@ -182,7 +187,7 @@ def _uniform_one(
             for x in range(tp):
                 row += _term(h[x], sxa[yo, x], sxb[yo, x], dxa[yo, x], dxb[yo, x], lane[x], nw, k1f, k2f)
         total += row  # type: ignore[assignment]
-    return total / (t * t)
+    return total / (th * tw)
 
 
 @njit(cache=True, parallel=True, boundscheck=False)
@@ -200,7 +205,7 @@ def _uniform_pairs(
     """SSIM of each ``(a[p], b[p])``; contiguous chunks per thread, so a run of pairs sharing ``a`` keeps
     that reference image's rows in cache."""
     n_pairs = a.shape[0]
-    t = imgs.shape[1] - w + 1
+    tw = imgs.shape[2] - w + 1  # valid columns per row; the lanes beyond are padding
     tp = sx.shape[2]
     out = np.empty(n_pairs, np.float64)
     k1f = np.float32(k1)
@@ -210,7 +215,7 @@ def _uniform_pairs(
         col = np.zeros(tp + w, np.int32)
         h = np.zeros(tp, np.int32)
         lane = np.zeros(tp, np.float32)
-        lane[:t] = 1.0
+        lane[:tw] = 1.0
         lo = c * n_pairs // n_chunks
         hi = (c + 1) * n_pairs // n_chunks
         for p in range(lo, hi):
@@ -222,19 +227,20 @@ def _uniform_pairs(
 
 @njit(cache=True)
 def _filter_valid(img: np.ndarray, wts: np.ndarray) -> np.ndarray:
-    """Separable correlation with ``wts`` on the valid region, float64: ``(S, S) -> (T, T)``."""
-    s = img.shape[0]
+    """Separable correlation with ``wts`` on the valid region, float64: ``(H, W) -> (H - w + 1, W - w + 1)``."""
+    hgt, wid = img.shape
     w = wts.shape[0]
-    t = s - w + 1
-    tmp = np.zeros((t, s), np.float64)
-    for y in range(t):
+    th = hgt - w + 1
+    tw = wid - w + 1
+    tmp = np.zeros((th, wid), np.float64)
+    for y in range(th):
         for k in range(w):
             wk = wts[k]
-            for x in range(s):
+            for x in range(wid):
                 tmp[y, x] += wk * img[y + k, x]
-    out = np.zeros((t, t), np.float64)
-    for y in range(t):
-        for x in range(t):
+    out = np.zeros((th, tw), np.float64)
+    for y in range(th):
+        for x in range(tw):
             acc = 0.0
             for k in range(w):
                 acc += wts[k] * tmp[y, x + k]
@@ -244,10 +250,11 @@ def _filter_valid(img: np.ndarray, wts: np.ndarray) -> np.ndarray:
 
 @njit(cache=True, parallel=True)
 def _generic_stats(imgs: np.ndarray, wts: np.ndarray, cov_norm: float) -> tuple[np.ndarray, np.ndarray]:
-    n, s, _ = imgs.shape
-    t = s - wts.shape[0] + 1
-    mu = np.empty((n, t, t), np.float64)
-    var = np.empty((n, t, t), np.float64)
+    n, hgt, wid = imgs.shape
+    th = hgt - wts.shape[0] + 1
+    tw = wid - wts.shape[0] + 1
+    mu = np.empty((n, th, tw), np.float64)
+    var = np.empty((n, th, tw), np.float64)
     for k in prange(n):
         x = imgs[k].astype(np.float64)
         m = _filter_valid(x, wts)
@@ -269,7 +276,7 @@ def _generic_pairs(
     c2: float,
 ) -> np.ndarray:
     n_pairs = a.shape[0]
-    t = mu.shape[1]
+    th, tw = mu.shape[1], mu.shape[2]
     out = np.empty(n_pairs, np.float64)
     for p in prange(n_pairs):
         i = a[p]
@@ -277,15 +284,15 @@ def _generic_pairs(
         xy = imgs[i].astype(np.float64) * imgs[j].astype(np.float64)
         uxy = _filter_valid(xy, wts)
         acc = 0.0
-        for y in range(t):
-            for x in range(t):
+        for y in range(th):
+            for x in range(tw):
                 ux = mu[i, y, x]
                 uy = mu[j, y, x]
                 vxy = cov_norm * (uxy[y, x] - ux * uy)
                 acc += ((2 * ux * uy + c1) * (2 * vxy + c2)) / (
                     (ux * ux + uy * uy + c1) * (var[i, y, x] + var[j, y, x] + c2)
                 )
-        out[p] = acc / (t * t)
+        out[p] = acc / (th * tw)
     return out
 
 
@@ -325,8 +332,8 @@ class NumbaBackend(SSIMBackend):
             # scaled constants: nw^2 * (2 ux uy + C1) = 2 Sx Sy + k1,  nw^2/cov * (2 vxy + C2) = 2 (nw Sxy - Sx Sy) + k2
             k1 = nw * nw * st.c1
             k2 = nw * nw * st.c2 / st.cov_norm
-            t = imgs.shape[1] - w + 1
-            sx, dx = _uniform_stats(imgs, w, 0.5 * k2, -(-t // 8) * 8)
+            tw = imgs.shape[2] - w + 1  # row length of the statistics, padded to whole 8-lane vectors
+            sx, dx = _uniform_stats(imgs, w, 0.5 * k2, -(-tw // 8) * 8)
             return _Uniform(imgs, sx, dx, k1, k2)
         mu, var = _generic_stats(imgs, st.weights_1d(), st.cov_norm)
         return _Generic(imgs, mu, var)

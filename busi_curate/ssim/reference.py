@@ -9,7 +9,7 @@ from busi_curate.ssim.base import SSIMBackend, SSIMSettings
 
 
 def skimage_ssim(x: np.ndarray, y: np.ndarray, settings: SSIMSettings) -> float:
-    """``skimage.metrics.structural_similarity`` with ``settings``, on two ``(S, S) uint8`` images."""
+    """``skimage.metrics.structural_similarity`` with ``settings``, on two ``(H, W) uint8`` images."""
     return float(
         structural_similarity(
             x,

@@ -26,17 +26,17 @@ try:
 except ImportError as exc:  # pragma: no cover - exercised only without the extra
     raise MissingExtraError("the torch backend needs the [bench] extra: pip install -e .[bench]") from exc
 
-#: float64 values held per pair while a block is scored, in units of S*S and T*T (counted from ``_score``:
-#: two gathered images, their product and the T x S intermediate; about a dozen T x T temporaries).
+#: float64 values held per pair while a block is scored, in units of H*W and TH*TW (counted from ``_score``:
+#: two gathered images, their product and the TH x W intermediate; about a dozen TH x TW temporaries).
 _PER_PAIR_S2 = 4
 _PER_PAIR_T2 = 12
 
 
 @dataclass
 class _Prepared:
-    images: Any  # (N, S, S) float64 tensor on the device
-    mu: Any  # (N, T, T) float64 window means
-    var: Any  # (N, T, T) float64 window variances (cov_norm applied)
+    images: Any  # (N, H, W) float64 tensor on the device
+    mu: Any  # (N, TH, TW) float64 window means (TH = H - window + 1, TW = W - window + 1)
+    var: Any  # (N, TH, TW) float64 window variances (cov_norm applied)
     wts: Any  # (W,) float64 separable window
 
 
@@ -58,20 +58,21 @@ def _no_tf32() -> Iterator[None]:
 
 
 def _filter_valid(x: Any, wts: Any) -> Any:
-    """Separable correlation with ``wts`` on the valid region: ``(P, S, S) -> (P, T, T)`` float64.
+    """Separable correlation with ``wts`` on the valid region: ``(P, H, W) -> (P, H - w + 1, W - w + 1)`` float64.
 
     Sums of shifted slices (a fixed order, so CPU and CUDA add the same terms the same way); about 3x
     faster than a float64 ``conv2d`` on CPU.
     """
     w = wts.shape[0]
-    t = x.shape[1] - w + 1
+    th = x.shape[1] - w + 1
+    tw = x.shape[2] - w + 1
     ws = [float(v) for v in wts.cpu()]
-    y = x[:, 0:t, :] * ws[0]
+    y = x[:, 0:th, :] * ws[0]
     for k in range(1, w):
-        y.add_(x[:, k : k + t, :], alpha=ws[k])
-    z = y[:, :, 0:t] * ws[0]
+        y.add_(x[:, k : k + th, :], alpha=ws[k])
+    z = y[:, :, 0:tw] * ws[0]
     for k in range(1, w):
-        z.add_(y[:, :, k : k + t], alpha=ws[k])
+        z.add_(y[:, :, k : k + tw], alpha=ws[k])
     return z
 
 
@@ -95,10 +96,12 @@ class TorchBackend(SSIMBackend):
             raise MissingExtraError("the torch backend was asked for CUDA but torch sees no CUDA device")
         self.block_bytes = block_bytes or (2 << 30 if self.device.type == "cuda" else 256 << 20)
 
-    def pairs_per_block(self, size: int) -> int:
-        """Pairs scored at once for ``(size, size)`` images under the memory budget."""
-        t = size - self.settings.window + 1
-        per_pair = 8 * (_PER_PAIR_S2 * size * size + _PER_PAIR_T2 * t * t)
+    def pairs_per_block(self, height: int, width: int | None = None) -> int:
+        """Pairs scored at once for ``(height, width)`` images (square when ``width`` is None) under the memory budget."""
+        width = height if width is None else width
+        th = height - self.settings.window + 1
+        tw = width - self.settings.window + 1
+        per_pair = 8 * (_PER_PAIR_S2 * height * width + _PER_PAIR_T2 * th * tw)
         return max(1, self.block_bytes // per_pair)
 
     def prepare(self, images: np.ndarray) -> object:
@@ -113,7 +116,7 @@ class TorchBackend(SSIMBackend):
                 device=self.device,
             )
             var = torch.empty_like(mu)
-            step = max(1, self.pairs_per_block(images.shape[1]))
+            step = max(1, self.pairs_per_block(images.shape[1], images.shape[2]))
             for s in range(0, x.shape[0], step):
                 xs = x[s : s + step]
                 m = _filter_valid(xs, wts)
@@ -134,7 +137,7 @@ class TorchBackend(SSIMBackend):
 
     def pairs_prepared(self, prepared: object, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         assert isinstance(prepared, _Prepared)
-        step = self.pairs_per_block(prepared.images.shape[1])
+        step = self.pairs_per_block(prepared.images.shape[1], prepared.images.shape[2])
         out = np.empty(len(a), dtype=np.float64)
         with _no_tf32(), torch.no_grad():
             for s in range(0, len(a), step):
@@ -149,7 +152,7 @@ class TorchBackend(SSIMBackend):
         assert isinstance(prepared, _Prepared)
         n = images.shape[0]
         out = np.full((n, n), np.nan, dtype=np.float32)
-        step = self.pairs_per_block(images.shape[1])
+        step = self.pairs_per_block(images.shape[1], images.shape[2])
         with _no_tf32(), torch.no_grad():
             for a, b in _iter_pair_chunks(n, step):
                 ta = torch.from_numpy(a).to(self.device)
