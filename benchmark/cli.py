@@ -9,11 +9,14 @@ import functools
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import click
 
 from busi_curate.errors import CurateError
+
+if TYPE_CHECKING:
+    from .profiles import Precision
 
 F = TypeVar("F", bound=Callable[..., Any])
 EXTRA_HINT = "busi-bench needs the [bench] extra: pip install -e .[bench]"
@@ -77,9 +80,9 @@ def _overrides(**kw: Any) -> dict[str, Any]:
 @click.option("--task", type=click.Choice(["mt", "seg", "cls"]), help="multi-task or a single-task ablation")
 @click.option("--oversample/--no-oversample", default=None, help="deterministic oversampling (DO)")
 @click.option("--refine", help="prediction refining rule: paper, probability, none (no PR)")
-@click.option("--epochs", type=int)
-@click.option("--batch-size", type=int)
-@click.option("--lr", type=float)
+@click.option("--epochs", type=int, help="training epochs (default: the profile's)")
+@click.option("--batch-size", type=int, help="images per optimisation step (default: the profile's)")
+@click.option("--lr", type=float, help="Adam learning rate (default: the profile's)")
 @click.option(
     "--size",
     "--image-size",
@@ -88,7 +91,7 @@ def _overrides(**kw: Any) -> dict[str, Any]:
     help="side of the network input in pixels (--image-size: deprecated spelling, kept until 0.3)",
 )
 @click.option("--lambda", "lambda_seg", type=float, help="weight of the segmentation loss (eq. 4)")
-@click.option("--seed", type=int)
+@click.option("--seed", type=int, help="seed of every random choice (default: the profile's)")
 @click.option("--device", help="auto, cpu or cuda")
 @click.option("--early-stopping", type=int, help="patience in epochs, 0 = off")
 @click.option("--plateau/--no-plateau", default=None, help="reduce the learning rate on a plateau")
@@ -218,7 +221,13 @@ def summarize(run_dir: Path, md_out: Path | None, ddof: int) -> None:
 @main.command()
 @click.argument("seg_run", type=click.Path(file_okay=False, exists=True, path_type=Path))
 @click.argument("cls_run", type=click.Path(file_okay=False, exists=True, path_type=Path))
-@click.option("--out", "out", required=True, type=click.Path(file_okay=False, path_type=Path))
+@click.option(
+    "--out",
+    "out",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="folder for the combined run (metrics, per-image results)",
+)
 @click.option("--refine", default="paper", show_default=True, help="refining rule")
 @user_errors
 def combine(seg_run: Path, cls_run: Path, out: Path, refine: str) -> None:
@@ -232,7 +241,13 @@ def combine(seg_run: Path, cls_run: Path, out: Path, refine: str) -> None:
 
 @main.command()
 @click.argument("runs_dir", type=click.Path(file_okay=False, exists=True, path_type=Path))
-@click.option("--out", "out", required=True, type=click.Path(file_okay=False, path_type=Path))
+@click.option(
+    "--out",
+    "out",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="folder for table4..table9, significance and curves",
+)
 @click.option(
     "--grid",
     "grid_file",
@@ -273,7 +288,13 @@ def report(
     type=click.Path(dir_okay=False, exists=True, path_type=Path),
     help="review journal naming the same-frame and adjacent-frame pairs (e.g. manifests/curated_busi_v1/decisions.csv)",
 )
-@click.option("--out", "out", required=True, type=click.Path(file_okay=False, path_type=Path))
+@click.option(
+    "--out",
+    "out",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="folder for the leakage report",
+)
 @click.option(
     "--curated",
     "curated_run",
@@ -328,9 +349,15 @@ def rescore(run_dir: Path) -> None:
 @main.command()
 @click.argument("checkpoint", type=click.Path(dir_okay=False, exists=True, path_type=Path))
 @click.argument("images", nargs=-1, required=True, type=click.Path(dir_okay=False, exists=True, path_type=Path))
-@click.option("--out", "out", required=True, type=click.Path(file_okay=False, path_type=Path))
+@click.option(
+    "--out",
+    "out",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="folder for the predicted masks and overlays (never overwritten)",
+)
 @click.option("--refine", help="refining rule (default: the checkpoint's)")
-@click.option("--device", default="auto", show_default=True)
+@click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda")
 @user_errors
 def predict(checkpoint: Path, images: tuple[Path, ...], out: Path, refine: str | None, device: str) -> None:
     """Masks, classes and refining warnings for new images."""
@@ -355,7 +382,7 @@ def predict(checkpoint: Path, images: tuple[Path, ...], out: Path, refine: str |
     show_default=True,
     help="side of the input (--image-size: deprecated spelling, kept until 0.3)",
 )
-@click.option("--batch-size", default=2, show_default=True)
+@click.option("--batch-size", default=2, show_default=True, help="images per timed step")
 @click.option("--steps", default=5, show_default=True, help="timed training steps per model (after 1 warm-up)")
 @click.option(
     "--epoch-images",
@@ -363,7 +390,7 @@ def predict(checkpoint: Path, images: tuple[Path, ...], out: Path, refine: str |
     show_default=True,
     help="images per epoch for the epoch estimate (about a curated fold after oversampling)",
 )
-@click.option("--device", default="auto", show_default=True)
+@click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda")
 @click.option(
     "--precision",
     "precisions",
@@ -402,7 +429,8 @@ def speed(
         steps,
         epoch_images,
         device,
-        [p.strip() for p in precisions.split(",") if p.strip()],
+        # unchecked here, as before: RunConfig's precision names are matched by amp_dtype
+        cast("list[Precision]", [p.strip() for p in precisions.split(",") if p.strip()]),
     )
     if as_json:
         for r in results:
@@ -487,10 +515,22 @@ def grid(
 
 @main.command()
 @click.argument("data_dir", type=click.Path(file_okay=False, exists=True, path_type=Path))
-@click.option("--out", "out", required=True, type=click.Path(file_okay=False, path_type=Path))
+@click.option(
+    "--out",
+    "out",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="folder for manifest.csv + folds.csv of the naive split",
+)
 @click.option("--k", "k", type=click.IntRange(min=2), default=4, show_default=True, help="number of folds")
 @click.option("--seed", type=int, default=1993, show_default=True, help="random_state of StratifiedKFold")
-@click.option("--val-fraction", type=click.FloatRange(0, 1, max_open=True), default=0.2, show_default=True)
+@click.option(
+    "--val-fraction",
+    type=click.FloatRange(0, 1, max_open=True),
+    default=0.2,
+    show_default=True,
+    help="share of each training part held out for validation",
+)
 @user_errors
 def provisional(data_dir: Path, out: Path, k: int, seed: int, val_fraction: float) -> None:
     """An UNCURATED manifest of every image in DATA_DIR with the paper code's naive folds (no group links):

@@ -504,7 +504,9 @@ CASES: list[Case] = [
         "materialize-damaged-manifest",
         lambda c: (
             (c.manifest / "manifest.csv").write_text("a,b\n"),
-            _curate("materialize", str(c.manifest / "manifest.csv"), str(c.data), str(c.out), needle="manifest.csv"),
+            _curate(
+                "materialize", str(c.manifest / "manifest.csv"), str(c.data), "--out", str(c.out), needle="manifest.csv"
+            ),
         )[1],
     ),
     Case(
@@ -515,6 +517,7 @@ CASES: list[Case] = [
                 "materialize",
                 str(c.manifest / "manifest.csv"),
                 str(c.data),
+                "--out",
                 str(c.out),
                 needle=Path(_first_kept(c)).name,
             ),

@@ -197,7 +197,14 @@ def verify(
 @click.command()
 @click.argument("manifest", type=click.Path(path_type=Path))
 @click.argument("data_dir", type=click.Path(path_type=Path))
-@click.argument("out", type=click.Path(file_okay=False, path_type=Path))
+@click.argument("legacy_out", metavar="", required=False, type=click.Path(file_okay=False, path_type=Path))
+@click.option(
+    "--out",
+    "out",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Output folder (new, or an earlier materialize output). A third positional OUT is the deprecated "
+    "spelling, kept until 0.3.",
+)
 @click.option(
     "--size",
     default="128",
@@ -225,7 +232,8 @@ def verify(
 def materialize(
     manifest: Path,
     data_dir: Path,
-    out: Path,
+    legacy_out: Path | None,
+    out: Path | None,
     size: str,
     include_removed: bool,
     folds_path: Path | None,
@@ -233,12 +241,19 @@ def materialize(
     nnunet_id: int,
     nnunet_name: str,
 ) -> None:
-    """Write MANIFEST's kept images and merged masks from DATA_DIR into OUT (verified first), with a mapping CSV."""
+    """Write MANIFEST's kept images and merged masks from DATA_DIR into --out (verified first), with a mapping CSV."""
     from busi_curate.errors import ManifestError
     from busi_curate.publish.manifest import read_manifest
     from busi_curate.publish.materialize import MaterializeSettings
     from busi_curate.publish.materialize import materialize as run
 
+    if legacy_out is not None and out is not None:
+        raise click.UsageError("give the output folder once: --out OUT (the positional OUT is deprecated)")
+    if legacy_out is not None:
+        click.echo("warning: a positional OUT is deprecated (kept until 0.3); use --out OUT", err=True)
+        out = legacy_out
+    if out is None:
+        raise click.UsageError("missing --out OUT (the output folder)")
     if size.lower() == "none":
         side = None
     elif size.isdigit() and int(size) > 0:

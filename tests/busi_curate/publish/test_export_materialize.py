@@ -22,7 +22,9 @@ def test_writes_kept_images_and_masks_at_128(
     synthetic_manifest_dir: Path, synthetic_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     out = tmp_path / "cur"
-    code, stdout, _ = run_cli(["materialize", str(synthetic_manifest_dir), str(synthetic_dir), str(out)], capsys)
+    code, stdout, _ = run_cli(
+        ["materialize", str(synthetic_manifest_dir), str(synthetic_dir), "--out", str(out)], capsys
+    )
     assert code == 0 and "128x128" in stdout
     m = read_manifest(synthetic_manifest_dir)
     kept = m.kept()
@@ -59,6 +61,7 @@ def test_original_size_and_removed(
             "materialize",
             str(synthetic_manifest_dir),
             str(synthetic_dir),
+            "--out",
             str(out),
             "--size",
             "none",
@@ -90,7 +93,7 @@ def test_refuses_changed_data_and_writes_nothing(
     a[0, 0] ^= 0x80
     Image.fromarray(a).save(p)
     out = tmp_path / "cur"
-    code, _, err = run_cli(["materialize", str(synthetic_manifest_dir), str(data), str(out)], capsys)
+    code, _, err = run_cli(["materialize", str(synthetic_manifest_dir), str(data), "--out", str(out)], capsys)
     assert code == 2 and "differ from the manifest" in err
     assert not out.exists() and not [q for q in tmp_path.iterdir() if q.name.startswith(".cur")]
 
@@ -100,7 +103,8 @@ def test_bad_size(
     synthetic_manifest_dir: Path, synthetic_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], size: str
 ) -> None:
     code, _, err = run_cli(
-        ["materialize", str(synthetic_manifest_dir), str(synthetic_dir), str(tmp_path / "o"), "--size", size], capsys
+        ["materialize", str(synthetic_manifest_dir), str(synthetic_dir), "--out", str(tmp_path / "o"), "--size", size],
+        capsys,
     )
     assert code == 2 and "--size" in err
 
@@ -111,14 +115,17 @@ def test_refuses_a_foreign_output_folder_and_replaces_its_own(
     foreign = tmp_path / "foreign"
     foreign.mkdir()
     (foreign / "thesis.tex").write_text("precious")
-    code, _, err = run_cli(["materialize", str(synthetic_manifest_dir), str(synthetic_dir), str(foreign)], capsys)
+    code, _, err = run_cli(
+        ["materialize", str(synthetic_manifest_dir), str(synthetic_dir), "--out", str(foreign)], capsys
+    )
     assert code == 2 and "not an earlier" in err and (foreign / "thesis.tex").exists()
     out = tmp_path / "cur"
     for size in ("64", "32"):
         assert (
-            run_cli(["materialize", str(synthetic_manifest_dir), str(synthetic_dir), str(out), "--size", size], capsys)[
-                0
-            ]
+            run_cli(
+                ["materialize", str(synthetic_manifest_dir), str(synthetic_dir), "--out", str(out), "--size", size],
+                capsys,
+            )[0]
             == 0
         )
     assert json.loads((out / "materialize.json").read_text())["size"] == 32
@@ -175,3 +182,26 @@ def test_materialize_nnunet_raw_dataset(synthetic_manifest_dir, synthetic_dir, t
         assert set(s) == {"train", "val"} and not set(s["train"]) & set(s["val"])
         assert len(s["val"]) == len(folds.split(k)["test"])  # nnU-Net validates on exactly our test fold
         assert set(s["train"]) | set(s["val"]) == {n[:-4] for n in labels}
+
+
+def test_positional_out_is_a_deprecated_alias(
+    synthetic_manifest_dir: Path, synthetic_dir: Path, tmp_path: Path, capsys
+) -> None:
+    code, _, err = run_cli(
+        ["materialize", str(synthetic_manifest_dir), str(synthetic_dir), str(tmp_path / "old")], capsys
+    )
+    assert code == 0 and "deprecated" in err and (tmp_path / "old" / "materialize.json").is_file()
+    code, _, err = run_cli(
+        [
+            "materialize",
+            str(synthetic_manifest_dir),
+            str(synthetic_dir),
+            str(tmp_path / "a"),
+            "--out",
+            str(tmp_path / "b"),
+        ],
+        capsys,
+    )
+    assert code == 2 and "once" in err and not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
+    code, _, err = run_cli(["materialize", str(synthetic_manifest_dir), str(synthetic_dir)], capsys)
+    assert code == 2 and "--out" in err

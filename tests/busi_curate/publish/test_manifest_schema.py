@@ -130,7 +130,8 @@ def test_folds_naming_unknown_or_removed_images(copy: Path, capsys: pytest.Captu
         assert exc.value.path == p, name
     # through the CLI (materialize reads the folds file before touching any data): one line, exit 2
     code, _, err = run_cli(
-        ["materialize", str(copy), str(copy), str(copy.parent / "o"), "--folds", str(bad_dir / "unknown.csv")], capsys
+        ["materialize", str(copy), str(copy), "--out", str(copy.parent / "o"), "--folds", str(bad_dir / "unknown.csv")],
+        capsys,
     )
     assert code == 2 and "benign 999" in err
     assert not (copy.parent / "o").exists()
