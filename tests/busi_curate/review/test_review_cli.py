@@ -133,11 +133,12 @@ def test_replay_bad_input(scan_copy, tmp_path, capsys):
 
 
 def start_server(scan_dir: Path, *extra: str) -> tuple[subprocess.Popen, str]:
-    tests = str(Path(__file__).parent)  # so that --assistant test_review_auto:FakeAssistant imports
+    # so that --assistant test_review_auto:FakeAssistant imports (it imports conftest/helpers from tests/)
+    here, tests = str(Path(__file__).parent), str(Path(__file__).parents[2])
     env = {
         **os.environ,
         "PYTHONUNBUFFERED": "1",
-        "PYTHONPATH": os.pathsep.join(p for p in (tests, os.environ.get("PYTHONPATH", "")) if p),
+        "PYTHONPATH": os.pathsep.join(p for p in (here, tests, os.environ.get("PYTHONPATH", "")) if p),
     }
     proc = subprocess.Popen(
         [sys.executable, "-m", "busi_curate", "review", str(scan_dir), "--reviewer", "kim", *extra],
