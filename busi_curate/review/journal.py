@@ -20,7 +20,7 @@ import re
 import unicodedata
 import warnings
 from collections.abc import Iterable
-from dataclasses import astuple, dataclass, fields
+from dataclasses import astuple, dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -158,7 +158,7 @@ class Journal:
         """Validate, stamp the time if empty, write, fsync. Returns the decision as written."""
         decision.validate()
         if not decision.time:
-            decision = Decision(**{**{f.name: getattr(decision, f.name) for f in fields(Decision)}, "time": now()})
+            decision = replace(decision, time=now())
         self._write(_line(decision))
         return decision
 
