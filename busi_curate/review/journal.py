@@ -245,14 +245,22 @@ def undo_applies(undo: Decision, top: Decision) -> bool:
     return not sep or (top.time == when and undo.evidence.split(" @ ")[0] == f"undo {top.answer}")
 
 
+def apply_line(stack: list[Decision], d: Decision) -> Decision | None:
+    """Apply one journal line to its pair's stack of answers (the standing one last).
+
+    The one undo rule, shared by :func:`effective` and the review walk: an ``undo`` pops the decision
+    it names (:func:`undo_applies`) and returns it; any other answer is pushed. Returns None when
+    nothing was taken back.
+    """
+    if d.answer != "undo":
+        stack.append(d)
+        return None
+    return stack.pop() if stack and undo_applies(d, stack[-1]) else None
+
+
 def effective(decisions: Iterable[Decision]) -> dict[tuple[Key, Key], Decision]:
     """The standing decision on each pair: the latest line, with ``undo`` revoking the one it names."""
     stacks: dict[tuple[Key, Key], list[Decision]] = {}
     for d in decisions:
-        st = stacks.setdefault(d.pair, [])
-        if d.answer == "undo":
-            if st and undo_applies(d, st[-1]):
-                st.pop()
-        else:
-            st.append(d)
+        apply_line(stacks.setdefault(d.pair, []), d)
     return {pair: st[-1] for pair, st in stacks.items() if st}
