@@ -31,7 +31,6 @@ import click
     type=click.FloatRange(50, 100, min_open=True, max_open=True),
     help="Share (%) of each SSIM sample inside the shaded ranges of Fig. 5; sets the suggested threshold.",
 )
-@click.option("--max-panels", default=12, show_default=True, type=click.IntRange(0), help="Example group panels drawn.")
 @click.option(
     "--iou-size",
     default=256,
@@ -44,29 +43,58 @@ import click
     is_flag=True,
     help="Mask IoU by resizing both masks to a common square only (no scale+shift registration).",
 )
+@click.option("--no-gallery", is_flag=True, help="No thumbnail gallery of the groups (a table only).")
+@click.option(
+    "--thumb-height",
+    default=80,
+    show_default=True,
+    type=click.IntRange(16, 512),
+    help="Height (px) of the gallery's thumbnails.",
+)
+@click.option("--dpi", default=300, show_default=True, type=click.IntRange(50, 1200), help="Resolution of figure PNGs.")
+@click.option(
+    "--max-panels",
+    default=None,
+    type=click.IntRange(0),
+    hidden=True,
+    help="Deprecated (until 0.3): the gallery shows every group; --max-panels 0 means --no-gallery.",
+)
 def report(
     scan_dir: Path,
     out: Path,
     decisions: Path | None,
     include_adjacent: bool,
     threshold_percentile: float,
-    max_panels: int,
     iou_size: int,
     no_register: bool,
+    no_gallery: bool,
+    thumb_height: int,
+    dpi: int,
+    max_panels: int | None,
 ) -> None:
     """Write the findings of a review as a report: groups, class conflicts, mask IoU (Table 2), SSIM of
-    duplicate vs other pairs with tests (Table 1, Fig. 5), class distributions (Table 3), example panels.
+    duplicate vs other pairs with tests (Table 1, Fig. 5), class distributions (Table 3), a thumbnail
+    gallery of every group and the commands that reproduce it.
 
-    Writes OUT/report.md, OUT/report.html, CSV tables, PNG figures and OUT/report.json.
+    Writes OUT/report.md, OUT/report.html, CSV tables, figures (PNG + SVG), OUT/gallery/ and OUT/report.json.
     """
-    from busi_curate.findings.report import ReportSettings, make_report
+    from busi_curate.findings import ReportSettings, make_report
 
+    if max_panels is not None:
+        click.echo(
+            "warning: --max-panels is deprecated: the report's gallery shows every group"
+            + ("; --max-panels 0 is read as --no-gallery" if max_panels == 0 else " (use --no-gallery for none)"),
+            err=True,
+        )
+        no_gallery = no_gallery or max_panels == 0
     settings = ReportSettings(
         include_adjacent=include_adjacent,
         threshold_percentile=threshold_percentile,
-        max_panels=max_panels,
         iou_size=iou_size,
         register=not no_register,
+        gallery=not no_gallery,
+        thumb_height=thumb_height,
+        figure_dpi=dpi,
     )
     rep = make_report(scan_dir, out, decisions, settings)
     c, s = rep["counts"], rep["ssim"]
