@@ -12,10 +12,9 @@ hardware produced it.
 
 from __future__ import annotations
 
-import html
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,6 +29,9 @@ from . import paper_figures as paper
 from .errors import BenchError
 from .provenance import read_checked_json
 from .summarize import DEFAULT_DDOF, mean_std
+from .tables import html_table, markdown_table, write_table
+
+__all__ = ["build_report", "html_table", "load_runs", "markdown_table", "parse_cases", "write_table"]
 
 SEG_KEYS = ("dsc_benign", "dsc_malignant", "dsc_normal", "dsc_avg")
 CLS_KEYS = ("f1_benign", "f1_malignant", "f1_normal", "f1_weighted", "acc")
@@ -236,20 +238,6 @@ def metric_table(
     return pd.DataFrame(rows)
 
 
-def markdown_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    """A GitHub-flavoured Markdown table."""
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(str(c) for c in r) + " |" for r in rows]
-    return "\n".join(lines)
-
-
-def html_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    """The same table as HTML."""
-    head = "".join(f"<th>{html.escape(str(h))}</th>" for h in header)
-    body = "".join("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in r) + "</tr>" for r in rows)
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
-
-
 def wide(tidy: pd.DataFrame, labels: Sequence[str], keys: Sequence[str]) -> tuple[list[str], list[list[str]]]:
     """Rows: each configuration (this run) followed by the paper's figures where the paper gives them."""
     header = ["Configuration", "Source", *[LABELS[k] for k in keys]]
@@ -294,28 +282,6 @@ def provenance_lines(entries: Sequence[Entry]) -> list[str]:
     return lines
 
 
-def write_table(
-    out: Path, name: str, title: str, tidy: pd.DataFrame, header: list[str], rows: list[list[str]], notes: Sequence[str]
-) -> None:
-    """``name.csv`` (tidy), ``name.md`` and ``name.html`` (wide, with notes)."""
-    write_csv(out / f"{name}.csv", tidy)
-    md = [
-        f"# {title}",
-        "",
-        *notes,
-        "",
-        markdown_table(header, rows) if rows else "_no finished run for this table_",
-        "",
-    ]
-    write_text(out / f"{name}.md", "\n".join(md))
-    body = "".join(f"<p>{html.escape(n.lstrip('- '))}</p>" for n in notes)
-    write_text(
-        out / f"{name}.html",
-        f"<!doctype html><meta charset='utf-8'><title>{html.escape(title)}</title>"
-        f"<h1>{html.escape(title)}</h1>{body}{html_table(header, rows) if rows else '<p>no finished run</p>'}\n",
-    )
-
-
 STD_NOTE = "- mean ± population standard deviation over folds (ddof 0, as the paper's code computes it)"
 
 
@@ -338,16 +304,27 @@ def build_report(
 ) -> list[Path]:
     """Write every table, significance.csv, learning curves and (with ``cases``) the Fig. 6 grid. Returns the files."""
     from .grid import load_grid
-    from .significance import significance_rows
+    from .report_figures import fig6_grid, learning_curves
 
     out = Path(out)
     grid = load_grid(grid_file) if grid_file else None
     runs = load_runs(runs_dir, grid)
-    written: list[Path] = []
     sig_rows: list[dict[str, Any]] = []
-    keys = SEG_KEYS + CLS_KEYS
+    for build in TABLE_BUILDERS:
+        sig_rows += build(runs, out, ddof)
+    _write_significance(out, pd.DataFrame(sig_rows))
+    written = learning_curves(runs, out / "curves")
+    if cases:
+        t5 = {e.label: e for e in ablation_entries(runs, "5")}  # one entry per row label
+        written += fig6_grid(runs, list(t5.values()), cases, out, data_dir)
+    written += sorted(out.glob("table*.*")) + [out / "significance.csv", out / "significance.md"]
+    return written
 
-    # Table 4: segmentation-only networks by subset
+
+def _table4(runs: Sequence[RunData], out: Path, ddof: int) -> list[dict[str, Any]]:
+    """Table 4: segmentation-only networks by class subset."""
+    from .significance import significance_rows
+
     t4 = [
         Entry(f"{r.config['model']} ({r.config.get('class_subset', 'all')})", r)
         for r in runs
@@ -359,22 +336,43 @@ def build_report(
     t4_paper = {f"{m} ({s})": v for (m, s), v in paper.TABLE4.items()}
     tidy4 = metric_table(t4, TABLE4_KEYS, t4_paper, ddof)
     h, rws = wide(tidy4, [e.label for e in t4], TABLE4_KEYS)
-    write_table(
-        out,
-        "table4",
-        "Table 4: single-task segmentation networks on Curated BUSI",
-        tidy4,
-        h,
-        rws,
-        [
-            STD_NOTE,
-            "- the paper's Table 4 is not public as a table; only the UNet++ DSC its text quotes is shown",
-            *provenance_lines(t4),
-        ],
-    )
-    sig_rows += significance_rows("4", t4, "dice")
+    notes = [
+        STD_NOTE,
+        "- the paper's Table 4 is not public as a table; only the UNet++ DSC its text quotes is shown",
+        *provenance_lines(t4),
+    ]
+    write_table(out, "table4", "Table 4: single-task segmentation networks on Curated BUSI", tidy4, h, rws, notes)
+    return significance_rows("4", t4, "dice")
 
-    # Tables 5 and 6: ablations
+
+def _incoherence_note(entries: Sequence[Entry], ddof: int) -> list[str]:
+    """The share of incoherent predictions before refining, for the rows that refine."""
+    if not entries:
+        return []
+    refined = ("ST (Seg + Cls) + PR", "ST (Seg + Cls) + PR + DO", "MT + PR", "MT + PR + DO")
+    parts = []
+    for e in entries:
+        if e.label not in refined:
+            continue
+        values = (
+            e.fold_values("incoherent_before_pr")
+            if e.scoring == "after"
+            else [f.get("incoherent_before_pr") for f in e.run.folds]
+        )
+        parts.append(f"{e.label} {_fmt(*mean_std(values, ddof)[:2])}")
+    return [
+        "- share of incoherent predictions before refining: "
+        + ", ".join(parts)
+        + f" (paper: ST {paper.INCOHERENT['ST']:.3f}, MT {paper.INCOHERENT['MT']:.3f})"
+    ]
+
+
+def _ablation_tables(runs: Sequence[RunData], out: Path, ddof: int) -> list[dict[str, Any]]:
+    """Tables 5 and 6: the ablations with UNet++ and nnU-Net; the proposal tested against every other row."""
+    from .significance import significance_rows
+
+    keys = SEG_KEYS + CLS_KEYS
+    sig_rows: list[dict[str, Any]] = []
     for table, title, paper_rows in (
         ("5", "Table 5: ablation, UNet++ on Curated BUSI", paper.TABLE5),
         ("6", "Table 6: ablation, nnU-Net on Curated BUSI", paper.TABLE6),
@@ -382,39 +380,22 @@ def build_report(
         entries = ablation_entries(runs, table)
         tidy = metric_table(entries, keys, paper_rows, ddof)
         h, rws = wide(tidy, [e.label for e in entries], keys)
-        inco = (
-            [
-                "- share of incoherent predictions before refining: "
-                + ", ".join(
-                    f"{e.label} {_fmt(*mean_std(e.fold_values('incoherent_before_pr') if e.scoring == 'after' else [f.get('incoherent_before_pr') for f in e.run.folds], ddof)[:2])}"
-                    for e in entries
-                    if e.label in ("ST (Seg + Cls) + PR", "ST (Seg + Cls) + PR + DO", "MT + PR", "MT + PR + DO")
-                )
-                + f" (paper: ST {paper.INCOHERENT['ST']:.3f}, MT {paper.INCOHERENT['MT']:.3f})"
-            ]
-            if entries
-            else []
-        )
-        write_table(
-            out,
-            f"table{table}",
-            title,
-            tidy,
-            h,
-            rws,
-            [
-                STD_NOTE,
-                "- MT and MT + PR are one training scored before and after refining (PR is inference-only)",
-                *inco,
-                *provenance_lines(entries),
-            ],
-        )
+        notes = [
+            STD_NOTE,
+            "- MT and MT + PR are one training scored before and after refining (PR is inference-only)",
+            *_incoherence_note(entries, ddof),
+            *provenance_lines(entries),
+        ]
+        write_table(out, f"table{table}", title, tidy, h, rws, notes)
         proposal = next((e for e in entries if e.label == "MT + PR + DO"), None)
         if proposal is not None:
             others = [e for e in entries if e is not proposal]
             sig_rows += significance_rows(table, [proposal, *others], "both", reference=proposal)
+    return sig_rows
 
-    # Table 7: confusion matrices, ST (Cls) and the proposal
+
+def _table7(runs: Sequence[RunData], out: Path, ddof: int) -> list[dict[str, Any]]:
+    """Table 7: confusion matrices of ST (Cls) and the proposal, pooled over the test folds."""
     t5 = {e.label: e for e in ablation_entries(runs, "5")}
     cm_rows, cm_tidy = [], []
     for label in ("ST (Cls)", "MT + PR + DO"):
@@ -447,8 +428,13 @@ def build_report(
             *provenance_lines([t5[k] for k in ("ST (Cls)", "MT + PR + DO") if k in t5]),
         ],
     )
+    return []
 
-    # Tables 8 and 9: multi-task methods
+
+def _tables89(runs: Sequence[RunData], out: Path, ddof: int) -> list[dict[str, Any]]:
+    """Tables 8 and 9: the multi-task methods (segmentation, then classification)."""
+    from .significance import significance_rows
+
     t89: list[Entry] = []
     for label, model in TABLE89_COLUMNS:
         cand = [
@@ -468,31 +454,28 @@ def build_report(
         tidy = metric_table(t89, ks, paper.TABLE89, ddof)
         h, rws = wide(tidy, [e.label for e in t89], ks)
         write_table(out, f"table{table}", title, tidy, h, rws, [STD_NOTE, *provenance_lines(t89)])
-    if len(t89) > 1:
-        sig_rows += significance_rows("8-9", t89, "both")
+    return significance_rows("8-9", t89, "both") if len(t89) > 1 else []
 
-    sig = pd.DataFrame(sig_rows)
+
+def _write_significance(out: Path, sig: pd.DataFrame) -> None:
+    """``significance.csv`` and its Markdown view."""
     write_csv(out / "significance.csv", sig)
-    write_text(
-        out / "significance.md",
-        "# Paired significance tests\n\n"
-        + (
-            "Wilcoxon signed-rank on per-image DSC, McNemar (exact) on per-image classification correctness, paired t-test "
-            "over per-fold figures; p adjusted with Holm's method within each (table, test, metric) family.\n\n"
-            + markdown_table(list(sig.columns), [[_short(v) for v in r] for r in sig.itertuples(index=False)])
-            if not sig.empty
-            else "_no comparable pairs of configurations yet_"
-        )
-        + "\n",
+    intro = (
+        "Wilcoxon signed-rank on per-image DSC, McNemar (exact) on per-image classification correctness, paired t-test "
+        "over per-fold figures; p adjusted with Holm's method within each (table, test, metric) family.\n\n"
     )
+    body = (
+        intro + markdown_table(list(sig.columns), [[_short(v) for v in r] for r in sig.itertuples(index=False)])
+        if not sig.empty
+        else "_no comparable pairs of configurations yet_"
+    )
+    write_text(out / "significance.md", "# Paired significance tests\n\n" + body + "\n")
 
-    from .report_figures import fig6_grid, learning_curves
 
-    written += learning_curves(runs, out / "curves")
-    if cases:
-        written += fig6_grid(runs, list(t5.values()), cases, out, data_dir)
-    written += sorted(out.glob("table*.*")) + [out / "significance.csv", out / "significance.md"]
-    return written
+#: the tables of the report, in order: each writes its files and returns its significance rows.
+#: Adding a table is one builder plus one line here.
+TableBuilder = Callable[[Sequence[RunData], Path, int], list[dict[str, Any]]]
+TABLE_BUILDERS: tuple[TableBuilder, ...] = (_table4, _ablation_tables, _table7, _tables89)
 
 
 def _short(v: Any) -> str:
