@@ -2,13 +2,19 @@
 
 Routes (everything else is 404):
 
-* ``GET /`` -- the page (the per-session token is in a ``<meta>`` tag); ``GET /static/<name>`` -- its JS/CSS;
-* ``GET /api/question`` -- the current question, its evidence and the progress, as JSON;
+* ``GET /`` -- the question page; ``GET /gallery`` -- the audit of the assistant's automatic decisions (the
+  per-session token is in a ``<meta>`` tag of both); ``GET /static/<name>`` -- their JS/CSS;
+* ``GET /api/question`` -- the current question (sides, SSIM, the assistant's evidence in words and figures,
+  its registration of the pair), the question counter, the progress, or what to run next when done;
+* ``GET /api/auto`` -- every pair the assistant decided, with its verdict, score, confidence and what stands now;
+* ``GET /api/pair/<reference>/<candidate>`` -- one pair (by rows) as the gallery's detail view shows it;
 * ``POST /api/answer`` -- ``{"answer": same|different|skip|undo, "grade": ..., "reference": row,
-  "candidate": row}``; needs the ``X-Review-Token`` header. The decision is appended to the journal
-  (flushed + fsync'ed) before the reply, which carries the next question;
-* ``GET /img/<row>.png`` and ``GET /mask/<row>.png`` -- a scanned image (downscaled) and its mask outline,
-  by row of the scan only; a path whose real location leaves the scanned data folder is refused (403).
+  "candidate": row}``; ``POST /api/overrule`` -- ``{"reference": row, "candidate": row, "answer": same|different,
+  "grade": ..., "standing": id}`` replaces an automatic decision. Both need the ``X-Review-Token`` header;
+  the decision is appended to the journal (flushed + fsync'ed) before the reply;
+* ``GET /img|mask|thumb|full|fullmask/<row>.png`` -- a scanned image (downscaled to 512 px, to 160 px, or at
+  its native size) and its mask outline, by row of the scan only; a path whose real location leaves the
+  scanned data folder is refused (403).
 
 Requests whose ``Host`` header is not this server's loopback address are refused (DNS rebinding).
 """
@@ -17,8 +23,12 @@ from __future__ import annotations
 
 import io
 import json
+import math
+import os
 import re
 import secrets
+import shlex
+import shutil
 import sys
 import threading
 from collections import OrderedDict
@@ -31,15 +41,25 @@ from typing import Any, cast
 import numpy as np
 
 from busi_curate.errors import CurateError
-from busi_curate.review.journal import GRADES, Decision
-from busi_curate.review.walk import Question, RowPair, Walk
+from busi_curate.review.journal import GRADES, Decision, Key, effective, undo_id
+from busi_curate.review.walk import AUTO, Question, RowPair, Walk
 
 LOOPBACK = "127.0.0.1"
 STATIC_DIR = Path(__file__).with_name("static")
-STATIC_FILES = {"app.js": "text/javascript; charset=utf-8", "style.css": "text/css; charset=utf-8"}
+STATIC_FILES = {
+    "app.js": "text/javascript; charset=utf-8",
+    "viewer.js": "text/javascript; charset=utf-8",
+    "gallery.js": "text/javascript; charset=utf-8",
+    "style.css": "text/css; charset=utf-8",
+}
+PAGES = {"/": "index.html", "/index.html": "index.html", "/gallery": "gallery.html"}
 DISPLAY_SIZE = 512
+THUMB_SIZE = 160
 MAX_BODY = 4096
-_MEDIA = re.compile(r"^/(img|mask)/([0-9]{1,9})\.png$")
+#: ``kind -> long side in px`` of the media routes (None: native size)
+MEDIA_SIZES: dict[str, int | None] = {"img": DISPLAY_SIZE, "thumb": THUMB_SIZE, "full": None}
+_MEDIA = re.compile(r"^/(img|mask|thumb|full|fullmask)/([0-9]{1,9})\.png$")
+_PAIR = re.compile(r"^/api/pair/([0-9]{1,9})/([0-9]{1,9})$")
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
@@ -54,6 +74,130 @@ class Refused(CurateError):
     """A request for a file outside the scanned data folder."""
 
 
+# ------------------------------------------------------------------ evidence in words
+_EV_TOKEN = re.compile(r"([a-z_]+)=([^\s;,()]+)")
+#: short keys of the assistant's evidence text -> the names of its figures
+_EV_ALIASES = {"ratio": "inlier_ratio", "rot": "rotation_deg"}
+#: figures of a structured evidence object (``PairEvidence``) read when present
+_EV_FIELDS = (
+    "matches",
+    "inliers",
+    "inlier_ratio",
+    "scale",
+    "rotation_deg",
+    "spread",
+    "overlap",
+    "ncc",
+    "ncc_coarse",
+    "shift_x",
+    "shift_y",
+)
+
+
+def _finite(x: Any) -> float | None:
+    try:
+        v = float(x)
+    except (TypeError, ValueError):
+        return None
+    return v if math.isfinite(v) else None
+
+
+def evidence_figures(text: str, structured: Any = None) -> dict[str, float]:
+    """The numbers behind an evidence line: ``key=value`` tokens of ``text`` (``ncc=fine/coarse`` split), overridden
+    by the fields of ``structured`` (the assistant's ``PairEvidence``) where it has them. Non-finite values are left out.
+
+    >>> evidence_figures("ssim=0.93 inliers=57 ratio=0.62 scale=0.98 rot=0.1 ncc=0.970/0.990 overlap=0.85")["ncc_coarse"]
+    0.99
+    """
+    figs: dict[str, float] = {}
+    for key, value in _EV_TOKEN.findall(text or ""):
+        key = _EV_ALIASES.get(key, key)
+        if key == "ncc" and "/" in value:
+            fine, _, coarse = value.partition("/")
+            for k, v in (("ncc", fine), ("ncc_coarse", coarse)):
+                if (f := _finite(v)) is not None:
+                    figs[k] = f
+        elif (f := _finite(value)) is not None:
+            figs[key] = f
+    if structured is not None:
+        for name in _EV_FIELDS:
+            if (f := _finite(getattr(structured, name, None))) is not None:
+                figs[name] = f
+    return figs
+
+
+def plain_evidence(text: str, figs: dict[str, float]) -> str:
+    """The assistant's evidence in words, e.g. ``179 matching points (62% of the keypoints they share), scale 1.20,
+    overlap 85% of the smaller image, overlap correlation 0.996``; ``""`` when there is none."""
+    text = text or ""
+    if "identical pixels" in text:
+        return "identical pixels"
+    parts: list[str] = []
+    inliers = figs.get("inliers")
+    if inliers:
+        ratio = figs.get("inlier_ratio")
+        parts.append(
+            f"{int(inliers)} matching points" + (f" ({ratio:.0%} of the keypoints they share)" if ratio else "")
+        )
+        if "scale" in figs:
+            parts.append(f"scale {figs['scale']:.2f}")
+        if abs(figs.get("rotation_deg", 0.0)) >= 0.05:
+            parts.append(f"rotation {figs['rotation_deg']:.1f}°")
+        if "overlap" in figs:
+            parts.append(f"overlap {figs['overlap']:.0%} of the smaller image")
+        if "ncc" in figs:
+            parts.append(
+                f"overlap correlation {figs['ncc']:.3f}"
+                + (f" ({figs['ncc_coarse']:.3f} smoothed)" if "ncc_coarse" in figs else "")
+            )
+    elif "no fit" in text or inliers == 0:
+        m = figs.get("matches")
+        parts.append("no geometric fit" + (f" ({int(m)} descriptor matches, none consistent)" if m else ""))
+    if "does not correlate" in text:
+        parts.append("the fitted tissue does not correlate")
+    return ", ".join(parts)
+
+
+def _score_from(figs: dict[str, float], text: str) -> float | None:
+    """The assistant's score (see ``Assessment.score``) recomputed from recorded figures: 1 for identical pixels,
+    ``inlier_ratio * ncc`` for a fit, 0 without one; None when the evidence says too little."""
+    if "identical pixels" in (text or ""):
+        return 1.0
+    if "no fit" in (text or "") or figs.get("inliers") == 0:
+        return 0.0
+    if "inlier_ratio" in figs and "ncc" in figs:
+        return max(0.0, min(1.0, figs["inlier_ratio"] * max(figs["ncc"], 0.0)))
+    return None
+
+
+def confidence_of(answer: str, score: float | None) -> float | None:
+    """How sure an automatic decision is, in ``[0, 1]``: its score for ``same``, ``1 - score`` for ``different``."""
+    if score is None:
+        return None
+    return round(score if answer == "same" else 1.0 - score, 4)
+
+
+def cli_prefix() -> str:
+    """How to call the command line from the shell that started this server: ``busi-curate`` when it is on
+    PATH, else the script beside this Python (``.venv/bin/busi-curate``), else ``python -m busi_curate``."""
+    here = Path(sys.executable).parent / "busi-curate"
+    found = shutil.which("busi-curate")
+    if found and Path(found).resolve() == here.resolve():
+        return "busi-curate"
+    if here.is_file():
+        return shlex.quote(_shown_path(here))
+    return f"{shlex.quote(sys.executable)} -m busi_curate"
+
+
+def _shown_path(p: Path) -> str:
+    """``p`` relative to the current folder when it is inside it, else absolute."""
+    p = Path(os.path.abspath(p))
+    try:
+        return str(p.relative_to(Path.cwd())) or "."
+    except ValueError:
+        return str(p)
+
+
 class ReviewApp:
     """The review state behind the web server (thread-safe: one lock around walk and journal).
 
@@ -63,7 +207,9 @@ class ReviewApp:
         append: writes one decision to the journal and returns it as written (``Journal.append``).
         reviewer: the ``decided_by`` of every decision made on the page.
         assistant: optional; when given, each question is assessed first and confident answers are
-            recorded with ``decided_by=auto`` (only uncertain questions reach the page).
+            recorded with ``decided_by=auto`` (only uncertain questions reach the page). When it also has
+            ``evidence(i, j)`` (as ``busi_curate.assistant.Assistant`` does), the page shows its figures and
+            draws the pair registered with its fit.
         assessments: assessments already made (row pair -> assessment), e.g. by the automatic pass.
     """
 
@@ -85,6 +231,9 @@ class ReviewApp:
         self.lock = threading.RLock()
         self.data_root = Path(scan.data_dir).resolve()
         self._png: OrderedDict[tuple[str, int], bytes] = OrderedDict()
+        self._rows: dict[Key, int] = {
+            (str(c), str(i)): r for r, (c, i) in enumerate(zip(scan.index["class"], scan.index["id"]))
+        }
         self.last_message = ""
 
     # ------------------------------------------------------------ questions
@@ -107,7 +256,7 @@ class ReviewApp:
 
     def _side(self, row: int) -> dict[str, Any]:
         ix = self.scan.index
-        masks = [m for m in str(ix.at[row, "masks"]).split(";") if m]
+        masks = [m for m in str(ix.at[row, "masks"]).split(";") if m and m != "nan"]
         return {
             "row": row,
             "class": str(ix.at[row, "class"]),
@@ -118,22 +267,119 @@ class ReviewApp:
             "masks": len(masks),
             "img": f"/img/{row}.png",
             "mask": f"/mask/{row}.png",
+            "thumb": f"/thumb/{row}.png",
+            "full": f"/full/{row}.png",
+            "fullmask": f"/fullmask/{row}.png",
         }
 
+    def _structured(self, a: int, b: int) -> Any:
+        """The assistant's measurements of rows ``a, b`` (``evidence(i, j)``), or None when it has none."""
+        fn = getattr(self.assistant, "evidence", None)
+        if fn is None:
+            return None
+        try:
+            return fn(a, b)
+        except (KeyError, IndexError, ValueError):
+            return None
+
+    def registration(self, r: int, c: int, identical: bool) -> dict[str, Any] | None:
+        """How candidate ``c`` maps onto reference ``r``: ``p_c = scale * p_r + shift`` in native pixels.
+
+        Identical pixels map by the identity; otherwise the assistant's fit is used (its evidence is for the
+        rows in increasing order, so it is inverted when ``r > c``). None when there is no fit to show.
+        """
+        if identical:
+            return {"scale": 1.0, "shift": [0.0, 0.0], "source": "identical pixels"}
+        ev = self._structured(r, c)
+        s, tx, ty = (_finite(getattr(ev, k, None)) for k in ("scale", "shift_x", "shift_y"))
+        if ev is None or s is None or tx is None or ty is None or s <= 0 or not getattr(ev, "inliers", 1):
+            return None
+        if r > c:  # the fit maps c -> r: invert it
+            s, tx, ty = 1.0 / s, -tx / s, -ty / s
+        return {"scale": round(s, 6), "shift": [round(tx, 3), round(ty, 3)], "source": "assistant's fit"}
+
+    def _evidence(self, r: int, c: int, text: str, verdict: str, grade: str, score: float | None) -> dict[str, Any]:
+        figs = evidence_figures(text, self._structured(r, c))
+        return {
+            "verdict": verdict,
+            "grade": grade,
+            "evidence": text,
+            "plain": plain_evidence(text, figs),
+            "figures": {k: round(v, 4) for k, v in figs.items()},
+            "score": None if score is None else round(float(score), 4),
+        }
+
+    def _counter(self, q: Question | None) -> dict[str, int]:
+        """``question N of M``: answers people gave to the walk's questions (pairs the assistant decided and
+        someone overruled are counted by the gallery instead), plus the skipped, plus the questions still open."""
+        auto_pairs = {d.pair for d in self.walk.decisions if d.decided_by == AUTO and d.answer in ("same", "different")}
+        done = sum(
+            1
+            for p, d in effective(self.walk.decisions).items()
+            if d.answer in ("same", "different") and d.decided_by != AUTO and p not in auto_pairs
+        )
+        open_ = len(self.walk.open_questions())
+        parked = self.walk.progress().parked
+        return {
+            "number": done + parked + (1 if q is not None else 0),
+            "total": done + open_,
+            "answered": done,
+            "skipped": parked,
+            "open": open_,
+        }
+
+    def next_steps(self, open_count: int) -> list[dict[str, str]]:
+        """What to run once the page has no question left: exact commands for this scan."""
+        cli = cli_prefix()
+        scan = shlex.quote(_shown_path(Path(self.scan.dir)))
+        data = shlex.quote(_shown_path(Path(self.scan.data_dir)))
+        name = Path(self.scan.dir).name
+        report = shlex.quote(_shown_path(Path(self.scan.dir).parent / f"{name}-report"))
+        manifest = shlex.quote(_shown_path(Path(self.scan.dir).parent / f"{name}-manifest"))
+        steps = []
+        if open_count:
+            steps.append(
+                {
+                    "what": f"answer the {open_count} skipped question(s): stop this server (Ctrl-C) and start it again",
+                    "command": f"{cli} review {scan} --reviewer {shlex.quote(self.reviewer)}",
+                }
+            )
+        steps += [
+            {
+                "what": "print where the review stands and its duplicate groups",
+                "command": f"{cli} review {scan} --no-browser",
+            },
+            {
+                "what": "write the findings (groups, class conflicts, SSIM figures)",
+                "command": f"{cli} report {scan} --out {report}",
+            },
+            {
+                "what": "write the curated manifest and its folds (refused while a question is open)",
+                "command": f"{cli} export {scan} --policy drop-all --out {manifest}",
+            },
+            {"what": "check a copy of the data against the manifest", "command": f"{cli} verify {manifest} {data}"},
+        ]
+        return steps
+
     def state(self, message: str = "") -> dict[str, Any]:
-        """The JSON the page renders: question (or null when done), progress, a status message."""
+        """The JSON the page renders: question (or null when done), counter, progress, a status message."""
         with self.lock:
             q = self.current()
+            counter = self._counter(q)
             out: dict[str, Any] = {
                 "progress": self.walk.progress().to_dict(),
+                "counter": counter,
                 "message": message,
                 "threshold": self.walk.threshold,
                 "reviewer": self.reviewer,
-                "open": len(self.walk.open_questions()) if q is None else None,
+                "open": counter["open"] if q is None else None,
                 "undo_target": self.walk.undo_target(),
+                "auto_decisions": sum(1 for _ in self._auto_pairs()),
+                "grades": list(GRADES),
             }
             if q is None:
                 out["question"] = None
+                out["next_steps"] = self.next_steps(counter["open"])
                 return out
             a = self.assessments.get(q.rows)
             out["question"] = {
@@ -144,9 +390,10 @@ class ReviewApp:
                 "source": q.source,
                 "pixel_identical": q.pixel_identical,
                 "default_grade": "identical" if q.pixel_identical else "same-frame",
+                "registration": self.registration(q.reference, q.candidate, q.pixel_identical),
                 "assistant": None
                 if a is None
-                else {"verdict": a.verdict, "grade": a.grade, "evidence": a.evidence, "score": float(a.score)},
+                else self._evidence(q.reference, q.candidate, a.evidence, a.verdict, a.grade, a.score),
             }
             return out
 
@@ -190,6 +437,137 @@ class ReviewApp:
                 f"{q.candidate_key[0]} {q.candidate_key[1]}"
             )
 
+    # ------------------------------------------------------------ gallery
+    def _auto_pairs(self) -> dict[tuple[Key, Key], Decision]:
+        """The latest automatic same/different decision of every pair the assistant decided, in journal order."""
+        out: dict[tuple[Key, Key], Decision] = {}
+        for d in self.walk.decisions:
+            if d.decided_by == AUTO and d.answer in ("same", "different"):
+                out.pop(d.pair, None)
+                out[d.pair] = d
+        return out
+
+    def _assessment(self, r: int, c: int) -> Any:
+        return self.assessments.get((r, c)) or self.assessments.get((c, r))
+
+    def auto_items(self) -> dict[str, Any]:
+        """Every automatic decision for the gallery: pair, verdict, evidence, score and confidence, what stands."""
+        with self.lock:
+            standing = effective(self.walk.decisions)
+            items = []
+            for pair, d in self._auto_pairs().items():
+                r, c = self._rows.get(d.reference), self._rows.get(d.candidate)
+                if r is None or c is None:
+                    continue
+                figs = evidence_figures(d.evidence)
+                a = self._assessment(r, c)
+                score = float(a.score) if a is not None else _score_from(figs, d.evidence)
+                now = standing.get(pair)
+                items.append(
+                    {
+                        "reference": self._side(r),
+                        "candidate": self._side(c),
+                        "auto": {
+                            "answer": d.answer,
+                            "grade": d.grade,
+                            "label": d.grade or d.answer,
+                            "evidence": d.evidence,
+                            "plain": plain_evidence(d.evidence, figs),
+                            "time": d.time,
+                        },
+                        "score": None if score is None else round(score, 4),
+                        "confidence": confidence_of(d.answer, score),
+                        "standing": None
+                        if now is None
+                        else {
+                            "answer": now.answer,
+                            "grade": now.grade,
+                            "decided_by": now.decided_by,
+                            "id": undo_id(now),
+                        },
+                        "overruled": now is not None and now.decided_by != AUTO,
+                    }
+                )
+            return {
+                "items": items,
+                "grades": list(GRADES),
+                "reviewer": self.reviewer,
+                "undo_target": self.walk.undo_target(),
+                "progress": self.walk.progress().to_dict(),
+            }
+
+    def pair_info(self, r: int, c: int) -> dict[str, Any] | None:
+        """One pair of rows as the gallery's detail view shows it; None when the rows are out of range."""
+        n = self.scan.n
+        if not (0 <= r < n and 0 <= c < n) or r == c:
+            return None
+        with self.lock:
+            ident = bool(self.scan.index.at[r, "pixel_sha256"] == self.scan.index.at[c, "pixel_sha256"])
+            key_r, key_c = self.walk.keys[r], self.walk.keys[c]
+            pair = (key_r, key_c) if key_r <= key_c else (key_c, key_r)
+            d = self._auto_pairs().get(pair)
+            a = self._assessment(r, c)
+            text = d.evidence if d is not None else (a.evidence if a is not None else "")
+            ssim = _finite(self.scan.pair_ssim(r, c))
+            return {
+                "reference": self._side(r),
+                "candidate": self._side(c),
+                "ssim": None if ssim is None else round(ssim, 4),
+                "pixel_identical": ident,
+                "registration": self.registration(r, c, ident),
+                "assistant": self._evidence(
+                    r,
+                    c,
+                    text,
+                    d.answer if d is not None else (a.verdict if a is not None else ""),
+                    d.grade if d is not None else (a.grade if a is not None else ""),
+                    float(a.score) if a is not None else _score_from(evidence_figures(text), text),
+                ),
+            }
+
+    def overrule(self, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        """A person's answer replacing an automatic decision; journalled like any answer (and undone the same way)."""
+        ans = body.get("answer")
+        with self.lock:
+            r, c = body.get("reference"), body.get("candidate")
+            if not (isinstance(r, int) and isinstance(c, int) and 0 <= r < self.scan.n and 0 <= c < self.scan.n):
+                return 400, {**self.auto_items(), "message": "an overrule names the rows of an automatic decision"}
+            if ans not in ("same", "different"):
+                return 400, {**self.auto_items(), "message": f"an overrule answers 'same' or 'different', not {ans!r}"}
+            grade = str(body.get("grade") or "") if ans == "same" else ""
+            if ans == "same" and grade not in GRADES:
+                return 400, {**self.auto_items(), "message": f"a 'same' answer needs a grade in {GRADES}"}
+            kr, kc = self.walk.keys[r], self.walk.keys[c]
+            pair = (kr, kc) if kr <= kc else (kc, kr)
+            auto = self._auto_pairs().get(pair)
+            if auto is None:
+                return 400, {**self.auto_items(), "message": "the assistant did not decide that pair"}
+            now = effective(self.walk.decisions).get(pair)
+            if body.get("standing") != (undo_id(now) if now is not None else ""):
+                return 409, {**self.auto_items(), "message": "that decision changed meanwhile; showing what stands now"}
+            if now is not None and (now.answer, now.grade) == (ans, grade):
+                return 400, {**self.auto_items(), "message": "that is already the standing answer"}
+            evidence = f"overrules auto {auto.answer}{' ' + auto.grade if auto.grade else ''}: {auto.evidence}"
+            d = self.append(
+                Decision(
+                    auto.reference_class,
+                    auto.reference_id,
+                    auto.candidate_class,
+                    auto.candidate_id,
+                    ans,
+                    grade,
+                    self.reviewer,
+                    evidence[:500],
+                )
+            )
+            self.walk.record(d)
+            label = ans + (f" ({grade})" if grade else "")
+            return 200, {
+                **self.auto_items(),
+                "message": f"saved: {label} on {d.reference_class} {d.reference_id} / {d.candidate_class} "
+                f"{d.candidate_id} (overrules auto {auto.grade or auto.answer})",
+            }
+
     # --------------------------------------------------------------- images
     def media_path(self, row: int) -> Path:
         """The real path of image ``row``; CurateError if it is not a file inside the scanned data folder."""
@@ -199,7 +577,8 @@ class ReviewApp:
         return p
 
     def png(self, kind: str, row: int) -> bytes:
-        """``img``: the image downscaled to at most ``display_size``; ``mask``: its mask outline, same size (RGBA)."""
+        """``img``/``thumb``/``full``: the image downscaled to at most 512 / 160 px or at native size; ``mask`` /
+        ``fullmask``: its mask outline at the size of ``img`` / ``full`` (RGBA)."""
         key = (kind, row)
         with self.lock:
             if key in self._png:
@@ -212,9 +591,10 @@ class ReviewApp:
         path = self.media_path(row)
         gray = read_gray(path)
         h, w = gray.shape
-        s = min(1.0, self.display_size / max(h, w))
+        limit = {"mask": self.display_size, "img": self.display_size, "thumb": THUMB_SIZE}.get(kind)
+        s = min(1.0, limit / max(h, w)) if limit else 1.0
         size = (max(1, round(w * s)), max(1, round(h * s)))
-        if kind == "img":
+        if kind in ("img", "thumb", "full"):
             im = Image.fromarray(gray).resize(size, Image.Resampling.LANCZOS) if s < 1 else Image.fromarray(gray)
         else:
             masks = self.scan.mask_paths(row)
@@ -222,7 +602,11 @@ class ReviewApp:
                 if not Path(m).resolve().is_relative_to(self.data_root):
                     raise Refused("refused: mask outside the scanned data folder", m)
             mask = read_mask_union(masks, (h, w), path) if masks else np.zeros((h, w), dtype=bool)
-            small = np.asarray(Image.fromarray(mask.astype(np.uint8) * 255).resize(size, Image.Resampling.BOX)) >= 128
+            small = mask
+            if s < 1:
+                small = (
+                    np.asarray(Image.fromarray(mask.astype(np.uint8) * 255).resize(size, Image.Resampling.BOX)) >= 128
+                )
             inner = small.copy()
             inner[1:, :] &= small[:-1, :]
             inner[:-1, :] &= small[1:, :]
@@ -240,12 +624,12 @@ class ReviewApp:
         data = buf.getvalue()
         with self.lock:
             self._png[key] = data
-            while len(self._png) > 64:
+            while len(self._png) > 96:
                 self._png.popitem(last=False)
         return data
 
-    def page(self) -> bytes:
-        html = (STATIC_DIR / "index.html").read_text(encoding="utf-8")
+    def page(self, name: str = "index.html") -> bytes:
+        html = (STATIC_DIR / name).read_text(encoding="utf-8")
         return html.replace("{{TOKEN}}", self.token).encode("utf-8")
 
 
@@ -299,12 +683,18 @@ class ReviewHandler(BaseHTTPRequestHandler):
             return self._error(403, "forbidden host")
         path = self.path.split("?", 1)[0]
         try:
-            if path in ("/", "/index.html"):
-                return self._send(200, self.app.page(), "text/html; charset=utf-8")
+            if path in PAGES:
+                return self._send(200, self.app.page(PAGES[path]), "text/html; charset=utf-8")
             if path.startswith("/static/") and path[8:] in STATIC_FILES:
                 return self._send(200, (STATIC_DIR / path[8:]).read_bytes(), STATIC_FILES[path[8:]])
             if path == "/api/question":
                 return self._json(200, self.app.state())
+            if path == "/api/auto":
+                return self._json(200, self.app.auto_items())
+            pm = _PAIR.match(path)
+            if pm:
+                info = self.app.pair_info(int(pm.group(1)), int(pm.group(2)))
+                return self._json(200, info) if info is not None else self._error(404, "not found")
             m = _MEDIA.match(path)
             if m and int(m.group(2)) < self.app.scan.n:
                 try:
@@ -324,7 +714,7 @@ class ReviewHandler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:  # noqa: N802
         if not self._host_ok():
             return self._error(403, "forbidden host")
-        if self.path != "/api/answer":
+        if self.path not in ("/api/answer", "/api/overrule"):
             return self._error(404, "not found")
         origin = self.headers.get("Origin")
         port = self._port()
@@ -347,7 +737,7 @@ class ReviewHandler(BaseHTTPRequestHandler):
         except (ValueError, RecursionError):
             return self._error(400, "body is not a flat JSON object")
         try:
-            status, state = self.app.answer(body)
+            status, state = self.app.answer(body) if self.path == "/api/answer" else self.app.overrule(body)
         except CurateError as exc:
             self._report(exc)
             return self._json(500, {"error": str(exc)})

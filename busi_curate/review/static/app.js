@@ -5,16 +5,32 @@
   const $ = (sel, root) => (root || document).querySelector(sel);
   let current = null; // the question shown
   let busy = false;
+  let undoTarget = null;
+
+  const viewer = new window.PairViewer($("#stage"), (v) => {
+    const d = v.describe();
+    $("#zoom-level").textContent = d.zoom;
+    $("#registration").textContent = d.registration;
+    $("#registration").classList.toggle("warn", !v.registered);
+    $("#blend-caption").textContent = d.mode;
+    $(".legend", $("#blend")).textContent = v.mode === "overlay" ? "reference magenta · candidate green · grey where they agree" :
+      v.mode === "difference" ? "black where they agree · outside the candidate: reference dimmed" : "";
+    document.querySelectorAll("#viewbar [data-mode]").forEach((b) => b.classList.toggle("on", b.dataset.mode === v.mode));
+    document.body.dataset.mode = v.mode;
+    document.body.dataset.zoom = v.z.toFixed(4);
+  });
 
   function setBusy(b) {
     busy = b;
     document.body.dataset.busy = b ? "1" : "0";
-    document.querySelectorAll("#keys button").forEach((btn) => { btn.disabled = b || (!current && btn.dataset.answer !== "undo"); });
+    document.querySelectorAll("#keys button").forEach((btn) => {
+      btn.disabled = b || (btn.dataset.answer === "undo" ? !undoTarget : !current);
+    });
   }
 
   function fmtProgress(p) {
     const grades = Object.entries(p.by_grade).map(([g, n]) => g + " " + n).join(", ");
-    return "references " + p.references_done + "/" + p.references + " done (" + p.references_left + " left) · " +
+    return "references " + p.references_done + "/" + p.references + " done · " +
       p.same_pairs + " duplicate pairs" + (grades ? " (" + grades + ")" : "") + " → " + p.duplicate_images +
       " images in " + p.groups + " groups · " + p.by_person + " answered by people, " + p.by_auto + " auto" +
       (p.parked ? " · " + p.parked + " skipped" : "");
@@ -26,38 +42,35 @@
     $(".ident", root).textContent = "id " + s.id;
     $(".size", root).textContent = s.width + "×" + s.height + " px · " + s.masks + (s.masks === 1 ? " mask" : " masks");
     $(".file", root).textContent = s.image;
-    const img = $(".img", root), outline = $(".outline", root);
-    if (img.getAttribute("src") !== s.img) { img.src = s.img; outline.src = s.mask; }
-    fit(img, s.width, s.height);
+    $(".file", root).title = s.image;
   }
 
-  // show each image as large as the panel allows (long side at most 512 px, height at most ~62% of the window)
-  function fit(img, w, h) {
-    const avail = Math.max(200, img.closest(".side").clientWidth - 16);
-    const scale = Math.min(avail / w, (0.62 * window.innerHeight) / h, 512 / Math.max(w, h));
-    img.style.width = Math.round(w * scale) + "px";
-    img.style.height = Math.round(h * scale) + "px";
+  function evidenceLine(a) {
+    const box = $("#assistant");
+    box.hidden = !a;
+    if (!a) return;
+    box.textContent = "assistant: " + a.verdict + (a.grade ? " (" + a.grade + ")" : "") +
+      (a.score === null ? "" : " · score " + a.score.toFixed(2)) + " · " + (a.plain || a.evidence);
+    const figs = Object.entries(a.figures).map(([k, v]) => k + " = " + v).join("\n");
+    box.title = "raw evidence: " + a.evidence + (figs ? "\n\n" + figs : "");
   }
-  window.addEventListener("resize", () => {
-    if (!current) return;
-    fit($("#ref .img"), current.reference.width, current.reference.height);
-    fit($("#cand .img"), current.candidate.width, current.candidate.height);
-  });
 
-  let undoTarget = null;
   function render(state) {
     current = state.question;
     undoTarget = state.undo_target || null;
+    const c = state.counter;
+    $("#counter").textContent = current ? "question " + c.number + " of " + c.total : "all " + c.total + " questions answered";
+    $("#counter").title = c.answered + " answered by people" + (c.skipped ? ", " + c.skipped + " skipped" : "") + ", " +
+      c.open + " still open. A 'same' answer can open the reference's next candidate, so the total can grow.";
     $("#progress").textContent = fmtProgress(state.progress);
     $("#who").textContent = "reviewer " + state.reviewer + " · threshold " + state.threshold;
+    $("#gallery-link").lastChild.textContent = " " + state.auto_decisions + " automatic decisions";
     $("#status").textContent = state.message || "";
     const q = state.question;
     $("#question").hidden = !q;
     $("#done").hidden = !!q;
     if (!q) {
-      $("#done-text").textContent = state.progress.parked
-        ? state.progress.parked + " skipped pair(s) will be asked again the next time the review starts."
-        : (state.open ? state.open + " question(s) remain open." : "The walk is complete for this journal.");
+      renderDone(state);
       document.body.dataset.state = "done";
       document.body.dataset.question = "";
       setBusy(false);
@@ -67,17 +80,45 @@
     side($("#cand"), q.candidate, q.reference);
     $("#ssim").textContent = "SSIM " + (q.ssim === null ? "n/a" : q.ssim.toFixed(3));
     $("#rank").textContent = q.source === "ssim" ? "candidate #" + q.rank + " of this reference" : "extra pair (second shortlist)";
-    const badges = [];
-    if (q.pixel_identical) badges.push('<span class="badge same">pixels identical</span>');
-    if (q.reference.class !== q.candidate.class) badges.push('<span class="badge warn">classes differ</span>');
-    $("#badges").innerHTML = badges.join(" ");
-    const a = q.assistant;
-    $("#assistant").hidden = !a;
-    if (a) $("#assistant").textContent = "assistant: " + a.verdict + (a.grade ? " (" + a.grade + ")" : "") +
-      " · score " + a.score.toFixed(2) + " · " + a.evidence;
+    const badges = $("#badges");
+    badges.textContent = "";
+    const badge = (cls, text) => { const b = document.createElement("span"); b.className = "badge " + cls; b.textContent = text; badges.append(b, " "); };
+    if (q.pixel_identical) badge("same", "pixels identical");
+    if (q.reference.class !== q.candidate.class) badge("warn", "classes differ");
+    evidenceLine(q.assistant);
+    viewer.setPair(q);
     document.body.dataset.state = "question";
     document.body.dataset.question = q.reference.row + "," + q.candidate.row;
     setBusy(false);
+  }
+
+  function renderDone(state) {
+    const p = state.progress;
+    $("#done-title").textContent = state.open ? "No questions left for now" : "Review complete";
+    $("#done-text").textContent = p.parked
+      ? p.parked + " skipped pair(s) will be asked again the next time the review starts."
+      : (state.open ? state.open + " question(s) remain open." : "Every question of the walk is answered (" +
+        state.counter.answered + " by people, " + p.by_auto + " by the assistant).");
+    const ol = $("#next-steps");
+    ol.textContent = "";
+    for (const step of state.next_steps) {
+      const li = document.createElement("li");
+      const what = document.createElement("div");
+      what.textContent = step.what;
+      const row = document.createElement("div");
+      row.className = "cmd";
+      const code = document.createElement("code");
+      code.textContent = step.command;
+      const copy = document.createElement("button");
+      copy.textContent = "copy";
+      copy.title = "copy the command";
+      copy.addEventListener("click", async () => {
+        try { await navigator.clipboard.writeText(step.command); copy.textContent = "copied"; } catch (e) { copy.textContent = "select it"; }
+      });
+      row.append(code, copy);
+      li.append(what, row);
+      ol.append(li);
+    }
   }
 
   async function load() {
@@ -116,22 +157,32 @@
       $("#status").textContent = "not saved, the review server is unreachable: " + e;
       setBusy(false);
     }
+    document.body.dataset.posts = String(Number(document.body.dataset.posts || 0) + 1); // for tests: replies seen
   }
 
   const KEYS = {
     s: ["same", "default"], 1: ["same", "default"], i: ["same", "identical"], a: ["same", "adjacent-frame"],
-    d: ["different"], k: ["skip"], u: ["undo"],
+    o: ["same", "same-lesion"], d: ["different"], k: ["skip"], u: ["undo"],
   };
+  const VIEW_KEYS = {
+    m: () => toggleMask("ref"), n: () => toggleMask("cand"), v: () => viewer.nextMode(1), V: () => viewer.nextMode(-1),
+    "+": () => viewer.zoomBy(1.25), "=": () => viewer.zoomBy(1.25), "-": () => viewer.zoomBy(0.8),
+    0: () => viewer.fit(), z: () => viewer.native(), g: () => { window.location.href = "/gallery"; },
+  };
+  function toggleMask(which) {
+    viewer.toggleMask(which);
+    document.querySelector('.outline-toggle[data-which="' + which + '"]').checked = viewer.masks[which];
+  }
   document.addEventListener("keydown", (ev) => {
     if (ev.ctrlKey || ev.metaKey || ev.altKey || ev.repeat) return;
-    const key = ev.key.toLowerCase();
-    if (key === "m" || key === "n") {
-      const box = $((key === "m" ? "#ref" : "#cand") + " .outline-toggle");
-      box.checked = !box.checked;
-      box.dispatchEvent(new Event("change"));
+    if (ev.target.closest && ev.target.closest("input, textarea, select")) return;
+    const view = VIEW_KEYS[ev.key] || VIEW_KEYS[ev.key.toLowerCase()];
+    if (view) {
+      ev.preventDefault();
+      view();
       return;
     }
-    const k = KEYS[key];
+    const k = KEYS[ev.key.toLowerCase()];
     if (!k) return;
     ev.preventDefault();
     answer(k[0], k[1]);
@@ -139,8 +190,12 @@
   document.querySelectorAll("#keys button").forEach((btn) => {
     btn.addEventListener("click", () => answer(btn.dataset.answer, btn.dataset.grade));
   });
+  document.querySelectorAll("#viewbar [data-mode]").forEach((btn) => btn.addEventListener("click", () => viewer.setMode(btn.dataset.mode)));
+  const ZOOM = { in: () => viewer.zoomBy(1.25), out: () => viewer.zoomBy(0.8), fit: () => viewer.fit(), native: () => viewer.native() };
+  document.querySelectorAll("#viewbar [data-zoom]").forEach((btn) => btn.addEventListener("click", () => ZOOM[btn.dataset.zoom]()));
   document.querySelectorAll(".outline-toggle").forEach((box) => {
-    box.addEventListener("change", () => { box.closest(".side").classList.toggle("no-outline", !box.checked); });
+    box.addEventListener("change", () => { if (viewer.masks[box.dataset.which] !== box.checked) viewer.toggleMask(box.dataset.which); });
   });
+  viewer.setMode("side");
   load();
 })();

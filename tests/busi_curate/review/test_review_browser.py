@@ -76,6 +76,17 @@ def press(drv, key: str) -> None:
     ActionChains(drv).send_keys(key).perform()
 
 
+def posts(drv) -> int:
+    return int(drv.execute_script("return Number(document.body.dataset.posts || 0)"))
+
+
+def press_answer(drv, key: str) -> None:
+    """Press an answer key and wait for the server's reply to be rendered."""
+    n = posts(drv)
+    press(drv, key)
+    wait_for(drv, f"return Number(document.body.dataset.posts || 0) > {n} && document.body.dataset.busy === '0'")
+
+
 def test_keys_journal_kill_and_resume(browser, scan_copy):
     from selenium.webdriver.common.by import By
 
@@ -84,7 +95,7 @@ def test_keys_journal_kill_and_resume(browser, scan_copy):
         browser.get(url)
         first = shown(browser)
         progress = browser.find_element(By.ID, "progress").text
-        assert progress.startswith("references ") and " done (" in progress
+        assert progress.startswith("references ") and " done · " in progress
         # both images and both outlines actually loaded
         wait_for(
             browser, "return [...document.querySelectorAll('.frame img')].every(i => i.complete && i.naturalWidth > 0)"
@@ -99,20 +110,20 @@ def test_keys_journal_kill_and_resume(browser, scan_copy):
         if os.environ.get("REVIEW_SCREENSHOT"):
             browser.save_screenshot(os.environ["REVIEW_SCREENSHOT"])
         # s: same (same-frame, or identical when the pixels are), then d, then k
-        press(browser, "s")
+        press_answer(browser, "s")
         second = shown(browser)
         assert second != first
         lines = read_journal(scan_copy / "decisions.csv")
         assert len(lines) == 1 and lines[0].answer == "same" and lines[0].decided_by == "kim"
         assert lines[0].grade in ("same-frame", "identical")
         assert "saved: same" in browser.find_element(By.ID, "status").text
-        press(browser, "d")
+        press_answer(browser, "d")
         third = shown(browser)
-        press(browser, "u")  # undo the "different": back to the second question
+        press_answer(browser, "u")  # undo the "different": back to the second question
         assert shown(browser) == second
-        press(browser, "a")  # now call it an adjacent frame
+        press_answer(browser, "a")  # now call it an adjacent frame
         after_a = shown(browser)
-        press(browser, "k")  # skip
+        press_answer(browser, "k")  # skip
         after_k = shown(browser)
         assert after_k != after_a
         answers = [(d.answer, d.grade) for d in read_journal(scan_copy / "decisions.csv")]
@@ -129,7 +140,7 @@ def test_keys_journal_kill_and_resume(browser, scan_copy):
         # the skipped pair comes back first (a new run); nothing written before the kill is lost
         assert resumed == after_a
         assert len(read_journal(scan_copy / "decisions.csv")) == n_lines == 5
-        press(browser, "d")  # "different" ends that reference too: on to the question that followed the skip
+        press_answer(browser, "d")  # "different" ends that reference too: on to the question that followed the skip
         assert shown(browser) == after_k
         assert len(read_journal(scan_copy / "decisions.csv")) == 6
     finally:
@@ -149,7 +160,7 @@ def test_auto_mode_shows_only_uncertain_pairs_with_evidence(browser, scan_copy):
         box = browser.find_element(By.ID, "assistant")
         assert box.is_displayed() and box.text.startswith("assistant: uncertain") and "fake" in box.text
         assert " auto" in browser.find_element(By.ID, "progress").text
-        press(browser, "d")
+        press_answer(browser, "d")
         wait_for(browser, "return document.body.dataset.busy === '0'")
         lines = read_journal(scan_copy / "decisions.csv")
         assert lines[-1].decided_by == "kim" and "assistant: uncertain" in lines[-1].evidence

@@ -286,3 +286,231 @@ def test_half_open_connections_do_not_hold_threads_forever(running):
     # the server still answers once they are gone
     time.sleep(0.3)
     assert running.get_json()["progress"] is not None
+
+
+# ----------------------------------------------------------------------------- issue 11: the review page's data
+
+
+def test_counter_counts_questions_not_references(running):
+    st = running.get_json()
+    c = st["counter"]
+    assert c["number"] == 1 and c["answered"] == 0 and c["total"] == c["open"] == len(running.app.walk.open_questions())
+    q = st["question"]
+    body = {"answer": "different", "reference": q["reference"]["row"], "candidate": q["candidate"]["row"]}
+    status, data = running.answer(body)
+    c2 = json.loads(data)["counter"]
+    assert status == 200 and c2["number"] == 2 and c2["answered"] == 1 and c2["total"] == 1 + c2["open"]
+    q2 = json.loads(data)["question"]
+    status, data = running.answer(
+        {"answer": "skip", "reference": q2["reference"]["row"], "candidate": q2["candidate"]["row"]}
+    )
+    c3 = json.loads(data)["counter"]
+    assert c3["number"] == 3 and c3["skipped"] == 1 and c3["total"] == c2["total"]  # a skipped question stays counted
+
+
+def test_same_lesion_answer_is_journalled_with_its_grade(running):
+    q = running.get_json()["question"]
+    status, data = running.answer(
+        {
+            "answer": "same",
+            "grade": "same-lesion",
+            "reference": q["reference"]["row"],
+            "candidate": q["candidate"]["row"],
+        }
+    )
+    assert status == 200 and json.loads(data)["message"].startswith("saved: same (same-lesion)")
+    d = read_journal(running.journal_path)[-1]
+    assert (d.answer, d.grade, d.decided_by) == ("same", "same-lesion", "tester")
+    assert json.loads(data)["progress"]["by_grade"] == {"same-lesion": 1}
+
+
+def test_media_at_native_size_and_thumbnails(running):
+    row = 0
+    w, h = int(running.scan.index.at[row, "width"]), int(running.scan.index.at[row, "height"])
+    status, ctype, data = running.request("GET", f"/full/{row}.png")
+    assert status == 200 and ctype == "image/png" and Image.open(io.BytesIO(data)).size == (w, h)
+    full = np.asarray(Image.open(io.BytesIO(data)))
+    from busi_curate.data.imageio import read_gray
+
+    assert np.array_equal(full, read_gray(running.scan.image_path(row)))  # the pixels themselves, not a resample
+    status, _, data = running.request("GET", f"/fullmask/{row}.png")
+    m = Image.open(io.BytesIO(data))
+    assert status == 200 and m.mode == "RGBA" and m.size == (w, h)
+    status, _, data = running.request("GET", f"/thumb/{row}.png")
+    assert status == 200 and max(Image.open(io.BytesIO(data)).size) <= 160
+    for path in ("/full/99999.png", "/full/0.png/..", "/fullmask/..%2Fscan.json", "/thumb/-1.png", "/api/pair/0/0"):
+        assert running.request("GET", path)[0] == 404
+
+
+def test_gallery_page_and_api_need_the_token_for_writes(running):
+    status, ctype, page = running.request("GET", "/gallery")
+    assert status == 200 and ctype.startswith("text/html") and running.app.token.encode() in page
+    for name in ("viewer.js", "gallery.js"):
+        assert running.request("GET", f"/static/{name}")[0] == 200
+    assert running.get_json("/api/auto")["items"] == []  # nothing decided automatically yet
+    h = {"Content-Type": "application/json", "X-Review-Token": "wrong"}
+    body = json.dumps({"reference": 0, "candidate": 1, "answer": "different", "standing": ""}).encode()
+    assert running.request("POST", "/api/overrule", body, h)[0] == 403
+    assert (
+        running.request(
+            "POST", "/api/overrule", body, {**h, "X-Review-Token": running.app.token, "Origin": "http://evil.example"}
+        )[0]
+        == 403
+    )
+
+
+def _auto_journal(scan_dir: Path) -> list:
+    """Two automatic decisions on the synthetic scan: a 'same' on a planted pair and a 'different'."""
+    from busi_curate.review.journal import Decision
+
+    scan = read_scan(scan_dir)
+    k = lambda r: (str(scan.index.at[r, "class"]), str(scan.index.at[r, "id"]))  # noqa: E731
+    lines = [
+        Decision(
+            *k(0),
+            *k(1),
+            "same",
+            "same-frame",
+            "auto",
+            "ssim=0.93 inliers=57 ratio=0.62 scale=0.98 rot=0.1 ncc=0.970/0.990 overlap=0.85",
+        ),
+        Decision(*k(2), *k(3), "different", "", "auto", "ssim=0.41 matches=12 no fit"),
+    ]
+    with Journal(scan_dir / "decisions.csv") as j:
+        for d in lines:
+            j.append(d)
+    return lines
+
+
+def test_auto_items_with_words_score_and_confidence(scan_copy):
+    _auto_journal(scan_copy)
+    r = Running(scan_copy)
+    try:
+        items = r.get_json("/api/auto")["items"]
+        assert [(i["reference"]["row"], i["candidate"]["row"], i["auto"]["label"]) for i in items] == [
+            (0, 1, "same-frame"),
+            (2, 3, "different"),
+        ]
+        same, diff = items
+        assert same["auto"]["plain"] == (
+            "57 matching points (62% of the keypoints they share), scale 0.98, rotation 0.1°, "
+            "overlap 85% of the smaller image, overlap correlation 0.970 (0.990 smoothed)"
+        )
+        assert same["score"] == pytest.approx(0.62 * 0.97, abs=1e-4) and same["confidence"] == same["score"]
+        assert diff["auto"]["plain"] == "no geometric fit (12 descriptor matches, none consistent)"
+        assert diff["score"] == 0.0 and diff["confidence"] == 1.0
+        assert not same["overruled"] and same["standing"]["decided_by"] == "auto"
+        info = r.get_json("/api/pair/0/1")
+        assert info["assistant"]["plain"] == same["auto"]["plain"] and info["registration"] is None
+    finally:
+        r.close()
+
+
+def test_overrule_is_journalled_checked_and_undone(scan_copy):
+    _auto_journal(scan_copy)
+    r = Running(scan_copy)
+    try:
+        same = r.get_json("/api/auto")["items"][0]
+        n = len(read_journal(r.journal_path))
+
+        def overrule(**kw):
+            body = {"reference": 0, "candidate": 1, "answer": "different", "standing": same["standing"]["id"], **kw}
+            h = {"Content-Type": "application/json", "X-Review-Token": r.app.token}
+            status, _, data = r.request("POST", "/api/overrule", json.dumps(body).encode(), h)
+            return status, json.loads(data)
+
+        assert overrule(standing="benign 1|benign 2|same|2020-01-01T00:00:00Z")[0] == 409  # stale view
+        assert overrule(answer="skip")[0] == 400
+        assert overrule(answer="same", grade="kind-of")[0] == 400
+        assert overrule(answer="same", grade="same-frame")[0] == 400  # already the standing answer
+        assert overrule(reference=4, candidate=5)[0] == 400  # the assistant did not decide that pair
+        assert overrule(reference="0")[0] == 400
+        assert len(read_journal(r.journal_path)) == n  # nothing written by any of those
+        status, st = overrule()
+        assert status == 200 and "overrules auto same-frame" in st["message"]
+        d = read_journal(r.journal_path)[-1]  # on disk before the reply
+        assert (d.answer, d.grade, d.decided_by) == ("different", "", "tester")
+        assert d.evidence.startswith("overrules auto same same-frame: ssim=0.93")
+        item = st["items"][0]
+        assert item["overruled"] and item["standing"]["decided_by"] == "tester"
+        assert st["undo_target"] == item["standing"]["id"]
+        assert overrule()[0] == 409  # a repeated click finds the decision changed
+        # undo (the page's usual undo) brings the automatic decision back
+        status, data = r.answer({"answer": "undo", "target": st["undo_target"]})
+        assert status == 200
+        back = r.get_json("/api/auto")["items"][0]
+        assert not back["overruled"] and back["standing"]["decided_by"] == "auto"
+    finally:
+        r.close()
+    # a restart reads the same from the journal
+    r = Running(scan_copy)
+    try:
+        assert not r.get_json("/api/auto")["items"][0]["overruled"]
+        assert [d.answer for d in read_journal(r.journal_path)][-2:] == ["different", "undo"]
+    finally:
+        r.close()
+
+
+class FitAssistant:
+    """An assistant whose only evidence is a known fit between rows 0 and 1: p_1 = 0.5 p_0 + (10, -4)."""
+
+    def assess(self, pairs):
+        from test_review_auto import Assessment
+
+        return [Assessment("uncertain", "", "fake", 0.5) for _ in pairs]
+
+    def evidence(self, i, j):
+        from types import SimpleNamespace
+
+        if (min(i, j), max(i, j)) != (0, 1):
+            return SimpleNamespace(inliers=0, scale=float("nan"), shift_x=float("nan"), shift_y=float("nan"))
+        return SimpleNamespace(inliers=40, inlier_ratio=0.5, scale=0.5, shift_x=10.0, shift_y=-4.0, ncc=0.99)
+
+
+def test_registration_follows_the_assistant_fit_both_ways(scan_copy):
+    scan = read_scan(scan_copy)
+    app = ReviewApp(scan, open_walk(scan, []), lambda d: d, "tester", assistant=FitAssistant())
+    fwd = app.registration(0, 1, identical=False)
+    assert fwd == {"scale": 0.5, "shift": [10.0, -4.0], "source": "assistant's fit"}
+    back = app.registration(1, 0, identical=False)  # p_0 = 2 p_1 - (20, -8)
+    assert back["scale"] == 2.0 and back["shift"] == [-20.0, 8.0]
+    assert app.registration(2, 3, identical=False) is None  # no fit: the page says so
+    assert app.registration(2, 3, identical=True)["scale"] == 1.0
+    info = app.pair_info(1, 0)
+    assert info["registration"] == back and "40 matching points" in info["assistant"]["plain"]
+
+
+def test_plain_evidence_words():
+    from busi_curate.review.server import evidence_figures, plain_evidence
+
+    text = "ssim=0.91 inliers=179 ratio=0.80 scale=1.20 rot=0.0 ncc=0.996/0.999 overlap=0.70"
+    assert plain_evidence(text, evidence_figures(text)) == (
+        "179 matching points (80% of the keypoints they share), scale 1.20, overlap 70% of the smaller image, "
+        "overlap correlation 0.996 (0.999 smoothed)"
+    )
+    assert plain_evidence("ssim=1.00 identical pixels", {}) == "identical pixels"
+    t2 = "ssim=0.5 inliers=9 ratio=0.1 scale=1.00 rot=3.0 ncc=0.5/0.6 overlap=0.5 (fitted tissue does not correlate)"
+    assert plain_evidence(t2, evidence_figures(t2)).endswith(
+        "rotation 3.0°, overlap 50% of the smaller image, "
+        "overlap correlation 0.500 (0.600 smoothed), the fitted "
+        "tissue does not correlate"
+    )
+    assert plain_evidence("fake ssim=0.45", evidence_figures("fake ssim=0.45")) == ""
+    assert evidence_figures("ncc=nan/nan scale=inf") == {}
+
+
+def test_done_state_says_what_to_run_next(scan_copy):
+    scan = read_scan(scan_copy)
+    walk = open_walk(scan, [])
+    app = ReviewApp(scan, walk, lambda d: d, "alice bob")
+    while (q := walk.next_question()) is not None:
+        walk.record(q.decision("different", "", "alice bob", "t"))
+    st = app.state()
+    assert st["question"] is None and st["counter"]["number"] == st["counter"]["total"] > 0
+    cmds = [s["command"] for s in st["next_steps"]]
+    assert [c.split()[1] for c in cmds] == ["review", "report", "export", "verify"]
+    assert f"review {scan_copy}" in cmds[0] or "review scan" in cmds[0]
+    assert (
+        cmds[2].endswith("--policy drop-all --out " + str(scan_copy.parent / "scan-manifest"))
+        or "scan-manifest" in cmds[2]
+    )
