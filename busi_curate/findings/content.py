@@ -248,8 +248,7 @@ def all_groups(f: Findings, strips: dict[int, str], settings: ReportSettings) ->
     if strips:
         text += (
             f" Thumbnails ({settings.thumb_height} px high, members in the listed order): yellow, the mask "
-            "outline; the bar under each image, its class (green benign, orange malignant, purple normal). "
-            "Figs. 2-4 of the paper are groups of this gallery."
+            "outline; the bar under each image, its class (green benign, orange malignant, purple normal)."
         )
     b.append(P(text))
     if not f.groups:

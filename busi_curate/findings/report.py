@@ -114,7 +114,8 @@ def shell_path(p: str | Path, cwd: Path | None = None) -> str:
 
 
 def reproduce_commands(scan: ScanResult, decisions_path: Path, out: Path, settings: ReportSettings) -> list[str]:
-    """Shell lines that re-scan the data with the scan's settings into a fresh folder and remake the report.
+    """Shell lines that re-scan the data with the scan's settings into a fresh temporary folder, remake the
+    report and remove the temporary scan.
 
     Run from the working folder of the original run (paths are relative to it when under it).
     """
@@ -134,7 +135,7 @@ def reproduce_commands(scan: ScanResult, decisions_path: Path, out: Path, settin
     rep += ["--no-register"] if not settings.register else []
     rep += [f"--thumb-height {settings.thumb_height}"] if settings.gallery else ["--no-gallery"]
     rep.append(f"--dpi {settings.figure_dpi}")
-    return ["SCAN=$(mktemp -d)", " ".join([*scan_cmd, "--quiet"]), " ".join(rep)]
+    return ["SCAN=$(mktemp -d)", " ".join([*scan_cmd, "--quiet"]), " ".join(rep), 'rm -r "$SCAN"']
 
 
 def _scan_meta(scan: ScanResult, decisions_path: Path, out: Path, settings: ReportSettings) -> dict[str, Any]:

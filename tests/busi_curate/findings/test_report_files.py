@@ -318,7 +318,8 @@ def test_reproduce_commands_work_when_pasted(
     md = (tmp_path / "rep" / "report.md").read_text()
     pasted = md.split("## Reproduce", 1)[1].split("```\n", 2)[1].rstrip("\n")
     assert pasted.splitlines() == lines  # the Markdown shows exactly these lines
-    assert "--decisions scan/decisions.csv --out rep " in lines[-1] and "--thumb-height 32 --dpi 72" in lines[-1]
+    assert lines[0] == "SCAN=$(mktemp -d)" and lines[1].startswith("busi-curate scan ") and "--size 64" in lines[1]
+    assert "--decisions scan/decisions.csv --out rep " in lines[2] and "--thumb-height 32 --dpi 72" in lines[2]
     before = _files(tmp_path / "rep")
     shutil.rmtree(tmp_path / "rep")
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
@@ -333,3 +334,4 @@ def test_reproduce_commands_work_when_pasted(
             assert after[name] == before[name], name
     again = json.loads(after["report.json"])
     assert again["reproduce"] == lines and again["scan"]["dir"] != rep["scan"]["dir"]
+    assert not Path(again["scan"]["dir"]).exists()  # the temporary scan is removed
