@@ -283,20 +283,33 @@ class ReviewApp:
             return None
 
     def registration(self, r: int, c: int, identical: bool) -> dict[str, Any] | None:
-        """How candidate ``c`` maps onto reference ``r``: ``p_c = scale * p_r + shift`` in native pixels.
+        """How candidate ``c`` maps onto reference ``r`` in native pixels: ``matrix = (a, b, c, d, e, f)`` with
+        ``x_c = a x_r + c y_r + e, y_c = b x_r + d y_r + f`` (canvas order), with its scale, rotation and shift.
 
-        Identical pixels map by the identity; otherwise the assistant's fit is used (its evidence is for the
-        rows in increasing order, so it is inverted when ``r > c``). None when there is no fit to show.
+        Identical pixels map by the identity; otherwise the assistant's fit is used (``assistant.affine(i, j)``,
+        as :class:`busi_curate.assistant.Assistant` has it). None when there is no fit to draw.
         """
-        if identical:
-            return {"scale": 1.0, "shift": [0.0, 0.0], "source": "identical pixels"}
-        ev = self._structured(r, c)
-        s, tx, ty = (_finite(getattr(ev, k, None)) for k in ("scale", "shift_x", "shift_y"))
-        if ev is None or s is None or tx is None or ty is None or s <= 0 or not getattr(ev, "inliers", 1):
+        m: Any = (1.0, 0.0, 0.0, 1.0, 0.0, 0.0) if identical else None
+        fn = getattr(self.assistant, "affine", None)
+        if m is None and fn is not None:
+            try:
+                m = fn(r, c)
+            except (KeyError, IndexError, ValueError):
+                m = None
+        vals = [_finite(v) for v in m] if m is not None and len(m) == 6 else None
+        if vals is None or any(v is None for v in vals):
             return None
-        if r > c:  # the fit maps c -> r: invert it
-            s, tx, ty = 1.0 / s, -tx / s, -ty / s
-        return {"scale": round(s, 6), "shift": [round(tx, 3), round(ty, 3)], "source": "assistant's fit"}
+        a, b, cc, d, e, f = cast(list[float], vals)
+        det = a * d - b * cc
+        if det == 0:
+            return None
+        return {
+            "matrix": [round(v, 6) for v in (a, b, cc, d, e, f)],
+            "scale": round(math.sqrt(abs(det)), 4),
+            "rotation_deg": round(math.degrees(math.atan2(b, a)), 2),
+            "shift": [round(e, 2), round(f, 2)],
+            "source": "identical pixels" if identical else "assistant's fit",
+        }
 
     def _evidence(self, r: int, c: int, text: str, verdict: str, grade: str, score: float | None) -> dict[str, Any]:
         figs = evidence_figures(text, self._structured(r, c))

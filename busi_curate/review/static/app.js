@@ -59,7 +59,8 @@
     current = state.question;
     undoTarget = state.undo_target || null;
     const c = state.counter;
-    $("#counter").textContent = current ? "question " + c.number + " of " + c.total : "all " + c.total + " questions answered";
+    $("#counter").textContent = current ? "question " + c.number + " of " + c.total
+      : (c.total ? "all " + c.total + " questions answered" : "no question needed a person");
     $("#counter").title = c.answered + " answered by people" + (c.skipped ? ", " + c.skipped + " skipped" : "") + ", " +
       c.open + " still open. A 'same' answer can open the reference's next candidate, so the total can grow.";
     $("#progress").textContent = fmtProgress(state.progress);

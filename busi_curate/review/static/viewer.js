@@ -8,6 +8,13 @@
   const MODE_NAMES = { side: "side by side", overlay: "overlay", flicker: "flicker", difference: "difference" };
   const FLICKER_MS = 450;
 
+  // inverse of a canvas-order affine (a, b, c, d, e, f)
+  function invert([a, b, c, d, e, f]) {
+    const det = a * d - b * c;
+    const ia = d / det, ib = -b / det, ic = -c / det, id = a / det;
+    return [ia, ib, ic, id, -(ia * e + ic * f), -(ib * e + id * f)];
+  }
+
   function loaded(img) {
     return img.complete && img.naturalWidth > 0;
   }
@@ -39,7 +46,7 @@
       this.cx = 0; // view centre, reference px
       this.cy = 0;
       this.pair = null;
-      this.reg = null; // {scale, shift:[x,y]}: p_cand = scale * p_ref + shift
+      this.inv = [1, 0, 0, 1, 0, 0]; // candidate px -> reference px (canvas order), the inverse of the fit
       this.registered = false;
       this.flickerOn = "ref";
       this.timer = null;
@@ -72,8 +79,9 @@
       this.pair = q;
       this.registered = !!q.registration;
       const r = q.reference, c = q.candidate;
-      // without a fit: align by size (same width), top-left corners together
-      this.reg = q.registration || { scale: c.width / r.width, shift: [0, 0] };
+      // the fit maps reference px to candidate px; without one, align by size (same width), top-left corners together
+      const m = q.registration ? q.registration.matrix : [c.width / r.width, 0, 0, c.width / r.width, 0, 0];
+      this.inv = invert(m);
       for (const [fig, s] of [[this.ref, r], [this.cand, c]]) {
         const img = fig.querySelector(".img"), outline = fig.querySelector(".outline");
         if (img.getAttribute("src") !== s.full) { img.src = s.full; outline.src = s.fullmask; }
@@ -86,8 +94,13 @@
 
     // reference coordinates of the candidate's corners
     candBox() {
-      const c = this.pair.candidate, s = this.reg.scale, [tx, ty] = this.reg.shift;
-      return [-tx / s, -ty / s, (c.width - tx) / s, (c.height - ty) / s];
+      const c = this.pair.candidate, [a, b, cc, d, e, f] = this.inv;
+      const xs = [], ys = [];
+      for (const [x, y] of [[0, 0], [c.width, 0], [0, c.height], [c.width, c.height]]) {
+        xs.push(a * x + cc * y + e);
+        ys.push(b * x + d * y + f);
+      }
+      return [Math.min(...xs), Math.min(...ys), Math.max(...xs), Math.max(...ys)];
     }
 
     canvases() {
@@ -201,9 +214,8 @@
     }
 
     drawCand(g, view, img) {
-      const s = this.reg.scale, [tx, ty] = this.reg.shift;
       g.setTransform(...view);
-      g.transform(1 / s, 0, 0, 1 / s, -tx / s, -ty / s);
+      g.transform(...this.inv);
       g.drawImage(img, 0, 0);
     }
 
@@ -255,9 +267,9 @@
           this.drawRef(g, view, ri);
           g.globalAlpha = 1;
           g.save();
-          const s = this.reg.scale, [tx, ty] = this.reg.shift, c = this.pair.candidate;
+          const c = this.pair.candidate;
           g.setTransform(...view);
-          g.transform(1 / s, 0, 0, 1 / s, -tx / s, -ty / s);
+          g.transform(...this.inv);
           g.beginPath();
           g.rect(0, 0, c.width, c.height);
           g.clip();
@@ -276,9 +288,10 @@
     // what the toolbar says
     describe() {
       const zoom = Math.round(this.z * 100) + "%";
+      const r = this.pair.registration;
       const reg = this.registered
-        ? (this.pair.registration.source + ": scale " + this.reg.scale.toFixed(3) + ", shift " +
-          this.reg.shift.map((v) => v.toFixed(1)).join(", ") + " px")
+        ? (r.source + ": scale " + r.scale.toFixed(3) + ", rotation " + r.rotation_deg.toFixed(1) + "°, shift " +
+          r.shift.map((v) => v.toFixed(1)).join(", ") + " px")
         : "not registered (no fit from the assistant): aligned by size";
       return {
         mode: MODE_NAMES[this.mode] + (this.mode === "flicker" ? " (showing " + (this.flickerOn === "ref" ? "reference" : "candidate") + ")" : ""),
@@ -289,6 +302,7 @@
   }
 
   window.PairViewer = PairViewer;
+  window.PairViewer.invert = invert;
   window.PairViewer.MODES = MODES;
   window.PairViewer.MODE_NAMES = MODE_NAMES;
 })();

@@ -452,32 +452,41 @@ def test_overrule_is_journalled_checked_and_undone(scan_copy):
 
 
 class FitAssistant:
-    """An assistant whose only evidence is a known fit between rows 0 and 1: p_1 = 0.5 p_0 + (10, -4)."""
+    """An assistant whose only fit is between rows 0 and 1: p_1 = 0.5 p_0 + (10, -4)."""
 
     def assess(self, pairs):
         from test_review_auto import Assessment
 
         return [Assessment("uncertain", "", "fake", 0.5) for _ in pairs]
 
+    def affine(self, i, j):
+        return {(0, 1): (0.5, 0.0, 0.0, 0.5, 10.0, -4.0), (1, 0): (2.0, 0.0, 0.0, 2.0, -20.0, 8.0)}.get((i, j))
+
     def evidence(self, i, j):
         from types import SimpleNamespace
 
         if (min(i, j), max(i, j)) != (0, 1):
-            return SimpleNamespace(inliers=0, scale=float("nan"), shift_x=float("nan"), shift_y=float("nan"))
-        return SimpleNamespace(inliers=40, inlier_ratio=0.5, scale=0.5, shift_x=10.0, shift_y=-4.0, ncc=0.99)
+            return SimpleNamespace(inliers=0)
+        return SimpleNamespace(inliers=40, inlier_ratio=0.5, scale=0.5, ncc=0.99)
 
 
-def test_registration_follows_the_assistant_fit_both_ways(scan_copy):
+def test_registration_follows_the_assistant_fit(scan_copy):
     scan = read_scan(scan_copy)
     app = ReviewApp(scan, open_walk(scan, []), lambda d: d, "tester", assistant=FitAssistant())
     fwd = app.registration(0, 1, identical=False)
-    assert fwd == {"scale": 0.5, "shift": [10.0, -4.0], "source": "assistant's fit"}
-    back = app.registration(1, 0, identical=False)  # p_0 = 2 p_1 - (20, -8)
-    assert back["scale"] == 2.0 and back["shift"] == [-20.0, 8.0]
+    assert fwd == {
+        "matrix": [0.5, 0.0, 0.0, 0.5, 10.0, -4.0],
+        "scale": 0.5,
+        "rotation_deg": 0.0,
+        "shift": [10.0, -4.0],
+        "source": "assistant's fit",
+    }
+    assert app.registration(1, 0, identical=False)["matrix"] == [2.0, 0.0, 0.0, 2.0, -20.0, 8.0]
     assert app.registration(2, 3, identical=False) is None  # no fit: the page says so
-    assert app.registration(2, 3, identical=True)["scale"] == 1.0
+    assert app.registration(2, 3, identical=True)["matrix"] == [1.0, 0.0, 0.0, 1.0, 0.0, 0.0]
     info = app.pair_info(1, 0)
-    assert info["registration"] == back and "40 matching points" in info["assistant"]["plain"]
+    assert info["registration"]["scale"] == 2.0 and "40 matching points" in info["assistant"]["plain"]
+    assert ReviewApp(scan, open_walk(scan, []), lambda d: d, "t").registration(0, 1, False) is None  # no assistant
 
 
 def test_plain_evidence_words():
