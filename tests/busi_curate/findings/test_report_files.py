@@ -335,3 +335,21 @@ def test_reproduce_commands_work_when_pasted(
     again = json.loads(after["report.json"])
     assert again["reproduce"] == lines and again["scan"]["dir"] != rep["scan"]["dir"]
     assert not Path(again["scan"]["dir"]).exists()  # the temporary scan is removed
+
+
+def test_cli_defaults_are_the_library_defaults() -> None:
+    from busi_curate.commands.report import report
+
+    d = report.make_context("report", ["SCAN", "--out", "OUT"]).params  # the values parsed without options
+    s = ReportSettings()
+    assert (d["threshold_percentile"], d["iou_size"], d["thumb_height"], d["dpi"]) == (
+        s.threshold_percentile,
+        s.iou_size,
+        s.thumb_height,
+        s.figure_dpi,
+    )
+    assert (not d["no_register"], not d["no_gallery"], d["include_adjacent"]) == (
+        s.register,
+        s.gallery,
+        s.include_adjacent,
+    )
