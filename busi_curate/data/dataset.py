@@ -187,6 +187,7 @@ def find_generic(root: Path, classes: Sequence[str], problems: list[tuple[Path, 
         raise DatasetError("labels.csv lists no images", labels)
     out: list[Entry] = []
     lines: dict[tuple[str, str], list[int]] = {}
+    by_stem: dict[Path, list[Entry]] = {}  # mask file -> entries that found it by their image's stem
     for n, row in enumerate(rows, start=2):
         cls = (row.get("class") or "").strip().lower()
         name = (row.get("image") or "").strip()
@@ -231,13 +232,23 @@ def find_generic(root: Path, classes: Sequence[str], problems: list[tuple[Path, 
                     and (p.stem == img.stem or p.stem.startswith(f"{img.stem}_mask"))
                 )
             )
+            for mp in mpaths:
+                by_stem.setdefault(mp, []).append(Entry(cls, id_, img, mpaths))
         out.append(Entry(cls, id_, img, mpaths))
     dup = {k: ns for k, ns in lines.items() if len(ns) > 1}
     for (cls, id_), ns in dup.items():
         problems.append(
             (labels, f"lines {', '.join(map(str, ns))} all name {cls} id {id_!r}; ids must be unique per class")
         )
-    return [e for e in out if (e.cls, e.id) not in dup]
+    # images of one stem in different subfolders of images/ would all take masks/<stem>_mask*.png
+    shared = {(e.cls, e.id) for es in by_stem.values() if len(es) > 1 for e in es}
+    for mp, es in by_stem.items():
+        if len(es) > 1:
+            claimants = ", ".join(repr(e.image.relative_to(img_dir).as_posix()) for e in es)
+            problems.append(
+                (mp, f"mask found by stem for {len(es)} images ({claimants}); list each image's masks in labels.csv")
+            )
+    return [e for e in out if (e.cls, e.id) not in dup and (e.cls, e.id) not in shared]
 
 
 def _inside(name: str) -> bool:
