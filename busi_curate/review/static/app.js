@@ -176,7 +176,7 @@
   }
   document.addEventListener("keydown", (ev) => {
     if (ev.ctrlKey || ev.metaKey || ev.altKey || ev.repeat) return;
-    if (ev.target.closest && ev.target.closest("input, textarea, select")) return;
+    if (ev.target.closest && ev.target.closest("input[type=number], input[type=text], textarea, select")) return; // typing, not a shortcut
     const view = VIEW_KEYS[ev.key] || VIEW_KEYS[ev.key.toLowerCase()];
     if (view) {
       ev.preventDefault();
@@ -197,6 +197,7 @@
   document.querySelectorAll(".outline-toggle").forEach((box) => {
     box.addEventListener("change", () => { if (viewer.masks[box.dataset.which] !== box.checked) viewer.toggleMask(box.dataset.which); });
   });
+  window.reviewViewer = viewer; // for the browser tests
   viewer.setMode("side");
   load();
 })();

@@ -263,7 +263,7 @@
   };
   document.addEventListener("keydown", (ev) => {
     if (ev.ctrlKey || ev.metaKey || ev.altKey || ev.repeat) return;
-    if (ev.target.closest && ev.target.closest("input, textarea, select")) return;
+    if (ev.target.closest && ev.target.closest("input[type=number], input[type=text], textarea, select")) return; // typing, not a shortcut
     if (ev.key === "u" || ev.key === "U") { ev.preventDefault(); undo(); return; }
     if (!open) {
       if (ev.key === "q") window.location.href = "/";
@@ -272,6 +272,7 @@
     const f = DETAIL_KEYS[ev.key] || DETAIL_KEYS[ev.key.toLowerCase()];
     if (f) { ev.preventDefault(); f(); }
   });
+  window.reviewViewer = viewer; // for the browser tests
   viewer.setMode("side");
   load();
 })();

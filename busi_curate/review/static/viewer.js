@@ -90,6 +90,7 @@
         this.pendingFit = true;
         if (this.ready()) { this.pendingFit = false; this.fit(); }
       } else this.render();
+      this.onChange(this); // the toolbar speaks of the new pair before its images arrive
     }
 
     // reference coordinates of the candidate's corners
