@@ -23,6 +23,7 @@ COMMANDS: dict[str, str] = {
     "size-study": "busi_curate.commands.bench:size_study",
     "review": "busi_curate.commands.review:review",
     "bench-auto": "busi_curate.commands.assist:bench_auto",
+    "bench-robust": "busi_curate.commands.robust:bench_robust",
     "report": "busi_curate.commands.report:report",
     "export": "busi_curate.commands.export:export",
     "folds": "busi_curate.commands.export:folds",

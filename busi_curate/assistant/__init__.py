@@ -18,6 +18,7 @@ instance may be shared by threads (a lock guards the lazy state; evidence is cac
 
 from __future__ import annotations
 
+import hashlib
 import threading
 import time
 from collections.abc import Iterable, Sequence
@@ -28,7 +29,7 @@ from typing import TYPE_CHECKING
 from busi_curate.assistant.features import FeatureCache, FeatureSettings, ImageFeatures
 from busi_curate.assistant.rule import VERDICTS, Assessment, RuleSettings, decide, evidence_text
 from busi_curate.assistant.shortlist import ShortlistSettings, descriptor_votes, shortlist
-from busi_curate.assistant.verify import PairEvidence, SmoothCache, VerifySettings, verify_pair
+from busi_curate.assistant.verify import PairEvidence, VerifyCache, VerifySettings, verify_pair
 from busi_curate.defaults import SCREEN_THRESHOLD
 
 if TYPE_CHECKING:
@@ -47,6 +48,12 @@ class AssistantSettings:
     shortlist: ShortlistSettings = field(default_factory=ShortlistSettings)
     threshold: float = SCREEN_THRESHOLD
     workers: int = 2
+
+
+def pair_seed(sha_a: str, sha_b: str) -> int:
+    """RANSAC seed of a pair, from the two images' pixel hashes (order-independent): 64 bits of SHA-256."""
+    lo, hi = sorted((sha_a, sha_b))
+    return int(hashlib.sha256(f"{lo}:{hi}".encode()).hexdigest()[:16], 16)
 
 
 class Assistant:
@@ -73,7 +80,7 @@ class Assistant:
         self._lock = threading.RLock()
         self._feats: list[ImageFeatures] | None = None
         self._evidence: dict[tuple[int, int], PairEvidence] = {}
-        self._smooth = SmoothCache()
+        self._verify_cache = VerifyCache()
         self._extra: list[tuple[int, int]] | None = None
         self._sha = list(scan.index["pixel_sha256"])
         self._rows = {(str(c), str(i)): r for r, c, i in zip(scan.index["row"], scan.index["class"], scan.index["id"])}
@@ -116,9 +123,34 @@ class Assistant:
         ev = self._evidence.get((a, b))
         if ev is None:
             feats = self.features()
-            ev = verify_pair(feats[a], feats[b], self.settings.verify, seed=a * self.scan.n + b, smooth=self._smooth)
+            # A is the image with the smaller pixel hash and the RANSAC seed comes from both hashes: the evidence
+            # is a function of the two images alone, whatever else the dataset holds or in which order
+            x, y = (a, b) if self._sha[a] <= self._sha[b] else (b, a)
+            ev = verify_pair(feats[x], feats[y], self.settings.verify, seed=pair_seed(self._sha[x], self._sha[y]),
+                             cache=self._verify_cache)  # fmt: skip
             self._evidence[(a, b)] = ev
         return ev
+
+    def affine(self, i: int, j: int) -> tuple[float, float, float, float, float, float] | None:
+        """The fit mapping row ``i``'s original pixels onto row ``j``'s, canvas order ``(a, b, c, d, e, f)``:
+        ``x_j = a x + c y + e, y_j = b x + d y + f``; the identity for identical pixels, None without a fit (see
+        ``PairEvidence.affine``). The review page draws the pair registered with it."""
+        if self.identical(i, j):
+            return (1.0, 0.0, 0.0, 1.0, 0.0, 0.0)
+        ev = self.evidence(i, j)
+        m = getattr(ev, "affine", None)
+        if m is None:
+            return None
+        a, b = (i, j) if i < j else (j, i)
+        first = a if self._sha[a] <= self._sha[b] else b  # evidence() measures from this image (its A)
+        if first == i:
+            return m
+        ma, mb, mc, md, me, mf = m
+        det = ma * md - mb * mc
+        if det == 0:
+            return None
+        ia, ib, ic, id_ = md / det, -mb / det, -mc / det, ma / det
+        return (ia, ib, ic, id_, -(ia * me + ic * mf), -(ib * me + id_ * mf))
 
     # ------------------------------------------------------------------ interface
     def assess(self, pairs: Sequence[tuple[int, int]]) -> list[Assessment]:

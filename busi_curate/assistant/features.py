@@ -26,8 +26,19 @@ from pathlib import Path
 
 import numpy as np
 
-FEATURES_FORMAT = 1
+FEATURES_FORMAT = 2
 N_BITS = 256
+#: pattern variants of every keypoint's descriptor: (rotation degrees, mirrored). Variant 0 is the upright
+#: descriptor; the others describe the same keypoints with the BRIEF pattern rotated and/or mirrored, so a
+#: rotated or mirrored copy of the image matches them (see :mod:`.verify`).
+VARIANTS: tuple[tuple[float, bool], ...] = (
+    (0.0, False),
+    (12.0, False),
+    (-12.0, False),
+    (0.0, True),
+    (12.0, True),
+    (-12.0, True),
+)
 
 
 @dataclass(frozen=True)
@@ -50,9 +61,12 @@ class FeatureSettings:
     seed: int = 20250101  # BRIEF sampling pattern
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class ImageFeatures:
-    """Features of one image. Coordinates are ``(x, y)`` in the working image (level 0)."""
+    """Features of one image. Coordinates are ``(x, y)`` in the working image (level 0).
+
+    Compared and hashed by identity (``eq=False``), so per-image results can be cached with ``functools``.
+    """
 
     small: np.ndarray  # (h, w) uint8 working image
     valid: np.ndarray  # (h, w) bool: tissue (not border band, not overlay)
@@ -60,6 +74,13 @@ class ImageFeatures:
     level: np.ndarray  # (k,) uint8
     desc: np.ndarray  # (k, 4) uint64: 256-bit upright BRIEF
     scale: float  # working image size / original size
+    variants: np.ndarray | None = None  # (len(VARIANTS), k, 4) uint64: descriptors for each pattern variant
+
+    def variant(self, v: int) -> np.ndarray:
+        """``(k, 4) uint64`` descriptors with pattern variant ``v`` of :data:`VARIANTS` (0: :attr:`desc`)."""
+        if v == 0 or self.variants is None:
+            return self.desc if v == 0 else np.zeros((0, 4), np.uint64)
+        return self.variants[v]
 
 
 def working_image(gray: np.ndarray, long_side: int) -> tuple[np.ndarray, float]:
@@ -88,18 +109,32 @@ def tissue_mask(small: np.ndarray, settings: FeatureSettings) -> np.ndarray:
     return valid & ~bright & ~flat
 
 
-def _brief_pattern(settings: FeatureSettings) -> np.ndarray:
-    """``(N_BITS, 4) int`` offsets ``(dy1, dx1, dy2, dx2)`` of the BRIEF tests (isotropic Gaussian)."""
+def _brief_pattern(settings: FeatureSettings, rotation_deg: float = 0.0, mirrored: bool = False) -> np.ndarray:
+    """``(N_BITS, 4) int`` offsets ``(dy1, dx1, dy2, dx2)`` of the BRIEF tests (isotropic Gaussian).
+
+    ``mirrored`` flips the x offsets and ``rotation_deg`` then rotates the offsets (x right, y down): the
+    descriptor of an image mirrored and/or rotated that way, at the corresponding keypoint, reads the same
+    pixels as the upright descriptor of the original.
+    """
     rng = np.random.default_rng(settings.seed)
     r = settings.patch_radius
     pts = np.clip(np.round(rng.normal(0.0, r / 2.5, size=(N_BITS, 4))), -r, r)
-    return pts.astype(np.int64)
+    if not rotation_deg and not mirrored:
+        return pts.astype(np.int64)
+    out = np.empty_like(pts)
+    c, sn = np.cos(np.deg2rad(rotation_deg)), np.sin(np.deg2rad(rotation_deg))
+    for k in (0, 2):
+        dy, dx = pts[:, k], pts[:, k + 1] * (-1 if mirrored else 1)
+        out[:, k + 1] = c * dx - sn * dy
+        out[:, k] = sn * dx + c * dy
+    return np.clip(np.round(out), -r, r).astype(np.int64)
 
 
 def _level_features(
-    img: np.ndarray, valid: np.ndarray, n: int, pattern: np.ndarray, settings: FeatureSettings
-) -> tuple[np.ndarray, np.ndarray]:
-    """Harris keypoints (``(k, 2)`` x, y) and packed BRIEF descriptors (``(k, 32) uint8``) of one level."""
+    img: np.ndarray, valid: np.ndarray, n: int, patterns: list[np.ndarray], settings: FeatureSettings
+) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Harris keypoints (``(k, 2)`` x, y) and packed BRIEF descriptors (``(k, 32) uint8``, one array per pattern)
+    of one level. A keypoint is kept when its upright descriptor (``patterns[0]``) is informative."""
     from scipy import ndimage
 
     f = ndimage.gaussian_filter(img.astype(np.float32), settings.smooth_sigma, truncate=2.5)
@@ -125,13 +160,17 @@ def _level_features(
     # the bits describe local structure only
     f32 = img.astype(np.float32)
     smooth = ndimage.uniform_filter(f32, settings.brief_box) - ndimage.uniform_filter(f32, settings.brief_background)
-    a = smooth[ys[:, None] + pattern[None, :, 0], xs[:, None] + pattern[None, :, 1]]
-    b = smooth[ys[:, None] + pattern[None, :, 2], xs[:, None] + pattern[None, :, 3]]
-    bits = a < b
-    ones = bits.sum(axis=1)
-    keep = (ones >= settings.min_bit_balance) & (ones <= N_BITS - settings.min_bit_balance)
-    desc = np.packbits(bits[keep], axis=1)
-    return np.stack([xs[keep], ys[keep]], axis=1).astype(np.float32), desc
+    descs, keep = [], None
+    for pattern in patterns:
+        a = smooth[ys[:, None] + pattern[None, :, 0], xs[:, None] + pattern[None, :, 1]]
+        b = smooth[ys[:, None] + pattern[None, :, 2], xs[:, None] + pattern[None, :, 3]]
+        bits = a < b
+        if keep is None:
+            ones = bits.sum(axis=1)
+            keep = (ones >= settings.min_bit_balance) & (ones <= N_BITS - settings.min_bit_balance)
+        descs.append(np.packbits(bits[keep], axis=1))
+    assert keep is not None
+    return np.stack([xs[keep], ys[keep]], axis=1).astype(np.float32), descs
 
 
 def extract(gray: np.ndarray, settings: FeatureSettings = FeatureSettings()) -> ImageFeatures:
@@ -140,8 +179,10 @@ def extract(gray: np.ndarray, settings: FeatureSettings = FeatureSettings()) -> 
 
     small, scale = working_image(gray, settings.long_side)
     valid = tissue_mask(small, settings)
-    pattern = _brief_pattern(settings)
-    xy_l, lev_l, desc_l = [], [], []
+    patterns = [_brief_pattern(settings, rot, mir) for rot, mir in VARIANTS]
+    xy_l: list[np.ndarray] = []
+    lev_l: list[np.ndarray] = []
+    desc_l: list[list[np.ndarray]] = []
     img, vmask = small, valid
     for lev in range(settings.levels):
         f = settings.level_scale**lev
@@ -152,7 +193,7 @@ def extract(gray: np.ndarray, settings: FeatureSettings = FeatureSettings()) -> 
             img = np.asarray(Image.fromarray(small).resize(size, Image.Resampling.BILINEAR), dtype=np.uint8)
             vmask = np.asarray(Image.fromarray(valid.astype(np.uint8) * 255).resize(size, Image.Resampling.NEAREST)) > 0
         n = max(8, round(settings.keypoints * f * f))
-        xy, desc = _level_features(img, vmask, n, pattern, settings)
+        xy, desc = _level_features(img, vmask, n, patterns, settings)
         # level coordinates -> level-0 coordinates
         xy_l.append(
             (xy + 0.5)
@@ -165,8 +206,13 @@ def extract(gray: np.ndarray, settings: FeatureSettings = FeatureSettings()) -> 
         lev_l.append(np.full(len(xy), lev, np.uint8))
         desc_l.append(desc)
     xy_all = np.concatenate(xy_l).astype(np.float32)
-    desc_all = np.ascontiguousarray(np.concatenate(desc_l)).view(np.uint64).reshape(-1, 4)
-    return ImageFeatures(small, valid, xy_all, np.concatenate(lev_l), desc_all, scale)
+    var = np.stack(
+        [
+            np.ascontiguousarray(np.concatenate([d[v] for d in desc_l])).view(np.uint64).reshape(-1, 4)
+            for v in range(len(VARIANTS))
+        ]
+    )
+    return ImageFeatures(small, valid, xy_all, np.concatenate(lev_l), var[0].copy(), scale, var)
 
 
 def _extract_path(args: tuple[str, FeatureSettings, str | None]) -> ImageFeatures:
@@ -227,7 +273,18 @@ def _pack(feats: Sequence[ImageFeatures]) -> dict[str, np.ndarray]:
         "xy": np.concatenate([f.xy for f in feats]) if feats else np.zeros((0, 2), np.float32),
         "level": np.concatenate([f.level for f in feats]) if feats else np.zeros(0, np.uint8),
         "desc": np.concatenate([f.desc for f in feats]) if feats else np.zeros((0, 4), np.uint64),
+        "variants": (
+            np.concatenate([_variants(f) for f in feats], axis=1)
+            if feats
+            else np.zeros((len(VARIANTS), 0, 4), np.uint64)
+        ),
     }
+
+
+def _variants(f: ImageFeatures) -> np.ndarray:
+    if f.variants is None:
+        raise ValueError("features without descriptor variants cannot be cached")
+    return f.variants
 
 
 def _unpack(z: dict[str, np.ndarray]) -> list[ImageFeatures]:
@@ -247,6 +304,7 @@ def _unpack(z: dict[str, np.ndarray]) -> list[ImageFeatures]:
                 z["level"][kl],
                 z["desc"][kl],
                 float(z["scales"][i]),
+                z["variants"][:, kl],
             )
         )
     return out

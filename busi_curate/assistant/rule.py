@@ -39,14 +39,24 @@ class RuleSettings:
     same_min_ratio: float = 0.5
     same_min_ncc: float = 0.95
     same_min_overlap: float = 0.2
-    max_rotation_deg: float = 2.0
-    adjacent_min_inliers: int = 10
+    max_rotation_deg: float = 20.0  # documented bound for copies (descriptor variants at +-12, window +-8)
+    adjacent_max_rotation_deg: float = 6.0  # probe tilt between frames of a sweep
+    # copies whose keypoints changed more (strong contrast / histogram equalisation, small crops, padding): after the
+    # intensity mapping the overlap is the same to the speckle (neighbouring BUSI frames reach fine NCC 0.990)
+    intensity_min_ncc: float = 0.995
+    # degraded copies (noise, speckle, JPEG): rigid, with the fine detail explained as the original's plus noise
+    degraded_min_ncc: float = 0.9
+    copy_max_motion: float = 1.25  # px (working image); see docs/assistant.md for the measured margins
+    copy_min_contained: float = 0.72  # noisy copies >= 0.76; neighbouring frames of BUSI sweeps 0.05-0.88
+    copy_min_ncc_coarse: float = 0.99
+    adjacent_min_inliers: int = 9
     adjacent_max_ratio: float = 0.35
-    adjacent_min_ncc: float = 0.9
-    adjacent_min_ncc_coarse: float = 0.93
+    adjacent_min_ncc: float = 0.82  # with evidence of movement (see moved()); chance fits measure coarse < 0.84
+    adjacent_min_ncc_coarse: float = 0.87
     adjacent_min_spread: float = 0.125
     fit_min_ncc_coarse: float = 0.8  # below: the fitted tissue does not correlate (chance fit, or overlays)
-    weak_fit_ncc: float = 0.85  # chance-level inliers but an overlap this similar: ask
+    weak_fit_ncc: float = 0.85  # chance-level inliers but an overlap this similar: ask ...
+    weak_fit_min_inliers: int = 6  # ... from this many inliers (4-5: the chance level of the rotation/mirror search)
     no_fit_ssim: float = 0.5  # no fit at all but an SSIM this high: ask
 
 
@@ -70,16 +80,52 @@ def _f(x: float, nd: int = 2) -> str:
     return "nan" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.{nd}f}"
 
 
+def transformations(ev: PairEvidence) -> list[str]:
+    """What the fit and the overlap say was done to one image to make the other (for the evidence line)."""
+    out = []
+    if ev.mirrored:
+        out.append("mirrored")
+    if abs(ev.rotation_deg) > 1.0:
+        out.append(f"rotated {ev.rotation_deg:+.1f} deg")
+    if abs(ev.scale - 1) > 0.03:
+        out.append(f"rescaled x{ev.scale:.2f}")
+    if not math.isnan(ev.ncc_linear) and ev.ncc - ev.ncc_linear > 0.002:
+        out.append("intensities changed")
+    if not math.isnan(ev.contained) and ev.contained < 0.97 and ev.ncc < 0.995:
+        out.append("noise or blur")
+    return out
+
+
 def evidence_text(ev: PairEvidence | None, ssim: float) -> str:
-    """``ssim=0.93 inliers=57 ratio=0.62 scale=0.98 ncc=0.970/0.990 overlap=0.85`` (or ``... no fit``)."""
+    """``ssim=0.93 inliers=57 ratio=0.62 scale=0.98 rot=0.0 ncc=0.970/0.990 overlap=0.85 motion=0.00
+    contained=0.98 [mirrored, ...]`` (or ``... no fit``)."""
     head = f"ssim={_f(ssim)}"
     if ev is None:
         return f"{head} identical pixels"
     if ev.inliers == 0:
         return f"{head} matches={ev.matches} no fit"
-    return (
+    text = (
         f"{head} inliers={ev.inliers} ratio={_f(ev.inlier_ratio)} scale={_f(ev.scale)} rot={_f(ev.rotation_deg, 1)} "
-        f"ncc={_f(ev.ncc, 3)}/{_f(ev.ncc_coarse, 3)} overlap={_f(ev.overlap)}"
+        f"ncc={_f(ev.ncc, 3)}/{_f(ev.ncc_coarse, 3)} overlap={_f(ev.overlap)} motion={_f(ev.motion)} "
+        f"contained={_f(ev.contained)}"
+    )
+    named = transformations(ev)
+    return text + (f" [{', '.join(named)}]" if named else "")
+
+
+def rigid_copy(ev: PairEvidence, s: RuleSettings) -> bool:
+    """Evidence of a copy of one frame, however degraded: nothing moved (motion below the bound, or not measurable:
+    flat tissue), the anatomy identical (coarse NCC) and the fine detail explained as the original's plus noise or
+    minus blur (``contained``). The complement of :func:`moved`."""
+    return not moved(ev, s)
+
+
+def moved(ev: PairEvidence, s: RuleSettings) -> bool:
+    """Evidence a degraded copy cannot produce: tissue moved, the anatomy changed, or new fine detail."""
+    return bool(
+        ev.motion >= s.copy_max_motion
+        or not ev.contained >= s.copy_min_contained
+        or not ev.ncc_coarse >= s.copy_min_ncc_coarse
     )
 
 
@@ -94,29 +140,32 @@ def decide(
     s = settings
     ssim_ok = not math.isnan(ssim)
     if ev.inliers < s.min_fit_inliers:
-        weak_similar = ev.inliers > 0 and ev.ncc >= s.weak_fit_ncc
+        # linear NCC here (as calibrated): the intensity mapping lifts chance registrations of unrelated images too
+        linear = ev.ncc if math.isnan(ev.ncc_linear) else ev.ncc_linear
+        weak_similar = ev.inliers >= s.weak_fit_min_inliers and linear >= s.weak_fit_ncc
         if weak_similar or (ssim_ok and ssim >= s.no_fit_ssim):
             return Assessment("uncertain", "", text, 0.0)
         return Assessment("different", "", text, 0.0)
     score = float(max(0.0, min(1.0, ev.inlier_ratio * max(ev.ncc, 0.0))))
-    upright = abs(ev.rotation_deg) <= s.max_rotation_deg
     if not ev.ncc_coarse >= s.fit_min_ncc_coarse:
         return Assessment("different", "", text + " (fitted tissue does not correlate)", score)
+    rotation_ok = abs(ev.rotation_deg) <= s.max_rotation_deg
+    if rotation_ok and ev.inliers >= s.same_min_inliers and ev.overlap >= s.same_min_overlap:
+        if ev.inlier_ratio >= s.same_min_ratio and ev.ncc >= s.same_min_ncc:
+            return Assessment("same", "same-frame", text, score)
+        if ev.ncc >= s.intensity_min_ncc and ev.ncc_coarse >= s.intensity_min_ncc:
+            return Assessment("same", "same-frame", text, score)
+        if ev.ncc >= s.degraded_min_ncc and rigid_copy(ev, s):
+            return Assessment("same", "same-frame", text + " (degraded copy: rigid, detail explained)", score)
     if (
-        upright
-        and ev.inliers >= s.same_min_inliers
-        and ev.inlier_ratio >= s.same_min_ratio
-        and ev.ncc >= s.same_min_ncc
-        and ev.overlap >= s.same_min_overlap
-    ):
-        return Assessment("same", "same-frame", text, score)
-    if (
-        upright
+        abs(ev.rotation_deg) <= s.adjacent_max_rotation_deg
+        and not ev.mirrored
         and ev.inliers >= s.adjacent_min_inliers
         and ev.inlier_ratio <= s.adjacent_max_ratio
         and ev.ncc >= s.adjacent_min_ncc
         and ev.ncc_coarse >= s.adjacent_min_ncc_coarse
         and ev.spread >= s.adjacent_min_spread
+        and moved(ev, s)  # tissue moved, the anatomy changed, or new detail: what a degraded copy cannot show
     ):
         return Assessment("same", "adjacent-frame", text, score)
     return Assessment("uncertain", "", text, score)

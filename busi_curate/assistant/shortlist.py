@@ -36,6 +36,7 @@ class ShortlistSettings:
     min_votes: int = 12
     per_image: int = 5
     seed: int = 7
+    variants: bool = True  # also vote with the rotated / mirrored descriptor variants (mirror-aware)
 
 
 def _keys(desc: np.ndarray, positions: np.ndarray) -> np.ndarray:
@@ -59,8 +60,12 @@ def descriptor_votes(
     counts = np.array([len(f.desc) for f in feats], np.int64)
     if counts.sum() == 0:
         return {}
-    desc = np.concatenate([f.desc for f in feats])
-    owner = np.repeat(np.arange(len(feats)), counts)
+    # upright descriptors of every image, plus its rotated / mirrored variants (mirror-aware: a flipped or rotated
+    # copy shares its variant descriptors with the original's upright ones); a vote needs one upright side
+    n_var = min((len(f.variants) if f.variants is not None else 1) for f in feats) if settings.variants else 1
+    desc = np.concatenate([f.variant(v) for v in range(n_var) for f in feats])
+    owner = np.tile(np.repeat(np.arange(len(feats)), counts), n_var)
+    var = np.repeat(np.arange(n_var), counts.sum())
     rng = np.random.default_rng(settings.seed)
     found: list[np.ndarray] = []
     for _ in range(settings.tables):
@@ -77,7 +82,7 @@ def descriptor_votes(
             iu, ju = np.triu_indices(int(k), 1)
             a = order[(st[:, None] + iu[None]).ravel()]
             b = order[(st[:, None] + ju[None]).ravel()]
-            keep = owner[a] != owner[b]
+            keep = (owner[a] != owner[b]) & ((var[a] == 0) | (var[b] == 0))
             a, b = a[keep], b[keep]
             keep = _hamming(desc[a], desc[b]) <= settings.max_hamming
             a, b = a[keep], b[keep]
@@ -87,10 +92,15 @@ def descriptor_votes(
     dp = np.unique(np.concatenate(found), axis=0)  # distinct descriptor pairs
     ia, ib = owner[dp[:, 0]], owner[dp[:, 1]]
     lo, hi = np.minimum(ia, ib), np.maximum(ia, ib)
-    code = lo * len(feats) + hi
+    rel = np.maximum(var[dp[:, 0]], var[dp[:, 1]])  # which variant relation the vote is for
+    code = (lo * len(feats) + hi) * n_var + rel
     uc, n = np.unique(code, return_counts=True)
-    uc, n = uc[n >= 2], n[n >= 2]  # a single shared descriptor is chance
-    return {(int(c // len(feats)), int(c % len(feats))): int(v) for c, v in zip(uc, n)}
+    out: dict[tuple[int, int], int] = {}
+    for c, v in zip(uc // n_var, n):  # a pair's votes: those of its best relation
+        if v >= 2:  # a single shared descriptor is chance
+            key = (int(c // len(feats)), int(c % len(feats)))
+            out[key] = max(out.get(key, 0), int(v))
+    return out
 
 
 def shortlist(

@@ -1,29 +1,43 @@
-"""Geometric verification of one pair of images: descriptor matches, a robust scale+shift fit, and a
-comparison of the registered overlap.
+"""Geometric verification of one pair of images: descriptor matches, a robust similarity fit (mirror allowed),
+and a comparison of the registered overlap.
 
 Steps, all in the working images of :mod:`.features` (long side 256 px):
 
-1. mutual nearest neighbours between the two descriptor sets (Hamming distance <= ``max_hamming``);
-2. RANSAC over 2-match hypotheses of an upright similarity ``p_b = s * p_a + t`` (scale in
-   ``[min_scale, max_scale]``, direction of the match vectors within ``max_rotation_deg``), refined by
-   least squares on the inliers; a full similarity fitted to the inliers gives the residual rotation;
+1. for each descriptor variant of B (:data:`.features.VARIANTS`: upright, rotated +-12 degrees, each also
+   mirrored), mutual nearest neighbours between A's upright descriptors and B's variant (Hamming distance
+   <= ``max_hamming``); for a mirrored variant B is compared as its mirror image (a flipped comparison);
+2. RANSAC over 2-match hypotheses of a similarity ``p_b = s R(theta) p_a + t`` (scale in
+   ``[min_scale, max_scale]``, rotation within ``upright_window_deg`` of 0 for the upright variants and within
+   ``rotation_window_deg`` of +-12 degrees for the rotated ones, so up to 20 degrees in all), refined by least squares on the inliers; the variant with most inliers wins;
 3. the second image is resampled into the first one's frame (pre-smoothed by the scale, so both have
    the same blur), and the normalised cross-correlation (NCC) of the two is computed on the pixels
-   both show as tissue (border band and near-white overlay marks excluded), after trimming the 5%
-   worst-fitting pixels (calipers, arrows and other annotations that differ between copies).
-   ``ncc`` is measured at fine scale (speckle kept: a copy of the same frame keeps the same
-   speckle, a neighbouring frame of a sweep does not) and ``ncc_coarse`` after heavier smoothing
-   (anatomy only).
+   both show as tissue (border band and near-white overlay marks excluded), after a monotone intensity
+   mapping of B onto A (histogram matching of the overlap: gamma, brightness, contrast and histogram
+   equalisation do not change it) and after trimming the 5% worst-fitting pixels (calipers, arrows and
+   other annotations that differ between copies). ``ncc`` is measured at fine scale (speckle kept: a
+   copy of the same frame keeps the same speckle, a neighbouring frame of a sweep does not) and
+   ``ncc_coarse`` after heavier smoothing (anatomy only);
+4. ``motion``: local displacements left after the global fit, from phase correlation of the coarse
+   (anatomy) images on a grid of tiles of the overlap. A copy of one frame, however degraded (noise, JPEG, photometric
+   changes, overlays), moves rigidly: no part moves against the rest (< 0.5 px). Tissue of two frames of
+   a sweep moves relative to itself (compression, probe tilt, breathing);
+5. ``contained``: whether B's fine detail is A's plus independent noise (or A's, blurred), as in any degraded
+   copy (~1), or new detail of the same strength, as in another frame (< 0.85; see :func:`detail_containment`).
+   Motion, a changed anatomy (coarse NCC) or new detail, not a lower match count, is what the
+   adjacent-frame grade rests on.
+
+Randomness (the RANSAC samples) is seeded by the caller; :class:`busi_curate.assistant.Assistant` derives the
+seed from the two images' pixel hashes, so a pair's evidence never depends on the other images of a dataset.
 """
 
 from __future__ import annotations
 
-import threading
+import functools
 from dataclasses import dataclass, replace
 
 import numpy as np
 
-from busi_curate.assistant.features import ImageFeatures
+from busi_curate.assistant.features import VARIANTS, ImageFeatures
 
 
 @dataclass(frozen=True)
@@ -31,9 +45,14 @@ class VerifySettings:
     """Parameters of :func:`verify_pair`; saved in the evidence of the benchmark."""
 
     max_hamming: int = 64  # of 256 bits
-    min_scale: float = 0.5
-    max_scale: float = 2.0
-    max_rotation_deg: float = 4.0
+    min_scale: float = 0.35  # size of B / size of A in original pixels (rescales 0.4-2x, with crops and padding)
+    max_scale: float = 2.9
+    rotation_window_deg: float = 8.0  # rotation allowed around a rotated descriptor variant's rotation (+-12)
+    upright_window_deg: float = 5.0  # ... and around 0 for the upright variants (fewer chance fits)
+    variant_min_inliers: int = 20  # a rotated / mirrored variant's fit counts from this many inliers
+    motion_sigma: float = 3.0  # smoothing (px) of the images the motion is measured on: anatomy, not speckle
+    motion_min_ncc_coarse: float = 0.9  # motion is measured only where the anatomy matches (else: not needed)
+    motion_below_ratio: float = 0.5  # ... and the inlier ratio is below this (above: a copy, whatever the motion)
     residual_px: float = 2.5  # inlier threshold, working-image pixels
     hypotheses: int = 200  # RANSAC samples
     trim: float = 0.05  # fraction of worst pixels dropped from the NCC
@@ -53,12 +72,16 @@ class PairEvidence:
     spread: float  # fraction of grid cells of A holding an inlier
     inlier_ratio: float  # inliers / keypoints of the registered overlap (the fewer of A's and B's)
     overlap: float  # registered overlap / area of the smaller image, tissue only
-    ncc: float  # trimmed NCC of the overlap, fine scale (nan without fit)
-    ncc_coarse: float  # trimmed NCC of the overlap, coarse scale (nan without fit)
-    # the fit in original pixels of A and B: p_b = scale * p_a + (shift_x, shift_y) (nan without fit);
-    # the review page draws B registered onto A with it
-    shift_x: float = float("nan")
-    shift_y: float = float("nan")
+    ncc: float  # trimmed NCC of the overlap after a monotone intensity mapping, fine scale (nan without fit)
+    ncc_coarse: float  # the same at coarse scale (nan without fit)
+    mirrored: bool = False  # the fit maps A onto B's mirror image
+    motion: float = float("nan")  # local tissue displacement left after the fit, px of A's working image
+    ncc_linear: float = float("nan")  # fine NCC without the intensity mapping (lower: intensities were changed)
+    noise: float = float("nan")  # 1 - fine/coarse NCC ratio of the mapped overlap: added noise or lost detail
+    contained: float = float("nan")  # fine-detail correlation / the most a noisy or blurred copy allows (~1: a copy)
+    # the fit in original pixels, A -> B, as (a, b, c, d, e, f): x_b = a x + c y + e, y_b = b x + d y + f (canvas
+    # order); None without a fit or for a mirrored fit. The review page draws B registered onto A with it.
+    affine: tuple[float, float, float, float, float, float] | None = None
 
 
 def _popcount_kernel():  # type: ignore[no-untyped-def]
@@ -121,24 +144,36 @@ def mutual_matches(da: np.ndarray, db: np.ndarray, max_hamming: int) -> tuple[np
     return kernels()["mutual"](da, db, max_hamming)  # type: ignore[operator]
 
 
-def _fit_ls(pa: np.ndarray, pb: np.ndarray) -> tuple[float, np.ndarray]:
-    """Least-squares upright scale + shift ``pb = s pa + t``."""
-    ca, cb = pa.mean(0), pb.mean(0)
-    a, b = pa - ca, pb - cb
-    s = float((a * b).sum() / max((a * a).sum(), 1e-9))
-    return s, cb - s * ca
+def _fit_ls(pa: np.ndarray, pb: np.ndarray) -> complex:
+    """Least-squares similarity ``zb = a za + t`` in complex form; returns ``a`` (``|a|`` scale, ``arg a`` rotation)."""
+    za = (pa[:, 0] - pa[:, 0].mean()) + 1j * (pa[:, 1] - pa[:, 1].mean())
+    zb = (pb[:, 0] - pb[:, 0].mean()) + 1j * (pb[:, 1] - pb[:, 1].mean())
+    return complex((np.conj(za) * zb).sum() / max(float((np.abs(za) ** 2).sum()), 1e-9))
 
 
-def ransac_scale_shift(
-    pa: np.ndarray, pb: np.ndarray, settings: VerifySettings, seed: int = 0
-) -> tuple[float, np.ndarray, np.ndarray]:
-    """Best ``(s, t, inlier mask)`` for ``pb = s pa + t``; ``s = 0`` when no hypothesis is plausible.
+def _apply(a: complex, t: np.ndarray, p: np.ndarray) -> np.ndarray:
+    """``(m, 2)`` points ``p`` mapped by the similarity ``z -> a z + t``."""
+    z = a * (p[:, 0] + 1j * p[:, 1]) + (t[0] + 1j * t[1])
+    return np.stack([z.real, z.imag], axis=1)
+
+
+def ransac_similarity(
+    pa: np.ndarray,
+    pb: np.ndarray,
+    settings: VerifySettings,
+    seed: int = 0,
+    rotation_deg: float = 0.0,
+    window_deg: float | None = None,
+) -> tuple[complex, np.ndarray, np.ndarray]:
+    """Best ``(a, t, inlier mask)`` for ``pb = a pa + t`` (complex ``a``: scale and rotation); ``a = 0`` when no
+    hypothesis is plausible. Rotation is limited to ``rotation_deg +- window_deg`` (default
+    ``settings.rotation_window_deg``).
 
     Hypotheses come from pairs of matches (all pairs when few, else ``settings.hypotheses`` random ones,
     drawn with ``seed`` so the result is deterministic) and are scored all at once.
     """
     m = len(pa)
-    none = (0.0, np.zeros(2), np.zeros(m, bool))
+    none = (0j, np.zeros(2), np.zeros(m, bool))
     if m < 3:
         return none
     if m * (m - 1) // 2 <= settings.hypotheses:
@@ -147,40 +182,40 @@ def ransac_scale_shift(
         rng = np.random.default_rng(seed)
         i = rng.integers(0, m, settings.hypotheses)
         j = (i + 1 + rng.integers(0, m - 1, settings.hypotheses)) % m
-    da, db = pa[j] - pa[i], pb[j] - pb[i]
-    na, nb = np.hypot(*da.T), np.hypot(*db.T)
+    za, zb = pa[:, 0] + 1j * pa[:, 1], pb[:, 0] + 1j * pb[:, 1]
+    da, db = za[j] - za[i], zb[j] - zb[i]
     with np.errstate(divide="ignore", invalid="ignore"):
-        s = nb / na
-        cosang = (da * db).sum(1) / (na * nb)
-    ok = (na > 8) & (s >= settings.min_scale) & (s <= settings.max_scale)
-    ok &= cosang >= np.cos(np.deg2rad(settings.max_rotation_deg * 2))
+        a = db / da
+    s = np.abs(a)
+    dev = np.angle(a * np.exp(-1j * np.deg2rad(rotation_deg)), deg=True)
+    ok = (np.abs(da) > 8) & (s >= settings.min_scale) & (s <= settings.max_scale)
+    ok &= np.abs(dev) <= (settings.rotation_window_deg if window_deg is None else window_deg)
     if not ok.any():
         return none
-    s, i = s[ok], i[ok]
-    t = pb[i] - s[:, None] * pa[i]  # (h, 2)
-    res = np.hypot(*(pb[None] - (s[:, None, None] * pa[None] + t[:, None])).transpose(2, 0, 1))  # (h, m)
+    a, i = a[ok], i[ok]
+    t = zb[i] - a * za[i]  # (h,)
+    res = np.abs(zb[None] - (a[:, None] * za[None] + t[:, None]))  # (h, m)
     count = (res < settings.residual_px).sum(1)
     best = int(np.argmax(count))
     inl = res[best] < settings.residual_px
-    s_best, t_best = float(s[best]), t[best]
+    a_best, t_best = complex(a[best]), complex(t[best])
     for _ in range(2):  # least-squares refinement on the inliers, kept while it does not lose inliers
         if inl.sum() < 3:
             break
-        sb, tb = _fit_ls(pa[inl], pb[inl])
-        if not settings.min_scale <= sb <= settings.max_scale:
+        ab = _fit_ls(pa[inl], pb[inl])
+        tb = complex(zb[inl].mean() - ab * za[inl].mean())
+        if not settings.min_scale <= abs(ab) <= settings.max_scale:
             break
-        new = np.hypot(*(pb - (sb * pa + tb)).T) < settings.residual_px
+        new = np.abs(zb - (ab * za + tb)) < settings.residual_px
         if new.sum() < inl.sum():
             break
-        inl, s_best, t_best = new, sb, tb
-    return s_best, np.asarray(t_best, float), inl
+        inl, a_best, t_best = new, ab, tb
+    return a_best, np.array([t_best.real, t_best.imag]), inl
 
 
 def similarity_rotation(pa: np.ndarray, pb: np.ndarray) -> float:
     """Rotation (degrees) of the least-squares similarity mapping ``pa`` to ``pb``."""
-    za = (pa[:, 0] - pa[:, 0].mean()) + 1j * (pa[:, 1] - pa[:, 1].mean())
-    zb = (pb[:, 0] - pb[:, 0].mean()) + 1j * (pb[:, 1] - pb[:, 1].mean())
-    return float(np.degrees(np.angle((np.conj(za) * zb).sum())))
+    return float(np.degrees(np.angle(_fit_ls(pa, pb))))
 
 
 def _trimmed_ncc(x: np.ndarray, y: np.ndarray, trim: float) -> float:
@@ -200,71 +235,213 @@ def _trimmed_ncc(x: np.ndarray, y: np.ndarray, trim: float) -> float:
     return float((x * y).sum() / den) if den > 0 else 0.0
 
 
-class SmoothCache:
-    """Smoothed float32 copies of working images, computed on first use; the ``size`` most recent are kept.
+def match_intensities(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """``y`` mapped monotonically onto the distribution of ``x`` (histogram matching of paired samples).
 
-    Keyed by object identity: use it only with features that outlive it (as :class:`Assistant` does).
-    Safe to share between threads: a race computes an entry twice, never a wrong one.
+    Any increasing intensity change of a copy (gamma, brightness, contrast, histogram equalisation) is undone,
+    so the NCC that follows measures structure, not the intensity curve.
     """
+    from skimage.exposure import match_histograms
+
+    return np.asarray(match_histograms(y, x), dtype=np.float64)
+
+
+def _smoothed(f: ImageFeatures, sigma: float) -> np.ndarray:
+    from scipy import ndimage
+
+    return ndimage.gaussian_filter(f.small.astype(np.float32), sigma, truncate=2.5)
+
+
+def _mirror(f: ImageFeatures, v: int) -> ImageFeatures:
+    """Image ``f`` seen in a mirror (x flipped), described by its descriptor variant ``v`` (a mirrored pattern)."""
+    w = f.small.shape[1]
+    xy = f.xy.copy()
+    xy[:, 0] = (w - 1) - xy[:, 0]
+    return ImageFeatures(
+        np.ascontiguousarray(f.small[:, ::-1]),
+        np.ascontiguousarray(f.valid[:, ::-1]),
+        xy,
+        f.level,
+        f.variant(v),
+        f.scale,
+    )
+
+
+class VerifyCache:
+    """Per-image intermediate results reused across pairs (``functools.lru_cache``, the ``size`` most recent):
+    smoothed working images and mirrored views. Keyed by the features' identity
+    (:class:`ImageFeatures` hashes by identity), so use it with features that outlive it, as
+    :class:`busi_curate.assistant.Assistant` does. Thread-safe (``lru_cache`` is)."""
 
     def __init__(self, size: int = 256) -> None:
-        from collections import OrderedDict
+        self.smoothed = functools.lru_cache(maxsize=size)(_smoothed)
+        self.mirrored = functools.lru_cache(maxsize=size)(_mirror)
 
-        self.size = size
-        self._d: OrderedDict[tuple[int, float], np.ndarray] = OrderedDict()
-        self._lock = threading.Lock()
 
-    def get(self, f: ImageFeatures, sigma: float) -> np.ndarray:
-        from scipy import ndimage
+def _tile_shift(a: np.ndarray, b: np.ndarray, both: np.ndarray, y0: int, x0: int, size: tuple[int, int], r: int):  # type: ignore[no-untyped-def]
+    """Sub-pixel shift ``(dy, dx)`` that best aligns tile ``a[y0:y0+th, x0:x0+tw]`` with ``b`` (NCC over integer
+    shifts within ``r`` px, refined by a parabola through the peak), or None when the tile has no clear peak."""
+    th, tw = size
+    ta = a[y0 : y0 + th, x0 : x0 + tw]
+    ma = both[y0 : y0 + th, x0 : x0 + tw]
+    scores = np.full((2 * r + 1, 2 * r + 1), -np.inf)
+    for iy, dy in enumerate(range(-r, r + 1)):
+        for ix, dx in enumerate(range(-r, r + 1)):
+            tb = b[y0 + dy : y0 + dy + th, x0 + dx : x0 + dx + tw]
+            m = ma & both[y0 + dy : y0 + dy + th, x0 + dx : x0 + dx + tw]
+            if m.mean() < 0.7:
+                continue
+            xa, xb = ta[m] - ta[m].mean(), tb[m] - tb[m].mean()
+            den = float(np.sqrt((xa * xa).sum() * (xb * xb).sum()))
+            if den > 0:
+                scores[iy, ix] = float((xa * xb).sum()) / den
+    iy, ix = np.unravel_index(int(np.argmax(scores)), scores.shape)
+    if not np.isfinite(scores[iy, ix]) or not 0 < iy < 2 * r or not 0 < ix < 2 * r:
+        return None  # no peak inside the search window
+    if scores[iy, ix] < 0.8:
+        return None  # the tile does not match anywhere: its shift means nothing
 
-        key = (id(f), round(sigma, 3))
-        with self._lock:
-            out = self._d.get(key)
-            if out is not None:
-                self._d.move_to_end(key)
-                return out
-        out = ndimage.gaussian_filter(f.small.astype(np.float32), sigma, truncate=2.5)
-        with self._lock:
-            self._d[key] = out
-            while len(self._d) > self.size:
-                self._d.popitem(last=False)
-        return out
+    def vertex(lo: float, mid: float, hi: float) -> float:
+        den = lo - 2 * mid + hi
+        return 0.0 if not np.isfinite(den) or den >= 0 else float(np.clip(0.5 * (lo - hi) / den, -0.5, 0.5))
+
+    dy = iy - r + vertex(scores[iy - 1, ix], scores[iy, ix], scores[iy + 1, ix])
+    dx = ix - r + vertex(scores[iy, ix - 1], scores[iy, ix], scores[iy, ix + 1])
+    return dy, dx
+
+
+def local_motion(a: np.ndarray, b: np.ndarray, both: np.ndarray, tiles: int = 4, search: int = 5) -> float:
+    """How far parts of two registered ``(h, w)`` images (coarse, anatomy-scale) move relative to each other, px.
+
+    Block matching: each of ``tiles x tiles`` tiles (inside a ``search`` margin, >= 80% of it in ``both``) is
+    aligned with the other image by NCC over shifts up to ``search`` px, refined to sub-pixel (tiles whose best
+    NCC is below 0.8 or at the edge of the search are left out); returned is the
+    second largest distance of a tile's shift from the median shift (one unreliable tile does not count).
+    A copy of one frame moves rigidly (every planted copy: < 0.3 px); NaN with fewer than 4 usable tiles.
+    """
+    h, w = a.shape
+    r = search
+    th, tw = (h - 2 * r) // tiles, (w - 2 * r) // tiles
+    if th < 8 or tw < 8:
+        return float("nan")
+    shifts = []
+    for ty in range(tiles):
+        for tx in range(tiles):
+            y0, x0 = r + ty * th, r + tx * tw
+            if both[y0 : y0 + th, x0 : x0 + tw].mean() < 0.8:
+                continue
+            sh = _tile_shift(a, b, both, y0, x0, (th, tw), r)
+            if sh is not None:
+                shifts.append(sh)
+    if len(shifts) < 4:
+        return float("nan")
+    arr = np.asarray(shifts, dtype=np.float64)
+    dist = np.hypot(*(arr - np.median(arr, axis=0)).T)
+    return float(np.sort(dist)[-2])
+
+
+def _q(sigma: float) -> float:
+    """Smoothing scale quantised to 1/4 px, so the per-image cache is reused."""
+    return round(sigma * 4) / 4
 
 
 def registered_overlap(
     fa: ImageFeatures,
     fb: ImageFeatures,
-    s: float,
+    a: complex,
     t: np.ndarray,
     settings: VerifySettings,
-    smooth: SmoothCache | None = None,
+    cache: VerifyCache | None = None,
     stride: int = 2,
-) -> tuple[float, float, float]:
-    """``(overlap, ncc, ncc_coarse)`` of B resampled into A's frame by ``p_b = s p_a + t``.
+    motion: bool = True,
+) -> tuple[float, float, float, float, float, float]:
+    """``(overlap, ncc, ncc_coarse, ncc_linear, motion, contained)`` of B resampled into A's frame by ``p_b = a p_a + t``.
 
-    Both images are compared at the same blur (B is smoothed ``s`` times more, in its own pixels),
-    on a ``stride``-spaced grid of A.
+    Both images are compared at the same blur (the finer one is smoothed ``|a|`` or ``1/|a|`` times more, in its
+    own pixels), on a
+    ``stride``-spaced grid of A; the motion is measured on the full-resolution coarse images.
     """
     from scipy import ndimage
 
-    smooth = smooth or SmoothCache()
+    cache = cache or VerifyCache()
+    s = abs(a)
     h, w = fa.small.shape
-    yy, xx = np.mgrid[0:h:stride, 0:w:stride].astype(np.float32)
-    xb, yb = s * xx + t[0], s * yy + t[1]
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    zb = a * (xx + 1j * yy) + (t[0] + 1j * t[1])
+    xb, yb = zb.real.astype(np.float32), zb.imag.astype(np.float32)
     hb, wb = fb.small.shape
     inside = (xb >= 0) & (xb <= wb - 1) & (yb >= 0) & (yb <= hb - 1)
     vb = np.zeros_like(inside)
     vb[inside] = fb.valid[np.rint(yb[inside]).astype(np.intp), np.rint(xb[inside]).astype(np.intp)]
-    both = inside & vb & fa.valid[::stride, ::stride]
+    both_full = inside & vb & fa.valid
+    both = both_full[::stride, ::stride]
     smaller = min(fa.valid.sum(), fb.valid.sum() / max(s * s, 1e-9)) / (stride * stride)
     overlap = float(both.sum() / max(smaller, 1))
-    coords = np.stack([yb[both], xb[both]])
-    out = [overlap]
+    coords = np.stack([yb[::stride, ::stride][both], xb[::stride, ::stride][both]])
+    out = []
+    linear = float("nan")
+    samples = []
     for sigma in (settings.fine_sigma, settings.coarse_sigma):
-        sa = smooth.get(fa, sigma)[::stride, ::stride][both]
-        sb = smooth.get(fb, round(sigma * max(s, 1.0) * 4) / 4)  # quantised so the cache is reused
-        out.append(_trimmed_ncc(sa, ndimage.map_coordinates(sb, coords, order=1, mode="nearest"), settings.trim))
-    return out[0], out[1], out[2]
+        sa = cache.smoothed(fa, _q(sigma / min(s, 1.0)))[::stride, ::stride][both]
+        sb_img = cache.smoothed(fb, _q(sigma * max(s, 1.0)))
+        sb = ndimage.map_coordinates(sb_img, coords, order=1, mode="nearest")
+        if len(sa) < 50:
+            out.append(float("nan"))
+            continue
+        if sigma == settings.fine_sigma:
+            linear = _trimmed_ncc(sa, sb, settings.trim)
+        sb = match_intensities(sa, sb)
+        samples.append((sa.astype(np.float64), sb))
+        out.append(_trimmed_ncc(sa, sb, settings.trim))
+    contained = float("nan")
+    if len(samples) == 2:
+        contained = detail_containment(samples[0][0] - samples[1][0], samples[0][1] - samples[1][1])
+    moved = float("nan")
+    if motion and both_full.sum() >= 400 and not out[1] < settings.motion_min_ncc_coarse:
+        ca = cache.smoothed(fa, _q(settings.motion_sigma / min(s, 1.0)))
+        cb_img = cache.smoothed(fb, _q(settings.motion_sigma * max(s, 1.0)))
+        cb = np.zeros_like(ca)
+        cb[both_full] = match_intensities(
+            ca[both_full], ndimage.map_coordinates(cb_img, np.stack([yb[both_full], xb[both_full]]), order=1)
+        )
+        moved = local_motion(ca, cb, both_full)
+    return overlap, out[0], out[1], linear, moved, contained
+
+
+def detail_containment(da: np.ndarray, db: np.ndarray) -> float:
+    """How much of the fine detail (band-pass samples ``da``, ``db``) one image shares with the other, relative to
+    what a degraded copy allows: ``corr(da, db) / sqrt(min(Ea, Eb) / max(Ea, Eb))`` (``E``: detail energy).
+
+    A copy with added noise (speckle, JPEG) holds all of the original's detail plus independent noise, and a
+    blurred copy a part of it: either way the correlation equals the energy ratio's square root (~1). Two frames
+    of a sweep have detail of the same energy (the same scanner's speckle) that is largely new: well below 1.
+    """
+    if len(da) < 50:
+        return float("nan")
+    da, db = da - da.mean(), db - db.mean()
+    ea, eb = float((da * da).mean()), float((db * db).mean())
+    if min(ea, eb) <= 1e-9:
+        return float("nan")
+    rho = float((da * db).mean()) / np.sqrt(ea * eb)
+    return float(rho / np.sqrt(min(ea, eb) / max(ea, eb)))
+
+
+def _fit_variant(
+    fa: ImageFeatures, fb: ImageFeatures, v: int, settings: VerifySettings, seed: int, cache: VerifyCache
+) -> tuple[int, int, complex, np.ndarray, np.ndarray, np.ndarray, np.ndarray, ImageFeatures]:
+    """Match A's upright descriptors with B's variant ``v`` and fit; returns (inliers, matches, a, t, inlier mask,
+    matched A points, matched B points, the view of B the fit refers to)."""
+    rot, mirrored = VARIANTS[v]
+    view = cache.mirrored(fb, v) if mirrored else fb
+    db = view.desc if mirrored else fb.variant(v)
+    i, j = mutual_matches(fa.desc, db, settings.max_hamming)
+    pa, pb = fa.xy[i].astype(np.float64), view.xy[j].astype(np.float64)
+    # the plausible scale range is in original pixels; working images were resized by fa.scale, fb.scale
+    ratio = fb.scale / fa.scale
+    fit = replace(settings, min_scale=settings.min_scale * ratio, max_scale=settings.max_scale * ratio)
+    window = settings.upright_window_deg if rot == 0 else settings.rotation_window_deg
+    a, t, inl = ransac_similarity(pa, pb, fit, seed=seed, rotation_deg=-rot if mirrored else rot, window_deg=window)
+    return int(inl.sum()) if a != 0 else 0, len(i), a, t, inl, pa, pb, view
 
 
 def verify_pair(
@@ -272,30 +449,38 @@ def verify_pair(
     fb: ImageFeatures,
     settings: VerifySettings = VerifySettings(),
     seed: int = 0,
-    smooth: SmoothCache | None = None,
+    cache: VerifyCache | None = None,
 ) -> PairEvidence:
     """Match, fit and compare images A and B (see the module docstring)."""
-    i, j = mutual_matches(fa.desc, fb.desc, settings.max_hamming)
-    pa, pb = fa.xy[i].astype(np.float64), fb.xy[j].astype(np.float64)
-    # the plausible scale range is in original pixels; working images were resized by fa.scale, fb.scale
-    ratio = fb.scale / fa.scale
-    fit = replace(settings, min_scale=settings.min_scale * ratio, max_scale=settings.max_scale * ratio)
-    s, t, inl = ransac_scale_shift(pa, pb, fit, seed=seed)
-    n_in = int(inl.sum())
-    if s == 0 or n_in < 4:
-        return PairEvidence(len(i), 0, float("nan"), float("nan"), 0.0, 0.0, 0.0, float("nan"), float("nan"))
+    cache = cache or VerifyCache()
+    n_var = len(VARIANTS) if fb.variants is not None else 1
+    fits = [_fit_variant(fa, fb, v, settings, seed, cache) for v in range(n_var)]
+    # most inliers; a rotated or mirrored variant only with a clear fit (best of six would otherwise add chance fits)
+    ok = [v for v in range(n_var) if v == 0 or fits[v][0] >= settings.variant_min_inliers]
+    best = max(ok, key=lambda v: (fits[v][0], -v))
+    n_in, n_match, a, t, inl, pa, pb, view = fits[best]
+    mirrored = VARIANTS[best][1]
+    if n_in < 4:
+        n_match = fits[0][1]
+        return PairEvidence(n_match, 0, float("nan"), float("nan"), 0.0, 0.0, 0.0, float("nan"), float("nan"))
     rot = similarity_rotation(pa[inl], pb[inl])
     h, w = fa.small.shape
     g = settings.grid
     cells = np.unique(
         np.minimum((pa[inl, 1] * g / h).astype(int), g - 1) * g + np.minimum((pa[inl, 0] * g / w).astype(int), g - 1)
     )
-    overlap, ncc, ncc_c = registered_overlap(fa, fb, s, t, settings, smooth)
-    ratio_in = n_in / max(1, min(_inside(fa.xy * s + t, fb), _inside((fb.xy - t) / s, fa)))
+    t_inv = -np.array([(t[0] + 1j * t[1]) / a]).view(np.float64)  # z_a = z_b / a - t / a
+    ratio_in = n_in / max(1, min(_inside(_apply(a, t, fa.xy), view), _inside(_apply(1 / a, t_inv, view.xy), fa)))
+    # motion (block matching, the costly part) only where a copy and a neighbouring frame can be confused
+    need_motion = ratio_in < settings.motion_below_ratio
+    overlap, ncc, ncc_c, linear, motion, contained = registered_overlap(
+        fa, view, a, t, settings, cache, motion=need_motion
+    )
     # scale in original pixels: small = original * scale
-    scale_orig = s * fa.scale / fb.scale
+    scale_orig = abs(a) * fa.scale / fb.scale
+    noise = 1 - ncc / ncc_c if ncc_c and not np.isnan(ncc_c) and ncc_c > 0 else float("nan")
     return PairEvidence(
-        len(i),
+        n_match,
         n_in,
         float(scale_orig),
         rot,
@@ -304,9 +489,21 @@ def verify_pair(
         overlap,
         ncc,
         ncc_c,
-        float(t[0] / fb.scale),
-        float(t[1] / fb.scale),
+        mirrored,
+        motion,
+        linear,
+        float(noise),
+        contained,
+        affine=None if mirrored else _affine_original(a, t, fa.scale, fb.scale),
     )
+
+
+def _affine_original(
+    a: complex, t: np.ndarray, scale_a: float, scale_b: float
+) -> tuple[float, float, float, float, float, float]:
+    """The working-image similarity ``z_b = a z_a + t`` in original pixels, as a canvas-order affine."""
+    k = a * scale_a / scale_b
+    return (float(k.real), float(k.imag), float(-k.imag), float(k.real), float(t[0] / scale_b), float(t[1] / scale_b))
 
 
 def _inside(xy: np.ndarray, f: ImageFeatures) -> int:

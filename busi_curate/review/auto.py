@@ -1,11 +1,22 @@
-"""The automatic pass of the review: the assistant answers the walk's questions it is confident about.
+"""The automatic pass of the review: the paper's walk (section 4.2) driven by the assistant.
 
-The assistant (``busi_curate.assistant.Assistant``, or anything with the same ``assess``) is asked
-about every question of the walk's frontier (:meth:`Walk.open_questions`) in batches. A ``same``
-verdict with a valid grade or a ``different`` verdict is appended to the journal with
-``decided_by=auto``, the grade and the evidence; ``uncertain`` is left for a person. A ``same``
-moves the reference on to its next candidate, so the pass repeats until every question of the
-frontier has been assessed.
+This is the one walk used by ``review --auto``, the scripted review behind the published journal and
+``bench-auto``. The assistant (``busi_curate.assistant.Assistant``, or anything with the same
+``assess``) is asked about every question of the walk's frontier (:meth:`Walk.open_questions`) in
+batches. A ``same`` verdict with a valid grade or a ``different`` verdict is appended to the journal
+with ``decided_by=auto``, the grade and the evidence; ``uncertain`` is left for a person (the
+reference waits there until a person's answer is in the journal). A ``same`` moves the reference on
+to its next candidate, so the pass repeats until every question of the frontier has been assessed.
+
+Beyond the paper's walk (``beyond=True``, the default): the first "different" ends a reference, so
+a duplicate ranked below an unrelated image would never be asked. The pass therefore also checks
+every other listed SSIM candidate at or above the threshold whose answer is not known
+(:meth:`Walk.unsettled_candidates`) and records the confident ``same`` verdicts among them (only
+those: this adds no question for a person), then walks the frontier again. Extra pairs of a second
+shortlisting route are part of the walk's frontier (``Walk(extra_pairs=...)``).
+
+:class:`AutoSummary` counts the decisions by route: ``ssim`` (the paper's walk), ``extra`` and
+``beyond``.
 """
 
 from __future__ import annotations
@@ -20,14 +31,28 @@ from busi_curate.review.walk import AUTO, Question, RowPair, Walk
 
 
 class AssessmentLike(Protocol):
-    verdict: str  # "same" | "different" | "uncertain"
-    grade: str  # "identical" | "same-frame" | "adjacent-frame" | ""
-    evidence: str
-    score: float
+    @property
+    def verdict(self) -> str: ...  # "same" | "different" | "uncertain"
+    @property
+    def grade(self) -> str: ...  # "identical" | "same-frame" | "adjacent-frame" | ""
+    @property
+    def evidence(self) -> str: ...
+    @property
+    def score(self) -> float: ...
 
 
 class AssistantLike(Protocol):
-    def assess(self, pairs: list[tuple[int, int]]) -> Sequence[AssessmentLike]: ...
+    def assess(self, pairs: Sequence[tuple[int, int]]) -> Sequence[AssessmentLike]: ...
+
+
+def collect(into: list[Decision]) -> Callable[[Decision], Decision]:
+    """An ``append`` for :func:`run_auto` that keeps the decisions in the list ``into`` (no journal file)."""
+
+    def append(d: Decision) -> Decision:
+        into.append(d)
+        return d
+
+    return append
 
 
 @dataclass
@@ -41,6 +66,7 @@ class AutoSummary:
     rounds: int = 0
     seconds: float = 0.0
     by_grade: dict[str, int] = field(default_factory=dict)
+    by_source: dict[str, int] = field(default_factory=dict)  # decisions per route: ssim / extra / beyond
 
     def line(self) -> str:
         grades = ", ".join(f"{g} {n}" for g, n in sorted(self.by_grade.items()))
@@ -48,6 +74,11 @@ class AutoSummary:
             f"auto: assessed {self.assessed} pairs in {self.rounds} rounds ({self.seconds:.1f} s); decided "
             f"{self.same} same ({grades or 'none'}) and {self.different} different; "
             f"{self.uncertain} questions left for a person"
+            + (
+                f"; by route {', '.join(f'{k} {v}' for k, v in sorted(self.by_source.items()))}"
+                if self.by_source
+                else ""
+            )
         )
 
 
@@ -66,19 +97,22 @@ def run_auto(
     assistant: AssistantLike,
     append: Callable[[Decision], Decision],
     assessments: dict[RowPair, Any] | None = None,
+    beyond: bool = True,
 ) -> AutoSummary:
     """Let ``assistant`` decide the walk's confident questions; ``append`` writes a line (e.g. ``Journal.append``).
 
     ``assessments`` (row pair -> assessment) is filled in place, so a server can show the evidence of the
-    uncertain questions without asking again.
+    uncertain questions without asking again. ``beyond``: also record confident ``same`` verdicts on the
+    listed candidates the walk does not reach (module docstring).
     """
     t0 = time.perf_counter()
     cache: dict[RowPair, Any] = {} if assessments is None else assessments
     out = AutoSummary()
-    while True:
-        todo = [q for q in walk.open_questions() if q.rows not in cache]
+
+    def ask(qs: list[Question]) -> None:
+        todo = [q for q in qs if q.rows not in cache]
         if not todo:
-            break
+            return
         out.rounds += 1
         results = list(assistant.assess([q.rows for q in todo]))
         if len(results) != len(todo):
@@ -86,16 +120,35 @@ def run_auto(
         out.assessed += len(todo)
         for q, a in zip(todo, results):
             cache[q.rows] = a
-        for q in todo:  # in walk order, so the journal is deterministic
-            d = auto_decision(q, cache[q.rows])
-            if d is None or not walk.is_open(*q.rows):
-                continue
-            walk.record(append(d))
-            if d.answer == "same":
-                out.same += 1
-                out.by_grade[d.grade] = out.by_grade.get(d.grade, 0) + 1
-            else:
-                out.different += 1
+
+    def record(q: Question, only_same: bool = False) -> bool:
+        d = auto_decision(q, cache[q.rows])
+        if d is None or (only_same and d.answer != "same") or not walk.is_open(*q.rows):
+            return False
+        walk.record(append(d))
+        out.by_source[q.source] = out.by_source.get(q.source, 0) + 1
+        if d.answer == "same":
+            out.same += 1
+            out.by_grade[d.grade] = out.by_grade.get(d.grade, 0) + 1
+        else:
+            out.different += 1
+        return True
+
+    while True:
+        while True:  # the paper's walk (and the extra pairs), frontier after frontier
+            todo = [q for q in walk.open_questions() if q.rows not in cache]
+            if not todo:
+                break
+            ask(todo)
+            for q in todo:  # in walk order, so the journal is deterministic
+                record(q)
+        if not beyond:
+            break
+        frontier = {(min(q.rows), max(q.rows)) for q in walk.open_questions()}
+        rest = [walk.question(a, b, source="beyond") for a, b in walk.unsettled_candidates() if (a, b) not in frontier]
+        ask(rest)
+        if not sum(record(q, only_same=True) for q in rest):
+            break
     out.uncertain = len(walk.open_questions())
     out.seconds = time.perf_counter() - t0
     return out

@@ -369,6 +369,19 @@ class Walk:
                 hyp.add(self._root_pair(a, b))
         return out
 
+    def unsettled_candidates(self) -> list[RowPair]:
+        """Row pairs ``(a, b)``, ``a < b``, of the listed SSIM candidates (``candidates.csv``) at or above the
+        threshold whose answer is not known yet, sorted. The walk reaches only some of them (the first
+        "different" ends a reference); the automatic pass checks the rest too (see :mod:`.auto`)."""
+        out: set[RowPair] = set()
+        for r, listed in enumerate(self._top):
+            for c, s in listed:
+                if s >= self.threshold and r != c:
+                    p = (min(r, c), max(r, c))
+                    if p not in out and self.known(*p) is None:
+                        out.add(p)
+        return sorted(out)
+
     def record(self, decision: Decision) -> None:
         """Apply one journal line (same / different / skip / undo) made in this session."""
         self._apply(decision, session=True)

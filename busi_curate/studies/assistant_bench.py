@@ -13,11 +13,12 @@ from pathlib import Path
 from typing import Any
 
 from busi_curate.assistant import Assistant, AssistantSettings
-from busi_curate.assistant.autowalk import auto_walk
 from busi_curate.assistant.features import extract_many
 from busi_curate.assistant.verify import verify_pair
+from busi_curate.review.auto import collect, run_auto
 from busi_curate.review.groups import build_groups, merged_grades
-from busi_curate.review.journal import read_journal
+from busi_curate.review.journal import Decision, read_journal
+from busi_curate.review.walk import Walk
 
 
 def cpu_name() -> str:
@@ -70,10 +71,12 @@ def bench_auto(
         assistant.assess(to_verify)
         t_verify = time.perf_counter() - t0
         t0 = time.perf_counter()
-        result = auto_walk(assistant, existing)
+        new: list[Decision] = []
+        walker = Walk(scan, existing, settings.threshold, extra_pairs=extra)
+        summary = run_auto(walker, assistant, collect(new))
         t_walk = time.perf_counter() - t0
         t0 = time.perf_counter()
-        decisions = list(existing) + result.decisions
+        decisions = list(existing) + new
         groups = build_groups(decisions)
         groups_adj = build_groups(decisions, grades=merged_grades(include_adjacent=True))
         t_group = time.perf_counter() - t0
@@ -125,8 +128,8 @@ def bench_auto(
             "extrapolated_s": ref_total,
             "speedup": ref_total / max(total, 1e-9),
         },
-        "walk": result.counts,
-        "questions": len(result.questions),
+        "walk": {"same": summary.same, "different": summary.different, "by_route": summary.by_source},
+        "questions": summary.uncertain,
         "groups": dict(Counter(g.kind for g in groups)),
         "images_in_groups": members,
         "groups_with_adjacent": dict(Counter(g.kind for g in groups_adj)),

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from busi_curate.assistant import Assistant
-from busi_curate.assistant.features import FeatureCache, FeatureSettings, extract
+from busi_curate.assistant.features import FEATURES_FORMAT, VARIANTS, FeatureCache, FeatureSettings, extract
 from busi_curate.data.imageio import read_gray
 from busi_curate.scan.run import read_scan
 
@@ -20,6 +20,7 @@ def same_features(a, b) -> bool:
         and np.array_equal(a.xy, b.xy)
         and np.array_equal(a.level, b.level)
         and np.array_equal(a.desc, b.desc)
+        and np.array_equal(a.variants, b.variants)
         and a.scale == b.scale
     )
 
@@ -39,10 +40,25 @@ def test_extract_is_deterministic_and_shaped(scan):
     assert same_features(f1, f2)
     assert max(f1.small.shape) == FeatureSettings().long_side
     assert f1.desc.dtype == np.uint64 and f1.desc.shape == (len(f1.xy), 4)
+    assert f1.variants.shape == (len(VARIANTS), len(f1.xy), 4) and np.array_equal(f1.variants[0], f1.desc)
     assert len(f1.xy) > 50 and set(np.unique(f1.level)) <= set(range(FeatureSettings().levels))
     # keypoints sit on tissue, never in the border band
     x, y = np.rint(f1.xy[f1.level == 0]).astype(int).T
     assert f1.valid[y, x].all()
+
+
+def test_mirrored_variant_describes_the_flipped_image(scan):
+    """The mirrored-pattern descriptor of an image equals the upright descriptor of its mirror image, keypoint by
+    keypoint (most bits: keypoints are re-detected on the flipped image, box filters are symmetric)."""
+    gray = read_gray(scan.image_path(0))
+    f, g = extract(gray), extract(np.ascontiguousarray(gray[:, ::-1]))
+    w = f.small.shape[1]
+    mirror_v = VARIANTS.index((0.0, True))
+    lookup = {(round(float(x)), round(float(y))): k for k, (x, y) in enumerate(g.xy)}
+    same = [np.bitwise_count(f.variants[mirror_v][k] ^ g.desc[lookup[key]]).sum()
+            for k, (x, y) in enumerate(f.xy) if (key := (round(float(w - 1 - x)), round(float(y)))) in lookup]  # fmt: skip
+    assert len(same) > 0.8 * len(f.xy)
+    assert np.median(same) <= 8  # of 256 bits; an unrelated descriptor differs in ~128
 
 
 def test_overlay_marks_are_not_tissue():
@@ -61,7 +77,11 @@ def test_cache_is_reused(scan, tmp_path):
     a = first.get(keys, paths, workers=1)
     assert (first.computed, first.loaded_from_cache) == (len(set(keys)), 0)  # identical pixels described once
     meta = json.loads((tmp_path / "features.json").read_text())
-    assert meta["format"] == 1 and meta["pixel_sha256"] == list(dict.fromkeys(keys)) and len(meta["sha256"]) == 64
+    assert (
+        meta["format"] == FEATURES_FORMAT
+        and meta["pixel_sha256"] == list(dict.fromkeys(keys))
+        and len(meta["sha256"]) == 64
+    )
     second = FeatureCache(tmp_path, FeatureSettings())
     b = second.get(keys, paths, workers=1)
     assert (second.computed, second.loaded_from_cache) == (0, len(keys))

@@ -7,10 +7,11 @@ import pytest
 from PIL import Image
 
 from busi_curate.assistant import Assistant
-from busi_curate.assistant.autowalk import auto_walk
 from busi_curate.assistant.shortlist import descriptor_votes
 from busi_curate.data.synthetic import make_synthetic_busi
+from busi_curate.review.auto import collect, run_auto
 from busi_curate.review.groups import build_groups
+from busi_curate.review.walk import Walk
 from busi_curate.scan.run import ScanSettings, read_scan, run_scan
 
 TOP_K = 3
@@ -56,13 +57,20 @@ def test_extra_pairs_find_the_copy_and_it_is_verified_same(shifted_scan, tmp_pat
     assert best[1] == (min(i, j), max(i, j))  # the copy is the image it shares most descriptors with
 
 
+def auto_pass(assistant, extra=True):
+    decisions = []
+    walk = Walk(assistant.scan, extra_pairs=assistant.extra_pairs() if extra else ())
+    summary = run_auto(walk, assistant, collect(decisions))
+    return summary, decisions
+
+
 def test_walk_records_the_extra_pair_and_groups_it(shifted_scan, tmp_path):
     a = Assistant(shifted_scan, cache_dir=tmp_path / "features")
-    res = auto_walk(a)
-    assert res.counts["extra_same"] == 1
-    assert all(d.decided_by == "auto" for d in res.decisions)
-    groups = build_groups(res.decisions)
+    summary, decisions = auto_pass(a)
+    assert summary.by_source.get("extra") == 1
+    assert all(d.decided_by == "auto" for d in decisions)
+    groups = build_groups(decisions)
     assert [g.members for g in groups] == [(("benign", "2"), ("benign", "11"))]
     # without the second route the copy is lost
-    res_plain = auto_walk(Assistant(shifted_scan, cache_dir=tmp_path / "features"), extra=False)
-    assert build_groups(res_plain.decisions) == []
+    _, plain = auto_pass(Assistant(shifted_scan, cache_dir=tmp_path / "features"), extra=False)
+    assert build_groups(plain) == []

@@ -94,8 +94,33 @@ def test_assessments_are_deterministic_and_thread_safe(synthetic_scan_dir, assis
     assert results[0] == expected and results[1] == expected
 
 
-def ev(inliers=300, ratio=0.9, ncc=0.995, ncc_coarse=0.998, overlap=0.95, rot=0.0, spread=0.8, matches=300):
-    return PairEvidence(matches, inliers, 1.0 if inliers else math.nan, rot, spread, ratio, overlap, ncc, ncc_coarse)
+def ev(
+    inliers=300,
+    ratio=0.9,
+    ncc=0.995,
+    ncc_coarse=0.998,
+    overlap=0.95,
+    rot=0.0,
+    spread=0.8,
+    matches=300,
+    mirrored=False,
+    motion=math.nan,
+    contained=math.nan,
+):
+    return PairEvidence(
+        matches,
+        inliers,
+        1.0 if inliers else math.nan,
+        rot,
+        spread,
+        ratio,
+        overlap,
+        ncc,
+        ncc_coarse,
+        mirrored=mirrored,
+        motion=motion,
+        contained=contained,
+    )
 
 
 @pytest.mark.parametrize(
@@ -113,9 +138,49 @@ def ev(inliers=300, ratio=0.9, ncc=0.995, ncc_coarse=0.998, overlap=0.95, rot=0.
         (ev(inliers=5, ratio=0.02, ncc=0.7, ncc_coarse=0.75), 0.3, "different", ""),  # chance fit
         (ev(inliers=12, ratio=0.05, ncc=0.6, ncc_coarse=0.65), 0.3, "different", ""),  # fit, tissue uncorrelated
         (ev(inliers=0, ratio=0, ncc=math.nan, ncc_coarse=math.nan), 0.6, "uncertain", ""),  # no fit, high SSIM
-        (ev(inliers=5, ratio=0.02, ncc=0.95, ncc_coarse=0.97), 0.4, "uncertain", ""),  # weak fit, alike tissue
+        (ev(inliers=7, ratio=0.02, ncc=0.95, ncc_coarse=0.97), 0.4, "uncertain", ""),  # weak fit, alike tissue
+        (ev(inliers=5, ratio=0.02, ncc=0.95, ncc_coarse=0.97), 0.4, "different", ""),  # 5 inliers: chance level
         (ev(inliers=60, ratio=0.42, ncc=0.99, ncc_coarse=0.995), 0.6, "uncertain", ""),  # between the grades
-        (ev(inliers=300, ratio=0.9, ncc=0.99, rot=8.0), 0.6, "uncertain", ""),  # rotated: implausible copy
+        (ev(inliers=300, ratio=0.9, ncc=0.99, rot=12.0), 0.2, "same", "same-frame"),  # rotated copy, within the bound
+        (ev(inliers=300, ratio=0.9, ncc=0.99, mirrored=True), 0.1, "same", "same-frame"),  # mirrored copy
+        (ev(inliers=300, ratio=0.9, ncc=0.99, rot=25.0), 0.6, "uncertain", ""),  # beyond the rotation bound
+        (ev(inliers=40, ratio=0.25, ncc=0.998, ncc_coarse=0.999), 0.6, "same", "same-frame"),  # contrast, crop, pad
+        # heavy speckle noise: few keypoints survive, but the copy is rigid and its detail is the original's plus noise
+        (ev(inliers=60, ratio=0.2, ncc=0.98, ncc_coarse=0.998, motion=0.8, contained=0.85), 0.5, "same", "same-frame"),
+        # the same numbers with tissue moving (a sweep): adjacent-frame, never merged
+        (
+            ev(inliers=60, ratio=0.2, ncc=0.98, ncc_coarse=0.998, motion=2.5, contained=0.85),
+            0.5,
+            "same",
+            "adjacent-frame",
+        ),
+        # ... or with new fine detail that no noise explains
+        (
+            ev(inliers=60, ratio=0.2, ncc=0.98, ncc_coarse=0.998, motion=0.8, contained=0.4),
+            0.5,
+            "same",
+            "adjacent-frame",
+        ),
+        # motion not measurable (flat tissue): the fine detail decides
+        (
+            ev(inliers=60, ratio=0.2, ncc=0.98, ncc_coarse=0.998, motion=math.nan, contained=0.85),
+            0.5,
+            "same",
+            "same-frame",
+        ),
+        (
+            ev(inliers=60, ratio=0.2, ncc=0.98, ncc_coarse=0.998, motion=math.nan, contained=0.5),
+            0.5,
+            "same",
+            "adjacent-frame",
+        ),
+        (ev(inliers=60, ratio=0.2, ncc=0.98, ncc_coarse=0.998, motion=math.nan), 0.5, "same", "adjacent-frame"),
+        (
+            ev(inliers=60, ratio=0.2, ncc=0.97, ncc_coarse=0.985, mirrored=True),
+            0.5,
+            "uncertain",
+            "",
+        ),  # no mirrored sweep
     ],
 )
 def test_rule_table(evidence, ssim, verdict, grade):

@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 from conftest import run_cli
 
-from busi_curate.review.auto import run_auto
+from busi_curate.review.auto import collect, run_auto
 from busi_curate.review.journal import Journal, read_journal
 from busi_curate.review.server import ReviewApp
 from busi_curate.review.session import load_journal, open_walk, read_extra_pairs
@@ -86,6 +86,47 @@ def test_run_auto_decides_confident_pairs_and_leaves_the_rest(scan_copy):
         again = run_auto(walk, fake, j.append, assessments)
     assert again.same == again.different == 0 and again.assessed == 0
     assert len(read_journal(scan_copy / "decisions.csv")) == len(lines)
+
+
+class BeyondAssistant:
+    """Says "different" to reference 0's first candidate and "same" to its second one (a copy the paper's walk
+    never reaches: the first "different" ends the reference), "different" to everything else."""
+
+    def __init__(self, first: tuple[int, int], second: tuple[int, int]) -> None:
+        self.first, self.second = first, second
+
+    def assess(self, pairs):
+        out = []
+        for a, b in pairs:
+            same = (min(a, b), max(a, b)) == self.second
+            out.append(Assessment("same" if same else "different", "same-frame" if same else "", "fake", 0.9))
+        return out
+
+
+def test_the_auto_pass_checks_candidates_beyond_the_first_different(scan_copy):
+    scan = read_scan(scan_copy)
+    walk = open_walk(scan, [])
+
+    def usable(r: int) -> bool:  # two candidates above the threshold, and the second one's walk starts elsewhere
+        top = walk._top[r]
+        return sum(s >= walk.threshold for _, s in top[:2]) == 2 and walk._top[top[1][0]][0][0] != r
+
+    ref = next(r for r in range(scan.n) if usable(r))
+    (c1, _), (c2, _) = walk._top[ref][:2]
+    fake = BeyondAssistant((min(ref, c1), max(ref, c1)), (min(ref, c2), max(ref, c2)))
+    plain: list = []
+    summary = run_auto(open_walk(scan, []), fake, collect(plain), beyond=False)
+    assert not [d for d in plain if d.answer == "same"] and "beyond" not in summary.by_source
+    lines: list = []
+    summary = run_auto(walk, fake, collect(lines))
+    same = [d for d in lines if d.answer == "same"]
+    assert summary.by_source.get("beyond") == 1 and len(same) == 1
+    assert {same[0].reference, same[0].candidate} == {walk.keys[ref], walk.keys[c2]}
+    assert walk.known(ref, c2) == "same"
+    # the walk of the same journal asks nothing new: the pass is idempotent
+    again: list = []
+    run_auto(open_walk(scan, lines), fake, collect(again))
+    assert not again
 
 
 def test_server_asks_the_assistant_before_the_person(scan_copy):
