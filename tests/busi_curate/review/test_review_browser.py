@@ -115,8 +115,6 @@ def test_keys_journal_kill_and_resume(browser, scan_copy):
         press(browser, "m")
         assert "no-outline" in browser.find_element(By.ID, "ref").get_attribute("class")
         press(browser, "m")
-        if os.environ.get("REVIEW_SCREENSHOT"):
-            browser.save_screenshot(os.environ["REVIEW_SCREENSHOT"])
         # s: same (same-frame, or identical when the pixels are), then d, then k
         press_answer(browser, "s")
         second = shown(browser)
