@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from .data import split_key
 from .errors import BenchError
 from .evaluate import evaluate_fold, write_fold_outputs
 from .provenance import provenance, read_checked_json
@@ -54,12 +55,12 @@ def combine_runs(
         if "gt_u8" not in seg:
             raise BenchError("predictions.npz lacks the ground truth (written by an older busi-bench)", seg_run / name)
         seg_cfg = seg_meta["provenance"]["config"]
-        keys = [tuple(str(k).split(" ", 1)) for k in seg["keys"]]
+        keys = [split_key(k) for k in seg["keys"]]
         result = evaluate_fold(
             keys,
             seg["labels"],
             seg["gt_u8"],
-            seg["seg_prob_u8"].astype(np.float32) / 255.0,  # type: ignore[arg-type]
+            seg["seg_prob_u8"].astype(np.float32) / 255.0,
             cls["cls_prob"],
             seg_cfg["threshold"],
             rule,
@@ -112,7 +113,7 @@ def rescore_run(run_dir: str | Path) -> list[dict[str, Any]]:
         if "gt_u8" not in arrays or "labels" not in arrays:
             raise BenchError("predictions.npz lacks the ground truth (written by an older busi-bench)", fold_dir)
         cfg = meta["provenance"]["config"]
-        keys = [tuple(str(k).split(" ", 1)) for k in arrays["keys"]]
+        keys = [split_key(k) for k in arrays["keys"]]
         seg = arrays["seg_prob_u8"].astype(np.float32) / 255.0 if "seg_prob_u8" in arrays else None
         cls = arrays.get("cls_prob")
         rule = cfg.get("refine", "none") if cfg.get("task") in ("mt", "seg+cls") else "none"
@@ -122,7 +123,7 @@ def rescore_run(run_dir: str | Path) -> list[dict[str, Any]]:
             arrays["gt_u8"],
             seg,
             cls,
-            cfg["threshold"],  # type: ignore[arg-type]
+            cfg["threshold"],
             rule,
             fill_holes=bool(cfg.get("fill_holes", False)),
         )

@@ -58,6 +58,12 @@ class FoldSplit:
     test: list[tuple[str, str]]
 
 
+def split_key(text: object) -> tuple[str, str]:
+    """``"class id"`` as stored in ``predictions.npz`` and ``packed.npz`` -> ``(class, id)`` (split at the first space)."""
+    cls, _, id_ = str(text).partition(" ")
+    return cls, id_
+
+
 def read_inputs(manifest: str | Path, folds: str | Path) -> tuple[Manifest, Folds]:
     """Read and validate a manifest and its folds with the curation half's readers (schema, sidecar
     checksums, ids present and kept, every kept image in exactly one test fold).

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -58,7 +58,7 @@ def score_set(
     Returns:
         Per-image frame, the metrics of :data:`METRIC_KEYS`, and the confusion matrix (or None).
     """
-    rows: dict[str, list[float]] = {}
+    rows: dict[str, list[Any]] = {}  # per-image columns: scores (float), pixel counts (int), classes (str)
     metrics: dict[str, Any] = dict.fromkeys(METRIC_KEYS)
     if masks is not None:
         scores = [seg_scores(m, g > 0) for m, g in zip(masks, gt)]
@@ -132,7 +132,7 @@ def evaluate_fold(
     """
     n = len(keys)
     raw_masks = seg_prob >= threshold if seg_prob is not None else None
-    if raw_masks is not None and fill_holes:
+    if seg_prob is not None and raw_masks is not None and fill_holes:
         from scipy.ndimage import binary_fill_holes
 
         raw_masks = np.stack([binary_fill_holes(m) for m in raw_masks]) if len(raw_masks) else raw_masks
@@ -141,8 +141,10 @@ def evaluate_fold(
     before_df, before, _ = score_set(labels, gt, raw_masks, raw_cls, prefix="before_")
     events: list[RefineEvent] = []
     why = [""] * n
-    if raw_masks is not None and raw_cls is not None:
-        ref_masks, ref_cls, why, events = refine_all(keys, seg_prob, cls_prob, threshold, rule)  # type: ignore[arg-type]
+    ref_masks: np.ndarray | None
+    ref_cls: np.ndarray | None
+    if seg_prob is not None and cls_prob is not None and raw_masks is not None and raw_cls is not None:
+        ref_masks, ref_cls, why, events = refine_all(keys, seg_prob, cls_prob, threshold, rule)
     else:
         ref_masks, ref_cls = raw_masks, raw_cls
     after_df, metrics, cm = score_set(labels, gt, ref_masks, ref_cls)
@@ -218,7 +220,7 @@ def write_fold_outputs(
         arrays["labels"] = np.asarray(labels, np.int64)
         arrays["gt_u8"] = np.asarray(gt, np.uint8)
     with atomic_open(out_dir / "predictions.npz", "wb") as fh:
-        np.savez_compressed(fh, **arrays)
+        np.savez_compressed(fh, **cast(dict[str, Any], arrays))  # numpy's stub reads ** as allow_pickle
     write_sidecar(out_dir / "predictions.npz", prov)
     for e in events:
         log.warning("refined %s", e.message())

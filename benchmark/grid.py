@@ -200,7 +200,7 @@ def load_grid(path: str | Path, base: str | Path | None = None, overrides: dict[
                 table=str(merged.get("table", "")),
             )
         )
-    combines = []
+    combines: list[GridCombine] = []
     for i, entry in enumerate(data.get("combine") or []):
         where = f"{path}: combine[{i}]"
         if not isinstance(entry, dict) or not all(isinstance(entry.get(k), str) for k in ("name", "seg", "cls")):

@@ -117,7 +117,7 @@ def leakage_report(
     if merged["dice"].isna().all():
         raise BenchError("per_image.csv lacks Dice figures", naive_run)
     write_csv(out / "per_image_subsets.csv", merged)
-    rows = []
+    rows: list[dict[str, Any]] = []
     for name in SUBSETS:
         sub = merged[merged["subset"] == name]
         s = _scores(sub)

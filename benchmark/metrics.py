@@ -82,7 +82,9 @@ def dice_batch(pred: np.ndarray, gt: np.ndarray) -> np.ndarray:
     return np.where(denom == 0, 1.0, 2 * tp / np.maximum(denom, 1))
 
 
-def confusion_matrix(y_true: Sequence[int], y_pred: Sequence[int], n_classes: int) -> np.ndarray:
+def confusion_matrix(
+    y_true: Sequence[int] | np.ndarray, y_pred: Sequence[int] | np.ndarray, n_classes: int
+) -> np.ndarray:
     """``(C, C) int64``: rows are true classes, columns predicted."""
     cm = np.zeros((n_classes, n_classes), np.int64)
     for t, p in zip(y_true, y_pred):

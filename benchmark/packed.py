@@ -27,7 +27,7 @@ import pandas as pd
 from busi_curate.fileio import atomic_open, file_sha256, write_json
 from busi_curate.publish.manifest import FOLDS_COLUMNS, Folds
 
-from .data import SampleSet
+from .data import SampleSet, split_key
 from .errors import BenchError
 
 PACK_FORMAT = "busi-bench-packed/1"
@@ -111,11 +111,11 @@ class PackedInputs:
                 arr = {k: z[k] for k in ("images", "masks", "labels", "keys", "folds")}
         except (OSError, ValueError, KeyError) as exc:
             raise BenchError(f"cannot read the packed dataset ({exc})", path) from exc
-        keys = [tuple(str(k).split(" ", 1)) for k in arr["keys"]]
+        keys = [split_key(k) for k in arr["keys"]]
         samples = SampleSet(
             keys,
             arr["images"].astype(np.float32) / 255.0,
-            arr["masks"].astype(np.uint8),  # type: ignore[arg-type]
+            arr["masks"].astype(np.uint8),
             arr["labels"].astype(np.int64),
         )
         frame = pd.DataFrame(arr["folds"], columns=list(FOLDS_COLUMNS))

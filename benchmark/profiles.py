@@ -9,14 +9,32 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, get_args
 
 from .errors import ConfigError
 
-TASKS: tuple[str, ...] = ("mt", "seg", "cls")
-PRECISIONS: tuple[str, ...] = ("auto", "fp32", "bf16", "fp16")
-CLS_HEADS: tuple[str, ...] = ("paper", "authors")
-HEAD_NORMS: tuple[str, ...] = ("batch", "instance")
+#: ``mt`` (segmentation + classification), ``seg`` or ``cls`` (the single-task ablations).
+Task = Literal["mt", "seg", "cls"]
+#: mixed precision of training and inference (``auto``: bf16/fp16 where the device has it, else fp32).
+Precision = Literal["auto", "fp32", "bf16", "fp16"]
+#: classification branch: section 3.3 as written, or the authors' released code.
+ClsHead = Literal["paper", "authors"]
+#: normalisation of the paper head's convolution.
+HeadNorm = Literal["batch", "instance"]
+#: where augmentation runs (MONAI dictionary transforms, batched torch ops, or none).
+Augment = Literal["auto", "monai", "torch", "none"]
+#: model selection on validation: lowest loss or highest score.
+SelectOn = Literal["loss", "score"]
+#: how the oversampling factor of each class is rounded.
+OversampleRule = Literal["round", "ceil"]
+
+TASKS: tuple[Task, ...] = get_args(Task)
+PRECISIONS: tuple[Precision, ...] = get_args(Precision)
+CLS_HEADS: tuple[ClsHead, ...] = get_args(ClsHead)
+HEAD_NORMS: tuple[HeadNorm, ...] = get_args(HeadNorm)
+AUGMENTS: tuple[Augment, ...] = get_args(Augment)
+SELECT_ON: tuple[SelectOn, ...] = get_args(SelectOn)
+OVERSAMPLE_RULES: tuple[OversampleRule, ...] = get_args(OversampleRule)
 IMAGE_INTERPS: tuple[str, ...] = ("bilinear", "nearest")
 CLASS_SUBSETS: tuple[str, ...] = ("all", "benign-malignant")
 
@@ -80,9 +98,9 @@ class RunConfig:
     profile: str = "paper"
     label: str = "paper settings (section 5.3)"
     model: str = "mt-unetpp"
-    task: str = "mt"
+    task: Task = "mt"
     oversample: bool = True
-    oversample_rule: str = "round"
+    oversample_rule: OversampleRule = "round"
     refine: str = "paper"
     image_size: int = 128
     epochs: int = 200
@@ -97,7 +115,7 @@ class RunConfig:
     plateau_factor: float = 0.5
     min_lr: float = 1e-6
     early_stopping: int = 50
-    select_on: str = "loss"
+    select_on: SelectOn = "loss"
     subset: int = 0
     images_per_epoch: int = 0
     seed: int = 1993
@@ -106,15 +124,15 @@ class RunConfig:
     channels_last: bool = True
     compile: bool = False
     compile_mode: str = "default"
-    augment: str = "auto"
+    augment: Augment = "auto"
     threads: int = 0
     threshold: float = 0.5
     deterministic: bool = True
     eval_batch_size: int = 16
-    precision: str = "auto"
+    precision: Precision = "auto"
     checkpoint_every: int = 1
-    cls_head: str = "paper"
-    head_norm: str = "batch"
+    cls_head: ClsHead = "paper"
+    head_norm: HeadNorm = "batch"
     adam_eps: float = 1e-8
     image_interp: str = "bilinear"
     recon_weight: float = 0.1
@@ -153,11 +171,11 @@ class RunConfig:
             raise ConfigError(f"task must be one of {', '.join(TASKS)}, got {self.task!r}")
         if self.refine not in REFINERS:
             raise ConfigError(f"refine must be one of {', '.join(REFINERS)}, got {self.refine!r}")
-        if self.oversample_rule not in ("round", "ceil"):
+        if self.oversample_rule not in OVERSAMPLE_RULES:
             raise ConfigError(f"oversample_rule must be 'round' or 'ceil', got {self.oversample_rule!r}")
-        if self.select_on not in ("loss", "score"):
+        if self.select_on not in SELECT_ON:
             raise ConfigError(f"select_on must be 'loss' or 'score', got {self.select_on!r}")
-        if self.augment not in ("auto", "monai", "torch", "none"):
+        if self.augment not in AUGMENTS:
             raise ConfigError(f"augment must be auto, monai, torch or none, got {self.augment!r}")
         choices = {
             "precision": PRECISIONS,

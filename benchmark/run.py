@@ -67,7 +67,7 @@ class RunInputs:
         return s, {k: i for i, k in enumerate(s.keys)}
 
 
-def _fold_logger(path: Path) -> logging.StreamHandler:  # type: ignore[type-arg]
+def _fold_logger(path: Path) -> logging.StreamHandler:
     from busi_curate.fileio import open_append
 
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -7,8 +7,14 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .errors import ConfigError
+
+if TYPE_CHECKING:
+    import torch
+
+    from .profiles import Precision, Task
 
 
 @dataclass(frozen=True)
@@ -67,36 +73,42 @@ class SpeedResult:
 CONV_PROBE: tuple[tuple[int, int], ...] = ((32, 128), (64, 64), (128, 32), (256, 16))
 
 
-def training_flops(net: object, image_size: int, device: object, dtype: object = None) -> tuple[float, float]:
+def training_flops(
+    net: torch.nn.Module, image_size: int, device: str | torch.device, dtype: torch.dtype | None = None
+) -> tuple[float, float]:
     """(forward, forward + backward) FLOPs of one image through ``net`` (``torch.utils.flop_counter``)."""
     import torch
     from torch.utils.flop_counter import FlopCounterMode
 
-    x = torch.rand(1, 1, image_size, image_size, device=device)  # type: ignore[arg-type]
-    was_training = net.training  # type: ignore[attr-defined]
-    net.train()  # type: ignore[attr-defined]
+    x = torch.rand(1, 1, image_size, image_size, device=device)
+    was_training = net.training
+    net.train()
     with FlopCounterMode(display=False) as fwd:
-        with torch.autocast(torch.device(device).type, dtype=dtype or torch.float32, enabled=dtype is not None):  # type: ignore[arg-type]
-            out = net(x)  # type: ignore[operator]
+        with torch.autocast(torch.device(device).type, dtype=dtype or torch.float32, enabled=dtype is not None):
+            out = net(x)
     f = float(fwd.get_total_flops())
     with FlopCounterMode(display=False) as both:
-        with torch.autocast(torch.device(device).type, dtype=dtype or torch.float32, enabled=dtype is not None):  # type: ignore[arg-type]
-            out = net(x)  # type: ignore[operator]
+        with torch.autocast(torch.device(device).type, dtype=dtype or torch.float32, enabled=dtype is not None):
+            out = net(x)
         loss = sum(s.float().mean() for s in out.seg) + (out.cls.float().mean() if out.cls is not None else 0)
-        loss.backward()  # type: ignore[union-attr]
-    net.zero_grad(set_to_none=True)  # type: ignore[attr-defined]
-    net.train(was_training)  # type: ignore[attr-defined]
+        loss.backward()
+    net.zero_grad(set_to_none=True)
+    net.train(was_training)
     return f, float(both.get_total_flops())
 
 
 def conv_rate(
-    device: str | object = "cpu", dtype: object = None, batch_size: int = 2, image_size: int = 128, repeats: int = 5
+    device: str | torch.device = "cpu",
+    dtype: torch.dtype | None = None,
+    batch_size: int = 2,
+    image_size: int = 128,
+    repeats: int = 5,
 ) -> float:
     """FLOP/s of 3x3 convolutions (forward + backward) at the widths of :data:`CONV_PROBE`, measured now."""
     import torch
     from torch.utils.flop_counter import FlopCounterMode
 
-    dev = torch.device(device)  # type: ignore[arg-type]
+    dev = torch.device(device)
     convs = [
         (
             torch.nn.Conv2d(c, c, 3, padding=1).to(dev),
@@ -114,7 +126,7 @@ def conv_rate(
 
     def once() -> None:
         for conv, x in convs:
-            with torch.autocast(dev.type, dtype=dtype or torch.float32, enabled=dtype is not None):  # type: ignore[arg-type]
+            with torch.autocast(dev.type, dtype=dtype or torch.float32, enabled=dtype is not None):
                 y = conv(x)
             y.float().sum().backward()
         if dev.type == "cuda":
@@ -132,7 +144,7 @@ def conv_rate(
     return flops / sorted(times)[len(times) // 2]
 
 
-def model_facts(name: str, task: str = "mt", image_size: int = 128) -> dict[str, float]:
+def model_facts(name: str, task: Task = "mt", image_size: int = 128) -> dict[str, float]:
     """Parameters (millions) and forward GFLOPs per ``image_size``-square image of a registered model."""
     import torch
 
@@ -174,8 +186,8 @@ def measure(
     steps: int = 5,
     epoch_images: int = 860,
     device: str = "auto",
-    precision: str = "auto",
-    task: str | None = None,
+    precision: Precision = "auto",
+    task: Task | None = None,
     rates: dict[str, float] | None = None,
 ) -> SpeedResult:
     """Train ``name`` for one warm-up and ``steps`` timed steps on random data (the multi-task loss).
@@ -261,7 +273,7 @@ def measure_all(
     steps: int = 5,
     epoch_images: int = 860,
     device: str = "auto",
-    precisions: Sequence[str] = ("auto",),
+    precisions: Sequence[Precision] = ("auto",),
 ) -> list[SpeedResult]:
     """:func:`measure` for each name (default: every registered model) and precision, in one process.
 

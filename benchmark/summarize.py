@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -98,7 +99,7 @@ def load_folds(run_dir: str | Path) -> list[dict[str, Any]]:
 DEFAULT_DDOF = 0
 
 
-def mean_std(values: list[float | None], ddof: int = DEFAULT_DDOF) -> tuple[float, float, int]:
+def mean_std(values: Sequence[float | None], ddof: int = DEFAULT_DDOF) -> tuple[float, float, int]:
     """Mean and standard deviation (``ddof`` 0 = population, the paper's; 1 = sample) of the non-missing
     values; the spread of a single value is NaN (printed "n/a")."""
     v = np.array([x for x in values if x is not None and not (isinstance(x, float) and math.isnan(x))], float)

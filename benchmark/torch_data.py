@@ -27,7 +27,7 @@ from .data import resize_pair
 from .errors import BenchError
 
 
-class ManifestDataset(torch.utils.data.Dataset):  # type: ignore[type-arg]
+class ManifestDataset(torch.utils.data.Dataset):
     """Images of ``split`` (train / val / test) of ``fold``; pixels checked against the manifest on read.
 
     Args:

@@ -172,8 +172,8 @@ def predict(
             segs.append(torch.sigmoid(out.seg[0].float())[:, 0].cpu())
         if out.cls is not None:
             clss.append(torch.softmax(out.cls.float(), 1).cpu())
-    loss = float(torch.stack(losses).sum() / images.shape[0]) if losses else math.nan
-    return Predictions(torch.cat(segs).numpy() if segs else None, torch.cat(clss).numpy() if clss else None, loss)
+    mean_loss = float(torch.stack(losses).sum() / images.shape[0]) if losses else math.nan
+    return Predictions(torch.cat(segs).numpy() if segs else None, torch.cat(clss).numpy() if clss else None, mean_loss)
 
 
 def quick_scores(pred: Predictions, masks: np.ndarray, labels: np.ndarray, threshold: float) -> dict[str, float]:

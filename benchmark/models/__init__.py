@@ -22,6 +22,7 @@ from typing import Any
 
 from torch import nn
 
+from ..profiles import ClsHead, HeadNorm, Task
 from .base import Backbone, ClassificationHead, Features, ModelOutput, MultiTaskNet, SegmentationNet
 
 
@@ -40,7 +41,7 @@ class ModelSpec:
     """
 
     factory: Callable[[int, int], nn.Module]
-    tasks: tuple[str, ...]
+    tasks: tuple[Task, ...]
     table: str
     description: str
     multitask: bool = True
@@ -89,7 +90,7 @@ def _baseline(kind: str) -> Callable[[int, int], nn.Module]:
     return make
 
 
-MT = ("mt", "seg", "cls")
+MT: tuple[Task, ...] = ("mt", "seg", "cls")
 #: Name -> spec. Names are a contract (grids and other tools use them).
 MODELS: dict[str, ModelSpec] = {
     "mt-unetpp": ModelSpec(
@@ -109,7 +110,11 @@ MODELS: dict[str, ModelSpec] = {
         _nnunet_lite, MT, "-", "5-level nnU-Net-like U-Net (32..320, max-pool down), the earlier mt-nnunet"
     ),
     "mt-smp-resnet34": ModelSpec(
-        _smp("resnet34"), MT, "-", "segmentation-models-pytorch resnet34 encoder (random init) + UpCat decoder"
+        _smp("resnet34"),
+        MT,
+        "-",
+        "segmentation-models-pytorch resnet34 encoder (random init) + UpCat decoder",
+        min_size=64,  # stride-32 encoder: a 1x1 bottleneck at 32, where the authors' head cannot normalise
     ),
     "mt-adityan": ModelSpec(
         _adityan,
@@ -151,11 +156,11 @@ MODELS: dict[str, ModelSpec] = {
 
 def build_model(
     name: str,
-    task: str = "mt",
+    task: Task = "mt",
     in_channels: int = 1,
     *,
-    cls_head: str = "paper",
-    head_norm: str = "batch",
+    cls_head: ClsHead = "paper",
+    head_norm: HeadNorm = "batch",
     image_size: int = 128,
     **_: Any,
 ) -> nn.Module:

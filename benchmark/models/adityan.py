@@ -22,6 +22,7 @@ import torch
 from monai.networks.blocks import Convolution
 from torch import nn
 
+from ..profiles import Task
 from .base import ModelOutput
 
 RELU = "RELU"
@@ -45,7 +46,7 @@ class AdityanNet(nn.Module):
 
     divisor = 16
     n_outputs = 1
-    task = "mt"
+    task: Task = "mt"
 
     def __init__(
         self, in_channels: int = 1, widths: Sequence[int] = (64, 128, 256, 512, 1024), n_classes: int = 3

@@ -7,13 +7,20 @@ the bottleneck, and the encoder and decoder features of the level just before it
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-NORMS = {"batch": nn.BatchNorm2d, "instance": lambda c: nn.InstanceNorm2d(c, affine=True)}
+from ..profiles import ClsHead, HeadNorm, Task
+
+#: ``head_norm`` setting -> normalisation layer for ``channels``.
+NORMS: dict[str, Callable[[int], nn.Module]] = {
+    "batch": nn.BatchNorm2d,
+    "instance": lambda c: nn.InstanceNorm2d(c, affine=True),
+}
 
 
 @dataclass
@@ -90,7 +97,12 @@ class ClassificationHead(nn.Module):
     a 256-unit dense layer (ReLU) and a 3-way output (softmax applied by the loss / at inference)."""
 
     def __init__(
-        self, in_channels: int, n_classes: int = 3, conv_channels: int = 512, hidden: int = 256, norm: str = "batch"
+        self,
+        in_channels: int,
+        n_classes: int = 3,
+        conv_channels: int = 512,
+        hidden: int = 256,
+        norm: HeadNorm = "batch",
     ) -> None:
         super().__init__()
         self.features = nn.Sequential(
@@ -113,7 +125,7 @@ class PaperFeatureMerge(nn.Module):
     """Section 3.3 as written: the bottleneck upsampled (bilinear) to the level before it, concatenated
     with that level's encoder and decoder maps, then :class:`ClassificationHead`."""
 
-    def __init__(self, backbone: Backbone, n_classes: int = 3, norm: str = "batch") -> None:
+    def __init__(self, backbone: Backbone, n_classes: int = 3, norm: HeadNorm = "batch") -> None:
         super().__init__()
         c = backbone.bottleneck_channels + backbone.enc_prev_channels + backbone.dec_prev_channels
         self.head = ClassificationHead(c, n_classes, norm=norm)
@@ -174,10 +186,10 @@ class MultiTaskNet(nn.Module):
     def __init__(
         self,
         backbone: Backbone,
-        task: str = "mt",
+        task: Task = "mt",
         n_classes: int = 3,
-        head_norm: str = "batch",
-        cls_head: str = "paper",
+        head_norm: HeadNorm = "batch",
+        cls_head: ClsHead = "paper",
     ) -> None:
         super().__init__()
         self.backbone = backbone
@@ -207,7 +219,7 @@ class SegmentationNet(nn.Module):
         divisor: input sides must be multiples of this.
     """
 
-    task = "seg"
+    task: Task = "seg"
 
     def __init__(self, net: nn.Module, outputs: object = None, n_outputs: int = 1, divisor: int = 16) -> None:
         super().__init__()

@@ -31,12 +31,11 @@ class SMPEncoderUNet(Backbone):
 
         self.encoder = smp.encoders.get_encoder(encoder_name, in_channels=in_channels, depth=5, weights=None)
         c = list(self.encoder.out_channels)  # (in, s2, s4, s8, s16, s32)
-        blk = dict(act=ACT, norm=NORM, bias=True)
-        self.d4 = UpCat(2, c[5], c[4], decoder[0], **blk, halves=False)
-        self.d3 = UpCat(2, decoder[0], c[3], decoder[1], **blk, halves=False)
-        self.d2 = UpCat(2, decoder[1], c[2], decoder[2], **blk, halves=False)
-        self.d1 = UpCat(2, decoder[2], c[1], decoder[3], **blk, halves=False)
-        self.d0 = UpCat(2, decoder[3], 0, decoder[4], **blk, halves=False)
+        self.d4 = UpCat(2, c[5], c[4], decoder[0], act=ACT, norm=NORM, bias=True, halves=False)
+        self.d3 = UpCat(2, decoder[0], c[3], decoder[1], act=ACT, norm=NORM, bias=True, halves=False)
+        self.d2 = UpCat(2, decoder[1], c[2], decoder[2], act=ACT, norm=NORM, bias=True, halves=False)
+        self.d1 = UpCat(2, decoder[2], c[1], decoder[3], act=ACT, norm=NORM, bias=True, halves=False)
+        self.d0 = UpCat(2, decoder[3], 0, decoder[4], act=ACT, norm=NORM, bias=True, halves=False)
         self.heads = SegHeads([decoder[4], decoder[3], decoder[2], decoder[1]])
         self.bottleneck_channels, self.enc_prev_channels, self.dec_prev_channels = c[5], c[4], decoder[0]
 

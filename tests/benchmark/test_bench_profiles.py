@@ -7,13 +7,41 @@ from pathlib import Path
 import pytest
 
 from benchmark.errors import ConfigError
-from benchmark.profiles import PROFILES, RunConfig, parse_set_options, resolve_config
+from benchmark.profiles import (
+    AUGMENTS,
+    CLS_HEADS,
+    HEAD_NORMS,
+    OVERSAMPLE_RULES,
+    PRECISIONS,
+    PROFILES,
+    SELECT_ON,
+    TASKS,
+    RunConfig,
+    parse_set_options,
+    resolve_config,
+)
 
 
-def test_registry_holds_dataclasses_and_the_paper_settings() -> None:
-    assert {"paper", "cpu", "smoke"} <= set(PROFILES)
+@pytest.mark.parametrize("name", sorted(PROFILES))
+def test_every_profile_validates_and_round_trips(name: str, tmp_path: Path) -> None:
+    """Each registered profile is a valid RunConfig that resolves to itself, from a dict and from YAML."""
+    import yaml
+
+    p = PROFILES[name]
+    assert isinstance(p, RunConfig) and p.profile == name
+    assert p.validate() is p
+    assert resolve_config(name) == p
+    assert RunConfig.from_dict(p.to_dict()) == p
+    y = tmp_path / "saved.yaml"
+    y.write_text(yaml.safe_dump(p.to_dict()), encoding="utf-8")
+    assert resolve_config("paper", y) == p
+    if name != "paper":  # reduced profiles say so wherever their label is shown
+        assert "NOT the paper" in p.label or "not a result" in p.label
+
+
+def test_paper_profile_holds_the_settings_of_section_5_3() -> None:
+    """Pinned: the committed reports and the paper grid depend on these defaults."""
     p = PROFILES["paper"]
-    assert isinstance(p, RunConfig)
     assert (p.image_size, p.batch_size, p.lr, p.epochs, p.lambda_seg, p.focal_gamma, p.dice_eps) == (
         128,
         2,
@@ -25,7 +53,27 @@ def test_registry_holds_dataclasses_and_the_paper_settings() -> None:
     )
     assert (p.plateau_patience, p.plateau_factor, p.min_lr, p.early_stopping) == (20, 0.5, 1e-6, 50)
     assert p.oversample and p.refine == "paper" and p.task == "mt"
-    assert "NOT the paper" in PROFILES["cpu"].label
+
+
+@pytest.mark.parametrize(
+    "setting,choices",
+    [
+        ("task", TASKS),
+        ("precision", PRECISIONS),
+        ("cls_head", CLS_HEADS),
+        ("head_norm", HEAD_NORMS),
+        ("augment", AUGMENTS),
+        ("select_on", SELECT_ON),
+        ("oversample_rule", OVERSAMPLE_RULES),
+    ],
+)
+def test_every_choice_setting_accepts_its_choices_and_names_itself_otherwise(
+    setting: str, choices: tuple[str, ...]
+) -> None:
+    for value in choices:
+        assert getattr(resolve_config("smoke", None, {setting: value}), setting) == value
+    with pytest.raises(ConfigError, match=f"^{setting} must be"):
+        resolve_config("smoke", None, {setting: "bogus"})
 
 
 def test_yaml_then_flags(tmp_path: Path) -> None:

@@ -17,6 +17,7 @@ pytest.importorskip("monai")
 from click.testing import CliRunner  # noqa: E402
 
 from benchmark.cli import main  # noqa: E402
+from benchmark.errors import BenchError  # noqa: E402
 from benchmark.profiles import resolve_config  # noqa: E402
 from benchmark.provisional import build_provisional  # noqa: E402
 from benchmark.run import RunInputs, run_fold  # noqa: E402
@@ -145,7 +146,7 @@ def test_resume_after_a_kill_matches_the_uninterrupted_run(inputs: RunInputs, re
     with pytest.raises(_Killed):
         run_fold(cfg, inputs, 0, tmp_path, progress=False, on_epoch_end=kill)
     assert not (tmp_path / "fold0" / "metrics.json").exists()
-    with pytest.raises(Exception, match="--resume"):
+    with pytest.raises(BenchError, match="holds a checkpoint already: pass --resume"):
         run_fold(cfg, inputs, 0, tmp_path, progress=False)
     metrics_b = run_fold(cfg, inputs, 0, tmp_path, progress=False, resume=True)
     assert _same_weights(_weights(out_a / "fold0/checkpoint/last.pt"), _weights(tmp_path / "fold0/checkpoint/last.pt"))
@@ -161,7 +162,7 @@ def test_resume_refuses_other_settings(inputs: RunInputs, reference_run, tmp_pat
     out_a, _ = reference_run
     shutil.copytree(out_a / "fold0" / "checkpoint", tmp_path / "fold0" / "checkpoint")
     cfg = resolve_config("smoke", None, dict(TINY, augment="monai", lr=0.5))
-    with pytest.raises(Exception, match="other settings"):
+    with pytest.raises(BenchError, match="cannot resume: the checkpoint was written with other settings"):
         run_fold(cfg, inputs, 0, tmp_path, progress=False, resume=True)
 
 
@@ -325,8 +326,6 @@ def test_resume_refuses_other_inputs(bench_inputs, reference_run, tmp_path: Path
     meta["files"] = {"manifest.csv": file_sha256(other / "manifest.csv"), "folds.csv": file_sha256(other / "folds.csv")}
     (other / "manifest.json").write_text(json.dumps(meta), encoding="utf-8")
     cfg = resolve_config("smoke", None, dict(TINY, augment="monai"))
-    from benchmark.errors import BenchError
-
     with pytest.raises(BenchError, match="another manifest"):
         run_fold(
             cfg,
