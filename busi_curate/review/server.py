@@ -543,7 +543,7 @@ class ReviewApp:
         ans = body.get("answer")
         with self.lock:
             r, c = body.get("reference"), body.get("candidate")
-            if not (isinstance(r, int) and isinstance(c, int) and 0 <= r < self.scan.n and 0 <= c < self.scan.n):
+            if not (type(r) is int and type(c) is int and 0 <= r < self.scan.n and 0 <= c < self.scan.n):
                 return 400, {**self.auto_items(), "message": "an overrule names the rows of an automatic decision"}
             if ans not in ("same", "different"):
                 return 400, {**self.auto_items(), "message": f"an overrule answers 'same' or 'different', not {ans!r}"}

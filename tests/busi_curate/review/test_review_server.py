@@ -425,6 +425,7 @@ def test_overrule_is_journalled_checked_and_undone(scan_copy):
         assert overrule(answer="same", grade="same-frame")[0] == 400  # already the standing answer
         assert overrule(reference=4, candidate=5)[0] == 400  # the assistant did not decide that pair
         assert overrule(reference="0")[0] == 400
+        assert overrule(reference=False, candidate=True)[0] == 400  # JSON booleans are not rows
         assert len(read_journal(r.journal_path)) == n  # nothing written by any of those
         status, st = overrule()
         assert status == 200 and "overrules auto same-frame" in st["message"]
