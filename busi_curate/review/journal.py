@@ -41,9 +41,6 @@ JOURNAL_COLUMNS = [
 ]
 ANSWERS = ("same", "different", "skip", "undo")
 GRADES = ("identical", "same-frame", "adjacent-frame", "same-lesion")
-#: Grades that say the two images are related but not copies of one frame: never merged into a duplicate group
-#: by any policy, always kept in one fold unit (``fold_links``).
-LINK_ONLY_GRADES = ("same-lesion",)
 
 #: Reviewer names: 1-64 ASCII letters, digits, space, ``. _ - @``.
 REVIEWER_RE = re.compile(r"[A-Za-z0-9._@-](?:[A-Za-z0-9 ._@-]{0,62}[A-Za-z0-9._@-])?", re.ASCII)

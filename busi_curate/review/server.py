@@ -150,11 +150,17 @@ def plain_evidence(text: str, figs: dict[str, float]) -> str:
                 f"overlap correlation {figs['ncc']:.3f}"
                 + (f" ({figs['ncc_coarse']:.3f} smoothed)" if "ncc_coarse" in figs else "")
             )
+        if "motion" in figs:
+            parts.append(f"tissue moved {figs['motion']:.1f} px after the fit")
+        if "contained" in figs:
+            parts.append(f"fine detail {figs['contained']:.0%} of what a copy keeps")
     elif "no fit" in text or inliers == 0:
         m = figs.get("matches")
         parts.append("no geometric fit" + (f" ({int(m)} descriptor matches, none consistent)" if m else ""))
-    if "does not correlate" in text:
-        parts.append("the fitted tissue does not correlate")
+    seen = re.search(r"\[([^\]]+)\]", text)
+    if seen:  # what the assistant says was done to one image to make the other
+        parts.append("seen: " + seen.group(1).replace(" deg", "°"))
+    parts += [note for note in re.findall(r"\(([^()]+)\)", text) if "=" not in note]
     return ", ".join(parts)
 
 

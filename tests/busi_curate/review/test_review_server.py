@@ -501,11 +501,19 @@ def test_plain_evidence_words():
     assert plain_evidence("ssim=1.00 identical pixels", {}) == "identical pixels"
     t2 = "ssim=0.5 inliers=9 ratio=0.1 scale=1.00 rot=3.0 ncc=0.5/0.6 overlap=0.5 (fitted tissue does not correlate)"
     assert plain_evidence(t2, evidence_figures(t2)).endswith(
-        "rotation 3.0°, overlap 50% of the smaller image, "
-        "overlap correlation 0.500 (0.600 smoothed), the fitted "
-        "tissue does not correlate"
+        "rotation 3.0°, overlap 50% of the smaller image, overlap correlation 0.500 (0.600 smoothed), "
+        "fitted tissue does not correlate"
     )
     assert plain_evidence("fake ssim=0.45", evidence_figures("fake ssim=0.45")) == ""
+    t3 = (
+        "ssim=0.80 inliers=120 ratio=0.71 scale=1.25 rot=3.2 ncc=0.991/0.998 overlap=0.90 motion=0.04 "
+        "contained=0.99 [mirrored, rotated +3.2 deg, rescaled x1.25] (degraded copy: rigid, detail explained)"
+    )
+    assert plain_evidence(t3, evidence_figures(t3)) == (
+        "120 matching points (71% of the keypoints they share), scale 1.25, rotation 3.2°, overlap 90% of the "
+        "smaller image, overlap correlation 0.991 (0.998 smoothed), tissue moved 0.0 px after the fit, fine detail "
+        "99% of what a copy keeps, seen: mirrored, rotated +3.2°, rescaled x1.25, degraded copy: rigid, detail explained"
+    )
     assert evidence_figures("ncc=nan/nan scale=inf") == {}
 
 
