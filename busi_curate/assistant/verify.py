@@ -80,7 +80,7 @@ class PairEvidence:
     noise: float = float("nan")  # 1 - fine/coarse NCC ratio of the mapped overlap: added noise or lost detail
     contained: float = float("nan")  # fine-detail correlation / the most a noisy or blurred copy allows (~1: a copy)
     # the fit in original pixels, A -> B, as (a, b, c, d, e, f): x_b = a x + c y + e, y_b = b x + d y + f (canvas
-    # order); None without a fit or for a mirrored fit. The review page draws B registered onto A with it.
+    # order; a mirrored fit has a negative determinant); None without a fit. The review page draws B onto A with it.
     affine: tuple[float, float, float, float, float, float] | None = None
 
 
@@ -494,16 +494,20 @@ def verify_pair(
         linear,
         float(noise),
         contained,
-        affine=None if mirrored else _affine_original(a, t, fa.scale, fb.scale),
+        affine=_affine_original(a, t, fa.scale, fb.scale, fb.small.shape[1] if mirrored else None),
     )
 
 
 def _affine_original(
-    a: complex, t: np.ndarray, scale_a: float, scale_b: float
+    a: complex, t: np.ndarray, scale_a: float, scale_b: float, mirror_width: int | None = None
 ) -> tuple[float, float, float, float, float, float]:
-    """The working-image similarity ``z_b = a z_a + t`` in original pixels, as a canvas-order affine."""
+    """The working-image similarity ``z_b = a z_a + t`` in original pixels, as a canvas-order affine. For a mirrored
+    fit (``z`` in B's mirror image, ``x -> mirror_width - 1 - x``, see :func:`_mirror`) the mirror is undone."""
     k = a * scale_a / scale_b
-    return (float(k.real), float(k.imag), float(-k.imag), float(k.real), float(t[0] / scale_b), float(t[1] / scale_b))
+    m = (float(k.real), float(k.imag), float(-k.imag), float(k.real), float(t[0] / scale_b), float(t[1] / scale_b))
+    if mirror_width is None:
+        return m
+    return (-m[0], m[1], -m[2], m[3], (mirror_width - 1) / scale_b - m[4], m[5])
 
 
 def _inside(xy: np.ndarray, f: ImageFeatures) -> int:
