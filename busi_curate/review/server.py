@@ -314,6 +314,7 @@ class ReviewApp:
             "scale": round(math.sqrt(abs(det)), 4),
             "rotation_deg": round(math.degrees(math.atan2(b, a)), 2),
             "shift": [round(e, 2), round(f, 2)],
+            "mirrored": det < 0,
             "source": "identical pixels" if identical else "assistant's fit",
         }
 

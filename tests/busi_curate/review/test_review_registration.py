@@ -4,9 +4,12 @@ pixels onto the reference's."""
 
 from __future__ import annotations
 
+import shutil
+
 import numpy as np
 import pandas as pd
 import pytest
+from PIL import Image
 from scipy import ndimage
 
 from busi_curate.data.imageio import read_gray
@@ -64,7 +67,6 @@ def test_registration_of_planted_copies(app, synthetic_dir, kind, expected):
             assert reg["shift"] == pytest.approx([ex, ey], abs=2.0)
         ncc, covered = registered_ncc(app, a_, b_, reg["matrix"])
         plain, _ = registered_ncc(app, a_, b_, [1, 0, 0, 1, 0, 0])
-        print(kind, sign, reg, round(ncc, 4), round(covered, 3), round(plain, 4))
         assert ncc > 0.97 and covered > 0.5
         assert plain < ncc - 0.05  # the identity would not do: the fit is what aligns them
 
@@ -74,3 +76,28 @@ def test_no_fit_for_unrelated_images(app, synthetic_dir):
     r, c = 1, 2
     assert (r, c) not in planted and (c, r) not in planted
     assert app.registration(r, c, identical=False) is None
+
+
+def test_registration_of_a_mirrored_copy(synthetic_dir, tmp_path):
+    """A copy flipped left-right: the fit the page draws has a negative determinant and aligns the pixels."""
+    from busi_curate.assistant import Assistant
+    from busi_curate.scan.run import ScanSettings, run_scan
+
+    data = tmp_path / "data"
+    shutil.copytree(synthetic_dir, data)
+    folder = data / "Dataset_BUSI_with_GT" / "benign"
+    n = len([p for p in folder.iterdir() if "_mask" not in p.name])
+    for src, dst in (
+        ("benign (5).png", f"benign ({n + 1}).png"),
+        ("benign (5)_mask.png", f"benign ({n + 1})_mask.png"),
+    ):
+        Image.fromarray(np.asarray(Image.open(folder / src))[:, ::-1]).save(folder / dst)
+    run_scan(data, tmp_path / "scan", ScanSettings(size=64))
+    scan = read_scan(tmp_path / "scan")
+    app = ReviewApp(scan, open_walk(scan, []), lambda d: d, "tester", assistant=Assistant(scan))
+    r, c = scan.row_of("benign", "5"), scan.row_of("benign", str(n + 1))
+    for a_, b_ in ((r, c), (c, r)):
+        reg = app.registration(a_, b_, identical=False)
+        assert reg is not None and reg["mirrored"] and reg["scale"] == pytest.approx(1.0, rel=0.02)
+        ncc, covered = registered_ncc(app, a_, b_, reg["matrix"])
+        assert ncc > 0.97 and covered > 0.8

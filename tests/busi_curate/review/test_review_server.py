@@ -480,6 +480,7 @@ def test_registration_follows_the_assistant_fit(scan_copy):
         "scale": 0.5,
         "rotation_deg": 0.0,
         "shift": [10.0, -4.0],
+        "mirrored": False,
         "source": "assistant's fit",
     }
     assert app.registration(1, 0, identical=False)["matrix"] == [2.0, 0.0, 0.0, 2.0, -20.0, 8.0]
