@@ -527,7 +527,8 @@ def test_done_page_commands_run_as_printed(browser, scan_copy):
         verb = argv[1] if argv[0].endswith("busi-curate") else argv[3]
         verbs[verb] = argv
     assert list(verbs) == ["review", "report", "export", "verify"]
-    for verb in ("review", "export", "verify"):  # exactly as printed, from the folder the server ran in
+    for verb in ("review", "report", "export", "verify"):  # exactly as printed, from the folder the server ran in
         r = subprocess.run(verbs[verb], capture_output=True, text=True, timeout=300, cwd=os.getcwd())
         assert r.returncode == 0, (verb, r.stdout, r.stderr)
     assert (scan_copy.parent / "scan-manifest" / "manifest.csv").is_file()
+    assert (scan_copy.parent / "scan-report" / "report.html").is_file()
