@@ -106,13 +106,13 @@ def audit(
         decisions, _ = load_journal(Path(scan.dir) / JOURNAL_NAME, scan)
         source = str(Path(scan.dir) / JOURNAL_NAME)
     else:
-        from busi_curate.commands.review import DEFAULT_ASSISTANT, _review
-        from busi_curate.defaults import SCREEN_THRESHOLD
+        from busi_curate.review.run import automatic_pass
 
         journal = out / JOURNAL_NAME
         out.mkdir(parents=True, exist_ok=True)
         with review_lock(scan.dir):
-            _review(scan, journal, "audit", 0, SCREEN_THRESHOLD, True, True, DEFAULT_ASSISTANT, False)
+            _, summary = automatic_pass(scan, journal)
+        click.echo(summary.line())
         decisions, _ = load_journal(journal, scan)
         source = f"{journal} (automatic review; questions left for a person count as different)"
     result = audit_split(scan, decisions, split)

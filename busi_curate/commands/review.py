@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import getpass
-import importlib
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +11,7 @@ import click
 
 from busi_curate.defaults import SCREEN_THRESHOLD
 
+#: the default of the hidden --assistant option (busi_curate.review.run.DEFAULT_ASSISTANT, without importing it)
 DEFAULT_ASSISTANT = "busi_curate.assistant:Assistant"
 
 
@@ -30,17 +30,6 @@ def _reviewer(name: str | None) -> str:
         return check_reviewer(name)
     except ValueError as exc:
         raise CurateError(str(exc)) from exc
-
-
-def _assistant(factory: str, scan: Any) -> Any:
-    from busi_curate.errors import CurateError
-
-    module, _, attr = factory.partition(":")
-    try:
-        cls = getattr(importlib.import_module(module), attr)
-    except (ImportError, AttributeError) as exc:
-        raise CurateError(f"the automatic assistant {factory} is not available ({exc})") from exc
-    return cls(scan, cache_dir=Path(scan.dir) / "features")
 
 
 @click.command()
@@ -103,29 +92,26 @@ def review(
     d different, k skip, u undo, m/n mask outlines. See docs/review.md.
     """
     from busi_curate.defaults import JOURNAL_NAME
-    from busi_curate.review.session import (
-        groups_line,
-        load_scan,
-        merge_into,
-        replay,
-        review_lock,
-    )
+    from busi_curate.review.run import automatic_pass, load_assistant, open_review, serve, status_lines
+    from busi_curate.review.session import load_scan, merge_into, replay, review_lock
 
     if merge and decisions_file is None:
         raise click.UsageError("--merge needs --decisions FILE")
     if decisions_file is not None and auto:
         raise click.UsageError("--decisions replays a journal; it cannot be combined with --auto")
     name = _reviewer(reviewer)
-    scan: Any = load_scan(scan_dir)
+    scan = load_scan(scan_dir)
     journal_path = Path(scan.dir) / JOURNAL_NAME
+
+    def warn(message: str) -> None:
+        click.echo(f"warning: {message}", err=True)
 
     if decisions_file is not None:
         res = replay(scan, decisions_file, threshold)
         for w in res.warnings:
-            click.echo(f"warning: {w}", err=True)
-        _summary(
-            res.walk, res.decisions, groups_line, f"replayed {len(res.decisions)} journal lines from {decisions_file}"
-        )
+            warn(w)
+        click.echo(f"replayed {len(res.decisions)} journal lines from {decisions_file}")
+        click.echo("\n".join(status_lines(res.walk)))
         if merge:
             with review_lock(scan.dir):
                 n = merge_into(res.decisions, journal_path)
@@ -135,85 +121,20 @@ def review(
     # one writer per journal: the lock is held by the automatic pass and until the server stops
     writes = auto or not no_browser
     with review_lock(scan.dir) if writes else contextlib.nullcontext():
-        _review(scan, journal_path, name, port, threshold, auto, no_browser, assistant_factory, verbose)
-
-
-def _review(
-    scan: Any,
-    journal_path: Path,
-    name: str,
-    port: int,
-    threshold: float,
-    auto: bool,
-    no_browser: bool,
-    assistant_factory: str,
-    verbose: bool,
-) -> None:
-    from busi_curate.review.journal import Journal
-    from busi_curate.review.session import groups_line, load_journal, open_walk, write_extra_pairs
-
-    decisions, warns = load_journal(journal_path, scan)
-    for w in warns:
-        click.echo(f"warning: {w}", err=True)
-    assessments: dict[Any, Any] = {}
-    assistant = None
-    if auto:
-        from busi_curate.review.auto import run_auto
-
-        assistant = _assistant(assistant_factory, scan)
-        extra = list(assistant.extra_pairs())
-        write_extra_pairs(scan, extra, assistant_factory)
-        walk = open_walk(scan, decisions, threshold)
-        with Journal(journal_path) as j:
-            summary = run_auto(walk, assistant, j.append, assessments)
-        click.echo(summary.line() + f"; {len(walk.extra_pairs)} extra pairs proposed")
-        decisions = walk.decisions
-    else:
-        walk = open_walk(scan, decisions, threshold)
-
-    if no_browser:
-        _summary(walk, decisions, groups_line, f"journal {journal_path}: {len(decisions)} lines")
-        return
-
-    _serve(scan, walk, journal_path, name, assistant, assessments, port, verbose)
-
-
-def _summary(walk: Any, decisions: Any, groups_line: Any, head: str) -> None:
-    left = walk.open_questions()
-    click.echo(head)
-    click.echo(walk.progress().line())
-    click.echo(groups_line(decisions) + " (identical + same-frame)")
-    click.echo(f"{len(left)} question(s) left for a person at threshold {walk.threshold:g}")
-
-
-def _serve(
-    scan: Any,
-    walk: Any,
-    journal_path: Path,
-    reviewer: str,
-    assistant: Any,
-    assessments: dict[Any, Any],
-    port: int,
-    verbose: bool,
-) -> None:
-    import signal
-
-    from busi_curate.review.journal import Journal
-    from busi_curate.review.server import ReviewApp, make_server, url_of
-
-    def stop(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt
-
-    with Journal(journal_path) as journal:
-        app = ReviewApp(scan, walk, journal.append, reviewer, assistant=assistant, assessments=assessments)
-        server = make_server(app, port, verbose=verbose)
-        signal.signal(signal.SIGTERM, stop)
-        click.echo(f"review of {scan.n} images by {reviewer}: {walk.progress().line()}")
-        click.echo(f"serving on {url_of(server)}  (Ctrl-C to stop; answers are saved to {journal_path})")
-        try:
-            server.serve_forever(poll_interval=0.2)
-        except KeyboardInterrupt:
-            pass
-        finally:
-            server.server_close()
-        click.echo(f"stopped. {walk.progress().line()}")
+        assessments: dict[Any, Any] = {}
+        assistant = None
+        if auto:
+            assistant = load_assistant(assistant_factory, scan)
+            walk, summary = automatic_pass(
+                scan, journal_path, threshold, assistant, assessments, warn, source=assistant_factory
+            )
+            click.echo(summary.line() + f"; {len(walk.extra_pairs)} extra pairs proposed")
+        else:
+            walk, warnings = open_review(scan, journal_path, threshold)
+            for w in warnings:
+                warn(w)
+        if no_browser:
+            click.echo(f"journal {journal_path}: {len(walk.decisions)} lines")
+            click.echo("\n".join(status_lines(walk)))
+            return
+        serve(scan, walk, journal_path, name, assistant, assessments, port, verbose, echo=click.echo)
