@@ -189,6 +189,15 @@
     setBusy(false);
   }
 
+  // the previous / next decision in the gallery's current filter and order
+  function step(delta) {
+    if (!open || busy) return;
+    const shown = visible();
+    const i = shown.findIndex((it) => key(it) === key(open));
+    const next = shown[i + delta];
+    if (next) openDetail(next);
+  }
+
   function closeDetail() {
     open = null;
     $("#detail").hidden = true;
@@ -244,6 +253,8 @@
   }));
   $("#undo").addEventListener("click", undo);
   $("#detail-close").addEventListener("click", closeDetail);
+  $("#detail-prev").addEventListener("click", () => step(-1));
+  $("#detail-next").addEventListener("click", () => step(1));
   for (const id of ["#conf-min", "#conf-max", "#conf-unknown", "#only-overruled", "#order"]) $(id).addEventListener("change", renderTiles);
   for (const id of ["#conf-min", "#conf-max"]) $(id).addEventListener("input", renderTiles);
   document.querySelectorAll("#viewbar [data-mode]").forEach((btn) => btn.addEventListener("click", () => viewer.setMode(btn.dataset.mode)));
@@ -258,6 +269,7 @@
     a: () => overrule("same", "adjacent-frame"), o: () => overrule("same", "same-lesion"), d: () => overrule("different"),
     v: () => viewer.nextMode(1), V: () => viewer.nextMode(-1), "+": () => viewer.zoomBy(1.25), "=": () => viewer.zoomBy(1.25),
     "-": () => viewer.zoomBy(0.8), 0: () => viewer.fit(), z: () => viewer.native(), Escape: closeDetail,
+    ArrowRight: () => step(1), ArrowLeft: () => step(-1),
     m: () => { viewer.toggleMask("ref"); $('.outline-toggle[data-which="ref"]').checked = viewer.masks.ref; },
     n: () => { viewer.toggleMask("cand"); $('.outline-toggle[data-which="cand"]').checked = viewer.masks.cand; },
   };

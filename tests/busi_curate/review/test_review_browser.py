@@ -468,8 +468,12 @@ def test_gallery_filters_overrule_undo_and_restart(browser, scan_copy):
         wait_for(browser, "return document.body.dataset.state === 'gallery'")
         tile = browser.find_element(By.CSS_SELECTOR, f'.tile[data-pair="{first}"]')
         assert "is-overruled" in tile.get_attribute("class") and "overruled by kim" in tile.text
-        # overrule a second one as 'same lesion, other view', then undo it
-        second = open_tile(browser, 1)
+        # the next decision, by key, in the gallery's order; then overrule it as 'same lesion, other view' and undo it
+        first_again = open_tile(browser, 0)
+        second = browser.find_elements(By.CSS_SELECTOR, ".tile")[1].get_attribute("data-pair")
+        press(browser, "\ue014")  # right arrow
+        wait_for(browser, f"return document.body.dataset.busy === '0' && document.body.dataset.detail === '{second}'")
+        assert first_again == first
         n = posts(browser)
         press(browser, "o")
         wait_for(
