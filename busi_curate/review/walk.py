@@ -41,7 +41,7 @@ import numpy as np
 from busi_curate.defaults import SCREEN_THRESHOLD
 from busi_curate.errors import JournalError
 from busi_curate.review.groups import SAME_FRAME_GRADES, UnionFind
-from busi_curate.review.journal import Decision, Key, undo_applies, undo_id
+from busi_curate.review.journal import Decision, Key, apply_line, undo_id
 
 if TYPE_CHECKING:
     from busi_curate.scan.run import ScanResult
@@ -203,8 +203,8 @@ class Walk:
         st = self._stacks.setdefault(p, [])
         self.decisions.append(d)
         if d.answer == "undo":
-            if st and undo_applies(d, st[-1]):
-                gone = st.pop()
+            gone = apply_line(st, d)
+            if gone is not None:
                 for i in range(len(self._history) - 1, -1, -1):
                     if self._history[i] is gone:
                         del self._history[i]
@@ -218,7 +218,7 @@ class Walk:
         except ValueError as exc:
             raise JournalError(f"invalid decision on {d.reference} / {d.candidate}: {exc}") from None
         prev = st[-1].answer if st else None
-        st.append(d)
+        apply_line(st, d)
         self._history.append(d)
         if d.answer == "skip":
             if session:
