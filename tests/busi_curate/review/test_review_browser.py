@@ -511,10 +511,17 @@ def test_gallery_filters_overrule_undo_and_restart(browser, scan_copy):
         stop(proc)
 
 
-def test_done_page_commands_run_as_printed(browser, scan_copy):
+def test_done_page_commands_run_as_printed(browser, synthetic_dir, tmp_path):
+    import shutil
+
     from selenium.webdriver.common.by import By
 
-    proc, url = start_server(scan_copy, "--auto")
+    from busi_curate.scan.run import ScanSettings, run_scan
+
+    # data and scan in the folder the server runs in, so the commands name them by relative paths
+    shutil.copytree(synthetic_dir, tmp_path / "data")
+    run_scan(tmp_path / "data", tmp_path / "scan", ScanSettings(size=64))
+    proc, url = start_server(Path("scan"), "--auto", cwd=tmp_path)
     try:
         browser.get(url)
         wait_for(browser, "return document.body.dataset.state === 'done' && document.body.dataset.busy === '0'")
@@ -531,8 +538,9 @@ def test_done_page_commands_run_as_printed(browser, scan_copy):
         verb = argv[1] if argv[0].endswith("busi-curate") else argv[3]
         verbs[verb] = argv
     assert list(verbs) == ["review", "report", "export", "verify"]
+    assert verbs["review"][2:] == ["scan", "--no-browser"] and verbs["verify"][2:] == ["scan-manifest", "data"]
     for verb in ("review", "report", "export", "verify"):  # exactly as printed, from the folder the server ran in
-        r = subprocess.run(verbs[verb], capture_output=True, text=True, timeout=300, cwd=os.getcwd())
+        r = subprocess.run(verbs[verb], capture_output=True, text=True, timeout=300, cwd=tmp_path)
         assert r.returncode == 0, (verb, r.stdout, r.stderr)
-    assert (scan_copy.parent / "scan-manifest" / "manifest.csv").is_file()
-    assert (scan_copy.parent / "scan-report" / "report.html").is_file()
+    assert (tmp_path / "scan-manifest" / "manifest.csv").is_file()
+    assert (tmp_path / "scan-report" / "report.html").is_file()

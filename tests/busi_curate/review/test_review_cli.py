@@ -132,13 +132,15 @@ def test_replay_bad_input(scan_copy, tmp_path, capsys):
 # ----------------------------------------------------------------- the real process, killed
 
 
-def start_server(scan_dir: Path, *extra: str) -> tuple[subprocess.Popen, str]:
+def start_server(scan_dir: Path, *extra: str, cwd: Path | None = None) -> tuple[subprocess.Popen, str]:
     # so that --assistant test_review_auto:FakeAssistant imports (it imports conftest/helpers from tests/)
-    here, tests = str(Path(__file__).parent), str(Path(__file__).parents[2])
+    # the repository first: with tests/ on the path, tests/busi_curate would otherwise shadow the package
+    # (as a namespace package) whenever the server runs outside the repository (cwd)
+    repo, here, tests = str(Path(__file__).parents[3]), str(Path(__file__).parent), str(Path(__file__).parents[2])
     env = {
         **os.environ,
         "PYTHONUNBUFFERED": "1",
-        "PYTHONPATH": os.pathsep.join(p for p in (here, tests, os.environ.get("PYTHONPATH", "")) if p),
+        "PYTHONPATH": os.pathsep.join(p for p in (repo, here, tests, os.environ.get("PYTHONPATH", "")) if p),
     }
     proc = subprocess.Popen(
         [sys.executable, "-m", "busi_curate", "review", str(scan_dir), "--reviewer", "kim", *extra],
@@ -146,6 +148,7 @@ def start_server(scan_dir: Path, *extra: str) -> tuple[subprocess.Popen, str]:
         stderr=subprocess.PIPE,
         text=True,
         env=env,
+        cwd=cwd,
     )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
