@@ -318,6 +318,16 @@ class ReviewApp:
             "source": "identical pixels" if identical else "assistant's fit",
         }
 
+    def registration_note(self, reg: dict[str, Any] | None) -> str:
+        """Why the page cannot draw the pair registered ("" when it can)."""
+        if reg is not None:
+            return ""
+        if self.assistant is None:
+            return "not registered: no assistant in this review (start it with --auto): aligned by size"
+        if getattr(self.assistant, "affine", None) is None:
+            return "not registered: this assistant gives no geometric fit: aligned by size"
+        return "not registered: the assistant found no geometric fit for this pair: aligned by size"
+
     def _evidence(self, r: int, c: int, text: str, verdict: str, grade: str, score: float | None) -> dict[str, Any]:
         figs = evidence_figures(text, self._structured(r, c))
         return {
@@ -410,7 +420,8 @@ class ReviewApp:
                 "source": q.source,
                 "pixel_identical": q.pixel_identical,
                 "default_grade": "identical" if q.pixel_identical else "same-frame",
-                "registration": self.registration(q.reference, q.candidate, q.pixel_identical),
+                "registration": (reg := self.registration(q.reference, q.candidate, q.pixel_identical)),
+                "registration_note": self.registration_note(reg),
                 "assistant": None
                 if a is None
                 else self._evidence(q.reference, q.candidate, a.evidence, a.verdict, a.grade, a.score),
@@ -534,7 +545,8 @@ class ReviewApp:
                 "candidate": self._side(c),
                 "ssim": None if ssim is None else round(ssim, 4),
                 "pixel_identical": ident,
-                "registration": self.registration(r, c, ident),
+                "registration": (reg := self.registration(r, c, ident)),
+                "registration_note": self.registration_note(reg),
                 "assistant": self._evidence(
                     r,
                     c,

@@ -293,7 +293,7 @@
       const reg = this.registered
         ? (r.source + ": scale " + r.scale.toFixed(3) + ", rotation " + r.rotation_deg.toFixed(1) + "°, shift " +
           r.shift.map((v) => v.toFixed(1)).join(", ") + " px" + (r.mirrored ? ", mirrored" : ""))
-        : "not registered (no fit from the assistant): aligned by size";
+        : (this.pair.registration_note || "not registered: aligned by size");
       return {
         mode: MODE_NAMES[this.mode] + (this.mode === "flicker" ? " (showing " + (this.flickerOn === "ref" ? "reference" : "candidate") + ")" : ""),
         zoom,

@@ -207,6 +207,12 @@ if (tiles && tiles.offsetParent) {
   if (r.bottom > window.innerHeight || r.right > window.innerWidth) bad.push('#tiles box');
 }
 const root = document.querySelector('#detail:not([hidden])') || document;  // a dialog covers the page behind it
+for (const el of root.querySelectorAll('.side, header, #stage')) {  // panels too: none wider than the window
+  const r = el.getBoundingClientRect();
+  if (el.offsetParent && (r.right > window.innerWidth + 0.5 || r.bottom > window.innerHeight + 0.5))
+    bad.push('panel ' + (el.id || el.className) + ' @ ' + Math.round(r.right) + ',' + Math.round(r.bottom));
+}
+if (document.scrollingElement.scrollTop !== 0) bad.push('page scrolled by ' + document.scrollingElement.scrollTop);
 for (const el of root.querySelectorAll('button, a[href], input, select, summary')) {
   if (!el.offsetParent || el.closest('details:not([open]) > :not(summary)') || el.closest('#tiles')) continue;
   const r = el.getBoundingClientRect();

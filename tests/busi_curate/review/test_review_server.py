@@ -488,7 +488,10 @@ def test_registration_follows_the_assistant_fit(scan_copy):
     assert app.registration(2, 3, identical=True)["matrix"] == [1.0, 0.0, 0.0, 1.0, 0.0, 0.0]
     info = app.pair_info(1, 0)
     assert info["registration"]["scale"] == 2.0 and "40 matching points" in info["assistant"]["plain"]
-    assert ReviewApp(scan, open_walk(scan, []), lambda d: d, "t").registration(0, 1, False) is None  # no assistant
+    plain = ReviewApp(scan, open_walk(scan, []), lambda d: d, "t")
+    assert plain.registration(0, 1, False) is None  # no assistant
+    assert "start it with --auto" in plain.pair_info(0, 1)["registration_note"]
+    assert "found no geometric fit" in app.pair_info(2, 3)["registration_note"] and info["registration_note"] == ""
 
 
 def test_plain_evidence_words():
