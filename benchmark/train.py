@@ -21,11 +21,17 @@ import numpy as np
 import torch
 from torch import nn
 
-from busi_curate.fileio import atomic_open
-
 from .augment import epoch_seed, make_augmenter
+from .checkpoint import (  # noqa: F401  (re-exported: the checkpoint API lived here)
+    CHECKPOINT_FORMAT,
+    _check_resumable,
+    _rng_states,
+    _set_rng_states,
+    load_checkpoint,
+    save_checkpoint,
+)
 from .data import SampleSet
-from .errors import BenchError, ConfigError
+from .errors import ConfigError
 from .losses import multitask_loss
 from .metrics import dice_batch
 from .models import build_model
@@ -33,10 +39,6 @@ from .oversampling import oversample_indices
 from .profiles import RunConfig
 
 log = logging.getLogger("busi_bench")
-
-#: settings that may differ between a run and its resumption. ``epochs`` only decides when training
-#: stops (nothing else depends on it), so a run may be shortened or extended on resume.
-RESUMABLE_DIFFERENCES = {"device", "threads", "label", "eval_batch_size", "epochs", "checkpoint_every"}
 
 
 def select_device(name: str) -> torch.device:
@@ -200,110 +202,6 @@ class TrainState:
     history: list[dict[str, float]] = field(default_factory=list)
 
 
-def _save(path: Path, obj: dict[str, Any]) -> None:
-    with atomic_open(path, "wb") as fh:
-        torch.save(obj, fh)
-
-
-#: Marks a file written by :func:`save_checkpoint`; anything else is refused by :func:`load_checkpoint`.
-CHECKPOINT_FORMAT = "busi-bench-checkpoint/1"
-
-
-def _rng_states() -> dict[str, Any]:
-    """RNG states as tensors, ints and lists only (loadable with ``weights_only=True``)."""
-    version, internal, gauss = random.getstate()
-    name, keys, pos, has_gauss, cached = np.random.get_state()
-    st: dict[str, Any] = {
-        "python": [version, list(internal), gauss],
-        "numpy": {
-            "name": name,
-            "keys": torch.from_numpy(np.asarray(keys, np.int64)),
-            "pos": int(pos),
-            "has_gauss": int(has_gauss),
-            "cached": float(cached),
-        },
-        "torch": torch.get_rng_state(),
-    }
-    if torch.cuda.is_available():
-        st["cuda"] = torch.cuda.get_rng_state_all()
-    return st
-
-
-def _set_rng_states(st: dict[str, Any]) -> None:
-    version, internal, gauss = st["python"]
-    random.setstate((int(version), tuple(int(v) for v in internal), gauss))
-    npst = st["numpy"]
-    np.random.set_state(
-        (npst["name"], npst["keys"].numpy().astype(np.uint32), npst["pos"], npst["has_gauss"], npst["cached"])
-    )
-    torch.set_rng_state(st["torch"])
-    if "cuda" in st and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(st["cuda"])
-
-
-def save_checkpoint(path: Path, obj: dict[str, Any]) -> None:
-    """Write a checkpoint atomically: tensors, numbers, strings, lists and dicts only, plus the format tag.
-
-    The JSON-like parts (config, provenance, state) go through a JSON round trip, so no object of another
-    type (``torch.torch_version.TorchVersion``, numpy scalars...) reaches the file.
-    """
-    import json
-
-    plain = {
-        k: json.loads(json.dumps(v, default=str)) for k, v in obj.items() if k in ("config", "provenance", "state")
-    }
-    _save(path, dict(obj, **plain, format=CHECKPOINT_FORMAT))
-
-
-def load_checkpoint(path: str | Path) -> dict[str, Any]:
-    """Load a checkpoint on the CPU without running code from it (``weights_only=True``).
-
-    Raises:
-        BenchError: missing, unreadable, or not a busi-bench checkpoint (e.g. a pickle that would
-            build arbitrary objects is refused before anything in it runs).
-    """
-    import pickle
-
-    path = Path(path)
-    if path.is_symlink() or not path.is_file():
-        raise BenchError("checkpoint not found (or not a regular file)", path)
-    try:
-        ck = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as exc:
-        lines = [ln.strip() for ln in str(exc).splitlines() if "Unsupported" in ln or "Unpickler error" in ln]
-        first = lines[0] if lines else type(exc).__name__
-        raise BenchError(f"not a busi-bench checkpoint (refused to load objects: {first[:160]})", path) from exc
-    except Exception as exc:  # noqa: BLE001 - torch raises many types for a damaged file
-        raise BenchError(
-            f"not a busi-bench checkpoint (cannot read it: {type(exc).__name__}: {str(exc)[:160]})", path
-        ) from exc
-    if not isinstance(ck, dict) or ck.get("format") != CHECKPOINT_FORMAT or not isinstance(ck.get("model"), dict):
-        raise BenchError(f"not a busi-bench checkpoint (no {CHECKPOINT_FORMAT!r} tag)", path)
-    if not isinstance(ck.get("config"), dict):
-        raise BenchError("not a busi-bench checkpoint (no config)", path)
-    return ck
-
-
-def _check_resumable(ck: dict[str, Any], cfg: RunConfig, path: Path, prov: dict[str, Any] | None) -> None:
-    saved_inputs = ck.get("provenance", {}).get("inputs", {})
-    now_inputs = (prov or {}).get("inputs", {})
-    for key in ("manifest_sha256", "folds_sha256"):
-        if saved_inputs.get(key) and now_inputs.get(key) and saved_inputs[key] != now_inputs[key]:
-            raise BenchError(
-                f"cannot resume: the checkpoint was trained on another {key.split('_')[0]} file "
-                f"(sha256 {saved_inputs[key][:12]}, now {now_inputs[key][:12]})",
-                path,
-            )
-    defaults = RunConfig().to_dict()
-    # a setting added after the checkpoint was written counts as its default value
-    saved = dict(defaults, **ck.get("config", {}))
-    now = cfg.to_dict()
-    diff = sorted(k for k in now if k not in RESUMABLE_DIFFERENCES and saved.get(k) != now[k])
-    if diff:
-        shown = ", ".join(f"{k}: {saved.get(k)!r} -> {now[k]!r}" for k in diff[:4])
-        raise BenchError(f"cannot resume: the checkpoint was written with other settings ({shown})", path)
-
-
 def train_fold(
     cfg: RunConfig,
     train: SampleSet,
@@ -317,8 +215,8 @@ def train_fold(
 ) -> tuple[nn.Module, TrainState]:
     """Train on ``train``, select on ``val``; returns the selected (best) model and the final state.
 
-    Writes ``out_dir/checkpoint/last.pt`` every epoch (atomic) and ``best.pt`` when the selection
-    metric improves.
+    Writes ``out_dir/checkpoint/last.pt`` every ``checkpoint_every`` epochs and at the end (atomic), and
+    ``best.pt`` when the selection metric improves.
 
     Args:
         cfg: resolved settings.
@@ -331,44 +229,17 @@ def train_fold(
             to simulate a kill).
         provenance: stored inside the checkpoints.
     """
-    from tqdm.auto import tqdm
-
-    out_dir = Path(out_dir)
-    ckpt_dir = out_dir / "checkpoint"
+    ckpt_dir = Path(out_dir) / "checkpoint"
     ckpt_dir.mkdir(parents=True, exist_ok=True)
     device = select_device(cfg.device)
     setup_determinism(cfg, device)
-    model = build(cfg, device)
-    optimizer = torch.optim.Adam(
-        model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, eps=cfg.adam_eps, fused=device.type == "cuda"
-    )
-    scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
-        optimizer, mode="min", factor=cfg.plateau_factor, patience=cfg.plateau_patience, min_lr=cfg.min_lr
-    )
-    dtype = amp_dtype(cfg, device)
-    scaler = torch.amp.GradScaler("cuda", enabled=dtype == torch.float16)
-    step_model: Any = torch.compile(model, mode=cfg.compile_mode) if cfg.compile else model
-    state = TrainState()
-
+    fit = _Fit.create(cfg, device, provenance or {})
     last = ckpt_dir / "last.pt"
-    if resume and last.is_file():
-        ck = load_checkpoint(last)
-        _check_resumable(ck, cfg, last, provenance)
-        model.load_state_dict(ck["model"])
-        optimizer.load_state_dict(ck["optimizer"])
-        scheduler.load_state_dict(ck["scheduler"])
-        scaler.load_state_dict(ck["scaler"])
-        state = TrainState(**ck["state"])
-        if state.finished and not state.stopped_early and state.epoch < cfg.epochs:
-            state.finished = False  # a finished run extended with a larger --epochs
-        _set_rng_states(ck["rng"])
-        log.info("resumed from %s after epoch %d", last, state.epoch)
+    state = fit.resume(last) if resume and last.is_file() else TrainState()
 
     train = subset_per_class(train, cfg.subset)
     order = oversample_indices(train.labels, cfg.oversample_rule) if cfg.oversample else np.arange(len(train))
-    x_tr, y_tr, l_tr = to_tensors(train, device)
-    x_va, y_va, l_va = to_tensors(val, device)
-    order_t = torch.from_numpy(order).to(device)
+    data = _FoldTensors(*to_tensors(train, device), *to_tensors(val, device), torch.from_numpy(order).to(device))
     n_draw = min(cfg.images_per_epoch, len(order)) if cfg.images_per_epoch else len(order)
     augmenter = make_augmenter(cfg.augment, device, cfg.image_interp)
     log.info(
@@ -378,15 +249,107 @@ def train_fold(
         n_draw,
         len(val),
         device,
-        f", autocast {dtype}" if dtype else "",
+        f", autocast {fit.dtype}" if fit.dtype else "",
     )
-
     while not state.finished and state.epoch < cfg.epochs:
         epoch = state.epoch + 1
         t0 = time.perf_counter()
-        model.train()
+        sums = fit.train_epoch(epoch, data, n_draw, augmenter, progress)
+        t_steps = time.perf_counter() - t0
+        record: dict[str, float] = {"epoch": epoch, "lr": fit.optimizer.param_groups[0]["lr"]}
+        record.update({f"train_{k}": float(v) / n_draw for k, v in sums.items()})
+        improved = fit.validate(epoch, data, val, state, record, ckpt_dir / "best.pt")
+        t_ckpt = time.perf_counter()
+        state.epoch = epoch
+        if cfg.early_stopping and state.since_best >= cfg.early_stopping:
+            state.finished = state.stopped_early = True
+            log.info("early stopping after epoch %d (best epoch %d)", epoch, state.best_epoch)
+        if state.epoch >= cfg.epochs:
+            state.finished = True
+        record["step_seconds"] = t_steps
+        record["seconds"] = time.perf_counter() - t0
+        state.history.append(record)
+        state.train_seconds += record["seconds"]
+        # last.pt every checkpoint_every epochs and at the end; a resume from an older one replays the
+        # missing epochs exactly (every epoch is seeded from (seed, epoch))
+        if state.finished or epoch % max(1, cfg.checkpoint_every) == 0:
+            fit.save_last(last, state)
+        record["checkpoint_seconds"] = time.perf_counter() - t_ckpt
+        _log_epoch(cfg, record, improved, progress)
+        if on_epoch_end is not None:
+            on_epoch_end(epoch)
+
+    best = load_checkpoint(ckpt_dir / "best.pt")
+    fit.model.load_state_dict(best["model"])
+    return fit.model, state
+
+
+@dataclass
+class _FoldTensors:
+    """One fold's images on the training device, and the (oversampled) order training draws from."""
+
+    x_tr: torch.Tensor
+    y_tr: torch.Tensor
+    l_tr: torch.Tensor
+    x_va: torch.Tensor
+    y_va: torch.Tensor
+    l_va: torch.Tensor
+    order: torch.Tensor
+
+
+@dataclass
+class _Fit:
+    """The model and what changes while it trains: optimiser, learning-rate scheduler, gradient scaler."""
+
+    cfg: RunConfig
+    device: torch.device
+    model: nn.Module
+    step_model: Any
+    optimizer: torch.optim.Optimizer
+    scheduler: torch.optim.lr_scheduler.ReduceLROnPlateau
+    scaler: torch.amp.GradScaler
+    dtype: torch.dtype | None
+    provenance: dict[str, Any]
+
+    @classmethod
+    def create(cls, cfg: RunConfig, device: torch.device, provenance: dict[str, Any]) -> _Fit:
+        model = build(cfg, device)
+        optimizer = torch.optim.Adam(
+            model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, eps=cfg.adam_eps, fused=device.type == "cuda"
+        )
+        scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
+            optimizer, mode="min", factor=cfg.plateau_factor, patience=cfg.plateau_patience, min_lr=cfg.min_lr
+        )
+        dtype = amp_dtype(cfg, device)
+        scaler = torch.amp.GradScaler("cuda", enabled=dtype == torch.float16)
+        step_model: Any = torch.compile(model, mode=cfg.compile_mode) if cfg.compile else model
+        return cls(cfg, device, model, step_model, optimizer, scheduler, scaler, dtype, provenance)
+
+    def resume(self, last: Path) -> TrainState:
+        """Load ``last.pt`` (checked against the run's settings and inputs); the state it saved."""
+        ck = load_checkpoint(last)
+        _check_resumable(ck, self.cfg, last, self.provenance)
+        self.model.load_state_dict(ck["model"])
+        self.optimizer.load_state_dict(ck["optimizer"])
+        self.scheduler.load_state_dict(ck["scheduler"])
+        self.scaler.load_state_dict(ck["scaler"])
+        state = TrainState(**ck["state"])
+        if state.finished and not state.stopped_early and state.epoch < self.cfg.epochs:
+            state.finished = False  # a finished run extended with a larger --epochs
+        _set_rng_states(ck["rng"])
+        log.info("resumed from %s after epoch %d", last, state.epoch)
+        return state
+
+    def train_epoch(
+        self, epoch: int, data: _FoldTensors, n_draw: int, augmenter: Any, progress: bool
+    ) -> dict[str, torch.Tensor]:
+        """One epoch: ``n_draw`` images drawn (seeded by the epoch) from the order, in batches; summed losses."""
+        from tqdm.auto import tqdm
+
+        cfg, device = self.cfg, self.device
+        self.model.train()
         gen = torch.Generator().manual_seed(epoch_seed(cfg.seed, epoch, 0))
-        perm = order_t[torch.randperm(len(order), generator=gen).to(device)][:n_draw]
+        perm = data.order[torch.randperm(len(data.order), generator=gen).to(device)][:n_draw]
         if augmenter is not None:
             augmenter.reseed(epoch_seed(cfg.seed, epoch, 1))
         sums = {"loss": torch.zeros((), device=device)}
@@ -401,83 +364,81 @@ def train_fold(
         )
         for b in bar:
             idx = perm[b * cfg.batch_size : (b + 1) * cfg.batch_size]
-            xb, yb, lb = x_tr[idx], y_tr[idx], l_tr[idx]
-            if augmenter is not None:
-                xb, yb = augmenter(xb, yb)
-            if device.type == "cuda" and cfg.channels_last:
-                xb = xb.contiguous(memory_format=torch.channels_last)
-            with torch.autocast(device.type, dtype=dtype or torch.float32, enabled=dtype is not None):
-                out = step_model(xb)
-            loss, parts = multitask_loss(
-                out.seg, out.cls, yb, lb, cfg.lambda_seg, cfg.focal_gamma, cfg.dice_eps, out.recon, xb, cfg.recon_weight
-            )
-            optimizer.zero_grad(set_to_none=True)
-            scaler.scale(loss).backward()
-            scaler.step(optimizer)
-            scaler.update()
+            loss, parts = self.step(data.x_tr[idx], data.y_tr[idx], data.l_tr[idx], augmenter)
             sums["loss"] += loss.detach() * len(idx)
             for k, v in parts.items():
                 sums[k] = sums.get(k, torch.zeros((), device=device)) + v * len(idx)
             if progress and (b % 10 == 0 or b == n_batches - 1):
                 bar.set_postfix(loss=f"{float(loss):.4f}")
         bar.close()
-        t_steps = time.perf_counter() - t0
-        record: dict[str, float] = {"epoch": epoch, "lr": optimizer.param_groups[0]["lr"]}
-        record.update({f"train_{k}": float(v) / n_draw for k, v in sums.items()})
+        return sums
+
+    def step(
+        self, xb: torch.Tensor, yb: torch.Tensor, lb: torch.Tensor, augmenter: Any
+    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """One optimisation step of eq. (4) on a batch (augmented on the device first): the loss and its parts."""
+        cfg = self.cfg
+        if augmenter is not None:
+            xb, yb = augmenter(xb, yb)
+        if self.device.type == "cuda" and cfg.channels_last:
+            xb = xb.contiguous(memory_format=torch.channels_last)
+        with torch.autocast(self.device.type, dtype=self.dtype or torch.float32, enabled=self.dtype is not None):
+            out = self.step_model(xb)
+        loss, parts = multitask_loss(
+            out.seg, out.cls, yb, lb, cfg.lambda_seg, cfg.focal_gamma, cfg.dice_eps, out.recon, xb, cfg.recon_weight
+        )
+        self.optimizer.zero_grad(set_to_none=True)
+        self.scaler.scale(loss).backward()
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        return loss, parts
+
+    def validate(
+        self, epoch: int, data: _FoldTensors, val: SampleSet, state: TrainState, record: dict[str, float], best: Path
+    ) -> bool:
+        """Score the validation images, step the scheduler, write ``best.pt`` if the selection metric improved."""
+        cfg = self.cfg
         t_eval = time.perf_counter()
-        pred = predict(model, x_va, cfg, device, y_va, l_va)
+        pred = predict(self.model, data.x_va, cfg, self.device, data.y_va, data.l_va)
         record["val_loss"] = pred.loss
         record.update({f"val_{k}": v for k, v in quick_scores(pred, val.masks, val.labels, cfg.threshold).items()})
         score = float(np.mean([record[k] for k in ("val_dsc", "val_acc") if k in record]))
         metric = pred.loss if cfg.select_on == "loss" else -score
         if cfg.plateau:
-            scheduler.step(pred.loss)
+            self.scheduler.step(pred.loss)
         improved = metric < state.best_metric
-        t_ckpt = time.perf_counter()
-        record["eval_seconds"] = t_ckpt - t_eval
+        record["eval_seconds"] = time.perf_counter() - t_eval
         if improved:
             state.best_metric, state.best_epoch, state.since_best = metric, epoch, 0
-            save_checkpoint(
-                ckpt_dir / "best.pt",
-                {"model": model.state_dict(), "config": cfg.to_dict(), "epoch": epoch, "provenance": provenance or {}},
-            )
+            weights = {"model": self.model.state_dict(), "config": cfg.to_dict(), "epoch": epoch}
+            save_checkpoint(best, {**weights, "provenance": self.provenance})
         else:
             state.since_best += 1
-        state.epoch = epoch
-        if cfg.early_stopping and state.since_best >= cfg.early_stopping:
-            state.finished = state.stopped_early = True
-            log.info("early stopping after epoch %d (best epoch %d)", epoch, state.best_epoch)
-        if state.epoch >= cfg.epochs:
-            state.finished = True
-        record["step_seconds"] = t_steps
-        record["seconds"] = time.perf_counter() - t0
-        state.history.append(record)
-        state.train_seconds += record["seconds"]
-        # last.pt every checkpoint_every epochs and at the end; a resume from an older one replays the
-        # missing epochs exactly (every epoch is seeded from (seed, epoch))
-        if state.finished or epoch % max(1, cfg.checkpoint_every) == 0:
-            save_checkpoint(
-                last,
-                {
-                    "model": model.state_dict(),
-                    "optimizer": optimizer.state_dict(),
-                    "scheduler": scheduler.state_dict(),
-                    "scaler": scaler.state_dict(),
-                    "state": dict(state.__dict__),
-                    "rng": _rng_states(),
-                    "config": cfg.to_dict(),
-                    "provenance": provenance or {},
-                },
-            )
-        record["checkpoint_seconds"] = time.perf_counter() - t_ckpt
-        vals = " ".join(f"{k}={record[k]:.4f}" for k in ("train_loss", "val_loss", "val_dsc", "val_acc") if k in record)
-        msg = f"epoch {epoch}/{cfg.epochs} {vals} lr={record['lr']:.2e} {record['seconds']:.1f}s{' *best*' if improved else ''}"
-        log.info(msg)
-        if progress:
-            tqdm.write(msg)
-        if on_epoch_end is not None:
-            on_epoch_end(epoch)
+        return improved
 
-    best = load_checkpoint(ckpt_dir / "best.pt")
-    model.load_state_dict(best["model"])
-    return model, state
+    def save_last(self, last: Path, state: TrainState) -> None:
+        """Everything a resume needs, the RNG states included, in ``last.pt``."""
+        save_checkpoint(
+            last,
+            {
+                "model": self.model.state_dict(),
+                "optimizer": self.optimizer.state_dict(),
+                "scheduler": self.scheduler.state_dict(),
+                "scaler": self.scaler.state_dict(),
+                "state": dict(state.__dict__),
+                "rng": _rng_states(),
+                "config": self.cfg.to_dict(),
+                "provenance": self.provenance,
+            },
+        )
+
+
+def _log_epoch(cfg: RunConfig, record: dict[str, float], improved: bool, progress: bool) -> None:
+    from tqdm.auto import tqdm
+
+    vals = " ".join(f"{k}={record[k]:.4f}" for k in ("train_loss", "val_loss", "val_dsc", "val_acc") if k in record)
+    best = " *best*" if improved else ""
+    msg = f"epoch {int(record['epoch'])}/{cfg.epochs} {vals} lr={record['lr']:.2e} {record['seconds']:.1f}s{best}"
+    log.info(msg)
+    if progress:
+        tqdm.write(msg)
