@@ -212,11 +212,13 @@ class ReviewApp:
         walk: its :class:`Walk`, built from the journal.
         append: writes one decision to the journal and returns it as written (``Journal.append``).
         reviewer: the ``decided_by`` of every decision made on the page.
-        assistant: optional; when given, each question is assessed first and confident answers are
-            recorded with ``decided_by=auto`` (only uncertain questions reach the page). When it also has
-            ``evidence(i, j)`` (as ``busi_curate.assistant.Assistant`` does), the page shows its figures and
-            draws the pair registered with its fit.
+        assistant: optional; when given, each question is assessed first and (with ``auto``) confident answers
+            are recorded with ``decided_by=auto``, so only uncertain questions reach the page. When it also has
+            ``evidence(i, j)`` and ``affine(i, j)`` (as ``busi_curate.assistant.Assistant`` does), the page shows
+            its figures in words and draws the pair registered with its fit.
         assessments: assessments already made (row pair -> assessment), e.g. by the automatic pass.
+        auto: False to use the assistant only for its evidence and registration: every question goes to the
+            person, nothing is decided automatically.
     """
 
     def __init__(
@@ -228,9 +230,11 @@ class ReviewApp:
         assistant: Any = None,
         assessments: dict[RowPair, Any] | None = None,
         display_size: int = DISPLAY_SIZE,
+        auto: bool = True,
     ) -> None:
         self.scan, self.walk, self.append, self.reviewer = scan, walk, append, reviewer
         self.assistant = assistant
+        self.auto = auto
         self.assessments: dict[RowPair, Any] = assessments if assessments is not None else {}
         self.display_size = display_size
         self.token = secrets.token_urlsafe(32)
@@ -255,6 +259,8 @@ class ReviewApp:
             if a is None:
                 a = self.assistant.assess([q.rows])[0]
                 self.assessments[q.rows] = a
+            if not self.auto:
+                return q
             d = auto_decision(q, a)
             if d is None:
                 return q

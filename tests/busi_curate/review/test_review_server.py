@@ -536,3 +536,19 @@ def test_done_state_says_what_to_run_next(scan_copy):
         cmds[2].endswith("--policy drop-all --out " + str(scan_copy.parent / "scan-manifest"))
         or "scan-manifest" in cmds[2]
     )
+
+
+def test_assistant_for_evidence_only_decides_nothing(scan_copy):
+    """``auto=False``: the assistant's verdict, words and fit are shown, but every question goes to the person."""
+    from test_review_auto import FakeAssistant
+
+    scan = read_scan(scan_copy)
+    written = []
+    fake = FakeAssistant(scan, scan_copy / "features")
+    app = ReviewApp(scan, open_walk(scan, []), lambda d: written.append(d) or d, "t", assistant=fake, auto=False)
+    q = app.state()["question"]
+    assert written == [] and q["assistant"]["verdict"] in ("same", "different", "uncertain")
+    assert q["reference"]["row"] == 0  # the walk's first question, though the fake is sure about it
+    auto = ReviewApp(scan, open_walk(scan, []), lambda d: written.append(d) or d, "t", assistant=fake)
+    auto.state()
+    assert written and {d.decided_by for d in written} == {"auto"}
