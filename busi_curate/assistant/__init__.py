@@ -102,10 +102,13 @@ class Assistant:
                     from tqdm.auto import tqdm
 
                     bar = tqdm(total=len(paths), desc="features", unit="img", leave=False)
+
+                def tick(k: int) -> None:
+                    if bar is not None:
+                        bar.update(k)
+
                 try:
-                    self._feats = self.cache.get(
-                        self._sha, paths, workers=self.settings.workers, progress=bar.update if bar else None
-                    )
+                    self._feats = self.cache.get(self._sha, paths, workers=self.settings.workers, progress=tick)
                 finally:
                     if bar is not None:
                         bar.close()

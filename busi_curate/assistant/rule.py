@@ -48,7 +48,7 @@ class RuleSettings:
     degraded_min_ncc: float = 0.9
     copy_max_motion: float = 1.25  # px (working image); see docs/assistant.md for the measured margins
     copy_min_contained: float = 0.72  # noisy copies >= 0.76; neighbouring frames of BUSI sweeps 0.05-0.88
-    copy_min_ncc_coarse: float = 0.99
+    copy_min_ncc_coarse: float = 0.985
     adjacent_min_inliers: int = 9
     adjacent_max_ratio: float = 0.35
     adjacent_min_ncc: float = 0.82  # with evidence of movement (see moved()); chance fits measure coarse < 0.84

@@ -96,10 +96,10 @@ def descriptor_votes(
     code = (lo * len(feats) + hi) * n_var + rel
     uc, n = np.unique(code, return_counts=True)
     out: dict[tuple[int, int], int] = {}
-    for c, v in zip(uc // n_var, n):  # a pair's votes: those of its best relation
+    for c, v in zip((uc // n_var).tolist(), n.tolist()):  # a pair's votes: those of its best relation
         if v >= 2:  # a single shared descriptor is chance
-            key = (int(c // len(feats)), int(c % len(feats)))
-            out[key] = max(out.get(key, 0), int(v))
+            pair = (c // len(feats), c % len(feats))
+            out[pair] = max(out.get(pair, 0), v)
     return out
 
 

@@ -278,7 +278,9 @@ class VerifyCache:
         self.mirrored = functools.lru_cache(maxsize=size)(_mirror)
 
 
-def _tile_shift(a: np.ndarray, b: np.ndarray, both: np.ndarray, y0: int, x0: int, size: tuple[int, int], r: int):  # type: ignore[no-untyped-def]
+def _tile_shift(
+    a: np.ndarray, b: np.ndarray, both: np.ndarray, y0: int, x0: int, size: tuple[int, int], r: int
+) -> tuple[float, float] | None:
     """Sub-pixel shift ``(dy, dx)`` that best aligns tile ``a[y0:y0+th, x0:x0+tw]`` with ``b`` (NCC over integer
     shifts within ``r`` px, refined by a parabola through the peak), or None when the tile has no clear peak."""
     th, tw = size
@@ -295,19 +297,19 @@ def _tile_shift(a: np.ndarray, b: np.ndarray, both: np.ndarray, y0: int, x0: int
             den = float(np.sqrt((xa * xa).sum() * (xb * xb).sum()))
             if den > 0:
                 scores[iy, ix] = float((xa * xb).sum()) / den
-    iy, ix = np.unravel_index(int(np.argmax(scores)), scores.shape)
-    if not np.isfinite(scores[iy, ix]) or not 0 < iy < 2 * r or not 0 < ix < 2 * r:
+    py, px = (int(v) for v in np.unravel_index(int(np.argmax(scores)), scores.shape))
+    if not np.isfinite(scores[py, px]) or not 0 < py < 2 * r or not 0 < px < 2 * r:
         return None  # no peak inside the search window
-    if scores[iy, ix] < 0.8:
+    if scores[py, px] < 0.8:
         return None  # the tile does not match anywhere: its shift means nothing
 
     def vertex(lo: float, mid: float, hi: float) -> float:
         den = lo - 2 * mid + hi
         return 0.0 if not np.isfinite(den) or den >= 0 else float(np.clip(0.5 * (lo - hi) / den, -0.5, 0.5))
 
-    dy = iy - r + vertex(scores[iy - 1, ix], scores[iy, ix], scores[iy + 1, ix])
-    dx = ix - r + vertex(scores[iy, ix - 1], scores[iy, ix], scores[iy, ix + 1])
-    return dy, dx
+    sub_y = py - r + vertex(scores[py - 1, px], scores[py, px], scores[py + 1, px])
+    sub_x = px - r + vertex(scores[py, px - 1], scores[py, px], scores[py, px + 1])
+    return sub_y, sub_x
 
 
 def local_motion(a: np.ndarray, b: np.ndarray, both: np.ndarray, tiles: int = 4, search: int = 5) -> float:

@@ -250,3 +250,17 @@ def test_a_later_line_overrides_and_rebuilds_groups():
     assert w.known(0, 1) == "different" and w.known(1, 2) == "same"
     assert w.known(0, 2) == "different"  # implied now: 0 != 1 and 1 == 2
     assert w.progress().groups == 1
+
+
+def test_unsettled_candidates_are_the_listed_pairs_the_walk_left_open():
+    # 0's candidates: 1 (0.9), 2 (0.8), 3 (0.1, below the threshold); the walk asks (0, 1) and stops at "different"
+    scan = fake_scan({(0, 1): 0.9, (0, 2): 0.8, (0, 3): 0.1}, 4, top_k=3)
+    walk = Walk(scan, threshold=0.23)
+    assert walk.unsettled_candidates() == [(0, 1), (0, 2)]
+    q = walk.next_question()
+    assert q.rows == (0, 1)
+    walk.record(ans(q, "different"))
+    assert walk.next_question().rows == (2, 0)  # 2's own walk reaches the pair
+    assert walk.unsettled_candidates() == [(0, 2)]
+    walk.record(Decision("benign", "0", "benign", "2", "same", "same-frame", "auto"))
+    assert walk.unsettled_candidates() == []  # (0, 3) is below the threshold: never a candidate

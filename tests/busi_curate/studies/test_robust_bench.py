@@ -49,7 +49,9 @@ def test_bench_robust_finds_every_copy(small_data, tmp_path, capsys):
     assert r["false_groups"] == []
 
 
-def test_bench_robust_bad_input_is_one_line_exit_2(tmp_path, capsys):
-    assert run_cli(["bench-robust", str(tmp_path / "nope")]) == 2
+@pytest.mark.parametrize("bad", ["missing", "too-small"])
+def test_bench_robust_bad_input_is_one_line_exit_2(small_data, tmp_path, capsys, bad):
+    target = tmp_path / "nope" if bad == "missing" else small_data
+    assert run_cli(["bench-robust", str(target), "--n", "3"]) == 2  # 17 images cannot source 42 copies
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and err[0].startswith("error:")
+    assert len(err) == 1 and err[0].startswith("error:") and str(target) in err[0]
