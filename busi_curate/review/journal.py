@@ -7,8 +7,9 @@ Columns (a contract other tools read)::
 ``answer`` is ``same``, ``different`` or ``skip``; ``undo`` revokes the latest earlier decision on
 the same pair (nothing is ever deleted). ``grade`` (for ``same``) is ``identical``, ``same-frame``,
 ``adjacent-frame`` or ``same-lesion`` (the same lesion seen in another view: not a copy, never merged into a
-duplicate group, but kept in one fold unit; added in 0.3, so older journals never hold it). ``decided_by`` is ``auto`` or the reviewer's name. ``time`` is ISO 8601 UTC.
-The latest line on an (unordered) pair is its decision.
+duplicate group, but kept in one fold unit; journals written before it existed never hold it). ``decided_by``
+is ``auto`` or the reviewer's name. ``time`` is ISO 8601 UTC. The latest line on an (unordered) pair is its
+decision.
 """
 
 from __future__ import annotations
