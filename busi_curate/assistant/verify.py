@@ -319,7 +319,12 @@ def local_motion(a: np.ndarray, b: np.ndarray, both: np.ndarray, tiles: int = 4,
     aligned with the other image by NCC over shifts up to ``search`` px, refined to sub-pixel (tiles whose best
     NCC is below 0.8 or at the edge of the search are left out); returned is the
     second largest distance of a tile's shift from the median shift (one unreliable tile does not count).
-    A copy of one frame moves rigidly (every planted copy: < 0.3 px); NaN with fewer than 4 usable tiles.
+    NaN with fewer than 4 usable tiles.
+
+    Why not a library matcher: ``skimage.registration.phase_cross_correlation`` on tiles is biased towards no
+    shift (1.5 px measured as 0.5 on a test field), and ``skimage.feature.match_template`` has no mask, so
+    tiles at the tissue border pull towards zero (measured: synthetic neighbours 0.43-4.1 px against noisy
+    copies up to 1.3 px, where this masked NCC gives 1.48-2.8 against <= 1.38 for all but one copy).
     """
     h, w = a.shape
     r = search
