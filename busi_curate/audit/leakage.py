@@ -9,7 +9,7 @@ Output (``OUT/``): ``leakage.csv`` (one row per duplicate pair that crosses from
 training image: ``test_class, test_id, test_split, train_class, train_id, train_split, grade, ssim,
 evidence`` and, for folds files, ``fold``), ``leakage.md`` / ``leakage.html`` (summary line and a panel
 per leaking pair) and ``audit.json`` (counts, inputs, settings). Same-frame relations are transitive
-(a copy of a copy is a copy); adjacent-frame relations are direct.
+(a copy of a copy is a copy); adjacent-frame and same-lesion links are direct.
 """
 
 from __future__ import annotations
@@ -30,7 +30,10 @@ from busi_curate.review.journal import Decision, effective
 from busi_curate.scan.run import ScanResult
 
 #: Grades from the strongest; ``--fail-on G`` fails on G and every stronger grade.
-GRADE_ORDER: tuple[str, ...] = ("identical", "same-frame", "adjacent-frame")
+#: ``same-lesion`` (one lesion seen in another view) is a link like an adjacent frame, never a copy.
+GRADE_ORDER: tuple[str, ...] = ("identical", "same-frame", "adjacent-frame", "same-lesion")
+#: grades that relate two images without making them copies of one frame (direct, not transitive)
+LINK_GRADES: tuple[str, ...] = ("adjacent-frame", "same-lesion")
 LEAKAGE_COLUMNS = (
     "test_class",
     "test_id",
@@ -115,16 +118,16 @@ def audit_split(scan: ScanResult, decisions: list[Decision], split: pd.DataFrame
             f"{len(absent)} image(s) of the split file are not in the scan, e.g. "
             f"{absent[0][0]} {absent[0][1]}; scan the dataset the split was made from"
         )
-    adjacent: dict[tuple[str, str], list[tuple[str, str]]] = {}
+    linked: dict[tuple[str, str], list[tuple[tuple[str, str], str]]] = {}
     for (a, b), d in same.items():
-        if d.grade == "adjacent-frame":
-            adjacent.setdefault(a, []).append(b)
-            adjacent.setdefault(b, []).append(a)
+        if d.grade in LINK_GRADES:
+            linked.setdefault(a, []).append((b, d.grade))
+            linked.setdefault(b, []).append((a, d.grade))
     members: dict[tuple[str, str], list[tuple[str, str]]] = {}
     for k in known:
         members.setdefault(uf.find(k), []).append(k)
     rows = []
-    n_test = n_same = n_adj = 0
+    n_test = n_same = n_adj = n_lesion = 0
     for fold, part in split.groupby("fold", sort=True):
         where = dict(zip(zip(part["class"], part["id"]), part["split"]))
         tests = [k for k, s in where.items() if s == TEST_SPLIT]
@@ -137,12 +140,13 @@ def audit_split(scan: ScanResult, decisions: list[Decision], split: pd.DataFrame
                     grade = hit.grade if hit is not None else "same-frame"  # joined through another copy
                     hits.append((m, grade))
             adj = [
-                (m, "adjacent-frame")
-                for m in adjacent.get(t, [])
+                (m, grade)
+                for m, grade in linked.get(t, [])
                 if m in where and where[m] != TEST_SPLIT and all(m != h for h, _ in hits)
             ]
             n_same += bool(hits)
             n_adj += bool(adj) and not hits
+            n_lesion += bool(adj) and not hits and all(g == "same-lesion" for _, g in adj)
             for m, grade in hits + adj:
                 dec = same.get((t, m) if t <= m else (m, t))
                 rows.append(
@@ -165,6 +169,7 @@ def audit_split(scan: ScanResult, decisions: list[Decision], split: pd.DataFrame
     summary = (
         f"{n_same} of {n_test} test images ({100 * n_same / max(n_test, 1):.1f} %) have a same-frame copy in "
         f"training; {n_adj} more an adjacent frame"
+        + (f" ({n_lesion} of them only the same lesion in another view)" if n_lesion else "")
     )
     return AuditResult(leakage, n_test, n_same, n_adj, summary)
 
@@ -199,7 +204,7 @@ def write_audit(result: AuditResult, scan: ScanResult, out: str | Path, inputs: 
         "- training = every split of the file other than test (of the same fold, for a folds file)",
     ]
     if len(result.leakage):
-        same = result.leakage[result.leakage["grade"] != "adjacent-frame"]
+        same = result.leakage[~result.leakage["grade"].isin(LINK_GRADES)]
         keys = ["fold", "test_class", "test_id"] if "fold" in same.columns else ["test_class", "test_id"]
         per = {
             s: int(same[same["train_split"] == s].drop_duplicates(keys).shape[0])

@@ -34,7 +34,7 @@ import click
 )
 @click.option(
     "--fail-on",
-    type=click.Choice(["identical", "same-frame", "adjacent-frame"]),
+    type=click.Choice(["identical", "same-frame", "adjacent-frame", "same-lesion"]),
     default="same-frame",
     show_default=True,
     help="Exit status 1 when a pair of this grade or stronger crosses from test to training.",

@@ -157,3 +157,29 @@ def test_cross_dataset_mode_lists_the_test_images_with_a_copy_in_train(synthetic
     assert ("benign", "B-90") in set(zip(leak["test_class"], leak["test_id"]))
     assert set(leak["train_id"].str[:2]) == {"A-"} and set(leak["test_id"].str[:2]) == {"B-"}
     assert not any(p.is_file() and not p.is_symlink() for p in (out / "union" / "images").iterdir())  # links, no copies
+
+
+def test_a_same_lesion_link_is_reported_like_an_adjacent_frame(
+    scan_copy: Path, synthetic_dir: Path, tmp_path: Path
+) -> None:
+    """'same lesion, other view' crosses the split as a link: listed, counted with K, fails only --fail-on same-lesion."""
+    from busi_curate.review.journal import Decision
+
+    idx = pd.read_csv(scan_copy / "index.csv", dtype=str)
+    a, b = (idx.at[0, "class"], idx.at[0, "id"]), (idx.at[1, "class"], idx.at[1, "id"])
+    review_planted(
+        scan_copy,
+        synthetic_dir,
+        complete=False,
+        extra=[Decision(*a, *b, "same", "same-lesion", "kim", time="2026-01-01T00:00:01Z")],
+    )
+    split = _split(scan_copy, tmp_path, {b})
+    out = tmp_path / "audit"
+    argv = ["audit", str(synthetic_dir), "--split", str(split), "--scan", str(scan_copy), "--out", str(out)]
+    assert run_cli(argv) == 0  # not a copy: the default --fail-on same-frame passes
+    leak = pd.read_csv(out / "leakage.csv", dtype=str)
+    assert leak[["test_id", "train_id", "grade"]].values.tolist() == [[b[1], a[1], "same-lesion"]]
+    text = (out / "leakage.md").read_text()
+    assert "0 of 1 test images (0.0 %) have a same-frame copy in training; 1 more an adjacent frame" in text
+    assert "1 of them only the same lesion in another view" in text
+    assert run_cli([*argv, "--fail-on", "same-lesion"]) == 1
