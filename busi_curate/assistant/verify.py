@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
 
@@ -84,18 +85,18 @@ class PairEvidence:
     affine: tuple[float, float, float, float, float, float] | None = None
 
 
-def _popcount_kernel():  # type: ignore[no-untyped-def]
+def _popcount_kernel() -> tuple[Any, Any]:
     import numba
 
     @numba.njit(cache=True, nogil=True)
-    def popcount64(x):  # type: ignore[no-untyped-def]
+    def popcount64(x):
         x = x - ((x >> np.uint64(1)) & np.uint64(0x5555555555555555))
         x = (x & np.uint64(0x3333333333333333)) + ((x >> np.uint64(2)) & np.uint64(0x3333333333333333))
         x = (x + (x >> np.uint64(4))) & np.uint64(0x0F0F0F0F0F0F0F0F)
         return (x * np.uint64(0x0101010101010101)) >> np.uint64(56)
 
     @numba.njit(cache=True, nogil=True)
-    def mutual(da, db, max_d):  # type: ignore[no-untyped-def]
+    def mutual(da, db, max_d):
         na, nb = da.shape[0], db.shape[0]
         best_a = np.full(na, 1 << 20, np.int64)
         arg_a = np.full(na, -1, np.int64)
@@ -126,10 +127,10 @@ def _popcount_kernel():  # type: ignore[no-untyped-def]
     return popcount64, mutual
 
 
-_KERNELS: dict[str, object] = {}
+_KERNELS: dict[str, Any] = {}
 
 
-def kernels():  # type: ignore[no-untyped-def]
+def kernels() -> dict[str, Any]:
     """The numba kernels (compiled once per process, cached on disk by numba)."""
     if not _KERNELS:
         pc, mu = _popcount_kernel()
@@ -141,7 +142,8 @@ def mutual_matches(da: np.ndarray, db: np.ndarray, max_hamming: int) -> tuple[np
     """Indices ``(i, j)`` of mutual nearest neighbours between ``(na, 4) uint64`` and ``(nb, 4) uint64``."""
     if len(da) == 0 or len(db) == 0:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
-    return kernels()["mutual"](da, db, max_hamming)  # type: ignore[operator]
+    i, j = kernels()["mutual"](da, db, max_hamming)
+    return np.asarray(i), np.asarray(j)
 
 
 def _fit_ls(pa: np.ndarray, pb: np.ndarray) -> complex:

@@ -39,7 +39,8 @@ class BenchError(CurateError):
     """The robustness benchmark cannot run on this input."""
 
 
-def _pil(img: np.ndarray):  # type: ignore[no-untyped-def]
+def _pil(img: np.ndarray) -> Any:
+    """A PIL image of ``img`` (PIL is imported lazily)."""
     from PIL import Image
 
     return Image.fromarray(img)
