@@ -71,6 +71,14 @@ def _reviewer(name: str | None) -> str:
     hidden=True,
     help="module:Class of the assistant (for tests and alternative assistants).",
 )
+@click.option(
+    "--explain/--no-explain",
+    "explain",
+    default=True,
+    show_default=True,
+    help="Without --auto: let the assistant explain each pair (evidence in words, the pair registered by its "
+    "fit) while every answer stays the person's. --no-explain starts faster (no features to compute).",
+)
 @click.option("--verbose", is_flag=True, help="Log every HTTP request.")
 def review(
     scan_dir: Path,
@@ -82,6 +90,7 @@ def review(
     decisions_file: Path | None,
     merge: bool,
     assistant_factory: str,
+    explain: bool,
     verbose: bool,
 ) -> None:
     """Review the duplicate candidates of a scan, the paper's way (section 4.2).
@@ -89,10 +98,12 @@ def review(
     Starts a page on http://127.0.0.1:PORT/ (printed; nothing is opened for you). Every answer is
     appended to SCAN_DIR/decisions.csv and fsync'ed before the next pair is shown; stop the server at
     any time and start it again to resume. Keys: s/1 same (same frame), i identical, a adjacent frame,
-    d different, k skip, u undo, m/n mask outlines. See docs/review.md.
+    o same lesion (other view), d different, k skip, u undo; v/V views (side by side, overlay, flicker,
+    difference), +/- zoom, 0 fit, z native size, m/n mask outlines, g the gallery of automatic decisions.
+    See docs/review.md.
     """
     from busi_curate.defaults import JOURNAL_NAME
-    from busi_curate.review.run import automatic_pass, load_assistant, open_review, serve, status_lines
+    from busi_curate.review.run import automatic_pass, load_assistant, open_review, prepare, serve, status_lines
     from busi_curate.review.session import load_scan, merge_into, replay, review_lock
 
     if merge and decisions_file is None:
@@ -137,4 +148,8 @@ def review(
             click.echo(f"journal {journal_path}: {len(walk.decisions)} lines")
             click.echo("\n".join(status_lines(walk)))
             return
-        serve(scan, walk, journal_path, name, assistant, assessments, port, verbose, echo=click.echo)
+        if assistant is None and explain:
+            # a plain review: the assistant explains each pair (evidence in words, registered views), decides nothing
+            assistant = load_assistant(assistant_factory, scan)
+            prepare(assistant, echo=click.echo)
+        serve(scan, walk, journal_path, name, assistant, assessments, port, verbose, echo=click.echo, auto=auto)

@@ -87,6 +87,14 @@ def automatic_pass(
     return walk, summary
 
 
+def prepare(assistant: AssistantLike, echo: Echo = print) -> None:
+    """Compute (or load from the cache) the assistant's per-image features now, not on the first page load."""
+    features = getattr(assistant, "features", None)
+    if callable(features):
+        echo("preparing the assistant's evidence (per-image features, cached in SCAN/features) ...")
+        features()
+
+
 def status_lines(walk: Walk) -> list[str]:
     """Where the review stands: progress, groups so far, questions left for a person."""
     return [
@@ -106,15 +114,22 @@ def serve(
     port: int = 0,
     verbose: bool = False,
     echo: Echo = print,
+    auto: bool = True,
 ) -> None:
-    """Serve the review page on 127.0.0.1 until Ctrl-C or SIGTERM; every answer is journalled as it is given."""
+    """Serve the review page on 127.0.0.1 until Ctrl-C or SIGTERM; every answer is journalled as it is given.
+
+    With ``auto=False`` the assistant only explains (evidence in words, the pair drawn registered with its
+    fit): every question goes to the person.
+    """
     from busi_curate.review.server import ReviewApp, make_server, url_of
 
     def stop(signum: int, frame: object) -> None:
         raise KeyboardInterrupt
 
     with Journal(journal_path) as journal:
-        app = ReviewApp(scan, walk, journal.append, reviewer, assistant=assistant, assessments=assessments or {})
+        app = ReviewApp(
+            scan, walk, journal.append, reviewer, assistant=assistant, assessments=assessments or {}, auto=auto
+        )
         server = make_server(app, port, verbose=verbose)
         signal.signal(signal.SIGTERM, stop)
         echo(f"review of {scan.n} images by {reviewer}: {walk.progress().line()}")

@@ -329,7 +329,7 @@ class ReviewApp:
         if reg is not None:
             return ""
         if self.assistant is None:
-            return "not registered: no assistant in this review (start it with --auto): aligned by size"
+            return "not registered: no assistant in this review (started with --no-explain): aligned by size"
         if getattr(self.assistant, "affine", None) is None:
             return "not registered: this assistant gives no geometric fit: aligned by size"
         return "not registered: the assistant found no geometric fit for this pair: aligned by size"

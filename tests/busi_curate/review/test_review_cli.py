@@ -220,3 +220,25 @@ def test_kill_9_and_resume(scan_copy):
         proc.send_signal(signal.SIGTERM)
         out, _ = proc.communicate(timeout=30)
     assert "stopped." in out
+
+
+def test_a_plain_review_explains_with_the_assistant_but_decides_nothing(scan_copy):
+    """Without --auto the real assistant gives evidence and the registration; every question stays the person's."""
+    from busi_curate.review.journal import read_journal
+
+    proc, url = start_server(scan_copy)
+    try:
+        q = api(url, "/api/question")["question"]
+        assert q is not None and q["registration_note"] == "" and q["registration"]["source"]
+        assert q["assistant"]["evidence"] and q["assistant"]["plain"]
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    assert not (scan_copy / "decisions.csv").exists() or not read_journal(scan_copy / "decisions.csv")
+    proc, url = start_server(scan_copy, "--no-explain")
+    try:
+        q = api(url, "/api/question")["question"]
+        assert q["assistant"] is None  # no evidence without the assistant
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)

@@ -490,7 +490,7 @@ def test_registration_follows_the_assistant_fit(scan_copy):
     assert info["registration"]["scale"] == 2.0 and "40 matching points" in info["assistant"]["plain"]
     plain = ReviewApp(scan, open_walk(scan, []), lambda d: d, "t")
     assert plain.registration(0, 1, False) is None  # no assistant
-    assert "start it with --auto" in plain.pair_info(0, 1)["registration_note"]
+    assert "no assistant in this review" in plain.pair_info(0, 1)["registration_note"]
     assert "found no geometric fit" in app.pair_info(2, 3)["registration_note"] and info["registration_note"] == ""
 
 
