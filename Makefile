@@ -31,7 +31,7 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff format --check busi_curate benchmark tests
 
 typecheck: $(STAMP)
-	$(VENV)/bin/mypy busi_curate
+	$(VENV)/bin/mypy  # busi_curate and benchmark; config in setup.cfg [mypy]
 
 ## Headless Chromium + driver from Debian for the review-UI tests (skipped cleanly when this fails).
 browser:
