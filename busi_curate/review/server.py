@@ -21,6 +21,7 @@ Requests whose ``Host`` header is not this server's loopback address are refused
 
 from __future__ import annotations
 
+import functools
 import io
 import json
 import math
@@ -31,7 +32,6 @@ import shlex
 import shutil
 import sys
 import threading
-from collections import OrderedDict
 from collections.abc import Callable
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -240,7 +240,8 @@ class ReviewApp:
         self.token = secrets.token_urlsafe(32)
         self.lock = threading.RLock()
         self.data_root = Path(scan.data_dir).resolve()
-        self._png: OrderedDict[tuple[str, int], bytes] = OrderedDict()
+        #: ``png(kind, row)``: rendered images, the 96 most recently used kept (functools.lru_cache is thread-safe)
+        self.png: Callable[[str, int], bytes] = functools.lru_cache(maxsize=96)(self._render_png)
         self._rows: dict[Key, int] = {
             (str(c), str(i)): r for r, (c, i) in enumerate(zip(scan.index["class"], scan.index["id"]))
         }
@@ -614,14 +615,9 @@ class ReviewApp:
             raise Refused("refused: image outside the scanned data folder", p)
         return p
 
-    def png(self, kind: str, row: int) -> bytes:
+    def _render_png(self, kind: str, row: int) -> bytes:
         """``img``/``thumb``/``full``: the image downscaled to at most 512 / 160 px or at native size; ``mask`` /
-        ``fullmask``: its mask outline at the size of ``img`` / ``full`` (RGBA)."""
-        key = (kind, row)
-        with self.lock:
-            if key in self._png:
-                self._png.move_to_end(key)
-                return self._png[key]
+        ``fullmask``: its mask outline at the size of ``img`` / ``full`` (RGBA). Cached by :attr:`png`."""
         from PIL import Image
 
         from busi_curate.data.imageio import read_gray, read_mask_union
@@ -659,12 +655,7 @@ class ReviewApp:
             im = Image.fromarray(rgba, mode="RGBA")
         buf = io.BytesIO()
         im.save(buf, format="PNG")
-        data = buf.getvalue()
-        with self.lock:
-            self._png[key] = data
-            while len(self._png) > 96:
-                self._png.popitem(last=False)
-        return data
+        return buf.getvalue()
 
     def page(self, name: str = "index.html") -> bytes:
         html = (STATIC_DIR / name).read_text(encoding="utf-8")
