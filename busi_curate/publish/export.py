@@ -197,31 +197,12 @@ def export_manifest(
         ManifestError: unknown policy, bad version, missing journal, open questions without ``undecided``.
         ScanError: the data changed since the scan. JournalError: the journal names unknown images.
     """
-    if settings.policy not in POLICIES:
-        raise ManifestError(f"unknown policy {settings.policy!r} (known: {', '.join(POLICIES)})")
-    if settings.undecided not in (None, *UNDECIDED):
-        raise ManifestError(f"--undecided must be one of {', '.join(UNDECIDED)}, got {settings.undecided!r}")
-    check_version(settings.version)
+    _check_settings(settings)
     scan = read_scan(scan_dir)
-    dpath = Path(decisions_path) if decisions_path is not None else scan.dir / JOURNAL_NAME
-    if not dpath.is_file():
-        raise ManifestError("decisions journal not found (review the scan first: `busi-curate review SCAN_DIR`)", dpath)
-    known = {(str(c), str(i)) for c, i in zip(scan.index["class"], scan.index["id"])}
-    decisions = read_journal(dpath, known=known)
+    dpath, decisions = _read_decisions(scan, decisions_path)
     finder = questions or open_questions
     pending = sorted({_as_pair(q) for q in finder(scan, decisions, settings.threshold)})
-    if pending and settings.undecided is None:
-        shown = "\n".join(f"  {a[0]} {a[1]} vs {b[0]} {b[1]}" for a, b in pending[:10])
-        raise ManifestError(
-            f"{len(pending)} review question(s) are still open; finish the review, or say how to treat them "
-            f"with --undecided different|same:\n{shown}" + ("\n  ..." if len(pending) > 10 else ""),
-            dpath,
-        )
-    extra: list[Decision] = []
-    if pending and settings.undecided == "same":
-        extra = [
-            Decision(a[0], a[1], b[0], b[1], "same", UNDECIDED_SAME_GRADE, "export:undecided=same") for a, b in pending
-        ]
+    extra = _undecided(pending, settings, dpath)
     grades = merged_grades(settings.include_adjacent)
     groups = build_groups(list(decisions) + extra, grades=grades)
     records = check_scan_data(scan, data_dir)
@@ -229,18 +210,75 @@ def export_manifest(
 
     # folds: kept members of one group, and kept images joined by an unmerged 'same' decision, stay together
     kept = [r for r in rows if r.kept]
-    kept_keys = {r.key for r in kept}
-    links = sorted(
-        (a, b)
-        for (a, b), d in effective(list(decisions) + extra).items()
-        if d.answer == "same" and d.grade not in grades and a in kept_keys and b in kept_keys
-    )
+    links = _fold_links({r.key for r in kept}, list(decisions) + extra, grades)
     units = fold_units([r.key for r in kept], [r.group for r in kept], links)
     try:
         folds = make_folds([r.key for r in kept], [r.cls for r in kept], units, settings.folds)
     except ManifestError as exc:
         raise ManifestError(exc.message, scan.dir) from None
+    meta = _sidecar(scan, settings, dpath, decisions, pending, grades, groups, rows, links, folds, len(set(units)))
+    result = ExportResult(rows, folds, meta, groups, pending, None)
+    if out is not None:
+        write_export(result, Path(out))
+    return result
 
+
+def _check_settings(settings: ExportSettings) -> None:
+    if settings.policy not in POLICIES:
+        raise ManifestError(f"unknown policy {settings.policy!r} (known: {', '.join(POLICIES)})")
+    if settings.undecided not in (None, *UNDECIDED):
+        raise ManifestError(f"--undecided must be one of {', '.join(UNDECIDED)}, got {settings.undecided!r}")
+    check_version(settings.version)
+
+
+def _read_decisions(scan: ScanResult, decisions_path: str | Path | None) -> tuple[Path, list[Decision]]:
+    """The journal (default ``SCAN/decisions.csv``) and its lines, checked against the scan's images."""
+    dpath = Path(decisions_path) if decisions_path is not None else scan.dir / JOURNAL_NAME
+    if not dpath.is_file():
+        raise ManifestError("decisions journal not found (review the scan first: `busi-curate review SCAN_DIR`)", dpath)
+    known = {(str(c), str(i)) for c, i in zip(scan.index["class"], scan.index["id"])}
+    return dpath, read_journal(dpath, known=known)
+
+
+def _undecided(pending: list[tuple[Key, Key]], settings: ExportSettings, dpath: Path) -> list[Decision]:
+    """The decisions ``--undecided`` stands in for the open questions; ManifestError when it is not given."""
+    if pending and settings.undecided is None:
+        shown = "\n".join(f"  {a[0]} {a[1]} vs {b[0]} {b[1]}" for a, b in pending[:10])
+        raise ManifestError(
+            f"{len(pending)} review question(s) are still open; finish the review, or say how to treat them "
+            f"with --undecided different|same:\n{shown}" + ("\n  ..." if len(pending) > 10 else ""),
+            dpath,
+        )
+    if pending and settings.undecided == "same":
+        return [
+            Decision(a[0], a[1], b[0], b[1], "same", UNDECIDED_SAME_GRADE, "export:undecided=same") for a, b in pending
+        ]
+    return []
+
+
+def _fold_links(kept_keys: set[Key], decisions: list[Decision], grades: Sequence[str]) -> list[tuple[Key, Key]]:
+    """Kept images joined by a standing 'same' whose grade is not merged: one fold unit, never split."""
+    return sorted(
+        (a, b)
+        for (a, b), d in effective(decisions).items()
+        if d.answer == "same" and d.grade not in grades and a in kept_keys and b in kept_keys
+    )
+
+
+def _sidecar(
+    scan: ScanResult,
+    settings: ExportSettings,
+    dpath: Path,
+    decisions: list[Decision],
+    pending: list[tuple[Key, Key]],
+    grades: Sequence[str],
+    groups: list[Group],
+    rows: list[ManifestRow],
+    links: list[tuple[Key, Key]],
+    folds: Any,
+    n_units: int,
+) -> dict[str, Any]:
+    """What ``manifest.json`` says about the inputs, the policy, the groups, the counts and the folds."""
     kinds = Counter(g.kind for g in sorted(groups, key=lambda g: g.size))
     standing = effective(decisions)
     scan_settings = scan.meta.get("settings", {})
@@ -282,13 +320,10 @@ def export_manifest(
         },
         "counts": {"before": _counts(rows, False), "after": _counts(rows, True)},
         "fold_links": [[list(a), list(b)] for a, b in links],
-        "folds": folds_summary(folds, settings.folds, len(set(units)), len(kept)),
+        "folds": folds_summary(folds, settings.folds, n_units, sum(r.kept for r in rows)),
         "files": {},
     }
-    result = ExportResult(rows, folds, meta, groups, pending, None)
-    if out is not None:
-        write_export(result, Path(out))
-    return result
+    return meta
 
 
 def write_export(result: ExportResult, out: Path) -> None:
