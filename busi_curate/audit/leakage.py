@@ -137,7 +137,7 @@ def audit_split(scan: ScanResult, decisions: list[Decision], split: pd.DataFrame
             for m in members.get(uf.find(t), []):
                 if m != t and m in where and where[m] != TEST_SPLIT:
                     hit = same.get((t, m) if t <= m else (m, t))
-                    grade = hit.grade if hit is not None else "same-frame"  # joined through another copy
+                    grade: str = hit.grade if hit is not None else "same-frame"  # joined through another copy
                     hits.append((m, grade))
             adj = [
                 (m, grade)

@@ -31,12 +31,12 @@ from busi_curate.publish.manifest import (
     rows_frame,
 )
 from busi_curate.review.groups import SIZE_NAMES, Group, build_groups, merged_grades
-from busi_curate.review.journal import Decision, Key, effective, read_journal
+from busi_curate.review.journal import Decision, Grade, Key, effective, read_journal
 from busi_curate.scan.run import ScanResult, check_scan_data, read_scan
 
 UNDECIDED = ("different", "same")
 #: grade given to an open question treated as ``same`` by ``--undecided same``.
-UNDECIDED_SAME_GRADE = "same-frame"
+UNDECIDED_SAME_GRADE: Grade = "same-frame"
 
 Outcome = tuple[str, str]  # (status, reason)
 Policy = Callable[[Group, dict[Key, ImageRecord]], dict[Key, Outcome]]

@@ -24,6 +24,7 @@ from collections.abc import Iterable
 from dataclasses import astuple, dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Literal, cast, get_args
 
 from busi_curate.data.ids import CLASS_RE, Key, check_id
 from busi_curate.errors import JournalError
@@ -40,8 +41,12 @@ JOURNAL_COLUMNS = [
     "evidence",
     "time",
 ]
-ANSWERS = ("same", "different", "skip", "undo")
-GRADES = ("identical", "same-frame", "adjacent-frame", "same-lesion")
+#: What a journal line answers about a pair.
+Answer = Literal["same", "different", "skip", "undo"]
+#: How alike the two images of a "same" pair are ("" for every other answer).
+Grade = Literal["", "identical", "same-frame", "adjacent-frame", "same-lesion"]
+ANSWERS: tuple[Answer, ...] = get_args(Answer)
+GRADES: tuple[Grade, ...] = tuple(g for g in get_args(Grade) if g)
 
 #: Reviewer names: 1-64 ASCII letters, digits, space, ``. _ - @``.
 REVIEWER_RE = re.compile(r"[A-Za-z0-9._@-](?:[A-Za-z0-9 ._@-]{0,62}[A-Za-z0-9._@-])?", re.ASCII)
@@ -65,8 +70,8 @@ class Decision:
     reference_id: str
     candidate_class: str
     candidate_id: str
-    answer: str
-    grade: str = ""
+    answer: Answer
+    grade: Grade = ""
     decided_by: str = ""
     evidence: str = ""
     time: str = ""
@@ -211,7 +216,8 @@ def read_journal(path: str | Path, known: set[Key] | None = None) -> list[Decisi
             row = next(csv.reader([raw]))
             if len(row) != len(JOURNAL_COLUMNS) or not raw.endswith("\n"):
                 raise ValueError(f"{len(row)} fields" + ("" if raw.endswith("\n") else ", no line end"))
-            d = Decision(*row)
+            answer, grade = cast(Answer, row[4]), cast(Grade, row[5])  # checked by validate() below
+            d = Decision(row[0], row[1], row[2], row[3], answer, grade, row[6], row[7], row[8])
             d.validate()
         except (ValueError, csv.Error) as exc:
             warnings.warn(f"{path}:{n}: skipped a damaged journal line ({exc}): {raw.strip()[:80]!r}", stacklevel=2)

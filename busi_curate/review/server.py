@@ -41,7 +41,7 @@ from typing import Any, cast
 import numpy as np
 
 from busi_curate.errors import CurateError
-from busi_curate.review.journal import GRADES, Decision, Key, effective, undo_id
+from busi_curate.review.journal import GRADES, Decision, Grade, Key, effective, undo_id
 from busi_curate.review.walk import AUTO, Question, RowPair, Walk
 
 LOOPBACK = "127.0.0.1"
@@ -457,7 +457,7 @@ class ReviewApp:
                 )
             if ans not in ("same", "different", "skip"):
                 return 400, self.state(f"unknown answer {ans!r}")
-            grade = str(body.get("grade") or "") if ans == "same" else ""
+            grade: Grade = cast(Grade, str(body.get("grade") or "")) if ans == "same" else ""  # checked next
             if ans == "same" and grade not in GRADES:
                 return 400, self.state(f"a 'same' answer needs a grade in {GRADES}")
             q = self.current()
@@ -573,7 +573,7 @@ class ReviewApp:
                 return 400, {**self.auto_items(), "message": "an overrule names the rows of an automatic decision"}
             if ans not in ("same", "different"):
                 return 400, {**self.auto_items(), "message": f"an overrule answers 'same' or 'different', not {ans!r}"}
-            grade = str(body.get("grade") or "") if ans == "same" else ""
+            grade: Grade = cast(Grade, str(body.get("grade") or "")) if ans == "same" else ""  # checked next
             if ans == "same" and grade not in GRADES:
                 return 400, {**self.auto_items(), "message": f"a 'same' answer needs a grade in {GRADES}"}
             kr, kc = self.walk.keys[r], self.walk.keys[c]

@@ -41,7 +41,7 @@ import numpy as np
 from busi_curate.defaults import SCREEN_THRESHOLD
 from busi_curate.errors import JournalError
 from busi_curate.review.groups import SAME_FRAME_GRADES, UnionFind
-from busi_curate.review.journal import Decision, Key, apply_line, undo_id
+from busi_curate.review.journal import Answer, Decision, Grade, Key, apply_line, undo_id
 
 if TYPE_CHECKING:
     from busi_curate.scan.run import ScanResult
@@ -74,7 +74,7 @@ class Question:
         a, b = self.reference_key, self.candidate_key
         return (a, b) if a <= b else (b, a)
 
-    def decision(self, answer: str, grade: str = "", decided_by: str = "", evidence: str = "") -> Decision:
+    def decision(self, answer: Answer, grade: Grade = "", decided_by: str = "", evidence: str = "") -> Decision:
         """The journal line answering this question (validated by the journal on append)."""
         return Decision(
             self.reference_key[0],
