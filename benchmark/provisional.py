@@ -32,27 +32,7 @@ def build_provisional(
         Paths of the manifest and the folds file.
     """
     ds = load_dataset(data_dir)
-    rows = [
-        ManifestRow(
-            dataset=ds.name,
-            version=version,
-            cls=r.cls,
-            id=r.id,
-            image=r.image,
-            masks=r.masks,
-            pixel_sha256=r.pixel_sha256,
-            mask_pixel_sha256=r.mask_pixel_sha256,
-            file_sha256=r.file_sha256,
-            width=r.width,
-            height=r.height,
-            tumour_pixels=r.tumour_pixels,
-            bbox=r.bbox,
-            group=None,
-            status="kept",
-            reason="",
-        )
-        for r in ds.records
-    ]
+    rows = [ManifestRow.from_record(r, version) for r in ds.records]
     settings = FoldSettings(k=k, seed=seed, val_fraction=val_fraction)
     folds = make_folds([r.key for r in rows], [r.cls for r in rows], None, settings)
     out_dir = Path(out_dir)

@@ -144,25 +144,7 @@ def build_rows(records: Sequence[ImageRecord], groups: Sequence[Group], policy: 
         for k in g.members:
             group_of[k] = g.id
     return [
-        ManifestRow(
-            dataset=r.dataset,
-            version=version,
-            cls=r.cls,
-            id=r.id,
-            image=r.image,
-            masks=r.masks,
-            pixel_sha256=r.pixel_sha256,
-            mask_pixel_sha256=r.mask_pixel_sha256,
-            file_sha256=r.file_sha256,
-            width=r.width,
-            height=r.height,
-            tumour_pixels=r.tumour_pixels,
-            bbox=r.bbox,
-            group=group_of.get(r.key),
-            status=outcome.get(r.key, ("kept", ""))[0],
-            reason=outcome.get(r.key, ("kept", ""))[1],
-        )
-        for r in records
+        ManifestRow.from_record(r, version, group_of.get(r.key), *outcome.get(r.key, ("kept", ""))) for r in records
     ]
 
 

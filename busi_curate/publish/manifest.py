@@ -23,7 +23,7 @@ from typing import Any
 
 import pandas as pd
 
-from busi_curate.data.dataset import record_sort_key
+from busi_curate.data.dataset import ImageRecord, record_sort_key
 from busi_curate.errors import ManifestError
 from busi_curate.fileio import file_sha256
 
@@ -89,6 +89,30 @@ class ManifestRow:
     group: int | None
     status: str
     reason: str
+
+    @classmethod
+    def from_record(
+        cls, r: ImageRecord, version: str, group: int | None = None, status: str = "kept", reason: str = ""
+    ) -> ManifestRow:
+        """The row of a loaded image: its identity and checksums from the loader, the curation outcome given."""
+        return cls(
+            dataset=r.dataset,
+            version=version,
+            cls=r.cls,
+            id=r.id,
+            image=r.image,
+            masks=r.masks,
+            pixel_sha256=r.pixel_sha256,
+            mask_pixel_sha256=r.mask_pixel_sha256,
+            file_sha256=r.file_sha256,
+            width=r.width,
+            height=r.height,
+            tumour_pixels=r.tumour_pixels,
+            bbox=r.bbox,
+            group=group,
+            status=status,
+            reason=reason,
+        )
 
     @property
     def key(self) -> Key:
