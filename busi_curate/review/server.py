@@ -23,164 +23,46 @@ from __future__ import annotations
 
 import functools
 import io
-import json
 import math
 import os
-import re
 import secrets
 import shlex
 import shutil
 import sys
 import threading
 from collections.abc import Callable
-from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, cast
 
 import numpy as np
 
-from busi_curate.errors import CurateError
+from busi_curate.review.http import (  # noqa: F401  (re-exported: the server's API lived here)
+    LOOPBACK,
+    MAX_BODY,
+    MAX_CONNECTIONS,
+    SOCKET_TIMEOUT_S,
+    STATIC_DIR,
+    BoundedServer,
+    Refused,
+    ReviewHandler,
+    make_server,
+    url_of,
+)
 from busi_curate.review.journal import GRADES, Decision, Grade, Key, effective, undo_id
 from busi_curate.review.walk import AUTO, Question, RowPair, Walk
 
-LOOPBACK = "127.0.0.1"
-STATIC_DIR = Path(__file__).with_name("static")
-STATIC_FILES = {
-    "app.js": "text/javascript; charset=utf-8",
-    "viewer.js": "text/javascript; charset=utf-8",
-    "gallery.js": "text/javascript; charset=utf-8",
-    "style.css": "text/css; charset=utf-8",
-}
-PAGES = {"/": "index.html", "/index.html": "index.html", "/gallery": "gallery.html"}
 DISPLAY_SIZE = 512
 THUMB_SIZE = 160
-MAX_BODY = 4096
 #: ``kind -> long side in px`` of the media routes (None: native size)
 MEDIA_SIZES: dict[str, int | None] = {"img": DISPLAY_SIZE, "thumb": THUMB_SIZE, "full": None}
-_MEDIA = re.compile(r"^/(img|mask|thumb|full|fullmask)/([0-9]{1,9})\.png$")
-_PAIR = re.compile(r"^/api/pair/([0-9]{1,9})/([0-9]{1,9})$")
-SECURITY_HEADERS = {
-    "X-Content-Type-Options": "nosniff",
-    "X-Frame-Options": "DENY",
-    "Referrer-Policy": "no-referrer",
-    "Cache-Control": "no-store",
-    "Content-Security-Policy": "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
-    "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
-}
 
-
-class Refused(CurateError):
-    """A request for a file outside the scanned data folder."""
-
-
-# ------------------------------------------------------------------ evidence in words
-_EV_TOKEN = re.compile(r"([a-z_]+)=([^\s;,()]+)")
-#: short keys of the assistant's evidence text -> the names of its figures
-_EV_ALIASES = {"ratio": "inlier_ratio", "rot": "rotation_deg"}
-#: figures of a structured evidence object (``PairEvidence``) read when present
-_EV_FIELDS = (
-    "matches",
-    "inliers",
-    "inlier_ratio",
-    "scale",
-    "rotation_deg",
-    "spread",
-    "overlap",
-    "ncc",
-    "ncc_coarse",
-    "shift_x",
-    "shift_y",
+from busi_curate.review.evidence import (  # noqa: E402,F401  (re-exported: the page's API lived here)
+    _finite,
+    _score_from,
+    confidence_of,
+    evidence_figures,
+    plain_evidence,
 )
-
-
-def _finite(x: Any) -> float | None:
-    try:
-        v = float(x)
-    except (TypeError, ValueError):
-        return None
-    return v if math.isfinite(v) else None
-
-
-def evidence_figures(text: str, structured: Any = None) -> dict[str, float]:
-    """The numbers behind an evidence line: ``key=value`` tokens of ``text`` (``ncc=fine/coarse`` split), overridden
-    by the fields of ``structured`` (the assistant's ``PairEvidence``) where it has them. Non-finite values are left out.
-
-    >>> evidence_figures("ssim=0.93 inliers=57 ratio=0.62 scale=0.98 rot=0.1 ncc=0.970/0.990 overlap=0.85")["ncc_coarse"]
-    0.99
-    """
-    figs: dict[str, float] = {}
-    for key, value in _EV_TOKEN.findall(text or ""):
-        key = _EV_ALIASES.get(key, key)
-        if key == "ncc" and "/" in value:
-            fine, _, coarse = value.partition("/")
-            for k, v in (("ncc", fine), ("ncc_coarse", coarse)):
-                if (f := _finite(v)) is not None:
-                    figs[k] = f
-        elif (f := _finite(value)) is not None:
-            figs[key] = f
-    if structured is not None:
-        for name in _EV_FIELDS:
-            if (f := _finite(getattr(structured, name, None))) is not None:
-                figs[name] = f
-    return figs
-
-
-def plain_evidence(text: str, figs: dict[str, float]) -> str:
-    """The assistant's evidence in words, e.g. ``179 matching points (62% of the keypoints they share), scale 1.20,
-    overlap 85% of the smaller image, overlap correlation 0.996``; ``""`` when there is none."""
-    text = text or ""
-    if "identical pixels" in text:
-        return "identical pixels"
-    parts: list[str] = []
-    inliers = figs.get("inliers")
-    if inliers:
-        ratio = figs.get("inlier_ratio")
-        parts.append(
-            f"{int(inliers)} matching points" + (f" ({ratio:.0%} of the keypoints they share)" if ratio else "")
-        )
-        if "scale" in figs:
-            parts.append(f"scale {figs['scale']:.2f}")
-        if abs(figs.get("rotation_deg", 0.0)) >= 0.05:
-            parts.append(f"rotation {figs['rotation_deg']:.1f}°")
-        if "overlap" in figs:
-            parts.append(f"overlap {figs['overlap']:.0%} of the smaller image")
-        if "ncc" in figs:
-            parts.append(
-                f"overlap correlation {figs['ncc']:.3f}"
-                + (f" ({figs['ncc_coarse']:.3f} smoothed)" if "ncc_coarse" in figs else "")
-            )
-        if "motion" in figs:
-            parts.append(f"tissue moved {figs['motion']:.1f} px after the fit")
-        if "contained" in figs:
-            parts.append(f"fine detail {figs['contained']:.0%} of what a copy keeps")
-    elif "no fit" in text or inliers == 0:
-        m = figs.get("matches")
-        parts.append("no geometric fit" + (f" ({int(m)} descriptor matches, none consistent)" if m else ""))
-    seen = re.search(r"\[([^\]]+)\]", text)
-    if seen:  # what the assistant says was done to one image to make the other
-        parts.append("seen: " + seen.group(1).replace(" deg", "°"))
-    parts += [note for note in re.findall(r"\(([^()]+)\)", text) if "=" not in note]
-    return ", ".join(parts)
-
-
-def _score_from(figs: dict[str, float], text: str) -> float | None:
-    """The assistant's score (see ``Assessment.score``) recomputed from recorded figures: 1 for identical pixels,
-    ``inlier_ratio * ncc`` for a fit, 0 without one; None when the evidence says too little."""
-    if "identical pixels" in (text or ""):
-        return 1.0
-    if "no fit" in (text or "") or figs.get("inliers") == 0:
-        return 0.0
-    if "inlier_ratio" in figs and "ncc" in figs:
-        return max(0.0, min(1.0, figs["inlier_ratio"] * max(figs["ncc"], 0.0)))
-    return None
-
-
-def confidence_of(answer: str, score: float | None) -> float | None:
-    """How sure an automatic decision is, in ``[0, 1]``: its score for ``same``, ``1 - score`` for ``different``."""
-    if score is None:
-        return None
-    return round(score if answer == "same" else 1.0 - score, 4)
 
 
 def cli_prefix() -> str:
@@ -660,160 +542,3 @@ class ReviewApp:
     def page(self, name: str = "index.html") -> bytes:
         html = (STATIC_DIR / name).read_text(encoding="utf-8")
         return html.replace("{{TOKEN}}", self.token).encode("utf-8")
-
-
-#: Idle-connection timeout and the most connections served at once (one reviewer needs a handful).
-SOCKET_TIMEOUT_S = 30
-MAX_CONNECTIONS = 32
-
-
-class ReviewHandler(BaseHTTPRequestHandler):
-    """HTTP front of a :class:`ReviewApp` (set as the class attribute ``app``)."""
-
-    app: ReviewApp
-    #: seconds a connection may sit idle (a half-open connection does not hold a thread forever)
-    timeout = SOCKET_TIMEOUT_S
-    server_version = "busi-curate-review"
-    sys_version = ""
-    quiet = True
-
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
-        if not self.quiet:
-            super().log_message(format, *args)
-
-    def _report(self, exc: Exception) -> None:
-        sys.stderr.write(f"review server: {exc}\n")
-
-    def _send(self, status: int, body: bytes, ctype: str, extra: dict[str, str] | None = None) -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", ctype)
-        self.send_header("Content-Length", str(len(body)))
-        for k, v in {**SECURITY_HEADERS, **(extra or {})}.items():
-            self.send_header(k, v)
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(body)
-
-    def _json(self, status: int, obj: Any) -> None:
-        self._send(status, json.dumps(obj).encode("utf-8"), "application/json; charset=utf-8")
-
-    def _error(self, status: int, text: str) -> None:
-        self._send(status, (text + "\n").encode("utf-8"), "text/plain; charset=utf-8")
-
-    def _port(self) -> int:
-        return int(cast(ThreadingHTTPServer, self.server).server_port)
-
-    def _host_ok(self) -> bool:
-        port = self._port()
-        return self.headers.get("Host", "") in (f"{LOOPBACK}:{port}", f"localhost:{port}")
-
-    def do_GET(self) -> None:  # noqa: N802
-        if not self._host_ok():
-            return self._error(403, "forbidden host")
-        path = self.path.split("?", 1)[0]
-        try:
-            if path in PAGES:
-                return self._send(200, self.app.page(PAGES[path]), "text/html; charset=utf-8")
-            if path.startswith("/static/") and path[8:] in STATIC_FILES:
-                return self._send(200, (STATIC_DIR / path[8:]).read_bytes(), STATIC_FILES[path[8:]])
-            if path == "/api/question":
-                return self._json(200, self.app.state())
-            if path == "/api/auto":
-                return self._json(200, self.app.auto_items())
-            pm = _PAIR.match(path)
-            if pm:
-                info = self.app.pair_info(int(pm.group(1)), int(pm.group(2)))
-                return self._json(200, info) if info is not None else self._error(404, "not found")
-            m = _MEDIA.match(path)
-            if m and int(m.group(2)) < self.app.scan.n:
-                try:
-                    data = self.app.png(m.group(1), int(m.group(2)))
-                except Refused:
-                    return self._error(403, "forbidden")
-                return self._send(200, data, "image/png", {"Cache-Control": "private, max-age=3600"})
-        except (BrokenPipeError, ConnectionResetError):
-            return None
-        except CurateError as exc:  # e.g. an image that no longer decodes: say so on the page and the console
-            self._report(exc)
-            return self._json(500, {"error": str(exc)})
-        return self._error(404, "not found")
-
-    do_HEAD = do_GET
-
-    def do_POST(self) -> None:  # noqa: N802
-        if not self._host_ok():
-            return self._error(403, "forbidden host")
-        if self.path not in ("/api/answer", "/api/overrule"):
-            return self._error(404, "not found")
-        origin = self.headers.get("Origin")
-        port = self._port()
-        if origin is not None and origin not in (f"http://{LOOPBACK}:{port}", f"http://localhost:{port}"):
-            return self._error(403, "forbidden origin")
-        if not secrets.compare_digest(self.headers.get("X-Review-Token", ""), self.app.token):
-            return self._error(403, "missing or wrong session token")
-        if not self.headers.get("Content-Type", "").startswith("application/json"):
-            return self._error(415, "expected application/json")
-        try:
-            length = int(self.headers.get("Content-Length", "0"))
-        except ValueError:
-            return self._error(400, "bad Content-Length")
-        if not 0 < length <= MAX_BODY:
-            return self._error(413 if length > MAX_BODY else 400, "bad body size")
-        try:
-            body = json.loads(self.rfile.read(length))
-            if not isinstance(body, dict) or any(isinstance(v, (dict, list)) for v in body.values()):
-                raise ValueError("not a flat object")
-        except (ValueError, RecursionError):
-            return self._error(400, "body is not a flat JSON object")
-        try:
-            status, state = self.app.answer(body) if self.path == "/api/answer" else self.app.overrule(body)
-        except CurateError as exc:
-            self._report(exc)
-            return self._json(500, {"error": str(exc)})
-        self._json(status, state)
-
-    def do_PUT(self) -> None:  # noqa: N802
-        self._error(HTTPStatus.METHOD_NOT_ALLOWED, "method not allowed")
-
-    do_DELETE = do_PATCH = do_OPTIONS = do_PUT
-
-
-class BoundedServer(ThreadingHTTPServer):
-    """A threading server that refuses connections beyond :data:`MAX_CONNECTIONS` instead of spawning threads."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
-
-    def process_request(self, request: Any, client_address: Any) -> None:
-        if not self._slots.acquire(blocking=False):
-            self.shutdown_request(request)
-            return
-        super().process_request(request, client_address)
-
-    def process_request_thread(self, request: Any, client_address: Any) -> None:
-        try:
-            super().process_request_thread(request, client_address)
-        finally:
-            self._slots.release()
-
-
-def make_server(app: ReviewApp, port: int = 0, host: str = LOOPBACK, verbose: bool = False) -> ThreadingHTTPServer:
-    """A server for ``app`` bound to the loopback address; any other host is refused.
-
-    Raises:
-        CurateError: ``host`` is not 127.0.0.1, or the port cannot be bound.
-    """
-    if host != LOOPBACK:
-        raise CurateError(f"the review server only listens on {LOOPBACK} (got host {host!r})")
-    handler = type("BoundReviewHandler", (ReviewHandler,), {"app": app, "quiet": not verbose})
-    try:
-        server = BoundedServer((LOOPBACK, port), handler)
-    except OSError as exc:
-        raise CurateError(f"cannot listen on {LOOPBACK}:{port} ({exc.strerror or exc})") from exc
-    server.daemon_threads = True
-    return server
-
-
-def url_of(server: ThreadingHTTPServer) -> str:
-    return f"http://{LOOPBACK}:{server.server_port}/"
