@@ -52,7 +52,8 @@ def demo(out: Path, seed: int, size: int, backend: str, top_k: int, window: str,
     click.echo(
         f"\n{hits}/{len(planted)} planted duplicates ranked first. Next steps:\n"
         f"  {exe} review {scan_dir} --auto --no-browser   # the assistant decides the confident pairs\n"
-        f"  {exe} review {scan_dir} --auto                # review the rest in your browser\n"
+        f"  {exe} review {scan_dir} --auto                # in your browser: what is left, and (key g) the gallery\n"
+        f"      of the assistant's decisions, each pair registered, to overrule any of them\n"
         f"  {exe} report {scan_dir} --out {out / 'report'}\n"
         f"  {exe} export {scan_dir} --out {out / 'manifest'}"
     )
