@@ -34,11 +34,11 @@ EXTRA_COLUMNS = ["reference_class", "reference_id", "candidate_class", "candidat
 
 def load_scan(scan_dir: str | Path, check_data: bool = True) -> ScanResult:
     """Read a scan folder and (by default) re-hash its images; ScanError if anything changed."""
-    from busi_curate.scan.run import check_scan_data, read_scan
+    from busi_curate.scan.run import check_scan_images, read_scan
 
     scan = read_scan(scan_dir)
     if check_data:
-        check_scan_data(scan)
+        check_scan_images(scan)
     return scan
 
 

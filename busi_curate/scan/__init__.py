@@ -10,6 +10,14 @@ The SSIM kernels themselves are :mod:`busi_curate.ssim` (arrays in, arrays out).
 from __future__ import annotations
 
 from busi_curate.defaults import SCREEN_THRESHOLD
-from busi_curate.scan.run import ScanResult, ScanSettings, check_scan_data, read_scan, run_scan
+from busi_curate.scan.run import ScanResult, ScanSettings, check_scan_data, check_scan_images, read_scan, run_scan
 
-__all__ = ["SCREEN_THRESHOLD", "ScanResult", "ScanSettings", "check_scan_data", "read_scan", "run_scan"]
+__all__ = [
+    "SCREEN_THRESHOLD",
+    "ScanResult",
+    "ScanSettings",
+    "check_scan_data",
+    "check_scan_images",
+    "read_scan",
+    "run_scan",
+]

@@ -284,7 +284,8 @@ def read_scanned(path: str | Path, pixel_sha256: str | None) -> np.ndarray:
     """Decode ``path`` as ``(H, W) uint8`` and check its pixels are the ones the scan scored.
 
     The one rule for "the image on disk is the scanned image" (stages that read images after a scan
-    use it; :func:`check_scan_data` applies the same comparison to a whole data folder).
+    use it; :func:`check_scan_images` applies it to every scanned image, :func:`check_scan_data` compares a
+    whole reloaded data folder, added images included).
     ``pixel_sha256=None`` skips the comparison (an image the scan did not hash).
 
     Raises:
@@ -309,6 +310,21 @@ def read_scanned(path: str | Path, pixel_sha256: str | None) -> np.ndarray:
 def checked_image(scan: ScanResult, row: int) -> np.ndarray:
     """:func:`read_scanned` for row ``row`` of ``scan``."""
     return read_scanned(scan.image_path(row), str(scan.index.at[row, "pixel_sha256"]))
+
+
+def check_scan_images(scan: ScanResult) -> None:
+    """:func:`read_scanned` for every scanned image (no mask decoding, no folder walk: cheap enough for the start
+    of a review). Raises one ScanError naming each image that is missing, unreadable or changed."""
+    if not scan.data_dir.is_dir():
+        raise ScanError("the scanned data folder is gone", scan.data_dir)
+    bad = []
+    for row in range(scan.n):
+        try:
+            checked_image(scan, row)
+        except ScanError as exc:
+            bad.append(f"  {exc.path}: {exc.message}")
+    if bad:
+        raise ScanError(f"{len(bad)} image(s) differ from the scan; re-run the scan:\n" + "\n".join(bad[:20]), scan.dir)
 
 
 def check_scan_data(scan: ScanResult, data_dir: str | Path | None = None) -> list[ImageRecord]:
