@@ -17,14 +17,15 @@ Steps, all in the working images of :mod:`.features` (long side 256 px):
    other annotations that differ between copies). ``ncc`` is measured at fine scale (speckle kept: a
    copy of the same frame keeps the same speckle, a neighbouring frame of a sweep does not) and
    ``ncc_coarse`` after heavier smoothing (anatomy only);
-4. ``motion``: local displacements left after the global fit, from phase correlation of the coarse
-   (anatomy) images on a grid of tiles of the overlap. A copy of one frame, however degraded (noise, JPEG, photometric
-   changes, overlays), moves rigidly: no part moves against the rest (< 0.5 px). Tissue of two frames of
-   a sweep moves relative to itself (compression, probe tilt, breathing);
+4. ``motion``: local displacements left after the global fit, from block matching of the coarse (anatomy)
+   images on a grid of tiles of the overlap, less the similarity that best explains them (which also
+   corrects the fit: heavy noise leaves few keypoints to fit on). A copy of one frame, however degraded
+   (noise, JPEG, photometric changes, overlays), moves rigidly: nothing moves against the rest. Tissue of
+   two frames of a sweep moves relative to itself (compression, probe tilt, breathing);
 5. ``contained``: whether B's fine detail is A's plus independent noise (or A's, blurred), as in any degraded
-   copy (~1), or new detail of the same strength, as in another frame (< 0.85; see :func:`detail_containment`).
-   Motion, a changed anatomy (coarse NCC) or new detail, not a lower match count, is what the
-   adjacent-frame grade rests on.
+   copy (~1), or new detail of the same strength, as in another frame (well below 1; see
+   :func:`detail_containment`). Motion, a changed anatomy (coarse NCC) or new detail, not a lower match
+   count, is what the adjacent-frame grade rests on.
 
 Randomness (the RANSAC samples) is seeded by the caller; :class:`busi_curate.assistant.Assistant` derives the
 seed from the two images' pixel hashes, so a pair's evidence never depends on the other images of a dataset.
@@ -34,7 +35,7 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -51,7 +52,7 @@ class VerifySettings:
     rotation_window_deg: float = 8.0  # rotation allowed around a rotated descriptor variant's rotation (+-12)
     upright_window_deg: float = 5.0  # ... and around 0 for the upright variants (fewer chance fits)
     variant_min_inliers: int = 20  # a rotated / mirrored variant's fit counts from this many inliers
-    motion_sigma: float = 3.0  # smoothing (px) of the images the motion is measured on: anatomy, not speckle
+    motion_sigma: float = 4.0  # smoothing (px) of the images the motion is measured on: anatomy, not speckle
     motion_min_ncc_coarse: float = 0.9  # motion is measured only where the anatomy matches (else: not needed)
     motion_below_ratio: float = 0.5  # ... and the inlier ratio is below this (above: a copy, whatever the motion)
     residual_px: float = 2.5  # inlier threshold, working-image pixels
@@ -248,6 +249,22 @@ def match_intensities(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     return np.asarray(match_histograms(y, x), dtype=np.float64)
 
 
+def intensity_slope(y: np.ndarray, x: np.ndarray, knots: int = 32) -> np.ndarray:
+    """Slope, at every sample of ``y``, of the monotone curve that maps ``y``'s distribution onto ``x``'s (the
+    intensity change undone by :func:`match_intensities`, estimated on anatomy-scale samples, where noise does not
+    widen the histogram). Fine detail is mapped with it to first order: ``detail_x ~ slope * detail_y``, so the
+    energy of noise added to a copy is kept (matching the noisy image's own histogram would squeeze it)."""
+    q = np.linspace(0, 1, knots + 1)
+    ky, kx = np.quantile(y, q), np.quantile(x, q)
+    dy = np.diff(ky)
+    ok = dy > 1e-6 * max(float(ky[-1] - ky[0]), 1e-9)
+    if ok.sum() < 2:
+        return np.ones_like(y)
+    mids = 0.5 * (ky[1:] + ky[:-1])[ok]
+    slopes = np.diff(kx)[ok] / dy[ok]
+    return np.interp(y, mids, slopes)
+
+
 def _smoothed(f: ImageFeatures, sigma: float) -> np.ndarray:
     from scipy import ndimage
 
@@ -314,14 +331,13 @@ def _tile_shift(
     return sub_y, sub_x
 
 
-def local_motion(a: np.ndarray, b: np.ndarray, both: np.ndarray, tiles: int = 4, search: int = 5) -> float:
-    """How far parts of two registered ``(h, w)`` images (coarse, anatomy-scale) move relative to each other, px.
+def tile_shifts(a: np.ndarray, b: np.ndarray, both: np.ndarray, tiles: int = 4, search: int = 5) -> np.ndarray:
+    """Displacements of the tiles of two registered ``(h, w)`` images (coarse, anatomy-scale): ``(n, 4)`` rows
+    ``(x, y, dx, dy)``, the tile centre in ``a`` and where it is found in ``b``, relative to it, px.
 
     Block matching: each of ``tiles x tiles`` tiles (inside a ``search`` margin, >= 80% of it in ``both``) is
     aligned with the other image by NCC over shifts up to ``search`` px, refined to sub-pixel (tiles whose best
-    NCC is below 0.8 or at the edge of the search are left out); returned is the
-    second largest distance of a tile's shift from the median shift (one unreliable tile does not count).
-    NaN with fewer than 4 usable tiles.
+    NCC is below 0.8 or at the edge of the search are left out).
 
     Why not a library matcher: ``skimage.registration.phase_cross_correlation`` on tiles is biased towards no
     shift (1.5 px measured as 0.5 on a test field), and ``skimage.feature.match_template`` has no mask, so
@@ -331,9 +347,9 @@ def local_motion(a: np.ndarray, b: np.ndarray, both: np.ndarray, tiles: int = 4,
     h, w = a.shape
     r = search
     th, tw = (h - 2 * r) // tiles, (w - 2 * r) // tiles
+    rows: list[tuple[float, float, float, float]] = []
     if th < 8 or tw < 8:
-        return float("nan")
-    shifts = []
+        return np.zeros((0, 4))
     for ty in range(tiles):
         for tx in range(tiles):
             y0, x0 = r + ty * th, r + tx * tw
@@ -341,17 +357,58 @@ def local_motion(a: np.ndarray, b: np.ndarray, both: np.ndarray, tiles: int = 4,
                 continue
             sh = _tile_shift(a, b, both, y0, x0, (th, tw), r)
             if sh is not None:
-                shifts.append(sh)
+                rows.append((x0 + (tw - 1) / 2, y0 + (th - 1) / 2, sh[1], sh[0]))
+    return np.asarray(rows, dtype=np.float64).reshape(-1, 4)
+
+
+def nonrigid_motion(shifts: np.ndarray, min_tiles: int = 6) -> tuple[float, complex, complex]:
+    """``(motion, k, m)`` of tile displacements (rows of :func:`tile_shifts`).
+
+    ``z -> k z + m`` (complex, ``z = x + i y``) is the similarity that best explains the displacements (least
+    squares, refitted without the worst tile): what the global fit got slightly wrong (a rotation of half a
+    degree moves the corners of a 256 px image by more than a pixel). ``motion`` is the second largest distance
+    of a tile's displacement from that similarity: how far structures move relative to each other, which no
+    degraded copy of one frame shows. With fewer than ``min_tiles`` tiles only the median shift is removed
+    (``k = 1``); NaN (and the identity) with fewer than 4.
+    """
     if len(shifts) < 4:
-        return float("nan")
-    arr = np.asarray(shifts, dtype=np.float64)
-    dist = np.hypot(*(arr - np.median(arr, axis=0)).T)
-    return float(np.sort(dist)[-2])
+        return float("nan"), 1 + 0j, 0j
+    z = shifts[:, 0] + 1j * shifts[:, 1]
+    w = z + shifts[:, 2] + 1j * shifts[:, 3]
+    if len(shifts) < min_tiles:
+        d = w - z
+        m = complex(np.median(d.real), np.median(d.imag))
+        return float(np.sort(np.abs(d - m))[-2]), 1 + 0j, m
+    keep = np.ones(len(z), bool)
+    for _ in range(2):  # fit, drop the worst tile, refit
+        p = np.stack([z[keep].real, z[keep].imag], 1)
+        q = np.stack([w[keep].real, w[keep].imag], 1)
+        k = _fit_ls(p, q)
+        m = complex(w[keep].mean() - k * z[keep].mean())
+        res = np.abs(w - (k * z + m))
+        keep = res < res.max()
+        if keep.sum() < min_tiles - 1:
+            break
+    return float(np.sort(res)[-2]), k, m
 
 
 def _q(sigma: float) -> float:
     """Smoothing scale quantised to 1/4 px, so the per-image cache is reused."""
     return round(sigma * 4) / 4
+
+
+class Overlap(NamedTuple):
+    """What :func:`registered_overlap` measures; ``a, t`` is the fit corrected by the tile displacements
+    (``z_b = a z_a + t``, complex; the fit it was given when no motion was measured)."""
+
+    overlap: float
+    ncc: float
+    ncc_coarse: float
+    ncc_linear: float
+    motion: float
+    contained: float
+    a: complex
+    t: complex
 
 
 def registered_overlap(
@@ -363,12 +420,12 @@ def registered_overlap(
     cache: VerifyCache | None = None,
     stride: int = 2,
     motion: bool = True,
-) -> tuple[float, float, float, float, float, float]:
-    """``(overlap, ncc, ncc_coarse, ncc_linear, motion, contained)`` of B resampled into A's frame by ``p_b = a p_a + t``.
+) -> Overlap:
+    """:class:`Overlap` of B resampled into A's frame by ``p_b = a p_a + t``.
 
     Both images are compared at the same blur (the finer one is smoothed ``|a|`` or ``1/|a|`` times more, in its
-    own pixels), on a
-    ``stride``-spaced grid of A; the motion is measured on the full-resolution coarse images.
+    own pixels), on a ``stride``-spaced grid of A; the motion (with ``motion``, where the anatomy matches) is
+    measured on the full-resolution coarse images (:func:`tile_shifts`, :func:`nonrigid_motion`).
     """
     from scipy import ndimage
 
@@ -399,13 +456,14 @@ def registered_overlap(
             continue
         if sigma == settings.fine_sigma:
             linear = _trimmed_ncc(sa, sb, settings.trim)
-        sb = match_intensities(sa, sb)
-        samples.append((sa.astype(np.float64), sb))
-        out.append(_trimmed_ncc(sa, sb, settings.trim))
+        samples.append((sa.astype(np.float64), sb.astype(np.float64)))
+        out.append(_trimmed_ncc(sa, match_intensities(sa, sb), settings.trim))
     contained = float("nan")
     if len(samples) == 2:
-        contained = detail_containment(samples[0][0] - samples[1][0], samples[0][1] - samples[1][1])
-    moved = float("nan")
+        (fine_a, fine_b), (coarse_a, coarse_b) = samples
+        slope = intensity_slope(coarse_b, coarse_a)
+        contained = detail_containment(fine_a - coarse_a, slope * (fine_b - coarse_b))
+    moved, k, m = float("nan"), 1 + 0j, 0j
     if motion and both_full.sum() >= 400 and not out[1] < settings.motion_min_ncc_coarse:
         ca = cache.smoothed(fa, _q(settings.motion_sigma / min(s, 1.0)))
         cb_img = cache.smoothed(fb, _q(settings.motion_sigma * max(s, 1.0)))
@@ -413,8 +471,8 @@ def registered_overlap(
         cb[both_full] = match_intensities(
             ca[both_full], ndimage.map_coordinates(cb_img, np.stack([yb[both_full], xb[both_full]]), order=1)
         )
-        moved = local_motion(ca, cb, both_full)
-    return overlap, out[0], out[1], linear, moved, contained
+        moved, k, m = nonrigid_motion(tile_shifts(ca, cb, both_full))
+    return Overlap(overlap, out[0], out[1], linear, moved, contained, a * k, a * m + (t[0] + 1j * t[1]))
 
 
 def detail_containment(da: np.ndarray, db: np.ndarray) -> float:
@@ -482,9 +540,14 @@ def verify_pair(
     ratio_in = n_in / max(1, min(_inside(_apply(a, t, fa.xy), view), _inside(_apply(1 / a, t_inv, view.xy), fa)))
     # motion (block matching, the costly part) only where a copy and a neighbouring frame can be confused
     need_motion = ratio_in < settings.motion_below_ratio
-    overlap, ncc, ncc_c, linear, motion, contained = registered_overlap(
-        fa, view, a, t, settings, cache, motion=need_motion
-    )
+    reg = registered_overlap(fa, view, a, t, settings, cache, motion=need_motion)
+    if reg.a != a:  # the tiles say the fit is slightly off (few keypoints survive heavy noise): register again
+        better = registered_overlap(fa, view, reg.a, np.array([reg.t.real, reg.t.imag]), settings, cache, motion=False)
+        if better.ncc > reg.ncc:
+            rot += float(np.degrees(np.angle(reg.a / a)))
+            a, t = reg.a, np.array([reg.t.real, reg.t.imag])
+            reg = better._replace(motion=reg.motion)
+    overlap, ncc, ncc_c, linear, motion, contained = reg[:6]
     # scale in original pixels: small = original * scale
     scale_orig = abs(a) * fa.scale / fb.scale
     noise = 1 - ncc / ncc_c if ncc_c and not np.isnan(ncc_c) and ncc_c > 0 else float("nan")
