@@ -17,9 +17,10 @@ Steps, all in the working images of :mod:`.features` (long side 256 px):
    other annotations that differ between copies). ``ncc`` is measured at fine scale (speckle kept: a
    copy of the same frame keeps the same speckle, a neighbouring frame of a sweep does not) and
    ``ncc_coarse`` after heavier smoothing (anatomy only);
-4. ``motion``: local displacements left after the global fit, from block matching of the coarse (anatomy)
-   images on a grid of tiles of the overlap, less the similarity that best explains them (which also
-   corrects the fit: heavy noise leaves few keypoints to fit on). A copy of one frame, however degraded
+4. ``motion``: where few keypoints were re-detected on matching anatomy, the fit is first refined on the pixels
+   (:func:`refine_fit`: heavy noise leaves few keypoints to fit on), then the local displacements are measured
+   by block matching of the coarse (anatomy) images on a grid of tiles of the overlap, less the similarity that
+   best explains them. A copy of one frame, however degraded
    (noise, JPEG, photometric changes, overlays), moves rigidly: nothing moves against the rest. Tissue of
    two frames of a sweep moves relative to itself (compression, probe tilt, breathing);
 5. ``contained``: whether B's fine detail is A's plus independent noise (or A's, blurred), as in any degraded
@@ -40,6 +41,15 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from busi_curate.assistant.features import VARIANTS, ImageFeatures
+from busi_curate.assistant.measures import (
+    detail_containment,
+    intensity_slope,
+    lsq_similarity,
+    match_intensities,
+    nonrigid_motion,
+    tile_shifts,
+    trimmed_ncc,
+)
 
 
 @dataclass(frozen=True)
@@ -61,6 +71,8 @@ class VerifySettings:
     fine_sigma: float = 0.8
     coarse_sigma: float = 3.0
     grid: int = 4  # inlier spread is measured on a grid x grid partition of image A
+    refine_px: float = 3.0  # refine_fit: shift searched, working-image px ...
+    refine_frac: float = 0.03  # ... and relative scale / rotation (rad)
 
 
 @dataclass(frozen=True)
@@ -147,13 +159,6 @@ def mutual_matches(da: np.ndarray, db: np.ndarray, max_hamming: int) -> tuple[np
     return np.asarray(i), np.asarray(j)
 
 
-def _fit_ls(pa: np.ndarray, pb: np.ndarray) -> complex:
-    """Least-squares similarity ``zb = a za + t`` in complex form; returns ``a`` (``|a|`` scale, ``arg a`` rotation)."""
-    za = (pa[:, 0] - pa[:, 0].mean()) + 1j * (pa[:, 1] - pa[:, 1].mean())
-    zb = (pb[:, 0] - pb[:, 0].mean()) + 1j * (pb[:, 1] - pb[:, 1].mean())
-    return complex((np.conj(za) * zb).sum() / max(float((np.abs(za) ** 2).sum()), 1e-9))
-
-
 def _apply(a: complex, t: np.ndarray, p: np.ndarray) -> np.ndarray:
     """``(m, 2)`` points ``p`` mapped by the similarity ``z -> a z + t``."""
     z = a * (p[:, 0] + 1j * p[:, 1]) + (t[0] + 1j * t[1])
@@ -205,7 +210,7 @@ def ransac_similarity(
     for _ in range(2):  # least-squares refinement on the inliers, kept while it does not lose inliers
         if inl.sum() < 3:
             break
-        ab = _fit_ls(pa[inl], pb[inl])
+        ab = lsq_similarity(pa[inl], pb[inl])
         tb = complex(zb[inl].mean() - ab * za[inl].mean())
         if not settings.min_scale <= abs(ab) <= settings.max_scale:
             break
@@ -218,51 +223,7 @@ def ransac_similarity(
 
 def similarity_rotation(pa: np.ndarray, pb: np.ndarray) -> float:
     """Rotation (degrees) of the least-squares similarity mapping ``pa`` to ``pb``."""
-    return float(np.degrees(np.angle(_fit_ls(pa, pb))))
-
-
-def _trimmed_ncc(x: np.ndarray, y: np.ndarray, trim: float) -> float:
-    """NCC of paired samples after dropping the ``trim`` fraction with the largest residual of a linear fit."""
-    if len(x) < 50:
-        return float("nan")
-    x = x - x.mean()
-    y = y - y.mean()
-    vx = float((x * x).sum())
-    if vx <= 1e-9 or float((y * y).sum()) <= 1e-9:
-        return 0.0
-    beta = float((x * y).sum()) / vx
-    r = np.abs(y - beta * x)
-    keep = r <= np.quantile(r, 1 - trim)
-    x, y = x[keep] - x[keep].mean(), y[keep] - y[keep].mean()
-    den = float(np.sqrt((x * x).sum() * (y * y).sum()))
-    return float((x * y).sum() / den) if den > 0 else 0.0
-
-
-def match_intensities(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """``y`` mapped monotonically onto the distribution of ``x`` (histogram matching of paired samples).
-
-    Any increasing intensity change of a copy (gamma, brightness, contrast, histogram equalisation) is undone,
-    so the NCC that follows measures structure, not the intensity curve.
-    """
-    from skimage.exposure import match_histograms
-
-    return np.asarray(match_histograms(y, x), dtype=np.float64)
-
-
-def intensity_slope(y: np.ndarray, x: np.ndarray, knots: int = 32) -> np.ndarray:
-    """Slope, at every sample of ``y``, of the monotone curve that maps ``y``'s distribution onto ``x``'s (the
-    intensity change undone by :func:`match_intensities`, estimated on anatomy-scale samples, where noise does not
-    widen the histogram). Fine detail is mapped with it to first order: ``detail_x ~ slope * detail_y``, so the
-    energy of noise added to a copy is kept (matching the noisy image's own histogram would squeeze it)."""
-    q = np.linspace(0, 1, knots + 1)
-    ky, kx = np.quantile(y, q), np.quantile(x, q)
-    dy = np.diff(ky)
-    ok = dy > 1e-6 * max(float(ky[-1] - ky[0]), 1e-9)
-    if ok.sum() < 2:
-        return np.ones_like(y)
-    mids = 0.5 * (ky[1:] + ky[:-1])[ok]
-    slopes = np.diff(kx)[ok] / dy[ok]
-    return np.interp(y, mids, slopes)
+    return float(np.degrees(np.angle(lsq_similarity(pa, pb))))
 
 
 def _smoothed(f: ImageFeatures, sigma: float) -> np.ndarray:
@@ -297,109 +258,13 @@ class VerifyCache:
         self.mirrored = functools.lru_cache(maxsize=size)(_mirror)
 
 
-def _tile_shift(
-    a: np.ndarray, b: np.ndarray, both: np.ndarray, y0: int, x0: int, size: tuple[int, int], r: int
-) -> tuple[float, float] | None:
-    """Sub-pixel shift ``(dy, dx)`` that best aligns tile ``a[y0:y0+th, x0:x0+tw]`` with ``b`` (NCC over integer
-    shifts within ``r`` px, refined by a parabola through the peak), or None when the tile has no clear peak."""
-    th, tw = size
-    ta = a[y0 : y0 + th, x0 : x0 + tw]
-    ma = both[y0 : y0 + th, x0 : x0 + tw]
-    scores = np.full((2 * r + 1, 2 * r + 1), -np.inf)
-    for iy, dy in enumerate(range(-r, r + 1)):
-        for ix, dx in enumerate(range(-r, r + 1)):
-            tb = b[y0 + dy : y0 + dy + th, x0 + dx : x0 + dx + tw]
-            m = ma & both[y0 + dy : y0 + dy + th, x0 + dx : x0 + dx + tw]
-            if m.mean() < 0.7:
-                continue
-            xa, xb = ta[m] - ta[m].mean(), tb[m] - tb[m].mean()
-            den = float(np.sqrt((xa * xa).sum() * (xb * xb).sum()))
-            if den > 0:
-                scores[iy, ix] = float((xa * xb).sum()) / den
-    py, px = (int(v) for v in np.unravel_index(int(np.argmax(scores)), scores.shape))
-    if not np.isfinite(scores[py, px]) or not 0 < py < 2 * r or not 0 < px < 2 * r:
-        return None  # no peak inside the search window
-    if scores[py, px] < 0.8:
-        return None  # the tile does not match anywhere: its shift means nothing
-
-    def vertex(lo: float, mid: float, hi: float) -> float:
-        den = lo - 2 * mid + hi
-        return 0.0 if not np.isfinite(den) or den >= 0 else float(np.clip(0.5 * (lo - hi) / den, -0.5, 0.5))
-
-    sub_y = py - r + vertex(scores[py - 1, px], scores[py, px], scores[py + 1, px])
-    sub_x = px - r + vertex(scores[py, px - 1], scores[py, px], scores[py, px + 1])
-    return sub_y, sub_x
-
-
-def tile_shifts(a: np.ndarray, b: np.ndarray, both: np.ndarray, tiles: int = 4, search: int = 5) -> np.ndarray:
-    """Displacements of the tiles of two registered ``(h, w)`` images (coarse, anatomy-scale): ``(n, 4)`` rows
-    ``(x, y, dx, dy)``, the tile centre in ``a`` and where it is found in ``b``, relative to it, px.
-
-    Block matching: each of ``tiles x tiles`` tiles (inside a ``search`` margin, >= 80% of it in ``both``) is
-    aligned with the other image by NCC over shifts up to ``search`` px, refined to sub-pixel (tiles whose best
-    NCC is below 0.8 or at the edge of the search are left out).
-
-    Why not a library matcher: ``skimage.registration.phase_cross_correlation`` on tiles is biased towards no
-    shift (1.5 px measured as 0.5 on a test field), and ``skimage.feature.match_template`` has no mask, so
-    tiles at the tissue border pull towards zero (measured: synthetic neighbours 0.43-4.1 px against noisy
-    copies up to 1.3 px, where this masked NCC gives 1.48-2.8 against <= 1.38 for all but one copy).
-    """
-    h, w = a.shape
-    r = search
-    th, tw = (h - 2 * r) // tiles, (w - 2 * r) // tiles
-    rows: list[tuple[float, float, float, float]] = []
-    if th < 8 or tw < 8:
-        return np.zeros((0, 4))
-    for ty in range(tiles):
-        for tx in range(tiles):
-            y0, x0 = r + ty * th, r + tx * tw
-            if both[y0 : y0 + th, x0 : x0 + tw].mean() < 0.8:
-                continue
-            sh = _tile_shift(a, b, both, y0, x0, (th, tw), r)
-            if sh is not None:
-                rows.append((x0 + (tw - 1) / 2, y0 + (th - 1) / 2, sh[1], sh[0]))
-    return np.asarray(rows, dtype=np.float64).reshape(-1, 4)
-
-
-def nonrigid_motion(shifts: np.ndarray, min_tiles: int = 6) -> tuple[float, complex, complex]:
-    """``(motion, k, m)`` of tile displacements (rows of :func:`tile_shifts`).
-
-    ``z -> k z + m`` (complex, ``z = x + i y``) is the similarity that best explains the displacements (least
-    squares, refitted without the worst tile): what the global fit got slightly wrong (a rotation of half a
-    degree moves the corners of a 256 px image by more than a pixel). ``motion`` is the second largest distance
-    of a tile's displacement from that similarity: how far structures move relative to each other, which no
-    degraded copy of one frame shows. With fewer than ``min_tiles`` tiles only the median shift is removed
-    (``k = 1``); NaN (and the identity) with fewer than 4.
-    """
-    if len(shifts) < 4:
-        return float("nan"), 1 + 0j, 0j
-    z = shifts[:, 0] + 1j * shifts[:, 1]
-    w = z + shifts[:, 2] + 1j * shifts[:, 3]
-    if len(shifts) < min_tiles:
-        d = w - z
-        m = complex(np.median(d.real), np.median(d.imag))
-        return float(np.sort(np.abs(d - m))[-2]), 1 + 0j, m
-    keep = np.ones(len(z), bool)
-    for _ in range(2):  # fit, drop the worst tile, refit
-        p = np.stack([z[keep].real, z[keep].imag], 1)
-        q = np.stack([w[keep].real, w[keep].imag], 1)
-        k = _fit_ls(p, q)
-        m = complex(w[keep].mean() - k * z[keep].mean())
-        res = np.abs(w - (k * z + m))
-        keep = res < res.max()
-        if keep.sum() < min_tiles - 1:
-            break
-    return float(np.sort(res)[-2]), k, m
-
-
 def _q(sigma: float) -> float:
     """Smoothing scale quantised to 1/4 px, so the per-image cache is reused."""
     return round(sigma * 4) / 4
 
 
 class Overlap(NamedTuple):
-    """What :func:`registered_overlap` measures; ``a, t`` is the fit corrected by the tile displacements
-    (``z_b = a z_a + t``, complex; the fit it was given when no motion was measured)."""
+    """What :func:`registered_overlap` measures."""
 
     overlap: float
     ncc: float
@@ -407,8 +272,65 @@ class Overlap(NamedTuple):
     ncc_linear: float
     motion: float
     contained: float
-    a: complex
-    t: complex
+
+
+def refine_fit(
+    fa: ImageFeatures,
+    fb: ImageFeatures,
+    a: complex,
+    t: np.ndarray,
+    settings: VerifySettings,
+    cache: VerifyCache,
+    stride: int = 2,
+) -> tuple[complex, np.ndarray]:
+    """The fit ``z_b = a z_a + t`` refined on the pixels: the similarity within ``settings.refine_px`` px of shift
+    and ``settings.refine_frac`` of scale and rotation (about A's centre) that maximises the correlation of the two
+    images' fine detail (band-pass ``fine_sigma`` minus ``coarse_sigma``, as :func:`detail_containment` sees it),
+    by bounded Powell search (``scipy.optimize.minimize``). A fit on the few keypoints that survive heavy noise is
+    off by up to a pixel or two at the corners, enough to decorrelate fine detail; two frames of a sweep have no
+    alignment at which new speckle correlates, so refining cannot make them look alike."""
+    from scipy import ndimage, optimize
+
+    s = abs(a)
+    h, w = fa.small.shape
+    yy, xx = np.mgrid[0:h:stride, 0:w:stride]
+    keep = fa.valid[::stride, ::stride]
+    za = (xx[keep] + 1j * yy[keep]).astype(np.complex128)
+    da = (
+        cache.smoothed(fa, _q(settings.fine_sigma / min(s, 1.0)))
+        - cache.smoothed(fa, _q(settings.coarse_sigma / min(s, 1.0)))
+    )[::stride, ::stride][keep].astype(np.float64)
+    db_img = cache.smoothed(fb, _q(settings.fine_sigma * max(s, 1.0))) - cache.smoothed(
+        fb, _q(settings.coarse_sigma * max(s, 1.0))
+    )
+    hb, wb = fb.small.shape
+    centre = complex(w / 2, h / 2)
+    t0 = complex(t[0], t[1])
+
+    def transform(p: np.ndarray) -> tuple[complex, complex]:
+        a_new = a * (1 + p[2]) * np.exp(1j * p[3])
+        return a_new, a * centre + t0 + complex(p[0], p[1]) - a_new * centre
+
+    def cost(p: np.ndarray) -> float:
+        a_new, t_new = transform(p)
+        zb = a_new * za + t_new
+        ok = (zb.real >= 0) & (zb.real <= wb - 1) & (zb.imag >= 0) & (zb.imag <= hb - 1)
+        if ok.sum() < 200:
+            return 0.0
+        u = da[ok] - da[ok].mean()
+        v = ndimage.map_coordinates(db_img, [zb.imag[ok], zb.real[ok]], order=1)
+        v = v - v.mean()
+        den = float(np.sqrt((u * u).sum() * (v * v).sum()))
+        return -float((u * v).sum()) / den if den > 0 else 0.0
+
+    r, f = settings.refine_px, settings.refine_frac
+    start = np.zeros(4)
+    res = optimize.minimize(
+        cost, start, method="Powell", bounds=[(-r, r), (-r, r), (-f, f), (-f, f)], options={"xtol": 1e-3, "ftol": 1e-4}
+    )
+    best = res.x if res.fun < cost(start) else start
+    a_new, t_new = transform(best)
+    return complex(a_new), np.array([t_new.real, t_new.imag])
 
 
 def registered_overlap(
@@ -455,15 +377,15 @@ def registered_overlap(
             out.append(float("nan"))
             continue
         if sigma == settings.fine_sigma:
-            linear = _trimmed_ncc(sa, sb, settings.trim)
+            linear = trimmed_ncc(sa, sb, settings.trim)
         samples.append((sa.astype(np.float64), sb.astype(np.float64)))
-        out.append(_trimmed_ncc(sa, match_intensities(sa, sb), settings.trim))
+        out.append(trimmed_ncc(sa, match_intensities(sa, sb), settings.trim))
     contained = float("nan")
     if len(samples) == 2:
         (fine_a, fine_b), (coarse_a, coarse_b) = samples
         slope = intensity_slope(coarse_b, coarse_a)
         contained = detail_containment(fine_a - coarse_a, slope * (fine_b - coarse_b))
-    moved, k, m = float("nan"), 1 + 0j, 0j
+    moved = float("nan")
     if motion and both_full.sum() >= 400 and not out[1] < settings.motion_min_ncc_coarse:
         ca = cache.smoothed(fa, _q(settings.motion_sigma / min(s, 1.0)))
         cb_img = cache.smoothed(fb, _q(settings.motion_sigma * max(s, 1.0)))
@@ -471,26 +393,8 @@ def registered_overlap(
         cb[both_full] = match_intensities(
             ca[both_full], ndimage.map_coordinates(cb_img, np.stack([yb[both_full], xb[both_full]]), order=1)
         )
-        moved, k, m = nonrigid_motion(tile_shifts(ca, cb, both_full))
-    return Overlap(overlap, out[0], out[1], linear, moved, contained, a * k, a * m + (t[0] + 1j * t[1]))
-
-
-def detail_containment(da: np.ndarray, db: np.ndarray) -> float:
-    """How much of the fine detail (band-pass samples ``da``, ``db``) one image shares with the other, relative to
-    what a degraded copy allows: ``corr(da, db) / sqrt(min(Ea, Eb) / max(Ea, Eb))`` (``E``: detail energy).
-
-    A copy with added noise (speckle, JPEG) holds all of the original's detail plus independent noise, and a
-    blurred copy a part of it: either way the correlation equals the energy ratio's square root (~1). Two frames
-    of a sweep have detail of the same energy (the same scanner's speckle) that is largely new: well below 1.
-    """
-    if len(da) < 50:
-        return float("nan")
-    da, db = da - da.mean(), db - db.mean()
-    ea, eb = float((da * da).mean()), float((db * db).mean())
-    if min(ea, eb) <= 1e-9:
-        return float("nan")
-    rho = float((da * db).mean()) / np.sqrt(ea * eb)
-    return float(rho / np.sqrt(min(ea, eb) / max(ea, eb)))
+        moved = nonrigid_motion(tile_shifts(ca, cb, both_full))[0]
+    return Overlap(overlap, out[0], out[1], linear, moved, contained)
 
 
 def _fit_variant(
@@ -540,14 +444,15 @@ def verify_pair(
     ratio_in = n_in / max(1, min(_inside(_apply(a, t, fa.xy), view), _inside(_apply(1 / a, t_inv, view.xy), fa)))
     # motion (block matching, the costly part) only where a copy and a neighbouring frame can be confused
     need_motion = ratio_in < settings.motion_below_ratio
-    reg = registered_overlap(fa, view, a, t, settings, cache, motion=need_motion)
-    if reg.a != a:  # the tiles say the fit is slightly off (few keypoints survive heavy noise): register again
-        better = registered_overlap(fa, view, reg.a, np.array([reg.t.real, reg.t.imag]), settings, cache, motion=False)
-        if better.ncc > reg.ncc:
-            rot += float(np.degrees(np.angle(reg.a / a)))
-            a, t = reg.a, np.array([reg.t.real, reg.t.imag])
-            reg = better._replace(motion=reg.motion)
-    overlap, ncc, ncc_c, linear, motion, contained = reg[:6]
+    reg = registered_overlap(fa, view, a, t, settings, cache, motion=False)
+    if need_motion and reg.ncc_coarse >= settings.motion_min_ncc_coarse:
+        # few keypoints re-detected on matching anatomy (heavy noise, or another frame): refine the fit on the
+        # pixels, then measure again, motion included
+        a_new, t = refine_fit(fa, view, a, t, settings, cache)
+        rot += float(np.degrees(np.angle(a_new / a)))
+        a = a_new
+        reg = registered_overlap(fa, view, a, t, settings, cache, motion=True)
+    overlap, ncc, ncc_c, linear, motion, contained = reg
     # scale in original pixels: small = original * scale
     scale_orig = abs(a) * fa.scale / fb.scale
     noise = 1 - ncc / ncc_c if ncc_c and not np.isnan(ncc_c) and ncc_c > 0 else float("nan")

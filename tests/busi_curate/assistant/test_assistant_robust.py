@@ -71,7 +71,7 @@ def _tiles(field) -> np.ndarray:
 
 
 def test_nonrigid_motion_removes_a_similarity_and_sees_a_deformation():
-    from busi_curate.assistant.verify import nonrigid_motion
+    from busi_curate.assistant.measures import nonrigid_motion
 
     k_true, m_true = np.exp(1j * np.deg2rad(0.6)) * 1.004, 0.7 - 0.4j  # the kind of error a noisy fit makes
     motion, k, m = nonrigid_motion(_tiles(lambda z: (k_true - 1) * z + m_true))
@@ -86,7 +86,7 @@ def test_nonrigid_motion_removes_a_similarity_and_sees_a_deformation():
 
 
 def test_intensity_slope_undoes_a_monotone_curve():
-    from busi_curate.assistant.verify import intensity_slope
+    from busi_curate.assistant.measures import intensity_slope
 
     rng = np.random.default_rng(0)
     x = rng.uniform(20, 230, 5000)
@@ -101,7 +101,7 @@ def test_containment_of_a_noisy_copy_with_a_changed_curve_is_about_one():
     the noise's energy, so containment stays ~1; a new realisation of the detail (another frame) is far below."""
     from scipy import ndimage
 
-    from busi_curate.assistant.verify import detail_containment, intensity_slope
+    from busi_curate.assistant.measures import detail_containment, intensity_slope
 
     rng = np.random.default_rng(1)
     anatomy = ndimage.gaussian_filter(rng.uniform(0, 1, (128, 128)), 6)
