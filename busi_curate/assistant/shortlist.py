@@ -33,7 +33,7 @@ class ShortlistSettings:
     bits: int = 24
     max_bucket: int = 16
     max_hamming: int = 32
-    min_votes: int = 12
+    min_votes: int = 6  # BUSI pairs out of the walk's reach: chance gives 2-5 votes (1,732 / 59 / 4 / 2 pairs)
     per_image: int = 5
     seed: int = 7
     variants: bool = True  # also vote with the rotated / mirrored descriptor variants (mirror-aware)
@@ -109,17 +109,16 @@ def shortlist(
     exclude: set[tuple[int, int]],
     settings: ShortlistSettings = ShortlistSettings(),
 ) -> list[tuple[int, int]]:
-    """Pairs worth verifying: each image's ``per_image`` best-voted partners with ``min_votes`` or more,
-    minus the pairs in ``exclude``; sorted ``(i, j)`` with ``i < j``."""
+    """Pairs worth verifying: each image's ``per_image`` best-voted partners with ``min_votes`` or more among the
+    pairs not in ``exclude`` (the pairs the SSIM walk reaches anyway: an image with many reachable copies keeps its
+    slots for the ones the walk cannot reach); sorted ``(i, j)`` with ``i < j``."""
     by_image: dict[int, list[tuple[int, int]]] = {}
     for (i, j), v in votes.items():
-        if v >= settings.min_votes:
+        if v >= settings.min_votes and (min(i, j), max(i, j)) not in exclude:
             by_image.setdefault(i, []).append((-v, j))
             by_image.setdefault(j, []).append((-v, i))
     out: set[tuple[int, int]] = set()
     for i, lst in by_image.items():
         for _, j in sorted(lst)[: settings.per_image]:
-            p = (min(i, j), max(i, j))
-            if p not in exclude:
-                out.add(p)
+            out.add((min(i, j), max(i, j)))
     return sorted(out)

@@ -66,8 +66,11 @@ def auto_pass(assistant, extra=True):
 
 def test_walk_records_the_extra_pair_and_groups_it(shifted_scan, tmp_path):
     a = Assistant(shifted_scan, cache_dir=tmp_path / "features")
+    i, j = shifted_scan.row_of("benign", "2"), shifted_scan.row_of("benign", "11")
     summary, decisions = auto_pass(a)
-    assert summary.by_source.get("extra") == 1
+    # the copy, plus chance pairs of these smooth synthetic frames (6-11 shared descriptors), all verified different
+    assert summary.by_source.get("extra", 0) >= 1
+    assert (min(i, j), max(i, j)) in set(a.extra_pairs())
     assert all(d.decided_by == "auto" for d in decisions)
     groups = build_groups(decisions)
     assert [g.members for g in groups] == [(("benign", "2"), ("benign", "11"))]
