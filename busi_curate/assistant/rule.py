@@ -47,9 +47,8 @@ class RuleSettings:
     # degraded copies (noise, speckle, JPEG): rigid, with the fine detail explained as the original's plus noise
     degraded_min_ncc: float = 0.82  # heavy speckle on a frame with little detail: fine NCC down to 0.83
     copy_max_motion: float = 1.7  # px (working image); see docs/assistant.md for the measured margins
-    copy_min_contained: float = (
-        0.77  # copies >= 0.84; neighbouring frames: BUSI sweeps 0.06-0.90 (those > 0.70 move), synthetic <= 0.70
-    )
+    # copies >= 0.84; neighbouring frames: BUSI's sweep 0.08-0.96 (those >= 0.77 move >= 2.17 px), synthetic <= 0.72
+    copy_min_contained: float = 0.77
     copy_min_ncc_coarse: float = 0.985
     adjacent_min_inliers: int = 9
     adjacent_max_ratio: float = 0.35

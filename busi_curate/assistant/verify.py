@@ -62,6 +62,7 @@ class VerifySettings:
     rotation_window_deg: float = 8.0  # rotation allowed around a rotated descriptor variant's rotation (+-12)
     upright_window_deg: float = 5.0  # ... and around 0 for the upright variants (fewer chance fits)
     variant_min_inliers: int = 20  # a rotated / mirrored variant's fit counts from this many inliers
+    motion_tiles: int = 4  # motion: block matching on motion_tiles x motion_tiles tiles of the overlap
     motion_sigma: float = 4.0  # smoothing (px) of the images the motion is measured on: anatomy, not speckle
     motion_min_ncc_coarse: float = 0.9  # motion is measured only where the anatomy matches (else: not needed)
     motion_below_ratio: float = 0.5  # ... and the inlier ratio is below this (above: a copy, whatever the motion)
@@ -307,8 +308,10 @@ def refine_fit(
     centre = complex(w / 2, h / 2)
     t0 = complex(t[0], t[1])
 
+    radius = max(h, w) / 2  # scale and rotation are searched in px of displacement at this distance from the centre
+
     def transform(p: np.ndarray) -> tuple[complex, complex]:
-        a_new = a * (1 + p[2]) * np.exp(1j * p[3])
+        a_new = a * (1 + p[2] / radius) * np.exp(1j * p[3] / radius)
         return a_new, a * centre + t0 + complex(p[0], p[1]) - a_new * centre
 
     def cost(p: np.ndarray) -> float:
@@ -323,11 +326,10 @@ def refine_fit(
         den = float(np.sqrt((u * u).sum() * (v * v).sum()))
         return -float((u * v).sum()) / den if den > 0 else 0.0
 
-    r, f = settings.refine_px, settings.refine_frac
+    r, f = settings.refine_px, settings.refine_frac * radius
     start = np.zeros(4)
-    res = optimize.minimize(
-        cost, start, method="Powell", bounds=[(-r, r), (-r, r), (-f, f), (-f, f)], options={"xtol": 1e-3, "ftol": 1e-4}
-    )
+    bounds = [(-r, r), (-r, r), (-f, f), (-f, f)]
+    res = optimize.minimize(cost, start, method="Powell", bounds=bounds, options={"xtol": 0.02, "ftol": 1e-4})
     best = res.x if res.fun < cost(start) else start
     a_new, t_new = transform(best)
     return complex(a_new), np.array([t_new.real, t_new.imag])
@@ -393,7 +395,7 @@ def registered_overlap(
         cb[both_full] = match_intensities(
             ca[both_full], ndimage.map_coordinates(cb_img, np.stack([yb[both_full], xb[both_full]]), order=1)
         )
-        moved = nonrigid_motion(tile_shifts(ca, cb, both_full))[0]
+        moved = nonrigid_motion(tile_shifts(ca, cb, both_full, tiles=settings.motion_tiles))[0]
     return Overlap(overlap, out[0], out[1], linear, moved, contained)
 
 
