@@ -154,18 +154,18 @@ def decide(
     assert ev is not None
     s = settings
     ssim_ok = not math.isnan(ssim)
+    score = float(max(0.0, min(1.0, ev.inlier_ratio * max(ev.ncc, 0.0))))
+    degraded = Assessment("same", "same-frame", text + " (degraded copy: rigid, detail explained)", score)
     if ev.inliers < s.min_fit_inliers:
         if ev.inliers >= s.weak_fit_min_inliers and degraded_copy(ev, s):
             # the keypoints are at chance level, but the pixels (refined fit, motion, containment) say copy
-            score = float(max(0.0, min(1.0, ev.inlier_ratio * max(ev.ncc, 0.0))))
-            return Assessment("same", "same-frame", text + " (degraded copy: rigid, detail explained)", score)
+            return degraded
         # linear NCC here (as calibrated): the intensity mapping lifts chance registrations of unrelated images too
         linear = ev.ncc if math.isnan(ev.ncc_linear) else ev.ncc_linear
         weak_similar = ev.inliers >= s.weak_fit_min_inliers and linear >= s.weak_fit_ncc
         if weak_similar or (ssim_ok and ssim >= s.no_fit_ssim):
             return Assessment("uncertain", "", text, 0.0)
         return Assessment("different", "", text, 0.0)
-    score = float(max(0.0, min(1.0, ev.inlier_ratio * max(ev.ncc, 0.0))))
     if not ev.ncc_coarse >= s.fit_min_ncc_coarse:
         return Assessment("different", "", text + " (fitted tissue does not correlate)", score)
     rotation_ok = abs(ev.rotation_deg) <= s.max_rotation_deg
@@ -175,7 +175,7 @@ def decide(
         if ev.ncc >= s.intensity_min_ncc and ev.ncc_coarse >= s.intensity_min_ncc:
             return Assessment("same", "same-frame", text, score)
     if degraded_copy(ev, s):
-        return Assessment("same", "same-frame", text + " (degraded copy: rigid, detail explained)", score)
+        return degraded
     if (
         abs(ev.rotation_deg) <= s.adjacent_max_rotation_deg
         and not ev.mirrored

@@ -264,6 +264,14 @@ def _q(sigma: float) -> float:
     return round(sigma * 4) / 4
 
 
+def _same_blur(
+    fa: ImageFeatures, fb: ImageFeatures, scale: float, sigma: float, cache: VerifyCache
+) -> tuple[np.ndarray, np.ndarray]:
+    """A and B smoothed to the same blur ``sigma`` in A's pixels when ``z_b = a z_a + t`` with ``|a| = scale``: the
+    finer of the two is smoothed ``scale`` (or ``1 / scale``) times more, in its own pixels."""
+    return cache.smoothed(fa, _q(sigma / min(scale, 1.0))), cache.smoothed(fb, _q(sigma * max(scale, 1.0)))
+
+
 class Overlap(NamedTuple):
     """What :func:`registered_overlap` measures."""
 
@@ -297,13 +305,11 @@ def refine_fit(
     yy, xx = np.mgrid[0:h:stride, 0:w:stride]
     keep = fa.valid[::stride, ::stride]
     za = (xx[keep] + 1j * yy[keep]).astype(np.complex128)
-    da = (
-        cache.smoothed(fa, _q(settings.fine_sigma / min(s, 1.0)))
-        - cache.smoothed(fa, _q(settings.coarse_sigma / min(s, 1.0)))
-    )[::stride, ::stride][keep].astype(np.float64)
-    db_img = cache.smoothed(fb, _q(settings.fine_sigma * max(s, 1.0))) - cache.smoothed(
-        fb, _q(settings.coarse_sigma * max(s, 1.0))
+    (fine_a, fine_b), (coarse_a, coarse_b) = (
+        _same_blur(fa, fb, s, g, cache) for g in (settings.fine_sigma, settings.coarse_sigma)
     )
+    da = (fine_a - coarse_a)[::stride, ::stride][keep].astype(np.float64)
+    db_img = fine_b - coarse_b
     hb, wb = fb.small.shape
     centre = complex(w / 2, h / 2)
     t0 = complex(t[0], t[1])
@@ -372,8 +378,8 @@ def registered_overlap(
     linear = float("nan")
     samples = []
     for sigma in (settings.fine_sigma, settings.coarse_sigma):
-        sa = cache.smoothed(fa, _q(sigma / min(s, 1.0)))[::stride, ::stride][both]
-        sb_img = cache.smoothed(fb, _q(sigma * max(s, 1.0)))
+        sa_img, sb_img = _same_blur(fa, fb, s, sigma, cache)
+        sa = sa_img[::stride, ::stride][both]
         sb = ndimage.map_coordinates(sb_img, coords, order=1, mode="nearest")
         if len(sa) < 50:
             out.append(float("nan"))
@@ -389,8 +395,7 @@ def registered_overlap(
         contained = detail_containment(fine_a - coarse_a, slope * (fine_b - coarse_b))
     moved = float("nan")
     if motion and both_full.sum() >= 400 and not out[1] < settings.motion_min_ncc_coarse:
-        ca = cache.smoothed(fa, _q(settings.motion_sigma / min(s, 1.0)))
-        cb_img = cache.smoothed(fb, _q(settings.motion_sigma * max(s, 1.0)))
+        ca, cb_img = _same_blur(fa, fb, s, settings.motion_sigma, cache)
         cb = np.zeros_like(ca)
         cb[both_full] = match_intensities(
             ca[both_full], ndimage.map_coordinates(cb_img, np.stack([yb[both_full], xb[both_full]]), order=1)
