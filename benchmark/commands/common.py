@@ -1,4 +1,5 @@
-"""What every ``busi-bench`` command shares: the [bench] extra check, user errors as one line, the data root."""
+"""What every ``busi-bench`` command shares: the [bench] extra check, user errors as one line, the ``--out``
+folder option, the data root."""
 
 from __future__ import annotations
 
@@ -38,6 +39,11 @@ def user_errors(fn: F) -> F:
             sys.exit(2)
 
     return wrapper  # type: ignore[return-value]
+
+
+def out_folder(help: str) -> Callable[[F], F]:
+    """The required ``--out FOLDER`` option of a command that writes a folder."""
+    return click.option("--out", "out", required=True, type=click.Path(file_okay=False, path_type=Path), help=help)
 
 
 def data_root(data_dir: Path, manifest: Path) -> Path:

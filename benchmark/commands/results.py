@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import click
 
 from benchmark.commands.common import needs_torch as _needs_torch
-from benchmark.commands.common import user_errors
+from benchmark.commands.common import out_folder, user_errors
 
 if TYPE_CHECKING:
     pass
@@ -40,13 +40,7 @@ def summarize(run_dir: Path, md_out: Path | None, ddof: int) -> None:
 @click.command()
 @click.argument("seg_run", type=click.Path(file_okay=False, exists=True, path_type=Path))
 @click.argument("cls_run", type=click.Path(file_okay=False, exists=True, path_type=Path))
-@click.option(
-    "--out",
-    "out",
-    required=True,
-    type=click.Path(file_okay=False, path_type=Path),
-    help="folder for the combined run (metrics, per-image results)",
-)
+@out_folder("folder for the combined run (metrics, per-image results)")
 @click.option("--refine", default="paper", show_default=True, help="refining rule")
 @user_errors
 def combine(seg_run: Path, cls_run: Path, out: Path, refine: str) -> None:
@@ -60,13 +54,7 @@ def combine(seg_run: Path, cls_run: Path, out: Path, refine: str) -> None:
 
 @click.command()
 @click.argument("runs_dir", type=click.Path(file_okay=False, exists=True, path_type=Path))
-@click.option(
-    "--out",
-    "out",
-    required=True,
-    type=click.Path(file_okay=False, path_type=Path),
-    help="folder for table4..table9, significance and curves",
-)
+@out_folder("folder for table4..table9, significance and curves")
 @click.option(
     "--grid",
     "grid_file",
@@ -107,13 +95,7 @@ def report(
     type=click.Path(dir_okay=False, exists=True, path_type=Path),
     help="review journal naming the same-frame and adjacent-frame pairs (e.g. manifests/curated_busi_v1/decisions.csv)",
 )
-@click.option(
-    "--out",
-    "out",
-    required=True,
-    type=click.Path(file_okay=False, path_type=Path),
-    help="folder for the leakage report",
-)
+@out_folder("folder for the leakage report")
 @click.option(
     "--curated",
     "curated_run",
@@ -167,13 +149,7 @@ def rescore(run_dir: Path) -> None:
 
 @click.command()
 @click.argument("data_dir", type=click.Path(file_okay=False, exists=True, path_type=Path))
-@click.option(
-    "--out",
-    "out",
-    required=True,
-    type=click.Path(file_okay=False, path_type=Path),
-    help="folder for manifest.csv + folds.csv of the naive split",
-)
+@out_folder("folder for manifest.csv + folds.csv of the naive split")
 @click.option("--k", "k", type=click.IntRange(min=2), default=4, show_default=True, help="number of folds")
 @click.option("--seed", type=int, default=1993, show_default=True, help="random_state of StratifiedKFold")
 @click.option(

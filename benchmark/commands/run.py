@@ -4,16 +4,13 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import click
 
 from benchmark.commands.common import data_root as _data_root
 from benchmark.commands.common import needs_torch as _needs_torch
-from benchmark.commands.common import user_errors
-
-if TYPE_CHECKING:
-    pass
+from benchmark.commands.common import out_folder, user_errors
 
 
 def _overrides(**kw: Any) -> dict[str, Any]:
@@ -38,7 +35,7 @@ def _overrides(**kw: Any) -> dict[str, Any]:
 @click.option("--fold", "fold", type=int, help="test fold K (train / val from the folds file)")
 @click.option("--all-folds", is_flag=True, help="run every fold in the folds file")
 @click.option("--concurrent", is_flag=True, help="with --all-folds: one process per fold, all at once (GPU)")
-@click.option("--out", "out", required=True, type=click.Path(file_okay=False, path_type=Path), help="run folder")
+@out_folder("run folder")
 @click.option("--profile", default="paper", show_default=True, help="paper, cpu or smoke (see benchmark/profiles.py)")
 @click.option("--config", "config", type=click.Path(dir_okay=False, exists=True, path_type=Path), help="YAML overrides")
 @click.option("--model", help="architecture (busi-bench models)")

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 import click
 
-from benchmark.commands.common import EXTRA_HINT, user_errors
+from benchmark.commands.common import EXTRA_HINT, out_folder, user_errors
 from benchmark.commands.common import data_root as _data_root
 from benchmark.commands.common import needs_torch as _needs_torch
 
@@ -19,13 +19,7 @@ if TYPE_CHECKING:
 @click.command()
 @click.argument("checkpoint", type=click.Path(dir_okay=False, exists=True, path_type=Path))
 @click.argument("images", nargs=-1, required=True, type=click.Path(dir_okay=False, exists=True, path_type=Path))
-@click.option(
-    "--out",
-    "out",
-    required=True,
-    type=click.Path(file_okay=False, path_type=Path),
-    help="folder for the predicted masks and overlays (never overwritten)",
-)
+@out_folder("folder for the predicted masks and overlays (never overwritten)")
 @click.option("--refine", help="refining rule (default: the checkpoint's)")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda")
 @user_errors
@@ -129,9 +123,7 @@ def pack(manifest: Path, folds: Path, data_dir: Path, size: int, out: Path) -> N
 
 @click.command()
 @click.argument("grid_file", type=click.Path(dir_okay=False, exists=True, path_type=Path))
-@click.option(
-    "--out", "out", required=True, type=click.Path(file_okay=False, path_type=Path), help="folder of the run folders"
-)
+@out_folder("folder of the run folders")
 @click.option("--engine", type=click.Choice(["local", "ray"]), default="local", show_default=True)
 @click.option("--address", help="Ray cluster address (--engine ray; default: a local Ray instance)")
 @click.option("--workers", type=int, default=1, show_default=True, help="--engine local: jobs at a time")
