@@ -27,6 +27,9 @@ Augment = Literal["auto", "monai", "torch", "none"]
 SelectOn = Literal["loss", "score"]
 #: how the oversampling factor of each class is rounded.
 OversampleRule = Literal["round", "ceil"]
+#: how many images an epoch of ``images_per_epoch`` draws: at most the training list (``list``) or
+#: exactly ``images_per_epoch`` (``fixed``: the shuffled list repeated as needed).
+Draws = Literal["list", "fixed"]
 
 TASKS: tuple[Task, ...] = get_args(Task)
 PRECISIONS: tuple[Precision, ...] = get_args(Precision)
@@ -35,6 +38,7 @@ HEAD_NORMS: tuple[HeadNorm, ...] = get_args(HeadNorm)
 AUGMENTS: tuple[Augment, ...] = get_args(Augment)
 SELECT_ON: tuple[SelectOn, ...] = get_args(SelectOn)
 OVERSAMPLE_RULES: tuple[OversampleRule, ...] = get_args(OversampleRule)
+DRAWS: tuple[Draws, ...] = get_args(Draws)
 IMAGE_INTERPS: tuple[str, ...] = ("bilinear", "nearest")
 CLASS_SUBSETS: tuple[str, ...] = ("all", "benign-malignant")
 
@@ -68,6 +72,10 @@ class RunConfig:
         subset: keep at most this many training images per class (0 = all; for smoke runs).
         images_per_epoch: draw this many images (without replacement) from the shuffled, oversampled
             training list each epoch (0 = the whole list, the paper's epoch).
+        draws: ``list``: an epoch draws ``min(images_per_epoch, len(list))`` images, so a list shorter
+            than ``images_per_epoch`` (no DO) trains on fewer draws; ``fixed``: exactly
+            ``images_per_epoch`` (fresh shuffles of the list appended as needed), so every row of a
+            table trains on the same number of draws with or without DO.
         seed: seed of everything random.
         device: ``auto``, ``cpu`` or ``cuda`` (``cuda:1`` etc. accepted).
         amp: mixed precision (bf16 autocast, fp16 with a grad scaler where bf16 is unsupported) on CUDA.
@@ -118,6 +126,7 @@ class RunConfig:
     select_on: SelectOn = "loss"
     subset: int = 0
     images_per_epoch: int = 0
+    draws: Draws = "list"
     seed: int = 1993
     device: str = "auto"
     amp: bool = True
@@ -183,6 +192,7 @@ class RunConfig:
             "head_norm": HEAD_NORMS,
             "image_interp": IMAGE_INTERPS,
             "class_subset": CLASS_SUBSETS,
+            "draws": DRAWS,
         }
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:
@@ -250,6 +260,19 @@ PROFILES: dict[str, RunConfig] = {
         checkpoint_every=5,
     ),
 }
+#: The CPU profile of the tables (issue 26): cpu-grid's schedule, but every row draws the same 400 images
+#: per epoch with or without DO (cpu-grid's rows without DO drew only their 272-image list) and the
+#: precision is chosen by the hardware (bf16 only on a CPU with native bf16, else fp32).
+PROFILES["cpu-fair"] = dataclasses.replace(
+    PROFILES["cpu-grid"],
+    profile="cpu-fair",
+    label="REDUCED CPU profile of the CPU tables, NOT the paper's protocol: 64x64 input, 20 epochs of exactly "
+    "400 image draws from the (oversampled) training list for every row, batch 8, Adam lr 1e-3, plateau "
+    "patience 3, precision by the hardware (bf16 only where the CPU has it natively), batched torch "
+    "augmentation, 1 torch thread per process",
+    precision="auto",
+    draws="fixed",
+)
 
 
 def _coerce(name: str, value: Any) -> Any:

@@ -87,6 +87,8 @@ def config_yaml(cfg: RunConfig, prov: dict[str, Any]) -> str:
         f"commit {prov['git_commit']}), written {prov['created_utc']}\n"
         f"# inputs: {', '.join(f'{k}={v}' for k, v in prov['inputs'].items())}\n"
     )
+    if "precision" in prov:
+        head += f"# trained in {prov['precision']} ({prov['precision_reason']}) on {prov['hardware']}\n"
     return head + yaml.safe_dump(cfg.to_dict(), sort_keys=False)
 
 
@@ -107,6 +109,7 @@ def run_fold(
         BenchError: the fold folder holds a checkpoint and ``resume`` is off; data changed.
     """
     from .evaluate import evaluate_fold, write_fold_outputs
+    from .precision import choose_precision
     from .provenance import provenance
     from .train import predict, select_device, to_tensors, train_fold
 
@@ -126,6 +129,7 @@ def run_fold(
                 data_dir=str(inputs.data_dir),
             ),
             fold=fold,
+            **choose_precision(cfg, select_device(cfg.device)).as_dict(),
         )
         write_text(fold_dir / "config.yaml", config_yaml(cfg, prov))
         log.info(

@@ -79,24 +79,21 @@ def setup_determinism(cfg: RunConfig, device: torch.device) -> None:
 def amp_dtype(cfg: RunConfig, device: torch.device) -> torch.dtype | None:
     """The autocast dtype of ``cfg.precision`` on ``device``; None = full fp32.
 
-    ``auto``: bf16 on CUDA devices that support it (fp16 otherwise) when ``amp`` is on, fp32 on CPU;
-    ``bf16``: bf16 autocast on CPU or CUDA; ``fp16``: CUDA only; ``fp32``: no autocast.
+    The rule (``auto`` by the hardware) is :func:`benchmark.precision.choose_precision`.
 
     Raises:
         ConfigError: fp16 asked for on a CPU.
     """
-    prec = cfg.precision
-    if prec == "fp32" or not cfg.amp:
-        return None
-    if prec == "bf16":
-        return torch.bfloat16
-    if prec == "fp16":
-        if device.type != "cuda":
-            raise ConfigError("precision fp16 needs a CUDA device (use bf16 or fp32 on a CPU)")
-        return torch.float16
-    if device.type != "cuda":
-        return None
-    return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    from .precision import choose_precision
+
+    return choose_precision(cfg, device).dtype
+
+
+def epoch_draws(cfg: RunConfig, n_list: int) -> int:
+    """Images one epoch draws from a training list of ``n_list`` (see ``RunConfig.draws``)."""
+    if not cfg.images_per_epoch:
+        return n_list
+    return cfg.images_per_epoch if cfg.draws == "fixed" else min(cfg.images_per_epoch, n_list)
 
 
 def build(cfg: RunConfig, device: torch.device) -> nn.Module:
@@ -240,7 +237,7 @@ def train_fold(
     train = subset_per_class(train, cfg.subset)
     order = oversample_indices(train.labels, cfg.oversample_rule) if cfg.oversample else np.arange(len(train))
     data = _FoldTensors(*to_tensors(train, device), *to_tensors(val, device), torch.from_numpy(order).to(device))
-    n_draw = min(cfg.images_per_epoch, len(order)) if cfg.images_per_epoch else len(order)
+    n_draw = epoch_draws(cfg, len(order))
     augmenter = make_augmenter(cfg.augment, device, cfg.image_interp)
     log.info(
         "training: %d images (%d after oversampling, %d drawn per epoch), validation: %d, device %s%s",
@@ -349,7 +346,9 @@ class _Fit:
         cfg, device = self.cfg, self.device
         self.model.train()
         gen = torch.Generator().manual_seed(epoch_seed(cfg.seed, epoch, 0))
-        perm = data.order[torch.randperm(len(data.order), generator=gen).to(device)][:n_draw]
+        n = len(data.order)
+        shuffles = [torch.randperm(n, generator=gen) for _ in range(max(1, math.ceil(n_draw / n)))]
+        perm = data.order[torch.cat(shuffles).to(device)][:n_draw]
         if augmenter is not None:
             augmenter.reseed(epoch_seed(cfg.seed, epoch, 1))
         sums = {"loss": torch.zeros((), device=device)}
