@@ -272,6 +272,7 @@ PROFILES["cpu-fair"] = dataclasses.replace(
     "augmentation, 1 torch thread per process",
     precision="auto",
     draws="fixed",
+    checkpoint_every=1,  # a slow shared CPU: an interrupted session loses at most one epoch
 )
 
 
