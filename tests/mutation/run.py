@@ -172,6 +172,19 @@ def apply(tree: Path, m: Mutant) -> str | None:
     return text
 
 
+def check_snippets(mutants: list[Mutant]) -> int:
+    """Print each mutant whose snippet is not found exactly once in the working tree; 1 if any."""
+    stale = 0
+    for m in mutants:
+        path = REPO / m.file
+        n = path.read_text(encoding="utf-8").count(m.original) if path.is_file() else 0
+        if n != 1:
+            stale += 1
+            print(f"stale: {m.id}: snippet found {n} times in {m.file}")
+    print(f"{len(mutants) - stale} of {len(mutants)} snippets found exactly once")
+    return 1 if stale else 0
+
+
 def run_one(tree: Path, m: Mutant, timeout: float, baseline: dict[tuple[str, ...], str]) -> Outcome:
     if m.equivalent:
         return Outcome(m, "equivalent", detail=m.equivalent)
@@ -315,6 +328,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-baseline", action="store_true", help="skip the unmutated run of each selection")
     parser.add_argument("--no-report", action="store_true", help="print only; do not write docs/mutation.md")
     parser.add_argument("--list", action="store_true", help="list the mutants and exit")
+    parser.add_argument("--check", action="store_true", help="only check every snippet is found once; run nothing")
     args = parser.parse_args(argv)
     try:
         mutants = load_mutants()
@@ -331,6 +345,8 @@ def main(argv: list[str] | None = None) -> int:
         for m in mutants:
             print(f"{m.id}\t{m.file}\t{m.what}")
         return 0
+    if args.check:
+        return check_snippets(mutants)
     run = run_all(mutants, args.timeout, not args.no_baseline)
     killed, counted = score(run.outcomes)
     print(f"score: {killed}/{counted} killed; wall {run.wall_s:.0f} s, {run.cpu_s:.0f} CPU-s")
