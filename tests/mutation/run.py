@@ -26,6 +26,7 @@ import os
 import platform
 import resource
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -37,6 +38,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 MUTANTS = Path(__file__).with_name("mutants.yaml")
 REPORT = REPO / "docs" / "mutation.md"
+RESULTS = REPO / "docs" / "mutation.json"
 COUNTED = ("killed", "timeout", "survived")
 
 
@@ -60,6 +62,7 @@ class Outcome:
     status: str
     seconds: float = 0.0
     detail: str = ""
+    commit: str = ""
 
 
 @dataclass
@@ -137,27 +140,97 @@ def busi_dir() -> str | None:
     return str(default) if default.is_dir() else None
 
 
-def run_tests(tree: Path, tests: tuple[str, ...], timeout: float) -> tuple[str, float, str]:
-    """Run one test selection in ``tree``: ``(passed|failed|timeout|error, seconds, last output line)``."""
-    env = dict(os.environ, PYTHONPATH=str(tree), PYTHONDONTWRITEBYTECODE="1")
-    env.pop("CI", None)  # a mutant run is not CI: real-data skips stay skips
-    where = busi_dir()
-    if where:
-        env["BUSI_DIR"] = where
-    cmd = [sys.executable, "-m", "pytest", "-q", "-x", "--no-header", "-p", "no:cacheprovider", *tests]
-    start = time.monotonic()
+#: third-party libraries imported once by the runner, before any fork, so each test run starts warm (mutmut 3
+#: forks the same way). The project's own packages are never imported here: each forked child imports them
+#: from the mutated copy.
+PRELOAD = (
+    "numpy",
+    "pandas",
+    "scipy.ndimage",
+    "scipy.stats",
+    "skimage.metrics",
+    "skimage.transform",
+    "sklearn.model_selection",
+    "statsmodels.stats.multitest",
+    "statsmodels.stats.contingency_tables",
+    "PIL.Image",
+    "yaml",
+    "click",
+    "numba",
+    "torch",
+    "monai",
+    "pytest",
+    "hypothesis",
+)
+
+
+def preload() -> list[str]:
+    """Import :data:`PRELOAD` (those installed); returns the names imported."""
+    import importlib
+
+    done = []
+    for name in PRELOAD:
+        try:
+            importlib.import_module(name)
+        except ImportError:
+            continue
+        done.append(name)
+    leaked = [m for m in sys.modules if m.split(".")[0] in ("busi_curate", "benchmark")]
+    if leaked:  # a preloaded library imported the project: the children would test the unmutated code
+        raise RuntimeError(f"the runner imported the project's own modules before forking: {leaked[:5]}")
+    return done
+
+
+def _child(tree: Path, tests: tuple[str, ...], log: Path) -> None:
+    """In the forked child: run pytest on ``tests`` inside ``tree`` and exit with its status."""
+    code = 3
     try:
-        proc = subprocess.run(cmd, cwd=tree, env=env, capture_output=True, text=True, timeout=timeout)
-    except subprocess.TimeoutExpired:
+        fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        os.dup2(fd, 1)
+        os.dup2(fd, 2)
+        os.chdir(tree)
+        os.environ.update(PYTHONPATH=str(tree), PYTHONDONTWRITEBYTECODE="1")
+        os.environ.pop("CI", None)  # a mutant run is not CI: real-data skips stay skips
+        where = busi_dir()
+        if where:
+            os.environ["BUSI_DIR"] = where
+        sys.path.insert(0, str(tree))
+        sys.dont_write_bytecode = True
+        import pytest
+
+        code = int(pytest.main(["-q", "-x", "--no-header", "-p", "no:cacheprovider", *tests]))
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+
+
+def run_tests(tree: Path, tests: tuple[str, ...], timeout: float) -> tuple[str, float, str]:
+    """Run one test selection in ``tree`` in a forked child: ``(passed|failed|timeout|error, seconds, last line)``."""
+    log = tree.parent / "pytest.log"
+    start = time.monotonic()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child
+        _child(tree, tests, log)
+    status = None
+    while time.monotonic() - start < timeout:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            break
+        time.sleep(0.05)
+    else:
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
         return "timeout", time.monotonic() - start, f"over {timeout:.0f} s"
     seconds = time.monotonic() - start
-    lines = [ln for ln in (proc.stdout + proc.stderr).splitlines() if ln.strip()]
+    lines = [ln for ln in log.read_text(errors="replace").splitlines() if ln.strip()]
     last = lines[-1] if lines else ""
-    if proc.returncode == 0:
+    code = os.waitstatus_to_exitcode(status)
+    if code == 0:
         return "passed", seconds, last
-    if proc.returncode in (1, 2):  # 1: a test failed; 2: interrupted, e.g. the mutant broke an import
+    if code in (1, 2):  # 1: a test failed; 2: interrupted, e.g. the mutant broke an import
         return "failed", seconds, last
-    return "error", seconds, f"pytest exit {proc.returncode}: {last}"
+    return "error", seconds, f"pytest exit {code}: {last}"
 
 
 def apply(tree: Path, m: Mutant) -> str | None:
@@ -205,6 +278,7 @@ def run_one(tree: Path, m: Mutant, timeout: float, baseline: dict[tuple[str, ...
 def run_all(mutants: list[Mutant], timeout: float, baseline_check: bool) -> Run:
     run = Run(load_before=os.getloadavg())
     start = time.monotonic()
+    print(f"preloaded: {', '.join(preload())}", flush=True)
     with tempfile.TemporaryDirectory(prefix="busi-mutation-") as tmp:
         tree = Path(tmp) / "tree"
         tree.mkdir()
@@ -231,8 +305,8 @@ def score(outcomes: list[Outcome]) -> tuple[int, int]:
 
 
 def module_of(path: str) -> str:
-    parts = path.split("/")
-    return "/".join(parts[:2]) if parts[0] == "benchmark" else "/".join(parts[:3]).removesuffix(".py")
+    """The row of the report's table: the package for ``ssim/``, else the file."""
+    return "busi_curate/ssim/" if path.startswith("busi_curate/ssim/") else path
 
 
 def _cpu_name() -> str:
@@ -274,12 +348,69 @@ def _listing(outcomes: list[Outcome], status: str, with_detail: bool) -> list[st
     return out or ["- none"]
 
 
-def render(run: Run, argv: list[str]) -> str:
-    """The report (Markdown): score, per-module table, survivors, equivalents, stale entries, issue 25's mutants."""
-    killed, counted = score(run.outcomes)
-    c = Counter(o.status for o in run.outcomes)
+def run_record(run: Run, argv: list[str]) -> dict[str, object]:
+    """What the report says about one invocation: command, commit, machine, load, time."""
+    return {
+        "command": " ".join(["python", "tests/mutation/run.py", *argv]),
+        "commit": _commit(),
+        "mutants": len(run.outcomes),
+        "machine": f"{os.cpu_count()} cores, {_cpu_name()}",
+        "load_before": [round(x, 2) for x in run.load_before],
+        "wall_s": round(run.wall_s),
+        "cpu_s": round(run.cpu_s),
+        "busi": busi_dir() or "",
+    }
+
+
+def save_results(run: Run, argv: list[str], merge: bool, path: Path = RESULTS) -> dict[str, object]:
+    """Write the outcomes (JSON); with ``merge``, this run's outcomes replace those of the same mutants in the
+    previous results and the others are kept, each with the commit it ran at."""
+    import json
+
+    old: dict[str, object] = json.loads(path.read_text()) if merge and path.is_file() else {}
+    record = run_record(run, argv)
+    outcomes = dict(old.get("outcomes", {})) if merge else {}  # type: ignore[call-overload]
+    for o in run.outcomes:
+        outcomes[o.mutant.id] = {
+            "status": o.status,
+            "seconds": round(o.seconds, 1),
+            "detail": o.detail,
+            "commit": record["commit"],
+        }
+    runs = [*old.get("runs", []), record] if merge else [record]  # type: ignore[misc]
+    data = {"runs": runs, "outcomes": outcomes}
+    from busi_curate.fileio import write_json
+
+    write_json(path, data)
+    return data
+
+
+def outcomes_of(data: dict[str, object], mutants: list[Mutant]) -> list[Outcome]:
+    """The recorded outcome of every mutant of the current list (``not run`` when it never ran)."""
+    rec: dict[str, dict[str, object]] = data["outcomes"]  # type: ignore[assignment]
+    out = []
+    for m in mutants:
+        r = rec.get(m.id)
+        if r is None:
+            out.append(Outcome(m, "not run"))
+        else:
+            out.append(Outcome(m, str(r["status"]), float(r["seconds"]), str(r["detail"]), str(r.get("commit", ""))))
+    return out
+
+
+def render(outcomes: list[Outcome], runs: list[dict[str, object]]) -> str:
+    """The report (Markdown): score, runs, per-module table, survivors, equivalents, stale entries, issue 25's mutants."""
+    killed, counted = score(outcomes)
+    c = Counter(o.status for o in outcomes)
     pct = 100.0 * killed / counted if counted else 0.0
-    issue = [o for o in run.outcomes if o.mutant.issue]
+    issue = sorted((o for o in outcomes if o.mutant.issue), key=lambda o: o.mutant.issue)
+    run_lines = [
+        f"- `{r['command']}` at commit {r['commit']}: {r['mutants']} mutants, {r['wall_s']} s wall, "
+        f"{r['cpu_s']} CPU-seconds in test processes; {r['machine']}, load average before "
+        f"{' '.join(str(x) for x in r['load_before'])} (shared machine); real BUSI "  # type: ignore[attr-defined]
+        f"{'at ' + str(r['busi']) if r['busi'] else 'absent (real-data tests skipped)'}"
+        for r in runs
+    ]
     lines = [
         "# Mutation testing",
         "",
@@ -287,29 +418,27 @@ def render(run: Run, argv: list[str]) -> str:
         "listed in `tests/mutation/mutants.yaml`, run against the tests named there in a temporary copy of the tree.",
         "",
         f"**Score: {killed} of {counted} mutants killed ({pct:.1f} %)**; {c['equivalent']} equivalent (excluded), "
-        f"{c['stale']} stale, {c['error']} errors, {c['timeout']} timeouts (counted as killed).",
+        f"{c['stale']} stale, {c['error']} errors, {c['not run']} not run, {c['timeout']} timeouts (counted as killed).",
         "",
-        f"- command: `{' '.join(['python', 'tests/mutation/run.py', *argv])}`; commit {_commit()}",
-        f"- machine: {os.cpu_count()} cores, {_cpu_name()}; load average before the run "
-        f"{' '.join(f'{x:.2f}' for x in run.load_before)} (shared machine)",
-        f"- time: {run.wall_s:.0f} s wall, {run.cpu_s:.0f} CPU-seconds in test processes",
-        f"- real BUSI: {'used by real-data tests (' + str(busi_dir()) + ')' if busi_dir() else 'absent (real-data tests skipped)'}",
+        "Runs (a later run with `--merge` replaces the outcomes of the mutants it ran):",
+        "",
+        *run_lines,
         "",
         "## By module",
         "",
-        *_table(run.outcomes),
+        *_table(outcomes),
         "",
         "## Surviving mutants",
         "",
-        *_listing(run.outcomes, "survived", False),
+        *_listing(outcomes, "survived", False),
         "",
         "## Equivalent mutants (excluded from the score)",
         "",
-        *_listing(run.outcomes, "equivalent", True),
+        *_listing(outcomes, "equivalent", True),
         "",
-        "## Stale entries and errors (fix the entry)",
+        "## Stale entries, errors, not run (fix the entry)",
         "",
-        *(_listing(run.outcomes, "stale", True) + _listing(run.outcomes, "error", True)),
+        *(_listing(outcomes, "stale", True) + _listing(outcomes, "error", True) + _listing(outcomes, "not run", False)),
         "",
         "## The mutants of issue 25",
         "",
@@ -327,6 +456,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout", type=float, default=240.0, help="seconds per test run (default 240)")
     parser.add_argument("--no-baseline", action="store_true", help="skip the unmutated run of each selection")
     parser.add_argument("--no-report", action="store_true", help="print only; do not write docs/mutation.md")
+    parser.add_argument("--merge", action="store_true", help="keep the recorded outcomes of the mutants not run now")
     parser.add_argument("--list", action="store_true", help="list the mutants and exit")
     parser.add_argument("--check", action="store_true", help="only check every snippet is found once; run nothing")
     args = parser.parse_args(argv)
@@ -354,8 +484,9 @@ def main(argv: list[str] | None = None) -> int:
         sys.path.insert(0, str(REPO))
         from busi_curate.fileio import write_text
 
-        write_text(REPORT, render(run, argv if argv is not None else sys.argv[1:]))
-        print(f"wrote {REPORT}")
+        data = save_results(run, argv if argv is not None else sys.argv[1:], args.merge)
+        write_text(REPORT, render(outcomes_of(data, load_mutants()), data["runs"]))  # type: ignore[arg-type]
+        print(f"wrote {REPORT} and {RESULTS}")
     return 0 if not any(o.status in ("stale", "error") for o in run.outcomes) else 1
 
 
