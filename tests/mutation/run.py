@@ -71,6 +71,7 @@ class Run:
     wall_s: float = 0.0
     cpu_s: float = 0.0
     load_before: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    commit: str = ""
     baseline: dict[tuple[str, ...], str] = field(default_factory=dict)
 
 
@@ -213,14 +214,17 @@ def run_tests(tree: Path, tests: tuple[str, ...], timeout: float) -> tuple[str, 
     if pid == 0:  # pragma: no cover - the child
         _child(tree, tests, log)
     status = None
-    while time.monotonic() - start < timeout:
-        done, status = os.waitpid(pid, os.WNOHANG)
-        if done:
-            break
-        time.sleep(0.05)
-    else:
-        os.kill(pid, signal.SIGKILL)
-        os.waitpid(pid, 0)
+    try:
+        while time.monotonic() - start < timeout:
+            done, status = os.waitpid(pid, os.WNOHANG)
+            if done:
+                break
+            time.sleep(0.05)
+    finally:
+        if status is None:  # timed out, or the runner itself was stopped: stop the child too
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+    if status is None:
         return "timeout", time.monotonic() - start, f"over {timeout:.0f} s"
     seconds = time.monotonic() - start
     lines = [ln for ln in log.read_text(errors="replace").splitlines() if ln.strip()]
@@ -276,7 +280,7 @@ def run_one(tree: Path, m: Mutant, timeout: float, baseline: dict[tuple[str, ...
 
 
 def run_all(mutants: list[Mutant], timeout: float, baseline_check: bool) -> Run:
-    run = Run(load_before=os.getloadavg())
+    run = Run(load_before=os.getloadavg(), commit=_commit())
     start = time.monotonic()
     print(f"preloaded: {', '.join(preload())}", flush=True)
     with tempfile.TemporaryDirectory(prefix="busi-mutation-") as tmp:
@@ -352,7 +356,7 @@ def run_record(run: Run, argv: list[str]) -> dict[str, object]:
     """What the report says about one invocation: command, commit, machine, load, time."""
     return {
         "command": " ".join(["python", "tests/mutation/run.py", *argv]),
-        "commit": _commit(),
+        "commit": run.commit,
         "mutants": len(run.outcomes),
         "machine": f"{os.cpu_count()} cores, {_cpu_name()}",
         "load_before": [round(x, 2) for x in run.load_before],
@@ -460,6 +464,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--list", action="store_true", help="list the mutants and exit")
     parser.add_argument("--check", action="store_true", help="only check every snippet is found once; run nothing")
     args = parser.parse_args(argv)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # clean up the copy and the child on `kill`
     try:
         mutants = load_mutants()
     except MutantError as exc:
