@@ -134,3 +134,13 @@ def test_backends_with_default_settings_give_scikit_images_default_ssim(name: st
     got = backend.pairs(images, a, b)
     want = [structural_similarity(images[i], images[j]) for i, j in zip(a, b)]
     assert got == pytest.approx(want, abs=1e-6)
+
+
+def test_a_candidate_exactly_at_the_threshold_is_asked() -> None:
+    """ "Below the threshold: never asked" -- so one at exactly 0.23 is asked."""
+    from busi_curate.review.walk import Walk
+
+    scan = FakeScan(np.array([[0, PAPER_THRESHOLD, 0.1], [PAPER_THRESHOLD, 0, 0.1], [0.1, 0.1, 0]]))
+    q = Walk(scan).next_question()  # type: ignore[arg-type]
+    assert q is not None and q.ssim == PAPER_THRESHOLD and (q.reference, q.candidate) == (0, 1)
+    assert Walk(scan, threshold=0.2300001).next_question() is None  # type: ignore[arg-type]
