@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import resource
 import shutil
 import signal
@@ -31,86 +30,12 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections import Counter
-from dataclasses import dataclass, field
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
-MUTANTS = Path(__file__).with_name("mutants.yaml")
+from model import MUTANTS, REPO, Mutant, MutantError, Outcome, Run, busi_dir, load_mutants
+from report import RESULTS, _commit, outcomes_of, render, save_results, score
+
 REPORT = REPO / "docs" / "mutation.md"
-RESULTS = REPO / "docs" / "mutation.json"
-COUNTED = ("killed", "timeout", "survived")
-
-
-@dataclass(frozen=True)
-class Mutant:
-    """One single change to the code, and the tests that should notice it."""
-
-    id: str
-    file: str
-    original: str
-    replacement: str
-    tests: tuple[str, ...]
-    what: str
-    equivalent: str = ""
-    issue: int = 0  # number of the issue-25 original it reconstructs (0: new)
-
-
-@dataclass
-class Outcome:
-    mutant: Mutant
-    status: str
-    seconds: float = 0.0
-    detail: str = ""
-    commit: str = ""
-
-
-@dataclass
-class Run:
-    outcomes: list[Outcome] = field(default_factory=list)
-    wall_s: float = 0.0
-    cpu_s: float = 0.0
-    load_before: tuple[float, float, float] = (0.0, 0.0, 0.0)
-    commit: str = ""
-    baseline: dict[tuple[str, ...], str] = field(default_factory=dict)
-
-
-class MutantError(Exception):
-    """A malformed mutants file (the message names the entry)."""
-
-
-def load_mutants(path: Path = MUTANTS) -> list[Mutant]:
-    """Read and check ``mutants.yaml`` (ids unique, every field present, the file existing)."""
-    import yaml
-
-    data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    if not isinstance(data, list):
-        raise MutantError(f"{path}: expected a list of mutants")
-    out: list[Mutant] = []
-    seen: set[str] = set()
-    for n, entry in enumerate(data, start=1):
-        if not isinstance(entry, dict):
-            raise MutantError(f"{path}: entry {n} is not a mapping")
-        missing = [k for k in ("id", "file", "original", "replacement", "tests", "what") if k not in entry]
-        if missing:
-            raise MutantError(f"{path}: entry {n} ({entry.get('id', '?')}) lacks {', '.join(missing)}")
-        m = Mutant(
-            id=str(entry["id"]),
-            file=str(entry["file"]),
-            original=str(entry["original"]),
-            replacement=str(entry["replacement"]),
-            tests=tuple(str(t) for t in entry["tests"]),
-            what=str(entry["what"]),
-            equivalent=str(entry.get("equivalent", "")),
-            issue=int(entry.get("issue", 0)),
-        )
-        if m.id in seen:
-            raise MutantError(f"{path}: mutant id {m.id!r} is used twice")
-        if m.original == m.replacement:
-            raise MutantError(f"{path}: mutant {m.id!r} changes nothing")
-        seen.add(m.id)
-        out.append(m)
-    return out
 
 
 def copy_tree(dst: Path) -> None:
@@ -130,15 +55,6 @@ def copy_tree(dst: Path) -> None:
             continue
         (dst / rel).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(src, dst / rel)
-
-
-def busi_dir() -> str | None:
-    """Where the real BUSI is, as ``tests/conftest.py`` would find it from the working tree."""
-    env = os.environ.get("BUSI_DIR")
-    if env:
-        return env
-    default = REPO.parent / "shared" / "data" / "BUSI"
-    return str(default) if default.is_dir() else None
 
 
 #: third-party libraries imported once by the runner, before any fork, so each test run starts warm (mutmut 3
@@ -300,158 +216,6 @@ def run_all(mutants: list[Mutant], timeout: float, baseline_check: bool) -> Run:
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     run.cpu_s = usage.ru_utime + usage.ru_stime
     return run
-
-
-def score(outcomes: list[Outcome]) -> tuple[int, int]:
-    """(detected, counted): killed + timeout over killed + timeout + survived."""
-    c = Counter(o.status for o in outcomes)
-    return c["killed"] + c["timeout"], sum(c[s] for s in COUNTED)
-
-
-def module_of(path: str) -> str:
-    """The row of the report's table: the package for ``ssim/``, else the file."""
-    return "busi_curate/ssim/" if path.startswith("busi_curate/ssim/") else path
-
-
-def _cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
-
-
-def _commit() -> str:
-    proc = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True)
-    dirty = subprocess.run(["git", "status", "--porcelain"], cwd=REPO, capture_output=True, text=True).stdout
-    return proc.stdout.strip() + (" (with uncommitted changes)" if dirty.strip() else "")
-
-
-def _table(outcomes: list[Outcome]) -> list[str]:
-    rows = ["| module | mutants | killed | survived | equivalent | stale / error |", "|---|---|---|---|---|---|"]
-    by_mod: dict[str, Counter[str]] = {}
-    for o in outcomes:
-        by_mod.setdefault(module_of(o.mutant.file), Counter())[o.status] += 1
-    for mod, c in sorted(by_mod.items()):
-        rows.append(
-            f"| `{mod}` | {sum(c.values())} | {c['killed'] + c['timeout']} | {c['survived']} | "
-            f"{c['equivalent']} | {c['stale'] + c['error']} |"
-        )
-    return rows
-
-
-def _listing(outcomes: list[Outcome], status: str, with_detail: bool) -> list[str]:
-    out = []
-    for o in outcomes:
-        if o.status == status:
-            m = o.mutant
-            tail = f" -- {o.detail}" if with_detail and o.detail else ""
-            out.append(f"- `{m.id}` ({m.file}): {m.what}{tail}")
-    return out or ["- none"]
-
-
-def run_record(run: Run, argv: list[str]) -> dict[str, object]:
-    """What the report says about one invocation: command, commit, machine, load, time."""
-    return {
-        "command": " ".join(["python", "tests/mutation/run.py", *argv]),
-        "commit": run.commit,
-        "mutants": len(run.outcomes),
-        "machine": f"{os.cpu_count()} cores, {_cpu_name()}",
-        "load_before": [round(x, 2) for x in run.load_before],
-        "wall_s": round(run.wall_s),
-        "cpu_s": round(run.cpu_s),
-        "busi": busi_dir() or "",
-    }
-
-
-def save_results(run: Run, argv: list[str], merge: bool, path: Path = RESULTS) -> dict[str, object]:
-    """Write the outcomes (JSON); with ``merge``, this run's outcomes replace those of the same mutants in the
-    previous results and the others are kept, each with the commit it ran at."""
-    import json
-
-    old: dict[str, object] = json.loads(path.read_text()) if merge and path.is_file() else {}
-    record = run_record(run, argv)
-    outcomes = dict(old.get("outcomes", {})) if merge else {}  # type: ignore[call-overload]
-    for o in run.outcomes:
-        outcomes[o.mutant.id] = {
-            "status": o.status,
-            "seconds": round(o.seconds, 1),
-            "detail": o.detail,
-            "commit": record["commit"],
-        }
-    runs = [*old.get("runs", []), record] if merge else [record]  # type: ignore[misc]
-    data = {"runs": runs, "outcomes": outcomes}
-    from busi_curate.fileio import write_json
-
-    write_json(path, data)
-    return data
-
-
-def outcomes_of(data: dict[str, object], mutants: list[Mutant]) -> list[Outcome]:
-    """The recorded outcome of every mutant of the current list (``not run`` when it never ran)."""
-    rec: dict[str, dict[str, object]] = data["outcomes"]  # type: ignore[assignment]
-    out = []
-    for m in mutants:
-        r = rec.get(m.id)
-        if r is None:
-            out.append(Outcome(m, "not run"))
-        else:
-            out.append(Outcome(m, str(r["status"]), float(r["seconds"]), str(r["detail"]), str(r.get("commit", ""))))
-    return out
-
-
-def render(outcomes: list[Outcome], runs: list[dict[str, object]]) -> str:
-    """The report (Markdown): score, runs, per-module table, survivors, equivalents, stale entries, issue 25's mutants."""
-    killed, counted = score(outcomes)
-    c = Counter(o.status for o in outcomes)
-    pct = 100.0 * killed / counted if counted else 0.0
-    issue = sorted((o for o in outcomes if o.mutant.issue), key=lambda o: o.mutant.issue)
-    run_lines = [
-        f"- `{r['command']}` at commit {r['commit']}: {r['mutants']} mutants, {r['wall_s']} s wall, "
-        f"{r['cpu_s']} CPU-seconds in test processes; {r['machine']}, load average before "
-        f"{' '.join(str(x) for x in r['load_before'])} (shared machine); real BUSI "  # type: ignore[attr-defined]
-        f"{'at ' + str(r['busi']) if r['busi'] else 'absent (real-data tests skipped)'}"
-        for r in runs
-    ]
-    lines = [
-        "# Mutation testing",
-        "",
-        "Written by `tests/mutation/run.py` (`make mutation`); do not edit by hand. Each mutant is one change",
-        "listed in `tests/mutation/mutants.yaml`, run against the tests named there in a temporary copy of the tree.",
-        "",
-        f"**Score: {killed} of {counted} mutants killed ({pct:.1f} %)**; {c['equivalent']} equivalent (excluded), "
-        f"{c['stale']} stale, {c['error']} errors, {c['not run']} not run, {c['timeout']} timeouts (counted as killed).",
-        "",
-        "Runs (a later run with `--merge` replaces the outcomes of the mutants it ran):",
-        "",
-        *run_lines,
-        "",
-        "## By module",
-        "",
-        *_table(outcomes),
-        "",
-        "## Surviving mutants",
-        "",
-        *_listing(outcomes, "survived", False),
-        "",
-        "## Equivalent mutants (excluded from the score)",
-        "",
-        *_listing(outcomes, "equivalent", True),
-        "",
-        "## Stale entries, errors, not run (fix the entry)",
-        "",
-        *(_listing(outcomes, "stale", True) + _listing(outcomes, "error", True) + _listing(outcomes, "not run", False)),
-        "",
-        "## The mutants of issue 25",
-        "",
-        "| # | mutant | outcome |",
-        "|---|---|---|",
-        *[f"| {o.mutant.issue} | `{o.mutant.id}`: {o.mutant.what} | {o.status} |" for o in issue],
-        "",
-    ]
-    return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
