@@ -99,3 +99,12 @@ def test_relations_join_only_copies(grade: str, joined: bool) -> None:
     uf, same = relations([_same(1, 2, grade)])
     assert uf.connected(("benign", "1"), ("benign", "2")) is joined
     assert len(same) == 1
+
+
+def test_a_test_image_with_a_copy_and_a_link_counts_once() -> None:
+    """Image 1 has a copy (4) and an adjacent frame (7) in training: one same-frame image, not an adjacent-only one."""
+    decisions = [_same(1, 4, "same-frame"), _same(1, 7, "adjacent-frame"), _same(5, 6, "adjacent-frame")]
+    res = audit_split(_scan(), decisions, _split({1: "test", 4: "train", 7: "train", 5: "test", 6: "train"}))  # type: ignore[arg-type]
+    assert set(_pairs(res)) == {("1", "4"), ("1", "7"), ("5", "6")}
+    assert (res.n_test, res.same_frame_test, res.adjacent_only_test) == (2, 1, 1)
+    assert res.summary.startswith("1 of 2 test images (50.0 %) have a same-frame copy in training; 1 more an adjacent")
