@@ -144,3 +144,18 @@ def test_a_candidate_exactly_at_the_threshold_is_asked() -> None:
     q = Walk(scan).next_question()  # type: ignore[arg-type]
     assert q is not None and q.ssim == PAPER_THRESHOLD and (q.reference, q.candidate) == (0, 1)
     assert Walk(scan, threshold=0.2300001).next_question() is None  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("sigma", [1.0, 1.5, 2.0, 3.0])
+def test_the_gaussian_window_is_truncated_where_scikit_image_truncates_it(sigma: float) -> None:
+    """scikit-image's Gaussian window: radius ``int(3.5 * sigma + 0.5)`` (``truncate=3.5``), whatever ``win_size``."""
+    from busi_curate.ssim import get_backend
+
+    s = SSIMSettings(gaussian=True, sigma=sigma, sample_covariance=False)
+    assert s.radius == int(3.5 * sigma + 0.5)
+    images = _images(11, n=2, shape=(40, 44))
+    want = structural_similarity(
+        images[0], images[1], gaussian_weights=True, sigma=sigma, use_sample_covariance=False, data_range=255
+    )
+    got = get_backend("numba", settings=s).pairs(images, np.array([0]), np.array([1]))
+    assert got[0] == pytest.approx(want, abs=1e-6)
