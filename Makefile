@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 CORE   := $(VENV)/.installed-core
 
-.PHONY: demo test lint typecheck browser clean device-bundle
+.PHONY: demo test lint typecheck browser clean device-bundle mutation
 
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,11 @@ demo: $(CORE)
 ## The whole test suite (real-BUSI tests run when ../shared/data/BUSI exists; browser tests when Chromium does).
 test: $(STAMP) browser
 	$(PY) -m pytest -q -rs
+
+## Mutation testing over the curated mutants of tests/mutation/mutants.yaml (slow: about an hour on 2 shared
+## cores; not part of CI); writes docs/mutation.md. One mutant: `$(PY) tests/mutation/run.py --only ID --no-report`.
+mutation: $(STAMP)
+	nice $(PY) tests/mutation/run.py
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check busi_curate benchmark tests

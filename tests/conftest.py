@@ -1,9 +1,11 @@
-"""Shared fixtures: the real BUSI folder (skipped when absent), a synthetic dataset and its scan."""
+"""Shared fixtures: the real BUSI folder (skipped when absent; in CI with the data present a skip fails), a synthetic dataset and its scan."""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Generator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from helpers import run_cli  # noqa: F401  (re-exported for `from conftest import run_cli`)
@@ -18,6 +20,27 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if "realdata" in item.keywords and not have_busi:
             item.add_marker(skip)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, None]:
+    """In CI (``CI`` set) with the real BUSI present, a skipped ``realdata`` test fails the run, saying why.
+
+    The real-data tests are the only ones that see the published manifest against the real images; a skip there
+    (a missing extra, a fixture that could not find something) would otherwise pass CI silently.
+    """
+    outcome = yield
+    report = outcome.get_result()
+    if not (report.skipped and "realdata" in item.keywords and os.environ.get("CI")):
+        return
+    if not (BUSI_DIR / "Dataset_BUSI_with_GT").is_dir() or hasattr(report, "wasxfail"):
+        return
+    reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+    report.outcome = "failed"
+    report.longrepr = (
+        f"realdata test skipped in CI although the real BUSI is at {BUSI_DIR} (CI={os.environ['CI']!r}): {reason}. "
+        "A real-data test must run where the data is; fix what made it skip."
+    )
 
 
 @pytest.fixture(scope="session")
