@@ -64,6 +64,15 @@ def open_append(path: str | Path, **kwargs: Any) -> IO[Any]:
     return os.fdopen(fd, "a", **kwargs)
 
 
+def fsync_dir(path: str | Path) -> None:
+    """fsync a folder, so a file just created or renamed in it survives a power cut."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 @contextlib.contextmanager
 def atomic_open(path: str | Path, mode: str = "w", **kwargs: Any) -> Iterator[IO[Any]]:
     """Open a temporary file beside ``path``; rename it over ``path`` only if the block succeeds.
