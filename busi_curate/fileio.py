@@ -7,8 +7,10 @@ import errno
 import hashlib
 import json
 import os
+import secrets
 import tempfile
 from collections.abc import Iterator
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import IO, Any
 
@@ -98,6 +100,30 @@ def atomic_open(path: str | Path, mode: str = "w", **kwargs: Any) -> Iterator[IO
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+
+
+def move_aside(path: str | Path, label: str) -> Path:
+    """Rename ``path`` to ``<stem>.<label>-<UTC time>-<random hex><suffix>`` beside it; returns the new path.
+
+    The new name is first created exclusively (``O_EXCL``), so an earlier file is never replaced, even by a
+    second move in the same second or in the hour repeated at the end of daylight saving time.
+    """
+    path = Path(path)
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    while True:
+        aside = path.with_name(f"{path.stem}.{label}-{stamp}-{secrets.token_hex(4)}{path.suffix}")
+        try:
+            os.close(open_nofollow(aside, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        except FileExistsError:
+            continue
+        break
+    try:
+        os.replace(path, aside)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(aside)
+        raise
+    return aside
 
 
 def write_text(path: str | Path, text: str) -> None:

@@ -120,13 +120,17 @@ def scan(
         layout=layout,
         lenient=lenient,
     )
-    res = run_scan(data_dir, out, settings, progress=not quiet)
-    if force and (journal.exists() or journal.is_symlink()):
-        import time
+    import contextlib
 
-        aside = journal.with_name(f"decisions.before-scan-{time.strftime('%Y%m%dT%H%M%S')}.csv")
-        journal.rename(aside)
-        click.echo(f"moved the old review journal aside to {aside}", err=True)
+    from busi_curate.fileio import move_aside
+    from busi_curate.review.session import review_lock
+
+    # a review running on this folder holds its lock: the scan files and the journal are not replaced under it
+    with review_lock(out) if out.is_dir() else contextlib.nullcontext():
+        res = run_scan(data_dir, out, settings, progress=not quiet)
+        if force and (journal.exists() or journal.is_symlink()):
+            aside = move_aside(journal, "before-scan")
+            click.echo(f"moved the old review journal aside to {aside}", err=True)
     echo_summary(res.meta, out)
 
 
