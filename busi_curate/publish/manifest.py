@@ -26,6 +26,7 @@ import pandas as pd
 from busi_curate.data.dataset import ImageRecord, record_sort_key
 from busi_curate.errors import ManifestError
 from busi_curate.fileio import file_sha256
+from busi_curate.publish.integrity import check_manifest_rows, check_relative, check_units_together, units_of
 
 #: ``manifest.csv`` columns, exactly and in this order.
 MANIFEST_COLUMNS: tuple[str, ...] = (
@@ -253,8 +254,8 @@ def _parse_row(rec: dict[str, str], line: int, path: Path) -> ManifestRow:
         version=rec["version"],
         cls=rec["class"],
         id=rec["id"],
-        image=rec["image"],
-        masks=tuple(m for m in rec["masks"].split(";") if m),
+        image=check_relative(rec["image"], "image", line, path),
+        masks=tuple(check_relative(m, "masks", line, path) for m in rec["masks"].split(";") if m),
         pixel_sha256=rec["pixel_sha256"],
         mask_pixel_sha256=rec["mask_pixel_sha256"],
         file_sha256=rec["file_sha256"],
@@ -327,6 +328,7 @@ def read_manifest(path: str | Path, check_sidecar: bool = True) -> Manifest:
                 "(re-run `busi-curate export`)",
                 path,
             )
+        check_manifest_rows(rows, meta, side, path)
     return Manifest(path, rows, meta, digest)
 
 
@@ -403,6 +405,7 @@ def check_folds_frame(frame: pd.DataFrame, manifest: Manifest, path: Path) -> pd
     if never:
         c, i = sorted(never, key=lambda k: record_sort_key(*k))[0]
         raise ManifestError(f"{len(never)} kept image(s) are in no test fold, first {c} {i}", path)
+    check_units_together(frame, units_of(manifest), path)
     return frame
 
 
