@@ -145,6 +145,62 @@ def units_of(manifest: Manifest) -> dict[Key, int]:
     return {r.key: roots.setdefault(uf.find(r.key), len(roots)) for r in kept}
 
 
+def check_fold_table(
+    frame: pd.DataFrame, kept: Sequence[Key], path: Path, units: dict[Key, int] | None = None
+) -> pd.DataFrame:
+    """Check a text folds table (columns class, id, fold, split) over the ``kept`` images; returns it with
+    ``fold`` as int. Used for folds files and for the folds a packed dataset carries.
+
+    Raises:
+        ManifestError: bad fold numbers or splits; an image not kept; an image twice in a fold; a kept image
+            missing from a fold; an image in no test fold or in more than one; a unit split across a fold.
+    """
+    from busi_curate.data.dataset import record_sort_key
+
+    def first(keys: Iterable[Key]) -> Key:
+        return sorted(keys, key=lambda k: record_sort_key(*k))[0]
+
+    try:
+        frame = frame.assign(fold=frame["fold"].astype(int))
+    except (ValueError, TypeError, OverflowError):
+        raise ManifestError("column 'fold' must hold integers", path) from None
+    if frame.empty:
+        raise ManifestError("folds file lists no rows", path)
+    if (frame["fold"] < 0).any():
+        raise ManifestError("fold numbers must be >= 0", path)
+    bad = sorted(set(frame["split"]) - {"test", "train", "val"})
+    if bad:
+        raise ManifestError(
+            f"unknown split value(s) {[str(b)[:40] for b in bad[:5]]} (expected test, train, val)", path
+        )
+    kept_set = set(kept)
+    other = set(zip(frame["class"], frame["id"])) - kept_set
+    if other:
+        c, i = first(other)
+        raise ManifestError(f"{len(other)} image(s) listed in folds are not kept images, first {c} {i}", path)
+    dup = frame.duplicated(["class", "id", "fold"])
+    if dup.any():
+        r = frame[dup].iloc[0]
+        raise ManifestError(f"image {r['class']} {r['id']} is listed twice in fold {r['fold']}", path)
+    for f, grp in frame.groupby("fold"):
+        missing = kept_set - set(zip(grp["class"], grp["id"]))
+        if missing:
+            c, i = first(missing)
+            raise ManifestError(f"fold {f} does not list {len(missing)} kept image(s), first {c} {i}", path)
+    tests = frame[frame["split"] == "test"]
+    n_test = tests.groupby(["class", "id"]).size()
+    twice = n_test[n_test > 1]
+    if len(twice):
+        (c, i), n = next(iter(twice.items()))
+        raise ManifestError(f"image {c} {i} is a test image in {n} folds (expected exactly one)", path)
+    never = kept_set - set(zip(tests["class"], tests["id"]))
+    if never:
+        c, i = first(never)
+        raise ManifestError(f"{len(never)} kept image(s) are in no test fold, first {c} {i}", path)
+    check_units_together(frame, units or {}, path)
+    return frame
+
+
 def check_units_together(frame: pd.DataFrame, units: dict[Key, int], path: Path) -> None:
     """No fold puts two images of one unit in different splits (a duplicate or a linked pair on both sides).
 
