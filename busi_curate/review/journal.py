@@ -223,13 +223,18 @@ def read_journal(path: str | Path, known: set[Key] | None = None) -> list[Decisi
         raise JournalError("not a regular file (a journal is never read through a link)", path)
     # split on "\n" only: str.splitlines would also break inside ids or names at U+2028, U+0085, \x1c...
     text = path.read_bytes().decode("utf-8", errors="replace")
+    # CR LF (Windows) and CR alone (old Excel exports) end lines too; no valid field holds a CR
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
     if not text.strip():
         return []
     lines = [ln + "\n" for ln in text.split("\n")]
     lines[-1] = lines[-1][:-1]
     if lines[-1] == "":
         lines.pop()
-    header = next(csv.reader([lines[0]]))
+    try:
+        header = next(csv.reader([lines[0]]))
+    except csv.Error as exc:
+        raise JournalError(f"cannot parse the header line ({exc})", path) from None
     if header != JOURNAL_COLUMNS:
         raise JournalError(f"not a decisions journal: header is {header}, expected {JOURNAL_COLUMNS}", path)
     out: list[Decision] = []
