@@ -280,3 +280,30 @@ def test_a_second_writer_on_a_fold_is_refused(inputs, tmp_path: Path, capsys) ->
     assert code == 2, err
     _one_line(err, "another busi-bench run is writing this fold")
     assert not (out / "fold0" / "train.log").exists()  # not even a log line from the second writer
+
+
+def test_scan_out_inside_the_dataset_is_refused(synthetic_dir: Path, tmp_path: Path, capsys) -> None:
+    data = tmp_path / "data"
+    shutil.copytree(synthetic_dir, data, symlinks=True)
+    cls = next(p for p in data.rglob("*") if p.is_dir() and any(p.glob("*.png")))
+    out = cls / "scan"
+    code, err = _invoke("curate", ["scan", str(data), "--out", str(out), "--size", "32", "--quiet"], capsys)
+    assert code == 2, err
+    _one_line(err, "inside the dataset folder")
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("kind", ["float32", "signed"])
+def test_float_and_signed_tiffs_are_refused_not_guessed(kind: str, tmp_path: Path) -> None:
+    import numpy as np
+    from PIL import Image
+
+    from busi_curate.data.imageio import read_gray
+    from busi_curate.errors import DatasetError
+
+    p = tmp_path / f"{kind}.tif"
+    a = np.linspace(0, 1, 64, dtype=np.float32) if kind == "float32" else np.arange(-32, 32, dtype=np.int32)
+    Image.fromarray(a.reshape(8, 8)).save(p)
+    with pytest.raises(DatasetError, match="convert the image to 8- or 16-bit unsigned") as exc:
+        read_gray(p)
+    assert p.name in str(exc.value)

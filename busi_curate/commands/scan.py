@@ -101,6 +101,8 @@ def scan(
         raise ScanError("--out must be a folder (this is an existing file)", out)
     if out.is_symlink():
         raise ScanError("--out is a symbolic link; give the real folder", out)
+    if out.resolve().is_relative_to(data_dir.resolve()):  # its files would become images of the next scan
+        raise ScanError(f"--out is inside the dataset folder {data_dir}; write the scan elsewhere", out)
     journal = out / JOURNAL_NAME
     if journal.exists() or journal.is_symlink():
         if not force:
