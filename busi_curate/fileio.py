@@ -67,6 +67,24 @@ def refuse_link(path: str | Path) -> Path:
     return path
 
 
+def check_inside(path: str | Path, root: str | Path) -> Path:
+    """``path`` when its real location (links followed) is inside the data folder ``root``.
+
+    One rule for every reader of a dataset (scan, assistant, export, verify, materialize, bench, the review
+    page): an image or mask that is a link to a file outside the data folder is refused, never read.
+
+    Raises:
+        UnsafePathError: the real path leaves ``root``.
+    """
+    from busi_curate.errors import UnsafePathError
+
+    path = Path(path)
+    real = path.resolve()
+    if not real.is_relative_to(Path(root).resolve()):
+        raise UnsafePathError(f"leads outside the data folder {root} (to {real}); links out of it are refused", path)
+    return path
+
+
 def open_nofollow(path: str | Path, flags: int, mode: int = 0o666) -> int:
     """``os.open`` with ``O_NOFOLLOW``: a symbolic link at ``path`` is refused, not followed.
 

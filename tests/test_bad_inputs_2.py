@@ -307,3 +307,37 @@ def test_float_and_signed_tiffs_are_refused_not_guessed(kind: str, tmp_path: Pat
     with pytest.raises(DatasetError, match="convert the image to 8- or 16-bit unsigned") as exc:
         read_gray(p)
     assert p.name in str(exc.value)
+
+
+def _link_out(data: Path, tmp_path: Path, manifest: Path) -> Path:
+    """Replace the first kept image of ``manifest`` by a link to an identical copy outside the data folder."""
+    import csv
+
+    with open(manifest / "manifest.csv", newline="") as fh:
+        img = data / next(r["image"] for r in csv.DictReader(fh) if r["status"] == "kept")
+    outside = tmp_path / "outside" / img.name
+    outside.parent.mkdir()
+    shutil.copy2(img, outside)
+    img.unlink()
+    img.symlink_to(outside)
+    return img
+
+
+@pytest.mark.parametrize("reader", ["scan", "verify", "bench-run"])
+def test_a_link_out_of_the_data_folder_is_refused_by_every_reader(reader: str, inputs, tmp_path: Path, capsys) -> None:
+    data = tmp_path / "data"
+    shutil.copytree(inputs["data"], data, symlinks=True)
+    m = inputs["manifest"]
+    link = _link_out(data, tmp_path, m)
+    if reader == "scan":
+        tool, argv = "curate", ["scan", str(data), "--out", str(tmp_path / "s"), "--size", "32", "--quiet"]
+    elif reader == "verify":
+        tool, argv = "curate", ["verify", str(m), str(data), "--quiet"]
+    else:
+        pytest.importorskip("torch")
+        pytest.importorskip("monai")
+        tool, argv, _ = OUTS[-1].make(dict(inputs, data=data), tmp_path)
+    code, err = _invoke(tool, argv, capsys)
+    assert code == 2, err
+    _one_line(err, link.name)
+    assert "outside the data folder" in err
