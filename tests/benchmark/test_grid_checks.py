@@ -74,7 +74,8 @@ def test_a_fold_the_folds_file_lacks_is_refused(tmp_path: Path, k2) -> None:
         jobs(g)
 
 
-def test_an_alias_bomb_gives_a_short_line(tmp_path: Path, k2) -> None:
+@pytest.mark.parametrize("where", ["name", "setting", "fold"])
+def test_an_alias_bomb_gives_a_short_line(tmp_path: Path, k2, where: str) -> None:
     levels = ['a: &a ["x","x","x","x","x","x","x","x","x"]']
     for i in range(1, 7):
         prev = chr(ord("a") + i - 1)
@@ -84,7 +85,9 @@ def test_an_alias_bomb_gives_a_short_line(tmp_path: Path, k2) -> None:
     path = tmp_path / "bomb.yaml"
     m, f, d = k2
     path.write_text(
-        f"{bomb}\nname: t\ndefaults: {{manifest: {m}, folds: {f}, data: {d}}}\nruns:\n  - {{name: *g}}\n",
+        f"{bomb}\nname: t\ndefaults: {{manifest: {m}, folds: {f}, data: {d}}}\nruns:\n  - "
+        + {"name": "{name: *g}", "setting": "{name: a, lambda_seg: *g}", "fold": "{name: a, fold: *g}"}[where]
+        + "\n",
         encoding="utf-8",
     )
     with pytest.raises(ConfigError) as exc:
