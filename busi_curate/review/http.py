@@ -89,7 +89,7 @@ class ReviewHandler(BaseHTTPRequestHandler):
 
     def handle_one_request(self) -> None:
         timer = threading.Timer(REQUEST_TIME_LIMIT_S, self._expire)
-        timer.daemon = True
+        timer.name, timer.daemon = "review-request-limit", True
         timer.start()
         try:
             super().handle_one_request()
