@@ -7,6 +7,7 @@ it runs. RNG states are stored as tensors and lists, so a resumed run continues 
 
 from __future__ import annotations
 
+import os
 import random
 from pathlib import Path
 from typing import Any
@@ -25,8 +26,50 @@ RESUMABLE_DIFFERENCES = {"device", "threads", "label", "eval_batch_size", "epoch
 
 
 def _save(path: Path, obj: dict[str, Any]) -> None:
-    with atomic_open(path, "wb") as fh:
-        torch.save(obj, fh)
+    try:
+        with atomic_open(path, "wb") as fh:
+            torch.save(obj, fh)
+    except RuntimeError as exc:  # torch's zip writer wraps a failed write (disk full, read-only) in RuntimeError
+        why = str(exc).strip().splitlines()[-1][:200] if str(exc).strip() else type(exc).__name__
+        raise BenchError(f"cannot write the checkpoint ({why}); is the disk full or read-only?", path) from None
+
+
+#: The lock file of a fold folder: one ``busi-bench run`` writes a fold at a time.
+FOLD_LOCK = ".run.lock"
+
+
+def lock_fold(fold_dir: Path) -> int:
+    """Take the fold folder's lock (``flock`` on :data:`FOLD_LOCK`, released by the kernel when the process
+    dies, even by SIGKILL); returns its descriptor for :func:`unlock_fold`. Without ``fcntl`` (not POSIX): -1.
+
+    Raises:
+        BenchError: another process (an orphaned grid job, a second grid) is running this fold, or the lock
+            cannot be created (read-only folder).
+    """
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not POSIX: no locking
+        return -1
+    from busi_curate.fileio import open_nofollow
+
+    path = fold_dir / FOLD_LOCK
+    try:
+        fold_dir.mkdir(parents=True, exist_ok=True)
+        fd = open_nofollow(path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:
+        raise BenchError(f"cannot create the fold's lock ({exc.strerror or exc})", path) from None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise BenchError("another busi-bench run is writing this fold (stop it first)", fold_dir) from None
+    return fd
+
+
+def unlock_fold(fd: int) -> None:
+    """Release a lock taken by :func:`lock_fold`."""
+    if fd >= 0:
+        os.close(fd)
 
 
 #: Marks a file written by :func:`save_checkpoint`; anything else is refused by :func:`load_checkpoint`.

@@ -15,7 +15,7 @@ import numpy as np
 
 from busi_curate.data.dataset import CLASSES, resize_gray
 from busi_curate.data.imageio import read_gray, read_mask_union
-from busi_curate.fileio import pixel_sha256
+from busi_curate.fileio import check_inside, pixel_sha256
 from busi_curate.publish.manifest import Folds, Manifest, read_folds, read_manifest
 
 from .errors import BenchError, ManifestError
@@ -161,8 +161,10 @@ def load_samples(
         img_path = data_dir / row.image
         if not img_path.is_file():
             raise BenchError(f"image of {cls} {id_} not found (manifest column 'image')", img_path)
-        gray = read_gray(img_path)
         mask_paths = [data_dir / m for m in row.masks]
+        for p in (img_path, *mask_paths):
+            check_inside(p, data_dir)  # a link out of the data folder is refused (the one rule of every reader)
+        gray = read_gray(img_path)
         mask = read_mask_union(mask_paths, gray.shape, img_path)
         if verify:
             if pixel_sha256(gray) != row.pixel_sha256:

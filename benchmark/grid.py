@@ -49,6 +49,7 @@ from typing import Any
 from busi_curate.fileio import write_text
 
 from .errors import ConfigError
+from .grid_checks import cap, check_fold_numbers, check_folds_present, check_name, check_resources, show
 
 #: Keys of a run entry that are not RunConfig settings.
 RUN_KEYS = ("name", "table", "manifest", "folds", "data", "profile", "fold", "cpus", "gpus")
@@ -122,16 +123,6 @@ def _resolve(base: Path, value: Any, what: str, where: str) -> Path:
     return p if p.is_absolute() else (base / p)
 
 
-def _folds(value: Any, where: str) -> tuple[int, ...] | None:
-    if value in (None, "all"):
-        return None
-    if isinstance(value, int) and not isinstance(value, bool):
-        return (value,)
-    if isinstance(value, list) and value and all(isinstance(v, int) and not isinstance(v, bool) for v in value):
-        return tuple(value)
-    raise ConfigError(f"{where}: 'fold' must be 'all', a fold number or a list of fold numbers, got {value!r}")
-
-
 def load_grid(path: str | Path, base: str | Path | None = None, overrides: dict[str, Any] | None = None) -> Grid:
     """Parse and check a grid file; relative paths are taken from ``base`` (default: the current folder).
 
@@ -151,7 +142,7 @@ def load_grid(path: str | Path, base: str | Path | None = None, overrides: dict[
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-        raise ConfigError(f"{path}: cannot read the grid file ({str(exc).splitlines()[0]})") from exc
+        raise ConfigError(cap(f"{path}: cannot read the grid file ({str(exc).splitlines()[0]})")) from exc
     if not isinstance(data, dict) or not isinstance(data.get("runs"), list) or not data["runs"]:
         raise ConfigError(f"{path}: a grid file is a mapping with a non-empty 'runs' list")
     unknown = sorted(set(data) - {"name", "defaults", "runs", "combine", "description"})
@@ -168,21 +159,22 @@ def load_grid(path: str | Path, base: str | Path | None = None, overrides: dict[
         if not isinstance(entry, dict):
             raise ConfigError(f"{where}: each run is a mapping")
         merged = dict(defaults, **entry, **(overrides or {}))
-        name = merged.get("name")
-        if not isinstance(name, str) or not name or "/" in name or name.startswith("."):
-            raise ConfigError(f"{where}: 'name' must be a plain folder name, got {name!r}")
+        name = check_name(merged.get("name"), where)
         where = f"{path}: run {name!r}"
         if any(r.name == name for r in runs):
             raise ConfigError(f"{where}: the name is used twice")
         settings = {k.replace("-", "_"): v for k, v in merged.items() if k not in RUN_KEYS}
         bad = sorted(k for k in settings if k not in known)
         if bad:
-            raise ConfigError(f"{where}: unknown setting(s) {', '.join(bad)} (see busi-bench profiles paper)")
-        profile = str(merged.get("profile", "paper"))
+            raise ConfigError(cap(f"{where}: unknown setting(s) {', '.join(bad)} (see busi-bench profiles paper)"))
+        profile = merged.get("profile", "paper")
         try:
+            if not isinstance(profile, str):
+                raise ConfigError(f"'profile' must be a profile name, got {show(profile)}")
             resolve_config(profile, None, settings)
         except ConfigError as exc:
-            raise ConfigError(f"{where}: {exc}") from exc
+            raise ConfigError(cap(f"{where}: {exc}")) from exc
+        cpus, gpus = check_resources(merged.get("cpus", 1), merged.get("gpus", 0), where)
         for key in ("manifest", "folds", "data"):
             if key not in merged:
                 raise ConfigError(f"{where}: '{key}' is required (in the run or in 'defaults')")
@@ -194,9 +186,9 @@ def load_grid(path: str | Path, base: str | Path | None = None, overrides: dict[
                 data=_resolve(base, merged["data"], "data", where),
                 profile=profile,
                 settings=settings,
-                folds=_folds(merged.get("fold"), where),
-                cpus=int(merged.get("cpus", 1)),
-                gpus=float(merged.get("gpus", 0)),
+                folds=check_fold_numbers(merged.get("fold"), where),
+                cpus=cpus,
+                gpus=gpus,
                 table=str(merged.get("table", "")),
             )
         )
@@ -205,13 +197,14 @@ def load_grid(path: str | Path, base: str | Path | None = None, overrides: dict[
         where = f"{path}: combine[{i}]"
         if not isinstance(entry, dict) or not all(isinstance(entry.get(k), str) for k in ("name", "seg", "cls")):
             raise ConfigError(f"{where}: each combine entry needs 'name', 'seg' and 'cls'")
+        check_name(entry["name"], where)
         c = GridCombine(
             entry["name"], entry["seg"], entry["cls"], str(entry.get("refine", "paper")), str(entry.get("table", ""))
         )
         names = {r.name for r in runs}
         for ref in (c.seg, c.cls):
             if ref not in names:
-                raise ConfigError(f"{where}: {ref!r} is not a run of this grid")
+                raise ConfigError(f"{where}: {show(ref)} is not a run of this grid")
         if c.name in names or any(x.name == c.name for x in combines):
             raise ConfigError(f"{where}: the name {c.name!r} is used twice")
         combines.append(c)
@@ -220,11 +213,13 @@ def load_grid(path: str | Path, base: str | Path | None = None, overrides: dict[
 
 def run_folds(run: GridRun) -> tuple[int, ...]:
     """The fold numbers of ``run`` (all folds of its folds file when it names none)."""
-    if run.folds is not None:
-        return run.folds
     from busi_curate.publish.manifest import read_folds, read_manifest
 
-    return tuple(read_folds(run.folds_file, read_manifest(run.manifest)).numbers)
+    present = read_folds(run.folds_file, read_manifest(run.manifest)).numbers
+    if run.folds is None:
+        return tuple(present)
+    check_folds_present(run.folds, present, f"grid run {run.name!r}")
+    return run.folds
 
 
 def jobs(grid: Grid, only: Sequence[str] | None = None) -> list[Job]:

@@ -17,6 +17,7 @@ without the raw images; the run's provenance names the packed file and its check
 from __future__ import annotations
 
 import json
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,10 +26,12 @@ import numpy as np
 import pandas as pd
 
 from busi_curate.fileio import atomic_open, file_sha256, write_json
+from busi_curate.publish.integrity import check_fold_table, units_of
 from busi_curate.publish.manifest import FOLDS_COLUMNS, Folds
 
-from .data import SampleSet, split_key
+from .data import SampleSet
 from .errors import BenchError
+from .packed_checks import check_packed_arrays
 
 PACK_FORMAT = "busi-bench-packed/1"
 
@@ -54,9 +57,21 @@ def pack_dataset(manifest: str | Path, folds: str | Path, data_dir: str | Path, 
         "keys": np.array([f"{c} {i}" for c, i in samples.keys]),
         "pixel_sha256": np.array([inputs.manifest.get(k).pixel_sha256 for k in samples.keys]),  # type: ignore[union-attr]
         "folds": frame.to_numpy(dtype=str),
+        "units": np.array([units_of(inputs.manifest)[k] for k in samples.keys], np.int64),
     }
     with atomic_open(out, "wb") as fh:
         np.savez_compressed(fh, **arrays)
+    try:
+        _write_sidecar(out, manifest, folds, size, samples, inputs.checksums)
+    except BaseException:
+        out.unlink(missing_ok=True)  # a packed file is never left without its sidecar
+        raise
+    return out
+
+
+def _write_sidecar(
+    out: Path, manifest: str | Path, folds: str | Path, size: int, samples: SampleSet, checksums: dict[str, str]
+) -> None:
     write_json(
         out.with_suffix(".json"),
         {
@@ -66,13 +81,12 @@ def pack_dataset(manifest: str | Path, folds: str | Path, data_dir: str | Path, 
             "npz_sha256": file_sha256(out),
             "manifest": str(manifest),
             "folds": str(folds),
-            **inputs.checksums,
+            **checksums,
             "counts": {str(c): int(n) for c, n in zip(*np.unique([k[0] for k in samples.keys], return_counts=True))},
             "preprocessing": "Pillow bilinear resize of the 8-bit grayscale image, stored as uint8 (input = x / 255); "
             "union mask, nearest-neighbour resize",
         },
     )
-    return out
 
 
 @dataclass
@@ -109,17 +123,19 @@ class PackedInputs:
         try:
             with np.load(path, allow_pickle=False) as z:
                 arr = {k: z[k] for k in ("images", "masks", "labels", "keys", "folds")}
-        except (OSError, ValueError, KeyError) as exc:
-            raise BenchError(f"cannot read the packed dataset ({exc})", path) from exc
-        keys = [split_key(k) for k in arr["keys"]]
+                if "units" in z.files:
+                    arr["units"] = z["units"]
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
+            raise BenchError(f"cannot read the packed dataset ({str(exc)[:200]})", path) from exc
+        keys = check_packed_arrays(arr, meta, path)
         samples = SampleSet(
             keys,
             arr["images"].astype(np.float32) / 255.0,
             arr["masks"].astype(np.uint8),
             arr["labels"].astype(np.int64),
         )
-        frame = pd.DataFrame(arr["folds"], columns=list(FOLDS_COLUMNS))
-        frame["fold"] = frame["fold"].astype(int)
+        units = {k: int(u) for k, u in zip(keys, arr["units"])} if "units" in arr else None
+        frame = check_fold_table(pd.DataFrame(arr["folds"], columns=list(FOLDS_COLUMNS)), keys, path, units)
         checks = {k: str(meta.get(k, "")) for k in ("manifest_sha256", "folds_sha256", "manifest_version")}
         checks["packed_sha256"] = str(meta["npz_sha256"])
         checks["packed"] = str(path)

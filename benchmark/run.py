@@ -118,7 +118,14 @@ def run_fold(
     if (fold_dir / "checkpoint" / "last.pt").exists() and not resume:
         raise BenchError("holds a checkpoint already: pass --resume to continue it or choose another --out", fold_dir)
     allset, pos = inputs.samples(cfg.image_size, cfg.image_interp)  # decoded and verified before anything is written
-    handler = _fold_logger(fold_dir / "train.log")
+    from .checkpoint import lock_fold, unlock_fold
+
+    lock = lock_fold(fold_dir)  # one writer per fold folder
+    try:
+        handler = _fold_logger(fold_dir / "train.log")
+    except BaseException:
+        unlock_fold(lock)
+        raise
     try:
         prov = provenance(
             cfg.to_dict(),
@@ -188,6 +195,7 @@ def run_fold(
         log.removeHandler(handler)
         handler.close()
         handler.stream.close()
+        unlock_fold(lock)
 
 
 def run_folds(

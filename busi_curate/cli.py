@@ -67,6 +67,14 @@ def main(argv: list[str] | None = None) -> None:
     except CurateError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(2)
+    except (OSError, RuntimeError) as exc:  # disk full, read-only folder: one line, not a traceback
+        from busi_curate.fileio import write_error_line
+
+        line = write_error_line(exc)
+        if line is None:
+            raise
+        click.echo(f"error: {line}", err=True)
+        sys.exit(2)
     except click.exceptions.Abort:
         click.echo("aborted", err=True)
         sys.exit(130)

@@ -37,6 +37,14 @@ def user_errors(fn: F) -> F:
         except CurateError as exc:
             click.echo(f"busi-bench: error: {exc}", err=True)
             sys.exit(2)
+        except (OSError, RuntimeError) as exc:  # disk full, read-only folder: one line, not a traceback
+            from busi_curate.fileio import write_error_line
+
+            line = write_error_line(exc)
+            if line is None:
+                raise
+            click.echo(f"busi-bench: error: {line}", err=True)
+            sys.exit(2)
 
     return wrapper  # type: ignore[return-value]
 

@@ -175,10 +175,12 @@ def verify(
     import pandas as pd
 
     from busi_curate.fileio import write_csv
-    from busi_curate.publish.manifest import read_manifest
+    from busi_curate.publish.manifest import FOLDS_CSV, read_folds, read_manifest
     from busi_curate.publish.verify import verify_data
 
     m = read_manifest(manifest)
+    if FOLDS_CSV in (m.meta or {}).get("files", {}):  # the exported folds: their units must stay together too
+        read_folds(m.dir / FOLDS_CSV, m)
     report = verify_data(m, data_dir, progress=not quiet, extras=not no_extra)
     shown = report.checks if show_all else report.problems()
     if shown:

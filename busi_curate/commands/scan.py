@@ -101,6 +101,8 @@ def scan(
         raise ScanError("--out must be a folder (this is an existing file)", out)
     if out.is_symlink():
         raise ScanError("--out is a symbolic link; give the real folder", out)
+    if out.resolve().is_relative_to(data_dir.resolve()):  # its files would become images of the next scan
+        raise ScanError(f"--out is inside the dataset folder {data_dir}; write the scan elsewhere", out)
     journal = out / JOURNAL_NAME
     if journal.exists() or journal.is_symlink():
         if not force:
@@ -120,13 +122,17 @@ def scan(
         layout=layout,
         lenient=lenient,
     )
-    res = run_scan(data_dir, out, settings, progress=not quiet)
-    if force and (journal.exists() or journal.is_symlink()):
-        import time
+    import contextlib
 
-        aside = journal.with_name(f"decisions.before-scan-{time.strftime('%Y%m%dT%H%M%S')}.csv")
-        journal.rename(aside)
-        click.echo(f"moved the old review journal aside to {aside}", err=True)
+    from busi_curate.fileio import move_aside
+    from busi_curate.review.session import review_lock
+
+    # a review running on this folder holds its lock: the scan files and the journal are not replaced under it
+    with review_lock(out) if out.is_dir() else contextlib.nullcontext():
+        res = run_scan(data_dir, out, settings, progress=not quiet)
+        if force and (journal.exists() or journal.is_symlink()):
+            aside = move_aside(journal, "before-scan")
+            click.echo(f"moved the old review journal aside to {aside}", err=True)
     echo_summary(res.meta, out)
 
 

@@ -23,7 +23,7 @@ import numpy as np
 from busi_curate.data.ids import check_id
 from busi_curate.data.imageio import bbox, read_gray, read_mask_union
 from busi_curate.errors import DatasetError
-from busi_curate.fileio import file_sha256, pixel_sha256
+from busi_curate.fileio import check_inside, file_sha256, pixel_sha256
 
 CLASSES: tuple[str, ...] = ("benign", "malignant", "normal")
 NORMAL_CLASS = "normal"
@@ -294,6 +294,8 @@ def decode_entry(
     Raises:
         DatasetError: corrupt image or mask, a mask of another size, a tumour image without a mask.
     """
+    for p in (entry.image, *entry.masks):
+        check_inside(p, root)  # a link out of the data folder is refused (the one rule of every reader)
     gray = read_gray(entry.image)
     if not entry.masks and entry.cls != NORMAL_CLASS:
         raise DatasetError(f"a {entry.cls} image needs at least one mask file, found none", entry.image)

@@ -54,12 +54,25 @@ def read_gray(path: str | Path) -> np.ndarray:
     """Read any PNG/JPEG/... as ``(H, W) uint8`` grayscale.
 
     8-bit modes go through Pillow's ``convert("L")`` (ITU-R 601-2 luma, which is the
-    identity when R = G = B); 16-bit grayscale is reduced to its top 8 bits.
+    identity when R = G = B); 16-bit grayscale is reduced to its top 8 bits. Floating-point, signed and
+    32-bit images are refused (DatasetError), never guessed.
     """
     path = Path(path)
     img = _open(path)
+    if img.mode == "F" or "S" in img.mode.partition(";")[2]:  # 32-bit float, signed 16-bit
+        raise DatasetError(
+            f"{img.mode} pixels (floating-point or signed) have no agreed 8-bit grey mapping; "
+            "convert the image to 8- or 16-bit unsigned",
+            path,
+        )
     if img.mode in ("I;16", "I;16B", "I;16L", "I"):
         arr = np.asarray(img, dtype=np.int64)
+        if arr.min(initial=0) < 0 or arr.max(initial=0) > 65535:  # a signed or 32-bit TIFF
+            raise DatasetError(
+                f"pixel values {arr.min()}..{arr.max()} are outside 0..65535 (signed or 32-bit); "
+                "convert the image to 8- or 16-bit unsigned",
+                path,
+            )
         top = 65535 if img.mode.startswith("I;16") or arr.max(initial=0) > 255 else 255
         return (arr * 255 // max(top, 1)).astype(np.uint8)
     if img.mode in _ALPHA_MODES:

@@ -12,6 +12,7 @@ import json
 import math
 import os
 import shlex
+import shutil
 from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -21,7 +22,15 @@ import pandas as pd
 from busi_curate import __version__
 from busi_curate.defaults import JOURNAL_NAME
 from busi_curate.errors import JournalError
-from busi_curate.fileio import bytes_sha256, file_sha256, write_bytes, write_csv, write_json, write_text
+from busi_curate.fileio import (
+    bytes_sha256,
+    file_sha256,
+    sweep_leftovers,
+    write_bytes,
+    write_csv,
+    write_json,
+    write_text,
+)
 from busi_curate.findings.compute import Findings, compute_findings, journal_summary
 from busi_curate.findings.content import build_blocks
 from busi_curate.findings.figures import group_strip, plot_ssim_hist
@@ -224,8 +233,22 @@ class _Writer:
 def write_report(
     f: Findings, scan: ScanResult, decisions_path: Path, out: Path, settings: ReportSettings, load: ImageLoader
 ) -> dict[str, Any]:
-    """Write every file of the report into ``out`` (see :func:`make_report`)."""
+    """Write every file of the report into ``out`` (see :func:`make_report`); a new ``out`` that cannot be
+    completed (disk full) is removed again."""
+    fresh = not out.exists()
     out.mkdir(parents=True, exist_ok=True)
+    sweep_leftovers(out)  # temporary files a killed report left
+    try:
+        return _write_report(f, scan, decisions_path, out, settings, load)
+    except BaseException:
+        if fresh:
+            shutil.rmtree(out, ignore_errors=True)
+        raise
+
+
+def _write_report(
+    f: Findings, scan: ScanResult, decisions_path: Path, out: Path, settings: ReportSettings, load: ImageLoader
+) -> dict[str, Any]:
     previous = _previous_files(out)
     w = _Writer(out)
     w.csv("groups.csv", f.groups_table)

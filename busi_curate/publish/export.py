@@ -19,7 +19,7 @@ from busi_curate import __version__
 from busi_curate.data.dataset import CLASSES, ImageRecord, record_sort_key
 from busi_curate.defaults import JOURNAL_NAME, SCREEN_THRESHOLD
 from busi_curate.errors import ManifestError
-from busi_curate.fileio import file_sha256, write_csv, write_json, write_text
+from busi_curate.fileio import file_sha256, staged_files, sweep_leftovers, write_csv, write_json, write_text
 from busi_curate.publish.folds import FoldSettings, fold_units, folds_summary, make_folds
 from busi_curate.publish.manifest import (
     FOLDS_CSV,
@@ -311,11 +311,14 @@ def _sidecar(
 def write_export(result: ExportResult, out: Path) -> None:
     """Write ``manifest.csv``, ``folds.csv``, ``manifest.json`` and ``README.md`` into ``out`` (each atomically)."""
     out.mkdir(parents=True, exist_ok=True)
-    write_csv(out / MANIFEST_CSV, rows_frame(result.rows))
-    write_csv(out / FOLDS_CSV, result.folds)
-    result.meta["files"] = {MANIFEST_CSV: file_sha256(out / MANIFEST_CSV), FOLDS_CSV: file_sha256(out / FOLDS_CSV)}
-    write_json(out / MANIFEST_JSON, result.meta)
-    write_text(out / "README.md", render_readme(result.meta, out.name))
+    sweep_leftovers(out)  # temporary files a killed export left
+    with staged_files(out) as stage:  # all four files or none (a full disk leaves the earlier export whole)
+        m, f = stage(MANIFEST_CSV), stage(FOLDS_CSV)
+        write_csv(m, rows_frame(result.rows))
+        write_csv(f, result.folds)
+        result.meta["files"] = {MANIFEST_CSV: file_sha256(m), FOLDS_CSV: file_sha256(f)}
+        write_json(stage(MANIFEST_JSON), result.meta)
+        write_text(stage("README.md"), render_readme(result.meta, out.name))
     result.out = out
 
 

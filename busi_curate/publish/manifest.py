@@ -26,6 +26,7 @@ import pandas as pd
 from busi_curate.data.dataset import ImageRecord, record_sort_key
 from busi_curate.errors import ManifestError
 from busi_curate.fileio import file_sha256
+from busi_curate.publish.integrity import check_fold_table, check_manifest_rows, check_relative, units_of
 
 #: ``manifest.csv`` columns, exactly and in this order.
 MANIFEST_COLUMNS: tuple[str, ...] = (
@@ -253,8 +254,8 @@ def _parse_row(rec: dict[str, str], line: int, path: Path) -> ManifestRow:
         version=rec["version"],
         cls=rec["class"],
         id=rec["id"],
-        image=rec["image"],
-        masks=tuple(m for m in rec["masks"].split(";") if m),
+        image=check_relative(rec["image"], "image", line, path),
+        masks=tuple(check_relative(m, "masks", line, path) for m in rec["masks"].split(";") if m),
         pixel_sha256=rec["pixel_sha256"],
         mask_pixel_sha256=rec["mask_pixel_sha256"],
         file_sha256=rec["file_sha256"],
@@ -327,6 +328,7 @@ def read_manifest(path: str | Path, check_sidecar: bool = True) -> Manifest:
                 "(re-run `busi-curate export`)",
                 path,
             )
+        check_manifest_rows(rows, meta, side, path)
     return Manifest(path, rows, meta, digest)
 
 
@@ -362,18 +364,6 @@ def check_folds_frame(frame: pd.DataFrame, manifest: Manifest, path: Path) -> pd
         ManifestError: bad fold numbers or splits; ids not in the manifest, or removed there; an image twice in a
             fold; a kept image missing from a fold; an image in no test fold or in more than one.
     """
-    try:
-        folds_int = frame["fold"].astype(int)
-    except ValueError:
-        raise ManifestError("column 'fold' must hold integers", path) from None
-    frame = frame.assign(fold=folds_int)
-    if frame.empty:
-        raise ManifestError("folds file lists no rows", path)
-    if (frame["fold"] < 0).any():
-        raise ManifestError("fold numbers must be >= 0", path)
-    bad = sorted(set(frame["split"]) - set(SPLITS))
-    if bad:
-        raise ManifestError(f"unknown split value(s) {bad} (expected {', '.join(SPLITS)})", path)
     keys = list(zip(frame["class"], frame["id"]))
     unknown = sorted({k for k in keys if k not in manifest}, key=lambda k: record_sort_key(*k))
     if unknown:
@@ -383,27 +373,7 @@ def check_folds_frame(frame: pd.DataFrame, manifest: Manifest, path: Path) -> pd
     if removed:
         shown = ", ".join(f"{c} {i}" for c, i in removed[:10])
         raise ManifestError(f"{len(removed)} image(s) are 'removed' in the manifest but listed in folds: {shown}", path)
-    dup = frame.duplicated(["class", "id", "fold"])
-    if dup.any():
-        r = frame[dup].iloc[0]
-        raise ManifestError(f"image {r['class']} {r['id']} is listed twice in fold {r['fold']}", path)
-    kept = {r.key for r in manifest.kept()}
-    for f, grp in frame.groupby("fold"):
-        missing = kept - set(zip(grp["class"], grp["id"]))
-        if missing:
-            c, i = sorted(missing, key=lambda k: record_sort_key(*k))[0]
-            raise ManifestError(f"fold {f} does not list {len(missing)} kept image(s), first {c} {i}", path)
-    tests = frame[frame["split"] == "test"]
-    n_test = tests.groupby(["class", "id"]).size()
-    twice = n_test[n_test > 1]
-    if len(twice):
-        (c, i), n = next(iter(twice.items()))
-        raise ManifestError(f"image {c} {i} is a test image in {n} folds (expected exactly one)", path)
-    never = kept - set(zip(tests["class"], tests["id"]))
-    if never:
-        c, i = sorted(never, key=lambda k: record_sort_key(*k))[0]
-        raise ManifestError(f"{len(never)} kept image(s) are in no test fold, first {c} {i}", path)
-    return frame
+    return check_fold_table(frame, [r.key for r in manifest.kept()], path, units_of(manifest))
 
 
 def read_folds(path: str | Path, manifest: Manifest | str | Path | None = None) -> Folds:

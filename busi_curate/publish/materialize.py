@@ -40,7 +40,7 @@ import pandas as pd
 from busi_curate import __version__
 from busi_curate.data.imageio import read_gray, read_mask_union
 from busi_curate.errors import ManifestError
-from busi_curate.fileio import file_sha256, pixel_sha256, write_csv, write_json
+from busi_curate.fileio import file_sha256, pixel_sha256, sweep_leftovers, write_csv, write_json
 from busi_curate.publish.manifest import FOLDS_CSV, Folds, Manifest, read_folds
 from busi_curate.publish.verify import require_match
 
@@ -114,6 +114,7 @@ def materialize(
     split_of = _splits(folds)
 
     out.parent.mkdir(parents=True, exist_ok=True)
+    sweep_leftovers(out.parent, staging_of=out.name, tmp_files=False)  # staging folders a killed materialize left
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent))
     try:
         write_csv(tmp / "mapping.csv", pd.DataFrame(_write_pngs(tmp, rows, root, settings.size, split_of)))
@@ -125,8 +126,10 @@ def materialize(
         meta["format"] = settings.format
         write_json(tmp / SIDECAR, meta)
         _swap_into_place(tmp, out)
-    except BaseException:
+    except BaseException as exc:
         shutil.rmtree(tmp, ignore_errors=True)
+        if isinstance(exc, OSError) and exc.filename is None:
+            exc.filename = str(out)  # a failed write names no file: name the output
         raise
     return meta
 

@@ -21,7 +21,7 @@ import numpy as np
 from busi_curate.data.dataset import IMAGE_SUFFIXES, record_sort_key
 from busi_curate.data.imageio import read_gray, read_mask
 from busi_curate.errors import DatasetError, ManifestError
-from busi_curate.fileio import file_sha256, pixel_sha256
+from busi_curate.fileio import check_inside, file_sha256, pixel_sha256
 from busi_curate.publish.manifest import Manifest, ManifestRow
 
 OK_STATUSES = ("ok", "ok-reencoded")
@@ -108,6 +108,8 @@ def resolve_data_root(manifest: Manifest, data_dir: str | Path) -> Path:
 def _check_row(row: ManifestRow, root: Path) -> list[FileCheck]:
     out: list[FileCheck] = []
     img_path = root / row.image
+    for p in (img_path, *(root / m for m in row.masks)):
+        check_inside(p, root)  # a link out of the data folder is refused (the one rule of every reader)
     if not img_path.is_file():
         out.append(FileCheck("image", row.cls, row.id, row.image, "missing", "file not found"))
     else:

@@ -6,9 +6,11 @@ page's logic is :class:`~busi_curate.review.server.ReviewApp`; this module only 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import secrets
+import socket
 import sys
 import threading
 from http import HTTPStatus
@@ -50,6 +52,16 @@ class Refused(CurateError):
 #: Idle-connection timeout and the most connections served at once (one reviewer needs a handful).
 SOCKET_TIMEOUT_S = 30
 MAX_CONNECTIONS = 32
+#: The most seconds one request may take from its first byte to the reply (a slow drip of bytes, each within
+#: :data:`SOCKET_TIMEOUT_S`, cannot hold a connection slot for longer).
+REQUEST_TIME_LIMIT_S = 60
+#: Errors of a client that went away: not the server's fault, never a traceback.
+CLIENT_GONE = (ConnectionError, TimeoutError, socket.timeout)
+
+
+def is_json(content_type: str) -> bool:
+    """Whether a Content-Type header names exactly ``application/json`` (parameters such as charset allowed)."""
+    return content_type.split(";", 1)[0].strip().lower() == "application/json"
 
 
 class ReviewHandler(BaseHTTPRequestHandler):
@@ -68,6 +80,23 @@ class ReviewHandler(BaseHTTPRequestHandler):
 
     def _report(self, exc: Exception) -> None:
         sys.stderr.write(f"review server: {exc}\n")
+
+    def _expire(self) -> None:
+        """Close a request that ran past :data:`REQUEST_TIME_LIMIT_S` (unblocks a read waiting on a slow drip)."""
+        self.close_connection = True
+        with contextlib.suppress(OSError):
+            self.connection.shutdown(socket.SHUT_RDWR)
+
+    def handle_one_request(self) -> None:
+        timer = threading.Timer(REQUEST_TIME_LIMIT_S, self._expire)
+        timer.name, timer.daemon = "review-request-limit", True
+        timer.start()
+        try:
+            super().handle_one_request()
+        except CLIENT_GONE:
+            self.close_connection = True
+        finally:
+            timer.cancel()
 
     def _send(self, status: int, body: bytes, ctype: str, extra: dict[str, str] | None = None) -> None:
         self.send_response(status)
@@ -116,7 +145,7 @@ class ReviewHandler(BaseHTTPRequestHandler):
                 except Refused:
                     return self._error(403, "forbidden")
                 return self._send(200, data, "image/png", {"Cache-Control": "private, max-age=3600"})
-        except (BrokenPipeError, ConnectionResetError):
+        except CLIENT_GONE:
             return None
         except CurateError as exc:  # e.g. an image that no longer decodes: say so on the page and the console
             self._report(exc)
@@ -136,7 +165,7 @@ class ReviewHandler(BaseHTTPRequestHandler):
             return self._error(403, "forbidden origin")
         if not secrets.compare_digest(self.headers.get("X-Review-Token", ""), self.app.token):
             return self._error(403, "missing or wrong session token")
-        if not self.headers.get("Content-Type", "").startswith("application/json"):
+        if not is_json(self.headers.get("Content-Type", "")):
             return self._error(415, "expected application/json")
         try:
             length = int(self.headers.get("Content-Length", "0"))
@@ -175,6 +204,12 @@ class BoundedServer(ThreadingHTTPServer):
             self.shutdown_request(request)
             return
         super().process_request(request, client_address)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that went away is not an error of the server: no traceback (others keep the default)."""
+        if isinstance(sys.exc_info()[1], CLIENT_GONE):
+            return
+        super().handle_error(request, client_address)
 
     def process_request_thread(self, request: Any, client_address: Any) -> None:
         try:

@@ -14,6 +14,7 @@ decision.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import os
@@ -28,7 +29,7 @@ from typing import Literal, cast, get_args
 
 from busi_curate.data.ids import CLASS_RE, Key, check_id
 from busi_curate.errors import JournalError
-from busi_curate.fileio import open_append, open_nofollow, refuse_link
+from busi_curate.fileio import fsync_dir, open_nofollow, refuse_link
 
 JOURNAL_COLUMNS = [
     "reference_class",
@@ -115,6 +116,13 @@ class Decision:
             raise ValueError("an image cannot be compared with itself")
 
 
+def _last_byte(path: Path) -> bytes:
+    fd = open_nofollow(path, os.O_RDONLY)
+    with os.fdopen(fd, "rb") as fh:
+        fh.seek(-1, os.SEEK_END)
+        return fh.read(1)
+
+
 def now() -> str:
     """Current time, ISO 8601 UTC to the second."""
     return datetime.now(timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
@@ -131,31 +139,46 @@ class Journal:
 
     def __init__(self, path: str | Path) -> None:
         self.path = refuse_link(Path(path))
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        new = not self.path.exists() or self.path.stat().st_size == 0
-        if not new:
-            fd = open_nofollow(self.path, os.O_RDONLY)
-            with os.fdopen(fd, "rb") as fh:
-                fh.seek(-1, os.SEEK_END)
-                last = fh.read(1)
-            if last != b"\n":  # a line cut by a crash: end it, so it stays one (skipped) line
-                with open_append(self.path, encoding="utf-8", newline="") as fh:
-                    fh.write("\n")
-                    fh.flush()
-                    os.fsync(fh.fileno())
-        self._fh = open_append(self.path, encoding="utf-8", newline="")
-        if new:
-            self._write(",".join(JOURNAL_COLUMNS) + "\n")
-            dfd = os.open(self.path.parent, os.O_RDONLY)
-            try:
-                os.fsync(dfd)
-            finally:
-                os.close(dfd)
+        self._fd = -1
+        self._broken = ""
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._fd = open_nofollow(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
+        except OSError as exc:
+            raise JournalError(f"cannot open the journal for writing ({exc.strerror or exc})", self.path) from None
+        try:
+            if os.fstat(self._fd).st_size == 0:
+                self._write(",".join(JOURNAL_COLUMNS) + "\n")
+                with contextlib.suppress(OSError):
+                    fsync_dir(self.path.parent)
+            elif _last_byte(self.path) != b"\n":  # a line cut by a crash: end it, so it stays one (skipped) line
+                self._write("\n")
+        except BaseException:
+            self.close()
+            raise
 
     def _write(self, text: str) -> None:
-        self._fh.write(text)
-        self._fh.flush()
-        os.fsync(self._fh.fileno())
+        """Append ``text`` whole or not at all: unbuffered writes, fsync; on any error the file is cut back
+        to its size before (so a line the caller was told failed never reaches the file) and
+        :class:`JournalError` is raised."""
+        if self._broken:
+            raise JournalError(self._broken, self.path)
+        data = memoryview(text.encode("utf-8"))
+        size = os.fstat(self._fd).st_size
+        try:
+            while data:
+                data = data[os.write(self._fd, data) :]
+            os.fsync(self._fd)
+        except OSError as exc:
+            why = exc.strerror or str(exc)
+            try:
+                os.ftruncate(self._fd, size)
+                os.fsync(self._fd)
+            except OSError:
+                self._broken = (
+                    f"a failed write ({why}) could not be taken back; stop the review and check the journal's last line"
+                )
+            raise JournalError(f"could not save to the journal ({why}); nothing was written", self.path) from None
 
     def append(self, decision: Decision) -> Decision:
         """Validate, stamp the time if empty, write, fsync. Returns the decision as written."""
@@ -170,7 +193,9 @@ class Journal:
             self.append(d)
 
     def close(self) -> None:
-        self._fh.close()
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
 
     def __enter__(self) -> Journal:
         return self
@@ -198,13 +223,18 @@ def read_journal(path: str | Path, known: set[Key] | None = None) -> list[Decisi
         raise JournalError("not a regular file (a journal is never read through a link)", path)
     # split on "\n" only: str.splitlines would also break inside ids or names at U+2028, U+0085, \x1c...
     text = path.read_bytes().decode("utf-8", errors="replace")
+    # CR LF (Windows) and CR alone (old Excel exports) end lines too; no valid field holds a CR
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
     if not text.strip():
         return []
     lines = [ln + "\n" for ln in text.split("\n")]
     lines[-1] = lines[-1][:-1]
     if lines[-1] == "":
         lines.pop()
-    header = next(csv.reader([lines[0]]))
+    try:
+        header = next(csv.reader([lines[0]]))
+    except csv.Error as exc:
+        raise JournalError(f"cannot parse the header line ({exc})", path) from None
     if header != JOURNAL_COLUMNS:
         raise JournalError(f"not a decisions journal: header is {header}, expected {JOURNAL_COLUMNS}", path)
     out: list[Decision] = []

@@ -503,9 +503,12 @@ class ReviewApp:
         from PIL import Image
 
         from busi_curate.data.imageio import read_gray, read_mask_union
+        from busi_curate.fileio import pixel_sha256
 
         path = self.media_path(row)
         gray = read_gray(path)
+        if pixel_sha256(gray) != self.scan.index.at[row, "pixel_sha256"]:  # replaced while the page runs
+            raise Refused("refused: the image changed since the scan (scan again)", path)
         h, w = gray.shape
         limit = {"mask": self.display_size, "img": self.display_size, "thumb": THUMB_SIZE}.get(kind)
         s = min(1.0, limit / max(h, w)) if limit else 1.0

@@ -162,14 +162,24 @@ def review_lock(scan_dir: str | Path) -> Iterator[None]:
     from busi_curate.fileio import open_nofollow
 
     path = Path(scan_dir) / LOCK_NAME
-    fd = open_nofollow(path, os.O_RDWR | os.O_CREAT, 0o644)
+    existed = path.exists() or path.is_symlink()
+    try:
+        fd = open_nofollow(path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:
+        raise JournalError(f"cannot create the review lock ({exc.strerror or exc})", path) from None
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             raise JournalError("another review is writing this scan's journal (stop it first)", path) from None
-        os.ftruncate(fd, 0)
-        os.write(fd, f"{os.getpid()}\n".encode())
+        try:
+            os.ftruncate(fd, 0)
+            os.write(fd, f"{os.getpid()}\n".encode())
+        except OSError as exc:
+            if not existed:  # leave no empty lock file behind
+                with contextlib.suppress(OSError):
+                    os.unlink(path)
+            raise JournalError(f"cannot write the review lock ({exc.strerror or exc})", path) from None
         yield
     finally:
         os.close(fd)

@@ -308,8 +308,10 @@ def read_scanned(path: str | Path, pixel_sha256: str | None) -> np.ndarray:
 
 
 def checked_image(scan: ScanResult, row: int) -> np.ndarray:
-    """:func:`read_scanned` for row ``row`` of ``scan``."""
-    return read_scanned(scan.image_path(row), str(scan.index.at[row, "pixel_sha256"]))
+    """:func:`read_scanned` for row ``row`` of ``scan`` (a link out of the data folder is refused)."""
+    from busi_curate.fileio import check_inside
+
+    return read_scanned(check_inside(scan.image_path(row), scan.data_dir), str(scan.index.at[row, "pixel_sha256"]))
 
 
 def check_scan_images(scan: ScanResult) -> None:
