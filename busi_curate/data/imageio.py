@@ -50,18 +50,44 @@ def _open(path: Path) -> Image.Image:
     return img
 
 
-def read_gray(path: str | Path) -> np.ndarray:
-    """Read any PNG/JPEG/... as ``(H, W) uint8`` grayscale.
+def read_full_depth(path: str | Path) -> np.ndarray:
+    """Stored pixels at their full depth: ``(H, W)`` uint8 or uint16 (16-bit PNG/TIFF, DICOM), or ``(H, W, 3)``.
 
-    8-bit modes go through Pillow's ``convert("L")`` (ITU-R 601-2 luma, which is the
-    identity when R = G = B); 16-bit grayscale is reduced to its top 8 bits.
+    DICOM files (and frames ``file.dcm#n``) need the ``[dicom]`` extra.
     """
-    path = Path(path)
-    img = _open(path)
+    from busi_curate.data.dicom import is_dicom, read_frame, split_frame
+
+    base, frame = split_frame(path)
+    if frame is not None or is_dicom(base):
+        return read_frame(base, frame)[0]
+    img = _open(base)
+    if img.mode in ("I;16", "I;16B", "I;16L", "I"):
+        return np.asarray(img, dtype=np.int64).clip(0, 65535).astype(np.uint16)
+    return np.asarray(img).copy()
+
+
+def read_gray(path: str | Path) -> np.ndarray:
+    """Read any PNG/JPEG/DICOM/... as ``(H, W) uint8`` grayscale: the one view every stage scores and shows.
+
+    8-bit modes go through Pillow's ``convert("L")`` (ITU-R 601-2 luma, which is the identity when
+    R = G = B). 16-bit grayscale is read at full depth and windowed by the min-max of its values
+    (a 32-bit ``I`` image whose values fit in 8 bits is taken as is). DICOM (``file.dcm`` or one frame
+    ``file.dcm#n`` of a multi-frame file) follows :func:`busi_curate.data.dicom.window_to_uint8`.
+    """
+    from busi_curate.data.dicom import is_dicom, read_dicom_gray, split_frame
+
+    base, frame = split_frame(path)
+    if frame is not None or is_dicom(base):
+        return read_dicom_gray(base, frame)
+    img = _open(base)
     if img.mode in ("I;16", "I;16B", "I;16L", "I"):
         arr = np.asarray(img, dtype=np.int64)
-        top = 65535 if img.mode.startswith("I;16") or arr.max(initial=0) > 255 else 255
-        return (arr * 255 // max(top, 1)).astype(np.uint8)
+        if not img.mode.startswith("I;16") and arr.max(initial=0) <= 255 and arr.min(initial=0) >= 0:
+            return arr.astype(np.uint8)
+        lo, hi = int(arr.min(initial=0)), int(arr.max(initial=0))
+        if hi <= lo:
+            return np.zeros(arr.shape, np.uint8)
+        return ((arr - lo) * 255 // (hi - lo)).astype(np.uint8)
     if img.mode in _ALPHA_MODES:
         img = img.convert(_ALPHA_MODES[img.mode])
     if img.mode != "L":
