@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import shlex
 from dataclasses import asdict
 from pathlib import Path
@@ -21,7 +20,7 @@ import pandas as pd
 from busi_curate import __version__
 from busi_curate.defaults import JOURNAL_NAME
 from busi_curate.errors import JournalError
-from busi_curate.fileio import bytes_sha256, file_sha256, write_bytes, write_csv, write_json, write_text
+from busi_curate.fileio import bytes_sha256, file_sha256, portable_path, write_bytes, write_csv, write_json, write_text
 from busi_curate.findings.compute import Findings, compute_findings, journal_summary
 from busi_curate.findings.content import build_blocks
 from busi_curate.findings.figures import group_strip, plot_ssim_hist
@@ -102,15 +101,9 @@ def make_report(
 
 
 def shell_path(p: str | Path, cwd: Path | None = None) -> str:
-    """``p`` for a command line: relative to ``cwd`` (default: the working folder) when under it, else
-    absolute; quoted for a POSIX shell."""
-    here = (cwd or Path.cwd()).resolve()
-    full = Path(os.path.abspath(p))
-    try:
-        text = full.relative_to(here).as_posix() or "."
-    except ValueError:
-        text = full.as_posix()
-    return shlex.quote(text)
+    """``p`` for a command line: relative to ``cwd`` (default: the working folder; ``..`` where needed, so
+    no user's absolute path lands in a shared report), quoted for a POSIX shell."""
+    return shlex.quote(portable_path(p, cwd or Path.cwd()) or ".")
 
 
 def reproduce_commands(scan: ScanResult, decisions_path: Path, out: Path, settings: ReportSettings) -> list[str]:
@@ -143,7 +136,8 @@ def _scan_meta(scan: ScanResult, decisions_path: Path, out: Path, settings: Repo
     s = scan.meta.get("settings", {})
     return {
         "dataset": scan.meta.get("dataset", "?"),
-        "data_dir": scan.meta.get("data_dir", "?"),
+        "data_dir": portable_path(scan.data_dir, out) if "data_dir" in scan.meta else "?",  # no user's absolute path
+        "scan_dir": portable_path(scan.dir, out),
         "n_images": scan.n,
         "scan_size": s.get("size", "?"),
         "scan_mode": s.get("mode", "?"),
@@ -174,7 +168,7 @@ def _sidecar(
             "version": __version__,
             "settings": asdict(settings),
             "scan": {
-                "dir": str(scan.dir),
+                "dir": meta["scan_dir"],
                 "scan_json_sha256": file_sha256(scan.dir / "scan.json"),
                 "files": scan.meta.get("files", {}),
                 "dataset": meta["dataset"],

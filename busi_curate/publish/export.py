@@ -193,7 +193,7 @@ def export_manifest(
     # folds: kept members of one group, and kept images joined by an unmerged 'same' decision, stay together
     kept = [r for r in rows if r.kept]
     links = _fold_links({r.key for r in kept}, list(decisions) + extra, grades)
-    units = fold_units([r.key for r in kept], [r.group for r in kept], links)
+    units = fold_units([r.key for r in kept], [r.group for r in kept], links, [r.patient for r in kept])
     try:
         folds = make_folds([r.key for r in kept], [r.cls for r in kept], units, settings.folds)
     except ManifestError as exc:
