@@ -22,8 +22,8 @@ PATIENT_LEAKAGE_COLUMNS = ("fold", "patient", "test_images", "train_images", "tr
 
 
 def path_column(frame: pd.DataFrame) -> str | None:
-    """The column naming images by path, when the split has no ``class, id``."""
-    if {"class", "id"} <= set(frame.columns):
+    """The column naming images by path, when the split has no ``class, id`` (or left them empty)."""
+    if {"class", "id"} <= set(frame.columns) and (frame["class"].astype(str) != "").any():
         return None
     return next((c for c in PATH_COLUMNS if c in frame.columns), None)
 

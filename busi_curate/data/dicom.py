@@ -6,8 +6,8 @@ scan, the review and every figure use (:func:`window_to_uint8`, documented in do
 
 1. the Modality LUT (Rescale Slope / Intercept) when the file has one;
 2. the file's first VOI window (Window Center / Width, the linear function of DICOM PS3.3 C.11.2.1.2) when
-   present, else its VOI LUT Sequence (pydicom's ``apply_voi_lut``, then the LUT's output range), else the
-   min-max of the frame's own values;
+   present, else its VOI LUT Sequence (pydicom's ``apply_voi_lut``, then the LUT's output range), else 8-bit
+   data as stored and deeper data (10-16 bits) by the min-max of the frame's own values;
 3. MONOCHROME1 is inverted (0 is white there); RGB and YBR are converted to RGB, then to gray with
    Pillow's ITU-R 601-2 luma, as every other colour image here.
 """
@@ -158,6 +158,8 @@ def window_to_uint8(arr: np.ndarray, ds: Any) -> np.ndarray:
         lut = ds.VOILUTSequence[0]
         bits = int(lut.LUTDescriptor[2])
         gray = _scale(np.asarray(apply_voi_lut(arr, ds), dtype=np.float64), 0.0, float(2**bits - 1))
+    elif int(getattr(ds, "BitsStored", 8) or 8) <= 8 and slope == 1 and intercept == 0:
+        gray = np.clip(values, 0, 255).astype(np.uint8)  # 8-bit data: taken as stored, as an 8-bit PNG is
     else:
         gray = _minmax(values)
     if str(getattr(ds, "PhotometricInterpretation", "")).upper() == "MONOCHROME1":

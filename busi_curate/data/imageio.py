@@ -82,9 +82,9 @@ def read_gray(path: str | Path) -> np.ndarray:
     img = _open(base)
     if img.mode in ("I;16", "I;16B", "I;16L", "I"):
         arr = np.asarray(img, dtype=np.int64)
-        if not img.mode.startswith("I;16") and arr.max(initial=0) <= 255 and arr.min(initial=0) >= 0:
+        lo, hi = (int(arr.min()), int(arr.max())) if arr.size else (0, 0)
+        if not img.mode.startswith("I;16") and hi <= 255 and lo >= 0:
             return arr.astype(np.uint8)
-        lo, hi = int(arr.min(initial=0)), int(arr.max(initial=0))
         if hi <= lo:
             return np.zeros(arr.shape, np.uint8)
         return ((arr - lo) * 255 // (hi - lo)).astype(np.uint8)

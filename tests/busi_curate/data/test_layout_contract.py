@@ -384,6 +384,12 @@ def _identity(root: Path) -> list[tuple[object, ...]]:
     return [(r.key, r.pixel_sha256, r.mask_pixel_sha256, r.masks, r.width, r.height) for r in ds.records]
 
 
+def test_the_cli_offers_every_layout() -> None:
+    from busi_curate.defaults import LAYOUT_NAMES
+
+    assert set(LAYOUT_NAMES) == set(LAYOUTS)
+
+
 def test_every_layout_has_a_writer() -> None:
     assert set(WRITERS) == set(LAYOUTS)
     assert all(w.layout == name for name, w in WRITERS.items())
