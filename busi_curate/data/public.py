@@ -10,8 +10,9 @@
 * ``breast`` -- BrEaST-Lesions_USG (Pawlowska et al., Scientific Data 2024; TCIA 10.7937/9WKK-Q141):
   ``case<NNN>.png`` images with ``case<NNN>_tumor.png`` masks (other ``case<NNN>_*.png`` masks, of other
   findings, are not tumour masks), and the clinical spreadsheet (``.xlsx`` needs openpyxl, or a ``.csv``
-  export of it) with ``Image_filename`` (or ``CaseID``) and ``Classification`` (benign / malignant /
-  normal). One scan per patient: the case is the patient.
+  export of it) with ``Image_filename`` (or ``CaseID``), ``Mask_tumor_filename`` (optional: the tumour masks
+  are also found by name) and ``Classification`` (benign / malignant / normal). One scan per patient:
+  the case is the patient.
 """
 
 from __future__ import annotations
@@ -214,7 +215,12 @@ def find_breast(root: Path, classes: Sequence[str], problems: Problems) -> list[
             problems.append((image, f"image of {table.name} line {n} does not exist"))
             continue
         stem = image.stem
-        masks = tuple(sorted(images.glob(f"{stem}_tumor*.png")))
+        named = [m.strip() for m in str(row.get("Mask_tumor_filename", "")).split(";") if m.strip()]
+        missing = [m for m in named if not (images / m).is_file()]
+        if missing:
+            problems.append((image, f"its tumour mask {missing[0]!r} ({table.name} line {n}) does not exist"))
+            continue
+        masks = tuple(sorted({images / m for m in named} | set(images.glob(f"{stem}_tumor*.png"))))
         out.append(_entry(cls, stem, image, masks, stem))
         lines.append(n)
     return unique(out, lines, table, problems)

@@ -332,15 +332,19 @@ class BreastWriter(LayoutWriter):
             _save(self.image_path(root, item), item.image)
             for p, m in zip(self.mask_paths(root, item), item.masks):
                 _save(p, m)
-        self._table(root, [(self.key(i)[1] + ".png", i.cls.capitalize()) for i in items])
+        # the first tumour mask is named in the table (as the published sheet does), a second one found by name
+        rows = [
+            (f"{self.key(i)[1]}.png", i.cls, self.mask_paths(root, i)[0].name if i.union.any() else "") for i in items
+        ]
+        self._table(root, rows)
         return root
 
-    def _table(self, root: Path, rows: list[tuple[str, str]], mode: str = "w") -> None:
+    def _table(self, root: Path, rows: list[tuple[str, str, str]], mode: str = "w") -> None:
         with open(root / "BrEaST-Lesions-USG-clinical-data.csv", mode, newline="", encoding="utf-8") as fh:
             w = csv.writer(fh)
             if mode == "w":
-                w.writerow(["CaseID", "Image_filename", "Classification"])
-            w.writerows([(r[0][4:7], *r) for r in rows])
+                w.writerow(["CaseID", "Image_filename", "Mask_tumor_filename", "Classification"])
+            w.writerows([(r[0][4:7], r[0], r[2], r[1]) for r in rows])
 
     def image_path(self, root: Path, item: Item) -> Path:
         return root / self.folder / f"{self.key(item)[1]}.png"
@@ -359,11 +363,11 @@ class BreastWriter(LayoutWriter):
 
     def break_unknown_class(self, root: Path) -> list[str]:
         _save(root / self.folder / "case099.png", _image(9, 40, 48))
-        self._table(root, [("case099.png", "Cyst")], mode="a")
+        self._table(root, [("case099.png", "Cyst", "")], mode="a")
         return [f"{root / 'BrEaST-Lesions-USG-clinical-data.csv'}:{len(ITEMS) + 2}"]
 
     def break_colliding_ids(self, root: Path) -> list[str]:
-        self._table(root, [("case101.png", "Benign")], mode="a")
+        self._table(root, [("case101.png", "benign", "")], mode="a")
         return [str(root / "BrEaST-Lesions-USG-clinical-data.csv"), f"lines 2, {len(ITEMS) + 2}"]
 
 
