@@ -149,7 +149,8 @@ def build_rows(records: Sequence[ImageRecord], groups: Sequence[Group], policy: 
 
 
 def _counts(rows: Sequence[ManifestRow], kept_only: bool) -> dict[str, int]:
-    out = dict.fromkeys(sorted({r.cls for r in rows} | set(CLASSES)), 0)
+    present = {r.cls for r in rows}  # BUSI's three classes always (zeros included); unlabelled data only its own
+    out = dict.fromkeys(sorted(present | (set(CLASSES) if present & set(CLASSES) else set())), 0)
     for r in rows:
         if r.kept or not kept_only:
             out[r.cls] += 1
