@@ -57,6 +57,7 @@ def test_a_plain_folder_from_the_command_line(plain_folder: Path, tmp_path: Path
     assert run_cli(["export", str(scan), "--out", str(manifest)]) == 0
     m = bc.read_manifest(manifest / "manifest.csv")
     assert len(m.kept()) == 8 and all(not r.masks for r in m.rows)
+    assert run_cli(["verify", str(manifest / "manifest.csv"), str(plain_folder)]) == 0
     # a split kept as file paths (relative to the data folder), leaking one copy
     split = tmp_path / "split.csv"
     rows = [(r.image, "test" if r.id in ("copies+again", "site B+scan 9") else "train") for r in m.rows]
@@ -106,6 +107,7 @@ def test_a_folder_of_multi_frame_dicom(tmp_path: Path) -> None:
     assert run_cli(["export", str(scan), "--out", str(manifest), "--k", "2"]) == 0
     m = bc.read_manifest(manifest / "manifest.csv")
     assert {r.patient for r in m.rows} == {"PT1", "PT2", "PT3", "PT4"}
+    assert run_cli(["verify", str(manifest / "manifest.csv"), str(data)]) == 0  # frames verify as images
     folds = pd.read_csv(manifest / "folds.csv", dtype=str).merge(
         pd.DataFrame([(r.id, r.patient) for r in m.kept()], columns=["id", "patient"])
     )
