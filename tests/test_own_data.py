@@ -3,6 +3,7 @@ curated from the command line (scan, automatic review, report, export, audit) an
 
 from __future__ import annotations
 
+import importlib.util
 import shutil
 from pathlib import Path
 
@@ -121,3 +122,25 @@ def test_a_folder_of_multi_frame_dicom(tmp_path: Path) -> None:
     patients = pd.read_csv(audit / "patient_leakage.csv", dtype=str)
     assert code == 1 and set(patients["patient"]) == {"PT1", "PT2"}  # PT3, PT4: all their images in training
     assert "2 of 2 test patients also have images in training" in (audit / "leakage.md").read_text()
+
+
+def test_the_review_page_serves_a_plain_folder_and_dicom_frames(plain_folder: Path, tmp_path: Path) -> None:
+    """The page's state, a pair's detail and every picture kind work without classes, masks, or with frames."""
+    from busi_curate.review.server import ReviewApp
+    from busi_curate.review.session import open_walk
+    from busi_curate.scan.run import ScanSettings, run_scan
+
+    data = tmp_path / "data"
+    shutil.copytree(plain_folder, data)
+    if importlib.util.find_spec("pydicom") is not None:
+        from dicom_fixtures import write_dicom
+
+        write_dicom(data / "cine.dcm", np.stack([_frame(50), _frame(51)]), patient="PT9")
+    scan = run_scan(data, tmp_path / "scan", ScanSettings(size=64))
+    app = ReviewApp(scan, open_walk(scan, []), lambda d: None, "tester")
+    state = app.state()
+    assert state["question"] is not None  # nothing decided yet: the first pair is asked
+    assert app.pair_info(0, 1) is not None
+    for row in range(scan.n):
+        for kind in ("img", "mask", "thumb", "full", "fullmask"):
+            assert app.png(kind, row).startswith(b"\x89PNG")

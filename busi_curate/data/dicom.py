@@ -116,11 +116,11 @@ def read_frame(path: str | Path, frame: int | None = None) -> tuple[np.ndarray, 
     pydicom = _pydicom()
     path = Path(path)
     try:
-        ds = pydicom.dcmread(path)
+        ds = pydicom.dcmread(path, stop_before_pixels=True)
     except Exception as exc:
         raise DatasetError(f"cannot read the DICOM file ({exc})", path) from exc
-    if "PixelData" not in ds:
-        raise DatasetError("DICOM file holds no pixel data", path)
+    if "Rows" not in ds or "Columns" not in ds:
+        raise DatasetError("DICOM file holds no image (no Rows/Columns)", path)
     _check_size(ds, path)
     frames = int(getattr(ds, "NumberOfFrames", 1) or 1)
     if frame is None and frames > 1:
@@ -128,12 +128,12 @@ def read_frame(path: str | Path, frame: int | None = None) -> tuple[np.ndarray, 
     index = (frame or 1) - 1
     if not 0 <= index < frames:
         raise DatasetError(f"frame {frame} out of range (the file has {frames})", path)
-    try:
-        arr = ds.pixel_array  # YBR is converted to RGB by pydicom
+    from pydicom.pixels import pixel_array
+
+    try:  # one frame only, not the whole cine; YBR is converted to RGB by pydicom
+        arr = pixel_array(str(path), index=index if frames > 1 else None)
     except Exception as exc:
         raise DatasetError(f"cannot decode the DICOM pixel data ({exc})", path) from exc
-    if frames > 1:
-        arr = arr[index]
     return np.asarray(arr), ds
 
 
