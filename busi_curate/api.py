@@ -42,10 +42,9 @@ class DuplicateGroups(pd.DataFrame):
         """An HTML gallery: one row of thumbnails per group (evidence on hover), then the table."""
         return gallery_html(self) + (super()._repr_html_() or "")
 
-    def plot(self, *args: Any, **kwargs: Any) -> Any:  # noqa: D102 (pandas' plot, unless asked for the grid)
-        if kwargs.pop("kind", None) == "groups":
-            return plot_duplicates(self, **kwargs)
-        return super().plot(*args, **kwargs)
+    def grid(self, max_groups: int = 12, size: float = 1.8) -> Any:
+        """The groups as a matplotlib figure (:func:`plot_duplicates`)."""
+        return plot_duplicates(self, max_groups=max_groups, size=size)
 
 
 def _open_scan(
@@ -165,7 +164,12 @@ def _png_uri(arr: np.ndarray) -> str:
 
 
 def gallery_html(frame: pd.DataFrame, max_groups: int = 50, height: int = 96) -> str:
-    """One row of thumbnails per group (at most ``max_groups``), class and id under each, evidence on hover."""
+    """One row of thumbnails per group (at most ``max_groups``), class and id under each, evidence on hover.
+
+    Empty for a selection that lost the columns the pictures need (``dups[["group", "id"]]`` shows as a table).
+    """
+    if not {"group", "size", "grade", "class", "id", "image", "evidence", "class_conflict"} <= set(frame.columns):
+        return ""
     root = Path(frame.attrs.get("data_dir", "."))
     parts = [f"<div><b>{frame['group'].nunique() if len(frame) else 0} duplicate group(s), {len(frame)} images</b>"]
     if frame.attrs.get("questions_left"):

@@ -80,6 +80,8 @@ def test_a_plain_folder_in_one_python_call(plain_folder: Path, tmp_path: Path) -
     assert html.count("<img src='data:image/png;base64,") == 4 and "group 2" in html and "<table" in html
     fig = bc.plot_duplicates(dups)
     assert len([ax for ax in fig.axes if ax.images]) == 4
+    assert "<img" not in dups[["group", "id"]]._repr_html_()  # a selection without the pictures' columns: a table
+    assert len([ax for ax in dups.grid().axes if ax.images]) == 4
     # the lock was released: a second call on the scan folder works and decides nothing new
     again = bc.find_duplicates(tmp_path / "scan")
     assert again.drop(columns="evidence").equals(dups.drop(columns="evidence"))

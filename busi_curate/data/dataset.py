@@ -1,12 +1,13 @@
 """Stage 1 -- load: find a dataset's images and masks, decode them, identify them by pixel content.
 
-Two layouts are registered (:data:`LAYOUTS`):
+Two layouts are defined here (:data:`LAYOUTS`; :mod:`.layouts` adds ``folder`` -- any tree of images, DICOM
+included -- and :mod:`.public` BUS-BRA, BUS-UCLM and BrEaST):
 
 * ``busi``: ``Dataset_BUSI_with_GT/{benign,malignant,normal}/<class> (<id>).png`` with masks
   ``<class> (<id>)_mask.png``, ``_mask_1.png``, ... (the folder given may be the one holding
   ``Dataset_BUSI_with_GT`` or that folder itself).
 * ``generic``: ``images/``, ``masks/`` and ``labels.csv`` (columns ``image, class`` and optionally
-  ``id`` and ``masks``; see the README).
+  ``id``, ``masks`` and ``patient``; see the README).
 """
 
 from __future__ import annotations
