@@ -111,6 +111,8 @@ def test_a_folder_of_multi_frame_dicom(tmp_path: Path) -> None:
     m = bc.read_manifest(manifest / "manifest.csv")
     assert {r.patient for r in m.rows} == {"PT1", "PT2", "PT3", "PT4"}
     assert run_cli(["verify", str(manifest / "manifest.csv"), str(data)]) == 0  # frames verify as images
+    test0 = bc.load_split(manifest / "manifest.csv", manifest / "folds.csv", data, fold=0, split="test")
+    assert test0["patient"].nunique() >= 1 and all(Path(p.rsplit("#", 1)[0]).is_file() for p in test0["image_path"])
     folds = pd.read_csv(manifest / "folds.csv", dtype=str).merge(
         pd.DataFrame([(r.id, r.patient) for r in m.kept()], columns=["id", "patient"])
     )
