@@ -4,6 +4,7 @@ curated from the command line (scan, automatic review, report, export, audit) an
 from __future__ import annotations
 
 import importlib.util
+import re
 import shutil
 from pathlib import Path
 
@@ -66,6 +67,11 @@ def test_a_plain_folder_from_the_command_line(plain_folder: Path, tmp_path: Path
     code = run_cli(["audit", str(plain_folder), "--split", str(split), "--scan", str(scan), "--out", str(audit)])
     leak = pd.read_csv(audit / "leakage.csv", dtype=str)
     assert code == 1 and set(leak["test_id"]) == {"copies+again"} and set(leak["train_id"]) == {"site A+scan 0"}
+    # the files made to be shared record no absolute path of this machine
+    for shared in ("report/report.json", "report/report.md", "manifest/manifest.json", "audit/audit.json"):
+        text = (tmp_path / shared).read_text(encoding="utf-8")
+        for absolute in (tmp_path, plain_folder):  # as an absolute path (a relative "../.." one may pass through)
+            assert not re.search(r"(^|[\s\"'(=:])" + re.escape(str(absolute)), text), (shared, absolute)
 
 
 def test_a_plain_folder_in_one_python_call(plain_folder: Path, tmp_path: Path) -> None:

@@ -143,6 +143,7 @@ def _scan_meta(scan: ScanResult, decisions_path: Path, out: Path, settings: Repo
         "scan_mode": s.get("mode", "?"),
         "pairs_scored": int(scan.meta.get("pairs_scored", 0)),
         "journal_name": decisions_path.name,
+        "journal_path": portable_path(decisions_path, out),
         "journal_sha256": file_sha256(decisions_path),
         "reproduce": reproduce_commands(scan, decisions_path, out, settings),
     }
@@ -176,7 +177,7 @@ def _sidecar(
                 "n_images": scan.n,
                 "settings": scan.meta.get("settings", {}),
             },
-            "decisions": {"path": str(decisions_path), "sha256": meta["journal_sha256"], **f.journal},
+            "decisions": {"path": meta["journal_path"], "sha256": meta["journal_sha256"], **f.journal},
             "grades_merged": list(merged_grades(settings.include_adjacent)),
             "counts": {
                 **f.counts,
