@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from busi_curate.data.dicom import split_frame
 from busi_curate.data.ids import check_id
 from busi_curate.data.imageio import bbox, read_gray, read_mask_union
 from busi_curate.errors import DatasetError
@@ -219,18 +220,20 @@ def find_generic(root: Path, classes: Sequence[str], problems: list[tuple[Path, 
             )
             continue
         img = img_dir / name
-        if not img.is_file():
+        if not split_frame(img)[0].is_file():  # a frame of a multi-frame DICOM file is listed as ``cine.dcm#3``
             problems.append((img, f"image listed in labels.csv line {n} does not exist (or is not a regular file)"))
             continue
-        id_ = (row.get("id") or "").strip() or img.stem
+        base, frame = split_frame(img)
+        id_ = (row.get("id") or "").strip() or (base.stem + (f"+f{frame}" if frame else ""))
         try:
             check_id(id_)
         except ValueError as exc:
             problems.append((where, str(exc)))
             continue
         lines.setdefault((cls, id_), []).append(n)
-        patient = (row.get("patient") or row.get("group") or "").strip()
-        meta = (("patient", patient),) if patient else ()
+        meta = _generic_meta(img, (row.get("patient") or row.get("group") or "").strip(), problems)
+        if meta is None:
+            continue
         if row.get("masks"):
             names = [m.strip() for m in row["masks"].split(";") if m.strip()]
             bad = [m for m in names if not _inside(m)]
@@ -269,6 +272,26 @@ def find_generic(root: Path, classes: Sequence[str], problems: list[tuple[Path, 
                 (mp, f"mask found by stem for {len(es)} images ({claimants}); list each image's masks in labels.csv")
             )
     return [e for e in out if (e.cls, e.id) not in dup and (e.cls, e.id) not in shared]
+
+
+def _generic_meta(img: Path, patient: str, problems: list[tuple[Path, str]]) -> tuple[tuple[str, str], ...] | None:
+    """Group columns of a generic-layout image: a DICOM file's own (patient, study, series, instance, frame),
+    the ``patient`` of labels.csv taking precedence; None (and a problem) for an unreadable DICOM header."""
+    from busi_curate.data.dicom import is_dicom, read_info
+
+    base, frame = split_frame(img)
+    meta: dict[str, str] = {}
+    if is_dicom(base):
+        try:
+            meta = dict(read_info(base).meta)
+        except DatasetError as exc:
+            problems.append((base, exc.message))
+            return None
+        if frame is not None:
+            meta["frame"] = str(frame)
+    if patient:
+        meta["patient"] = patient
+    return tuple(meta.items())
 
 
 def _inside(name: str) -> bool:
@@ -336,8 +359,6 @@ def decode_entry(
     Raises:
         DatasetError: corrupt image or mask, a mask of another size, a tumour image without a mask.
     """
-    from busi_curate.data.dicom import split_frame
-
     gray = read_gray(entry.image)
     if not entry.masks and entry.cls != NORMAL_CLASS and entry.needs_mask:
         raise DatasetError(f"a {entry.cls} image needs at least one mask file, found none", entry.image)

@@ -101,3 +101,21 @@ def test_16_bit_png_is_read_at_full_depth(tmp_path: Path) -> None:
     gray = read_gray(tmp_path / "a.png")
     assert np.array_equal(gray, ((stored.astype(np.int64) - lo) * 255 // (hi - lo)).astype(np.uint8))
     assert gray.max() == 255  # the top 8 bits of 12-bit data would have stopped at 15
+
+
+def test_labels_csv_lists_dicom_files_and_frames_with_their_group_columns(tmp_path: Path) -> None:
+    root = tmp_path / "g"
+    cine = RNG.integers(0, 256, (3, 16, 16), dtype=np.uint8)
+    write_dicom(root / "images" / "cine.dcm", cine, patient="PT1", study="9.9")
+    write_dicom(root / "images" / "still.dcm", cine[0], patient="PT2")
+    (root / "labels.csv").write_text(
+        "image,class,patient\ncine.dcm#1,normal,\ncine.dcm#3,normal,\nstill.dcm,normal,override\n", encoding="utf-8"
+    )
+    recs = load_dataset(root).records
+    assert [(r.id, r.image, r.patient) for r in recs] == [
+        ("cine+f1", "images/cine.dcm#1", "PT1"),
+        ("cine+f3", "images/cine.dcm#3", "PT1"),
+        ("still", "images/still.dcm", "override"),  # labels.csv's patient wins over the file's
+    ]
+    assert dict(recs[1].meta)["frame"] == "3" and dict(recs[1].meta)["study"] == "9.9"
+    assert np.array_equal(read_gray(root / recs[1].image), cine[2])
