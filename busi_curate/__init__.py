@@ -9,7 +9,7 @@ that nothing imports, ``commands`` the command line.
 
 The Python entry points are importable from the package itself (loaded on first use)::
 
-    from busi_curate import load_split, load_dataset, run_scan, read_scan, export_manifest
+    from busi_curate import find_duplicates, load_split, load_dataset, run_scan, read_scan, export_manifest
 """
 
 from __future__ import annotations
@@ -31,6 +31,9 @@ _API = {
     "read_folds": ("publish", "read_folds"),
     "load_split": ("publish", "load_split"),
     "audit_split": ("audit", "audit_split"),
+    "find_duplicates": ("api", "find_duplicates"),
+    "plot_duplicates": ("api", "plot_duplicates"),
+    "DuplicateGroups": ("api", "DuplicateGroups"),
     "CurateError": ("errors", "CurateError"),
     "DatasetError": ("errors", "DatasetError"),
     "ManifestError": ("errors", "ManifestError"),

@@ -12,3 +12,7 @@ SCREEN_THRESHOLD = 0.23
 
 #: File name of the review journal inside a scan folder.
 JOURNAL_NAME = "decisions.csv"
+
+#: Names of the dataset layouts (``busi_curate.data.dataset.LAYOUTS`` registers one finder per name; a contract
+#: test keeps the two equal), for ``--layout`` choices without importing the loader.
+LAYOUT_NAMES: tuple[str, ...] = ("busi", "generic", "folder", "busbra", "busuclm", "breast")

@@ -297,3 +297,17 @@ def pixel_sha256(array: np.ndarray) -> str:
     h = hashlib.sha256(f"{a.shape[0]}x{a.shape[1]}\n".encode())
     h.update(a.tobytes())
     return h.hexdigest()
+
+
+def portable_path(path: str | Path, base: str | Path) -> str:
+    """``path`` relative to ``base`` (POSIX, ``..`` allowed) for files that are shared: no user's absolute path.
+
+    Falls back to the absolute path only where no relative one exists (another drive on Windows).
+    """
+    import os
+
+    target, start = Path(path).resolve(), Path(base).resolve()
+    try:
+        return Path(os.path.relpath(target, start)).as_posix()
+    except ValueError:
+        return target.as_posix()

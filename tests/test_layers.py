@@ -27,6 +27,7 @@ ORDER: dict[str, int] = {
     "publish": 7,
     "findings": 8,
     "audit": 9,
+    "api": 10,
     "studies": 10,
     "commands": 11,
     "cli": 12,

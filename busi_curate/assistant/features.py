@@ -18,9 +18,11 @@ bundle whose checksum, version or settings differ is ignored and rebuilt.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import sys
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -250,12 +252,35 @@ def extract_many(
     methods = mp.get_all_start_methods()
     ctx = mp.get_context("forkserver" if "forkserver" in methods else "spawn")
     out = []
-    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+    with _main_not_rerun(), ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
         for f in pool.map(_extract_path, jobs, chunksize=16):
             out.append(f)
             if progress:
                 progress(1)
     return out
+
+
+@contextlib.contextmanager
+def _main_not_rerun() -> Iterator[None]:
+    """Start the workers without re-running the caller's ``__main__`` in them.
+
+    forkserver and spawn workers import the parent's main script (or ``-m`` module) before their first task;
+    a script or notebook export without an ``if __name__ == "__main__":`` guard would run again in every
+    worker and break the pool (``BrokenProcessPool``). The work done here needs nothing from ``__main__``
+    (it is :func:`_extract_path` of this module), so its path and spec are hidden while workers start.
+    """
+    main = sys.modules.get("__main__")
+    if main is None:
+        yield
+        return
+    saved = {k: main.__dict__.pop(k) for k in ("__file__",) if k in main.__dict__}
+    spec = getattr(main, "__spec__", None)
+    main.__spec__ = None
+    try:
+        yield
+    finally:
+        main.__dict__.update(saved)
+        main.__spec__ = spec
 
 
 # ----------------------------------------------------------------------------------------- cache

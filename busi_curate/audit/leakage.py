@@ -59,31 +59,45 @@ class AuditResult:
     adjacent_only_test: int
     summary: str
     meta: dict[str, Any] = field(default_factory=dict)
+    #: patients with images in a test split and in training (:mod:`.patients`); empty when none or unknown
+    patients: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     def fails(self, fail_on: str) -> bool:
-        """True when a leaking pair has ``fail_on`` or a stronger grade."""
+        """True when a leaking pair has ``fail_on`` or a stronger grade, or a patient is on both sides."""
+        if len(self.patients):
+            return True
         worst = GRADE_ORDER[: GRADE_ORDER.index(fail_on) + 1]
         return bool(self.leakage["grade"].isin(worst).any()) if len(self.leakage) else False
 
 
 def read_split(path: str | Path) -> pd.DataFrame:
-    """A split table with columns ``class, id, split`` and optionally ``fold`` (as text).
+    """A split table with columns ``class, id, split`` -- or ``image`` (or ``path``) and ``split``, the image
+    named by its path -- and optionally ``fold`` (as text).
 
     Raises:
         ManifestError: unreadable file, missing columns, empty, an image listed twice in one fold, no test image.
     """
+    from busi_curate.audit.patients import path_column
+
     path = Path(path)
     try:
         frame = pd.read_csv(path, dtype=str, keep_default_na=False)
     except (OSError, ValueError, UnicodeDecodeError) as exc:
         raise ManifestError(f"cannot read the split file ({exc})", path) from exc
-    missing = [c for c in ("class", "id", "split") if c not in frame.columns]
+    by_path = path_column(frame)
+    names = [by_path] if by_path else ["class", "id"]
+    missing = [c for c in (*names, "split") if c not in frame.columns]
     if missing:
-        raise ManifestError(f"split file needs columns class, id, split (and optionally fold); missing {missing}", path)
+        raise ManifestError(
+            f"split file needs columns class, id, split (or image, split; and optionally fold); missing {missing}",
+            path,
+        )
     if frame.empty:
         raise ManifestError("split file lists no images", path)
     if "fold" not in frame.columns:
         frame["fold"] = ""
+    if by_path:
+        frame["class"], frame["id"] = "", frame[by_path]  # filled from the scan by audit_split
     dup = frame.duplicated(["fold", "class", "id"])
     if dup.any():
         r = frame[dup].iloc[0]
@@ -92,7 +106,7 @@ def read_split(path: str | Path) -> pd.DataFrame:
         )
     if not (frame["split"] == TEST_SPLIT).any():
         raise ManifestError(f"no image has split {TEST_SPLIT!r} (the split that is audited against the others)", path)
-    return frame[["class", "id", "fold", "split"]]
+    return frame[["class", "id", "fold", "split", *([by_path] if by_path else [])]]
 
 
 def relations(decisions: list[Decision]) -> tuple[UnionFind, dict[tuple[tuple[str, str], tuple[str, str]], Decision]]:
@@ -109,7 +123,11 @@ def relations(decisions: list[Decision]) -> tuple[UnionFind, dict[tuple[tuple[st
 
 
 def audit_split(scan: ScanResult, decisions: list[Decision], split: pd.DataFrame) -> AuditResult:
-    """Every test-to-training duplicate pair of ``split`` (see the module docstring)."""
+    """Every test-to-training duplicate pair of ``split`` (see the module docstring), and the patients on both
+    sides when the scan knows them."""
+    from busi_curate.audit.patients import patient_leakage, patient_summary, resolve_split_paths
+
+    split = resolve_split_paths(split, scan)
     uf, same = relations(decisions)
     known = {(c, str(i)) for c, i in zip(scan.index["class"], scan.index["id"])}
     absent = [(c, i) for c, i in zip(split["class"], split["id"]) if (c, i) not in known]
@@ -171,7 +189,9 @@ def audit_split(scan: ScanResult, decisions: list[Decision], split: pd.DataFrame
         f"training; {n_adj} more an adjacent frame"
         + (f" ({n_lesion} of them only the same lesion in another view)" if n_lesion else "")
     )
-    return AuditResult(leakage, n_test, n_same, n_adj, summary)
+    patients = patient_leakage(scan, split)
+    extra = patient_summary(patients, scan, split)
+    return AuditResult(leakage, n_test, n_same, n_adj, summary + (f"; {extra}" if extra else ""), patients=patients)
 
 
 def _panel(scan: ScanResult, a: tuple[str, str], b: tuple[str, str], side: int = 160) -> bytes:
@@ -194,6 +214,10 @@ def write_audit(result: AuditResult, scan: ScanResult, out: str | Path, inputs: 
     """``leakage.csv``, ``leakage.md``, ``leakage.html``, ``audit.json`` and up to :data:`MAX_PANELS` panels."""
     out = Path(out)
     write_csv(out / "leakage.csv", result.leakage)
+    files = ["leakage.csv"]
+    if len(result.patients):
+        write_csv(out / "patient_leakage.csv", result.patients)
+        files.append("patient_leakage.csv")
     lines = [
         "# Leakage audit",
         "",
@@ -203,6 +227,11 @@ def write_audit(result: AuditResult, scan: ScanResult, out: str | Path, inputs: 
         f"- exit status rule: 1 when a pair graded {fail_on} or stronger crosses from test to training",
         "- training = every split of the file other than test (of the same fold, for a folds file)",
     ]
+    if len(result.patients):
+        lines.append(
+            f"- {result.patients['patient'].nunique()} patient(s) with images in test and in training "
+            "(patient_leakage.csv); any patient on both sides fails the audit"
+        )
     if len(result.leakage):
         same = result.leakage[~result.leakage["grade"].isin(LINK_GRADES)]
         keys = ["fold", "test_class", "test_id"] if "fold" in same.columns else ["test_class", "test_id"]
@@ -253,7 +282,8 @@ def write_audit(result: AuditResult, scan: ScanResult, out: str | Path, inputs: 
             "fail_on": fail_on,
             "fails": result.fails(fail_on),
             "inputs": inputs,
-            "files": {"leakage.csv": file_sha256(out / "leakage.csv")},
+            "patients_on_both_sides": int(result.patients["patient"].nunique()) if len(result.patients) else 0,
+            "files": {name: file_sha256(out / name) for name in files},
         },
     )
 

@@ -14,8 +14,9 @@ import click
     "--split",
     "split_file",
     type=click.Path(dir_okay=False, path_type=Path),
-    help="CSV with class, id, split (test is audited against the other splits) or a folds file "
-    "class, id, fold, split (each fold's test images against that fold's other images).",
+    help="CSV with class, id, split (test is audited against the other splits), or image, split (each image "
+    "by its path in DATA_DIR, or absolute), or a folds file class, id, fold, split (each fold's test images "
+    "against that fold's other images). Patients on both sides are reported too when the data names them.",
 )
 @click.option(
     "--out", "out", required=True, type=click.Path(file_okay=False, path_type=Path), help="Audit folder to write."
@@ -71,6 +72,7 @@ def audit(
     from busi_curate.audit.leakage import audit_split, read_split, union_dataset, write_audit
     from busi_curate.defaults import JOURNAL_NAME
     from busi_curate.errors import ScanError
+    from busi_curate.fileio import portable_path
     from busi_curate.review.journal import read_journal
     from busi_curate.review.session import load_journal, load_scan, review_lock
     from busi_curate.scan.run import ScanSettings, run_scan
@@ -101,10 +103,10 @@ def audit(
     known = {(c, str(i)) for c, i in zip(scan.index["class"], scan.index["id"])}
     if decisions_file is not None:
         decisions = read_journal(decisions_file, known)
-        source = str(decisions_file)
+        source = portable_path(decisions_file, out)
     elif (Path(scan.dir) / JOURNAL_NAME).is_file() and (Path(scan.dir) / JOURNAL_NAME).stat().st_size:
         decisions, _ = load_journal(Path(scan.dir) / JOURNAL_NAME, scan)
-        source = str(Path(scan.dir) / JOURNAL_NAME)
+        source = portable_path(Path(scan.dir) / JOURNAL_NAME, out)
     else:
         from busi_curate.review.run import automatic_pass
 
@@ -114,8 +116,9 @@ def audit(
             _, summary = automatic_pass(scan, journal)
         click.echo(summary.line())
         decisions, _ = load_journal(journal, scan)
-        source = f"{journal} (automatic review; questions left for a person count as different)"
+        source = f"{portable_path(journal, out)} (automatic review; questions left for a person count as different)"
     result = audit_split(scan, decisions, split)
-    write_audit(result, scan, out, {"scan": str(scan_dir), "decisions": source, "split": str(split_file)}, fail_on)
+    inputs = {"scan": portable_path(scan_dir, out), "decisions": source, "split": portable_path(split_file, out)}
+    write_audit(result, scan, out, inputs, fail_on)
     click.echo(f"{result.summary} -> {out / 'leakage.md'}")
     sys.exit(1 if result.fails(fail_on) else 0)

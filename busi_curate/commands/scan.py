@@ -8,6 +8,7 @@ from typing import Any
 
 import click
 
+from busi_curate.defaults import LAYOUT_NAMES
 from busi_curate.scan.run import DEFAULT_SIZE, DEFAULT_TOP_K, ScanSettings
 from busi_curate.ssim import BACKENDS, DEFAULT_BACKEND
 
@@ -67,7 +68,14 @@ def scan_options(f: Callable[..., Any]) -> Callable[..., Any]:
 @click.argument("data_dir", type=click.Path(path_type=Path))
 @click.option("--out", "out", required=True, type=click.Path(path_type=Path), help="Scan folder to write.")
 @scan_options
-@click.option("--layout", default="auto", show_default=True, type=click.Choice(["auto", "busi", "generic"]))
+@click.option(
+    "--layout",
+    default="auto",
+    show_default=True,
+    type=click.Choice(["auto", *LAYOUT_NAMES]),
+    help="Dataset layout (auto: labels.csv -> generic, BUS-BRA / BUS-UCLM / BrEaST by their files, BUSI by its "
+    "folders, else folder: any tree of images, DICOM included; see the README).",
+)
 @click.option("--lenient", is_flag=True, help="Skip bad files with a warning instead of failing.")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 @click.option(

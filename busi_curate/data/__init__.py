@@ -1,7 +1,10 @@
-"""Stage 1 -- load: find a BUSI-style dataset on disk, decode its images and masks, name them.
+"""Stage 1 -- load: find a dataset on disk, decode its images and masks, name them.
 
 * :mod:`.dataset` -- layouts (BUSI, generic ``class/image + mask`` folders), :func:`load_dataset`;
-* :mod:`.imageio` -- safe decoding of one image or mask (size limits, corrupt files, union masks);
+* :mod:`.layouts` -- any tree of images (classes and masks optional, DICOM frames), the layout registry;
+* :mod:`.public` -- BUS-BRA, BUS-UCLM and BrEaST as published;
+* :mod:`.dicom` -- DICOM frames at full depth and the stated windowing (the ``[dicom]`` extra);
+* :mod:`.imageio` -- safe decoding of one image or mask (size limits, corrupt files, union masks, 16-bit);
 * :mod:`.ids` -- the ``(class, id)`` keys every later stage uses;
 * :mod:`.synthetic` -- a small BUSI-like dataset with planted duplicates, for the demo and tests.
 """

@@ -1,12 +1,13 @@
 """Stage 1 -- load: find a dataset's images and masks, decode them, identify them by pixel content.
 
-Two layouts are registered (:data:`LAYOUTS`):
+Two layouts are defined here (:data:`LAYOUTS`; :mod:`.layouts` adds ``folder`` -- any tree of images, DICOM
+included -- and :mod:`.public` BUS-BRA, BUS-UCLM and BrEaST):
 
 * ``busi``: ``Dataset_BUSI_with_GT/{benign,malignant,normal}/<class> (<id>).png`` with masks
   ``<class> (<id>)_mask.png``, ``_mask_1.png``, ... (the folder given may be the one holding
   ``Dataset_BUSI_with_GT`` or that folder itself).
 * ``generic``: ``images/``, ``masks/`` and ``labels.csv`` (columns ``image, class`` and optionally
-  ``id`` and ``masks``; see the README).
+  ``id``, ``masks`` and ``patient``; see the README).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from busi_curate.data.dicom import split_frame
 from busi_curate.data.ids import check_id
 from busi_curate.data.imageio import bbox, read_gray, read_mask_union
 from busi_curate.errors import DatasetError
@@ -30,14 +32,24 @@ NORMAL_CLASS = "normal"
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff"}
 
 
+#: class of an image whose layout gives none (a plain folder of images)
+UNLABELLED = "unlabelled"
+
+
 @dataclass(frozen=True)
 class Entry:
-    """One image found on disk, before decoding. Paths are absolute."""
+    """One image found on disk, before decoding. Paths are absolute (``file.dcm#n`` for a DICOM frame).
+
+    ``meta`` holds group attributes (``patient``, ``study``, ``series``, ``instance``, ``frame``) when the
+    layout knows them; ``needs_mask`` is False where the layout makes masks optional.
+    """
 
     cls: str
     id: str
     image: Path
     masks: tuple[Path, ...]
+    meta: tuple[tuple[str, str], ...] = ()
+    needs_mask: bool = True
 
 
 @dataclass(frozen=True)
@@ -57,6 +69,12 @@ class ImageRecord:
     mask_file_sha256: tuple[str, ...]
     tumour_pixels: int
     bbox: tuple[int, int, int, int] | None
+    meta: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def patient(self) -> str:
+        """The patient (or other group) the image belongs to; empty when the layout names none."""
+        return dict(self.meta).get("patient", "")
 
     @property
     def key(self) -> tuple[str, str]:
@@ -172,7 +190,8 @@ def find_busi(root: Path, classes: Sequence[str], problems: list[tuple[Path, str
 
 
 def find_generic(root: Path, classes: Sequence[str], problems: list[tuple[Path, str]]) -> list[Entry]:
-    """Entries of a generic-layout folder (``images/``, ``masks/``, ``labels.csv``)."""
+    """Entries of a generic-layout folder (``images/``, ``masks/``, ``labels.csv``; an optional ``patient``
+    (or ``group``) column names each image's patient)."""
     labels = root / "labels.csv"
     img_dir, mask_dir = root / "images", root / "masks"
     if not labels.is_file():
@@ -201,16 +220,20 @@ def find_generic(root: Path, classes: Sequence[str], problems: list[tuple[Path, 
             )
             continue
         img = img_dir / name
-        if not img.is_file():
+        if not split_frame(img)[0].is_file():  # a frame of a multi-frame DICOM file is listed as ``cine.dcm#3``
             problems.append((img, f"image listed in labels.csv line {n} does not exist (or is not a regular file)"))
             continue
-        id_ = (row.get("id") or "").strip() or img.stem
+        base, frame = split_frame(img)
+        id_ = (row.get("id") or "").strip() or (base.stem + (f"+f{frame}" if frame else ""))
         try:
             check_id(id_)
         except ValueError as exc:
             problems.append((where, str(exc)))
             continue
         lines.setdefault((cls, id_), []).append(n)
+        meta = _generic_meta(img, (row.get("patient") or row.get("group") or "").strip(), problems)
+        if meta is None:
+            continue
         if row.get("masks"):
             names = [m.strip() for m in row["masks"].split(";") if m.strip()]
             bad = [m for m in names if not _inside(m)]
@@ -234,7 +257,7 @@ def find_generic(root: Path, classes: Sequence[str], problems: list[tuple[Path, 
             )
             for mp in mpaths:
                 by_stem.setdefault(mp, []).append(Entry(cls, id_, img, mpaths))
-        out.append(Entry(cls, id_, img, mpaths))
+        out.append(Entry(cls, id_, img, mpaths, meta))
     dup = {k: ns for k, ns in lines.items() if len(ns) > 1}
     for (cls, id_), ns in dup.items():
         problems.append(
@@ -251,22 +274,64 @@ def find_generic(root: Path, classes: Sequence[str], problems: list[tuple[Path, 
     return [e for e in out if (e.cls, e.id) not in dup and (e.cls, e.id) not in shared]
 
 
+def _generic_meta(img: Path, patient: str, problems: list[tuple[Path, str]]) -> tuple[tuple[str, str], ...] | None:
+    """Group columns of a generic-layout image: a DICOM file's own (patient, study, series, instance, frame),
+    the ``patient`` of labels.csv taking precedence; None (and a problem) for an unreadable DICOM header."""
+    from busi_curate.data.dicom import is_dicom, read_info
+
+    base, frame = split_frame(img)
+    meta: dict[str, str] = {}
+    if is_dicom(base):
+        try:
+            meta = dict(read_info(base).meta)
+        except DatasetError as exc:
+            problems.append((base, exc.message))
+            return None
+        if frame is not None:
+            meta["frame"] = str(frame)
+    if patient:
+        meta["patient"] = patient
+    return tuple(meta.items())
+
+
 def _inside(name: str) -> bool:
     """A plain relative path that stays inside its folder."""
     p = Path(name)
     return bool(name) and not p.is_absolute() and ".." not in p.parts and not name.startswith("~")
 
 
-#: Layout name -> finder. Adding a layout is one function plus one line here.
-LAYOUTS: dict[str, Callable[[Path, Sequence[str], list[tuple[Path, str]]], list[Entry]]] = {
+Finder = Callable[[Path, Sequence[str], list[tuple[Path, str]]], list[Entry]]
+
+#: Layout name -> finder. Adding a layout is one function plus one line here (and one in :data:`DETECTORS`);
+#: the layouts of other public datasets and the plain folder are registered by :mod:`.layouts`.
+LAYOUTS: dict[str, Finder] = {
     "busi": find_busi,
     "generic": find_generic,
 }
+#: ``(layout, test)`` in the order tried by :func:`detect_layout`; the first test that holds wins.
+DETECTORS: list[tuple[str, Callable[[Path], bool]]] = [("generic", lambda root: (root / "labels.csv").is_file())]
+
+
+def looks_like_busi(root: Path) -> bool:
+    """``Dataset_BUSI_with_GT`` inside, or class folders holding at least one ``<class> (<id>).png`` file."""
+    if (root / "Dataset_BUSI_with_GT").is_dir():
+        return True
+    for sub in root.iterdir():
+        if sub.is_dir() and _visible(sub) and sub.name.lower() in CLASSES:
+            if any(_BUSI_RE.match(f.name) for f in sub.iterdir()):
+                return True
+    return False
 
 
 def detect_layout(root: Path) -> str:
-    """Guess the layout of ``root``: ``generic`` when it has ``labels.csv``, else ``busi``."""
-    return "generic" if (root / "labels.csv").is_file() else "busi"
+    """Guess the layout of ``root``: the first of :data:`DETECTORS` that matches, else ``busi`` when the
+    folder looks like BUSI, else ``folder`` (any tree of images)."""
+    for name, test in DETECTORS:
+        if test(root):
+            return name
+    if "folder" in LAYOUTS and root.is_dir() and not looks_like_busi(root):
+        return "folder"
+    return "busi"
 
 
 # --------------------------------------------------------------------------- decode
@@ -297,7 +362,7 @@ def decode_entry(
     for p in (entry.image, *entry.masks):
         check_inside(p, root)  # a link out of the data folder is refused (the one rule of every reader)
     gray = read_gray(entry.image)
-    if not entry.masks and entry.cls != NORMAL_CLASS:
+    if not entry.masks and entry.cls != NORMAL_CLASS and entry.needs_mask:
         raise DatasetError(f"a {entry.cls} image needs at least one mask file, found none", entry.image)
     mask = read_mask_union(entry.masks, gray.shape, entry.image)
     rel = lambda p: p.relative_to(root).as_posix()  # noqa: E731
@@ -310,11 +375,12 @@ def decode_entry(
         width=int(gray.shape[1]),
         height=int(gray.shape[0]),
         pixel_sha256=pixel_sha256(gray),
-        file_sha256=file_sha256(entry.image),
+        file_sha256=file_sha256(split_frame(entry.image)[0]),
         mask_pixel_sha256=pixel_sha256(mask.astype(np.uint8)),
         mask_file_sha256=tuple(file_sha256(p) for p in entry.masks),
         tumour_pixels=int(mask.sum()),
         bbox=bbox(mask),
+        meta=entry.meta,
     )
     return rec, (resize_gray(gray, size) if size else None)
 
@@ -352,7 +418,7 @@ def load_dataset(
     problems: list[tuple[Path, str]] = []
     entries = LAYOUTS[layout](root, tuple(c.lower() for c in classes), problems)
     entries.sort(key=lambda e: record_sort_key(e.cls, e.id))
-    name = "BUSI" if layout == "busi" else root.name
+    name = "BUSI" if layout == "busi" else (root.name or root.resolve().name)
 
     def work(e: Entry) -> _Decoded:
         try:
@@ -388,3 +454,8 @@ def load_dataset(
         thumbs,
         [(str(p), why) for p, why in problems],
     )
+
+
+from busi_curate.data import layouts as _layouts  # noqa: E402  (registers the other layouts)
+
+_layouts.register(LAYOUTS, DETECTORS)

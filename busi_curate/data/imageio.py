@@ -50,31 +50,70 @@ def _open(path: Path) -> Image.Image:
     return img
 
 
-def read_gray(path: str | Path) -> np.ndarray:
-    """Read any PNG/JPEG/... as ``(H, W) uint8`` grayscale.
+def read_full_depth(path: str | Path) -> np.ndarray:
+    """Stored pixels at their full depth: ``(H, W)`` uint8 or uint16 (16-bit PNG/TIFF, DICOM), or ``(H, W, 3)``.
 
-    8-bit modes go through Pillow's ``convert("L")`` (ITU-R 601-2 luma, which is the
-    identity when R = G = B); 16-bit grayscale is reduced to its top 8 bits. Floating-point, signed and
+    DICOM files (and frames ``file.dcm#n``) need the ``[dicom]`` extra. Floating-point, signed and
     32-bit images are refused (DatasetError), never guessed.
     """
-    path = Path(path)
-    img = _open(path)
+    from busi_curate.data.dicom import is_dicom, read_frame, split_frame
+
+    base, frame = split_frame(path)
+    if frame is not None or is_dicom(base):
+        return read_frame(base, frame)[0]
+    img = _open(base)
+    if img.mode in ("I;16", "I;16B", "I;16L", "I"):
+        return _integer_pixels(img, base).astype(np.uint16)
+    _refuse_float_or_signed(img, base)
+    return np.asarray(img).copy()
+
+
+def _refuse_float_or_signed(img: Image.Image, path: Path) -> None:
     if img.mode == "F" or "S" in img.mode.partition(";")[2]:  # 32-bit float, signed 16-bit
         raise DatasetError(
             f"{img.mode} pixels (floating-point or signed) have no agreed 8-bit grey mapping; "
             "convert the image to 8- or 16-bit unsigned",
             path,
         )
+
+
+def _integer_pixels(img: Image.Image, path: Path) -> np.ndarray:
+    """``(H, W) int64`` pixels of a 16/32-bit integer image, refused outside 0..65535 (signed or 32-bit)."""
+    _refuse_float_or_signed(img, path)
+    arr = np.asarray(img, dtype=np.int64)
+    if arr.min(initial=0) < 0 or arr.max(initial=0) > 65535:
+        raise DatasetError(
+            f"pixel values {arr.min()}..{arr.max()} are outside 0..65535 (signed or 32-bit); "
+            "convert the image to 8- or 16-bit unsigned",
+            path,
+        )
+    return arr
+
+
+def read_gray(path: str | Path) -> np.ndarray:
+    """Read any PNG/JPEG/DICOM/... as ``(H, W) uint8`` grayscale: the one view every stage scores and shows.
+
+    8-bit modes go through Pillow's ``convert("L")`` (ITU-R 601-2 luma, which is the identity when
+    R = G = B). 16-bit grayscale is read at full depth and windowed by the min-max of its values
+    (a 32-bit ``I`` image whose values fit in 8 bits is taken as is). DICOM (``file.dcm`` or one frame
+    ``file.dcm#n`` of a multi-frame file) follows :func:`busi_curate.data.dicom.window_to_uint8`.
+    Floating-point, signed and 32-bit images are refused (DatasetError), never guessed.
+    """
+    from busi_curate.data.dicom import is_dicom, read_dicom_gray, split_frame
+
+    base, frame = split_frame(path)
+    if frame is not None or is_dicom(base):
+        return read_dicom_gray(base, frame)
+    img = _open(base)
+    _refuse_float_or_signed(img, base)
     if img.mode in ("I;16", "I;16B", "I;16L", "I"):
-        arr = np.asarray(img, dtype=np.int64)
-        if arr.min(initial=0) < 0 or arr.max(initial=0) > 65535:  # a signed or 32-bit TIFF
-            raise DatasetError(
-                f"pixel values {arr.min()}..{arr.max()} are outside 0..65535 (signed or 32-bit); "
-                "convert the image to 8- or 16-bit unsigned",
-                path,
-            )
-        top = 65535 if img.mode.startswith("I;16") or arr.max(initial=0) > 255 else 255
-        return (arr * 255 // max(top, 1)).astype(np.uint8)
+        arr = _integer_pixels(img, base)
+        lo, hi = (int(arr.min()), int(arr.max())) if arr.size else (0, 0)
+        if not img.mode.startswith("I;16") and hi <= 255 and lo >= 0:
+            return arr.astype(np.uint8)
+        if hi <= lo:
+            return np.zeros(arr.shape, np.uint8)
+        return ((arr - lo) * 255 // (hi - lo)).astype(np.uint8)
     if img.mode in _ALPHA_MODES:
         img = img.convert(_ALPHA_MODES[img.mode])
     if img.mode != "L":

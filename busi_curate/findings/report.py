@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import shlex
 import shutil
 from dataclasses import asdict
@@ -25,6 +24,7 @@ from busi_curate.errors import JournalError
 from busi_curate.fileio import (
     bytes_sha256,
     file_sha256,
+    portable_path,
     sweep_leftovers,
     write_bytes,
     write_csv,
@@ -111,15 +111,9 @@ def make_report(
 
 
 def shell_path(p: str | Path, cwd: Path | None = None) -> str:
-    """``p`` for a command line: relative to ``cwd`` (default: the working folder) when under it, else
-    absolute; quoted for a POSIX shell."""
-    here = (cwd or Path.cwd()).resolve()
-    full = Path(os.path.abspath(p))
-    try:
-        text = full.relative_to(here).as_posix() or "."
-    except ValueError:
-        text = full.as_posix()
-    return shlex.quote(text)
+    """``p`` for a command line: relative to ``cwd`` (default: the working folder; ``..`` where needed, so
+    no user's absolute path lands in a shared report), quoted for a POSIX shell."""
+    return shlex.quote(portable_path(p, cwd or Path.cwd()) or ".")
 
 
 def reproduce_commands(scan: ScanResult, decisions_path: Path, out: Path, settings: ReportSettings) -> list[str]:
@@ -152,12 +146,14 @@ def _scan_meta(scan: ScanResult, decisions_path: Path, out: Path, settings: Repo
     s = scan.meta.get("settings", {})
     return {
         "dataset": scan.meta.get("dataset", "?"),
-        "data_dir": scan.meta.get("data_dir", "?"),
+        "data_dir": portable_path(scan.data_dir, out) if "data_dir" in scan.meta else "?",  # no user's absolute path
+        "scan_dir": portable_path(scan.dir, out),
         "n_images": scan.n,
         "scan_size": s.get("size", "?"),
         "scan_mode": s.get("mode", "?"),
         "pairs_scored": int(scan.meta.get("pairs_scored", 0)),
         "journal_name": decisions_path.name,
+        "journal_path": portable_path(decisions_path, out),
         "journal_sha256": file_sha256(decisions_path),
         "reproduce": reproduce_commands(scan, decisions_path, out, settings),
     }
@@ -183,7 +179,7 @@ def _sidecar(
             "version": __version__,
             "settings": asdict(settings),
             "scan": {
-                "dir": str(scan.dir),
+                "dir": meta["scan_dir"],
                 "scan_json_sha256": file_sha256(scan.dir / "scan.json"),
                 "files": scan.meta.get("files", {}),
                 "dataset": meta["dataset"],
@@ -191,7 +187,7 @@ def _sidecar(
                 "n_images": scan.n,
                 "settings": scan.meta.get("settings", {}),
             },
-            "decisions": {"path": str(decisions_path), "sha256": meta["journal_sha256"], **f.journal},
+            "decisions": {"path": meta["journal_path"], "sha256": meta["journal_sha256"], **f.journal},
             "grades_merged": list(merged_grades(settings.include_adjacent)),
             "counts": {
                 **f.counts,

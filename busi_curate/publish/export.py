@@ -149,7 +149,8 @@ def build_rows(records: Sequence[ImageRecord], groups: Sequence[Group], policy: 
 
 
 def _counts(rows: Sequence[ManifestRow], kept_only: bool) -> dict[str, int]:
-    out = dict.fromkeys(sorted({r.cls for r in rows} | set(CLASSES)), 0)
+    present = {r.cls for r in rows}  # BUSI's three classes always (zeros included); unlabelled data only its own
+    out = dict.fromkeys(sorted(present | (set(CLASSES) if present & set(CLASSES) else set())), 0)
     for r in rows:
         if r.kept or not kept_only:
             out[r.cls] += 1
@@ -193,7 +194,7 @@ def export_manifest(
     # folds: kept members of one group, and kept images joined by an unmerged 'same' decision, stay together
     kept = [r for r in rows if r.kept]
     links = _fold_links({r.key for r in kept}, list(decisions) + extra, grades)
-    units = fold_units([r.key for r in kept], [r.group for r in kept], links)
+    units = fold_units([r.key for r in kept], [r.group for r in kept], links, [r.patient for r in kept])
     try:
         folds = make_folds([r.key for r in kept], [r.cls for r in kept], units, settings.folds)
     except ManifestError as exc:

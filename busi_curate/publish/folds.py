@@ -5,7 +5,8 @@ Default scheme (the one in the paper's code): kept images in record order (class
 fold; inside each fold's remainder ``train_test_split(test_size=val_fraction, stratify=labels,
 random_state=seed)`` separates validation from training.
 
-Group safety: images that must not be separated (kept members of one manifest group, or kept
+Group safety: images that must not be separated (kept members of one manifest group, images of one patient
+(the manifest's optional ``patient`` column), or kept
 images linked by an unmerged ``adjacent-frame`` decision or by a ``same-lesion`` one -- the same lesion
 in another view, never merged into a group -- listed in the sidecar's ``fold_links``) form one
 *unit*; the scheme above runs over units (labelled by their first member's class) and every member
@@ -44,16 +45,24 @@ class FoldSettings:
     val_fraction: float = 0.2
 
 
-def fold_units(keys: Sequence[Key], groups: Sequence[int | None], links: Sequence[tuple[Key, Key]] = ()) -> list[int]:
-    """Unit number per image: images sharing a group id or joined by a link get the same unit.
+def fold_units(
+    keys: Sequence[Key],
+    groups: Sequence[int | None],
+    links: Sequence[tuple[Key, Key]] = (),
+    patients: Sequence[str] | None = None,
+) -> list[int]:
+    """Unit number per image: images sharing a duplicate group, a patient, or joined by a link get the same unit
+    (one union-find over all three, so a patient's images and their copies of other patients stay together).
 
     Units are numbered 0.. in order of their first image.
     """
     uf = UnionFind()
     for k in keys:
         uf.find(k)
-    by_group: dict[int, Key] = {}
-    for k, g in zip(keys, groups):
+    by_group: dict[object, Key] = {}
+    tagged: list[tuple[str, object] | None] = [(("group", g) if g is not None else None) for g in groups]
+    tagged += [(("patient", p) if p else None) for p in (patients or ())]
+    for k, g in zip([*keys, *keys[: len(patients or ())]], tagged):
         if g is not None:
             if g in by_group:
                 uf.union(by_group[g], k)
@@ -154,7 +163,7 @@ def folds_for_manifest(
     if links is None:
         links = [(tuple(a), tuple(b)) for a, b in (manifest.meta or {}).get("fold_links", [])]
     keys = [r.key for r in kept]
-    units = fold_units(keys, [r.group for r in kept], links)
+    units = fold_units(keys, [r.group for r in kept], links, [r.patient for r in kept])
     try:
         return make_folds(keys, [r.cls for r in kept], units, settings)
     except ManifestError as exc:
@@ -196,7 +205,7 @@ def write_folds(
     check_folds_frame(folds.astype({"fold": str}), manifest, out)
     kept = manifest.kept()
     links = [(tuple(a), tuple(b)) for a, b in (manifest.meta or {}).get("fold_links", [])]
-    n_units = len(set(fold_units([r.key for r in kept], [r.group for r in kept], links)))
+    n_units = len(set(fold_units([r.key for r in kept], [r.group for r in kept], links, [r.patient for r in kept])))
     write_csv(out, folds)
     write_json(
         out.with_suffix(".json"),

@@ -47,6 +47,9 @@ MANIFEST_COLUMNS: tuple[str, ...] = (
     "status",
     "reason",
 )
+#: appended to :data:`MANIFEST_COLUMNS` only when some image has a patient (so manifests without patients, the
+#: published ones included, keep their bytes); folds keep a patient's images together.
+PATIENT_COLUMN = "patient"
 #: ``folds.csv`` columns, exactly and in this order.
 FOLDS_COLUMNS: tuple[str, ...] = ("class", "id", "fold", "split")
 STATUSES: tuple[str, ...] = ("kept", "removed")
@@ -90,6 +93,7 @@ class ManifestRow:
     group: int | None
     status: str
     reason: str
+    patient: str = ""
 
     @classmethod
     def from_record(
@@ -113,6 +117,7 @@ class ManifestRow:
             group=group,
             status=status,
             reason=reason,
+            patient=r.patient,
         )
 
     @property
@@ -142,12 +147,15 @@ class ManifestRow:
             "group": "" if self.group is None else str(self.group),
             "status": self.status,
             "reason": self.reason,
+            PATIENT_COLUMN: self.patient,
         }
 
 
 def rows_frame(rows: list[ManifestRow]) -> pd.DataFrame:
-    """A text DataFrame with :data:`MANIFEST_COLUMNS`, ready for :func:`busi_curate.fileio.write_csv`."""
-    return pd.DataFrame([r.to_csv_dict() for r in rows], columns=list(MANIFEST_COLUMNS), dtype=object)
+    """A text DataFrame with :data:`MANIFEST_COLUMNS` (and :data:`PATIENT_COLUMN` when some row has a patient),
+    ready for :func:`busi_curate.fileio.write_csv`."""
+    columns = list(MANIFEST_COLUMNS) + ([PATIENT_COLUMN] if any(r.patient for r in rows) else [])
+    return pd.DataFrame([r.to_csv_dict() for r in rows], columns=columns, dtype=object)
 
 
 @dataclass
@@ -201,7 +209,7 @@ def manifest_csv_path(path: str | Path) -> Path:
     return p / MANIFEST_CSV if p.is_dir() else p
 
 
-def _read_text_csv(path: Path, what: str, columns: tuple[str, ...]) -> pd.DataFrame:
+def _read_text_csv(path: Path, what: str, columns: tuple[str, ...], optional: tuple[str, ...] = ()) -> pd.DataFrame:
     if not path.is_file():
         raise ManifestError(f"{what} not found", path)
     try:
@@ -209,6 +217,8 @@ def _read_text_csv(path: Path, what: str, columns: tuple[str, ...]) -> pd.DataFr
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
         raise ManifestError(f"cannot parse {what} as CSV ({exc})", path) from exc
     found = list(frame.columns)
+    if found[len(columns) :] == list(optional[: len(found) - len(columns)]) and len(found) > len(columns):
+        found = found[: len(columns)]  # the optional trailing columns, in their order
     if found != list(columns):
         missing = [c for c in columns if c not in found]
         extra = [c for c in found if c not in columns]
@@ -266,6 +276,7 @@ def _parse_row(rec: dict[str, str], line: int, path: Path) -> ManifestRow:
         group=group,
         status=rec["status"],
         reason=rec["reason"],
+        patient=rec.get(PATIENT_COLUMN, ""),
     )
 
 
@@ -292,7 +303,7 @@ def read_manifest(path: str | Path, check_sidecar: bool = True) -> Manifest:
         ManifestError: naming the file (and line) at fault.
     """
     path = manifest_csv_path(path)
-    frame = _read_text_csv(path, "manifest", MANIFEST_COLUMNS)
+    frame = _read_text_csv(path, "manifest", MANIFEST_COLUMNS, (PATIENT_COLUMN,))
     if frame.empty:
         raise ManifestError("manifest lists no images", path)
     rows = [_parse_row(rec, n, path) for n, rec in enumerate(frame.to_dict("records"), start=2)]

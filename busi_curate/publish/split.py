@@ -19,9 +19,11 @@ SPLIT_COLUMNS = ("class", "id", "image_path", "mask_paths", "group", "fold", "sp
 
 
 def _data_root(data: Path, first_image: str) -> Path:
-    if (data / first_image).exists():
+    from busi_curate.data.dicom import split_frame  # a DICOM frame is named ``cine.dcm#3``
+
+    if split_frame(data / first_image)[0].exists():
         return data
-    if (data.parent / first_image).exists():  # the Dataset_BUSI_with_GT folder itself was given
+    if split_frame(data.parent / first_image)[0].exists():  # the Dataset_BUSI_with_GT folder itself was given
         return data.parent
     raise DatasetError(f"does not hold the manifest's images (looked for {first_image})", data)
 
@@ -31,7 +33,7 @@ def load_split(manifest: str | Path, folds: str | Path, data: str | Path, fold: 
 
     Columns: ``class, id, image_path, mask_paths, group, fold, split, pixel_sha256, width, height``;
     ``image_path`` is absolute, ``mask_paths`` a list of absolute paths (empty for normal images),
-    ``group`` the manifest's duplicate-group number or ``None``.
+    ``group`` the manifest's duplicate-group number or ``None``; then ``patient`` when the manifest names patients.
 
     Raises:
         ManifestError: a damaged manifest or folds file, or a fold that is not in it.
@@ -64,6 +66,8 @@ def load_split(manifest: str | Path, folds: str | Path, data: str | Path, fold: 
                 "pixel_sha256": r.pixel_sha256,
                 "width": r.width,
                 "height": r.height,
+                "patient": r.patient,
             }
         )
-    return pd.DataFrame(rows, columns=list(SPLIT_COLUMNS))
+    patients = ["patient"] if any(r.patient for r in m.rows) else []
+    return pd.DataFrame(rows, columns=[*SPLIT_COLUMNS, *patients])

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from busi_curate.data.dataset import IMAGE_SUFFIXES, record_sort_key
+from busi_curate.data.dicom import split_frame
 from busi_curate.data.imageio import read_gray, read_mask
 from busi_curate.errors import DatasetError, ManifestError
 from busi_curate.fileio import check_inside, file_sha256, pixel_sha256
@@ -108,9 +109,10 @@ def resolve_data_root(manifest: Manifest, data_dir: str | Path) -> Path:
 def _check_row(row: ManifestRow, root: Path) -> list[FileCheck]:
     out: list[FileCheck] = []
     img_path = root / row.image
-    for p in (img_path, *(root / m for m in row.masks)):
+    file_path = split_frame(img_path)[0]  # the file of a DICOM frame (``cine.dcm#3``)
+    for p in (file_path, *(root / m for m in row.masks)):
         check_inside(p, root)  # a link out of the data folder is refused (the one rule of every reader)
-    if not img_path.is_file():
+    if not file_path.is_file():
         out.append(FileCheck("image", row.cls, row.id, row.image, "missing", "file not found"))
     else:
         try:
@@ -125,7 +127,7 @@ def _check_row(row: ManifestRow, root: Path) -> list[FileCheck]:
                     else "pixels differ"
                 )
                 out.append(FileCheck("image", row.cls, row.id, row.image, "changed", detail))
-            elif file_sha256(img_path) != row.file_sha256:
+            elif file_sha256(file_path) != row.file_sha256:
                 out.append(
                     FileCheck("image", row.cls, row.id, row.image, "ok-reencoded", "file bytes differ, pixels equal")
                 )
@@ -221,7 +223,8 @@ def verify_data(
         )
     report = VerifyReport(root, [c for cs in per_row for c in cs])
     if extras:
-        named = {r.image for r in manifest.rows} | {m for r in manifest.rows for m in r.masks}
+        files = {split_frame(root / r.image)[0].relative_to(root).as_posix() for r in manifest.rows}
+        named = files | {m for r in manifest.rows for m in r.masks}
         for p in _data_files(root):
             rel = p.relative_to(root).as_posix()
             if rel not in named:

@@ -492,10 +492,13 @@ class ReviewApp:
     # --------------------------------------------------------------- images
     def media_path(self, row: int) -> Path:
         """The real path of image ``row``; CurateError if it is not a file inside the scanned data folder."""
-        p = Path(self.scan.image_path(row)).resolve()
+        from busi_curate.data.dicom import frame_path, split_frame
+
+        file, frame = split_frame(self.scan.image_path(row))  # a DICOM frame is ``cine.dcm#3``: check its file
+        p = file.resolve()
         if not p.is_relative_to(self.data_root) or not p.is_file():
             raise Refused("refused: image outside the scanned data folder", p)
-        return p
+        return frame_path(p, frame)
 
     def _render_png(self, kind: str, row: int) -> bytes:
         """``img``/``thumb``/``full``: the image downscaled to at most 512 / 160 px or at native size; ``mask`` /

@@ -26,6 +26,8 @@ from busi_curate.ssim import DEFAULT_BACKEND, SSIMSettings, get_backend
 from busi_curate.ssim.base import n_pairs
 
 INDEX_COLUMNS = ["row", "dataset", "class", "id", "image", "masks", "width", "height", "pixel_sha256", "file_sha256"]
+#: group columns appended to ``index.csv`` (in this order) only when some image has them (DICOM, patient ids)
+INDEX_META_COLUMNS = ("patient", "study", "series", "instance", "frame")
 SCAN_FORMAT = 1
 DEFAULT_SIZE = 128
 DEFAULT_TOP_K = 10
@@ -60,7 +62,19 @@ class ScanResult:
 
     @property
     def data_dir(self) -> Path:
+        """The scanned data folder (absolute in ``scan.json``: a scan folder is a working folder of one machine;
+        the files made to be shared -- manifests, reports, audits -- record relative paths)."""
         return Path(self.meta["data_dir"])
+
+    def patients(self) -> dict[tuple[str, str], str]:
+        """``(class, id)`` -> patient, for the images whose patient is known (empty without a patient column)."""
+        if "patient" not in self.index.columns:
+            return {}
+        return {
+            (str(c), str(i)): str(p)
+            for c, i, p in zip(self.index["class"], self.index["id"], self.index["patient"])
+            if str(p)
+        }
 
     @property
     def n(self) -> int:
@@ -92,13 +106,17 @@ class ScanResult:
 
 
 def index_table(ds: LoadedDataset) -> pd.DataFrame:
-    """The ``index.csv`` table of a loaded dataset (row = position in the SSIM matrix)."""
+    """The ``index.csv`` table of a loaded dataset (row = position in the SSIM matrix); the group columns of
+    :data:`INDEX_META_COLUMNS` that some image has are appended."""
+    metas = [dict(r.meta) for r in ds.records]
+    extra = [c for c in INDEX_META_COLUMNS if any(c in m for m in metas)]
     return pd.DataFrame(
         [
             (row, r.dataset, r.cls, r.id, r.image, ";".join(r.masks), r.width, r.height, r.pixel_sha256, r.file_sha256)
-            for row, r in enumerate(ds.records)
+            + tuple(m.get(c, "") for c in extra)
+            for row, (r, m) in enumerate(zip(ds.records, metas))
         ],
-        columns=INDEX_COLUMNS,
+        columns=INDEX_COLUMNS + extra,
     )
 
 
@@ -251,9 +269,20 @@ def read_scan(scan_dir: str | Path, load_matrix: bool = True) -> ScanResult:
             raise ScanError("file listed in scan.json is missing", p)
         if file_sha256(p) != digest:
             raise ScanError("file changed since the scan (checksum differs from scan.json); re-run the scan", p)
-    index = pd.read_csv(d / "index.csv", dtype={"id": str, "masks": str}, keep_default_na=False)
-    if list(index.columns) != INDEX_COLUMNS:
-        raise ScanError(f"index.csv columns are {list(index.columns)}, expected {INDEX_COLUMNS}", d / "index.csv")
+    index = pd.read_csv(
+        d / "index.csv",
+        dtype={"id": str, "masks": str, **dict.fromkeys(INDEX_META_COLUMNS, str)},
+        keep_default_na=False,
+    )
+    extra = list(index.columns)[len(INDEX_COLUMNS) :]
+    if list(index.columns)[: len(INDEX_COLUMNS)] != INDEX_COLUMNS or extra != [
+        c for c in INDEX_META_COLUMNS if c in extra
+    ]:
+        raise ScanError(
+            f"index.csv columns are {list(index.columns)}, expected {INDEX_COLUMNS} "
+            f"(then optionally {', '.join(INDEX_META_COLUMNS)})",
+            d / "index.csv",
+        )
     cands = pd.read_csv(d / "candidates.csv", dtype={"reference_id": str, "candidate_id": str})
     n = len(index)
     if meta.get("n_images") not in (None, n):
@@ -291,12 +320,13 @@ def read_scanned(path: str | Path, pixel_sha256: str | None) -> np.ndarray:
     Raises:
         ScanError: the image is missing, cannot be decoded any more, or its pixels changed (named).
     """
+    from busi_curate.data.dicom import split_frame
     from busi_curate.data.imageio import read_gray
     from busi_curate.errors import DatasetError
     from busi_curate.fileio import pixel_sha256 as sha
 
     path = Path(path)
-    if not path.is_file():
+    if not split_frame(path)[0].is_file():
         raise ScanError("scanned image is missing; re-run the scan", path)
     try:
         gray = read_gray(path)

@@ -168,6 +168,9 @@ def test_lenient_skips_with_a_warning(
 def test_no_class_folders_and_missing_root(tmp_path: Path) -> None:
     (tmp_path / "empty").mkdir()
     with pytest.raises(DatasetError, match="no class folders"):
+        load_dataset(tmp_path / "empty", layout="busi")
+    # auto-detection takes a folder without class folders as any tree of images (issue 24): none here
+    with pytest.raises(DatasetError, match="no images found"):
         load_dataset(tmp_path / "empty")
     with pytest.raises(DatasetError, match="does not exist"):
         load_dataset(tmp_path / "absent")
