@@ -192,6 +192,14 @@ def test_kill9_leftovers_of_export_and_report_are_swept(inputs, tmp_path: Path, 
         assert not left.exists() and not list(out.rglob("*.tmp"))
 
 
+def test_kill9_leftovers_of_scan_are_swept(synthetic_dir: Path, tmp_path: Path, capsys) -> None:
+    out = tmp_path / "scan"
+    left = _tmp_leftover(out, "ssim.npy")
+    code, err = _invoke("curate", ["scan", str(synthetic_dir), "--out", str(out), "--size", "32", "--quiet"], capsys)
+    assert code == 0, err
+    assert not left.exists() and not list(out.rglob("*.tmp"))
+
+
 def test_kill9_staging_folders_of_materialize_are_swept(inputs, tmp_path: Path, capsys) -> None:
     out = tmp_path / "mat"
     stale = tmp_path / ".mat.ab_cd12z.partial"

@@ -132,11 +132,12 @@ def scan(
     )
     import contextlib
 
-    from busi_curate.fileio import move_aside
+    from busi_curate.fileio import move_aside, sweep_leftovers
     from busi_curate.review.session import review_lock
 
     # a review running on this folder holds its lock: the scan files and the journal are not replaced under it
     with review_lock(out) if out.is_dir() else contextlib.nullcontext():
+        sweep_leftovers(out)  # temporary files a killed scan left (the lock makes this the folder's one writer)
         res = run_scan(data_dir, out, settings, progress=not quiet)
         if force and (journal.exists() or journal.is_symlink()):
             aside = move_aside(journal, "before-scan")
