@@ -104,7 +104,8 @@ def check_manifest_rows(rows: Sequence[ManifestRow], meta: dict[str, Any], side:
     counts = meta.get("counts")
     if isinstance(counts, dict):
         for when, kept_only in (("before", False), ("after", True)):
-            if when in counts and dict(counts[when]) != _counts(rows, kept_only):
+            recorded_counts = {k: v for k, v in dict(counts[when]).items() if v} if when in counts else {}
+            if when in counts and recorded_counts != {k: v for k, v in _counts(rows, kept_only).items() if v}:
                 raise ManifestError(
                     f"its {'kept' if kept_only else 'listed'} images per class {_counts(rows, kept_only)} differ "
                     f"from the counts '{when}' recorded in {side.name} {dict(counts[when])}",

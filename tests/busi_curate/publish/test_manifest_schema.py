@@ -11,7 +11,7 @@ import pytest
 from helpers import run_cli_captured as run_cli
 
 from busi_curate.errors import ManifestError
-from busi_curate.publish.manifest import FOLDS_COLUMNS, MANIFEST_COLUMNS, read_folds, read_manifest
+from busi_curate.publish.manifest import FOLDS_COLUMNS, MANIFEST_COLUMNS, PATIENT_COLUMN, read_folds, read_manifest
 
 DOC = Path(__file__).resolve().parents[3] / "docs" / "manifest.md"
 
@@ -38,7 +38,8 @@ def _doc_table(heading: str) -> list[str]:
 
 
 def test_docs_list_the_schema_exactly() -> None:
-    assert tuple(_doc_table("## manifest.csv")) == MANIFEST_COLUMNS
+    # the optional patient column is documented last, after the columns every manifest has
+    assert tuple(_doc_table("## manifest.csv")) == (*MANIFEST_COLUMNS, PATIENT_COLUMN)
     assert tuple(_doc_table("## folds.csv")) == FOLDS_COLUMNS
 
 
