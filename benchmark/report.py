@@ -461,8 +461,12 @@ def _write_significance(out: Path, sig: pd.DataFrame) -> None:
     """``significance.csv`` and its Markdown view."""
     write_csv(out / "significance.csv", sig)
     intro = (
-        "Wilcoxon signed-rank on per-image DSC, McNemar (exact) on per-image classification correctness, paired t-test "
-        "over per-fold figures; p adjusted with Holm's method within each (table, test, metric) family.\n\n"
+        "Wilcoxon signed-rank on per-image DSC with Pratt's zero handling (`p`; scipy's default, zeros dropped, in "
+        "`p_zeros_dropped`; `zero_handling_disagrees` where they fall on different sides of 0.05), McNemar (exact) on "
+        "per-image classification correctness; `diff` = mean a - mean b with a paired bootstrap 95 % CI over images "
+        "(10 000 resamples, percentile); p adjusted with Holm's method within each family (`family`: one table, one "
+        "test, one metric). The paired t-test over per-fold figures is a descriptive echo of the paper only "
+        "(3 degrees of freedom with 4 folds; not adjusted).\n\n"
     )
     body = (
         intro + markdown_table(list(sig.columns), [[_short(v) for v in r] for r in sig.itertuples(index=False)])
