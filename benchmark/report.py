@@ -23,9 +23,11 @@ import numpy as np
 import pandas as pd
 
 from busi_curate.data.dataset import CLASSES
-from busi_curate.fileio import write_csv, write_text
 
 from . import paper_figures as paper
+from .dsc_conventions import DERIVED_KEYS, derived_fold_values, predicted_empty_count
+from .dsc_conventions import LABELS as CONVENTION_LABELS
+from .dsc_conventions import NOTE as DSC_NOTE
 from .errors import BenchError
 from .provenance import read_checked_json
 from .summarize import DEFAULT_DDOF, mean_std
@@ -33,9 +35,9 @@ from .tables import html_table, markdown_table, write_table
 
 __all__ = ["build_report", "html_table", "load_runs", "markdown_table", "parse_cases", "write_table"]
 
-SEG_KEYS = ("dsc_benign", "dsc_malignant", "dsc_normal", "dsc_avg")
+SEG_KEYS = ("dsc_benign", "dsc_malignant", "dsc_normal", "dsc_avg", "dsc_lesion", "pred_empty")
 CLS_KEYS = ("f1_benign", "f1_malignant", "f1_normal", "f1_weighted", "acc")
-TABLE4_KEYS = ("dsc_avg", "jac", "hd", "rec", "pre")
+TABLE4_KEYS = ("dsc_avg", "dsc_lesion", "pred_empty", "jac", "hd", "rec", "pre")
 LABELS = {
     "dsc_benign": "DSC Benign",
     "dsc_malignant": "DSC Malignant",
@@ -51,6 +53,7 @@ LABELS = {
     "rec": "Recall",
     "pre": "Precision",
     "incoherent_before_pr": "Incoherent",
+    **CONVENTION_LABELS,
 }
 TABLE5_ORDER = (
     "ST (Seg)",
@@ -93,6 +96,8 @@ class Entry:
     scoring: str = "after"
 
     def fold_values(self, key: str) -> list[float | None]:
+        if key in DERIVED_KEYS:
+            return derived_fold_values(self.run, self.scoring, key)
         if self.scoring == "before":
             return [f.get("before_pr", {}).get(key) for f in self.run.folds]
         return [f.get(key) for f in self.run.folds]
@@ -312,7 +317,9 @@ def build_report(
     sig_rows: list[dict[str, Any]] = []
     for build in TABLE_BUILDERS:
         sig_rows += build(runs, out, ddof)
-    _write_significance(out, pd.DataFrame(sig_rows))
+    from .significance import write_significance
+
+    write_significance(out, pd.DataFrame(sig_rows))
     written = learning_curves(runs, out / "curves")
     if cases:
         t5 = {e.label: e for e in ablation_entries(runs, "5")}  # one entry per row label
@@ -338,6 +345,7 @@ def _table4(runs: Sequence[RunData], out: Path, ddof: int) -> list[dict[str, Any
     h, rws = wide(tidy4, [e.label for e in t4], TABLE4_KEYS)
     notes = [
         STD_NOTE,
+        DSC_NOTE,
         "- the paper's Table 4 is not public as a table; only the UNet++ DSC its text quotes is shown",
         *provenance_lines(t4),
     ]
@@ -360,10 +368,16 @@ def _incoherence_note(entries: Sequence[Entry], ddof: int) -> list[str]:
             else [f.get("incoherent_before_pr") for f in e.run.folds]
         )
         parts.append(f"{e.label} {_fmt(*mean_std(values, ddof)[:2])}")
+    empty = predicted_empty_count([e for e in entries if e.label in refined])
     return [
         "- share of incoherent predictions before refining: "
         + ", ".join(parts)
-        + f" (paper: ST {paper.INCOHERENT['ST']:.3f}, MT {paper.INCOHERENT['MT']:.3f})"
+        + f" (paper: ST {paper.INCOHERENT['ST']:.3f}, MT {paper.INCOHERENT['MT']:.3f}); "
+        + (
+            "no segmenter here predicts an empty mask before refining, so these count only images classified normal"
+            if empty == 0
+            else f"{empty} predicted masks are empty before refining (incoherent also when classified a lesion)"
+        )
     ]
 
 
@@ -382,6 +396,7 @@ def _ablation_tables(runs: Sequence[RunData], out: Path, ddof: int) -> list[dict
         h, rws = wide(tidy, [e.label for e in entries], keys)
         notes = [
             STD_NOTE,
+            DSC_NOTE,
             "- MT and MT + PR are one training scored before and after refining (PR is inference-only)",
             *_incoherence_note(entries, ddof),
             *provenance_lines(entries),
@@ -453,39 +468,15 @@ def _tables89(runs: Sequence[RunData], out: Path, ddof: int) -> list[dict[str, A
     ):
         tidy = metric_table(t89, ks, paper.TABLE89, ddof)
         h, rws = wide(tidy, [e.label for e in t89], ks)
-        write_table(out, f"table{table}", title, tidy, h, rws, [STD_NOTE, *provenance_lines(t89)])
+        notes89 = [STD_NOTE, DSC_NOTE] if table == "8" else [STD_NOTE]
+        write_table(out, f"table{table}", title, tidy, h, rws, [*notes89, *provenance_lines(t89)])
     return significance_rows("8-9", t89, "both") if len(t89) > 1 else []
-
-
-def _write_significance(out: Path, sig: pd.DataFrame) -> None:
-    """``significance.csv`` and its Markdown view."""
-    write_csv(out / "significance.csv", sig)
-    intro = (
-        "Wilcoxon signed-rank on per-image DSC with Pratt's zero handling (`p`; scipy's default, zeros dropped, in "
-        "`p_zeros_dropped`; `zero_handling_disagrees` where they fall on different sides of 0.05), McNemar (exact) on "
-        "per-image classification correctness; `diff` = mean a - mean b with a paired bootstrap 95 % CI over images "
-        "(10 000 resamples, percentile); p adjusted with Holm's method within each family (`family`: one table, one "
-        "test, one metric). The paired t-test over per-fold figures is a descriptive echo of the paper only "
-        "(3 degrees of freedom with 4 folds; not adjusted).\n\n"
-    )
-    body = (
-        intro + markdown_table(list(sig.columns), [[_short(v) for v in r] for r in sig.itertuples(index=False)])
-        if not sig.empty
-        else "_no comparable pairs of configurations yet_"
-    )
-    write_text(out / "significance.md", "# Paired significance tests\n\n" + body + "\n")
 
 
 #: the tables of the report, in order: each writes its files and returns its significance rows.
 #: Adding a table is one builder plus one line here.
 TableBuilder = Callable[[Sequence[RunData], Path, int], list[dict[str, Any]]]
 TABLE_BUILDERS: tuple[TableBuilder, ...] = (_table4, _ablation_tables, _table7, _tables89)
-
-
-def _short(v: Any) -> str:
-    if isinstance(v, float):
-        return "–" if math.isnan(v) else f"{v:.4g}"
-    return str(v)
 
 
 def parse_cases(text: str | None) -> list[tuple[str, str]]:

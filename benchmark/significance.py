@@ -20,6 +20,7 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -206,3 +207,32 @@ def significance_rows(
     role = frame["role"] if "role" in frame else pd.Series(np.nan, index=frame.index)
     frame["role"] = role.fillna("test, Holm-adjusted within its family")
     return frame.to_dict("records")
+
+
+def _short(v: Any) -> str:
+    if isinstance(v, float):
+        return "–" if math.isnan(v) else f"{v:.4g}"
+    return str(v)
+
+
+def write_significance(out: Path, sig: pd.DataFrame) -> None:
+    """``significance.csv`` and its Markdown view (the tests, zero handling, CIs and families stated)."""
+    from busi_curate.fileio import write_csv, write_text
+
+    from .tables import markdown_table
+
+    write_csv(out / "significance.csv", sig)
+    intro = (
+        "Wilcoxon signed-rank on per-image DSC with Pratt's zero handling (`p`; scipy's default, zeros dropped, in "
+        "`p_zeros_dropped`; `zero_handling_disagrees` where they fall on different sides of 0.05), McNemar (exact) on "
+        "per-image classification correctness; `diff` = mean a - mean b with a paired bootstrap 95 % CI over images "
+        f"({BOOTSTRAP_RESAMPLES} resamples, percentile, seed {BOOTSTRAP_SEED}); p adjusted with Holm's method within "
+        "each family (`family`: one table, one test, one metric). The paired t-test over per-fold figures is a "
+        "descriptive echo of the paper only (3 degrees of freedom with 4 folds; not adjusted).\n\n"
+    )
+    body = (
+        intro + markdown_table(list(sig.columns), [[_short(v) for v in r] for r in sig.itertuples(index=False)])
+        if not sig.empty
+        else "_no comparable pairs of configurations yet_"
+    )
+    write_text(out / "significance.md", "# Paired significance tests\n\n" + body + "\n")
