@@ -217,6 +217,8 @@ def verdict(diff: float, low: float, high: float, what: str) -> str:
     """One plain sentence on a paired difference and its CI."""
     if np.isnan(low) or np.isnan(high):
         return f"{what}: too few images for an interval"
+    if low == high == diff == 0:
+        return f"{what}: identical on every image"
     span = f"{diff:+.3f} (95 % CI {low:+.3f} to {high:+.3f})"
     if low > 0:
         return f"{what} {span}: higher with the copies (inflation)"
@@ -274,6 +276,11 @@ def paired_report(
             [
                 "# Leakage inflation, paired: the same model trained with and without the copies of its test images",
                 "",
+                *(
+                    ["- **SMOKE RUNS: a check that the design runs end to end, NOT A RESULT**"]
+                    if "smoke" in profiles
+                    else []
+                ),
                 f"- arms finished (runs in `{arms_dir}`): {status}; profile(s) {', '.join(profiles)}",
                 f"- copies: same-frame / identical decisions of `{journal}`; ground truth agrees when every copy has the "
                 f"test image's class and mask IoU >= {threshold} (`{mask_iou}`, Table 2)",

@@ -30,6 +30,7 @@ from .dsc_conventions import LABELS as CONVENTION_LABELS
 from .dsc_conventions import NOTE as DSC_NOTE
 from .errors import BenchError
 from .provenance import read_checked_json
+from .seeds import seed_fields, seed_siblings, seed_text
 from .summarize import DEFAULT_DDOF, mean_std
 from .tables import html_table, markdown_table, write_table
 
@@ -94,6 +95,7 @@ class Entry:
     label: str
     run: RunData
     scoring: str = "after"
+    seeds: tuple[RunData, ...] = ()  # the same configuration at other seeds (benchmark.seeds), this run first
 
     def fold_values(self, key: str) -> list[float | None]:
         if key in DERIVED_KEYS:
@@ -191,7 +193,7 @@ def ablation_entries(runs: Sequence[RunData], table: str) -> list[Entry]:
         if run.config.get("model") != model or not _claims(run, table):
             continue
         for label, scoring in ablation_labels(run.config):
-            found.setdefault(label, Entry(label, run, scoring))
+            found.setdefault(label, Entry(label, run, scoring, seed_siblings(run, runs)))
     return [found[label] for label in TABLE5_ORDER if label in found]
 
 
@@ -224,6 +226,8 @@ def metric_table(
                 continue
             m, s, n = _cell(e.fold_values(key), ddof)
             fig = paper_rows.get(e.label, {}).get(key)
+            sibs = [Entry(e.label, r, e.scoring) for r in e.seeds] or [e]
+            spread = seed_fields([x.fold_values(key) for x in sibs], [x.run.config.get("seed") for x in sibs])
             rows.append(
                 {
                     "configuration": e.label,
@@ -238,6 +242,7 @@ def metric_table(
                     "profile": cfg.get("profile"),
                     "epochs": cfg.get("epochs"),
                     "image_size": cfg.get("image_size"),
+                    **spread,
                 }
             )
     return pd.DataFrame(rows)
@@ -257,7 +262,10 @@ def wide(tidy: pd.DataFrame, labels: Sequence[str], keys: Sequence[str]) -> tupl
             f"this run ({first['run']}, {first['profile']}, {first['epochs']} ep, {first['image_size']} px, "
             f"{folds} fold{'s' if folds != 1 else ''})"
         )
-        rows.append([label, src, *[_fmt(sub.at[k, "mean"], sub.at[k, "std"]) if k in sub.index else "–" for k in keys]])
+        cells = [
+            _fmt(sub.at[k, "mean"], sub.at[k, "std"]) + seed_text(sub.loc[k]) if k in sub.index else "–" for k in keys
+        ]
+        rows.append([label, src, *cells])
         if sub["paper_mean"].notna().any():
             rows.append(["", "paper", *[_fmt_paper_row(sub, k) for k in keys]])
     return header, rows
@@ -324,7 +332,10 @@ def build_report(
     if cases:
         t5 = {e.label: e for e in ablation_entries(runs, "5")}  # one entry per row label
         written += fig6_grid(runs, list(t5.values()), cases, out, data_dir)
+    from .report_readme import update_readme
+
     written += sorted(out.glob("table*.*")) + [out / "significance.csv", out / "significance.md"]
+    written += update_readme(out, runs)
     return written
 
 

@@ -76,6 +76,27 @@ def paired_bootstrap_ci(
     return float(res.confidence_interval.low), float(res.confidence_interval.high)
 
 
+def unpaired_bootstrap_ci(
+    a: Sequence[float] | np.ndarray, b: Sequence[float] | np.ndarray, n_resamples: int = BOOTSTRAP_RESAMPLES
+) -> tuple[float, float]:
+    """Percentile bootstrap 95 % CI of mean(a) - mean(b) for two independent samples (each resampled on its own)."""
+    from scipy import stats
+
+    x, y = np.asarray(a, float), np.asarray(b, float)
+    x, y = x[~np.isnan(x)], y[~np.isnan(y)]
+    if len(x) < 2 or len(y) < 2:
+        return math.nan, math.nan
+    res = stats.bootstrap(
+        (x, y),
+        lambda u, v, axis=-1: np.mean(u, axis=axis) - np.mean(v, axis=axis),
+        n_resamples=n_resamples,
+        method="percentile",
+        random_state=np.random.default_rng(BOOTSTRAP_SEED),
+        batch=1000,
+    )
+    return float(res.confidence_interval.low), float(res.confidence_interval.high)
+
+
 def _diff_fields(a: np.ndarray, b: np.ndarray) -> dict[str, float]:
     d = np.asarray(a, float) - np.asarray(b, float)
     lo, hi = paired_bootstrap_ci(d)

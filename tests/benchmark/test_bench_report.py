@@ -227,3 +227,31 @@ def test_wilcoxon_zero_handling_pratt_against_scipy() -> None:
     p_drop = wilcoxon(a, b, "wilcox")[1]
     assert p_pratt == pytest.approx(stats.wilcoxon(a, b, zero_method="pratt").pvalue)
     assert p_drop == pytest.approx(stats.wilcoxon(a, b).pvalue) and p_pratt != p_drop
+
+
+def test_seed_spread_of_a_row_with_several_seeds(tmp_path: Path) -> None:
+    runs, n = tmp_path / "runs", 6
+    fold_means = {1993: (0.60, 0.62), 1994: (0.66, 0.64), 1995: (0.58, 0.60)}
+    for seed, means in fold_means.items():
+        for fold, m in enumerate(means):
+            cfg = dict(_cfg("seg", True), seed=seed, threads=seed % 2)  # threads may differ between seeds
+            _fold(runs / f"st-seg-do-s{seed}", fold, cfg, {"dsc_avg": m}, {}, [m] * n, [""] * n)
+    _fold(
+        runs / "zz-st-seg-do-other",
+        0,
+        dict(_cfg("seg", True), seed=7, epochs=2),
+        {"dsc_avg": 0.1},
+        {},
+        [0.1] * n,
+        [""] * n,
+    )  # another configuration: not a seed of the row
+    build_report(runs, tmp_path / "report")
+    t5 = pd.read_csv(tmp_path / "report" / "table5.csv")
+    row = t5[(t5["configuration"] == "ST (Seg) + DO") & (t5["metric"] == "dsc_avg")].iloc[0]
+    per_seed = [np.mean(v) for v in fold_means.values()]
+    assert row["n_seeds"] == 3 and row["seeds"] == "1993,1994,1995"
+    assert row["seed_mean"] == pytest.approx(np.mean(per_seed)) and row["seed_std"] == pytest.approx(
+        np.std(per_seed, ddof=1)
+    )
+    assert row["mean"] == pytest.approx(0.61) and row["seed_min"] == pytest.approx(0.59)
+    assert "3 seeds: 0.617 ± 0.031, 0.590-0.650" in (tmp_path / "report" / "table5.md").read_text(encoding="utf-8")
