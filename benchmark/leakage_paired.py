@@ -243,7 +243,8 @@ def paired_report(
     """Write ``paired_strata.csv`` and ``paired_per_image.csv`` into ``out``; returns the README section.
 
     Raises:
-        BenchError: no arm run in ``arms_dir``, or arms trained on another folds file.
+        BenchError: no arm run in ``arms_dir``, arms trained on another folds file, or runs that differ in
+            more than their seed and exclusion file.
     """
     from busi_curate.fileio import file_sha256, write_csv
 
@@ -254,6 +255,13 @@ def paired_report(
     for r in runs:
         if r.provenance.get("inputs", {}).get("folds_sha256", sha) != sha:
             raise BenchError(f"run {r.name} was trained on another folds file than {folds}", r.path)
+    from .seeds import SEED_FREE
+
+    configs = {
+        tuple(sorted((k, repr(v)) for k, v in r.config.items() if k not in (*SEED_FREE, "exclude"))) for r in runs
+    }
+    if len(configs) > 1:
+        raise BenchError("holds runs of different configurations (apart from seed and exclude): one design per folder")
     scores = arm_scores(runs)
     strata = image_strata(folds, manifest, journal, read_mask_iou(mask_iou), threshold)
     rows, per_image = [], []

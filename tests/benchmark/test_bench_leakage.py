@@ -198,6 +198,17 @@ def test_paired_report_end_to_end(arms: Path, tmp_path: Path) -> None:
     assert main.iloc[0]["n_images"] == 30 and main.iloc[0]["dsc_diff"] == pytest.approx(0.1)
     text = path.read_text()
     assert "What they cannot show" in text and "higher with the copies (inflation)" in text
+    _arm_run(runs, "other-model", "", 1993, [0.5], sha)
+    (runs / "other-model" / "fold0" / "metrics.json").write_text(
+        (runs / "other-model" / "fold0" / "metrics.json").read_text().replace("mt-unetpp", "mt-nnunet")
+    )
+    with pytest.raises(BenchError, match="different configurations"):
+        write_leakage_report(
+            None, JOURNAL, out, arms=runs, mask_iou=MASK_IOU, manifest=NAIVE / "manifest.csv", folds=NAIVE / "folds.csv"
+        )
+    import shutil
+
+    shutil.rmtree(runs / "other-model")
     with pytest.raises(BenchError, match="another folds file"):
         _arm_run(runs, "stray", "", 1994, [0.5], "0" * 64)
         write_leakage_report(
