@@ -28,6 +28,7 @@ for command in (
     results.combine,
     results.report,
     results.leakage,
+    results.leakage_arms,
     results.rescore,
     results.provisional,
     tools.predict,

@@ -5,9 +5,11 @@ StratifiedKFold, no group links) and a review journal (``decisions.csv``: which 
 frame, which adjacent frames of one sweep), every test image of every fold is put into one subset:
 
 * ``same-frame copy in training``: an image of the same frame (same-frame or identical decision,
-  transitively) is in that fold's ``train`` split;
-* ``adjacent frame in training``: no same-frame copy, but an adjacent-frame partner is in ``train``;
-* ``no copy in training``: neither.
+  transitively) is in that fold's ``train`` split (*in training* = the train split only, the definition
+  :mod:`benchmark.leakage_paired` states);
+* ``same-frame copy only in validation``: copies only in the fold's ``val`` split;
+* ``adjacent frame only``: no same-frame copy, but an adjacent-frame partner in ``train`` or ``val``;
+* ``no copy``: none of these.
 
 and DSC / accuracy are reported per subset (pooled over folds, and per fold), beside a curated run.
 """
@@ -29,7 +31,12 @@ from .errors import BenchError
 from .report import Entry, load_runs, markdown_table
 from .summarize import mean_std
 
-SUBSETS = ("same-frame copy in training", "adjacent frame in training", "no copy in training")
+SUBSETS = (
+    "same-frame copy in training",
+    "same-frame copy only in validation",
+    "adjacent frame only (train or val)",
+    "no copy (train or val)",
+)
 
 
 def frame_relations(journal: str | Path) -> tuple[UnionFind, dict[tuple[str, str], set[tuple[str, str]]]]:
@@ -53,12 +60,12 @@ def classify_tests(folds_file: str | Path, manifest: str | Path, journal: str | 
     rows = []
     for k in folds.numbers:
         parts = folds.split(k)
-        train = set(parts["train"])
-        roots = {uf.find(t) for t in train}
+        train, val = set(parts["train"]), set(parts["val"])
         for key in parts["test"]:
-            copies = [t for t in train if t != key and uf.find(t) == uf.find(key)] if uf.find(key) in roots else []
-            partners = {p for m in [key] for p in adjacent.get(m, set())} & train
-            subset = SUBSETS[0] if copies else SUBSETS[1] if partners else SUBSETS[2]
+            copies = [t for t in train if t != key and uf.find(t) == uf.find(key)]
+            in_val = [t for t in val if t != key and uf.find(t) == uf.find(key)]
+            partners = adjacent.get(key, set()) & (train | val)
+            subset = SUBSETS[0] if copies else SUBSETS[1] if in_val else SUBSETS[2] if partners else SUBSETS[3]
             rows.append(
                 {
                     "class": key[0],
@@ -67,7 +74,8 @@ def classify_tests(folds_file: str | Path, manifest: str | Path, journal: str | 
                     "subset": subset,
                     "copy_of_other_class": any(c[0] != key[0] for c in copies),
                     "copies_in_train": ";".join(f"{c} {i}" for c, i in sorted(copies)),
-                    "adjacent_in_train": ";".join(f"{c} {i}" for c, i in sorted(partners)),
+                    "copies_in_val": ";".join(f"{c} {i}" for c, i in sorted(in_val)),
+                    "adjacent_in_train_or_val": ";".join(f"{c} {i}" for c, i in sorted(partners)),
                 }
             )
     return pd.DataFrame(rows)
@@ -219,22 +227,101 @@ def leakage_report(
             "",
             markdown_table(["Test images", "class", "n", "DSC", "ACC"], by_class),
             "",
+            *_observational_words(merged, cfg),
         ]
     )
     return text
 
 
+def _observational_words(merged: pd.DataFrame, cfg: dict[str, Any]) -> list[str]:
+    """What the unpaired subsets show (bootstrap CIs of differences of means) and what they cannot."""
+    from .leakage_paired import verdict
+    from .significance import unpaired_bootstrap_ci
+
+    lines = ["### What these observational numbers show", ""]
+    copy = merged[merged["subset"] == SUBSETS[0]]
+    for other in (SUBSETS[1], SUBSETS[3]):
+        ref = merged[merged["subset"] == other]
+        parts = []
+        for name, col in (("DSC", "dice"), ("accuracy", "correct")):
+            a = copy["dice"] if col == "dice" else (copy["pred"] == copy["true"]).astype(float)
+            b = ref["dice"] if col == "dice" else (ref["pred"] == ref["true"]).astype(float)
+            lo, hi = unpaired_bootstrap_ci(a.to_numpy(), b.to_numpy())
+            parts.append(verdict(float(a.mean() - b.mean()), lo, hi, name))
+        lines.append(f"- **{SUBSETS[0]} ({len(copy)}) against {other} ({len(ref)})**, unpaired: " + "; ".join(parts))
+    lines += [
+        "",
+        "### What they cannot show",
+        "",
+        "- Cause: the subsets are different images (class mix, and duplicated frames are where BUSI's annotations "
+        "disagree most), scored by one training per fold; '(inflation)' or '(deflation)' above only names the sign "
+        "of an unpaired difference. The paired arms (`busi-bench leakage --arms`, grids/cpu_leakage.yaml) "
+        "measure the effect of the copies on the same test images.",
+        f"- The paper's protocol: profile `{cfg.get('profile')}` ({cfg.get('epochs')} epochs at "
+        f"{cfg.get('image_size')} px) underfits and memorises little.",
+        "",
+    ]
+    return lines
+
+
+PAIRED_PENDING = """# Leakage inflation on a naive split of raw BUSI
+
+**The paired, causal design has no finished runs in this report yet.** Its arms (the same model trained on
+the naive folds as they are, with every same-frame copy of the test images removed, and with as many random
+images removed) are declared in `grids/cpu_leakage.yaml`; once they have run, `busi-bench leakage ... --arms
+RUNS` writes their per-image paired differences by stratum here. Until then, what follows is the earlier
+observational result: one training per fold, unpaired subsets of test images.
+"""
+
+
 def write_leakage_report(
-    naive_run: str | Path,
+    naive_run: str | Path | None,
     journal: str | Path,
     out: str | Path,
     curated_run: str | Path | None = None,
     notes: str = "",
     manifest: str | Path | None = None,
     folds: str | Path | None = None,
+    arms: str | Path | None = None,
+    mask_iou: str | Path | None = None,
+    iou_threshold: float | None = None,
 ) -> Path:
-    """:func:`leakage_report` plus ``out/README.md`` (with ``notes`` appended)."""
-    text = leakage_report(naive_run, journal, out, curated_run, manifest, folds)
+    """``out/README.md``: the paired arms (``arms``, :mod:`benchmark.leakage_paired`) first, then the
+    observational split of one naive run (:func:`leakage_report`), then ``notes``.
+
+    Raises:
+        BenchError: neither a naive run nor arms; arms without ``mask_iou``, ``manifest`` and ``folds``.
+    """
+    parts = []
+    if arms is not None:
+        from .leakage_paired import IOU_THRESHOLD, paired_report
+
+        if mask_iou is None or manifest is None or folds is None:
+            raise BenchError("--arms needs --mask-iou, --manifest and --folds (the naive split the arms share)")
+        threshold = IOU_THRESHOLD if iou_threshold is None else iou_threshold
+        parts.append(paired_report(arms, journal, mask_iou, manifest, folds, out, threshold))
+    else:
+        parts.append(PAIRED_PENDING)
+    if naive_run is not None:
+        text = leakage_report(naive_run, journal, out, curated_run, manifest, folds)
+        text = text.replace("# Leakage inflation: ", "## Earlier, observational (one training per fold, unpaired): ", 1)
+        parts.append(text)
+    if naive_run is None and arms is None:
+        raise BenchError("give a naive run, --arms, or both")
+    opts = [
+        ("--arms", arms),
+        ("--mask-iou", mask_iou),
+        ("--iou-threshold", iou_threshold if arms is not None else None),
+        ("--decisions", journal),
+        ("--curated", curated_run),
+        ("--manifest", manifest),
+        ("--folds", folds),
+        ("--out", out),
+    ]
+    cmd = " ".join(
+        ["busi-bench leakage", *([str(naive_run)] if naive_run else [])] + [f"{k} {v}" for k, v in opts if v]
+    )
+    parts.append(f"## Reproduce\n\n```\n{cmd}\n```\n")
     path = Path(out) / "README.md"
-    write_text(path, text + ("\n" + notes.strip() + "\n" if notes else ""))
+    write_text(path, "\n".join(parts) + ("\n" + notes.strip() + "\n" if notes else ""))
     return path

@@ -101,6 +101,8 @@ class RunConfig:
         class_subset: ``all`` (normal, benign, malignant) or ``benign-malignant`` (Table 4's first subset:
             the published folds without their normal images).
         fill_holes: fill holes in predicted masks before scoring (the authors' single-task inference).
+        exclude: an exclusion file (:mod:`benchmark.exclusion`) whose rows drop images from a fold's train
+            or val split (the paired leakage design); empty = none.
     """
 
     profile: str = "paper"
@@ -147,6 +149,7 @@ class RunConfig:
     recon_weight: float = 0.1
     class_subset: str = "all"
     fill_holes: bool = False
+    exclude: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:

@@ -23,19 +23,22 @@ import numpy as np
 import pandas as pd
 
 from busi_curate.data.dataset import CLASSES
-from busi_curate.fileio import write_csv, write_text
 
 from . import paper_figures as paper
+from .dsc_conventions import DERIVED_KEYS, derived_fold_values, predicted_empty_count
+from .dsc_conventions import LABELS as CONVENTION_LABELS
+from .dsc_conventions import NOTE as DSC_NOTE
 from .errors import BenchError
 from .provenance import read_checked_json
+from .seeds import seed_fields, seed_siblings, seed_text
 from .summarize import DEFAULT_DDOF, mean_std
 from .tables import html_table, markdown_table, write_table
 
 __all__ = ["build_report", "html_table", "load_runs", "markdown_table", "parse_cases", "write_table"]
 
-SEG_KEYS = ("dsc_benign", "dsc_malignant", "dsc_normal", "dsc_avg")
+SEG_KEYS = ("dsc_benign", "dsc_malignant", "dsc_normal", "dsc_avg", "dsc_lesion", "pred_empty")
 CLS_KEYS = ("f1_benign", "f1_malignant", "f1_normal", "f1_weighted", "acc")
-TABLE4_KEYS = ("dsc_avg", "jac", "hd", "rec", "pre")
+TABLE4_KEYS = ("dsc_avg", "dsc_lesion", "pred_empty", "jac", "hd", "rec", "pre")
 LABELS = {
     "dsc_benign": "DSC Benign",
     "dsc_malignant": "DSC Malignant",
@@ -51,6 +54,7 @@ LABELS = {
     "rec": "Recall",
     "pre": "Precision",
     "incoherent_before_pr": "Incoherent",
+    **CONVENTION_LABELS,
 }
 TABLE5_ORDER = (
     "ST (Seg)",
@@ -91,8 +95,11 @@ class Entry:
     label: str
     run: RunData
     scoring: str = "after"
+    seeds: tuple[RunData, ...] = ()  # the same configuration at other seeds (benchmark.seeds), this run first
 
     def fold_values(self, key: str) -> list[float | None]:
+        if key in DERIVED_KEYS:
+            return derived_fold_values(self.run, self.scoring, key)
         if self.scoring == "before":
             return [f.get("before_pr", {}).get(key) for f in self.run.folds]
         return [f.get(key) for f in self.run.folds]
@@ -186,7 +193,7 @@ def ablation_entries(runs: Sequence[RunData], table: str) -> list[Entry]:
         if run.config.get("model") != model or not _claims(run, table):
             continue
         for label, scoring in ablation_labels(run.config):
-            found.setdefault(label, Entry(label, run, scoring))
+            found.setdefault(label, Entry(label, run, scoring, seed_siblings(run, runs)))
     return [found[label] for label in TABLE5_ORDER if label in found]
 
 
@@ -219,6 +226,8 @@ def metric_table(
                 continue
             m, s, n = _cell(e.fold_values(key), ddof)
             fig = paper_rows.get(e.label, {}).get(key)
+            sibs = [Entry(e.label, r, e.scoring) for r in e.seeds] or [e]
+            spread = seed_fields([x.fold_values(key) for x in sibs], [x.run.config.get("seed") for x in sibs])
             rows.append(
                 {
                     "configuration": e.label,
@@ -233,6 +242,7 @@ def metric_table(
                     "profile": cfg.get("profile"),
                     "epochs": cfg.get("epochs"),
                     "image_size": cfg.get("image_size"),
+                    **spread,
                 }
             )
     return pd.DataFrame(rows)
@@ -252,7 +262,10 @@ def wide(tidy: pd.DataFrame, labels: Sequence[str], keys: Sequence[str]) -> tupl
             f"this run ({first['run']}, {first['profile']}, {first['epochs']} ep, {first['image_size']} px, "
             f"{folds} fold{'s' if folds != 1 else ''})"
         )
-        rows.append([label, src, *[_fmt(sub.at[k, "mean"], sub.at[k, "std"]) if k in sub.index else "–" for k in keys]])
+        cells = [
+            _fmt(sub.at[k, "mean"], sub.at[k, "std"]) + seed_text(sub.loc[k]) if k in sub.index else "–" for k in keys
+        ]
+        rows.append([label, src, *cells])
         if sub["paper_mean"].notna().any():
             rows.append(["", "paper", *[_fmt_paper_row(sub, k) for k in keys]])
     return header, rows
@@ -312,12 +325,17 @@ def build_report(
     sig_rows: list[dict[str, Any]] = []
     for build in TABLE_BUILDERS:
         sig_rows += build(runs, out, ddof)
-    _write_significance(out, pd.DataFrame(sig_rows))
+    from .significance import write_significance
+
+    write_significance(out, pd.DataFrame(sig_rows))
     written = learning_curves(runs, out / "curves")
     if cases:
         t5 = {e.label: e for e in ablation_entries(runs, "5")}  # one entry per row label
         written += fig6_grid(runs, list(t5.values()), cases, out, data_dir)
+    from .report_readme import update_readme
+
     written += sorted(out.glob("table*.*")) + [out / "significance.csv", out / "significance.md"]
+    written += update_readme(out, runs)
     return written
 
 
@@ -338,6 +356,7 @@ def _table4(runs: Sequence[RunData], out: Path, ddof: int) -> list[dict[str, Any
     h, rws = wide(tidy4, [e.label for e in t4], TABLE4_KEYS)
     notes = [
         STD_NOTE,
+        DSC_NOTE,
         "- the paper's Table 4 is not public as a table; only the UNet++ DSC its text quotes is shown",
         *provenance_lines(t4),
     ]
@@ -360,10 +379,16 @@ def _incoherence_note(entries: Sequence[Entry], ddof: int) -> list[str]:
             else [f.get("incoherent_before_pr") for f in e.run.folds]
         )
         parts.append(f"{e.label} {_fmt(*mean_std(values, ddof)[:2])}")
+    empty = predicted_empty_count([e for e in entries if e.label in refined])
     return [
         "- share of incoherent predictions before refining: "
         + ", ".join(parts)
-        + f" (paper: ST {paper.INCOHERENT['ST']:.3f}, MT {paper.INCOHERENT['MT']:.3f})"
+        + f" (paper: ST {paper.INCOHERENT['ST']:.3f}, MT {paper.INCOHERENT['MT']:.3f}); "
+        + (
+            "no segmenter here predicts an empty mask before refining, so these count only images classified normal"
+            if empty == 0
+            else f"{empty} predicted masks are empty before refining (incoherent also when classified a lesion)"
+        )
     ]
 
 
@@ -382,6 +407,7 @@ def _ablation_tables(runs: Sequence[RunData], out: Path, ddof: int) -> list[dict
         h, rws = wide(tidy, [e.label for e in entries], keys)
         notes = [
             STD_NOTE,
+            DSC_NOTE,
             "- MT and MT + PR are one training scored before and after refining (PR is inference-only)",
             *_incoherence_note(entries, ddof),
             *provenance_lines(entries),
@@ -453,35 +479,15 @@ def _tables89(runs: Sequence[RunData], out: Path, ddof: int) -> list[dict[str, A
     ):
         tidy = metric_table(t89, ks, paper.TABLE89, ddof)
         h, rws = wide(tidy, [e.label for e in t89], ks)
-        write_table(out, f"table{table}", title, tidy, h, rws, [STD_NOTE, *provenance_lines(t89)])
+        notes89 = [STD_NOTE, DSC_NOTE] if table == "8" else [STD_NOTE]
+        write_table(out, f"table{table}", title, tidy, h, rws, [*notes89, *provenance_lines(t89)])
     return significance_rows("8-9", t89, "both") if len(t89) > 1 else []
-
-
-def _write_significance(out: Path, sig: pd.DataFrame) -> None:
-    """``significance.csv`` and its Markdown view."""
-    write_csv(out / "significance.csv", sig)
-    intro = (
-        "Wilcoxon signed-rank on per-image DSC, McNemar (exact) on per-image classification correctness, paired t-test "
-        "over per-fold figures; p adjusted with Holm's method within each (table, test, metric) family.\n\n"
-    )
-    body = (
-        intro + markdown_table(list(sig.columns), [[_short(v) for v in r] for r in sig.itertuples(index=False)])
-        if not sig.empty
-        else "_no comparable pairs of configurations yet_"
-    )
-    write_text(out / "significance.md", "# Paired significance tests\n\n" + body + "\n")
 
 
 #: the tables of the report, in order: each writes its files and returns its significance rows.
 #: Adding a table is one builder plus one line here.
 TableBuilder = Callable[[Sequence[RunData], Path, int], list[dict[str, Any]]]
 TABLE_BUILDERS: tuple[TableBuilder, ...] = (_table4, _ablation_tables, _table7, _tables89)
-
-
-def _short(v: Any) -> str:
-    if isinstance(v, float):
-        return "–" if math.isnan(v) else f"{v:.4g}"
-    return str(v)
 
 
 def parse_cases(text: str | None) -> list[tuple[str, str]]:

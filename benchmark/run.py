@@ -114,6 +114,15 @@ def run_fold(
     from .train import predict, select_device, to_tensors, train_fold
 
     split = split_fold(inputs.folds, fold, cfg.class_subset)
+    checksums = dict(inputs.checksums)
+    if cfg.exclude:
+        from busi_curate.fileio import file_sha256
+
+        from .exclusion import apply_exclusion
+
+        train_keys, val_keys, n_dropped = apply_exclusion(split.train, split.val, cfg.exclude, fold)
+        split = type(split)(split.fold, train_keys, val_keys, split.test)
+        checksums.update(exclude=cfg.exclude, exclude_sha256=file_sha256(cfg.exclude))
     fold_dir = Path(out) / f"fold{fold}"
     if (fold_dir / "checkpoint" / "last.pt").exists() and not resume:
         raise BenchError("holds a checkpoint already: pass --resume to continue it or choose another --out", fold_dir)
@@ -130,7 +139,7 @@ def run_fold(
         prov = provenance(
             cfg.to_dict(),
             dict(
-                inputs.checksums,
+                checksums,
                 manifest=str(inputs.manifest_path),
                 folds=str(inputs.folds_path),
                 data_dir=str(inputs.data_dir),
@@ -153,6 +162,8 @@ def run_fold(
         log.info(
             "fold %d: %d train, %d val, %d test; %s", fold, len(split.train), len(split.val), len(split.test), cfg.label
         )
+        if cfg.exclude:
+            log.info("fold %d: %d image(s) dropped from train / val by %s", fold, n_dropped, cfg.exclude)
         take = lambda keys: allset.take([pos[k] for k in keys])  # noqa: E731
         train, val, test = take(split.train), take(split.val), take(split.test)
         model, state = train_fold(

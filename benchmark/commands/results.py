@@ -87,7 +87,24 @@ def report(
 
 
 @click.command()
-@click.argument("naive_run", type=click.Path(file_okay=False, exists=True, path_type=Path))
+@click.argument("naive_run", required=False, type=click.Path(file_okay=False, exists=True, path_type=Path))
+@click.option(
+    "--arms",
+    type=click.Path(file_okay=False, exists=True, path_type=Path),
+    help="folder of the paired arm runs (grids/cpu_leakage.yaml): per-image paired differences by stratum",
+)
+@click.option(
+    "--mask-iou",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="the curation half's mask IoU table (reports/curated_busi_v1/mask_iou.csv), for the agreement strata",
+)
+@click.option(
+    "--iou-threshold",
+    type=click.FloatRange(0, 1),
+    default=0.7,
+    show_default=True,
+    help="a copy's mask agrees with the test image's at this IoU or above (Table 2's bin edge)",
+)
 @click.option(
     "--decisions",
     "journal",
@@ -119,7 +136,10 @@ def report(
 )
 @user_errors
 def leakage(
-    naive_run: Path,
+    naive_run: Path | None,
+    arms: Path | None,
+    mask_iou: Path | None,
+    iou_threshold: float,
     journal: Path,
     out: Path,
     curated_run: Path | None,
@@ -127,11 +147,21 @@ def leakage(
     manifest: Path | None,
     folds: Path | None,
 ) -> None:
-    """Score a naive-split run separately on test images with and without a same-frame copy in training."""
+    """Paired arms (--arms): per-image differences with and without the copies of the test images, by stratum;
+    a naive-split run (NAIVE_RUN): its test images scored by whether a same-frame copy is in training."""
     from benchmark.leakage import write_leakage_report
 
     path = write_leakage_report(
-        naive_run, journal, out, curated_run, notes.read_text(encoding="utf-8") if notes else "", manifest, folds
+        naive_run,
+        journal,
+        out,
+        curated_run,
+        notes.read_text(encoding="utf-8") if notes else "",
+        manifest,
+        folds,
+        arms,
+        mask_iou,
+        iou_threshold,
     )
     click.echo(path.read_text(encoding="utf-8"))
 
@@ -167,3 +197,41 @@ def provisional(data_dir: Path, out: Path, k: int, seed: int, val_fraction: floa
 
     m, f = build_provisional(data_dir, out, k=k, seed=seed, val_fraction=val_fraction)
     click.echo(f"wrote {m} and {f} (uncurated: every image kept, naive folds)")
+
+
+@click.command("leakage-arms")
+@click.option(
+    "--folds",
+    "folds_file",
+    required=True,
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="the naive folds file (e.g. manifests/raw_busi_naive/folds.csv)",
+)
+@click.option(
+    "--manifest",
+    required=True,
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="its manifest",
+)
+@click.option(
+    "--decisions",
+    "journal",
+    required=True,
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="review journal naming the same-frame pairs (e.g. manifests/curated_busi_v1/decisions.csv)",
+)
+@out_folder("folder for copies-removed.csv and control-seed<S>.csv (each with a .json sidecar)")
+@click.option("--seeds", default="1993", show_default=True, help="comma-separated seeds of the control draws")
+@user_errors
+def leakage_arms(folds_file: Path, manifest: Path, journal: Path, out: Path, seeds: str) -> None:
+    """Exclusion files of the paired leakage design: every same-frame copy of a fold's test images dropped
+    from its train / val splits, and a control dropping as many random non-copies (same split and class)."""
+    from benchmark.errors import ConfigError
+    from benchmark.exclusion import leakage_arms as make_arms
+
+    try:
+        seed_list = [int(s) for s in seeds.split(",") if s.strip()]
+    except ValueError:
+        raise ConfigError(f"--seeds expects comma-separated integers, got {seeds!r}") from None
+    for path in make_arms(folds_file, manifest, journal, out, seed_list):
+        click.echo(f"wrote {path}")

@@ -173,3 +173,85 @@ def test_paired_t_and_holm() -> None:
     adj = holm(ps)
     assert adj[:3] == pytest.approx(list(multipletests(ps[:3], method="holm")[1])) and np.isnan(adj[3])
     assert np.isnan(paired_t([0.5], [0.4])[1])
+
+
+def test_holm_over_each_stated_family_matches_statsmodels(tmp_path: Path) -> None:
+    from statsmodels.stats.multitest import multipletests
+
+    runs, n, rng = tmp_path / "runs", 15, np.random.default_rng(3)
+    for fold in range(2):
+        true = [CLASSES[i % 3] for i in range(n)]
+        for name, task, do, shift in (("mt-do", "mt", True, 0.0), ("mt", "mt", False, 0.05)):
+            dice = list(rng.uniform(0.5, 0.9, n) - shift)
+            _fold(
+                runs / name,
+                fold,
+                _cfg(task, do),
+                {"dsc_avg": 0.7, "acc": 0.6},
+                {"dsc_avg": 0.6, "acc": 0.6},
+                dice,
+                [t if rng.random() < 0.7 else "normal" for t in true],
+                list(np.array(dice) - 0.02),
+            )
+        for name, do, shift in (("st-seg", False, 0.1), ("st-seg-do", True, 0.03)):
+            _fold(
+                runs / name,
+                fold,
+                _cfg("seg", do),
+                {"dsc_avg": 0.6},
+                {},
+                list(rng.uniform(0.4, 0.9, n) - shift),
+                [""] * n,
+            )
+    build_report(runs, tmp_path / "report")
+    sig = pd.read_csv(tmp_path / "report" / "significance.csv")
+    tested = sig[sig["test"] != "paired-t"]
+    families = tested.groupby("family")
+    assert max(len(g) for _, g in families) >= 4  # MT + PR + DO against MT, MT + PR, MT + DO, ST (Seg), ST (Seg) + DO
+    for _, g in families:
+        assert g["p_holm"].tolist() == pytest.approx(list(multipletests(g["p"], method="holm")[1]))
+    desc = sig[sig["test"] == "paired-t"]
+    assert desc["p_holm"].isna().all() and desc["role"].str.contains("descriptive").all()
+    w = tested[tested["test"] == "wilcoxon"]
+    assert (w["diff_ci_low"] <= w["diff"]).all() and (w["diff"] <= w["diff_ci_high"]).all()
+    assert w["diff"].tolist() == pytest.approx((w["mean_a"] - w["mean_b"]).tolist())
+    assert "Pratt" in (tmp_path / "report" / "significance.md").read_text(encoding="utf-8")
+
+
+def test_wilcoxon_zero_handling_pratt_against_scipy() -> None:
+    from scipy import stats
+
+    a = np.array([0.5] * 20 + [0.6, 0.7, 0.65, 0.8, 0.75, 0.9])
+    b = np.array([0.5] * 20 + [0.5, 0.6, 0.6, 0.7, 0.7, 0.8])  # 20 ties, every other image higher in a
+    p_pratt = wilcoxon(a, b, "pratt")[1]
+    p_drop = wilcoxon(a, b, "wilcox")[1]
+    assert p_pratt == pytest.approx(stats.wilcoxon(a, b, zero_method="pratt").pvalue)
+    assert p_drop == pytest.approx(stats.wilcoxon(a, b).pvalue) and p_pratt != p_drop
+
+
+def test_seed_spread_of_a_row_with_several_seeds(tmp_path: Path) -> None:
+    runs, n = tmp_path / "runs", 6
+    fold_means = {1993: (0.60, 0.62), 1994: (0.66, 0.64), 1995: (0.58, 0.60)}
+    for seed, means in fold_means.items():
+        for fold, m in enumerate(means):
+            cfg = dict(_cfg("seg", True), seed=seed, threads=seed % 2)  # threads may differ between seeds
+            _fold(runs / f"st-seg-do-s{seed}", fold, cfg, {"dsc_avg": m}, {}, [m] * n, [""] * n)
+    _fold(
+        runs / "zz-st-seg-do-other",
+        0,
+        dict(_cfg("seg", True), seed=7, epochs=2),
+        {"dsc_avg": 0.1},
+        {},
+        [0.1] * n,
+        [""] * n,
+    )  # another configuration: not a seed of the row
+    build_report(runs, tmp_path / "report")
+    t5 = pd.read_csv(tmp_path / "report" / "table5.csv")
+    row = t5[(t5["configuration"] == "ST (Seg) + DO") & (t5["metric"] == "dsc_avg")].iloc[0]
+    per_seed = [np.mean(v) for v in fold_means.values()]
+    assert row["n_seeds"] == 3 and row["seeds"] == "1993,1994,1995"
+    assert row["seed_mean"] == pytest.approx(np.mean(per_seed)) and row["seed_std"] == pytest.approx(
+        np.std(per_seed, ddof=1)
+    )
+    assert row["mean"] == pytest.approx(0.61) and row["seed_min"] == pytest.approx(0.59)
+    assert "3 seeds: 0.617 ± 0.031, 0.590-0.650" in (tmp_path / "report" / "table5.md").read_text(encoding="utf-8")
