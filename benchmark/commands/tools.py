@@ -18,20 +18,25 @@ if TYPE_CHECKING:
 
 @click.command()
 @click.argument("checkpoint", type=click.Path(dir_okay=False, exists=True, path_type=Path))
-@click.argument("images", nargs=-1, required=True, type=click.Path(dir_okay=False, exists=True, path_type=Path))
+@click.argument("images", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
 @out_folder("folder for the predicted masks and overlays (never overwritten)")
 @click.option("--refine", help="refining rule (default: the checkpoint's)")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda")
 @user_errors
 def predict(checkpoint: Path, images: tuple[Path, ...], out: Path, refine: str | None, device: str) -> None:
-    """Masks, classes and refining warnings for new images."""
+    """Masks, classes and refining warnings for new images (files, or folders of images).
+
+    The network is built from the checkpoint's saved config as training builds it, and its output post-processed
+    as the run scored it (threshold, hole filling, refining). Masks are saved at each image's native size, with
+    an overlay for a figure (class, probability, legend, a mark where refining cleared the mask).
+    """
     _needs_torch()
     from benchmark.predict import predict_images
 
     rows = predict_images(checkpoint, list(images), out, refine=refine, device=device)
     for r in rows:
         click.echo(
-            f"{r['image']}: {r['class']} (p={r['p_class']:.3f}), {r['tumour_pixels']} tumour px"
+            f"{r['image']}: {r['class']} (p={r['p_class']:.3f}), {r['tumour_pixels']} tumour px at native size"
             f"{' [refined: ' + r['refine_action'] + ']' if r['refine_action'] else ''}"
         )
 
