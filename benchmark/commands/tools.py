@@ -168,9 +168,12 @@ def grid(
 
 @click.command()
 @click.option("--json", "as_json", is_flag=True, help="one JSON object per model")
-def models(as_json: bool) -> None:
+@click.option("--quiet", is_flag=True, help="no progress bar on stderr (each model is built and its FLOPs counted)")
+def models(as_json: bool, quiet: bool) -> None:
     """List the registered architectures: parameters, FLOPs per 128x128 image, tasks, paper table."""
     import json
+
+    from tqdm.auto import tqdm
 
     _needs_torch()
     from benchmark.models import MODELS
@@ -180,7 +183,9 @@ def models(as_json: bool) -> None:
     except ImportError:
         model_facts = None  # type: ignore[assignment]
     rows = []
-    for name, spec in MODELS.items():
+    bar = tqdm(MODELS.items(), desc="models", unit="model", disable=quiet, leave=False, file=sys.stderr)
+    for name, spec in bar:
+        bar.set_postfix_str(name)
         row: dict[str, Any] = {
             "model": name,
             "tasks": list(spec.tasks),
