@@ -67,6 +67,7 @@ def evidence_figures(text: str, structured: Any = None) -> dict[str, float]:
 #: sits below the assistant and cannot import it: a test checks they agree)
 COPY_MAX_MOTION = 1.7  # px: a copy's tissue moves less than this after the fit
 COPY_MIN_CONTAINED = 0.77  # a copy's fine detail is the original's (plus noise or blur) at least this much
+MIN_FIT_INLIERS = 8  # fewer landmarks lining up is chance level: no real fit
 
 #: the assistant's notes in brackets, in words
 _NOTES = {
@@ -141,7 +142,10 @@ def plain_evidence(text: str, figs: dict[str, float]) -> str:
     parts: list[str] = []
     inliers = figs.get("inliers")
     if inliers:
-        parts.append(f"{int(inliers)} landmarks line up")
+        few = inliers < MIN_FIT_INLIERS
+        parts.append(
+            f"only {int(inliers)} landmarks line up (chance level)" if few else f"{int(inliers)} landmarks line up"
+        )
         parts += _geometry_words(figs, seen)
         tissue = _tissue_words(figs)
         parts += [tissue] if tissue else []

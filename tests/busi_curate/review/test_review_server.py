@@ -530,9 +530,16 @@ def test_plain_evidence_words():
 def test_plain_words_use_the_rules_limits():
     """The words' limits are the assistant rule's (the review stage cannot import the assistant)."""
     from busi_curate.assistant.rule import RuleSettings
-    from busi_curate.review.evidence import COPY_MAX_MOTION, COPY_MIN_CONTAINED
+    from busi_curate.review.evidence import COPY_MAX_MOTION, COPY_MIN_CONTAINED, MIN_FIT_INLIERS, plain_evidence
 
-    assert (COPY_MAX_MOTION, COPY_MIN_CONTAINED) == (RuleSettings().copy_max_motion, RuleSettings().copy_min_contained)
+    s = RuleSettings()
+    assert (COPY_MAX_MOTION, COPY_MIN_CONTAINED, MIN_FIT_INLIERS) == (
+        s.copy_max_motion,
+        s.copy_min_contained,
+        s.min_fit_inliers,
+    )
+    weak = {"inliers": 4.0, "scale": 1.19, "overlap": 0.93, "ncc": 0.5}
+    assert plain_evidence("ssim=0.34 inliers=4", weak).startswith("only 4 landmarks line up (chance level); ")
 
 
 def test_done_state_says_what_to_run_next(scan_copy):
