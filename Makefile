@@ -20,7 +20,7 @@ $(CORE): setup.cfg pyproject.toml
 
 ## The built-in default job: a synthetic BUSI-like dataset with planted duplicates, scanned (curation half only).
 demo: $(CORE)
-	$(VENV)/bin/busi-curate demo --out demo-output
+	$(VENV)/bin/busi-curate demo --out outputs/demo
 
 ## The whole test suite (real-BUSI tests run when ../shared/data/BUSI exists; browser tests when Chromium does).
 test: $(STAMP) browser
@@ -58,4 +58,4 @@ device-bundle: $(STAMP)
 	  ../shared/data/BUSI --size 128 --out .device-bundle/curated128.npz
 
 clean:
-	rm -rf $(VENV) demo-output .pytest_cache
+	rm -rf $(VENV) outputs/demo .pytest_cache

@@ -111,6 +111,20 @@ def refine_all(
     return np.stack(masks), np.array(classes, np.int64), why, events
 
 
+def threshold_masks(seg_prob: np.ndarray, threshold: float, fill_holes: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """The thresholded masks ``(N, S, S) bool`` and the probabilities refining reads, as every run scores them:
+    with ``fill_holes`` each mask's holes are filled (``scipy.ndimage.binary_fill_holes``, the authors' single-task
+    inference) and the filled pixels lifted to ``threshold``, so refining sees the filled mask. Used by
+    :func:`evaluate_fold` and by ``busi-bench predict``."""
+    raw_masks = seg_prob >= threshold
+    if fill_holes:
+        from scipy.ndimage import binary_fill_holes
+
+        raw_masks = np.stack([binary_fill_holes(m) for m in raw_masks]) if len(raw_masks) else raw_masks
+        seg_prob = np.where(raw_masks & (seg_prob < threshold), np.float32(threshold), seg_prob)
+    return raw_masks, seg_prob
+
+
 def evaluate_fold(
     keys: list[tuple[str, str]],
     labels: np.ndarray,
@@ -131,12 +145,9 @@ def evaluate_fold(
         "confusion": DataFrame, "events": list of RefineEvent}``.
     """
     n = len(keys)
-    raw_masks = seg_prob >= threshold if seg_prob is not None else None
-    if seg_prob is not None and raw_masks is not None and fill_holes:
-        from scipy.ndimage import binary_fill_holes
-
-        raw_masks = np.stack([binary_fill_holes(m) for m in raw_masks]) if len(raw_masks) else raw_masks
-        seg_prob = np.where(raw_masks & (seg_prob < threshold), np.float32(threshold), seg_prob)
+    raw_masks = None
+    if seg_prob is not None:
+        raw_masks, seg_prob = threshold_masks(seg_prob, threshold, fill_holes)
     raw_cls = cls_prob.argmax(1) if cls_prob is not None else None
     before_df, before, _ = score_set(labels, gt, raw_masks, raw_cls, prefix="before_")
     events: list[RefineEvent] = []

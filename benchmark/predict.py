@@ -8,7 +8,7 @@ sidecar naming the checkpoint, its config and the input files' SHA-256).
 from __future__ import annotations
 
 import logging
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +23,7 @@ from .data import preprocess_image
 from .errors import ConfigError
 from .profiles import RunConfig
 from .provenance import provenance, write_sidecar
-from .refine import REFINERS, RefineEvent, event, incoherence
+from .refine import REFINERS, RefineEvent
 
 log = logging.getLogger("busi_bench")
 
@@ -69,85 +69,123 @@ def output_stems(paths: list[Path]) -> list[str]:
     return names
 
 
-def _overlay(gray: np.ndarray, mask: np.ndarray, big: Any) -> Any:
-    """The image with the predicted mask's outline in yellow (RGB)."""
-    from PIL import Image
+#: overlay colours (RGB): the predicted outline, and the outline of a mask that refining cleared
+OUTLINE = (255, 214, 0)
+CLEARED = (255, 87, 34)
+
+
+def _edge(m: np.ndarray, width: int) -> np.ndarray:
     from scipy import ndimage
 
-    m = np.asarray(big) > 0
-    edge = m & ~ndimage.binary_erosion(m, iterations=max(1, min(gray.shape) // 200))
+    return m & ~ndimage.binary_erosion(m, iterations=width)
+
+
+def overlay_figure(gray: np.ndarray, mask: np.ndarray | None, row: dict[str, Any], cleared: np.ndarray | None) -> Any:
+    """The image with the predicted tumour outline (yellow) under a caption band: the class and its probability,
+    a legend, and, when refining cleared the mask, that mask's outline in orange and the words saying so.
+    ``mask`` and ``cleared`` are native-size bool arrays. Returns a PIL RGB image, fit for a figure."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    h, w = gray.shape
+    width = max(1, min(h, w) // 200)
     rgb = np.stack([gray] * 3, axis=-1).copy()
-    rgb[edge] = (255, 214, 0)
-    return Image.fromarray(rgb)
+    if cleared is not None and cleared.any():
+        rgb[_edge(cleared, width)] = CLEARED
+    if mask is not None:
+        rgb[_edge(mask, width)] = OUTLINE
+    size = max(11, min(22, w // 28))
+    font = ImageFont.load_default(size=size)
+    lines: list[tuple[str, tuple[int, int, int]]] = []
+    head = row["class"] or "no class (segmentation only)"
+    if row["class"] and np.isfinite(row["p_class"]):
+        head += f"  p = {row['p_class']:.2f}"
+    lines.append((head, (255, 255, 255)))
+    if mask is not None:
+        lines.append((f"yellow: predicted tumour ({row['tumour_pixels']} px)", OUTLINE))
+    if row["refine_action"]:
+        what = "orange: mask cleared by refining" if cleared is not None and cleared.any() else "refined"
+        lines.append((f"{what} [{row['refine_action']}]", CLEARED))
+    band = (size + 4) * len(lines) + 6
+    canvas = Image.new("RGB", (w, h + band), (0, 0, 0))
+    canvas.paste(Image.fromarray(rgb), (0, band))
+    draw = ImageDraw.Draw(canvas)
+    for k, (text, colour) in enumerate(lines):
+        draw.text((4, 3 + k * (size + 4)), text, fill=colour, font=font)
+    return canvas
+
+
+def _native(mask: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """A network-size bool mask resized to the image's ``(H, W)`` with nearest neighbour."""
+    from PIL import Image
+
+    big = Image.fromarray(mask.astype(np.uint8) * 255).resize((shape[1], shape[0]), Image.Resampling.NEAREST)
+    return np.asarray(big) > 0
+
+
+def network_predictions(cfg: RunConfig, state: dict[str, Any], grays: list[np.ndarray], device: str = "auto") -> Any:
+    """The network of ``cfg`` built exactly as training builds it (:func:`benchmark.train.build`: model, task,
+    ``cls_head``, ``head_norm``, ``image_size``), ``state`` loaded, run over the images preprocessed as the run
+    decodes them (``image_size``, ``image_interp``). Returns :class:`benchmark.train.Predictions`."""
+    import torch
+
+    from .train import build, predict, select_device
+
+    dev = select_device(device)
+    model = build(cfg, dev)
+    model.load_state_dict(state)
+    x = torch.from_numpy(np.stack([preprocess_image(g, cfg.image_size, cfg.image_interp) for g in grays]))
+    return predict(model, x.unsqueeze(1), cfg, dev)
+
+
+def postprocess(
+    cfg: RunConfig, rule: str, keys: list[tuple[str, str]], seg_prob: np.ndarray | None, cls_prob: np.ndarray | None
+) -> tuple[np.ndarray | None, np.ndarray | None, np.ndarray | None, list[str], list[RefineEvent]]:
+    """What the run scores: masks thresholded (holes filled when the run filled them), then refined by ``rule``.
+    Returns (masks before refining, masks, classes, incoherence before refining, refining events)."""
+    from .evaluate import refine_all, threshold_masks
+
+    raw = None
+    if seg_prob is not None:
+        raw, seg_prob = threshold_masks(seg_prob, cfg.threshold, cfg.fill_holes)
+    classes = cls_prob.argmax(1) if cls_prob is not None else None
+    if seg_prob is None or cls_prob is None or raw is None:
+        return raw, raw, classes, [""] * len(keys), []
+    masks, classes, why, events = refine_all(keys, seg_prob, cls_prob, cfg.threshold, rule)
+    return raw, masks, classes, why, events
 
 
 def predict_images(
     checkpoint: str | Path, images: list[Path], out: str | Path, refine: str | None = None, device: str = "auto"
 ) -> list[dict[str, Any]]:
-    """Predict every image; returns one row per image (also written to ``predictions.csv``).
+    """Predict every image (folders stand for their images); returns one row per image (also written to
+    ``predictions.csv``); ``tumour_pixels`` counts the saved native-size mask.
 
     Raises:
         BenchError: unreadable checkpoint. ConfigError: unknown refining rule. DatasetError: unreadable image.
     """
-    import torch
-    from PIL import Image
-
-    from .models import build_model
-    from .train import load_checkpoint, predict, select_device
+    from .train import load_checkpoint
 
     ck = load_checkpoint(checkpoint)
     cfg = RunConfig.from_dict(ck["config"], str(checkpoint))
     rule = refine or (cfg.refine if cfg.task == "mt" else "none")
     if rule not in REFINERS:
         raise ConfigError(f"unknown refining rule {rule!r} (known: {', '.join(REFINERS)})")
-    dev = select_device(device)
-    model = build_model(cfg.model, task=cfg.task)
-    model.load_state_dict(ck["model"])
-    model.to(dev)
     images = expand_images(images)
     grays = [read_gray(p) for p in images]
     names = output_stems(images)
-    x = torch.from_numpy(np.stack([preprocess_image(g, cfg.image_size) for g in grays])).unsqueeze(1)
-    pred = predict(model, x, cfg, dev)
+    pred = network_predictions(cfg, ck["model"], grays, device)
+    raw, masks, classes, why, events = postprocess(cfg, rule, [(n, "") for n in names], pred.seg_prob, pred.cls_prob)
+    path_of = {n: str(p) for n, p in zip(names, images)}
+    actions = {e.key.strip(): e.action for e in events}
+    events = [replace(e, key=path_of[e.key.strip()]) for e in events]  # refine_warnings.csv names the image file
+    for ev in events:
+        log.warning("refined %s", ev.message())
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    rows: list[dict[str, Any]] = []
-    events: list[RefineEvent] = []
-    for i, (path, gray, stem) in enumerate(zip(images, grays, names)):
-        row: dict[str, Any] = {"image": str(path), "file_sha256": file_sha256(path)}
-        mask = pred.seg_prob[i] >= cfg.threshold if pred.seg_prob is not None else None
-        probs = pred.cls_prob[i] if pred.cls_prob is not None else None
-        action = disagreement = ""
-        cls = int(np.argmax(probs)) if probs is not None else None
-        if mask is not None and probs is not None:
-            disagreement = incoherence(mask, cls)  # type: ignore[arg-type]
-            res = REFINERS[rule](mask, probs, pred.seg_prob[i])  # type: ignore[index]
-            ev = event(path.name, mask, probs, res)
-            if ev is not None:
-                events.append(ev)
-                log.warning("refined %s", ev.message())
-            mask, cls, action = res.mask, res.cls, res.action
-        row["class"] = CLASSES[cls] if cls is not None else ""
-        if probs is not None:
-            row.update({f"p_{c}": float(probs[k]) for k, c in enumerate(CLASSES)})
-            row["p_class"] = float(probs[cls]) if cls is not None else float("nan")
-        else:
-            row["p_class"] = float("nan")
-        row["tumour_pixels"] = int(mask.sum()) if mask is not None else 0
-        row["incoherent_before"] = disagreement
-        row["refine_action"] = action
-        if mask is not None:
-            big = Image.fromarray(mask.astype(np.uint8) * 255).resize(
-                (gray.shape[1], gray.shape[0]), Image.Resampling.NEAREST
-            )
-            with atomic_open(out / f"{stem}_mask.png", "wb") as fh:
-                big.save(fh, format="PNG")
-            overlay = _overlay(gray, mask, big)
-            with atomic_open(out / f"{stem}_overlay.png", "wb") as fh:
-                overlay.save(fh, format="PNG")
-            row["mask"] = f"{stem}_mask.png"
-            row["overlay"] = f"{stem}_overlay.png"
-        rows.append(row)
+    rows = [
+        _write_one(out, i, path, gray, stem, pred.cls_prob, raw, masks, classes, why[i], actions.get(stem, ""))
+        for i, (path, gray, stem) in enumerate(zip(images, grays, names))
+    ]
     prov = provenance(
         cfg.to_dict(),
         {
@@ -163,3 +201,44 @@ def predict_images(
     write_csv(out / "refine_warnings.csv", pd.DataFrame([asdict(e) for e in events], columns=cols))
     write_sidecar(out / "refine_warnings.csv", prov)
     return rows
+
+
+def _write_one(
+    out: Path,
+    i: int,
+    path: Path,
+    gray: np.ndarray,
+    stem: str,
+    cls_prob: np.ndarray | None,
+    raw: np.ndarray | None,
+    masks: np.ndarray | None,
+    classes: np.ndarray | None,
+    why: str,
+    action: str,
+) -> dict[str, Any]:
+    """One image's row; its native-size mask and overlay written."""
+    from PIL import Image
+
+    cls = int(classes[i]) if classes is not None else None
+    row: dict[str, Any] = {
+        "image": str(path),
+        "file_sha256": file_sha256(path),
+        "class": CLASSES[cls] if cls is not None else "",
+    }
+    if cls_prob is not None:
+        row.update({f"p_{c}": float(cls_prob[i][k]) for k, c in enumerate(CLASSES)})
+    row["p_class"] = float(cls_prob[i][cls]) if cls_prob is not None and cls is not None else float("nan")
+    big = _native(masks[i], gray.shape) if masks is not None else None
+    row["tumour_pixels"] = int(big.sum()) if big is not None else 0
+    row["incoherent_before"] = why
+    row["refine_action"] = action
+    if big is not None:
+        with atomic_open(out / f"{stem}_mask.png", "wb") as fh:
+            Image.fromarray(big.astype(np.uint8) * 255).save(fh, format="PNG")
+        before = _native(raw[i], gray.shape) if raw is not None else None
+        cleared = before & ~big if before is not None else None
+        with atomic_open(out / f"{stem}_overlay.png", "wb") as fh:
+            overlay_figure(gray, big, row, cleared).save(fh, format="PNG")
+        row["mask"] = f"{stem}_mask.png"
+        row["overlay"] = f"{stem}_overlay.png"
+    return row

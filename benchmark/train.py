@@ -368,7 +368,7 @@ class _Fit:
             for k, v in parts.items():
                 sums[k] = sums.get(k, torch.zeros((), device=device)) + v * len(idx)
             if progress and (b % 10 == 0 or b == n_batches - 1):
-                bar.set_postfix(loss=f"{float(loss):.4f}")
+                bar.set_postfix(loss=f"{float(loss.detach()):.4f}")  # detached: no requires_grad warning
         bar.close()
         return sums
 

@@ -519,6 +519,7 @@ CASES: list[Case] = [
                 str(c.data),
                 "--out",
                 str(c.out),
+                "--quiet",  # as the scan cases: no progress bar before the one line
                 needle=Path(_first_kept(c)).name,
             ),
         )[1],

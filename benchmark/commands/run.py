@@ -17,6 +17,23 @@ def _overrides(**kw: Any) -> dict[str, Any]:
     return {k: v for k, v in kw.items() if v is not None}
 
 
+def default_profile(device: str) -> tuple[str, str]:
+    """The profile when none is given: ``paper`` (200 epochs, 128 px) where a CUDA device will run it, else the
+    reduced ``cpu`` profile, so that a CPU-only machine never starts a days-long run by default; and the line that
+    says which and why (printed on stderr once the inputs are read)."""
+    import torch
+
+    cuda = device != "cpu" and torch.cuda.is_available()
+    name = "paper" if cuda else "cpu"
+    why = (
+        "a CUDA device is available"
+        if cuda
+        else "no CUDA device" + (" (--device cpu)" if device == "cpu" else "") + ": the paper profile's 200 epochs "
+        "would take days here; pass --profile paper to run it anyway"
+    )
+    return name, f"no --profile given: using '{name}' ({why})"
+
+
 @click.command()
 @click.option("--manifest", "manifest", type=click.Path(dir_okay=False, path_type=Path), help="manifest.csv")
 @click.option("--folds", "folds", type=click.Path(dir_okay=False, path_type=Path), help="folds.csv")
@@ -36,7 +53,12 @@ def _overrides(**kw: Any) -> dict[str, Any]:
 @click.option("--all-folds", is_flag=True, help="run every fold in the folds file")
 @click.option("--concurrent", is_flag=True, help="with --all-folds: one process per fold, all at once (GPU)")
 @out_folder("run folder")
-@click.option("--profile", default="paper", show_default=True, help="paper, cpu or smoke (see benchmark/profiles.py)")
+@click.option(
+    "--profile",
+    default=None,
+    help="paper, cpu, cpu-grid or smoke (see benchmark/profiles.py); default: paper on a CUDA device, else the "
+    "reduced cpu profile (the command says which and why)",
+)
 @click.option("--config", "config", type=click.Path(dir_okay=False, exists=True, path_type=Path), help="YAML overrides")
 @click.option("--model", help="architecture (busi-bench models)")
 @click.option("--task", type=click.Choice(["mt", "seg", "cls"]), help="multi-task or a single-task ablation")
@@ -104,7 +126,7 @@ def run(
     all_folds: bool,
     concurrent: bool,
     out: Path,
-    profile: str,
+    profile: str | None,
     config: Path | None,
     sets: tuple[str, ...],
     resume: bool,
@@ -123,6 +145,10 @@ def run(
     if concurrent and not all_folds:
         raise ConfigError("--concurrent goes with --all-folds")
     overrides = dict(parse_set_options(sets), **_overrides(compile=compile_, **settings))
+    notice = ""
+    if profile is None:
+        _needs_torch()
+        profile, notice = default_profile(str(overrides.get("device", "auto")))
     cfg = resolve_config(profile, config, overrides)
     _needs_torch()
     from benchmark.run import RunInputs, run_concurrent, run_fold, run_folds
@@ -140,6 +166,8 @@ def run(
             raise ConfigError("--manifest, --folds and --data are required (or --packed FILE)")
         inputs = RunInputs.read(manifest, folds, _data_root(data_dir, manifest))
     numbers = inputs.folds.numbers
+    if notice:
+        click.echo(notice, err=True)
     if workers > 1 and not all_folds:
         raise ConfigError("--workers goes with --all-folds")
     if concurrent or workers > 1:

@@ -18,20 +18,25 @@ if TYPE_CHECKING:
 
 @click.command()
 @click.argument("checkpoint", type=click.Path(dir_okay=False, exists=True, path_type=Path))
-@click.argument("images", nargs=-1, required=True, type=click.Path(dir_okay=False, exists=True, path_type=Path))
+@click.argument("images", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
 @out_folder("folder for the predicted masks and overlays (never overwritten)")
 @click.option("--refine", help="refining rule (default: the checkpoint's)")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda")
 @user_errors
 def predict(checkpoint: Path, images: tuple[Path, ...], out: Path, refine: str | None, device: str) -> None:
-    """Masks, classes and refining warnings for new images."""
+    """Masks, classes and refining warnings for new images (files, or folders of images).
+
+    The network is built from the checkpoint's saved config as training builds it, and its output post-processed
+    as the run scored it (threshold, hole filling, refining). Masks are saved at each image's native size, with
+    an overlay for a figure (class, probability, legend, a mark where refining cleared the mask).
+    """
     _needs_torch()
     from benchmark.predict import predict_images
 
     rows = predict_images(checkpoint, list(images), out, refine=refine, device=device)
     for r in rows:
         click.echo(
-            f"{r['image']}: {r['class']} (p={r['p_class']:.3f}), {r['tumour_pixels']} tumour px"
+            f"{r['image']}: {r['class']} (p={r['p_class']:.3f}), {r['tumour_pixels']} tumour px at native size"
             f"{' [refined: ' + r['refine_action'] + ']' if r['refine_action'] else ''}"
         )
 
@@ -163,9 +168,12 @@ def grid(
 
 @click.command()
 @click.option("--json", "as_json", is_flag=True, help="one JSON object per model")
-def models(as_json: bool) -> None:
+@click.option("--quiet", is_flag=True, help="no progress bar on stderr (each model is built and its FLOPs counted)")
+def models(as_json: bool, quiet: bool) -> None:
     """List the registered architectures: parameters, FLOPs per 128x128 image, tasks, paper table."""
     import json
+
+    from tqdm.auto import tqdm
 
     _needs_torch()
     from benchmark.models import MODELS
@@ -175,7 +183,9 @@ def models(as_json: bool) -> None:
     except ImportError:
         model_facts = None  # type: ignore[assignment]
     rows = []
-    for name, spec in MODELS.items():
+    bar = tqdm(MODELS.items(), desc="models", unit="model", disable=quiet, leave=False, file=sys.stderr)
+    for name, spec in bar:
+        bar.set_postfix_str(name)
         row: dict[str, Any] = {
             "model": name,
             "tasks": list(spec.tasks),

@@ -12,7 +12,7 @@ from busi_curate.commands.scan import echo_summary, scan_options
 @click.command()
 @click.option(
     "--out",
-    default="demo-output",
+    default="outputs/demo",
     show_default=True,
     type=click.Path(path_type=Path),
     help="Folder for the synthetic dataset (OUT/data) and its scan (OUT/scan).",
@@ -20,14 +20,20 @@ from busi_curate.commands.scan import echo_summary, scan_options
 @click.option("--seed", default=0, show_default=True, help="Seed of the synthetic dataset.")
 @scan_options
 def demo(out: Path, seed: int, size: int, backend: str, top_k: int, window: str, mode: str, prune_k: int) -> None:
-    """Generate a small synthetic BUSI-like dataset with planted near-duplicates and scan it."""
-    import pandas as pd
+    """Generate a small synthetic BUSI-like dataset with planted near-duplicates and scan it.
 
-    from busi_curate.data.synthetic import make_synthetic_busi
+    Beside the copies it plants one neighbouring frame (the tissue moved, the speckle partly new): not a copy,
+    and hard enough that the assistant leaves it to you, so the review page opens on a question.
+    """
+    from busi_curate.data.synthetic import KINDS, NEIGHBOUR, make_synthetic_busi
     from busi_curate.scan.run import ScanSettings, run_scan
 
-    planted = make_synthetic_busi(out / "data", seed=seed)
-    click.echo(f"wrote a synthetic BUSI-like dataset with {len(planted)} planted duplicates -> {out / 'data'}")
+    planted = make_synthetic_busi(out / "data", seed=seed, kinds=KINDS + NEIGHBOUR)
+    copies = [p for p in planted if p.kind not in NEIGHBOUR]
+    click.echo(
+        f"wrote a synthetic BUSI-like dataset with {len(copies)} planted duplicates and "
+        f"{len(planted) - len(copies)} neighbouring frame -> {out / 'data'}"
+    )
     res = run_scan(
         out / "data",
         out / "scan",
@@ -42,7 +48,7 @@ def demo(out: Path, seed: int, size: int, backend: str, top_k: int, window: str,
     for p in planted:
         top = first.loc[(p.copy_class, p.copy_id)]
         ok = (top["candidate_class"], top["candidate_id"]) == (p.source_class, p.source_id)
-        hits += ok
+        hits += ok and p.kind not in NEIGHBOUR
         click.echo(
             f"{p.copy_class:>9} {p.copy_id:>3} <- {p.source_class:>9} {p.source_id:>3}  {p.kind:<10}  "
             f"{top['candidate_class']:>9} {top['candidate_id']:>3}  {top['ssim']:.3f}  {'yes' if ok else 'NO'}"
@@ -50,14 +56,14 @@ def demo(out: Path, seed: int, size: int, backend: str, top_k: int, window: str,
     scan_dir = out / "scan"
     exe = _command_prefix()
     click.echo(
-        f"\n{hits}/{len(planted)} planted duplicates ranked first. Next steps:\n"
+        f"\n{hits}/{len(copies)} planted duplicates ranked first (the neighbouring frame is no copy: a question "
+        "for you). Next steps:\n"
         f"  {exe} review {scan_dir} --auto --no-browser   # the assistant decides the confident pairs\n"
         f"  {exe} review {scan_dir} --auto                # in your browser: what is left, and (key g) the gallery\n"
         f"      of the assistant's decisions, each pair registered, to overrule any of them\n"
         f"  {exe} report {scan_dir} --out {out / 'report'}\n"
         f"  {exe} export {scan_dir} --out {out / 'manifest'}"
     )
-    _ = pd
 
 
 def _command_prefix() -> str:

@@ -209,9 +209,9 @@ def verify(
 )
 @click.option(
     "--size",
-    default="128",
-    show_default=True,
-    help="Side of the square output images, or 'none' to keep the original size.",
+    default=None,
+    help="Side of the square output images, or 'none' to keep the original size [default: 128; with --format "
+    "nnunet: none, the native size nnU-Net plans its own resampling from].",
 )
 @click.option("--include-removed", is_flag=True, help="Also write the images the manifest removed.")
 @click.option(
@@ -231,17 +231,19 @@ def verify(
 )
 @click.option("--nnunet-id", default=501, show_default=True, help="nnU-Net dataset id (with --format nnunet).")
 @click.option("--nnunet-name", default="CuratedBUSI", show_default=True, help="nnU-Net dataset name.")
+@click.option("--quiet", is_flag=True, help="No progress bars.")
 def materialize(
     manifest: Path,
     data_dir: Path,
     legacy_out: Path | None,
     out: Path | None,
-    size: str,
+    size: str | None,
     include_removed: bool,
     folds_path: Path | None,
     fmt: str,
     nnunet_id: int,
     nnunet_name: str,
+    quiet: bool,
 ) -> None:
     """Write MANIFEST's kept images and merged masks from DATA_DIR into --out (verified first), with a mapping CSV."""
     from busi_curate.errors import ManifestError
@@ -256,6 +258,8 @@ def materialize(
         out = legacy_out
     if out is None:
         raise click.UsageError("missing --out OUT (the output folder)")
+    if size is None:
+        size = "none" if fmt == "nnunet" else "128"
     if size.lower() == "none":
         side = None
     elif size.isdigit() and int(size) > 0:
@@ -265,7 +269,7 @@ def materialize(
     settings = MaterializeSettings(
         size=side, include_removed=include_removed, format=fmt, nnunet_id=nnunet_id, nnunet_name=nnunet_name
     )
-    meta = run(read_manifest(manifest), data_dir, out, settings, folds_path)
+    meta = run(read_manifest(manifest), data_dir, out, settings, folds_path, progress=not quiet)
     c = meta["counts"]
     click.echo(
         f"wrote {c['total']} images + masks ({', '.join(f'{k} {v}' for k, v in c.items() if k != 'total')}) "

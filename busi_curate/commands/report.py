@@ -59,6 +59,7 @@ import click
     hidden=True,
     help="Deprecated (until 0.3): the gallery shows every group; --max-panels 0 means --no-gallery.",
 )
+@click.option("--quiet", is_flag=True, help="No progress bars (mask IoU, gallery) on stderr.")
 def report(
     scan_dir: Path,
     out: Path,
@@ -71,6 +72,7 @@ def report(
     thumb_height: int,
     dpi: int,
     max_panels: int | None,
+    quiet: bool,
 ) -> None:
     """Write the findings of a review as a report: groups, class conflicts, mask IoU (Table 2), SSIM of
     duplicate vs other pairs with tests (Table 1, Fig. 5), class distributions (Table 3), a thumbnail
@@ -96,7 +98,7 @@ def report(
         thumb_height=thumb_height,
         figure_dpi=dpi,
     )
-    rep = make_report(scan_dir, out, decisions, settings)
+    rep = make_report(scan_dir, out, decisions, settings, progress=not quiet)
     c, s = rep["counts"], rep["ssim"]
     sizes = [k for k in c if k.endswith("plet")]  # duplet, triplet, ..., "7-tuplet": smallest size first
     kinds = ", ".join(f"{c[k]} {k}s" for k in reversed(sizes)) or "no groups"

@@ -32,6 +32,12 @@ def _reviewer(name: str | None) -> str:
         raise CurateError(str(exc)) from exc
 
 
+def _show_progress(assistant: object, on: bool) -> None:
+    """Let the assistant draw its feature bar (stderr) when it has one."""
+    if hasattr(assistant, "progress"):
+        assistant.progress = on
+
+
 @click.command()
 @click.argument("scan_dir", type=click.Path(path_type=Path))
 @click.option("--reviewer", default=None, help="Name recorded as decided_by (default: the OS user name).")
@@ -80,6 +86,7 @@ def _reviewer(name: str | None) -> str:
     "fit) while every answer stays the person's. --no-explain starts faster (no features to compute).",
 )
 @click.option("--verbose", is_flag=True, help="Log every HTTP request.")
+@click.option("--quiet", is_flag=True, help="No progress bars on stderr (features, the automatic pass).")
 def review(
     scan_dir: Path,
     reviewer: str | None,
@@ -92,6 +99,7 @@ def review(
     assistant_factory: str,
     explain: bool,
     verbose: bool,
+    quiet: bool,
 ) -> None:
     """Review the duplicate candidates of a scan, the paper's way (section 4.2).
 
@@ -136,8 +144,16 @@ def review(
         assistant = None
         if auto:
             assistant = load_assistant(assistant_factory, scan)
+            _show_progress(assistant, not quiet)
             walk, summary = automatic_pass(
-                scan, journal_path, threshold, assistant, assessments, warn, source=assistant_factory
+                scan,
+                journal_path,
+                threshold,
+                assistant,
+                assessments,
+                warn,
+                source=assistant_factory,
+                progress=not quiet,
             )
             click.echo(summary.line() + f"; {len(walk.extra_pairs)} extra pairs proposed")
         else:
@@ -151,5 +167,6 @@ def review(
         if assistant is None and explain:
             # a plain review: the assistant explains each pair (evidence in words, registered views), decides nothing
             assistant = load_assistant(assistant_factory, scan)
+            _show_progress(assistant, not quiet)
             prepare(assistant, echo=click.echo)
         serve(scan, walk, journal_path, name, assistant, assessments, port, verbose, echo=click.echo, auto=auto)

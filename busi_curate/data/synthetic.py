@@ -31,6 +31,22 @@ class PlantedPair:
 
 #: transformation kinds planted by :func:`make_synthetic_busi`, in order.
 KINDS: tuple[str, ...] = ("identical", "crop", "rescale", "shift", "brightness", "speckle", "relabel", "remask")
+#: not a copy: a neighbouring frame of the same sweep (the tissue moved a few pixels, the speckle partly new), the
+#: hard case the demo keeps for a person; plant it with ``kinds=KINDS + NEIGHBOUR``
+NEIGHBOUR: tuple[str, ...] = ("neighbour",)
+
+
+def _neighbour(img: np.ndarray, mask: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """A neighbouring frame: a smooth displacement field of at most 4 px (sigma 20 px) moves the tissue and the
+    lesion, and 70 % of the speckle is drawn afresh."""
+    h, w = img.shape
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float64)
+    fields = [ndimage.gaussian_filter(rng.normal(0, 1, (h, w)), 20.0) for _ in range(2)]
+    dy, dx = (4.0 * f / (np.abs(f).max() + 1e-9) for f in fields)
+    warped = ndimage.map_coordinates(img.astype(np.float64), [yy - dy, xx - dx], order=1, mode="nearest")
+    moved = ndimage.map_coordinates(mask.astype(np.float64), [yy - dy, xx - dx], order=0, mode="nearest") > 0.5
+    fresh = ndimage.gaussian_filter(warped * rng.rayleigh(1.0, (h, w)) / 1.25, 0.7)
+    return np.clip(0.3 * warped + 0.7 * fresh, 0, 255).astype(np.uint8), moved
 
 
 def _frame(rng: np.random.Generator, h: int, w: int, lesion: str | None) -> tuple[np.ndarray, np.ndarray]:
@@ -82,6 +98,8 @@ def _transform(kind: str, img: np.ndarray, mask: np.ndarray, rng: np.random.Gene
         return img[dy:, dx:].copy(), mask[dy:, dx:].copy()
     if kind == "brightness":
         return np.clip(img.astype(np.float64) * 1.15 + 12, 0, 255).astype(np.uint8), mask.copy()
+    if kind == "neighbour":
+        return _neighbour(img, mask, rng)
     if kind == "speckle":
         noisy = img.astype(np.float64) + rng.normal(0, 6, img.shape)
         return np.clip(noisy, 0, 255).astype(np.uint8), mask.copy()

@@ -93,12 +93,13 @@ def compute_findings(
     register: bool = True,
     percentile: float = ss.DEFAULT_PERCENTILE,
     load: masks.ImageLoader | None = None,
+    progress: bool = False,
 ) -> Findings:
     """Groups, conflicts, mask IoU, SSIM statistics and class distributions of ``scan`` under ``decisions``."""
     groups = build_groups(decisions, grades=merged_grades(include_adjacent))
     if load is None:
         load = masks.scan_loader(scan)
-    iou = masks.mask_iou_table(groups, load, size=iou_size, register=register)
+    iou = masks.mask_iou_table(groups, load, size=iou_size, register=register, progress=progress)
     samples = ss.ssim_samples(scan, groups)
     js = journal_summary(decisions)
     return Findings(

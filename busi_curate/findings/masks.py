@@ -10,6 +10,7 @@ and one non-empty mask have IoU 0.0.
 from __future__ import annotations
 
 import math
+import sys
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
@@ -159,8 +160,9 @@ def mask_iou_table(
     size: int = DEFAULT_IOU_SIZE,
     register: bool = True,
     reg_settings: RegistrationSettings = RegistrationSettings(),
+    progress: bool = False,
 ) -> pd.DataFrame:
-    """Mask IoU of every pair inside every group (Table 2), in a common frame.
+    """Mask IoU of every pair inside every group (Table 2), in a common frame (``progress``: a bar on stderr).
 
     Two measurements per pair: ``iou_resized`` (both masks resized to ``size x size``: assumes both
     images show the same field of view) and, with ``register``, ``iou_registered`` (B registered onto A by
@@ -169,7 +171,11 @@ def mask_iou_table(
     ``method`` says which. ``link`` is the grade of the decision on that pair, or ``implied`` when the pair
     was joined through other members.
     """
-    rows = [_pair_row(g, a, b, load, size, register, reg_settings) for g, a, b in group_pairs(groups)]
+    from tqdm.auto import tqdm
+
+    pairs = list(group_pairs(groups))
+    bar = tqdm(pairs, desc="mask IoU", unit="pair", disable=not progress, leave=False, file=sys.stderr)
+    rows = [_pair_row(g, a, b, load, size, register, reg_settings) for g, a, b in bar]
     return pd.DataFrame(rows, columns=IOU_COLUMNS)
 
 

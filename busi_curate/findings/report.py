@@ -12,6 +12,7 @@ import json
 import math
 import shlex
 import shutil
+import sys
 from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -77,8 +78,10 @@ def make_report(
     out: str | Path,
     decisions_path: str | Path | None = None,
     settings: ReportSettings = ReportSettings(),
+    progress: bool = False,
 ) -> dict[str, Any]:
-    """Read the scan and the journal, compute the findings and write the report folder ``out``.
+    """Read the scan and the journal, compute the findings and write the report folder ``out`` (``progress``:
+    bars with counts and ETA on stderr for the mask IoU and the gallery).
 
     Returns the ``report.json`` content. Every file is written atomically; files of an earlier report in
     ``out`` that this one does not write again (e.g. gallery strips of groups that no longer exist) are
@@ -105,9 +108,10 @@ def make_report(
         register=settings.register,
         percentile=settings.threshold_percentile,
         load=load,
+        progress=progress,
     )
     f.notes[:0] = [f"journal: {m}" for m in skipped]
-    return write_report(f, scan, dpath, Path(out), settings, load)
+    return write_report(f, scan, dpath, Path(out), settings, load, progress)
 
 
 def shell_path(p: str | Path, cwd: Path | None = None) -> str:
@@ -227,7 +231,13 @@ class _Writer:
 
 
 def write_report(
-    f: Findings, scan: ScanResult, decisions_path: Path, out: Path, settings: ReportSettings, load: ImageLoader
+    f: Findings,
+    scan: ScanResult,
+    decisions_path: Path,
+    out: Path,
+    settings: ReportSettings,
+    load: ImageLoader,
+    progress: bool = False,
 ) -> dict[str, Any]:
     """Write every file of the report into ``out`` (see :func:`make_report`); a new ``out`` that cannot be
     completed (disk full) is removed again."""
@@ -235,7 +245,7 @@ def write_report(
     out.mkdir(parents=True, exist_ok=True)
     sweep_leftovers(out)  # temporary files a killed report left
     try:
-        return _write_report(f, scan, decisions_path, out, settings, load)
+        return _write_report(f, scan, decisions_path, out, settings, load, progress)
     except BaseException:
         if fresh:
             shutil.rmtree(out, ignore_errors=True)
@@ -243,7 +253,13 @@ def write_report(
 
 
 def _write_report(
-    f: Findings, scan: ScanResult, decisions_path: Path, out: Path, settings: ReportSettings, load: ImageLoader
+    f: Findings,
+    scan: ScanResult,
+    decisions_path: Path,
+    out: Path,
+    settings: ReportSettings,
+    load: ImageLoader,
+    progress: bool,
 ) -> dict[str, Any]:
     previous = _previous_files(out)
     w = _Writer(out)
@@ -258,7 +274,9 @@ def _write_report(
     w.text("fig5_ssim_hist.svg", fig5.svg)
     strips: dict[int, str] = {}
     if settings.gallery:
-        for g in f.groups:
+        from tqdm.auto import tqdm
+
+        for g in tqdm(f.groups, desc="gallery", unit="group", disable=not progress, leave=False, file=sys.stderr):
             strips[g.id] = f"{GALLERY_DIR}/group{g.id:03d}_{g.kind}.png"
             w.bytes(strips[g.id], group_strip(g, load, settings.thumb_height))
     meta = _scan_meta(scan, decisions_path, out, settings)

@@ -27,6 +27,7 @@ beside ``OUT`` and renamed into place, so ``OUT`` is never half-written.
 from __future__ import annotations
 
 import shutil
+import sys
 import tempfile
 from collections import Counter
 from collections.abc import Callable
@@ -89,12 +90,14 @@ def materialize(
     out: str | Path,
     settings: MaterializeSettings = MaterializeSettings(),
     folds_path: str | Path | None = None,
+    progress: bool = False,
 ) -> dict[str, Any]:
     """Write the (kept) images and merged masks of ``manifest`` from ``data_dir`` into ``out``.
 
     Args:
         folds_path: folds file whose splits become ``fold_<k>`` columns of ``mapping.csv``; default: the
             ``folds.csv`` beside the manifest, if any.
+        progress: bars on stderr (verify, write) with counts and ETA.
 
     Returns:
         The sidecar written to ``out/materialize.json``.
@@ -110,14 +113,14 @@ def materialize(
         raise ManifestError("the manifest keeps no images", manifest.path)
     fpath = Path(folds_path) if folds_path is not None else manifest.dir / FOLDS_CSV
     folds = read_folds(fpath, manifest) if (folds_path is not None or fpath.is_file()) else None
-    root = require_match(manifest, data_dir, {r.key for r in rows})
+    root = require_match(manifest, data_dir, {r.key for r in rows}, progress=progress)
     split_of = _splits(folds)
 
     out.parent.mkdir(parents=True, exist_ok=True)
     sweep_leftovers(out.parent, staging_of=out.name, tmp_files=False)  # staging folders a killed materialize left
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent))
     try:
-        write_csv(tmp / "mapping.csv", pd.DataFrame(_write_pngs(tmp, rows, root, settings.size, split_of)))
+        write_csv(tmp / "mapping.csv", pd.DataFrame(_write_pngs(tmp, rows, root, settings.size, split_of, progress)))
         write_csv(tmp / "labels.csv", _labels(rows))
         meta = _sidecar(tmp, manifest, folds, rows, settings)
         writer = FORMAT_WRITERS[settings.format]
@@ -160,13 +163,20 @@ def _splits(folds: Folds | None) -> dict[int, dict[tuple[str, str], str]]:
 
 
 def _write_pngs(
-    tmp: Path, rows: list[Any], root: Path, size: int | None, split_of: dict[int, dict[tuple[str, str], str]]
+    tmp: Path,
+    rows: list[Any],
+    root: Path,
+    size: int | None,
+    split_of: dict[int, dict[tuple[str, str], str]],
+    progress: bool = False,
 ) -> list[dict[str, Any]]:
     """``images/<class>_<id>.png`` and ``masks/<class>_<id>_mask.png`` for every row; the mapping rows."""
+    from tqdm.auto import tqdm
+
     (tmp / "images").mkdir()
     (tmp / "masks").mkdir()
     records = []
-    for r in rows:
+    for r in tqdm(rows, desc="write", unit="img", disable=not progress, leave=False, file=sys.stderr):
         gray = read_gray(root / r.image)
         mask = read_mask_union([root / m for m in r.masks], gray.shape, root / r.image)
         img, msk = _resize(gray, mask, size)

@@ -239,13 +239,15 @@ def verify(manifest_path: str | Path, data_dir: str | Path, **kwargs: object) ->
     return verify_data(read_manifest(manifest_path), data_dir, **kwargs)  # type: ignore[arg-type]
 
 
-def require_match(manifest: Manifest, data_dir: str | Path, keys: set[tuple[str, str]] | None = None) -> Path:
+def require_match(
+    manifest: Manifest, data_dir: str | Path, keys: set[tuple[str, str]] | None = None, progress: bool = False
+) -> Path:
     """Verify (only ``keys`` when given, no extras); raise DatasetError listing mismatches. Returns the data root."""
     rows = [r for r in manifest.rows if keys is None or r.key in keys]
     sub = Manifest(manifest.path, sorted(rows, key=lambda r: record_sort_key(*r.key)), manifest.meta, manifest.sha256)
     if not sub.rows:
         raise ManifestError("no images selected", manifest.path)
-    report = verify_data(sub, data_dir, extras=False)
+    report = verify_data(sub, data_dir, extras=False, progress=progress)
     bad = report.problems()
     if bad:
         shown = "\n".join(f"  {c.path}: {c.status} ({c.detail})" for c in bad[:20])

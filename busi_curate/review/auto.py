@@ -45,6 +45,21 @@ class AssistantLike(Protocol):
     def assess(self, pairs: Sequence[tuple[int, int]]) -> Sequence[AssessmentLike]: ...
 
 
+class ProgressLike(Protocol):
+    """What the pass reports progress to (a ``tqdm`` bar): pairs to assess are added to ``total`` as the walk
+    finds them, ``update`` counts the ones assessed."""
+
+    total: Any
+
+    def update(self, n: int = 1) -> Any: ...
+
+    def refresh(self) -> Any: ...
+
+
+#: pairs per call to the assistant while a progress bar is shown (its own threads work within a call)
+CHUNK = 256
+
+
 def collect(into: list[Decision]) -> Callable[[Decision], Decision]:
     """An ``append`` for :func:`run_auto` that keeps the decisions in the list ``into`` (no journal file)."""
 
@@ -65,6 +80,7 @@ class AutoSummary:
     uncertain: int = 0  # questions left for a person
     rounds: int = 0
     seconds: float = 0.0
+    cached: int = 0  # assessments read from the on-disk cache instead of asking the assistant
     by_grade: dict[str, int] = field(default_factory=dict)
     by_source: dict[str, int] = field(default_factory=dict)  # decisions per route: ssim / extra / beyond
 
@@ -74,6 +90,7 @@ class AutoSummary:
             f"auto: assessed {self.assessed} pairs in {self.rounds} rounds ({self.seconds:.1f} s); decided "
             f"{self.same} same ({grades or 'none'}) and {self.different} different; "
             f"{self.uncertain} questions left for a person"
+            + (f"; {self.cached} assessments from the cache" if self.cached else "")
             + (
                 f"; by route {', '.join(f'{k} {v}' for k, v in sorted(self.by_source.items()))}"
                 if self.by_source
@@ -98,12 +115,14 @@ def run_auto(
     append: Callable[[Decision], Decision],
     assessments: dict[RowPair, Any] | None = None,
     beyond: bool = True,
+    progress: ProgressLike | None = None,
 ) -> AutoSummary:
     """Let ``assistant`` decide the walk's confident questions; ``append`` writes a line (e.g. ``Journal.append``).
 
     ``assessments`` (row pair -> assessment) is filled in place, so a server can show the evidence of the
     uncertain questions without asking again. ``beyond``: also record confident ``same`` verdicts on the
-    listed candidates the walk does not reach (module docstring).
+    listed candidates the walk does not reach (module docstring). ``progress``: a bar told how many pairs there
+    are to assess (growing round by round) and how many are done; the assistant is then asked ``CHUNK`` at a time.
     """
     t0 = time.perf_counter()
     cache: dict[RowPair, Any] = {} if assessments is None else assessments
@@ -114,7 +133,16 @@ def run_auto(
         if not todo:
             return
         out.rounds += 1
-        results = list(assistant.assess([q.rows for q in todo]))
+        results: list[Any] = []
+        step = CHUNK if progress is not None else len(todo)
+        if progress is not None:
+            progress.total = (progress.total or 0) + len(todo)
+            progress.refresh()
+        for k in range(0, len(todo), step):
+            part = todo[k : k + step]
+            results += assistant.assess([q.rows for q in part])
+            if progress is not None:
+                progress.update(len(part))
         if len(results) != len(todo):
             raise RuntimeError(f"assistant returned {len(results)} assessments for {len(todo)} pairs")
         out.assessed += len(todo)

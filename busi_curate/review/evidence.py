@@ -1,8 +1,8 @@
 """The assistant's evidence for the page: the figures read from its evidence line, and the same in plain words.
 
-``evidence_figures("inliers=179 scale=1.20 ncc=0.996 ...")`` gives the numbers; ``plain_evidence`` turns
-them into "179 matching points, scale 1.20, overlap correlation 0.996"; ``confidence_of`` is what the
-gallery sorts and filters on.
+``evidence_figures("inliers=179 scale=1.20 ncc=0.996 ...")`` gives the numbers (the page shows them on hover);
+``plain_evidence`` turns them into words ("179 landmarks line up; rescaled ×1.20; the tissue matches exactly");
+``confidence_of`` is what the gallery sorts on (borderline decisions first).
 """
 
 from __future__ import annotations
@@ -63,42 +63,98 @@ def evidence_figures(text: str, structured: Any = None) -> dict[str, float]:
     return figs
 
 
+#: the rule's limits the words are written against (``busi_curate.assistant.rule.RuleSettings``; the review stage
+#: sits below the assistant and cannot import it: a test checks they agree)
+COPY_MAX_MOTION = 1.7  # px: a copy's tissue moves less than this after the fit
+COPY_MIN_CONTAINED = 0.77  # a copy's fine detail is the original's (plus noise or blur) at least this much
+MIN_FIT_INLIERS = 8  # fewer landmarks lining up is chance level: no real fit
+
+#: the assistant's notes in brackets, in words
+_NOTES = {
+    "degraded copy: rigid, detail explained": "a degraded copy (noise or compression): nothing moved",
+    "fitted tissue does not correlate": "the lined-up tissue does not correlate: a chance fit",
+}
+
+
+def _tissue_words(figs: dict[str, float]) -> str | None:
+    """How alike the overlapping tissue is, from the overlap correlation (fine, and smoothed)."""
+    if "ncc" not in figs:
+        return None
+    ncc, coarse = figs["ncc"], figs.get("ncc_coarse", float("nan"))
+    if ncc >= 0.99:
+        return "the tissue matches exactly"
+    if ncc >= 0.95:
+        return "the tissue matches closely"
+    if coarse >= 0.985:
+        return "the same anatomy, the speckle differs"
+    return "the tissue is similar" if ncc >= 0.85 else "the tissue differs"
+
+
+def _geometry_words(figs: dict[str, float], seen: list[str]) -> list[str]:
+    """Size, turn, mirror and crop of the fit, in words."""
+    out = []
+    scale = figs.get("scale")
+    if scale is not None and abs(scale - 1) > 0.03:
+        out.append(f"rescaled ×{scale:.2f}")
+    rot = figs.get("rotation_deg", 0.0)
+    if abs(rot) >= 1.0:
+        out.append(f"turned {abs(rot):.0f}°")
+    if "mirrored" in seen:
+        out.append("mirrored")
+    if not out and scale is not None:
+        out.append("same size and orientation")
+    overlap = figs.get("overlap")
+    if overlap is not None:
+        out.append(
+            "the smaller image lies wholly inside the other"
+            if overlap >= 0.95
+            else f"{overlap:.0%} of the smaller image overlaps"
+        )
+    return out
+
+
+def _change_words(figs: dict[str, float], seen: list[str]) -> list[str]:
+    """What moved or changed between the two: motion, fine detail, intensities."""
+    out = []
+    motion = figs.get("motion")
+    if motion is not None:
+        out.append(
+            "nothing moved"
+            if motion < COPY_MAX_MOTION
+            else f"tissue moved {motion:.1f} px, as between neighbouring frames"
+        )
+    contained = figs.get("contained")
+    if contained is not None:
+        out.append("fine detail as in a copy" if contained >= COPY_MIN_CONTAINED else "fine detail new, not a copy's")
+    out += [s for s in seen if s in ("intensities changed", "noise or blur")]
+    return out
+
+
 def plain_evidence(text: str, figs: dict[str, float]) -> str:
-    """The assistant's evidence in words, e.g. ``179 matching points (62% of the keypoints they share), scale 1.20,
-    overlap 85% of the smaller image, overlap correlation 0.996``; ``""`` when there is none."""
+    """The assistant's evidence in words a reader takes in at a glance, e.g. ``155 landmarks line up; rescaled
+    ×1.20; the smaller image lies wholly inside the other; the tissue matches exactly; nothing moved``; ``""`` when
+    there is none. The figures themselves go to the page's hover text (``evidence_figures``)."""
     text = text or ""
     if "identical pixels" in text:
         return "identical pixels"
+    bracket = re.search(r"\[([^\]]+)\]", text)
+    seen = [s.strip() for s in bracket.group(1).split(",")] if bracket else []
     parts: list[str] = []
     inliers = figs.get("inliers")
     if inliers:
-        ratio = figs.get("inlier_ratio")
+        few = inliers < MIN_FIT_INLIERS
         parts.append(
-            f"{int(inliers)} matching points" + (f" ({ratio:.0%} of the keypoints they share)" if ratio else "")
+            f"only {int(inliers)} landmarks line up (chance level)" if few else f"{int(inliers)} landmarks line up"
         )
-        if "scale" in figs:
-            parts.append(f"scale {figs['scale']:.2f}")
-        if abs(figs.get("rotation_deg", 0.0)) >= 0.05:
-            parts.append(f"rotation {figs['rotation_deg']:.1f}°")
-        if "overlap" in figs:
-            parts.append(f"overlap {figs['overlap']:.0%} of the smaller image")
-        if "ncc" in figs:
-            parts.append(
-                f"overlap correlation {figs['ncc']:.3f}"
-                + (f" ({figs['ncc_coarse']:.3f} smoothed)" if "ncc_coarse" in figs else "")
-            )
-        if "motion" in figs:
-            parts.append(f"tissue moved {figs['motion']:.1f} px after the fit")
-        if "contained" in figs:
-            parts.append(f"fine detail {figs['contained']:.0%} of what a copy keeps")
+        parts += _geometry_words(figs, seen)
+        tissue = _tissue_words(figs)
+        parts += [tissue] if tissue else []
+        parts += _change_words(figs, seen)
     elif "no fit" in text or inliers == 0:
-        m = figs.get("matches")
-        parts.append("no geometric fit" + (f" ({int(m)} descriptor matches, none consistent)" if m else ""))
-    seen = re.search(r"\[([^\]]+)\]", text)
-    if seen:  # what the assistant says was done to one image to make the other
-        parts.append("seen: " + seen.group(1).replace(" deg", "°"))
-    parts += [note for note in re.findall(r"\(([^()]+)\)", text) if "=" not in note]
-    return ", ".join(parts)
+        parts.append("no landmarks line up: the two do not match")
+    notes = [note for note in re.findall(r"\(([^()]+)\)", text) if "=" not in note]
+    parts += [_NOTES.get(note, note) for note in notes]
+    return "; ".join(parts)
 
 
 def _score_from(figs: dict[str, float], text: str) -> float | None:

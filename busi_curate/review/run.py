@@ -17,12 +17,14 @@ from __future__ import annotations
 
 import importlib
 import signal
+import sys
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, Protocol
 
 from busi_curate.defaults import SCREEN_THRESHOLD
 from busi_curate.errors import CurateError
+from busi_curate.review.assess_cache import AssessmentStore, CachedAssistant
 from busi_curate.review.auto import AssistantLike, AutoSummary, run_auto
 from busi_curate.review.journal import Journal
 from busi_curate.review.session import groups_line, load_journal, open_walk, write_extra_pairs
@@ -66,6 +68,8 @@ def automatic_pass(
     assessments: dict[Any, Any] | None = None,
     warn: Echo | None = None,
     source: str | None = None,
+    progress: bool = False,
+    cache: bool = True,
 ) -> tuple[Walk, AutoSummary]:
     """Resume the walk from the journal and let the assistant answer what it is sure about.
 
@@ -73,6 +77,9 @@ def automatic_pass(
     the assistant's extra pairs (candidates the SSIM ranking misses) are written beside the scan.
     ``assessments`` is filled with the assistant's evidence, for the page to show on the questions left;
     ``source`` names the assistant in the extra pairs' sidecar (default: its ``module:Class`` or class name).
+    ``progress``: a bar on stderr (pairs assessed of those found so far, rate, ETA); ``cache``: keep the assessments
+    in ``SCAN/features/assessments.json`` (:mod:`~busi_curate.review.assess_cache`), so a restart with nothing new
+    to decide asks the assistant nothing it has answered before.
     """
     helper = load_assistant(assistant, scan) if isinstance(assistant, str) else assistant
     source = source or (assistant if isinstance(assistant, str) else type(assistant).__name__)
@@ -82,9 +89,30 @@ def automatic_pass(
             warn(w)
     write_extra_pairs(scan, list(helper.extra_pairs()), source)
     walk = open_walk(scan, decisions, threshold)
-    with Journal(journal_path) as journal:
-        summary = run_auto(walk, helper, journal.append, assessments)
+    store = AssessmentStore.for_assistant(Path(scan.dir) / "features", helper, warn) if cache else None
+    asker: AssistantLike = (
+        helper if store is None else CachedAssistant(helper, scan.index["pixel_sha256"], scan.pair_ssim, store)
+    )
+    bar = _bar(progress)
+    try:
+        with Journal(journal_path) as journal:
+            summary = run_auto(walk, asker, journal.append, assessments, progress=bar)
+    finally:
+        if bar is not None:
+            bar.close()
+        if store is not None:
+            store.save()
+    summary.cached = 0 if store is None else store.hits
     return walk, summary
+
+
+def _bar(on: bool) -> Any:
+    """A tqdm bar on stderr for the automatic pass (None when off)."""
+    if not on:
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(total=0, desc="automatic pass", unit="pair", file=sys.stderr, dynamic_ncols=True)
 
 
 def prepare(assistant: AssistantLike, echo: Echo = print) -> None:

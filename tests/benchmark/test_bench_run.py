@@ -126,6 +126,17 @@ def test_one_training_step_lowers_the_loss(inputs: RunInputs) -> None:
     assert losses[-1] < losses[0]
 
 
+def test_training_with_progress_warns_nothing(inputs: RunInputs, tmp_path: Path) -> None:
+    """The progress bar's loss used to be read from a tensor that requires grad (a torch UserWarning per run)."""
+    import warnings
+
+    cfg = resolve_config("smoke", None, dict(TINY, epochs=1))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        run_fold(cfg, inputs, 0, tmp_path, progress=True)
+    assert not [str(w.message) for w in caught if "requires_grad" in str(w.message)]
+
+
 def test_same_seed_same_metrics(inputs: RunInputs, reference_run, tmp_path: Path) -> None:
     out_a, metrics_a = reference_run
     cfg = resolve_config("smoke", None, dict(TINY, augment="monai"))
@@ -182,8 +193,24 @@ def _run_args(bench_inputs, out: Path, *extra: str) -> list[str]:
         "--out",
         str(out),
         "--no-progress",
+        *(() if "--profile" in extra else ("--profile", "paper")),
         *extra,
     ]
+
+
+def test_default_profile_is_cpu_without_cuda(bench_inputs, tmp_path: Path, monkeypatch) -> None:
+    from benchmark.commands.run import default_profile
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    name, why = default_profile("auto")
+    assert name == "cpu" and "no CUDA device" in why and "--profile paper" in why
+    m, f, d = bench_inputs
+    args = ["run", "--manifest", str(m), "--folds", str(f), "--data", str(d), "--out", str(tmp_path), "--fold", "7"]
+    res = CliRunner().invoke(main, args)
+    assert res.exit_code == 2
+    assert res.output.splitlines()[0].startswith("no --profile given: using 'cpu' (no CUDA device")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert default_profile("auto")[0] == "paper" and default_profile("cpu")[0] == "cpu"
 
 
 def _one_line_error(result, exit_code: int = 2) -> str:

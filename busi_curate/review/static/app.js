@@ -16,7 +16,10 @@
     $(".legend", $("#blend")).textContent = v.mode === "overlay" ? "reference magenta · candidate green · grey where they agree" :
       v.mode === "difference" ? "black where they agree · outside the candidate: reference dimmed" : "";
     document.querySelectorAll("#viewbar [data-mode]").forEach((b) => b.classList.toggle("on", b.dataset.mode === v.mode));
+    document.querySelectorAll("#viewbar [data-geometry]").forEach((b) =>
+      b.classList.toggle("on", (b.dataset.geometry === "acquired") === v.acquired));
     document.body.dataset.mode = v.mode;
+    document.body.dataset.geometry = v.acquired ? "acquired" : "registered";
     document.body.dataset.zoom = v.z.toFixed(4);
   });
 
@@ -45,14 +48,22 @@
     $(".file", root).title = s.image;
   }
 
+  // the assistant's view of the pair in words; the raw evidence and every figure on hover
+  const VERDICT_WORDS = {
+    identical: "the same pixels", "same-frame": "the same frame", "adjacent-frame": "a neighbouring frame of one sweep",
+    different: "different images", uncertain: "not sure: your call",
+  };
   function evidenceLine(a) {
     const box = $("#assistant");
-    box.hidden = !a;
-    if (!a) return;
-    box.textContent = "assistant: " + a.verdict + (a.grade ? " (" + a.grade + ")" : "") +
-      (a.score === null ? "" : " · score " + a.score.toFixed(2)) + " · " + (a.plain || a.evidence);
+    box.textContent = "";
+    box.classList.toggle("empty", !a);
+    if (!a) { box.title = ""; return; }
+    const head = document.createElement("b");
+    head.textContent = "Assistant: " + (VERDICT_WORDS[a.grade] || VERDICT_WORDS[a.verdict] || a.verdict) + ". ";
+    box.append(head, a.plain ? a.plain.charAt(0).toUpperCase() + a.plain.slice(1) + "." : a.evidence);
     const figs = Object.entries(a.figures).map(([k, v]) => k + " = " + v).join("\n");
-    box.title = "raw evidence: " + a.evidence + (figs ? "\n\n" + figs : "");
+    box.title = "raw evidence: " + a.evidence + (figs ? "\n\n" + figs : "") +
+      (a.score === null ? "" : "\n\nmatch score " + a.score.toFixed(2) + " (landmarks lined up x overlap correlation; not a probability)");
   }
 
   function render(state) {
@@ -77,6 +88,8 @@
       setBusy(false);
       return;
     }
+    $("#ask-text").textContent = "Is candidate " + q.candidate.class + " " + q.candidate.id +
+      " the same ultrasound frame as reference " + q.reference.class + " " + q.reference.id + "?";
     side($("#ref"), q.reference, q.candidate);
     side($("#cand"), q.candidate, q.reference);
     $("#ssim").textContent = "SSIM " + (q.ssim === null ? "n/a" : q.ssim.toFixed(3));
@@ -167,7 +180,8 @@
   };
   const VIEW_KEYS = {
     m: () => toggleMask("ref"), n: () => toggleMask("cand"), v: () => viewer.nextMode(1), V: () => viewer.nextMode(-1),
-    "+": () => viewer.zoomBy(1.25), "=": () => viewer.zoomBy(1.25), "-": () => viewer.zoomBy(0.8),
+    "+": () => viewer.zoomKey(1.25), "=": () => viewer.zoomKey(1.25), "-": () => viewer.zoomKey(0.8),
+    r: () => viewer.setAcquired(!viewer.acquired),
     0: () => viewer.fit(), z: () => viewer.native(), g: () => { window.location.href = "/gallery"; },
   };
   function toggleMask(which) {
@@ -192,6 +206,8 @@
     btn.addEventListener("click", () => answer(btn.dataset.answer, btn.dataset.grade));
   });
   document.querySelectorAll("#viewbar [data-mode]").forEach((btn) => btn.addEventListener("click", () => viewer.setMode(btn.dataset.mode)));
+  document.querySelectorAll("#viewbar [data-geometry]").forEach((btn) =>
+    btn.addEventListener("click", () => viewer.setAcquired(btn.dataset.geometry === "acquired")));
   const ZOOM = { in: () => viewer.zoomBy(1.25), out: () => viewer.zoomBy(0.8), fit: () => viewer.fit(), native: () => viewer.native() };
   document.querySelectorAll("#viewbar [data-zoom]").forEach((btn) => btn.addEventListener("click", () => ZOOM[btn.dataset.zoom]()));
   document.querySelectorAll(".outline-toggle").forEach((box) => {

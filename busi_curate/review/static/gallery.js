@@ -1,4 +1,4 @@
-// busi-curate gallery: every automatic decision of the assistant, filtered by verdict and confidence; a click
+// busi-curate gallery: every automatic decision of the assistant, filtered by verdict and match score; a click
 // opens the pair, where a person can overrule it (POST /api/overrule, journalled like any answer) or undo.
 "use strict";
 (function () {
@@ -17,7 +17,10 @@
     $("#registration").classList.toggle("warn", !v.registered);
     $("#blend-caption").textContent = d.mode;
     document.querySelectorAll("#viewbar [data-mode]").forEach((b) => b.classList.toggle("on", b.dataset.mode === v.mode));
+    document.querySelectorAll("#viewbar [data-geometry]").forEach((b) =>
+      b.classList.toggle("on", (b.dataset.geometry === "acquired") === v.acquired));
     document.body.dataset.mode = v.mode;
+    document.body.dataset.geometry = v.acquired ? "acquired" : "registered";
     document.body.dataset.zoom = v.z.toFixed(4);
   });
 
@@ -68,7 +71,7 @@
     const lo = parseFloat($("#conf-min").value), hi = parseFloat($("#conf-max").value);
     const unknown = $("#conf-unknown").checked, only = $("#only-overruled").checked;
     const out = items.filter((it) => checked[it.auto.label] !== false &&
-      (it.confidence === null ? unknown : (isNaN(lo) || it.confidence >= lo - 1e-9) && (isNaN(hi) || it.confidence <= hi + 1e-9)) &&
+      (it.score === null ? unknown : (isNaN(lo) || it.score >= lo - 1e-9) && (isNaN(hi) || it.score <= hi + 1e-9)) &&
       (!only || it.overruled));
     const order = $("#order").value;
     if (order !== "journal") {
@@ -77,6 +80,9 @@
     }
     return out;
   }
+
+  const SCORE_TITLE = "the assistant's match score: share of landmarks that line up x overlap correlation " +
+    "(1 = identical pixels). Not a probability: each decision follows the rule's limits on all of its evidence.";
 
   function renderTiles() {
     const shown = visible();
@@ -100,12 +106,13 @@
       }
       const label = document.createElement("div");
       label.className = "label";
-      label.textContent = "auto: " + it.auto.label + " · " + it.reference.class + " " + it.reference.id + " / " +
+      label.textContent = "assistant: " + it.auto.label + " · " + it.reference.class + " " + it.reference.id + " / " +
         it.candidate.class + " " + it.candidate.id;
       const conf = document.createElement("div");
       conf.className = "conf";
-      conf.textContent = "confidence " + (it.confidence === null ? "unknown" : it.confidence.toFixed(2)) +
-        (it.score === null ? "" : " · score " + it.score.toFixed(2));
+      conf.textContent = "match score " + (it.score === null ? "unknown" : it.score.toFixed(2));
+      conf.title = SCORE_TITLE;
+      t.dataset.support = it.confidence === null ? "" : String(it.confidence);
       const plain = document.createElement("div");
       plain.className = "plain";
       plain.textContent = it.auto.plain || it.auto.evidence;
@@ -154,8 +161,9 @@
   }
 
   function showStanding() {
-    $("#detail-title").textContent = "assistant: " + open.auto.label + " · confidence " +
-      (open.confidence === null ? "unknown" : open.confidence.toFixed(2));
+    $("#detail-title").textContent = "assistant: " + open.auto.label + " · match score " +
+      (open.score === null ? "unknown" : open.score.toFixed(2));
+    $("#detail-title").title = SCORE_TITLE;
     $("#detail-standing").textContent = standingText(open);
     $("#detail-standing").className = open.overruled ? "warn" : "";
   }
@@ -182,7 +190,7 @@
     side($("#cand"), info.candidate, info.reference);
     $("#detail-ssim").textContent = "SSIM " + (info.ssim === null ? "n/a" : info.ssim.toFixed(3));
     const a = info.assistant;
-    $("#assistant").textContent = "evidence: " + (a.plain || a.evidence || "none recorded");
+    $("#assistant").textContent = "Evidence: " + (a.plain ? a.plain.charAt(0).toUpperCase() + a.plain.slice(1) + "." : a.evidence || "none recorded");
     $("#assistant").title = "raw evidence: " + a.evidence + "\n\n" + Object.entries(a.figures).map(([k, v]) => k + " = " + v).join("\n");
     viewer.setPair(info);
     document.body.dataset.detail = key(it);
@@ -258,6 +266,8 @@
   for (const id of ["#conf-min", "#conf-max", "#conf-unknown", "#only-overruled", "#order"]) $(id).addEventListener("change", renderTiles);
   for (const id of ["#conf-min", "#conf-max"]) $(id).addEventListener("input", renderTiles);
   document.querySelectorAll("#viewbar [data-mode]").forEach((btn) => btn.addEventListener("click", () => viewer.setMode(btn.dataset.mode)));
+  document.querySelectorAll("#viewbar [data-geometry]").forEach((btn) =>
+    btn.addEventListener("click", () => viewer.setAcquired(btn.dataset.geometry === "acquired")));
   const ZOOM = { in: () => viewer.zoomBy(1.25), out: () => viewer.zoomBy(0.8), fit: () => viewer.fit(), native: () => viewer.native() };
   document.querySelectorAll("#viewbar [data-zoom]").forEach((btn) => btn.addEventListener("click", () => ZOOM[btn.dataset.zoom]()));
   document.querySelectorAll(".outline-toggle").forEach((box) => {
@@ -267,8 +277,8 @@
   const DETAIL_KEYS = {
     s: () => overrule("same", "same-frame"), 1: () => overrule("same", "same-frame"), i: () => overrule("same", "identical"),
     a: () => overrule("same", "adjacent-frame"), o: () => overrule("same", "same-lesion"), d: () => overrule("different"),
-    v: () => viewer.nextMode(1), V: () => viewer.nextMode(-1), "+": () => viewer.zoomBy(1.25), "=": () => viewer.zoomBy(1.25),
-    "-": () => viewer.zoomBy(0.8), 0: () => viewer.fit(), z: () => viewer.native(), Escape: closeDetail,
+    v: () => viewer.nextMode(1), V: () => viewer.nextMode(-1), "+": () => viewer.zoomKey(1.25), "=": () => viewer.zoomKey(1.25),
+    "-": () => viewer.zoomKey(0.8), r: () => viewer.setAcquired(!viewer.acquired), 0: () => viewer.fit(), z: () => viewer.native(), Escape: closeDetail,
     ArrowRight: () => step(1), ArrowLeft: () => step(-1),
     m: () => { viewer.toggleMask("ref"); $('.outline-toggle[data-which="ref"]').checked = viewer.masks.ref; },
     n: () => { viewer.toggleMask("cand"); $('.outline-toggle[data-which="cand"]').checked = viewer.masks.cand; },

@@ -48,6 +48,10 @@
       this.pair = null;
       this.inv = [1, 0, 0, 1, 0, 0]; // candidate px -> reference px (canvas order), the inverse of the fit
       this.registered = false;
+      this.acquired = false; // true: the candidate drawn as acquired (no fit), only scaled to the reference's width
+      this.fitInv = this.inv;
+      this.plainInv = this.inv;
+      this.pointer = null; // {canvas, X, Y}: where the pointer rests over an image, for + and - to zoom about
       this.flickerOn = "ref";
       this.timer = null;
       this.candOutline = null;
@@ -80,8 +84,10 @@
       this.registered = !!q.registration;
       const r = q.reference, c = q.candidate;
       // the fit maps reference px to candidate px; without one, align by size (same width), top-left corners together
-      const m = q.registration ? q.registration.matrix : [c.width / r.width, 0, 0, c.width / r.width, 0, 0];
-      this.inv = invert(m);
+      const plain = [c.width / r.width, 0, 0, c.width / r.width, 0, 0];
+      this.fitInv = invert(q.registration ? q.registration.matrix : plain);
+      this.plainInv = invert(plain);
+      this.inv = this.acquired ? this.plainInv : this.fitInv;
       for (const [fig, s] of [[this.ref, r], [this.cand, c]]) {
         const img = fig.querySelector(".img"), outline = fig.querySelector(".outline");
         if (img.getAttribute("src") !== s.full) { img.src = s.full; outline.src = s.fullmask; }
@@ -126,6 +132,21 @@
     native() {
       this.z = 1;
       this.render();
+    }
+
+    // + and -: about the pointer when it rests over a shown image, else about the centre
+    zoomKey(f) {
+      const p = this.pointer;
+      if (p && p.canvas.offsetParent) this.zoomBy(f, p.X, p.Y, p.canvas);
+      else this.zoomBy(f);
+    }
+
+    // draw the candidate registered (the fit) or as acquired (own orientation, scaled to the reference's width)
+    setAcquired(on) {
+      this.acquired = !!on;
+      this.inv = this.acquired ? this.plainInv : this.fitInv;
+      if (this.pair) this.fit();
+      else this.onChange(this);
     }
 
     zoomBy(f, X, Y, canvas) {
@@ -180,6 +201,8 @@
       let drag = null;
       canvas.addEventListener("pointerdown", (ev) => { drag = [ev.clientX, ev.clientY]; canvas.setPointerCapture(ev.pointerId); });
       canvas.addEventListener("pointermove", (ev) => {
+        const b = canvas.getBoundingClientRect();
+        this.pointer = { canvas, X: ev.clientX - b.left, Y: ev.clientY - b.top };
         if (!drag) return;
         this.panBy(ev.clientX - drag[0], ev.clientY - drag[1]);
         drag = [ev.clientX, ev.clientY];
@@ -187,6 +210,7 @@
       const end = () => { drag = null; };
       canvas.addEventListener("pointerup", end);
       canvas.addEventListener("pointercancel", end);
+      canvas.addEventListener("pointerleave", () => { this.pointer = null; });
       canvas.addEventListener("dblclick", () => this.fit());
     }
 
@@ -290,7 +314,9 @@
     describe() {
       const zoom = Math.round(this.z * 100) + "%";
       const r = this.pair.registration;
-      const reg = this.registered
+      const reg = this.acquired
+        ? "as acquired: the candidate's own orientation, scaled to the reference's width"
+        : this.registered
         ? (r.source + ": scale " + r.scale.toFixed(3) + ", rotation " + r.rotation_deg.toFixed(1) + "°, shift " +
           r.shift.map((v) => v.toFixed(1)).join(", ") + " px" + (r.mirrored ? ", mirrored" : ""))
         : (this.pair.registration_note || "not registered: aligned by size");

@@ -205,3 +205,24 @@ def test_positional_out_is_a_deprecated_alias(
     assert code == 2 and "once" in err and not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
     code, _, err = run_cli(["materialize", str(synthetic_manifest_dir), str(synthetic_dir)], capsys)
     assert code == 2 and "--out" in err
+
+
+def test_nnunet_native_size_by_default_fixed_size_on_request(
+    synthetic_manifest_dir: Path, synthetic_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``--format nnunet`` keeps each image's native size unless ``--size N`` is given; progress goes to stderr."""
+    m = read_manifest(synthetic_manifest_dir / "manifest.csv")
+    row = m.kept()[0]
+    src = np.asarray(Image.open(synthetic_dir / row.image))
+    args = ["materialize", str(synthetic_manifest_dir), str(synthetic_dir), "--format", "nnunet", "--out"]
+    code, out, err = run_cli([*args, str(tmp_path / "native")], capsys)
+    assert code == 0, err
+    assert "at original size" in out and "write" in err and "img" in err  # the progress bar, on stderr
+    meta = json.loads((tmp_path / "native" / "materialize.json").read_text())
+    assert meta["size"] is None
+    name = f"{row.cls}_{row.id}"
+    assert np.asarray(Image.open(tmp_path / "native" / "images" / f"{name}.png")).shape == src.shape[:2]
+    code, out, err = run_cli([*args, str(tmp_path / "fixed"), "--size", "64", "--quiet"], capsys)
+    assert code == 0, err
+    assert "at 64x64" in out and err == ""
+    assert np.asarray(Image.open(tmp_path / "fixed" / "images" / f"{name}.png")).shape == (64, 64)

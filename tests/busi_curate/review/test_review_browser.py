@@ -164,7 +164,7 @@ def test_auto_mode_shows_only_uncertain_pairs_with_evidence(browser, scan_copy):
         browser.get(url)
         shown(browser)
         box = browser.find_element(By.ID, "assistant")
-        assert box.is_displayed() and box.text.startswith("assistant: uncertain") and "fake" in box.text
+        assert box.is_displayed() and box.text.startswith("Assistant: not sure: your call.") and "fake" in box.text
         assert " auto" in browser.find_element(By.ID, "progress").text
         press_answer(browser, "d")
         wait_for(browser, "return document.body.dataset.busy === '0'")
@@ -264,7 +264,7 @@ def to_registered_question(browser, url: str) -> dict:
         q = st["question"]
         reg = q["registration"]
         good = q["assistant"]["figures"].get("ncc", 0) > 0.95  # a copy, not a chance fit between strangers
-        if reg and reg["source"] == "assistant's fit" and "matching points" in q["assistant"]["plain"] and good:
+        if reg and reg["source"] == "assistant's fit" and "landmarks line up" in q["assistant"]["plain"] and good:
             return q
         press_answer(browser, "d")
     raise AssertionError("no registered question reached")
@@ -287,7 +287,8 @@ def test_counter_evidence_registered_views_zoom_and_masks(browser, scan_copy):
         reachable(browser)
         # evidence in plain words, the raw figures on hover
         box = browser.find_element(By.ID, "assistant")
-        assert "matching points" in box.text and "scale " in box.text and "overlap correlation" in box.text
+        assert box.text.startswith("Assistant: ") and "landmarks line up" in box.text and "tissue" in box.text
+        assert "=" not in box.text and "score" not in box.text  # words, not figures
         title = box.get_attribute("title")
         assert title.startswith("raw evidence: ssim=") and "inliers = " in title and "ncc = " in title
         assert browser.find_element(By.ID, "registration").text.startswith("assistant's fit: scale ")
@@ -437,17 +438,17 @@ def test_gallery_filters_overrule_undo_and_restart(browser, scan_copy):
         browser.find_element(By.CSS_SELECTOR, '#grade-filter input[value="different"]').click()
         assert gallery_idle(browser) == sum(1 for i in items if i["auto"]["label"] != "different")
         browser.find_element(By.CSS_SELECTOR, '#grade-filter input[value="different"]').click()
-        # filter by confidence
+        # filter by the match score (no "confidence" wording on the page)
+        cut = sorted(i["score"] for i in items if i["score"] is not None)[len(items) // 2]
         browser.execute_script(
-            "const e = document.querySelector('#conf-max'); e.value = '0.9'; e.dispatchEvent(new Event('change'));"
+            f"const e = document.querySelector('#conf-max'); e.value = '{cut}'; e.dispatchEvent(new Event('change'));"
         )
-        expect = sum(1 for i in items if i["confidence"] is None or i["confidence"] <= 0.9)
+        expect = sum(1 for i in items if i["score"] is None or i["score"] <= cut + 1e-9)
         assert 0 < gallery_idle(browser) == expect < len(items)
-        confs = [
-            float(t.text.split("confidence ")[1].split()[0])
-            for t in browser.find_elements(By.CSS_SELECTOR, ".tile .conf")
-        ]
-        assert confs == sorted(confs)  # least confident first
+        assert all(t.text.startswith("match score ") for t in browser.find_elements(By.CSS_SELECTOR, ".tile .conf"))
+        assert "confidence" not in browser.find_element(By.TAG_NAME, "body").text.lower()
+        support = [float(t.get_attribute("data-support") or 2) for t in browser.find_elements(By.CSS_SELECTOR, ".tile")]
+        assert support == sorted(support)  # weakest support first
         browser.execute_script(
             "const e = document.querySelector('#conf-max'); e.value = '1'; e.dispatchEvent(new Event('change'));"
         )

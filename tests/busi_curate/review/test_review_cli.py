@@ -143,14 +143,14 @@ def start_server(scan_dir: Path, *extra: str, cwd: Path | None = None) -> tuple[
         "PYTHONPATH": os.pathsep.join(p for p in (repo, here, tests, os.environ.get("PYTHONPATH", "")) if p),
     }
     proc = subprocess.Popen(
-        [sys.executable, "-m", "busi_curate", "review", str(scan_dir), "--reviewer", "kim", *extra],
+        [sys.executable, "-m", "busi_curate", "review", str(scan_dir), "--reviewer", "kim", "--quiet", *extra],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
         env=env,
         cwd=cwd,
     )
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 180  # the automatic pass of --auto runs first (slow on a loaded machine)
     while time.monotonic() < deadline:
         line = proc.stdout.readline()
         if "serving on " in line:

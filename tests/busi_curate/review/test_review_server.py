@@ -393,11 +393,11 @@ def test_auto_items_with_words_score_and_confidence(scan_copy):
         ]
         same, diff = items
         assert same["auto"]["plain"] == (
-            "57 matching points (62% of the keypoints they share), scale 0.98, rotation 0.1°, "
-            "overlap 85% of the smaller image, overlap correlation 0.970 (0.990 smoothed)"
+            "57 landmarks line up; same size and orientation; 85% of the smaller image overlaps; "
+            "the tissue matches closely"
         )
         assert same["score"] == pytest.approx(0.62 * 0.97, abs=1e-4) and same["confidence"] == same["score"]
-        assert diff["auto"]["plain"] == "no geometric fit (12 descriptor matches, none consistent)"
+        assert diff["auto"]["plain"] == "no landmarks line up: the two do not match"
         assert diff["score"] == 0.0 and diff["confidence"] == 1.0
         assert not same["overruled"] and same["standing"]["decided_by"] == "auto"
         info = r.get_json("/api/pair/0/1")
@@ -487,7 +487,7 @@ def test_registration_follows_the_assistant_fit(scan_copy):
     assert app.registration(2, 3, identical=False) is None  # no fit: the page says so
     assert app.registration(2, 3, identical=True)["matrix"] == [1.0, 0.0, 0.0, 1.0, 0.0, 0.0]
     info = app.pair_info(1, 0)
-    assert info["registration"]["scale"] == 2.0 and "40 matching points" in info["assistant"]["plain"]
+    assert info["registration"]["scale"] == 2.0 and "40 landmarks line up" in info["assistant"]["plain"]
     plain = ReviewApp(scan, open_walk(scan, []), lambda d: d, "t")
     assert plain.registration(0, 1, False) is None  # no assistant
     assert "no assistant in this review" in plain.pair_info(0, 1)["registration_note"]
@@ -499,14 +499,13 @@ def test_plain_evidence_words():
 
     text = "ssim=0.91 inliers=179 ratio=0.80 scale=1.20 rot=0.0 ncc=0.996/0.999 overlap=0.70"
     assert plain_evidence(text, evidence_figures(text)) == (
-        "179 matching points (80% of the keypoints they share), scale 1.20, overlap 70% of the smaller image, "
-        "overlap correlation 0.996 (0.999 smoothed)"
+        "179 landmarks line up; rescaled ×1.20; 70% of the smaller image overlaps; the tissue matches exactly"
     )
     assert plain_evidence("ssim=1.00 identical pixels", {}) == "identical pixels"
     t2 = "ssim=0.5 inliers=9 ratio=0.1 scale=1.00 rot=3.0 ncc=0.5/0.6 overlap=0.5 (fitted tissue does not correlate)"
-    assert plain_evidence(t2, evidence_figures(t2)).endswith(
-        "rotation 3.0°, overlap 50% of the smaller image, overlap correlation 0.500 (0.600 smoothed), "
-        "fitted tissue does not correlate"
+    assert plain_evidence(t2, evidence_figures(t2)) == (
+        "9 landmarks line up; turned 3°; 50% of the smaller image overlaps; the tissue differs; "
+        "the lined-up tissue does not correlate: a chance fit"
     )
     assert plain_evidence("fake ssim=0.45", evidence_figures("fake ssim=0.45")) == ""
     t3 = (
@@ -514,11 +513,33 @@ def test_plain_evidence_words():
         "contained=0.99 [mirrored, rotated +3.2 deg, rescaled x1.25] (degraded copy: rigid, detail explained)"
     )
     assert plain_evidence(t3, evidence_figures(t3)) == (
-        "120 matching points (71% of the keypoints they share), scale 1.25, rotation 3.2°, overlap 90% of the "
-        "smaller image, overlap correlation 0.991 (0.998 smoothed), tissue moved 0.0 px after the fit, fine detail "
-        "99% of what a copy keeps, seen: mirrored, rotated +3.2°, rescaled x1.25, degraded copy: rigid, detail explained"
+        "120 landmarks line up; rescaled ×1.25; turned 3°; mirrored; 90% of the smaller image overlaps; "
+        "the tissue matches exactly; nothing moved; fine detail as in a copy; "
+        "a degraded copy (noise or compression): nothing moved"
+    )
+    # a neighbouring frame: the anatomy lines up, the tissue moved and the speckle is new
+    t4 = "ssim=0.70 inliers=30 ratio=0.20 scale=1.00 rot=0.4 ncc=0.930/0.990 overlap=1.00 motion=2.40 contained=0.50"
+    assert plain_evidence(t4, evidence_figures(t4)) == (
+        "30 landmarks line up; same size and orientation; the smaller image lies wholly inside the other; "
+        "the same anatomy, the speckle differs; tissue moved 2.4 px, as between neighbouring frames; "
+        "fine detail new, not a copy's"
     )
     assert evidence_figures("ncc=nan/nan scale=inf") == {}
+
+
+def test_plain_words_use_the_rules_limits():
+    """The words' limits are the assistant rule's (the review stage cannot import the assistant)."""
+    from busi_curate.assistant.rule import RuleSettings
+    from busi_curate.review.evidence import COPY_MAX_MOTION, COPY_MIN_CONTAINED, MIN_FIT_INLIERS, plain_evidence
+
+    s = RuleSettings()
+    assert (COPY_MAX_MOTION, COPY_MIN_CONTAINED, MIN_FIT_INLIERS) == (
+        s.copy_max_motion,
+        s.copy_min_contained,
+        s.min_fit_inliers,
+    )
+    weak = {"inliers": 4.0, "scale": 1.19, "overlap": 0.93, "ncc": 0.5}
+    assert plain_evidence("ssim=0.34 inliers=4", weak).startswith("only 4 landmarks line up (chance level); ")
 
 
 def test_done_state_says_what_to_run_next(scan_copy):
