@@ -129,11 +129,12 @@ def run_tests(tree: Path, tests: tuple[str, ...], timeout: float) -> tuple[str, 
     pid = os.fork()
     if pid == 0:  # pragma: no cover - the child
         _child(tree, tests, log)
-    status = None
+    status: int | None = None
     try:
         while time.monotonic() - start < timeout:
-            done, status = os.waitpid(pid, os.WNOHANG)
+            done, wstatus = os.waitpid(pid, os.WNOHANG)  # (0, 0) while the child runs
             if done:
+                status = wstatus
                 break
             time.sleep(0.05)
     finally:
