@@ -27,7 +27,7 @@ test: $(STAMP) browser
 	$(PY) -m pytest -q -rs
 
 ## Mutation testing over the curated mutants of tests/mutation/mutants.yaml (slow: about an hour on 2 shared
-## cores; not part of CI); writes docs/mutation.md. One mutant: `$(PY) tests/mutation/run.py --only ID --no-report`.
+## cores, see docs/testing.md; not part of CI); writes docs/mutation.md. One mutant: `$(PY) tests/mutation/run.py --only ID --no-report`.
 mutation: $(STAMP)
 	nice $(PY) tests/mutation/run.py
 

@@ -99,3 +99,28 @@ def test_a_malformed_mutants_file_is_refused(tmp_path: Path, bad: str) -> None:
     p.write_text(bad)
     with pytest.raises(MutantError, match=str(p)):
         load_mutants(p)
+
+
+def test_a_run_past_its_timeout_is_a_timeout_and_its_child_is_stopped(tmp_path: Path) -> None:
+    import os
+    import time
+
+    from run import run_tests
+
+    tree = tmp_path / "tree"
+    (tree / "tests").mkdir(parents=True)
+    (tree / "tests" / "test_slow.py").write_text("import time\n\ndef test_slow():\n    time.sleep(30)\n")
+    start = time.monotonic()
+    status, seconds, detail = run_tests(tree, ("tests/test_slow.py",), timeout=3.0)
+    assert status == "timeout" and detail == "over 3 s" and time.monotonic() - start < 20
+    assert not [p for p in os.listdir("/proc") if p.isdigit() and _is_child_of_me(int(p))]
+
+
+def _is_child_of_me(pid: int) -> bool:
+    import os
+
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return False
+    return int(stat[1]) == os.getpid() and stat[0] != "Z"

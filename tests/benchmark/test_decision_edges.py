@@ -58,3 +58,25 @@ def test_the_benign_malignant_subset_is_the_fold_without_its_normal_images(folds
         whole, kept = getattr(full, part), getattr(sub, part)
         assert kept == [k for k in whole if k[0] != "normal"]
         assert len(kept) < len(whole)  # the fold has normal images to drop
+
+
+def test_probability_refiner_draws_the_mask_at_half_the_peak() -> None:
+    """A confident tumour class on an empty mask: the mask becomes the pixels at >= half the image's peak."""
+    seg = np.full((8, 8), 0.1)
+    seg[1:3, 1:3] = 0.4  # the peak
+    seg[5:7, 5:7] = 0.25  # above half the peak (0.2), below 0.3
+    res = REFINERS["probability"](np.zeros((8, 8), bool), np.array([0.9, 0.05, 0.05]), seg)
+    assert (res.action, res.cls) == ("mask from low threshold", 0)
+    assert res.mask.sum() == 8 and res.mask[5:7, 5:7].all() and res.mask[1:3, 1:3].all()
+
+
+def test_overlap_scores_of_a_prediction_larger_than_the_truth() -> None:
+    """tp 4, fp 12, fn 0: precision and recall differ, so each is tested for what it is."""
+    pred = np.zeros((16, 16), bool)
+    pred[4:8, 4:8] = True
+    gt = np.zeros((16, 16), bool)
+    gt[5:7, 5:7] = True
+    s = seg_scores(pred, gt)
+    assert (s.dice, s.jaccard, s.recall, s.precision) == pytest.approx((0.4, 0.25, 1.0, 0.25))
+    s = seg_scores(gt, pred)  # roles swapped: recall and precision swap
+    assert (s.recall, s.precision) == pytest.approx((0.25, 1.0))

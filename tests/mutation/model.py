@@ -21,7 +21,7 @@ class Mutant:
     tests: tuple[str, ...]
     what: str
     equivalent: str = ""
-    issue: int = 0  # number of the issue-25 original it reconstructs (0: new)
+    issue: int = 0  # the issue-25 survivor it reconstructs (1-7; 8: the note on SSIM defaults; 0: new)
 
 
 @dataclass

@@ -129,11 +129,12 @@ def run_tests(tree: Path, tests: tuple[str, ...], timeout: float) -> tuple[str, 
     pid = os.fork()
     if pid == 0:  # pragma: no cover - the child
         _child(tree, tests, log)
-    status = None
+    status: int | None = None
     try:
         while time.monotonic() - start < timeout:
-            done, status = os.waitpid(pid, os.WNOHANG)
+            done, wstatus = os.waitpid(pid, os.WNOHANG)  # (0, 0) while the child runs
             if done:
+                status = wstatus
                 break
             time.sleep(0.05)
     finally:
@@ -225,6 +226,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-baseline", action="store_true", help="skip the unmutated run of each selection")
     parser.add_argument("--no-report", action="store_true", help="print only; do not write docs/mutation.md")
     parser.add_argument("--merge", action="store_true", help="keep the recorded outcomes of the mutants not run now")
+    parser.add_argument("--render", action="store_true", help="only rewrite docs/mutation.md from docs/mutation.json")
     parser.add_argument("--list", action="store_true", help="list the mutants and exit")
     parser.add_argument("--check", action="store_true", help="only check every snippet is found once; run nothing")
     args = parser.parse_args(argv)
@@ -246,6 +248,16 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.check:
         return check_snippets(mutants)
+    if args.render:
+        import json
+
+        sys.path.insert(0, str(REPO))
+        from busi_curate.fileio import write_text
+
+        data = json.loads(RESULTS.read_text())
+        write_text(REPORT, render(outcomes_of(data, mutants), data["runs"]))
+        print(f"wrote {REPORT}")
+        return 0
     run = run_all(mutants, args.timeout, not args.no_baseline)
     killed, counted = score(run.outcomes)
     print(f"score: {killed}/{counted} killed; wall {run.wall_s:.0f} s, {run.cpu_s:.0f} CPU-s")
