@@ -93,7 +93,7 @@ def predict_images(
     from PIL import Image
 
     from .models import build_model
-    from .train import load_checkpoint, predict, select_device
+    from .train import load_checkpoint, model_options, predict, select_device
 
     ck = load_checkpoint(checkpoint)
     cfg = RunConfig.from_dict(ck["config"], str(checkpoint))
@@ -101,7 +101,7 @@ def predict_images(
     if rule not in REFINERS:
         raise ConfigError(f"unknown refining rule {rule!r} (known: {', '.join(REFINERS)})")
     dev = select_device(device)
-    model = build_model(cfg.model, task=cfg.task)
+    model = build_model(cfg.model, task=cfg.task, **model_options(cfg))
     model.load_state_dict(ck["model"])
     model.to(dev)
     images = expand_images(images)
