@@ -49,7 +49,7 @@ BUSI_DIR ?= ../shared/data/BUSI
 device-bundle: $(STAMP)
 	rm -rf $(DEVICE_BUNDLE) && mkdir -p $(DEVICE_BUNDLE)
 	$(PY) -m benchmark.device.bundle build $(DEVICE_BUNDLE)
-	$(VENV)/bin/busi-bench pack manifests/curated_busi_v1/manifest.csv manifests/curated_busi_v1/folds.csv \
+	$(PY) -m benchmark.cli pack manifests/curated_busi_v1/manifest.csv manifests/curated_busi_v1/folds.csv \
 	  $(BUSI_DIR) --size 128 --out $(DEVICE_BUNDLE)/curated128.npz
 
 clean:
