@@ -44,18 +44,18 @@ browser:
 	  { (apt-get update -qq && apt-get install -y -qq chromium chromium-driver) >/dev/null 2>&1 \
 	    || echo "note: could not install chromium; browser tests will be skipped"; }
 
-## Everything benchmark/device/run_paper.sh needs on a bare GPU machine, in the ignored .device-bundle/:
-## pure-Python wheels (MONAI, einops, segmentation-models-pytorch, timm, click, tqdm) unpacked into site/,
-## and the curated manifest packed at 128x128 (about 15 MB). Carry it with the run: carry [".device-bundle"].
-DEVICE_WHEELS ?= monai einops segmentation-models-pytorch timm huggingface-hub click tqdm
+## Everything benchmark/device/run_paper.sh needs on a bare GPU machine, in the ignored $(DEVICE_BUNDLE)/:
+## the pure-Python packages as installed here (MONAI, einops, segmentation-models-pytorch, timm,
+## huggingface-hub, click, tqdm: the versions the tests ran with) copied into site/, requires.json (those
+## versions and the smallest torch they all accept, checked on the device first), and the curated manifest
+## packed at 128x128 (about 15 MB). Carry it with the run: carry [".device-bundle"].
+DEVICE_BUNDLE ?= .device-bundle
+BUSI_DIR ?= ../shared/data/BUSI
 device-bundle: $(STAMP)
-	rm -rf .device-bundle && mkdir -p .device-bundle/wheels .device-bundle/site
-	$(PY) -m pip download --quiet --disable-pip-version-check --no-deps --only-binary=:all: \
-	  -d .device-bundle/wheels $(DEVICE_WHEELS)
-	for w in .device-bundle/wheels/*-none-any.whl; do $(PY) -m zipfile -e "$$w" .device-bundle/site; done
-	rm -rf .device-bundle/wheels
-	$(VENV)/bin/busi-bench pack manifests/curated_busi_v1/manifest.csv manifests/curated_busi_v1/folds.csv \
-	  ../shared/data/BUSI --size 128 --out .device-bundle/curated128.npz
+	rm -rf $(DEVICE_BUNDLE) && mkdir -p $(DEVICE_BUNDLE)
+	$(PY) -m benchmark.device.bundle build $(DEVICE_BUNDLE)
+	$(PY) -m benchmark.cli pack manifests/curated_busi_v1/manifest.csv manifests/curated_busi_v1/folds.csv \
+	  $(BUSI_DIR) --size 128 --out $(DEVICE_BUNDLE)/curated128.npz
 
 clean:
 	rm -rf $(VENV) outputs/demo .pytest_cache

@@ -279,8 +279,10 @@ def _fmt_paper_row(sub: pd.DataFrame, k: str) -> str:
 
 
 def provenance_lines(entries: Sequence[Entry]) -> list[str]:
-    """One line per run behind a table: profile label, epochs, hardware, commit, inputs."""
-    seen, lines = set(), []
+    """The profile of the rows (:mod:`.table_profile`), then one line per run: label, epochs, hardware, commit."""
+    from .table_profile import profile_lines
+
+    seen, lines = set(), profile_lines(list({id(e.run): e.run for e in entries}.values()))
     for e in entries:
         if e.run.name in seen:
             continue

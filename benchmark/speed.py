@@ -40,6 +40,7 @@ class SpeedResult:
     floor_same_precision_s_per_image: float
     peak_rss_mb: float
     peak_cuda_mb: float
+    reason: str = ""
 
     @property
     def ratio(self) -> float:
@@ -66,8 +67,12 @@ class SpeedResult:
             "ratio_to_floor": round(self.ratio, 3),
             "peak_rss_mb": round(self.peak_rss_mb, 1),
             "peak_cuda_mb": round(self.peak_cuda_mb, 1),
+            "precision_reason": self.reason,
         }
 
+
+#: the precisions ``busi-bench speed`` times by default, printed side by side with what ``auto`` picks here
+SIDE_BY_SIDE: tuple[Precision, ...] = ("fp32", "bf16")
 
 #: (channels, side at 128x128 input) of the reference convolutions: the level widths of a UNet++ at 128x128
 CONV_PROBE: tuple[tuple[int, int], ...] = ((32, 128), (64, 64), (128, 32), (256, 16))
@@ -198,14 +203,14 @@ def measure(
 
     from .losses import multitask_loss
     from .models import MODELS, build_model
+    from .precision import choose_precision
     from .profiles import RunConfig
-    from .train import amp_dtype, select_device
+    from .train import select_device
 
     dev = select_device(device)
     task = task or MODELS[name].tasks[0]
-    cfg = RunConfig(precision=precision)
-    dtype = amp_dtype(cfg, dev)
-    prec_name = {None: "fp32", torch.bfloat16: "bf16", torch.float16: "fp16"}[dtype]
+    choice = choose_precision(RunConfig(precision=precision), dev)
+    dtype, prec_name = choice.dtype, choice.name
     rates = rates if rates is not None else {}
     for key, dt in (("fp32", None), (prec_name, dtype)):
         if key not in rates:
@@ -263,6 +268,7 @@ def measure(
         train_flops / rates[prec_name],
         _peak_rss_mb(),
         cuda_mb,
+        choice.reason,
     )
 
 
@@ -273,9 +279,10 @@ def measure_all(
     steps: int = 5,
     epoch_images: int = 860,
     device: str = "auto",
-    precisions: Sequence[Precision] = ("auto",),
+    precisions: Sequence[Precision] = SIDE_BY_SIDE,
 ) -> list[SpeedResult]:
-    """:func:`measure` for each name (default: every registered model) and precision, in one process.
+    """:func:`measure` for each name (default: every registered model) and precision, in one process
+    (precisions that resolve to the same arithmetic on ``device`` are timed once).
 
     Raises:
         ConfigError: an unknown model name.
@@ -286,11 +293,19 @@ def measure_all(
     unknown = [n for n in names if n not in MODELS]
     if unknown:
         raise ConfigError(f"unknown model(s) {', '.join(unknown)} (known: {', '.join(MODELS)})")
+    from .precision import choose_precision
+    from .profiles import RunConfig
+    from .train import select_device
+
+    dev = select_device(device)
+    unique: dict[str, Precision] = {}  # "fp32,auto" on a CPU where auto is fp32 times fp32 once
+    for p in precisions:
+        unique.setdefault(choose_precision(RunConfig(precision=p), dev).name, p)
     rates: dict[str, float] = {}
     return [
         measure(n, image_size, batch_size, steps, epoch_images, device, p, rates=rates)
         for n in names
-        for p in precisions
+        for p in unique.values()
     ]
 
 
@@ -317,4 +332,28 @@ def format_table(results: Sequence[SpeedResult]) -> str:
             f"{r.batch_size} | {r.step_s:.3f} | {r.image_s:.4f} | {r.flops_per_image / 1e9:.1f} | "
             f"{r.floor_s_per_image:.4f} | {r.ratio:.2f} | {r.epoch_s:.0f} | {r.peak_rss_mb:.0f} | {r.peak_cuda_mb:.0f} |"
         )
+    return "\n".join(lines)
+
+
+def format_side_by_side(results: Sequence[SpeedResult], auto: str) -> str:
+    """Seconds per image of each model at each timed precision in one row, and what ``auto`` picks here.
+
+    ``auto`` is the line of :func:`benchmark.precision.choose_precision` for ``precision: auto`` on the device.
+    """
+    precs = list(dict.fromkeys(r.precision for r in results))
+    lines = [
+        f"precision auto on this device: {auto}",
+        "",
+        "| model | "
+        + " | ".join(f"{p} s/image" for p in precs)
+        + " | "
+        + " | ".join(f"{p}/fp32" for p in precs[1:])
+        + " |",
+        "|---|" + "---|" * (2 * len(precs) - 1),
+    ]
+    for model in dict.fromkeys(r.model for r in results):
+        by = {r.precision: r.image_s for r in results if r.model == model}
+        times = " | ".join(f"{by[p]:.4f}" if p in by else "-" for p in precs)
+        ratios = " | ".join(f"{by[p] / by['fp32']:.2f}x" if p in by and "fp32" in by else "-" for p in precs[1:])
+        lines.append(f"| {model} | {times} | {ratios} |".replace(" |  |", " |"))
     return "\n".join(lines)

@@ -107,7 +107,12 @@ def build(cfg: RunConfig, device: torch.device) -> nn.Module:
 
 def model_options(cfg: RunConfig) -> dict[str, Any]:
     """The settings of ``cfg`` that shape the network (passed to :func:`benchmark.models.build_model`)."""
-    return {"cls_head": cfg.cls_head, "head_norm": cfg.head_norm, "image_size": cfg.image_size}
+    return {
+        "cls_head": cfg.cls_head,
+        "head_norm": cfg.head_norm,
+        "image_size": cfg.image_size,
+        "baseline_config": cfg.baseline_config,
+    }
 
 
 def to_tensors(samples: SampleSet, device: torch.device) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:

@@ -11,6 +11,7 @@ import click
 from benchmark.commands.common import data_root as _data_root
 from benchmark.commands.common import needs_torch as _needs_torch
 from benchmark.commands.common import out_folder, user_errors
+from benchmark.profiles import BASELINE_CONFIGS
 
 
 def _overrides(**kw: Any) -> dict[str, Any]:
@@ -104,6 +105,11 @@ def default_profile(device: str) -> tuple[str, str]:
 )
 @click.option(
     "--fill-holes/--no-fill-holes", default=None, help="fill holes in predicted masks (authors' ST inference)"
+)
+@click.option(
+    "--baseline-config",
+    type=click.Choice(BASELINE_CONFIGS),
+    help="Table 4 baselines as the authors' code configures them, or the MONAI configurations (see busi-bench models)",
 )
 @click.option("--recon-weight", type=float, help="weight of the reconstruction loss (mt-adityan)")
 @click.option("--checkpoint-every", type=int, help="write last.pt every N epochs (best.pt whenever it improves)")

@@ -63,9 +63,10 @@ def predict(checkpoint: Path, images: tuple[Path, ...], out: Path, refine: str |
 @click.option(
     "--precision",
     "precisions",
-    default="auto",
+    default="fp32,bf16",
     show_default=True,
-    help="comma-separated: auto, fp32, bf16, fp16 (each model is timed at each)",
+    help="comma-separated: auto, fp32, bf16, fp16 (each model is timed at each; printed side by side with "
+    "what auto picks on this device)",
 )
 @click.option("--threads", type=int, default=0, help="torch CPU threads (0 = torch's default)")
 @click.option("--json", "as_json", is_flag=True, help="one JSON object per model and precision")
@@ -87,7 +88,10 @@ def speed(
 
     import torch
 
-    from benchmark.speed import format_table, measure_all
+    from benchmark.precision import choose_precision
+    from benchmark.profiles import RunConfig
+    from benchmark.speed import format_side_by_side, format_table, measure_all
+    from benchmark.train import select_device
 
     if threads > 0:
         torch.set_num_threads(threads)
@@ -105,7 +109,10 @@ def speed(
         for r in results:
             click.echo(json.dumps(r.as_json(), sort_keys=True))
     else:
+        auto = choose_precision(RunConfig(precision="auto"), select_device(device))
         click.echo(format_table(results))
+        click.echo("")
+        click.echo(format_side_by_side(results, f"{auto.name} ({auto.reason})"))
 
 
 @click.command()
@@ -136,6 +143,13 @@ def pack(manifest: Path, folds: Path, data_dir: Path, size: int, out: Path) -> N
 @click.option("--nice", type=int, default=10, show_default=True, help="--engine local: niceness of the jobs")
 @click.option("--only", multiple=True, help="run only these runs of the grid (repeatable)")
 @click.option("--status", "show_status", is_flag=True, help="show what is done and stop")
+@click.option(
+    "--set",
+    "sets",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="a setting for every run of the grid, e.g. precision=auto or baseline_config=monai (repeatable)",
+)
 @user_errors
 def grid(
     grid_file: Path,
@@ -147,11 +161,13 @@ def grid(
     nice: int,
     only: tuple[str, ...],
     show_status: bool,
+    sets: tuple[str, ...],
 ) -> None:
     """Run a grid of experiments (benchmark/grid.py): finished folds are skipped, unfinished ones resumed."""
     from benchmark.grid import load_grid, run_local, run_ray, status_table
+    from benchmark.profiles import parse_set_options
 
-    g = load_grid(grid_file)
+    g = load_grid(grid_file, overrides=parse_set_options(sets) or None)
     if show_status:
         click.echo(status_table(g, out))
         return

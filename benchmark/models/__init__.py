@@ -6,8 +6,9 @@ Two families:
 * multi-task models (``mt-*``): a :class:`Backbone` (feature extractor + upsampler with deep
   supervision) wrapped in :class:`MultiTaskNet`, which adds the classification branch of section 3.3;
   ``task="seg"`` / ``"cls"`` give the single-task ablations of Tables 5 and 6 from the same network;
-* segmentation baselines of Table 4 (``unet``, ``attention-unet``, ...): MONAI networks as they are,
-  wrapped in :class:`SegmentationNet`; ``task="seg"`` only.
+* segmentation baselines of Table 4 (``unet``, ``attention-unet``, ..., ``bts-unet``): as the authors'
+  code configures them or in the MONAI configurations (``baseline_config``), wrapped in
+  :class:`SegmentationNet`; ``task="seg"`` only.
 
 >>> from benchmark.models import MODELS
 >>> MODELS["unetpp"].tasks
@@ -22,7 +23,7 @@ from typing import Any
 
 from torch import nn
 
-from ..profiles import ClsHead, HeadNorm, Task
+from ..profiles import BaselineConfig, ClsHead, HeadNorm, Task
 from .base import Backbone, ClassificationHead, Features, ModelOutput, MultiTaskNet, SegmentationNet
 
 
@@ -38,14 +39,16 @@ class ModelSpec:
         description: one line for ``busi-bench models``.
         multitask: True when ``factory`` returns a :class:`Backbone` to wrap in :class:`MultiTaskNet`.
         min_size: smallest input side it trains on (deeper networks need a bottleneck above 1x1).
+        baseline: True for a Table 4 baseline whose factory also takes the configuration (``authors``/``monai``).
     """
 
-    factory: Callable[[int, int], nn.Module]
+    factory: Callable[..., nn.Module]
     tasks: tuple[Task, ...]
     table: str
     description: str
     multitask: bool = True
     min_size: int = 32
+    baseline: bool = False
 
 
 def _unetpp(in_ch: int, size: int) -> Backbone:
@@ -81,13 +84,18 @@ def _adityan(in_ch: int, size: int) -> nn.Module:
     return AdityanNet(in_channels=in_ch)
 
 
-def _baseline(kind: str) -> Callable[[int, int], nn.Module]:
-    def make(in_ch: int, size: int) -> nn.Module:
+def _baseline(kind: str) -> Callable[..., nn.Module]:
+    def make(in_ch: int, size: int, config: BaselineConfig = "authors") -> nn.Module:
         from .baselines import build_baseline
 
-        return build_baseline(kind, in_ch, size)
+        return build_baseline(kind, in_ch, size, config)
 
     return make
+
+
+def _t4(kind: str, description: str, min_size: int = 32) -> ModelSpec:
+    """A Table 4 baseline entry (``seg`` only, configurable)."""
+    return ModelSpec(_baseline(kind), ("seg",), "4", description, multitask=False, min_size=min_size, baseline=True)
 
 
 MT: tuple[Task, ...] = ("mt", "seg", "cls")
@@ -123,34 +131,22 @@ MODELS: dict[str, ModelSpec] = {
         "Adityan et al. [36]: 5-level U-Net (64..1024), segmentation + reconstruction + classification heads",
         multitask=False,
     ),
-    "unet": ModelSpec(_baseline("unet"), ("seg",), "4", "MONAI UNet (32..512, strided convs)", multitask=False),
-    "attention-unet": ModelSpec(
-        _baseline("attention-unet"), ("seg",), "4", "MONAI AttentionUnet (32..512)", multitask=False
+    "unet": _t4("unet", "MONAI UNet; authors: 24..192, 3 strided downsamplings; monai: 32..512"),
+    "attention-unet": _t4("attention-unet", "MONAI AttentionUnet; authors: 24..192, 3 levels down; monai: 32..512"),
+    "residual-unet": _t4(
+        "residual-unet",
+        "authors: their pre-activation residual U-Net (24..192, no skips); monai: UNet with 2 residual units (32..512)",
     ),
-    "residual-unet": ModelSpec(
-        _baseline("residual-unet"),
-        ("seg",),
-        "4",
-        "MONAI UNet with 2 residual units per level (32..512)",
-        multitask=False,
-    ),
-    "segresnet": ModelSpec(
-        _baseline("segresnet"), ("seg",), "4", "MONAI SegResNet (32 initial filters)", multitask=False
-    ),
-    "unetpp": ModelSpec(
-        _baseline("unetpp"), ("seg",), "4", "MONAI BasicUNetPlusPlus (deep supervision, 4 outputs)", multitask=False
-    ),
-    "swin-unetr": ModelSpec(
-        _baseline("swin-unetr"), ("seg",), "4", "MONAI SwinUNETR, 2-D, feature size 24", multitask=False, min_size=64
-    ),
-    "nnunet": ModelSpec(
-        _baseline("nnunet"),
-        ("seg",),
-        "4",
-        "MONAI DynUNet with nnU-Net's 2-D plan for 128x128 (6 levels, 32..320, deep supervision)",
-        multitask=False,
+    "segresnet": _t4("segresnet", "MONAI SegResNet; authors: 8 initial filters (MONAI's default); monai: 32"),
+    "unetpp": _t4("unetpp", "MONAI BasicUNetPlusPlus (defaults, deep supervision, 4 outputs) in both settings"),
+    "swin-unetr": _t4("swin-unetr", "MONAI SwinUNETR, 2-D, feature size 24, in both settings", min_size=64),
+    "nnunet": _t4(
+        "nnunet",
+        "authors: their nnU-Net (5 levels 32..320 + pooled bottleneck, max-pool, 4 DS outputs); "
+        "monai: DynUNet with nnU-Net's 2-D plan (6 levels, strided)",
         min_size=64,
     ),
+    "bts-unet": _t4("bts-unet", "BTS U-Net [46] (24..192, instance norm, LeakyReLU, 3 DS outputs) in both settings"),
 }
 
 
@@ -162,6 +158,7 @@ def build_model(
     cls_head: ClsHead = "paper",
     head_norm: HeadNorm = "batch",
     image_size: int = 128,
+    baseline_config: BaselineConfig = "authors",
     **_: Any,
 ) -> nn.Module:
     """The network ``name`` for ``task``; its ``forward`` returns a :class:`ModelOutput`.
@@ -173,6 +170,7 @@ def build_model(
         cls_head: ``paper`` or ``authors`` classification branch (multi-task backbones).
         head_norm: normalisation of the paper head's convolution (``batch`` or ``instance``).
         image_size: input side (SwinUNETR needs it).
+        baseline_config: ``authors`` or ``monai`` configuration of a Table 4 baseline (ignored by the others).
 
     Raises:
         ConfigError: unknown name, or a task the model does not support.
@@ -189,7 +187,11 @@ def build_model(
             f"model {name!r} needs --image-size {spec.min_size} or more (its bottleneck would be "
             f"below 2x2), got {image_size}"
         )
-    net = spec.factory(in_channels, image_size)
+    net = (
+        spec.factory(in_channels, image_size, baseline_config)
+        if spec.baseline
+        else spec.factory(in_channels, image_size)
+    )
     if spec.multitask:
         assert isinstance(net, Backbone)
         return MultiTaskNet(net, task=task, cls_head=cls_head, head_norm=head_norm)

@@ -112,10 +112,23 @@ def test_shipped_grids_parse() -> None:
         "unetpp",
         "swin-unetr",
         "nnunet",
+        "bts-unet",
         "mt-unetpp",
         "mt-nnunet",
         "mt-adityan",
     } <= models
+
+
+def test_the_cpu_table4_grid_holds_every_table4_row_of_the_paper_grid_in_the_authors_configuration() -> None:
+    paper = load_grid(REPO / "grids" / "paper.yaml", base=REPO)
+    cpu = load_grid(REPO / "grids" / "cpu_table4.yaml", base=REPO)
+    t4 = {r.name: r for r in paper.runs if r.table == "4"}
+    assert {r.name for r in cpu.runs} == set(t4) and len(t4) == 16
+    for r in cpu.runs:
+        assert r.profile == "cpu-fair" and r.folds is None, r.name  # fold: all (the 4 folds of folds.csv)
+        assert r.settings.get("baseline_config", "authors") == "authors", r.name
+        for key in ("model", "task", "class_subset", "oversample", "fill_holes"):
+            assert r.settings[key] == t4[r.name].settings[key], (r.name, key)
 
 
 @pytest.mark.slow

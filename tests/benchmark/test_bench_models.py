@@ -23,6 +23,7 @@ pytest.importorskip("monai")
 from benchmark.errors import ConfigError  # noqa: E402
 from benchmark.losses import multitask_loss  # noqa: E402
 from benchmark.models import MODELS, build_model  # noqa: E402
+from benchmark.models.baselines import BASELINES  # noqa: E402
 
 BATCH = 2
 REPO = Path(__file__).resolve().parents[2]
@@ -50,6 +51,7 @@ class Case:
     name: str
     task: str
     cls_head: str = "paper"
+    baseline_config: str = "authors"
 
     @property
     def size(self) -> int:
@@ -57,16 +59,27 @@ class Case:
 
     @property
     def id(self) -> str:
-        return f"{self.name}-{self.task}" + ("" if self.cls_head == "paper" else f"-{self.cls_head}")
+        head = "" if self.cls_head == "paper" else f"-{self.cls_head}"
+        return f"{self.name}-{self.task}{head}" + ("" if self.baseline_config == "authors" else "-monai")
 
     def build(self) -> torch.nn.Module:
         torch.manual_seed(0)
-        return build_model(self.name, task=self.task, image_size=self.size, cls_head=self.cls_head)
+        return build_model(
+            self.name,
+            task=self.task,
+            image_size=self.size,
+            cls_head=self.cls_head,
+            baseline_config=self.baseline_config,  # type: ignore[arg-type]
+        )
 
 
-CASES = [Case(name, task) for name, spec in sorted(MODELS.items()) for task in spec.tasks] + [
-    Case(name, "mt", "authors") for name, spec in sorted(MODELS.items()) if spec.multitask
-]
+#: Table 4 baselines whose MONAI configuration is another network than the authors' one
+MONAI_VARIANTS = sorted(k for k, make in BASELINES["monai"].items() if make is not BASELINES["authors"][k])
+CASES = (
+    [Case(name, task) for name, spec in sorted(MODELS.items()) for task in spec.tasks]
+    + [Case(name, "mt", "authors") for name, spec in sorted(MODELS.items()) if spec.multitask]
+    + [Case(name, "seg", baseline_config="monai") for name in MONAI_VARIANTS]
+)
 #: the registry entries themselves (the authors' branch is covered by the shape and gradient tests)
 TRAIN_CASES = [
     pytest.param(c, id=c.id, marks=[pytest.mark.slow] if c.name in SLOW else []) for c in CASES if c.cls_head == "paper"
@@ -160,7 +173,7 @@ class TestModelContract:
                 f = net.backbone(torch.rand(1, 1, c.size, c.size))
             assert min(f.bottleneck.shape[-2:]) >= 2, f"{c.id}: bottleneck {tuple(f.bottleneck.shape)}"
         with pytest.raises(ConfigError, match=f"needs --image-size {c.size} or more"):
-            build_model(c.name, task=c.task, image_size=c.size - 1)
+            build_model(c.name, task=c.task, image_size=c.size - 1, baseline_config=c.baseline_config)  # type: ignore[arg-type]
 
     def test_gradients_reach_every_trainable_parameter(self, case: tuple[Case, torch.nn.Module]) -> None:
         c, net = case
@@ -202,9 +215,10 @@ def test_construction_is_deterministic_under_a_seed() -> None:
         assert na == nb and torch.equal(pa, pb), na
 
 
-@pytest.mark.parametrize("name", sorted(n for n, s in MODELS.items() if not s.multitask and s.tasks == ("seg",)))
-def test_every_baseline_runs_at_128(name: str) -> None:
-    net = build_model(name, task="seg", image_size=128).eval()
+@pytest.mark.parametrize("config", ["authors", "monai"])
+@pytest.mark.parametrize("name", sorted(n for n, s in MODELS.items() if s.baseline))
+def test_every_baseline_runs_at_128(name: str, config: str) -> None:
+    net = build_model(name, task="seg", image_size=128, baseline_config=config).eval()  # type: ignore[arg-type]
     with torch.no_grad():
         out = net(torch.rand(1, 1, 128, 128))
     assert out.seg[0].shape == (1, 1, 128, 128) and out.cls is None
@@ -228,12 +242,51 @@ def test_every_shipped_grid_run_names_a_model_and_task_it_supports() -> None:
 def test_nnunet_baseline_follows_the_2d_plan() -> None:
     from monai.networks.nets import DynUNet
 
-    net = build_model("nnunet", task="seg")
+    net = build_model("nnunet", task="seg", baseline_config="monai")
     dyn = net.net
     assert isinstance(dyn, DynUNet) and list(dyn.filters) == [32, 64, 128, 256, 320, 320]
     assert [s if isinstance(s, int) else s[0] for s in dyn.strides] == [1, 2, 2, 2, 2, 2]
     net.train()
     assert len(net(torch.rand(1, 1, 128, 128)).seg) == 4
+
+
+def test_table4_baselines_in_the_authors_configuration() -> None:
+    """The facts of the authors' code (src/utils/experiment_init.py, src/config.yaml width 24, commit f51f58e)."""
+    from monai.networks.nets import AttentionUnet, SegResNet, UNet
+
+    unet = build_model("unet", task="seg").net
+    assert isinstance(unet, UNet) and tuple(unet.channels) == (24, 48, 96, 192) and tuple(unet.strides) == (2, 2, 2)
+    assert unet.num_res_units == 0
+    att = build_model("attention-unet", task="seg").net
+    assert isinstance(att, AttentionUnet) and tuple(att.channels) == (24, 48, 96, 192)
+    seg = build_model("segresnet", task="seg").net
+    assert isinstance(seg, SegResNet) and seg.init_filters == 8 and tuple(seg.blocks_down) == (1, 2, 2, 4)
+    assert build_model("segresnet", task="seg", baseline_config="monai").net.init_filters == 32
+    monai_unet = build_model("unet", task="seg", baseline_config="monai").net
+    assert tuple(monai_unet.channels) == (32, 64, 128, 256, 512)
+
+
+def test_authors_nnunet_and_bts_unet_widths_and_outputs() -> None:
+    nn_ = build_model("nnunet", task="seg").train()
+    assert [b[1][0].out_channels for b in nn_.net.enc] == [32, 64, 128, 256, 320]
+    assert len(nn_(torch.rand(1, 1, 64, 64)).seg) == 4
+    bts = build_model("bts-unet", task="seg").train()
+    assert [b[1][0].out_channels for b in bts.net.enc] == [24, 48, 96, 192]
+    assert [b[0][0].out_channels for b in bts.net.enc] == [12, 24, 48, 96]  # first conv: half the level's width
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in bts.modules())
+    assert len(bts(torch.rand(1, 1, 32, 32)).seg) == 3
+    res = build_model("residual-unet", task="seg").net
+    assert res.stem[0].out_channels == 24 and res.head.in_channels == 24
+    assert 1.2e6 < sum(p.numel() for p in res.parameters()) < 1.4e6
+
+
+def test_unetpp_baseline_returns_the_final_output_first() -> None:
+    """MONAI's BasicUNetPlusPlus lists X0,1 .. X0,4; the final output X0,4 must come first (eq. 2's weight 1)."""
+    net = build_model("unetpp", task="seg").train()
+    x = torch.rand(1, 1, 32, 32)
+    with torch.no_grad():
+        ours, monai_list = net(x).seg, net.net(x)
+    assert torch.equal(ours[0], monai_list[-1]) and torch.equal(ours[-1], monai_list[0])
 
 
 def test_mt_nnunet_has_six_levels_and_a_4x4_bottleneck() -> None:

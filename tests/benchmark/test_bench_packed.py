@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -102,39 +99,3 @@ def test_run_from_a_packed_file_says_so_in_its_provenance(packed, tmp_path: Path
         ],
     )
     assert r.exit_code == 2 and "packed at 64x64" in r.output
-
-
-@pytest.mark.slow
-def test_device_script_dry_run(packed, tmp_path: Path) -> None:
-    out = tmp_path / "out"
-    env = dict(
-        os.environ,
-        OUT=str(out),
-        PACKED=str(packed[0]),
-        RUNS=str(tmp_path / "runs" / "mt"),
-        PYTHON=sys.executable,
-        BUDGET_S="400",
-        BUNDLE=str(tmp_path / "no-bundle"),
-    )
-    r = subprocess.run(
-        ["bash", str(REPO / "benchmark" / "device" / "run_paper.sh"), "--dry-run"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert r.returncode == 0, r.stdout + r.stderr
-    files = sorted(p.name for p in out.iterdir())
-    assert len(files) <= 8 and {"gpu.txt", "speed.jsonl", "status.txt", "fold0.json", "fold1.json"} <= set(files)
-    assert json.loads((out / "fold0.json").read_text())["fold"] == 0
-    speed = [json.loads(line) for line in (out / "speed.jsonl").read_text().splitlines()]
-    assert speed and {"model", "precision", "s_per_image", "flops_per_image", "floor_s_per_image"} <= set(speed[0])
-    # a second call resumes (finished folds are evaluated again from their checkpoint, not retrained)
-    r2 = subprocess.run(
-        ["bash", str(REPO / "benchmark" / "device" / "run_paper.sh"), "--dry-run"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert r2.returncode == 0 and "fold 0: done" in (out / "status.txt").read_text()

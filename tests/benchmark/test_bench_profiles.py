@@ -9,6 +9,7 @@ import pytest
 from benchmark.errors import ConfigError
 from benchmark.profiles import (
     AUGMENTS,
+    BASELINE_CONFIGS,
     CLS_HEADS,
     HEAD_NORMS,
     OVERSAMPLE_RULES,
@@ -53,6 +54,15 @@ def test_paper_profile_holds_the_settings_of_section_5_3() -> None:
     )
     assert (p.plateau_patience, p.plateau_factor, p.min_lr, p.early_stopping) == (20, 0.5, 1e-6, 50)
     assert p.oversample and p.refine == "paper" and p.task == "mt"
+    # the authors trained in fp32 and built the Table 4 baselines in their own configurations
+    assert p.precision == "fp32" and p.baseline_config == "authors"
+
+
+def test_a_config_saved_before_baseline_config_existed_rebuilds_the_monai_baselines() -> None:
+    saved = PROFILES["smoke"].to_dict()
+    del saved["baseline_config"]
+    assert RunConfig.from_dict(saved).baseline_config == "monai"
+    assert RunConfig.from_dict(PROFILES["smoke"].to_dict()).baseline_config == "authors"
 
 
 @pytest.mark.parametrize(
@@ -65,6 +75,7 @@ def test_paper_profile_holds_the_settings_of_section_5_3() -> None:
         ("augment", AUGMENTS),
         ("select_on", SELECT_ON),
         ("oversample_rule", OVERSAMPLE_RULES),
+        ("baseline_config", BASELINE_CONFIGS),
     ],
 )
 def test_every_choice_setting_accepts_its_choices_and_names_itself_otherwise(
