@@ -25,6 +25,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from busi_curate.assistant.geometry import describe
 from busi_curate.assistant.verify import PairEvidence
 
 VERDICTS = ("same", "different", "uncertain")
@@ -59,6 +60,7 @@ class RuleSettings:
     weak_fit_ncc: float = 0.85  # chance-level inliers but an overlap this similar: ask ...
     weak_fit_min_inliers: int = 6  # ... from this many inliers (4-5: the chance level of the rotation/mirror search)
     no_fit_ssim: float = 0.5  # no fit at all but an SSIM this high: ask
+    frame_min_overlap: float = 0.8  # the frame model (whole frame resized): a copy when nearly all of it registers
 
 
 @dataclass(frozen=True)
@@ -90,7 +92,12 @@ def transformations(ev: PairEvidence) -> list[str]:
         out.append(f"rotated {ev.rotation_deg:+.1f} deg")
     if abs(ev.scale - 1) > 0.03:
         out.append(f"rescaled x{ev.scale:.2f}")
-    if not math.isnan(ev.ncc_linear) and ev.ncc - ev.ncc_linear > 0.002:
+    if ev.model == "frame":
+        out.append("whole frame resized")
+    out.extend(describe(ev.aspect, ev.shear))
+    if ev.photometric == "local":
+        out.append("locally equalised")
+    elif not math.isnan(ev.ncc_linear) and ev.ncc - ev.ncc_linear > 0.002:
         out.append("intensities changed")
     if not math.isnan(ev.contained) and ev.contained < 0.97 and ev.ncc < 0.995:
         out.append("noise or blur")
@@ -144,6 +151,15 @@ def degraded_copy(ev: PairEvidence, s: RuleSettings) -> bool:
     return ev.inliers >= s.same_min_inliers or not math.isnan(ev.motion)
 
 
+def frame_copy(ev: PairEvidence, s: RuleSettings) -> bool:
+    """The whole frame of one image resized onto the other's (the frame model, what the SSIM scan compares)
+    registers nearly all tissue identically at the detail both images hold, and nothing moved: a copy resized to
+    another frame (a square, say), however few keypoints survived the resizing."""
+    if not (ev.model == "frame" and ev.overlap >= s.frame_min_overlap):
+        return False
+    return bool(ev.ncc >= s.intensity_min_ncc and ev.ncc_coarse >= s.intensity_min_ncc and rigid_copy(ev, s))
+
+
 def decide(
     ev: PairEvidence | None, ssim: float, identical: bool = False, settings: RuleSettings = RuleSettings()
 ) -> Assessment:
@@ -156,6 +172,8 @@ def decide(
     ssim_ok = not math.isnan(ssim)
     score = float(max(0.0, min(1.0, ev.inlier_ratio * max(ev.ncc, 0.0))))
     degraded = Assessment("same", "same-frame", text + " (degraded copy: rigid, detail explained)", score)
+    if frame_copy(ev, s):
+        return Assessment("same", "same-frame", text + " (the whole frame resized)", max(score, ev.ncc * ev.overlap))
     if ev.inliers < s.min_fit_inliers:
         if ev.inliers >= s.weak_fit_min_inliers and degraded_copy(ev, s):
             # the keypoints are at chance level, but the pixels (refined fit, motion, containment) say copy
