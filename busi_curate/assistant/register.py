@@ -101,6 +101,7 @@ class Overlap(NamedTuple):
     contained: float
     ncc_local: float = float("nan")
     ncc_local_coarse: float = float("nan")
+    photometric: str = "global"  # local: the within-tile ranks correlate better than any one intensity curve allows
 
 
 def refine_fit(
@@ -160,6 +161,37 @@ def _local_groups(xx: np.ndarray, yy: np.ndarray, shape: tuple[int, int], tiles:
     return (np.minimum(yy * tiles // h, tiles - 1) * tiles + np.minimum(xx * tiles // w, tiles - 1)).astype(np.int64)
 
 
+def _local_standard(img: np.ndarray, sigma: float) -> np.ndarray:
+    """``img`` less its local mean, over its local standard deviation (Gaussian window ``sigma``): what a locally
+    varying increasing intensity change (CLAHE) leaves, to first order."""
+    from scipy import ndimage
+
+    f = img.astype(np.float64)
+    mean = ndimage.gaussian_filter(f, sigma)
+    var = ndimage.gaussian_filter(f * f, sigma) - mean * mean
+    return (f - mean) / np.sqrt(np.maximum(var, 1e-6))
+
+
+def _motion(
+    fa: ImageFeatures, fb: ImageFeatures, s: float, xb: np.ndarray, yb: np.ndarray, both: np.ndarray,
+    photometric: str, settings: VerifySettings, cache: VerifyCache,
+) -> float:  # fmt: skip
+    """:func:`.measures.nonrigid_motion` of the coarse images registered by ``(xb, yb)`` (B's coordinates of A's
+    pixels), intensities mapped globally, or (``photometric`` local) each image standardised locally."""
+    from scipy import ndimage
+
+    ca, cb_img = same_blur(fa, fb, s, settings.motion_sigma, cache)
+    cb = np.zeros_like(ca)
+    warped = ndimage.map_coordinates(cb_img, np.stack([yb[both], xb[both]]), order=1)
+    if photometric == "local":
+        window = max(ca.shape) / (4)
+        cb[both] = warped
+        ca, cb = _local_standard(ca, window), _local_standard(cb, window)
+    else:
+        cb[both] = match_intensities(ca[both], warped)
+    return nonrigid_motion(tile_shifts(ca, cb, both, tiles=settings.motion_tiles))[0]
+
+
 def registered_overlap(
     fa: ImageFeatures,
     fb: ImageFeatures,
@@ -216,12 +248,12 @@ def registered_overlap(
         (fine_a, fine_b), (coarse_a, coarse_b) = samples
         slope = intensity_slope(coarse_b, coarse_a)
         contained = detail_containment(fine_a - coarse_a, slope * (fine_b - coarse_b))
+    photometric = "global"
+    if local and not np.isnan(loc + out).any() and np.mean(loc) >= np.mean(out) + settings.local_min_gain:
+        photometric = "local"  # intensities changed differently from place to place (CLAHE, adaptive equalisation)
     moved = float("nan")
-    if motion and both_full.sum() >= 400 and not max(out[1], loc[1] if local else -1) < settings.motion_min_ncc_coarse:
-        ca, cb_img = same_blur(fa, fb, s, settings.motion_sigma, cache)
-        cb = np.zeros_like(ca)
-        cb[both_full] = match_intensities(
-            ca[both_full], ndimage.map_coordinates(cb_img, np.stack([yb[both_full], xb[both_full]]), order=1)
-        )
-        moved = nonrigid_motion(tile_shifts(ca, cb, both_full, tiles=settings.motion_tiles))[0]
-    return Overlap(overlap, out[0], out[1], linear, moved, contained, loc[0], loc[1])
+    coarse = loc[1] if photometric == "local" else out[1]
+    floor = settings.motion_min_ncc_coarse_local if photometric == "local" else settings.motion_min_ncc_coarse
+    if motion and both_full.sum() >= 400 and not coarse < floor:
+        moved = _motion(fa, fb, s, xb, yb, both_full, photometric, settings, cache)
+    return Overlap(overlap, out[0], out[1], linear, moved, contained, loc[0], loc[1], photometric)

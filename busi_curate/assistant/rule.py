@@ -136,7 +136,10 @@ def rigid_copy(ev: PairEvidence, s: RuleSettings) -> bool:
 
 def moved(ev: PairEvidence, s: RuleSettings) -> bool:
     """Evidence a degraded copy cannot produce: new fine detail, tissue moved, or (motion not measured) the
-    anatomy changed."""
+    anatomy changed. Under the local photometric model (CLAHE-like changes move the tiles' intensity patterns
+    and with them the block matches) only new fine detail counts."""
+    if ev.photometric == "local":
+        return not ev.contained >= s.copy_min_contained
     return not rigid_copy(ev, s)
 
 

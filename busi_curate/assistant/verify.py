@@ -78,6 +78,7 @@ class VerifySettings:
     model_min_gain: float = 0.01  # another model replaces the similarity when its registered fine NCC is this higher
     local_tiles: int = 8  # local photometric model: ranks within local_tiles x local_tiles tiles of A's frame
     local_min_gain: float = 0.01  # ... chosen when its fine and coarse NCC are on average this much higher
+    motion_min_ncc_coarse_local: float = 0.85  # motion floor under the local model (strong CLAHE: coarse 0.90)
 
 
 @dataclass(frozen=True)
@@ -298,18 +299,16 @@ def _measure(
         np.minimum((pa[:, 1] * g / h).astype(int), g - 1) * g + np.minimum((pa[:, 0] * g / w).astype(int), g - 1)
     )
     ratio_in = _ratio(fa, fit)
-    if (
-        ratio_in < settings.motion_below_ratio
-        and np.nanmax([reg.ncc_coarse, reg.ncc_local_coarse, -1.0]) >= settings.motion_min_ncc_coarse
+    if ratio_in < settings.motion_below_ratio and np.nanmax([reg.ncc_coarse, reg.ncc_local_coarse, -1.0]) >= min(
+        settings.motion_min_ncc_coarse, settings.motion_min_ncc_coarse_local
     ):
         m = refine_fit(fa, fit.view, m, settings, cache)
         rot += geo.shape(m).rotation_deg - sh.rotation_deg
         reg = registered_overlap(fa, fit.view, m, settings, cache, motion=True, local=local)
         sh = geo.shape(m)
-    photometric = "global"
-    overlap, ncc, ncc_c, linear, motion, contained, ncc_l, ncc_lc = reg
-    if local and (ncc_l + ncc_lc) / 2 >= (ncc + ncc_c) / 2 + settings.local_min_gain:
-        photometric, ncc, ncc_c = "local", ncc_l, ncc_lc
+    overlap, ncc, ncc_c, linear, motion, contained, ncc_l, ncc_lc, photometric = reg
+    if photometric == "local":
+        ncc, ncc_c = ncc_l, ncc_lc
     noise = 1 - ncc / ncc_c if ncc_c and not np.isnan(ncc_c) and ncc_c > 0 else float("nan")
     mo = geo.to_original(m, fa.scale, fit.view.scale, fit.view.small.shape[1] if fit.mirrored else None)
     return PairEvidence(

@@ -1,0 +1,203 @@
+"""The audit of a BreastMNIST-style derivative of BUSI (issue 20): every BUSI image greyscale, resized to a
+``size x size`` square (aspect ignored), split 7:1:2 at random with a seed into ``train`` / ``val`` / ``test``,
+written as a generic-layout dataset; then the documented commands
+
+* ``busi-curate audit --train BUSI --test DERIVATIVE --out OUT/cross``: which derivative images have a copy in
+  BUSI, checked against the truth (every one is a copy of its source, or of a member of its source's duplicate
+  group in the published journal);
+* ``busi-curate audit DERIVATIVE --split DERIVATIVE/split.csv --out OUT/split``: how many of the derivative's test
+  images have a same-frame copy in its train (or val) images, checked against the truth the journal implies.
+
+Run as ``python -m busi_curate.studies.derivative_audit BUSI --size 128 --out OUT`` (``--help``); it writes
+``OUT/summary.json`` and ``OUT/summary.md``. The dataset is read in place; the derivative goes to ``OUT``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+SPLITS = (("train", 0.7), ("val", 0.1), ("test", 0.2))
+
+
+def make_derivative(busi_dir: str | Path, out: str | Path, size: int, seed: int = 0) -> Any:
+    """Write the derivative to ``out`` (``images/<split>/<n>.png``, ``labels.csv``, ``split.csv``) and return its
+    truth: a DataFrame ``class, id, split, source_class, source_id`` (kept out of the dataset folder)."""
+    import pandas as pd
+    from PIL import Image
+
+    from busi_curate.data.dataset import load_dataset
+    from busi_curate.data.imageio import read_mask_union
+    from busi_curate.fileio import write_csv
+
+    ds = load_dataset(busi_dir)
+    out = Path(out)
+    order = np.random.default_rng(seed).permutation(len(ds.records))
+    cuts = np.cumsum([round(f * len(order)) for _, f in SPLITS])[:-1]
+    rows = []
+    for part, idx in zip((s for s, _ in SPLITS), np.split(order, cuts)):
+        (out / "images" / part).mkdir(parents=True, exist_ok=True)
+        for k in sorted(idx):
+            rec = ds.records[int(k)]
+            name = f"{part}/{int(k):04d}.png"
+            orig = Image.open(Path(ds.root) / rec.image).convert("L")
+            orig.resize((size, size), Image.Resampling.BICUBIC).save(out / "images" / name)
+            masks = ""
+            if rec.masks:  # the loader wants a mask per lesion image (BreastMNIST has none): BUSI's, resized alike
+                (out / "masks" / part).mkdir(parents=True, exist_ok=True)
+                masks = f"{part}/{int(k):04d}_mask.png"
+                union = read_mask_union([Path(ds.root) / m for m in rec.masks], (orig.height, orig.width))
+                mask = Image.fromarray(union.astype(np.uint8) * 255).resize((size, size), Image.Resampling.NEAREST)
+                mask.save(out / "masks" / masks)
+            rows.append({"image": name, "class": rec.cls, "id": f"{int(k):04d}", "split": part, "masks": masks,
+                         "source_class": rec.cls, "source_id": rec.id})  # fmt: skip
+    (out / "masks").mkdir(exist_ok=True)
+    truth = pd.DataFrame(rows)
+    write_csv(out / "labels.csv", truth[["image", "class", "id", "masks"]])
+    write_csv(out / "split.csv", truth[["class", "id", "split"]])
+    return truth[["class", "id", "split", "source_class", "source_id"]]
+
+
+def _groups(journal: Path) -> dict[tuple[str, str], frozenset[tuple[str, str]]]:
+    """Image -> its same-frame group (itself alone when in none) in the journal."""
+    from busi_curate.review.groups import build_groups
+    from busi_curate.review.journal import read_journal
+
+    out: dict[tuple[str, str], frozenset[tuple[str, str]]] = {}
+    for g in build_groups(read_journal(journal)):
+        members = frozenset((str(c), str(i)) for c, i in g.members)
+        for m in members:
+            out[m] = members
+    return out
+
+
+def _run(args: list[str]) -> tuple[int, str, float]:
+    t0 = time.perf_counter()
+    proc = subprocess.run([sys.executable, "-m", "busi_curate", *args], capture_output=True, text=True)
+    return proc.returncode, proc.stdout + proc.stderr, time.perf_counter() - t0
+
+
+def _questions(text: str) -> int | None:
+    m = re.search(r"(\d+) questions left for a person", text)
+    return int(m.group(1)) if m else None
+
+
+def _same_frame(leakage: Path) -> Any:
+    import pandas as pd
+
+    df = pd.read_csv(leakage, dtype=str)
+    return df[df["grade"].isin(["identical", "same-frame"])]
+
+
+def check_cross(truth: Any, out: Path, groups: dict[tuple[str, str], frozenset[tuple[str, str]]]) -> dict[str, Any]:
+    """Per derivative image: matched as a copy (same-frame / identical) to its source or a member of its source's
+    group; matched only to other BUSI images (wrong); not matched."""
+    same = _same_frame(out / "leakage.csv")
+    found: dict[tuple[str, str], set[tuple[str, str]]] = {}
+    for tc, ti, ac, ai in zip(same["test_class"], same["test_id"], same["train_class"], same["train_id"]):
+        found.setdefault((tc, ti.removeprefix("B-")), set()).add((ac, ai.removeprefix("A-")))
+    right = wrong = missed = 0
+    missed_ids = []
+    for c, i, sc, si in zip(truth["class"], truth["id"], truth["source_class"], truth["source_id"]):
+        ok = groups.get((sc, si), frozenset({(sc, si)}))
+        got = found.get((c, i), set())
+        if got & ok:
+            right += 1
+        elif got:
+            wrong += 1
+        else:
+            missed += 1
+            missed_ids.append(f"{c} {i} (source {sc} {si})")
+    return {"images": len(truth), "matched_to_source": right, "matched_elsewhere_only": wrong, "not_matched": missed,
+            "not_matched_ids": missed_ids[:50]}  # fmt: skip
+
+
+def check_split(truth: Any, out: Path, groups: dict[tuple[str, str], frozenset[tuple[str, str]]]) -> dict[str, Any]:
+    """The own-split audit against the truth: test images whose source's group has a member in train / val."""
+    where = {(sc, si): (c, i, s) for c, i, s, sc, si in truth.itertuples(index=False)}
+    expected = set()
+    for c, i, s, sc, si in truth.itertuples(index=False):
+        if s == "test" and any(where[m][2] != "test" for m in groups.get((sc, si), frozenset()) if m != (sc, si)):
+            expected.add((c, i))
+    same = _same_frame(out / "leakage.csv")
+    got = set(zip(same["test_class"], same["test_id"]))
+    in_train = set(zip(*[same[same["train_split"] == "train"][k] for k in ("test_class", "test_id")]))
+    n_test = int((truth["split"] == "test").sum())
+    return {"test_images": n_test, "with_copy_in_train_or_val": len(got), "with_copy_in_train": len(in_train),
+            "expected_from_journal": len(expected), "found_of_expected": len(got & expected),
+            "found_not_expected": sorted(f"{c} {i}" for c, i in got - expected)}  # fmt: skip
+
+
+def derivative_audit(
+    busi_dir: Path, out: Path, size: int, seed: int = 0, journal: Path | None = None
+) -> dict[str, Any]:
+    """Build the derivative at ``size`` px and run both audits (module docstring); returns the summary."""
+    journal = journal or Path(__file__).resolve().parents[2] / "manifests" / "curated_busi_v1" / "decisions.csv"
+    groups = _groups(journal)
+    deriv = out / f"derivative-{size}"
+    truth = make_derivative(busi_dir, deriv, size, seed)
+    res: dict[str, Any] = {"size": size, "seed": seed, "busi": str(busi_dir), "journal": str(journal)}
+    cross = out / f"cross-{size}"
+    rc, text, sec = _run(["audit", "--train", str(busi_dir), "--test", str(deriv), "--out", str(cross), "--quiet"])
+    if rc not in (0, 1):
+        raise RuntimeError(f"busi-curate audit --train/--test failed ({rc}):\n{text}")
+    res["cross"] = {**check_cross(truth, cross, groups), "exit": rc, "questions": _questions(text), "seconds": sec}
+    split = out / f"split-{size}"
+    args = ["audit", str(deriv), "--split", str(deriv / "split.csv"), "--out", str(split), "--quiet"]
+    rc, text, sec = _run(args)
+    if rc not in (0, 1):
+        raise RuntimeError(f"busi-curate audit --split failed ({rc}):\n{text}")
+    res["split"] = {**check_split(truth, split, groups), "exit": rc, "questions": _questions(text), "seconds": sec}
+    return res
+
+
+def summary_md(results: list[dict[str, Any]]) -> str:
+    """The results as Markdown tables."""
+    lines = ["| size | derivative images | matched to their source (or its group) | matched elsewhere only | not matched "
+             "| questions left | time |", "|---|---|---|---|---|---|---|"]  # fmt: skip
+    for r in results:
+        c = r["cross"]
+        lines.append(f"| {r['size']} px | {c['images']} | **{c['matched_to_source']}** | {c['matched_elsewhere_only']} | "
+                     f"{c['not_matched']} | {c['questions']} | {c['seconds']:.0f} s |")  # fmt: skip
+    lines += ["", "| size | test images | with a same-frame copy in train or val (audit) | in train | expected from the "
+              "journal | found of expected | found, not expected | questions left | time |",
+              "|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
+    for r in results:
+        s = r["split"]
+        lines.append(f"| {r['size']} px | {s['test_images']} | **{s['with_copy_in_train_or_val']}** | "
+                     f"{s['with_copy_in_train']} | {s['expected_from_journal']} | {s['found_of_expected']} | "
+                     f"{len(s['found_not_expected'])} | {s['questions']} | {s['seconds']:.0f} s |")  # fmt: skip
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m busi_curate.studies.derivative_audit BUSI --size 128 [--size 64 ...] --out OUT [--seed S]``."""
+    import argparse
+
+    from busi_curate.fileio import atomic_open
+
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("busi", type=Path)
+    p.add_argument("--size", type=int, action="append", required=True)
+    p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--seed", type=int, default=0)
+    a = p.parse_args(argv)
+    results = []
+    for size in a.size:
+        results.append(derivative_audit(a.busi, a.out, size, a.seed))
+        with atomic_open(a.out / f"summary-{size}.json", "w") as fh:
+            fh.write(json.dumps(results[-1], indent=1))
+    with atomic_open(a.out / "summary.md", "w") as fh:
+        fh.write(summary_md(results))
+    print(summary_md(results))
+
+
+if __name__ == "__main__":
+    main()
