@@ -96,9 +96,19 @@ def _same_frame(leakage: Path) -> Any:
     return df[df["grade"].isin(["identical", "same-frame"])]
 
 
+def open_questions(out: Path) -> list[tuple[tuple[str, str], tuple[str, str]]]:
+    """The review questions the audit's automatic pass left open (its scan and journal in ``out``)."""
+    from busi_curate.publish.export import open_questions as walk_questions
+    from busi_curate.review.journal import read_journal
+    from busi_curate.scan.run import read_scan
+
+    return walk_questions(read_scan(out / "scan"), read_journal(out / "decisions.csv"))
+
+
 def check_cross(truth: Any, out: Path, groups: dict[tuple[str, str], frozenset[tuple[str, str]]]) -> dict[str, Any]:
     """Per derivative image: matched as a copy (same-frame / identical) to its source or a member of its source's
-    group; matched only to other BUSI images (wrong); not matched."""
+    group; matched only to other BUSI images (wrong); not matched. And the questions left open: in all, with a
+    derivative image, between a derivative image and its source (or a member of the source's group)."""
     same = _same_frame(out / "leakage.csv")
     found: dict[tuple[str, str], set[tuple[str, str]]] = {}
     for tc, ti, ac, ai in zip(same["test_class"], same["test_id"], same["train_class"], same["train_id"]):
@@ -115,8 +125,16 @@ def check_cross(truth: Any, out: Path, groups: dict[tuple[str, str], frozenset[t
         else:
             missed += 1
             missed_ids.append(f"{c} {i} (source {sc} {si})")
+    source = {
+        (c, f"B-{i}"): groups.get((sc, si), frozenset({(sc, si)})) for c, i, _, sc, si in truth.itertuples(index=False)
+    }
+    asked = open_questions(out)
+    with_b = [(a, b) for a, b in asked if a[1].startswith("B-") or b[1].startswith("B-")]
+    to_source = [(a, b) for a, b in with_b if (a[0], a[1].removeprefix("A-")) in source.get(b, ())
+                 or (b[0], b[1].removeprefix("A-")) in source.get(a, ())]  # fmt: skip
     return {"images": len(truth), "matched_to_source": right, "matched_elsewhere_only": wrong, "not_matched": missed,
-            "not_matched_ids": missed_ids[:50]}  # fmt: skip
+            "not_matched_ids": missed_ids[:50], "questions_open": len(asked),
+            "questions_with_derivative": len(with_b), "questions_derivative_to_source": len(to_source)}  # fmt: skip
 
 
 def check_split(truth: Any, out: Path, groups: dict[tuple[str, str], frozenset[tuple[str, str]]]) -> dict[str, Any]:
@@ -148,32 +166,35 @@ def derivative_audit(
     rc, text, sec = _run(["audit", "--train", str(busi_dir), "--test", str(deriv), "--out", str(cross), "--quiet"])
     if rc not in (0, 1):
         raise RuntimeError(f"busi-curate audit --train/--test failed ({rc}):\n{text}")
-    res["cross"] = {**check_cross(truth, cross, groups), "exit": rc, "questions": _questions(text), "seconds": sec}
+    res["cross"] = {**check_cross(truth, cross, groups), "exit": rc, "auto_questions": _questions(text), "seconds": sec}
     split = out / f"split-{size}"
     args = ["audit", str(deriv), "--split", str(deriv / "split.csv"), "--out", str(split), "--quiet"]
     rc, text, sec = _run(args)
     if rc not in (0, 1):
         raise RuntimeError(f"busi-curate audit --split failed ({rc}):\n{text}")
-    res["split"] = {**check_split(truth, split, groups), "exit": rc, "questions": _questions(text), "seconds": sec}
+    asked = len(open_questions(split))
+    res["split"] = {**check_split(truth, split, groups), "exit": rc, "questions_open": asked, "seconds": sec}
     return res
 
 
 def summary_md(results: list[dict[str, Any]]) -> str:
     """The results as Markdown tables."""
     lines = ["| size | derivative images | matched to their source (or its group) | matched elsewhere only | not matched "
-             "| questions left | time |", "|---|---|---|---|---|---|---|"]  # fmt: skip
+             "| questions open (with a derivative image / derivative-source) | time |",
+             "|---|---|---|---|---|---|---|"]  # fmt: skip
     for r in results:
         c = r["cross"]
         lines.append(f"| {r['size']} px | {c['images']} | **{c['matched_to_source']}** | {c['matched_elsewhere_only']} | "
-                     f"{c['not_matched']} | {c['questions']} | {c['seconds']:.0f} s |")  # fmt: skip
+                     f"{c['not_matched']} | {c['questions_open']} ({c['questions_with_derivative']} / "
+                     f"{c['questions_derivative_to_source']}) | {c['seconds']:.0f} s |")  # fmt: skip
     lines += ["", "| size | test images | with a same-frame copy in train or val (audit) | in train | expected from the "
-              "journal | found of expected | found, not expected | questions left | time |",
+              "journal | found of expected | found, not expected | questions open | time |",
               "|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
     for r in results:
         s = r["split"]
         lines.append(f"| {r['size']} px | {s['test_images']} | **{s['with_copy_in_train_or_val']}** | "
                      f"{s['with_copy_in_train']} | {s['expected_from_journal']} | {s['found_of_expected']} | "
-                     f"{len(s['found_not_expected'])} | {s['questions']} | {s['seconds']:.0f} s |")  # fmt: skip
+                     f"{len(s['found_not_expected'])} | {s['questions_open']} | {s['seconds']:.0f} s |")  # fmt: skip
     return "\n".join(lines) + "\n"
 
 
