@@ -27,10 +27,26 @@ import numpy as np
 SPLITS = (("train", 0.7), ("val", 0.1), ("test", 0.2))
 
 
-def make_derivative(busi_dir: str | Path, out: str | Path, size: int, seed: int = 0) -> Any:
-    """Write the derivative to ``out`` (``images/<split>/<n>.png``, ``labels.csv``, ``split.csv``) and return its
-    truth: a DataFrame ``class, id, split, source_class, source_id`` (kept out of the dataset folder)."""
+def derivative_plan(busi_dir: str | Path, seed: int = 0) -> Any:
+    """Which BUSI image becomes which derivative image in which split (the truth, without writing anything): a
+    DataFrame ``class, id, split, source_class, source_id`` in BUSI's record order, split by a permutation drawn
+    with ``seed`` (the first 70% train, the next 10% val, the rest test)."""
     import pandas as pd
+
+    from busi_curate.data.dataset import load_dataset
+
+    records = load_dataset(busi_dir).records
+    order = np.random.default_rng(seed).permutation(len(records))
+    cuts = np.cumsum([round(f * len(order)) for _, f in SPLITS])[:-1]
+    part = {int(k): name for name, idx in zip((s for s, _ in SPLITS), np.split(order, cuts)) for k in idx}
+    rows = [{"class": r.cls, "id": f"{k:04d}", "split": part[k], "source_class": r.cls, "source_id": r.id}
+            for k, r in enumerate(records)]  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def make_derivative(busi_dir: str | Path, out: str | Path, size: int, seed: int = 0) -> Any:
+    """Write the derivative to ``out`` (``images/<split>/<n>.png``, masks alike, ``labels.csv``, ``split.csv``) and
+    return its truth (:func:`derivative_plan`, kept out of the dataset folder)."""
     from PIL import Image
 
     from busi_curate.data.dataset import load_dataset
@@ -39,30 +55,25 @@ def make_derivative(busi_dir: str | Path, out: str | Path, size: int, seed: int 
 
     ds = load_dataset(busi_dir)
     out = Path(out)
-    order = np.random.default_rng(seed).permutation(len(ds.records))
-    cuts = np.cumsum([round(f * len(order)) for _, f in SPLITS])[:-1]
-    rows = []
-    for part, idx in zip((s for s, _ in SPLITS), np.split(order, cuts)):
+    truth = derivative_plan(busi_dir, seed)
+    images, masks = [], []
+    for rec, part, id_ in zip(ds.records, truth["split"], truth["id"]):
         (out / "images" / part).mkdir(parents=True, exist_ok=True)
-        for k in sorted(idx):
-            rec = ds.records[int(k)]
-            name = f"{part}/{int(k):04d}.png"
-            orig = Image.open(Path(ds.root) / rec.image).convert("L")
-            orig.resize((size, size), Image.Resampling.BICUBIC).save(out / "images" / name)
-            masks = ""
-            if rec.masks:  # the loader wants a mask per lesion image (BreastMNIST has none): BUSI's, resized alike
-                (out / "masks" / part).mkdir(parents=True, exist_ok=True)
-                masks = f"{part}/{int(k):04d}_mask.png"
-                union = read_mask_union([Path(ds.root) / m for m in rec.masks], (orig.height, orig.width))
-                mask = Image.fromarray(union.astype(np.uint8) * 255).resize((size, size), Image.Resampling.NEAREST)
-                mask.save(out / "masks" / masks)
-            rows.append({"image": name, "class": rec.cls, "id": f"{int(k):04d}", "split": part, "masks": masks,
-                         "source_class": rec.cls, "source_id": rec.id})  # fmt: skip
+        images.append(f"{part}/{id_}.png")
+        orig = Image.open(Path(ds.root) / rec.image).convert("L")
+        orig.resize((size, size), Image.Resampling.BICUBIC).save(out / "images" / images[-1])
+        masks.append("")
+        if rec.masks:  # the loader wants a mask per lesion image (BreastMNIST has none): BUSI's, resized alike
+            (out / "masks" / part).mkdir(parents=True, exist_ok=True)
+            masks[-1] = f"{part}/{id_}_mask.png"
+            union = read_mask_union([Path(ds.root) / m for m in rec.masks], (orig.height, orig.width))
+            mask = Image.fromarray(union.astype(np.uint8) * 255).resize((size, size), Image.Resampling.NEAREST)
+            mask.save(out / "masks" / masks[-1])
     (out / "masks").mkdir(exist_ok=True)
-    truth = pd.DataFrame(rows)
-    write_csv(out / "labels.csv", truth[["image", "class", "id", "masks"]])
+    labels = truth.assign(image=images, masks=masks)
+    write_csv(out / "labels.csv", labels[["image", "class", "id", "masks"]])
     write_csv(out / "split.csv", truth[["class", "id", "split"]])
-    return truth[["class", "id", "split", "source_class", "source_id"]]
+    return truth
 
 
 def _groups(journal: Path) -> dict[tuple[str, str], frozenset[tuple[str, str]]]:
@@ -113,13 +124,14 @@ def check_cross(truth: Any, out: Path, groups: dict[tuple[str, str], frozenset[t
     found: dict[tuple[str, str], set[tuple[str, str]]] = {}
     for tc, ti, ac, ai in zip(same["test_class"], same["test_id"], same["train_class"], same["train_id"]):
         found.setdefault((tc, ti.removeprefix("B-")), set()).add((ac, ai.removeprefix("A-")))
-    right = wrong = missed = 0
+    right = wrong = missed = also = 0
     missed_ids = []
     for c, i, sc, si in zip(truth["class"], truth["id"], truth["source_class"], truth["source_id"]):
         ok = groups.get((sc, si), frozenset({(sc, si)}))
         got = found.get((c, i), set())
         if got & ok:
             right += 1
+            also += bool(got - ok)  # also a copy of a BUSI image outside the source's group: a false match
         elif got:
             wrong += 1
         else:
@@ -132,7 +144,8 @@ def check_cross(truth: Any, out: Path, groups: dict[tuple[str, str], frozenset[t
     with_b = [(a, b) for a, b in asked if a[1].startswith("B-") or b[1].startswith("B-")]
     to_source = [(a, b) for a, b in with_b if (a[0], a[1].removeprefix("A-")) in source.get(b, ())
                  or (b[0], b[1].removeprefix("A-")) in source.get(a, ())]  # fmt: skip
-    return {"images": len(truth), "matched_to_source": right, "matched_elsewhere_only": wrong, "not_matched": missed,
+    return {"images": len(truth), "matched_to_source": right, "also_matched_elsewhere": also,
+            "matched_elsewhere_only": wrong, "not_matched": missed,
             "not_matched_ids": missed_ids[:50], "questions_open": len(asked),
             "questions_with_derivative": len(with_b), "questions_derivative_to_source": len(to_source)}  # fmt: skip
 
@@ -153,11 +166,27 @@ def check_split(truth: Any, out: Path, groups: dict[tuple[str, str], frozenset[t
             "found_not_expected": sorted(f"{c} {i}" for c, i in got - expected)}  # fmt: skip
 
 
+JOURNAL = Path(__file__).resolve().parents[2] / "manifests" / "curated_busi_v1" / "decisions.csv"
+
+
+def evaluate(busi_dir: Path, out: Path, size: int, seed: int = 0, journal: Path | None = None) -> dict[str, Any]:
+    """The summary of audits already written to ``out`` (``cross-<size>``, ``split-<size>``) by
+    :func:`derivative_audit` (times and exit statuses are not known here)."""
+    journal = journal or JOURNAL
+    groups, truth = _groups(journal), derivative_plan(busi_dir, seed)
+    res: dict[str, Any] = {"size": size, "seed": seed, "busi": str(busi_dir), "journal": str(journal)}
+    res["cross"] = {**check_cross(truth, out / f"cross-{size}", groups), "seconds": None}
+    asked = len(open_questions(out / f"split-{size}"))
+    split = check_split(truth, out / f"split-{size}", groups)
+    res["split"] = {**split, "questions_open": asked, "seconds": None}
+    return res
+
+
 def derivative_audit(
     busi_dir: Path, out: Path, size: int, seed: int = 0, journal: Path | None = None
 ) -> dict[str, Any]:
     """Build the derivative at ``size`` px and run both audits (module docstring); returns the summary."""
-    journal = journal or Path(__file__).resolve().parents[2] / "manifests" / "curated_busi_v1" / "decisions.csv"
+    journal = journal or JOURNAL
     groups = _groups(journal)
     deriv = out / f"derivative-{size}"
     truth = make_derivative(busi_dir, deriv, size, seed)
@@ -177,16 +206,22 @@ def derivative_audit(
     return res
 
 
+def _sec(x: float | None) -> str:
+    return "-" if x is None else f"{x:.0f} s"
+
+
 def summary_md(results: list[dict[str, Any]]) -> str:
     """The results as Markdown tables."""
-    lines = ["| size | derivative images | matched to their source (or its group) | matched elsewhere only | not matched "
+    lines = ["| size | derivative images | matched to their source (or its group) | of which also to another image "
+             "| matched elsewhere only | not matched "
              "| questions open (with a derivative image / derivative-source) | time |",
-             "|---|---|---|---|---|---|---|"]  # fmt: skip
+             "|---|---|---|---|---|---|---|---|"]  # fmt: skip
     for r in results:
         c = r["cross"]
-        lines.append(f"| {r['size']} px | {c['images']} | **{c['matched_to_source']}** | {c['matched_elsewhere_only']} | "
+        lines.append(f"| {r['size']} px | {c['images']} | **{c['matched_to_source']}** | {c['also_matched_elsewhere']} | "
+                     f"{c['matched_elsewhere_only']} | "
                      f"{c['not_matched']} | {c['questions_open']} ({c['questions_with_derivative']} / "
-                     f"{c['questions_derivative_to_source']}) | {c['seconds']:.0f} s |")  # fmt: skip
+                     f"{c['questions_derivative_to_source']}) | {_sec(c['seconds'])} |")  # fmt: skip
     lines += ["", "| size | test images | with a same-frame copy in train or val (audit) | in train | expected from the "
               "journal | found of expected | found, not expected | questions open | time |",
               "|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
@@ -194,7 +229,7 @@ def summary_md(results: list[dict[str, Any]]) -> str:
         s = r["split"]
         lines.append(f"| {r['size']} px | {s['test_images']} | **{s['with_copy_in_train_or_val']}** | "
                      f"{s['with_copy_in_train']} | {s['expected_from_journal']} | {s['found_of_expected']} | "
-                     f"{len(s['found_not_expected'])} | {s['questions_open']} | {s['seconds']:.0f} s |")  # fmt: skip
+                     f"{len(s['found_not_expected'])} | {s['questions_open']} | {_sec(s['seconds'])} |")  # fmt: skip
     return "\n".join(lines) + "\n"
 
 
@@ -209,10 +244,12 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--size", type=int, action="append", required=True)
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--evaluate", action="store_true", help="only summarise the audits already in --out")
     a = p.parse_args(argv)
     results = []
     for size in a.size:
-        results.append(derivative_audit(a.busi, a.out, size, a.seed))
+        run = evaluate if a.evaluate else derivative_audit
+        results.append(run(a.busi, a.out, size, a.seed))
         with atomic_open(a.out / f"summary-{size}.json", "w") as fh:
             fh.write(json.dumps(results[-1], indent=1))
     with atomic_open(a.out / "summary.md", "w") as fh:

@@ -42,7 +42,8 @@ def test_every_64px_derivative_image_is_matched_to_its_busi_source(busi_dir: Pat
     r = derivative_audit(busi_dir, tmp_path, size=64, seed=0)
     cross = r["cross"]
     assert cross["matched_to_source"] == cross["images"] == 780, cross
-    assert cross["matched_elsewhere_only"] == 0
+    assert cross["matched_elsewhere_only"] == cross["also_matched_elsewhere"] == 0
+    assert cross["questions_derivative_to_source"] == 0
     split = r["split"]
     assert split["found_not_expected"] == [], split
     assert split["found_of_expected"] == split["expected_from_journal"], split
