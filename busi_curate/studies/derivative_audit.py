@@ -259,3 +259,43 @@ def main(argv: list[str] | None = None) -> None:
 
 if __name__ == "__main__":
     main()
+
+
+def pairwise_check(busi_dir: Path, sizes: list[int], n: int = 100, seed: int = 0, journal: Path | None = None) -> Any:
+    """The assistant's verdict on ``n`` derivative images (drawn with ``seed``) against their source and against the
+    source's adjacent-frame partners in the journal, per size, without the audit's scan and walk (the evidence the
+    walk would use for those pairs): a DataFrame ``size, pair (source / neighbour), verdict, grade, evidence``."""
+    import pandas as pd
+    from PIL import Image
+
+    from busi_curate.assistant.features import extract
+    from busi_curate.assistant.rule import decide
+    from busi_curate.assistant.verify import VerifyCache, verify_pair
+    from busi_curate.data.dataset import load_dataset
+    from busi_curate.review.journal import effective, read_journal
+
+    ds = load_dataset(busi_dir)
+    by_key = {(r.cls, r.id): r for r in ds.records}
+    adjacent: dict[tuple[str, str], list[tuple[str, str]]] = {}
+    for (a, b), d in effective(read_journal(journal or JOURNAL)).items():
+        if d.answer == "same" and d.grade == "adjacent-frame":
+            adjacent.setdefault(a, []).append(b)
+            adjacent.setdefault(b, []).append(a)
+    keys = sorted(by_key)
+    pick = [keys[int(k)] for k in np.random.default_rng(seed).choice(len(keys), size=min(n, len(keys)), replace=False)]
+    gray = {k: np.asarray(Image.open(Path(ds.root) / by_key[k].image).convert("L")) for k in pick}
+    feats = {k: extract(g) for k, g in gray.items()}
+    for k in pick:
+        for m in adjacent.get(k, []):
+            if m not in feats:
+                feats[m] = extract(np.asarray(Image.open(Path(ds.root) / by_key[m].image).convert("L")))
+    cache, rows = VerifyCache(), []
+    for size in sizes:
+        for k in pick:
+            small = np.asarray(Image.fromarray(gray[k]).resize((size, size), Image.Resampling.BICUBIC))
+            fd = extract(small)
+            for kind, other in [("source", k)] + [("neighbour", m) for m in adjacent.get(k, [])]:
+                ans = decide(verify_pair(fd, feats[other], seed=seed, cache=cache), float("nan"))
+                rows.append({"size": size, "image": f"{k[0]} {k[1]}", "pair": kind, "other": f"{other[0]} {other[1]}",
+                             "verdict": ans.verdict, "grade": ans.grade, "evidence": ans.evidence})  # fmt: skip
+    return pd.DataFrame(rows)
