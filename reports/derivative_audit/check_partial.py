@@ -1,6 +1,9 @@
-import pandas as pd, collections
+import collections
 from pathlib import Path
-from busi_curate.studies.derivative_audit import derivative_plan, _groups, JOURNAL
+
+import pandas as pd
+
+from busi_curate.studies.derivative_audit import JOURNAL, _groups, derivative_plan
 
 truth = derivative_plan(Path("/work/shared/data/BUSI"), 0)
 groups = _groups(JOURNAL)
