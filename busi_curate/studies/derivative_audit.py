@@ -248,7 +248,18 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--evaluate", action="store_true", help="only summarise the audits already in --out")
+    p.add_argument("--pairwise", type=int, metavar="N", help="only the pairwise check of N images (pairwise_check)")
     a = p.parse_args(argv)
+    if a.pairwise:
+        from busi_curate.fileio import write_csv
+
+        df = pairwise_check(a.busi, a.size, n=a.pairwise, seed=a.seed)
+        a.out.mkdir(parents=True, exist_ok=True)
+        write_csv(a.out / "pairwise.csv", df)
+        counts = df.groupby(["size", "pair", "verdict", "grade"]).size().rename("pairs").reset_index()
+        write_csv(a.out / "pairwise-summary.csv", counts)
+        print(counts.to_string(index=False))
+        return
     results = []
     for size in a.size:
         run = evaluate if a.evaluate else derivative_audit
