@@ -169,3 +169,28 @@ def nonrigid_motion(shifts: np.ndarray, min_tiles: int = 6) -> tuple[float, comp
         if keep.sum() < min_tiles - 1:
             break
     return float(np.sort(res)[-2]), k, m
+
+
+def local_ranks(x: np.ndarray, groups: np.ndarray) -> np.ndarray:
+    """Rank of every sample of ``x`` within its group (``groups``: one integer label per sample), scaled to
+    ``(0, 1)``. Any increasing intensity mapping that varies from group to group (tile to tile) leaves it unchanged."""
+    order = np.lexsort((x, groups))
+    g = groups[order]
+    starts = np.r_[0, np.flatnonzero(np.diff(g)) + 1]
+    sizes = np.diff(np.r_[starts, len(g)])
+    pos = np.arange(len(g)) - np.repeat(starts, sizes)
+    out = np.empty(len(x), dtype=np.float64)
+    out[order] = (pos + 0.5) / np.repeat(sizes, sizes)
+    return out
+
+
+def local_rank_ncc(x: np.ndarray, y: np.ndarray, groups: np.ndarray, trim: float, min_group: int = 16) -> float:
+    """Trimmed NCC of the within-tile ranks of paired samples ``x``, ``y`` (tile label ``groups`` per sample; tiles
+    with fewer than ``min_group`` samples are left out): invariant to locally varying monotone intensity mappings
+    (CLAHE and other adaptive equalisation, unsharp masking, vignetting), as the ranks are within each tile."""
+    labels, counts = np.unique(groups, return_counts=True)
+    keep = np.isin(groups, labels[counts >= min_group])
+    if keep.sum() < 50:
+        return float("nan")
+    g = groups[keep]
+    return trimmed_ncc(local_ranks(x[keep], g), local_ranks(y[keep], g), trim)

@@ -25,6 +25,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from busi_curate.assistant.geometry import describe
 from busi_curate.assistant.verify import PairEvidence
 
 VERDICTS = ("same", "different", "uncertain")
@@ -59,6 +60,12 @@ class RuleSettings:
     weak_fit_ncc: float = 0.85  # chance-level inliers but an overlap this similar: ask ...
     weak_fit_min_inliers: int = 6  # ... from this many inliers (4-5: the chance level of the rotation/mirror search)
     no_fit_ssim: float = 0.5  # no fit at all but an SSIM this high: ask
+    # re-contrasted copies (CLAHE-like): the detail is the original's times a local gain, so it correlates beyond what
+    # independent detail of those energies allows: containment well above 1 (CLAHE copies 1.36-3.3; BUSI's neighbouring
+    # frames at most 0.96, synthetic ones 0.90, other copies 0.78-1.14); their block matches are not evidence of motion
+    amplified_min_contained: float = 1.2
+    amplified_min_ncc: float = 0.9
+    frame_min_overlap: float = 0.8  # the frame model (whole frame resized): a copy when nearly all of it registers
 
 
 @dataclass(frozen=True)
@@ -90,7 +97,12 @@ def transformations(ev: PairEvidence) -> list[str]:
         out.append(f"rotated {ev.rotation_deg:+.1f} deg")
     if abs(ev.scale - 1) > 0.03:
         out.append(f"rescaled x{ev.scale:.2f}")
-    if not math.isnan(ev.ncc_linear) and ev.ncc - ev.ncc_linear > 0.002:
+    if ev.model == "frame":
+        out.append("whole frame resized")
+    out.extend(describe(ev.aspect, ev.shear))
+    if ev.photometric == "local":
+        out.append("locally equalised")
+    elif not math.isnan(ev.ncc_linear) and ev.ncc - ev.ncc_linear > 0.002:
         out.append("intensities changed")
     if not math.isnan(ev.contained) and ev.contained < 0.97 and ev.ncc < 0.995:
         out.append("noise or blur")
@@ -114,13 +126,21 @@ def evidence_text(ev: PairEvidence | None, ssim: float) -> str:
     return text + (f" [{', '.join(named)}]" if named else "")
 
 
+def amplified_detail(ev: PairEvidence, s: RuleSettings) -> bool:
+    """The fine detail is the original's with a (local) gain, not new detail: containment well above 1 on correlating
+    tissue, as in a copy whose contrast was equalised locally (CLAHE), whose block matches then move spuriously."""
+    return bool(ev.contained >= s.amplified_min_contained and ev.ncc >= s.amplified_min_ncc)
+
+
 def rigid_copy(ev: PairEvidence, s: RuleSettings) -> bool:
     """Evidence of a copy of one frame, however degraded: the fine detail explained as the original's plus noise or
     minus blur (``contained``), and nothing moved against the rest (motion below the bound) or, where motion was
     not measured (flat tissue, or a fit with most keypoints re-detected), the anatomy identical (coarse NCC). Heavy
-    noise lowers even the coarse NCC of a copy, so where motion was measured it is what decides. The complement
-    of :func:`moved`."""
-    if not ev.contained >= s.copy_min_contained:
+    noise lowers even the coarse NCC of a copy, so where motion was measured it is what decides. Or the detail
+    amplified (:func:`amplified_detail`). Under the local photometric model the motion is no evidence either way."""
+    if amplified_detail(ev, s):
+        return True
+    if ev.photometric == "local" or not ev.contained >= s.copy_min_contained:
         return False
     if math.isnan(ev.motion):
         return bool(ev.ncc_coarse >= s.copy_min_ncc_coarse)
@@ -129,7 +149,12 @@ def rigid_copy(ev: PairEvidence, s: RuleSettings) -> bool:
 
 def moved(ev: PairEvidence, s: RuleSettings) -> bool:
     """Evidence a degraded copy cannot produce: new fine detail, tissue moved, or (motion not measured) the
-    anatomy changed."""
+    anatomy changed. Never with amplified detail; under the local photometric model (CLAHE-like changes move the
+    tiles' intensity patterns and with them the block matches) only new fine detail counts."""
+    if amplified_detail(ev, s):
+        return False
+    if ev.photometric == "local":
+        return not ev.contained >= s.copy_min_contained
     return not rigid_copy(ev, s)
 
 
@@ -141,7 +166,17 @@ def degraded_copy(ev: PairEvidence, s: RuleSettings) -> bool:
         return False
     if not (ev.ncc >= s.degraded_min_ncc and rigid_copy(ev, s)):
         return False
-    return ev.inliers >= s.same_min_inliers or not math.isnan(ev.motion)
+    amplified = amplified_detail(ev, s) and ev.inliers >= s.min_fit_inliers  # a fit; the pixels decide
+    return ev.inliers >= s.same_min_inliers or not math.isnan(ev.motion) or amplified
+
+
+def frame_copy(ev: PairEvidence, s: RuleSettings) -> bool:
+    """The whole frame of one image resized onto the other's (the frame model, what the SSIM scan compares)
+    registers nearly all tissue identically at the detail both images hold, and nothing moved: a copy resized to
+    another frame (a square, say), however few keypoints survived the resizing."""
+    if not (ev.model == "frame" and ev.overlap >= s.frame_min_overlap):
+        return False
+    return bool(ev.ncc >= s.intensity_min_ncc and ev.ncc_coarse >= s.intensity_min_ncc and rigid_copy(ev, s))
 
 
 def decide(
@@ -156,6 +191,8 @@ def decide(
     ssim_ok = not math.isnan(ssim)
     score = float(max(0.0, min(1.0, ev.inlier_ratio * max(ev.ncc, 0.0))))
     degraded = Assessment("same", "same-frame", text + " (degraded copy: rigid, detail explained)", score)
+    if frame_copy(ev, s):
+        return Assessment("same", "same-frame", text + " (the whole frame resized)", max(score, ev.ncc * ev.overlap))
     if ev.inliers < s.min_fit_inliers:
         if ev.inliers >= s.weak_fit_min_inliers and degraded_copy(ev, s):
             # the keypoints are at chance level, but the pixels (refined fit, motion, containment) say copy

@@ -34,22 +34,17 @@ seed from the two images' pixel hashes, so a pair's evidence never depends on th
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass, replace
 from typing import Any, NamedTuple
 
 import numpy as np
 
+from busi_curate.assistant import geometry as geo
 from busi_curate.assistant.features import VARIANTS, ImageFeatures
-from busi_curate.assistant.measures import (
-    detail_containment,
-    intensity_slope,
-    lsq_similarity,
-    match_intensities,
-    nonrigid_motion,
-    tile_shifts,
-    trimmed_ncc,
-)
+from busi_curate.assistant.register import Overlap, VerifyCache, refine_fit, registered_overlap
+
+__all__ = ["PairEvidence", "VerifyCache", "VerifySettings", "mutual_matches", "refine_fit", "registered_overlap",
+           "verify_pair"]  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -74,6 +69,16 @@ class VerifySettings:
     grid: int = 4  # inlier spread is measured on a grid x grid partition of image A
     refine_px: float = 3.0  # refine_fit: shift searched, working-image px ...
     refine_frac: float = 0.03  # ... and relative scale / rotation (rad)
+    # the affine model: aspect changes up to 1:max_aspect (a frame resized to a square: BUSI frames are up to 1:1.5)
+    max_aspect: float = 1.6
+    max_shear: float = 0.15  # k / sy of L = R [[sx, k], [0, sy]]
+    affine_min_gain: int = 4  # the affine fit is measured when it explains this many more inliers than the similarity
+    frame_min_thumbnail_ncc: float = 0.9  # the frame model is measured when the two square thumbnails correlate so
+    thumbnail: int = 32  # px, side of those thumbnails (the whole frame, aspect ignored, as the SSIM scan sees it)
+    model_min_gain: float = 0.01  # another model replaces the similarity when its registered fine NCC is this higher
+    local_tiles: int = 8  # local photometric model: ranks within local_tiles x local_tiles tiles of A's frame
+    local_min_gain: float = 0.01  # ... chosen when its fine and coarse NCC are on average this much higher
+    motion_min_ncc_coarse_local: float = 0.85  # motion floor under the local model (strong CLAHE: coarse 0.90)
 
 
 @dataclass(frozen=True)
@@ -97,6 +102,10 @@ class PairEvidence:
     # the fit in original pixels, A -> B, as (a, b, c, d, e, f): x_b = a x + c y + e, y_b = b x + d y + f (canvas
     # order; a mirrored fit has a negative determinant); None without a fit. The review page draws B onto A with it.
     affine: tuple[float, float, float, float, float, float] | None = None
+    model: str = "similarity"  # the geometric model chosen by the evidence: similarity, affine or frame
+    aspect: float = 1.0  # sx / sy of the fit (1 for a similarity): > 1 B is stretched horizontally against A
+    shear: float = 0.0
+    photometric: str = "global"  # the intensity model: global (one monotone curve) or local (within tiles)
 
 
 def _popcount_kernel() -> tuple[Any, Any]:
@@ -160,266 +169,91 @@ def mutual_matches(da: np.ndarray, db: np.ndarray, max_hamming: int) -> tuple[np
     return np.asarray(i), np.asarray(j)
 
 
-def _apply(a: complex, t: np.ndarray, p: np.ndarray) -> np.ndarray:
-    """``(m, 2)`` points ``p`` mapped by the similarity ``z -> a z + t``."""
-    z = a * (p[:, 0] + 1j * p[:, 1]) + (t[0] + 1j * t[1])
-    return np.stack([z.real, z.imag], axis=1)
+class _Fit(NamedTuple):
+    """One geometric model of a pair: ``m`` maps A's working pixels onto ``view`` (B, or B's mirror image); the
+    matches ``pa``, ``pb`` it was fitted on and its ``inliers`` among them."""
+
+    model: str
+    m: np.ndarray
+    inliers: np.ndarray
+    pa: np.ndarray
+    pb: np.ndarray
+    view: ImageFeatures
+    mirrored: bool
 
 
-def ransac_similarity(
-    pa: np.ndarray,
-    pb: np.ndarray,
-    settings: VerifySettings,
-    seed: int = 0,
-    rotation_deg: float = 0.0,
-    window_deg: float | None = None,
-) -> tuple[complex, np.ndarray, np.ndarray]:
-    """Best ``(a, t, inlier mask)`` for ``pb = a pa + t`` (complex ``a``: scale and rotation); ``a = 0`` when no
-    hypothesis is plausible. Rotation is limited to ``rotation_deg +- window_deg`` (default
-    ``settings.rotation_window_deg``).
-
-    Hypotheses come from pairs of matches (all pairs when few, else ``settings.hypotheses`` random ones,
-    drawn with ``seed`` so the result is deterministic) and are scored all at once.
-    """
-    m = len(pa)
-    none = (0j, np.zeros(2), np.zeros(m, bool))
-    if m < 3:
-        return none
-    if m * (m - 1) // 2 <= settings.hypotheses:
-        i, j = np.triu_indices(m, 1)
-    else:
-        rng = np.random.default_rng(seed)
-        i = rng.integers(0, m, settings.hypotheses)
-        j = (i + 1 + rng.integers(0, m - 1, settings.hypotheses)) % m
-    za, zb = pa[:, 0] + 1j * pa[:, 1], pb[:, 0] + 1j * pb[:, 1]
-    da, db = za[j] - za[i], zb[j] - zb[i]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        a = db / da
-    s = np.abs(a)
-    dev = np.angle(a * np.exp(-1j * np.deg2rad(rotation_deg)), deg=True)
-    ok = (np.abs(da) > 8) & (s >= settings.min_scale) & (s <= settings.max_scale)
-    ok &= np.abs(dev) <= (settings.rotation_window_deg if window_deg is None else window_deg)
-    if not ok.any():
-        return none
-    a, i = a[ok], i[ok]
-    t = zb[i] - a * za[i]  # (h,)
-    res = np.abs(zb[None] - (a[:, None] * za[None] + t[:, None]))  # (h, m)
-    count = (res < settings.residual_px).sum(1)
-    best = int(np.argmax(count))
-    inl = res[best] < settings.residual_px
-    a_best, t_best = complex(a[best]), complex(t[best])
-    for _ in range(2):  # least-squares refinement on the inliers, kept while it does not lose inliers
-        if inl.sum() < 3:
-            break
-        ab = lsq_similarity(pa[inl], pb[inl])
-        tb = complex(zb[inl].mean() - ab * za[inl].mean())
-        if not settings.min_scale <= abs(ab) <= settings.max_scale:
-            break
-        new = np.abs(zb - (ab * za + tb)) < settings.residual_px
-        if new.sum() < inl.sum():
-            break
-        inl, a_best, t_best = new, ab, tb
-    return a_best, np.array([t_best.real, t_best.imag]), inl
-
-
-def similarity_rotation(pa: np.ndarray, pb: np.ndarray) -> float:
-    """Rotation (degrees) of the least-squares similarity mapping ``pa`` to ``pb``."""
-    return float(np.degrees(np.angle(lsq_similarity(pa, pb))))
-
-
-def _smoothed(f: ImageFeatures, sigma: float) -> np.ndarray:
-    from scipy import ndimage
-
-    return ndimage.gaussian_filter(f.small.astype(np.float32), sigma, truncate=2.5)
-
-
-def _mirror(f: ImageFeatures, v: int) -> ImageFeatures:
-    """Image ``f`` seen in a mirror (x flipped), described by its descriptor variant ``v`` (a mirrored pattern)."""
-    w = f.small.shape[1]
-    xy = f.xy.copy()
-    xy[:, 0] = (w - 1) - xy[:, 0]
-    return ImageFeatures(
-        np.ascontiguousarray(f.small[:, ::-1]),
-        np.ascontiguousarray(f.valid[:, ::-1]),
-        xy,
-        f.level,
-        f.variant(v),
-        f.scale,
-    )
-
-
-class VerifyCache:
-    """Per-image intermediate results reused across pairs (``functools.lru_cache``, the ``size`` most recent):
-    smoothed working images and mirrored views. Keyed by the features' identity
-    (:class:`ImageFeatures` hashes by identity), so use it with features that outlive it, as
-    :class:`busi_curate.assistant.Assistant` does. Thread-safe (``lru_cache`` is)."""
-
-    def __init__(self, size: int = 256) -> None:
-        self.smoothed = functools.lru_cache(maxsize=size)(_smoothed)
-        self.mirrored = functools.lru_cache(maxsize=size)(_mirror)
-
-
-def _q(sigma: float) -> float:
-    """Smoothing scale quantised to 1/4 px, so the per-image cache is reused."""
-    return round(sigma * 4) / 4
-
-
-def _same_blur(
-    fa: ImageFeatures, fb: ImageFeatures, scale: float, sigma: float, cache: VerifyCache
-) -> tuple[np.ndarray, np.ndarray]:
-    """A and B smoothed to the same blur ``sigma`` in A's pixels when ``z_b = a z_a + t`` with ``|a| = scale``: the
-    finer of the two is smoothed ``scale`` (or ``1 / scale``) times more, in its own pixels."""
-    return cache.smoothed(fa, _q(sigma / min(scale, 1.0))), cache.smoothed(fb, _q(sigma * max(scale, 1.0)))
-
-
-class Overlap(NamedTuple):
-    """What :func:`registered_overlap` measures."""
-
-    overlap: float
-    ncc: float
-    ncc_coarse: float
-    ncc_linear: float
-    motion: float
-    contained: float
-
-
-def refine_fit(
-    fa: ImageFeatures,
-    fb: ImageFeatures,
-    a: complex,
-    t: np.ndarray,
-    settings: VerifySettings,
-    cache: VerifyCache,
-    stride: int = 2,
-) -> tuple[complex, np.ndarray]:
-    """The fit ``z_b = a z_a + t`` refined on the pixels: the similarity within ``settings.refine_px`` px of shift
-    and ``settings.refine_frac`` of scale and rotation (about A's centre) that maximises the correlation of the two
-    images' fine detail (band-pass ``fine_sigma`` minus ``coarse_sigma``, as :func:`detail_containment` sees it),
-    by bounded Powell search (``scipy.optimize.minimize``). A fit on the few keypoints that survive heavy noise is
-    off by up to a pixel or two at the corners, enough to decorrelate fine detail; two frames of a sweep have no
-    alignment at which new speckle correlates, so refining cannot make them look alike."""
-    from scipy import ndimage, optimize
-
-    s = abs(a)
-    h, w = fa.small.shape
-    yy, xx = np.mgrid[0:h:stride, 0:w:stride]
-    keep = fa.valid[::stride, ::stride]
-    za = (xx[keep] + 1j * yy[keep]).astype(np.complex128)
-    (fine_a, fine_b), (coarse_a, coarse_b) = (
-        _same_blur(fa, fb, s, g, cache) for g in (settings.fine_sigma, settings.coarse_sigma)
-    )
-    da = (fine_a - coarse_a)[::stride, ::stride][keep].astype(np.float64)
-    db_img = fine_b - coarse_b
-    hb, wb = fb.small.shape
-    centre = complex(w / 2, h / 2)
-    t0 = complex(t[0], t[1])
-
-    radius = max(h, w) / 2  # scale and rotation are searched in px of displacement at this distance from the centre
-
-    def transform(p: np.ndarray) -> tuple[complex, complex]:
-        a_new = a * (1 + p[2] / radius) * np.exp(1j * p[3] / radius)
-        return a_new, a * centre + t0 + complex(p[0], p[1]) - a_new * centre
-
-    def cost(p: np.ndarray) -> float:
-        a_new, t_new = transform(p)
-        zb = a_new * za + t_new
-        ok = (zb.real >= 0) & (zb.real <= wb - 1) & (zb.imag >= 0) & (zb.imag <= hb - 1)
-        if ok.sum() < 200:
-            return 0.0
-        u = da[ok] - da[ok].mean()
-        v = ndimage.map_coordinates(db_img, [zb.imag[ok], zb.real[ok]], order=1)
-        v = v - v.mean()
-        den = float(np.sqrt((u * u).sum() * (v * v).sum()))
-        return -float((u * v).sum()) / den if den > 0 else 0.0
-
-    r, f = settings.refine_px, settings.refine_frac * radius
-    start = np.zeros(4)
-    bounds = [(-r, r), (-r, r), (-f, f), (-f, f)]
-    res = optimize.minimize(cost, start, method="Powell", bounds=bounds, options={"xtol": 0.02, "ftol": 1e-4})
-    best = res.x if res.fun < cost(start) else start
-    a_new, t_new = transform(best)
-    return complex(a_new), np.array([t_new.real, t_new.imag])
-
-
-def registered_overlap(
-    fa: ImageFeatures,
-    fb: ImageFeatures,
-    a: complex,
-    t: np.ndarray,
-    settings: VerifySettings,
-    cache: VerifyCache | None = None,
-    stride: int = 2,
-    motion: bool = True,
-) -> Overlap:
-    """:class:`Overlap` of B resampled into A's frame by ``p_b = a p_a + t``.
-
-    Both images are compared at the same blur (the finer one is smoothed ``|a|`` or ``1/|a|`` times more, in its
-    own pixels), on a ``stride``-spaced grid of A; the motion (with ``motion``, where the anatomy matches) is
-    measured on the full-resolution coarse images (:func:`tile_shifts`, :func:`nonrigid_motion`).
-    """
-    from scipy import ndimage
-
-    cache = cache or VerifyCache()
-    s = abs(a)
-    h, w = fa.small.shape
-    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
-    zb = a * (xx + 1j * yy) + (t[0] + 1j * t[1])
-    xb, yb = zb.real.astype(np.float32), zb.imag.astype(np.float32)
-    hb, wb = fb.small.shape
-    inside = (xb >= 0) & (xb <= wb - 1) & (yb >= 0) & (yb <= hb - 1)
-    vb = np.zeros_like(inside)
-    vb[inside] = fb.valid[np.rint(yb[inside]).astype(np.intp), np.rint(xb[inside]).astype(np.intp)]
-    both_full = inside & vb & fa.valid
-    both = both_full[::stride, ::stride]
-    smaller = min(fa.valid.sum(), fb.valid.sum() / max(s * s, 1e-9)) / (stride * stride)
-    overlap = float(both.sum() / max(smaller, 1))
-    coords = np.stack([yb[::stride, ::stride][both], xb[::stride, ::stride][both]])
-    out = []
-    linear = float("nan")
-    samples = []
-    for sigma in (settings.fine_sigma, settings.coarse_sigma):
-        sa_img, sb_img = _same_blur(fa, fb, s, sigma, cache)
-        sa = sa_img[::stride, ::stride][both]
-        sb = ndimage.map_coordinates(sb_img, coords, order=1, mode="nearest")
-        if len(sa) < 50:
-            out.append(float("nan"))
-            continue
-        if sigma == settings.fine_sigma:
-            linear = trimmed_ncc(sa, sb, settings.trim)
-        samples.append((sa.astype(np.float64), sb.astype(np.float64)))
-        out.append(trimmed_ncc(sa, match_intensities(sa, sb), settings.trim))
-    contained = float("nan")
-    if len(samples) == 2:
-        (fine_a, fine_b), (coarse_a, coarse_b) = samples
-        slope = intensity_slope(coarse_b, coarse_a)
-        contained = detail_containment(fine_a - coarse_a, slope * (fine_b - coarse_b))
-    moved = float("nan")
-    if motion and both_full.sum() >= 400 and not out[1] < settings.motion_min_ncc_coarse:
-        ca, cb_img = _same_blur(fa, fb, s, settings.motion_sigma, cache)
-        cb = np.zeros_like(ca)
-        cb[both_full] = match_intensities(
-            ca[both_full], ndimage.map_coordinates(cb_img, np.stack([yb[both_full], xb[both_full]]), order=1)
-        )
-        moved = nonrigid_motion(tile_shifts(ca, cb, both_full, tiles=settings.motion_tiles))[0]
-    return Overlap(overlap, out[0], out[1], linear, moved, contained)
-
-
-def _fit_variant(
+def _variant_fit(
     fa: ImageFeatures, fb: ImageFeatures, v: int, settings: VerifySettings, seed: int, cache: VerifyCache
-) -> tuple[int, int, complex, np.ndarray, np.ndarray, np.ndarray, np.ndarray, ImageFeatures]:
-    """Match A's upright descriptors with B's variant ``v`` and fit; returns (inliers, matches, a, t, inlier mask,
-    matched A points, matched B points, the view of B the fit refers to)."""
+) -> tuple[int, int, _Fit]:
+    """Match A's upright descriptors with B's variant ``v`` and fit a similarity; returns (inliers, matches, fit)."""
     rot, mirrored = VARIANTS[v]
     view = cache.mirrored(fb, v) if mirrored else fb
     db = view.desc if mirrored else fb.variant(v)
     i, j = mutual_matches(fa.desc, db, settings.max_hamming)
     pa, pb = fa.xy[i].astype(np.float64), view.xy[j].astype(np.float64)
-    # the plausible scale range is in original pixels; working images were resized by fa.scale, fb.scale
-    ratio = fb.scale / fa.scale
-    fit = replace(settings, min_scale=settings.min_scale * ratio, max_scale=settings.max_scale * ratio)
     window = settings.upright_window_deg if rot == 0 else settings.rotation_window_deg
-    a, t, inl = ransac_similarity(pa, pb, fit, seed=seed, rotation_deg=-rot if mirrored else rot, window_deg=window)
-    return int(inl.sum()) if a != 0 else 0, len(i), a, t, inl, pa, pb, view
+    a, t, inl = geo.ransac_similarity(pa, pb, _in_working(settings, fa, fb), seed=seed,
+                                      rotation_deg=-rot if mirrored else rot, window_deg=window)  # fmt: skip
+    return (
+        int(inl.sum()) if a != 0 else 0,
+        len(i),
+        _Fit("similarity", geo.from_similarity(a, t), inl, pa, pb, view, mirrored),
+    )
+
+
+def _in_working(settings: VerifySettings, fa: ImageFeatures, fb: ImageFeatures) -> VerifySettings:
+    """The plausible scale range is in original pixels; working images were resized by fa.scale, fb.scale."""
+    ratio = fb.scale / fa.scale
+    return replace(settings, min_scale=settings.min_scale * ratio, max_scale=settings.max_scale * ratio)
+
+
+def _alternatives(
+    fa: ImageFeatures, fb: ImageFeatures, sim: _Fit, v: int, upright: _Fit, settings: VerifySettings, seed: int,
+    cache: VerifyCache,
+) -> list[_Fit]:  # fmt: skip
+    """The affine fit of variant ``v``'s matches (when it explains ``affine_min_gain`` more inliers than the
+    similarity ``sim``) and the frame model (when the square thumbnails correlate, as the SSIM scan saw them)."""
+    out = []
+    rot, mirrored = VARIANTS[v]
+    n_sim = int(sim.inliers.sum())
+    window = settings.upright_window_deg if rot == 0 else settings.rotation_window_deg
+    m, inl = geo.ransac_affine(sim.pa, sim.pb, _in_working(settings, fa, fb), seed=seed,
+                               rotation_deg=-rot if mirrored else rot, window_deg=window,
+                               start=sim.inliers if n_sim >= 4 else None)  # fmt: skip
+    if m is not None and inl.sum() >= max(n_sim + settings.affine_min_gain, 8):
+        out.append(sim._replace(model="affine", m=m, inliers=inl))
+    thumbs = cache.thumbnail(fa, settings.thumbnail), cache.thumbnail(fb, settings.thumbnail)
+    if float(thumbs[0] @ thumbs[1]) >= settings.frame_min_thumbnail_ncc:
+        m = geo.frame_model(fa.small.shape, fb.small.shape)
+        res = np.linalg.norm(geo.apply(m, upright.pa) - upright.pb, axis=1)
+        out.append(upright._replace(model="frame", m=m, inliers=res < settings.residual_px, view=fb, mirrored=False))
+    return out
+
+
+def _score(reg: Overlap) -> float:
+    """How well a model registers the pair: the better of the global and local photometric fine NCC."""
+    best = np.nanmax([reg.ncc, reg.ncc_local, -1.0])
+    return float(best)
+
+
+def _choose(fa: ImageFeatures, cands: list[_Fit], settings: VerifySettings, cache: VerifyCache) -> tuple[_Fit, Overlap]:
+    """The model whose registration correlates best (fine NCC, global or local photometric model); the first
+    candidate (the similarity, when there is one) is replaced only by a gain of ``model_min_gain``."""
+    best, best_reg, best_score = None, None, -np.inf
+    for k, c in enumerate(cands):
+        reg = registered_overlap(fa, c.view, c.m, settings, cache, motion=False, local=True)
+        sc = _score(reg) - (0.0 if k == 0 else settings.model_min_gain)
+        if best is None or sc > best_score:
+            best, best_reg, best_score = c, reg, sc
+    assert best is not None and best_reg is not None
+    return best, best_reg
+
+
+def _ratio(fa: ImageFeatures, fit: _Fit) -> float:
+    """Inliers / keypoints of the registered overlap (the fewer of A's and B's)."""
+    mi = geo.invert(fit.m)
+    n = min(geo.inside(geo.apply(fit.m, fa.xy), fit.view.valid), geo.inside(geo.apply(mi, fit.view.xy), fa.valid))
+    return int(fit.inliers.sum()) / max(1, n)
 
 
 def verify_pair(
@@ -432,71 +266,55 @@ def verify_pair(
     """Match, fit and compare images A and B (see the module docstring)."""
     cache = cache or VerifyCache()
     n_var = len(VARIANTS) if fb.variants is not None else 1
-    fits = [_fit_variant(fa, fb, v, settings, seed, cache) for v in range(n_var)]
+    fits = [_variant_fit(fa, fb, v, settings, seed, cache) for v in range(n_var)]
     # most inliers; a rotated or mirrored variant only with a clear fit (best of six would otherwise add chance fits)
     ok = [v for v in range(n_var) if v == 0 or fits[v][0] >= settings.variant_min_inliers]
     best = max(ok, key=lambda v: (fits[v][0], -v))
-    n_in, n_match, a, t, inl, pa, pb, view = fits[best]
-    mirrored = VARIANTS[best][1]
-    if n_in < 4:
-        n_match = fits[0][1]
-        return PairEvidence(n_match, 0, float("nan"), float("nan"), 0.0, 0.0, 0.0, float("nan"), float("nan"))
-    rot = similarity_rotation(pa[inl], pb[inl])
+    n_in, n_match, fit = fits[best]
+    reg = None
+    if n_in >= 4:
+        reg = registered_overlap(fa, fit.view, fit.m, settings, cache, motion=False)
+        conclusive = _ratio(fa, fit) >= settings.motion_below_ratio and reg.ncc >= 0.95
+    if n_in < 4 or not conclusive:  # the similarity does not explain the pair: other models, local intensities
+        cands = ([fit] if n_in >= 4 else []) + _alternatives(fa, fb, fit, best, fits[0][2], settings, seed, cache)
+        if not cands:
+            return PairEvidence(fits[0][1], 0, float("nan"), float("nan"), 0.0, 0.0, 0.0, float("nan"), float("nan"))
+        fit, reg = _choose(fa, cands, settings, cache)
+    assert reg is not None
+    return _measure(fa, fit, reg, n_match, settings, cache, local=not np.isnan(reg.ncc_local))
+
+
+def _measure(
+    fa: ImageFeatures, fit: _Fit, reg: Overlap, n_match: int, settings: VerifySettings, cache: VerifyCache, local: bool
+) -> PairEvidence:
+    """The evidence of the chosen fit: refined on the pixels and measured again, motion included, where few
+    keypoints were re-detected on matching anatomy (heavy noise, or another frame)."""
+    m, inl = fit.m, fit.inliers
+    sh = geo.shape(m)
+    rot = geo.similarity_rotation(fit.pa[inl], fit.pb[inl]) if fit.model == "similarity" else sh.rotation_deg
     h, w = fa.small.shape
     g = settings.grid
+    pa = fit.pa[inl]
     cells = np.unique(
-        np.minimum((pa[inl, 1] * g / h).astype(int), g - 1) * g + np.minimum((pa[inl, 0] * g / w).astype(int), g - 1)
+        np.minimum((pa[:, 1] * g / h).astype(int), g - 1) * g + np.minimum((pa[:, 0] * g / w).astype(int), g - 1)
     )
-    t_inv = -np.array([(t[0] + 1j * t[1]) / a]).view(np.float64)  # z_a = z_b / a - t / a
-    ratio_in = n_in / max(1, min(_inside(_apply(a, t, fa.xy), view), _inside(_apply(1 / a, t_inv, view.xy), fa)))
-    # motion (block matching, the costly part) only where a copy and a neighbouring frame can be confused
-    need_motion = ratio_in < settings.motion_below_ratio
-    reg = registered_overlap(fa, view, a, t, settings, cache, motion=False)
-    if need_motion and reg.ncc_coarse >= settings.motion_min_ncc_coarse:
-        # few keypoints re-detected on matching anatomy (heavy noise, or another frame): refine the fit on the
-        # pixels, then measure again, motion included
-        a_new, t = refine_fit(fa, view, a, t, settings, cache)
-        rot += float(np.degrees(np.angle(a_new / a)))
-        a = a_new
-        reg = registered_overlap(fa, view, a, t, settings, cache, motion=True)
-    overlap, ncc, ncc_c, linear, motion, contained = reg
-    # scale in original pixels: small = original * scale
-    scale_orig = abs(a) * fa.scale / fb.scale
+    ratio_in = _ratio(fa, fit)
+    if ratio_in < settings.motion_below_ratio and np.nanmax([reg.ncc_coarse, reg.ncc_local_coarse, -1.0]) >= min(
+        settings.motion_min_ncc_coarse, settings.motion_min_ncc_coarse_local
+    ):
+        m = refine_fit(fa, fit.view, m, settings, cache)
+        rot += geo.shape(m).rotation_deg - sh.rotation_deg
+        reg = registered_overlap(fa, fit.view, m, settings, cache, motion=True, local=local)
+        sh = geo.shape(m)
+    overlap, ncc, ncc_c, linear, motion, contained, ncc_l, ncc_lc, photometric = reg
+    if photometric == "local":
+        ncc, ncc_c = ncc_l, ncc_lc
     noise = 1 - ncc / ncc_c if ncc_c and not np.isnan(ncc_c) and ncc_c > 0 else float("nan")
+    mo = geo.to_original(m, fa.scale, fit.view.scale, fit.view.small.shape[1] if fit.mirrored else None)
     return PairEvidence(
-        n_match,
-        n_in,
-        float(scale_orig),
-        rot,
-        float(len(cells) / (g * g)),
-        float(min(ratio_in, 1.0)),
-        overlap,
-        ncc,
-        ncc_c,
-        mirrored,
-        motion,
-        linear,
-        float(noise),
-        contained,
-        affine=_affine_original(a, t, fa.scale, fb.scale, fb.small.shape[1] if mirrored else None),
-    )
-
-
-def _affine_original(
-    a: complex, t: np.ndarray, scale_a: float, scale_b: float, mirror_width: int | None = None
-) -> tuple[float, float, float, float, float, float]:
-    """The working-image similarity ``z_b = a z_a + t`` in original pixels, as a canvas-order affine. For a mirrored
-    fit (``z`` in B's mirror image, ``x -> mirror_width - 1 - x``, see :func:`_mirror`) the mirror is undone."""
-    k = a * scale_a / scale_b
-    m = (float(k.real), float(k.imag), float(-k.imag), float(k.real), float(t[0] / scale_b), float(t[1] / scale_b))
-    if mirror_width is None:
-        return m
-    return (-m[0], m[1], -m[2], m[3], (mirror_width - 1) / scale_b - m[4], m[5])
-
-
-def _inside(xy: np.ndarray, f: ImageFeatures) -> int:
-    """Number of points ``(x, y)`` that fall on tissue of image ``f``."""
-    h, w = f.valid.shape
-    x, y = np.rint(xy[:, 0]).astype(np.intp), np.rint(xy[:, 1]).astype(np.intp)
-    ok = (x >= 0) & (x < w) & (y >= 0) & (y < h)
-    return int(f.valid[y[ok], x[ok]].sum())
+        n_match, int(inl.sum()), float(sh.scale * fa.scale / fit.view.scale), rot, float(len(cells) / (g * g)),
+        float(min(ratio_in, 1.0)), overlap, ncc, ncc_c, fit.mirrored, motion, linear, float(noise), contained,
+        affine=(float(mo[0, 0]), float(mo[1, 0]), float(mo[0, 1]), float(mo[1, 1]), float(mo[0, 2]), float(mo[1, 2])),
+        model=fit.model, aspect=1.0 if fit.model == "similarity" else sh.aspect,
+        shear=0.0 if fit.model == "similarity" else sh.shear, photometric=photometric,
+    )  # fmt: skip

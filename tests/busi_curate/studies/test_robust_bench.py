@@ -10,13 +10,13 @@ import pytest
 from conftest import run_cli
 
 from busi_curate.data.synthetic import make_synthetic_busi
-from busi_curate.studies.robust_bench import TRANSFORMS, plant
+from busi_curate.studies.robust_bench import CROSS_CLASS, TRANSFORMS, plant
 
 
 @pytest.fixture(scope="module")
 def small_data(tmp_path_factory):
     out = tmp_path_factory.mktemp("robust") / "data"
-    make_synthetic_busi(out, n_per_class=(8, 5, 4), seed=5, kinds=())
+    make_synthetic_busi(out, n_per_class=(12, 8, 6), seed=5, kinds=())
     return out
 
 
@@ -25,8 +25,8 @@ def test_plant_is_seeded_and_leaves_the_dataset_alone(small_data, tmp_path):
     a = plant(small_data, tmp_path / "a", n=1, seed=3)
     b = plant(small_data, tmp_path / "b", n=1, seed=3)
     assert a == b and sorted(p.name for p in small_data.rglob("*.png")) == before
-    assert {p.kind for p in a} == {*TRANSFORMS, "cross-class", "neighbour"}
-    assert all(p.copy_class != p.source_class for p in a if p.kind == "cross-class")
+    assert {p.kind for p in a} == {*TRANSFORMS, *CROSS_CLASS, "neighbour"}
+    assert all(p.copy_class != p.source_class for p in a if p.kind in CROSS_CLASS)
     assert len({(p.source_class, p.source_id) for p in a}) == len(a)  # each source used once
     assert (tmp_path / "a" / "planted.csv").is_file()
 
@@ -67,6 +67,6 @@ def test_bench_robust_on_real_busi_finds_every_copy(busi_dir, tmp_path):
 @pytest.mark.parametrize("bad", ["missing", "too-small"])
 def test_bench_robust_bad_input_is_one_line_exit_2(small_data, tmp_path, capsys, bad):
     target = tmp_path / "nope" if bad == "missing" else small_data
-    assert run_cli(["bench-robust", str(target), "--n", "3"]) == 2  # 17 images cannot source 42 copies
+    assert run_cli(["bench-robust", str(target), "--n", "3"]) == 2  # 26 images cannot source 75 copies
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error:") and str(target) in err[0]

@@ -1,0 +1,65 @@
+"""Issue 20: a BreastMNIST-style derivative (every image greyscale, resized to a square, split 7:1:2 at random)
+loads as a generic-layout dataset, and on real BUSI every derivative image is matched as a copy to its source."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from busi_curate.data.dataset import load_dataset
+from busi_curate.studies.derivative_audit import make_derivative
+
+
+def test_the_derivative_is_seeded_square_and_split_7_1_2(synthetic_dir: Path, tmp_path: Path) -> None:
+    a = make_derivative(synthetic_dir, tmp_path / "a", size=32, seed=4)
+    b = make_derivative(synthetic_dir, tmp_path / "b", size=32, seed=4)
+    c = make_derivative(synthetic_dir, tmp_path / "c", size=32, seed=5)
+    assert a.equals(b) and not a.equals(c)
+    n = len(load_dataset(synthetic_dir).records)
+    ds = load_dataset(tmp_path / "a")
+    assert len(ds.records) == len(a) == n
+    counts = a["split"].value_counts()
+    assert abs(counts["train"] - 0.7 * n) <= 1 and abs(counts["val"] - 0.1 * n) <= 1
+    assert counts["train"] + counts["val"] + counts["test"] == n
+    assert set(zip(a["source_class"], a["source_id"])) == {(r.cls, r.id) for r in load_dataset(synthetic_dir).records}
+    from PIL import Image
+
+    for rec in ds.records[:5]:
+        img = np.asarray(Image.open(Path(ds.root) / rec.image))
+        assert img.shape == (32, 32)  # greyscale square
+
+
+@pytest.fixture(scope="module")
+def audit_128(busi_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """Both audits of the 128 px derivative (``derivative_audit``: the documented commands), run once."""
+    from busi_curate.studies.derivative_audit import derivative_audit
+
+    return derivative_audit(busi_dir, tmp_path_factory.mktemp("derivative"), size=128, seed=0)
+
+
+@pytest.mark.realdata
+@pytest.mark.slow
+def test_every_128px_derivative_image_is_matched_to_its_busi_source(audit_128: dict) -> None:
+    """``busi-curate audit --train BUSI --test DERIVATIVE`` at 128 px (as the issue found it): 780 of 780 matched as a
+    copy to the source (or a member of its duplicate group), none to another image, no derivative question left."""
+    cross = audit_128["cross"]
+    assert cross["matched_to_source"] == cross["images"] == 780, cross
+    assert cross["matched_elsewhere_only"] == cross["also_matched_elsewhere"] == 0
+    assert cross["questions_derivative_to_source"] == cross["questions_with_derivative"] == 0
+
+
+@pytest.mark.realdata
+@pytest.mark.slow
+def test_the_derivative_split_audit_finds_every_copy_the_journal_implies(audit_128: dict) -> None:
+    split = audit_128["split"]
+    assert split["found_of_expected"] == split["expected_from_journal"] > 0, split
+
+
+@pytest.mark.realdata
+@pytest.mark.slow
+@pytest.mark.xfail(strict=True, reason="at 128 px benign 116 and 119/122 (an adjacent sweep in the journal) move 1.51 px "
+                   "and are merged: reports/derivative_audit/README.md")  # fmt: skip
+def test_the_derivative_split_audit_merges_no_adjacent_frames(audit_128: dict) -> None:
+    assert audit_128["split"]["found_not_expected"] == []
