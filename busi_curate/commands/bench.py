@@ -180,11 +180,12 @@ def bench_scale(
     import tempfile
 
     from busi_curate.fileio import write_json
-    from busi_curate.studies.scale_bench import bench_scale as run, table
+    from busi_curate.studies.scale_bench import bench_scale as run
+    from busi_curate.studies.scale_bench import table
 
     tmp = tempfile.TemporaryDirectory(prefix="bench-scale-") if work is None else None
     try:
-        res = run(n, Path(tmp.name) if tmp else work, seed=seed, finder=finder, check_rows=check_rows,
+        res = run(n, Path(tmp.name) if tmp is not None else Path(str(work)), seed=seed, finder=finder, check_rows=check_rows,
                   quiet=quiet, echo=click.echo)  # fmt: skip
     finally:
         if tmp is not None:

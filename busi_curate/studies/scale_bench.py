@@ -180,7 +180,7 @@ def bench_scale(
         from tqdm.auto import tqdm
 
         with tqdm(total=n, desc="writing images", unit="img", disable=quiet, leave=False) as bar:
-            planted = write_scale_dataset(data, n, seed=seed, progress=bar.update)
+            planted = write_scale_dataset(data, n, seed=seed, progress=bar.update)  # type: ignore[arg-type]
     for old in (scan, manifest):
         if old.exists():
             import shutil
