@@ -164,9 +164,17 @@ def size_study(data_dir: Path, sizes: str, top: int, journal: Path | None, json_
 @click.option(
     "--json", "json_out", type=click.Path(path_type=Path), default=None, help="Also write the figures as JSON."
 )
+@click.option("--scan-only", is_flag=True, help="Stop after the scan (and the --check-rows check).")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 def bench_scale(
-    n: int, seed: int, work: Path | None, finder: str | None, check_rows: int, json_out: Path | None, quiet: bool
+    n: int,
+    seed: int,
+    work: Path | None,
+    finder: str | None,
+    check_rows: int,
+    json_out: Path | None,
+    scan_only: bool,
+    quiet: bool,
 ) -> None:
     """Scan -> review --auto -> export on N distinct synthetic frames with planted copies; cost and recall.
 
@@ -186,7 +194,7 @@ def bench_scale(
     tmp = tempfile.TemporaryDirectory(prefix="bench-scale-") if work is None else None
     try:
         res = run(n, Path(tmp.name) if tmp is not None else Path(str(work)), seed=seed, finder=finder, check_rows=check_rows,
-                  quiet=quiet, echo=click.echo)  # fmt: skip
+                  quiet=quiet, echo=click.echo, scan_only=scan_only)  # fmt: skip
     finally:
         if tmp is not None:
             tmp.cleanup()

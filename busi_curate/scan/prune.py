@@ -196,17 +196,19 @@ def ssim_cascade_neighbours(images: np.ndarray, k: int) -> np.ndarray:
     return all_pairs_top_k(backend, half if s // 2 >= CASCADE_WINDOW else images, k)
 
 
-def faiss_neighbours(images: np.ndarray, k: int, progress: bool = False) -> np.ndarray:
-    """``k`` neighbours per image from a FAISS HNSW index, re-scored by exact SSIM (:mod:`busi_curate.scan.ann`)."""
-    from busi_curate.scan.ann import ann_neighbours
+def faiss_pairs(images: np.ndarray, k: int, progress: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """Pairs from FAISS indexes (HNSW neighbours re-scored by exact SSIM + an IVF range search; sub-quadratic;
+    :mod:`busi_curate.scan.ann`)."""
+    from busi_curate.scan.ann import ann_pairs
 
-    return ann_neighbours(images, k, progress=progress)
+    return ann_pairs(images, k, progress=progress)
 
 
-#: finder name -> ``(images (N,S,S) uint8, k) -> (N, k) int64`` neighbour rows. One function + one line to add one.
-FINDERS: dict[str, Callable[[np.ndarray, int], np.ndarray]] = {
+#: finder name -> ``(images (N,S,S) uint8, k) -> (N, k) int64`` neighbour rows, or ``(a, b)`` pair arrays for a
+#: finder that is not a fixed number per image. One function + one line to add one.
+FINDERS: dict[str, Callable[[np.ndarray, int], np.ndarray | tuple[np.ndarray, np.ndarray]]] = {
     "ssim-cascade": ssim_cascade_neighbours,
-    "faiss": faiss_neighbours,
+    "faiss": faiss_pairs,
     "ncc": ncc_neighbours,
     "phash": phash_neighbours,
 }
@@ -250,7 +252,8 @@ def shortlist_pairs(
     for name in names:
         fn = FINDERS[name]
         extra = {"progress": progress} if "progress" in inspect.signature(fn).parameters else {}
-        a, b = neighbour_pairs(fn(thumbnails, prune_k, **extra))
+        found = fn(thumbnails, prune_k, **extra)
+        a, b = found if isinstance(found, tuple) else neighbour_pairs(found)
         codes.append(a * n + b)
     code = np.unique(np.concatenate(codes))
     return code // n, code % n

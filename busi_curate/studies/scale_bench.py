@@ -18,6 +18,7 @@ above the screening threshold that the scan scored.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -82,6 +83,8 @@ def run_stage(name: str, args: list[str], echo: Any = None) -> Stage:
         raise BenchError(f"`busi-curate {' '.join(args)}` failed with status {proc.returncode}:\n{out[-2000:]}")
     if echo is not None:
         echo(out.rstrip())
+        echo(f"[{name}: {usage.ru_utime + usage.ru_stime:.1f} CPU-s, {wall:.1f} s wall, peak RSS "
+             f"{usage.ru_maxrss / 1024:.0f} MB, load {os.getloadavg()[0]:.1f}]")  # fmt: skip
     return Stage(name, round(usage.ru_utime + usage.ru_stime, 2), round(wall, 2), round(usage.ru_maxrss / 1024, 1),
                  out)  # fmt: skip
 
@@ -164,8 +167,11 @@ def bench_scale(
     check_rows: int = 0,
     quiet: bool = False,
     echo: Any = print,
+    scan_only: bool = False,
 ) -> ScaleResult:
-    """Write the data set under ``work/data`` (kept if present and complete), run the three commands, score them."""
+    """Write the data set under ``work/data`` (kept if present and complete), run the three commands, score them.
+
+    ``scan_only``: stop after the scan (its cost and the shortlist check; no review, export or recall)."""
     import pandas as pd
 
     from busi_curate.studies.scale_data import write_scale_dataset
@@ -192,20 +198,21 @@ def bench_scale(
         scan_args += ["--finder", finder]
     res.load.append(os.getloadavg()[0])
     res.stages.append(run_stage("scan", scan_args, echo))
+    res.pairs_scored = int(json.loads((scan / "scan.json").read_text())["pairs_scored"])
+    if check_rows:
+        res.shortlist_check = shortlist_check(scan, check_rows, seed)
+    if scan_only:
+        res.load.append(os.getloadavg()[0])
+        return res
     res.stages.append(run_stage("review --auto", ["review", str(scan), "--auto", "--no-browser"], echo))
     res.stages.append(run_stage("export", ["export", str(scan), "--out", str(manifest), "--undecided", "different"]))
     res.load.append(os.getloadavg()[0])
-    import json
-
-    res.pairs_scored = int(json.loads((scan / "scan.json").read_text())["pairs_scored"])
     review_out = res.stages[1].output
     m = re.search(r"assessed (\d+) pairs", review_out)
     res.pairs_verified = int(m.group(1)) if m else -1
     m = re.search(r"(\d+) question\(s\) left", review_out)
     res.questions_left = int(m.group(1)) if m else -1
     res.recall, res.false_merges, res.false_groups = score_journal(scan, planted)
-    if check_rows:
-        res.shortlist_check = shortlist_check(scan, check_rows, seed)
     return res
 
 
@@ -225,10 +232,11 @@ def table(res: ScaleResult) -> str:
     found = sum(r["found"] for r in res.recall.values())
     total = sum(r["planted"] for r in res.recall.values())
     per_kind = ", ".join(f"{k} {r['found']}/{r['planted']}" for k, r in sorted(res.recall.items()))
-    lines += ["", f"pairs scored (exact SSIM) {res.pairs_scored:,}; pairs verified {res.pairs_verified:,}; "
-              f"questions left {res.questions_left}",
-              f"planted copies found {found}/{total} ({per_kind})",
-              f"neighbouring frames merged {res.false_merges}; false groups {res.false_groups}"]  # fmt: skip
+    lines += ["", f"pairs scored (exact SSIM) {res.pairs_scored:,}"]
+    if len(res.stages) > 1:
+        lines[-1] += f"; pairs verified {res.pairs_verified:,}; questions left {res.questions_left}"
+        lines += [f"planted copies found {found}/{total} ({per_kind})",
+                  f"neighbouring frames merged {res.false_merges}; false groups {res.false_groups}"]  # fmt: skip
     c = res.shortlist_check
     if c:
         lines.append(
