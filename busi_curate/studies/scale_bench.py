@@ -179,7 +179,7 @@ def bench_scale(
 
     res = ScaleResult(n=n, settings={"seed": seed, "finder": finder, "work": str(work)}, hardware=hardware())
     data, scan, manifest = work / "data", work / "scan", work / "manifest"
-    if (data / "planted.csv").is_file() and _count_images(data) == n:
+    if _complete(data, n, seed):
         planted = pd.read_csv(data / "planted.csv", dtype=str, keep_default_na=False).to_dict("records")
         echo(f"reusing the {n} images of {data}")
     else:
@@ -216,9 +216,13 @@ def bench_scale(
     return res
 
 
-def _count_images(data: Path) -> int:
-    root = data / "Dataset_BUSI_with_GT"
-    return sum(1 for p in root.glob("*/*.png") if "_mask" not in p.name) if root.is_dir() else 0
+def _complete(data: Path, n: int, seed: int) -> bool:
+    """Whether ``data`` holds the complete set of ``n`` images for ``seed`` (its ``scale.json``, written last)."""
+    try:
+        meta = json.loads((data / "scale.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(meta, dict) and meta.get("n") == n and meta.get("seed") == seed
 
 
 def table(res: ScaleResult) -> str:

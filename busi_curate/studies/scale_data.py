@@ -12,7 +12,8 @@ every image here is its own base frame (layers, speckle, a lesion with its poste
 
 Each image is a function of ``(seed, index)`` alone, so the set is the same whatever the number of workers.
 Written in the BUSI layout (``Dataset_BUSI_with_GT/<class>/<class> (<id>).png`` + ``_mask.png``), with
-``planted.csv`` (``kind, source_class, source_id, copy_class, copy_id, params``) beside it.
+``planted.csv`` (``kind, source_class, source_id, copy_class, copy_id, params``) and ``scale.json`` (``n``, ``seed``,
+the tool's version; written last, so its presence says the set is complete) beside it.
 """
 
 from __future__ import annotations
@@ -120,7 +121,8 @@ def write_scale_dataset(
     """
     import pandas as pd
 
-    from busi_curate.fileio import write_csv
+    from busi_curate import __version__
+    from busi_curate.fileio import write_csv, write_json
 
     plans = plan(n, seed)
     root = Path(out) / "Dataset_BUSI_with_GT"
@@ -146,4 +148,5 @@ def write_scale_dataset(
             rows.append({"kind": p.kind, "source_class": src.cls, "source_id": str(ids[p.source]),
                          "copy_class": p.cls, "copy_id": str(id_), "params": par})  # fmt: skip
     write_csv(Path(out) / "planted.csv", pd.DataFrame(rows))
+    write_json(Path(out) / "scale.json", {"tool": "busi-curate", "version": __version__, "n": n, "seed": seed})
     return rows

@@ -83,3 +83,13 @@ def test_bench_scale_end_to_end(tmp_path: Path) -> None:
     assert fig["pairs_scored"] > 0 and fig["pairs_verified"] > 0
     assert fig["shortlist_check"]["rows"] == 20 and fig["shortlist_check"]["top_total"] == 200
     assert "planted copies found 14/14" in res.output
+
+
+def test_reuse_only_a_complete_set_of_the_same_seed(tmp_path: Path) -> None:
+    from busi_curate.studies.scale_bench import _complete
+
+    scale_data.write_scale_dataset(tmp_path, 60, seed=3, workers=1)
+    assert _complete(tmp_path, 60, 3)
+    assert not _complete(tmp_path, 60, 4) and not _complete(tmp_path, 61, 3)
+    (tmp_path / "scale.json").unlink()
+    assert not _complete(tmp_path, 60, 3)
