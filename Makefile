@@ -9,7 +9,7 @@ CORE   := $(VENV)/.installed-core
 
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[bench,dev,grid,dicom]'
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[bench,dev,grid,dicom,scale]'
 	touch $(STAMP) $(CORE)
 
 # The curation half alone (no torch): what `make demo` needs, installed in well under a minute.

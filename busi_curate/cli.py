@@ -21,6 +21,7 @@ COMMANDS: dict[str, str] = {
     "scan": "busi_curate.commands.scan:scan",
     "bench-ssim": "busi_curate.commands.bench:bench_ssim",
     "size-study": "busi_curate.commands.bench:size_study",
+    "bench-scale": "busi_curate.commands.bench:bench_scale",
     "review": "busi_curate.commands.review:review",
     "bench-auto": "busi_curate.commands.assist:bench_auto",
     "bench-robust": "busi_curate.commands.robust:bench_robust",

@@ -140,3 +140,65 @@ def size_study(data_dir: Path, sizes: str, top: int, journal: Path | None, json_
     if json_out is not None:
         write_json(json_out, res)
         click.echo(f"wrote {json_out}")
+
+
+@click.command("bench-scale")
+@click.option("--n", "n", required=True, type=click.IntRange(100), help="Number of images (distinct frames).")
+@click.option("--seed", default=0, show_default=True, type=int, help="The data set is a function of N and the seed.")
+@click.option(
+    "--work",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    help="Folder for the data set, scan and manifest (kept; an existing data set of N images is reused). "
+    "Default: a temporary folder, removed.",
+)
+@click.option("--finder", default=None, help="Candidate finder of the pruned scan (default: the scan's default).")
+@click.option(
+    "--check-rows",
+    default=0,
+    show_default=True,
+    type=click.IntRange(0),
+    help="Also score this many random images against every image (exhaustive SSIM) and report the share of "
+    "their top-10 and of their pairs >= the screening threshold that the pruned scan scored.",
+)
+@click.option(
+    "--json", "json_out", type=click.Path(path_type=Path), default=None, help="Also write the figures as JSON."
+)
+@click.option("--scan-only", is_flag=True, help="Stop after the scan (and the --check-rows check).")
+@click.option("--quiet", is_flag=True, help="No progress bars.")
+def bench_scale(
+    n: int,
+    seed: int,
+    work: Path | None,
+    finder: str | None,
+    check_rows: int,
+    json_out: Path | None,
+    scan_only: bool,
+    quiet: bool,
+) -> None:
+    """Scan -> review --auto -> export on N distinct synthetic frames with planted copies; cost and recall.
+
+    Each command runs in its own process; per stage it prints CPU-seconds, wall time and peak RSS, then the
+    pairs scored and verified, the questions left, the planted copies found, neighbours merged and false groups.
+
+    \b
+    Example:
+      busi-curate bench-scale --n 10000 --work /tmp/scale10k --check-rows 200 --json scale10k.json
+    """
+    import tempfile
+
+    from busi_curate.fileio import write_json
+    from busi_curate.studies.scale_bench import bench_scale as run
+    from busi_curate.studies.scale_bench import table
+
+    tmp = tempfile.TemporaryDirectory(prefix="bench-scale-") if work is None else None
+    try:
+        res = run(n, Path(tmp.name) if tmp is not None else Path(str(work)), seed=seed, finder=finder, check_rows=check_rows,
+                  quiet=quiet, echo=click.echo, scan_only=scan_only)  # fmt: skip
+    finally:
+        if tmp is not None:
+            tmp.cleanup()
+    click.echo(table(res))
+    if json_out is not None:
+        write_json(json_out, res.to_dict())
+        click.echo(f"wrote {json_out}")

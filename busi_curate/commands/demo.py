@@ -19,7 +19,9 @@ from busi_curate.commands.scan import echo_summary, scan_options
 )
 @click.option("--seed", default=0, show_default=True, help="Seed of the synthetic dataset.")
 @scan_options
-def demo(out: Path, seed: int, size: int, backend: str, top_k: int, window: str, mode: str, prune_k: int) -> None:
+def demo(
+    out: Path, seed: int, size: int, backend: str, top_k: int, window: str, mode: str, prune_k: int, finder: str
+) -> None:
     """Generate a small synthetic BUSI-like dataset with planted near-duplicates and scan it.
 
     Beside the copies it plants one neighbouring frame (the tissue moved, the speckle partly new): not a copy,
@@ -37,7 +39,7 @@ def demo(out: Path, seed: int, size: int, backend: str, top_k: int, window: str,
     res = run_scan(
         out / "data",
         out / "scan",
-        ScanSettings(size=size, backend=backend, top_k=top_k, window=window, mode=mode, prune_k=prune_k),
+        ScanSettings(size=size, backend=backend, top_k=top_k, window=window, mode=mode, prune_k=prune_k, finder=finder),
         progress=True,
     )
     echo_summary(res.meta, out / "scan")

@@ -58,6 +58,13 @@ def scan_options(f: Callable[..., Any]) -> Callable[..., Any]:
             type=click.IntRange(1),
             help="Pruned mode: shortlisted neighbours per image.",
         ),
+        click.option(
+            "--finder",
+            default="ssim-cascade",
+            show_default=True,
+            type=click.Choice(["ssim-cascade", "faiss", "ncc", "phash"]),
+            help="Pruned mode: candidate finder (faiss: HNSW index, sub-quadratic, for 10^5+ images; docs/scan.md).",
+        ),
     ]
     for opt in reversed(opts):
         f = opt(f)
@@ -92,6 +99,7 @@ def scan(
     window: str,
     mode: str,
     prune_k: int,
+    finder: str,
     layout: str,
     lenient: bool,
     quiet: bool,
@@ -127,6 +135,7 @@ def scan(
         window=window,
         mode=mode,
         prune_k=prune_k,
+        finder=finder,
         layout=layout,
         lenient=lenient,
     )

@@ -2,7 +2,8 @@
 
 * :mod:`.run` -- :func:`run_scan` / :func:`read_scan`: the scan folder (matrix, index, candidates, sidecar);
 * :mod:`.candidates` -- top-k candidates per image from a matrix or from scored pairs;
-* :mod:`.prune` -- the fast paths: NCC / pHash / cascade shortlists that keep exact SSIM on the pairs kept.
+* :mod:`.prune` -- the fast paths: NCC / pHash / cascade shortlists that keep exact SSIM on the pairs kept;
+* :mod:`.ann` -- the sub-quadratic shortlist (``--finder faiss``): a FAISS IVF index over an SSIM-shaped descriptor.
 
 The SSIM kernels themselves are :mod:`busi_curate.ssim` (arrays in, arrays out).
 """

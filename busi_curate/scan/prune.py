@@ -196,9 +196,19 @@ def ssim_cascade_neighbours(images: np.ndarray, k: int) -> np.ndarray:
     return all_pairs_top_k(backend, half if s // 2 >= CASCADE_WINDOW else images, k)
 
 
-#: finder name -> ``(images (N,S,S) uint8, k) -> (N, k) int64`` neighbour rows. One function + one line to add one.
-FINDERS: dict[str, Callable[[np.ndarray, int], np.ndarray]] = {
+def faiss_pairs(images: np.ndarray, k: int, progress: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """Pairs from FAISS indexes (HNSW neighbours re-scored by exact SSIM + an IVF range search; sub-quadratic;
+    :mod:`busi_curate.scan.ann`)."""
+    from busi_curate.scan.ann import ann_pairs
+
+    return ann_pairs(images, k, progress=progress)
+
+
+#: finder name -> ``(images (N,S,S) uint8, k) -> (N, k) int64`` neighbour rows, or ``(a, b)`` pair arrays for a
+#: finder that is not a fixed number per image. One function + one line to add one.
+FINDERS: dict[str, Callable[[np.ndarray, int], np.ndarray | tuple[np.ndarray, np.ndarray]]] = {
     "ssim-cascade": ssim_cascade_neighbours,
+    "faiss": faiss_pairs,
     "ncc": ncc_neighbours,
     "phash": phash_neighbours,
 }
@@ -215,7 +225,10 @@ def neighbour_pairs(neighbours: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def shortlist_pairs(
-    thumbnails: np.ndarray, prune_k: int = DEFAULT_PRUNE_K, finders: str | tuple[str, ...] = DEFAULT_FINDER
+    thumbnails: np.ndarray,
+    prune_k: int = DEFAULT_PRUNE_K,
+    finders: str | tuple[str, ...] = DEFAULT_FINDER,
+    progress: bool = False,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Pairs to score exactly: the union over ``finders`` of every image's ``prune_k`` neighbours.
 
@@ -223,6 +236,7 @@ def shortlist_pairs(
         thumbnails: ``(N, S, S) uint8`` images as the scan scores them.
         prune_k: neighbours per image and per finder.
         finders: one finder name or several (their shortlists are united).
+        progress: progress bars on stderr for the finders that take a ``progress`` keyword.
 
     Returns:
         ``(a, b)`` int64 arrays, ``a < b``, unique, sorted (so runs of equal ``a`` stay in cache).
@@ -233,8 +247,13 @@ def shortlist_pairs(
         raise KeyError(f"unknown candidate finder {unknown[0]!r} (known: {', '.join(FINDERS)})")
     n = len(thumbnails)
     codes = []
+    import inspect
+
     for name in names:
-        a, b = neighbour_pairs(FINDERS[name](thumbnails, prune_k))
+        fn = FINDERS[name]
+        extra = {"progress": progress} if "progress" in inspect.signature(fn).parameters else {}
+        found = fn(thumbnails, prune_k, **extra)
+        a, b = found if isinstance(found, tuple) else neighbour_pairs(found)
         codes.append(a * n + b)
     code = np.unique(np.concatenate(codes))
     return code // n, code % n

@@ -43,6 +43,7 @@ class ScanSettings:
     window: str = "uniform"
     mode: str = "exhaustive"
     prune_k: int = 50
+    finder: str = "ssim-cascade"
     block: int = 64
     layout: str = "auto"
     lenient: bool = False
@@ -132,6 +133,25 @@ def library_versions() -> dict[str, str]:
     return out
 
 
+#: bytes per matrix cell of an exhaustive scan at its peak: the float32 matrix, its float64 copy and the int64
+#: argsort of :func:`~busi_curate.scan.candidates.top_k_from_matrix`.
+EXHAUSTIVE_BYTES_PER_CELL = 28
+
+
+def check_exhaustive_fits(n: int, memory: int | None = None) -> None:
+    """Refuse an exhaustive scan whose N x N arrays would not fit in half the machine's memory (ScanError)."""
+    import os
+
+    if memory is None:
+        memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    need = EXHAUSTIVE_BYTES_PER_CELL * n * n
+    if need > memory // 2:
+        raise ScanError(
+            f"--mode exhaustive of {n:,} images needs about {need / 2**30:.1f} GiB for its {n:,} x {n:,} arrays, "
+            f"more than half of this machine's {memory / 2**30:.1f} GiB: use --mode pruned --finder faiss"
+        )
+
+
 def compute_ssim(
     ds: LoadedDataset, settings: ScanSettings, progress: bool = False
 ) -> tuple[np.ndarray | None, pd.DataFrame | None, list, list, dict[str, Any]]:
@@ -143,6 +163,7 @@ def compute_ssim(
     n = len(ds)
     info: dict[str, Any] = {"backend": backend.name}
     if settings.mode == "exhaustive":
+        check_exhaustive_fits(n)
         total = n_pairs(n)
         with tqdm(total=total, desc="ssim", unit="pair", unit_scale=True, disable=not progress, leave=False) as bar:
 
@@ -156,7 +177,7 @@ def compute_ssim(
     if settings.mode == "pruned":
         from busi_curate.scan.prune import shortlist_pairs
 
-        a, b = shortlist_pairs(ds.thumbnails, settings.prune_k)
+        a, b = shortlist_pairs(ds.thumbnails, settings.prune_k, settings.finder, progress=progress)
         vals = np.empty(len(a), dtype=np.float64)
         chunk = 20000
         with tqdm(

@@ -1,0 +1,71 @@
+"""The sub-quadratic candidate finder (``--finder faiss``): the descriptor behaves like SSIM's contrast-structure
+term, the index is deterministic, it ranks like exhaustive SSIM on distinct frames, and exhaustive mode refuses
+sizes whose N x N arrays would not fit."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from busi_curate.errors import ScanError
+from busi_curate.scan import ann, prune
+from busi_curate.scan.candidates import top_k_from_matrix
+from busi_curate.scan.run import check_exhaustive_fits
+from busi_curate.ssim import get_backend
+from busi_curate.studies.scale_data import base_frame, plan
+
+pytest.importorskip("faiss")
+
+
+@pytest.fixture(scope="module")
+def distinct() -> np.ndarray:
+    """120 distinct synthetic frames at 128 px."""
+    from busi_curate.data.dataset import resize_gray
+
+    return np.stack(
+        [resize_gray(base_frame(4, p.index, p.cls)[0], 128) for p in plan(160, 4) if p.kind == "base"][:120]
+    )
+
+
+def test_descriptor_unit_norm_and_ssim_like(distinct: np.ndarray) -> None:
+    flat = np.zeros((2, 128, 128), np.uint8)
+    d = ann.ssim_descriptor(np.concatenate([distinct[:3], flat]))
+    assert d.dtype == np.float32 and d.shape == (5, (64 // ann.TILE) ** 2 * (ann.TILE**2 + 1))
+    np.testing.assert_allclose(np.linalg.norm(d, axis=1), 1, atol=1e-5)
+    assert d[3] @ d[4] == pytest.approx(1, abs=1e-5)  # two black images: SSIM 1
+    assert d[0] @ d[0] == pytest.approx(1, abs=1e-5) and d[0] @ d[1] < 0.9
+    # the descriptor's similarity follows SSIM over all pairs of distinct frames
+    ssim = get_backend("numba").matrix(distinct).astype(np.float64)
+    full = ann.ssim_descriptor(distinct).astype(np.float64)
+    iu = np.triu_indices(len(distinct), 1)
+    assert np.corrcoef(ssim[iu], (full @ full.T)[iu])[0, 1] > 0.8
+
+
+def test_descriptor_blocks_do_not_change_it(distinct: np.ndarray) -> None:
+    np.testing.assert_array_equal(ann.ssim_descriptor(distinct, block=7), ann.ssim_descriptor(distinct))
+
+
+def test_faiss_finder_deterministic_and_holds_ssim_top(distinct: np.ndarray) -> None:
+    a1, b1 = prune.shortlist_pairs(distinct, 10, "faiss")
+    a2, b2 = prune.shortlist_pairs(distinct, 10, "faiss")
+    np.testing.assert_array_equal(a1, a2)
+    np.testing.assert_array_equal(b1, b2)
+    # each image's exhaustive SSIM top-3 is (almost all) in a 10-per-image shortlist of 120 distinct frames
+    rows, _ = top_k_from_matrix(get_backend("numba").matrix(distinct), 3)
+    n = len(distinct)
+    i = np.repeat(np.arange(n), 3)
+    want = np.unique(np.minimum(i, rows.ravel()) * n + np.maximum(i, rows.ravel()))
+    assert np.isin(want, a1 * n + b1).mean() >= 0.95
+
+
+def test_search_never_returns_self() -> None:
+    desc = ann.ssim_descriptor(np.random.default_rng(0).integers(0, 256, (30, 64, 64), dtype=np.uint8))
+    nb = ann.search(ann.ivf_index(desc), desc, 40)  # k above N - 1 is clipped
+    assert nb.shape == (30, 29)
+    assert all(i not in nb[i] for i in range(30))
+
+
+def test_exhaustive_refused_when_it_does_not_fit() -> None:
+    check_exhaustive_fits(1000, memory=2**30)  # 28 MB of 1 GiB
+    with pytest.raises(ScanError, match="--mode pruned"):
+        check_exhaustive_fits(30_000, memory=16 * 2**30)  # 25 GB of 16 GiB
