@@ -44,3 +44,7 @@ class FakeScan:
 
     def row_of(self, cls: str, id_: str) -> int:
         return self.keys.index((cls, str(id_)))
+
+    def patients(self) -> dict[tuple[str, str], str]:
+        """No patient ids (as a scan of data without patients)."""
+        return {}

@@ -299,9 +299,24 @@ def random_split(keys: list[tuple[str, str]], test_fraction: float = 0.2, seed: 
     )
 
 
+def _hard_link(src: Path, dst: Path) -> None:
+    """``dst`` as a hard link to ``src``; a copy where the file system cannot link (another device)."""
+    import os
+    import shutil
+
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copyfile(src, dst)
+
+
 def union_dataset(train_dir: str | Path, test_dir: str | Path, out: str | Path) -> tuple[Path, Path]:
-    """A generic-layout dataset of symbolic links to the images and masks of two datasets (nothing is
-    copied), ids prefixed ``A-`` (train) and ``B-`` (test), and the split that audits B against A.
+    """A generic-layout dataset of hard links to the images and masks of two datasets, ids prefixed ``A-``
+    (train) and ``B-`` (test), and the split that audits B against A.
+
+    Hard links, not symbolic ones: every reader refuses a link that leaves its data folder
+    (:func:`busi_curate.fileio.check_inside`), and a hard link is a file of the union itself. Nothing is
+    copied on one file system; across file systems (where hard links cannot reach) the files are copied.
 
     Returns:
         The union's folder and its ``split.csv``.
@@ -324,12 +339,12 @@ def union_dataset(train_dir: str | Path, test_dir: str | Path, out: str | Path) 
         for r in ds.records:
             stem = f"{side}-{r.cls}-{r.id}"
             src = (ds.root / r.image).resolve()
-            (out / "images" / f"{stem}{src.suffix.lower()}").symlink_to(src)
+            _hard_link(src, out / "images" / f"{stem}{src.suffix.lower()}")
             masks = []
             for k, m in enumerate(r.masks):
                 msrc = (ds.root / m).resolve()
                 name = f"{stem}_mask{'' if k == 0 else f'_{k}'}{msrc.suffix.lower()}"
-                (out / "masks" / name).symlink_to(msrc)
+                _hard_link(msrc, out / "masks" / name)
                 masks.append(name)
             labels.append(
                 {
