@@ -82,7 +82,11 @@ def test_a_client_that_disconnects_leaves_no_traceback(running, capsys) -> None:
 def test_an_image_replaced_while_the_page_runs_is_not_served(running) -> None:
     row = running.get_json()["question"]["reference"]["row"]
     path = Path(running.scan.image_path(row))
-    gray = np.asarray(Image.open(path).convert("L"))
-    Image.fromarray(255 - gray).save(path)  # same size, other pixels
-    status, _, _ = running.request("GET", f"/full/{row}.png")
-    assert status == 403
+    original = path.read_bytes()  # the scan copy's data folder is the session's shared synthetic dataset
+    try:
+        gray = np.asarray(Image.open(path).convert("L"))
+        Image.fromarray(255 - gray).save(path)  # same size, other pixels
+        status, _, _ = running.request("GET", f"/full/{row}.png")
+        assert status == 403
+    finally:
+        path.write_bytes(original)
