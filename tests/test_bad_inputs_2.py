@@ -69,11 +69,11 @@ OUTS = [
         "materialize",
         lambda f, o: (
             "curate",
-            ["materialize", str(f["manifest"]), str(f["data"]), "--out", str(o / "mat"), "--size", "32"],
+            ["materialize", str(f["manifest"]), str(f["data"]), "--out", str(o / "mat"), "--size", "32", "--quiet"],
             str(o),
         ),
     ),
-    Out("report", lambda f, o: ("curate", ["report", str(f["scan"]), "--out", str(o / "rep")], "/rep")),
+    Out("report", lambda f, o: ("curate", ["report", str(f["scan"]), "--out", str(o / "rep"), "--quiet"], "/rep")),
     Out(
         "pack",
         lambda f, o: (
