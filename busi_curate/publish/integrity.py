@@ -104,8 +104,7 @@ def check_manifest_rows(rows: Sequence[ManifestRow], meta: dict[str, Any], side:
     counts = meta.get("counts")
     if isinstance(counts, dict):
         for when, kept_only in (("before", False), ("after", True)):
-            recorded_counts = {k: v for k, v in dict(counts[when]).items() if v} if when in counts else {}
-            if when in counts and recorded_counts != {k: v for k, v in _counts(rows, kept_only).items() if v}:
+            if when in counts and _nonzero(dict(counts[when])) != _nonzero(_counts(rows, kept_only)):
                 raise ManifestError(
                     f"its {'kept' if kept_only else 'listed'} images per class {_counts(rows, kept_only)} differ "
                     f"from the counts '{when}' recorded in {side.name} {dict(counts[when])}",
@@ -228,3 +227,8 @@ def check_units_together(frame: pd.DataFrame, units: dict[Key, int], path: Path)
         "folds are never edited by hand",
         path,
     )
+
+
+def _nonzero(counts: dict[str, int]) -> dict[str, int]:
+    """Class counts without zero entries (a sidecar may list a class the data does not have)."""
+    return {k: v for k, v in counts.items() if v}
