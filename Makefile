@@ -24,7 +24,7 @@ demo: $(CORE)
 
 ## The whole test suite (real-BUSI tests run when ../shared/data/BUSI exists; browser tests when Chromium does).
 test: $(STAMP) browser
-	$(PY) -m pytest -q -rs
+	$(PY) -m pytest -q -rs --durations=30
 
 ## Mutation testing over the curated mutants of tests/mutation/mutants.yaml (slow: about an hour on 2 shared
 ## cores, see docs/testing.md; not part of CI); writes docs/mutation.md. One mutant: `$(PY) tests/mutation/run.py --only ID --no-report`.
