@@ -73,7 +73,14 @@ def scan_options(f: Callable[..., Any]) -> Callable[..., Any]:
 
 @click.command()
 @click.argument("data_dir", type=click.Path(path_type=Path))
-@click.option("--out", "out", required=True, type=click.Path(path_type=Path), help="Scan folder to write.")
+@click.option("--out", "out", type=click.Path(path_type=Path), help="Scan folder to write (required unless --update).")
+@click.option(
+    "--update",
+    "update",
+    type=click.Path(path_type=Path),
+    help="Add the images new in DATA_DIR (the scanned folder, grown) to this existing scan folder: old pair scores, "
+    "verdicts and review decisions stay; only pairs with a new image are scored (docs/scan.md).",
+)
 @scan_options
 @click.option(
     "--layout",
@@ -92,7 +99,8 @@ def scan_options(f: Callable[..., Any]) -> Callable[..., Any]:
 )
 def scan(
     data_dir: Path,
-    out: Path,
+    out: Path | None,
+    update: Path | None,
     size: int,
     backend: str,
     top_k: int,
@@ -113,6 +121,13 @@ def scan(
     from busi_curate.errors import ScanError
     from busi_curate.scan.run import run_scan
 
+    if update is not None:
+        if out is not None or force:
+            raise ScanError("--update writes into the scan folder it names; drop --out / --force", update)
+        run_update(update, data_dir, quiet)
+        return
+    if out is None:
+        raise click.UsageError("Missing option '--out' (or --update SCAN_DIR to add images to a scan).")
     if out.exists() and not out.is_dir():
         raise ScanError("--out must be a folder (this is an existing file)", out)
     if out.is_symlink():
@@ -162,4 +177,40 @@ def echo_summary(meta: dict[str, Any], out: Path) -> None:
         f"scanned {meta['n_images']} images ({meta['dataset']}), {meta['pairs_scored']:,} pairs by "
         f"{meta['settings']['backend']} at {meta['settings']['size']}px in {t['ssim']:.2f} s "
         f"({meta['pairs_per_s']:,.0f} pairs/s; load {t['load']:.1f} s) -> {out}"
+    )
+
+
+#: options whose value a scan records in ``scan.json``; ``--update`` refuses one given with another value.
+UPDATE_CHECKED = ("size", "backend", "top_k", "window", "mode", "prune_k", "finder", "layout", "lenient")
+
+
+def run_update(scan_dir: Path, data_dir: Path, quiet: bool) -> None:
+    """``scan --update``: check the options given against the scan's settings, then add the new images."""
+    from busi_curate.errors import ScanError
+    from busi_curate.fileio import sweep_leftovers
+    from busi_curate.review.session import review_lock
+    from busi_curate.scan.run import read_scan
+    from busi_curate.scan.update import scan_settings, update_scan
+
+    ctx = click.get_current_context()
+    settings = scan_settings(read_scan(scan_dir, load_matrix=False))
+    for name in UPDATE_CHECKED:
+        given = ctx.params[name]
+        if ctx.get_parameter_source(name) != click.core.ParameterSource.DEFAULT and given != getattr(settings, name):
+            raise ScanError(
+                f"was made with {name} = {getattr(settings, name)!r}, not {given!r}: an update keeps the scan's "
+                "settings (omit the option, or scan the whole folder anew)",
+                scan_dir / "scan.json",
+            )
+    if scan_dir.is_symlink():
+        raise ScanError("--update is a symbolic link; give the real folder", scan_dir)
+    with review_lock(scan_dir):
+        sweep_leftovers(scan_dir)
+        res = update_scan(scan_dir, data_dir, progress=not quiet)
+    if res.added == 0:
+        click.echo(f"no new images in {data_dir}: {scan_dir} is up to date ({res.scan.n} images)")
+        return
+    click.echo(
+        f"added {res.added} images to {scan_dir} ({res.scan.n} in all): {res.new_pairs:,} new pairs scored, "
+        f"earlier scores and decisions kept ({res.seconds:.1f} s)"
     )

@@ -187,8 +187,11 @@ def compute_ssim(
             for s in range(0, len(a), chunk):
                 vals[s : s + chunk] = backend.pairs_prepared(prepared, a[s : s + chunk], b[s : s + chunk])
                 bar.update(min(chunk, len(a) - s))
-        rows_l, vals_l = top_k_from_pairs(n, a, b, vals, settings.top_k)
-        pairs = pd.DataFrame({"a": a, "b": b, "ssim": vals.astype(np.float32)})
+        # ranked on the float32 values pairs.npz keeps, as the exhaustive mode ranks its float32 matrix: a scan
+        # updated later (scan --update, which reads pairs.npz) ranks exactly as a scan of the whole set
+        vals32 = vals.astype(np.float32)
+        rows_l, vals_l = top_k_from_pairs(n, a, b, vals32, settings.top_k)
+        pairs = pd.DataFrame({"a": a, "b": b, "ssim": vals32})
         info["pairs"] = int(len(a))
         return None, pairs, rows_l, vals_l, info
     raise ScanError(f"unknown scan mode {settings.mode!r} (known: exhaustive, pruned)")
