@@ -296,6 +296,8 @@ def write_update(
     from busi_curate.scan.candidates import candidates_table, top_k_from_matrix, top_k_from_pairs
 
     n = len(index)
+    rows: list[np.ndarray] | np.ndarray
+    vals: list[np.ndarray] | np.ndarray
     if matrix is not None:
         rows, vals = top_k_from_matrix(matrix, settings.top_k)
     else:
