@@ -31,6 +31,7 @@ COMMANDS: dict[str, str] = {
     "verify": "busi_curate.commands.export:verify",
     "materialize": "busi_curate.commands.export:materialize",
     "audit": "busi_curate.commands.audit:audit",
+    "query": "busi_curate.commands.query:query",
 }
 
 
