@@ -1,11 +1,12 @@
-""" "Is this image already in my set?": match new images against a scan, with the assistant's grade and evidence.
+"""Is this image already in my set? Match new images against a scan, with the assistant's grade and evidence.
 
 :class:`ScanIndex` loads a scan once (decodes every scanned image, checking its pixel hash, at the scan's size);
 :meth:`ScanIndex.ask` then scores each query image by exact SSIM against every scanned image (the scan's own
-backend, window and size), keeps the scanned images whose SSIM reaches the screening threshold (best first, at
-most ``top``) and every pixel-identical one, and has the assistant verify each pair exactly as the review would:
-the same features, the same geometric verification seeded by the two pixel hashes, the same decision rule, so a
-query's verdict on a pair is the one the assistant gives that pair inside a scan (tested).
+backend, window and size), keeps the ``top`` scanned images whose SSIM, of the image or of its mirror image,
+is best and reaches ``threshold`` (0 by default: a cropped or rescaled copy often scores below the screening
+threshold 0.23) and every pixel-identical one, and has the assistant verify each pair exactly as the review
+would: the same features, the same geometric verification seeded by the two pixel hashes, the same decision
+rule, so a query's verdict on a pair is the one the assistant gives that pair inside a scan (tested).
 
 Example::
 
@@ -28,7 +29,6 @@ from typing import Any
 
 import numpy as np
 
-from busi_curate.defaults import SCREEN_THRESHOLD
 from busi_curate.scan.run import ScanResult, checked_image, read_scan
 
 #: scanned images verified per query image at most (besides pixel-identical ones).
@@ -143,7 +143,7 @@ class ScanIndex:
         self,
         paths: Sequence[str | Path],
         top: int = DEFAULT_TOP,
-        threshold: float = SCREEN_THRESHOLD,
+        threshold: float = 0.0,
         progress: Callable[[int], object] | None = None,
     ) -> list[Answer]:
         """One :class:`Answer` per query image, in order.

@@ -27,10 +27,11 @@ from busi_curate.defaults import SCREEN_THRESHOLD
 )
 @click.option(
     "--threshold",
-    default=SCREEN_THRESHOLD,
+    default=0.0,
     show_default=True,
     type=click.FloatRange(-1.0, 1.0),
-    help="SSIM a scanned image must reach to be verified (the paper's screening threshold).",
+    help=f"SSIM a scanned image must reach to be verified (default: the --top best always are; crops and rescales "
+    f"of a frame often score below the paper's screening threshold {SCREEN_THRESHOLD}).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print JSON (one object per query image) instead of text.")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
