@@ -8,11 +8,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import run_cli_captured
 from PIL import Image, ImageOps
 
 from busi_curate.audit.query import ScanIndex
 from busi_curate.scan.run import read_scan
-from tests.helpers import run_cli_captured
 
 
 def _source(synthetic_dir: Path, cls: str, id_: str) -> Image.Image:
@@ -113,3 +113,12 @@ def test_bad_input_is_one_line(
     code, out, err = run_cli_captured(["query", str(image), "--scan", str(scan), "--quiet"], capsys)
     assert code == 2 and err.startswith("error: ") and message in err and err.count("\n") == 1, err
     assert out == ""
+
+
+def test_progress_and_quiet(
+    synthetic_scan_dir: Path, queries: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    for quiet in (False, True):
+        argv = ["query", str(queries["brighter"]), "--scan", str(synthetic_scan_dir)] + ["--quiet"] * quiet
+        code, _, err = run_cli_captured(argv, capsys)
+        assert code == 0 and ("scan images" in err) != quiet and ("queries" in err) != quiet, err

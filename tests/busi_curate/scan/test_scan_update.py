@@ -11,9 +11,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from helpers import run_cli, run_cli_captured
 
 from busi_curate.scan.run import ScanResult, read_scan
-from tests.helpers import run_cli, run_cli_captured
 
 N_OLD, N_ALL = 100, 600
 
@@ -203,3 +203,16 @@ def test_a_failure_while_writing_leaves_the_scan(
         update_scan(scan_dir, data)
     monkeypatch.undo()
     assert _snapshot(scan_dir) == before and read_scan(scan_dir).n == 30
+
+
+@pytest.mark.parametrize("quiet", [False, True])
+def test_progress_and_quiet(
+    frames: tuple[Path, list[Path]], tmp_path: Path, capsys: pytest.CaptureFixture[str], quiet: bool
+) -> None:
+    """Loading, the new images' shortlist and their exact SSIM show counted bars on stderr; --quiet none."""
+    data, scan_dir = _grow(frames, tmp_path, ["--mode", "pruned", "--prune-k", "5"], old=30, new=10)
+    capsys.readouterr()
+    code, out, err = run_cli_captured(["scan", "--update", str(scan_dir), str(data)] + ["--quiet"] * quiet, capsys)
+    assert code == 0 and out.startswith("added 10 images")
+    bars = ("shortlist (new images)", "ssim (new pairs)")
+    assert all((b in err) != quiet for b in bars), err
