@@ -111,6 +111,7 @@ class PairEvidence:
     aspect: float = 1.0  # sx / sy of the fit (1 for a similarity): > 1 B is stretched horizontally against A
     shear: float = 0.0
     photometric: str = "global"  # the intensity model: global (one monotone curve) or local (within tiles)
+    enlarged: float = 1.0  # how much the smaller image was enlarged to the working size (2: a 128 px square)
 
 
 def _popcount_kernel() -> tuple[Any, Any]:
@@ -332,4 +333,5 @@ def _measure(
         affine=(float(mo[0, 0]), float(mo[1, 0]), float(mo[0, 1]), float(mo[1, 1]), float(mo[0, 2]), float(mo[1, 2])),
         model=fit.model, aspect=1.0 if fit.model == "similarity" else sh.aspect,
         shear=0.0 if fit.model == "similarity" else sh.shear, photometric=photometric,
+        enlarged=float(max(1.0, fa.scale, fit.view.scale)),
     )  # fmt: skip
