@@ -72,6 +72,10 @@ class RuleSettings:
     # an image was enlarged more than this to the working size (long side < 171 px: a 128 px square keeps no speckle,
     # and two frames of a sweep then look like a blurred copy)
     degraded_max_enlarged: float = 1.5
+    # no automatic adjacent-frame grade for detail correlating at or beyond independence (containment >= 1: the
+    # original's detail, noisy or re-contrasted, not new speckle), whatever the motion or coarse NCC says: a question
+    # (BUSI's adjacent-frame pairs measure at most 0.96; a CLAHE + crop copy 1.04 was graded adjacent-frame)
+    new_detail_max_contained: float = 1.0
     frame_min_overlap: float = 0.8  # the frame model (whole frame resized): a copy when nearly all of it registers
 
 
@@ -159,9 +163,10 @@ def rigid_copy(ev: PairEvidence, s: RuleSettings) -> bool:
 
 def moved(ev: PairEvidence, s: RuleSettings) -> bool:
     """Evidence a degraded copy cannot produce: new fine detail, tissue moved, or (motion not measured) the
-    anatomy changed. Never with amplified detail; under the local photometric model (CLAHE-like changes move the
+    anatomy changed. Never with amplified detail or detail correlating at or beyond independence (containment >= 1:
+    the original's, not new speckle; such a pair is a question); under the local photometric model (CLAHE-like changes move the
     tiles' intensity patterns and with them the block matches) only new fine detail counts."""
-    if amplified_detail(ev, s):
+    if amplified_detail(ev, s) or ev.contained >= s.new_detail_max_contained:
         return False
     if ev.photometric == "local":
         return not ev.contained >= s.copy_min_contained

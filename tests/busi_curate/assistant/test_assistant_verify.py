@@ -234,3 +234,12 @@ def test_locally_equalised_detail_beyond_independence_is_a_copy(contained, grade
     clahe = replace(ev(inliers=113, ratio=0.34, ncc=0.993, ncc_coarse=0.992, motion=1.9, contained=contained),
                     photometric="local")  # fmt: skip
     assert decide(clahe, 0.87).grade == grade
+
+
+def test_detail_beyond_independence_is_never_an_automatic_adjacent_frame():
+    """Issue 20's rule: adjacent-frame needs evidence of new detail or motion that no copy explains. A CLAHE + crop
+    copy (global model: coarse NCC 0.975, motion not measured) kept its detail (containment 1.04): a question."""
+    clahe_crop = ev(inliers=45, ratio=0.28, ncc=0.976, ncc_coarse=0.975, contained=1.04)
+    assert decide(clahe_crop, 0.17).verdict == "uncertain"
+    sweep = ev(inliers=45, ratio=0.28, ncc=0.976, ncc_coarse=0.975, contained=0.9)  # new detail: a frame of the sweep
+    assert decide(sweep, 0.17).grade == "adjacent-frame"
