@@ -117,7 +117,7 @@ def transformations(ev: PairEvidence) -> list[str]:
         out.append("intensities changed")
     if not math.isnan(ev.contained) and ev.contained < 0.97 and ev.ncc < 0.995:
         out.append("noise or blur")
-    if ev.enlarged > 1.0:
+    if ev.enlarged >= 1.05:  # an image smaller than the working size (256 px long side) by more than rounding
         out.append(f"low resolution: enlarged x{ev.enlarged:.1f}")
     return out
 
