@@ -192,6 +192,70 @@ def _motion(
     return nonrigid_motion(tile_shifts(ca, cb, both, tiles=settings.motion_tiles))[0]
 
 
+class _Grid(NamedTuple):
+    """A's pixels mapped into B by a fit: B's coordinates of every A pixel (``xb``, ``yb``), where both show tissue
+    (``both_full``; ``both`` on the ``stride`` grid), the overlap fraction, and the grid samples' B coordinates and
+    local-tile groups."""
+
+    xb: np.ndarray
+    yb: np.ndarray
+    both_full: np.ndarray
+    both: np.ndarray
+    overlap: float
+    coords: np.ndarray
+    groups: np.ndarray
+
+
+def _grid(fa: ImageFeatures, fb: ImageFeatures, m: np.ndarray, s: float, stride: int, tiles: int) -> _Grid:
+    """:class:`_Grid` of B resampled into A's frame by ``p_b = m [p_a, 1]`` (``s``: the fit's scale)."""
+    h, w = fa.small.shape
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    xb = (m[0, 0] * xx + m[0, 1] * yy + m[0, 2]).astype(np.float32)
+    yb = (m[1, 0] * xx + m[1, 1] * yy + m[1, 2]).astype(np.float32)
+    hb, wb = fb.small.shape
+    inside = (xb >= 0) & (xb <= wb - 1) & (yb >= 0) & (yb <= hb - 1)
+    vb = np.zeros_like(inside)
+    vb[inside] = fb.valid[np.rint(yb[inside]).astype(np.intp), np.rint(xb[inside]).astype(np.intp)]
+    both_full = inside & vb & fa.valid
+    both = both_full[::stride, ::stride]
+    smaller = min(fa.valid.sum(), fb.valid.sum() / max(s * s, 1e-9)) / (stride * stride)
+    coords = np.stack([yb[::stride, ::stride][both], xb[::stride, ::stride][both]])
+    groups = _local_groups(xx[::stride, ::stride][both], yy[::stride, ::stride][both], (h, w), tiles)
+    return _Grid(xb, yb, both_full, both, float(both.sum() / max(smaller, 1)), coords, groups)
+
+
+def _compare(
+    fa: ImageFeatures, fb: ImageFeatures, s: float, g: _Grid, stride: int, local: bool, settings: VerifySettings,
+    cache: VerifyCache,
+) -> tuple[list[float], list[float], float, float]:  # fmt: skip
+    """NCC after the global mapping and (``local``) of within-tile ranks, at fine and coarse scale; the fine NCC
+    without the mapping; the detail containment. Returns ``(global, local, linear, contained)``."""
+    from scipy import ndimage
+
+    out, loc = [], []
+    linear = float("nan")
+    samples = []
+    for sigma in (settings.fine_sigma, settings.coarse_sigma):
+        sa_img, sb_img = same_blur(fa, fb, s, sigma, cache)
+        sa = sa_img[::stride, ::stride][g.both]
+        sb = ndimage.map_coordinates(sb_img, g.coords, order=1, mode="nearest")
+        if len(sa) < 50:
+            out.append(float("nan"))
+            loc.append(float("nan"))
+            continue
+        if sigma == settings.fine_sigma:
+            linear = trimmed_ncc(sa, sb, settings.trim)
+        samples.append((sa.astype(np.float64), sb.astype(np.float64)))
+        out.append(trimmed_ncc(sa, match_intensities(sa, sb), settings.trim))
+        loc.append(local_rank_ncc(sa, sb, g.groups, settings.trim) if local else float("nan"))
+    contained = float("nan")
+    if len(samples) == 2:
+        (fine_a, fine_b), (coarse_a, coarse_b) = samples
+        slope = intensity_slope(coarse_b, coarse_a)
+        contained = detail_containment(fine_a - coarse_a, slope * (fine_b - coarse_b))
+    return out, loc, linear, contained
+
+
 def registered_overlap(
     fa: ImageFeatures,
     fb: ImageFeatures,
@@ -209,51 +273,16 @@ def registered_overlap(
     ``motion``, where the anatomy matches) is measured on the full-resolution coarse images
     (:func:`.measures.tile_shifts`, :func:`.measures.nonrigid_motion`).
     """
-    from scipy import ndimage
-
     cache = cache or VerifyCache()
     s = _scale(m)
-    h, w = fa.small.shape
-    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
-    xb = (m[0, 0] * xx + m[0, 1] * yy + m[0, 2]).astype(np.float32)
-    yb = (m[1, 0] * xx + m[1, 1] * yy + m[1, 2]).astype(np.float32)
-    hb, wb = fb.small.shape
-    inside = (xb >= 0) & (xb <= wb - 1) & (yb >= 0) & (yb <= hb - 1)
-    vb = np.zeros_like(inside)
-    vb[inside] = fb.valid[np.rint(yb[inside]).astype(np.intp), np.rint(xb[inside]).astype(np.intp)]
-    both_full = inside & vb & fa.valid
-    both = both_full[::stride, ::stride]
-    smaller = min(fa.valid.sum(), fb.valid.sum() / max(s * s, 1e-9)) / (stride * stride)
-    overlap = float(both.sum() / max(smaller, 1))
-    coords = np.stack([yb[::stride, ::stride][both], xb[::stride, ::stride][both]])
-    groups = _local_groups(xx[::stride, ::stride][both], yy[::stride, ::stride][both], (h, w), settings.local_tiles)
-    out, loc = [], []
-    linear = float("nan")
-    samples = []
-    for sigma in (settings.fine_sigma, settings.coarse_sigma):
-        sa_img, sb_img = same_blur(fa, fb, s, sigma, cache)
-        sa = sa_img[::stride, ::stride][both]
-        sb = ndimage.map_coordinates(sb_img, coords, order=1, mode="nearest")
-        if len(sa) < 50:
-            out.append(float("nan"))
-            loc.append(float("nan"))
-            continue
-        if sigma == settings.fine_sigma:
-            linear = trimmed_ncc(sa, sb, settings.trim)
-        samples.append((sa.astype(np.float64), sb.astype(np.float64)))
-        out.append(trimmed_ncc(sa, match_intensities(sa, sb), settings.trim))
-        loc.append(local_rank_ncc(sa, sb, groups, settings.trim) if local else float("nan"))
-    contained = float("nan")
-    if len(samples) == 2:
-        (fine_a, fine_b), (coarse_a, coarse_b) = samples
-        slope = intensity_slope(coarse_b, coarse_a)
-        contained = detail_containment(fine_a - coarse_a, slope * (fine_b - coarse_b))
+    g = _grid(fa, fb, m, s, stride, settings.local_tiles)
+    out, loc, linear, contained = _compare(fa, fb, s, g, stride, local, settings, cache)
     photometric = "global"
     if local and not np.isnan(loc + out).any() and np.mean(loc) >= np.mean(out) + settings.local_min_gain:
         photometric = "local"  # intensities changed differently from place to place (CLAHE, adaptive equalisation)
     moved = float("nan")
     coarse = loc[1] if photometric == "local" else out[1]
     floor = settings.motion_min_ncc_coarse_local if photometric == "local" else settings.motion_min_ncc_coarse
-    if motion and both_full.sum() >= 400 and not coarse < floor:
-        moved = _motion(fa, fb, s, xb, yb, both_full, photometric, settings, cache)
-    return Overlap(overlap, out[0], out[1], linear, moved, contained, loc[0], loc[1], photometric)
+    if motion and g.both_full.sum() >= 400 and not coarse < floor:
+        moved = _motion(fa, fb, s, g.xb, g.yb, g.both_full, photometric, settings, cache)
+    return Overlap(g.overlap, out[0], out[1], linear, moved, contained, loc[0], loc[1], photometric)

@@ -65,6 +65,17 @@ class RuleSettings:
     # frames at most 0.96, synthetic ones 0.90, other copies 0.78-1.14); their block matches are not evidence of motion
     amplified_min_contained: float = 1.2
     amplified_min_ncc: float = 0.9
+    # under the local photometric model (chosen because one intensity curve does not explain the pair) any gain: detail
+    # correlating beyond what independent detail of those energies allows (> 1) is the original's, re-contrasted
+    amplified_local_min_contained: float = 1.0
+    # the degraded-copy evidence (containment of the speckle, motion below 1.7 px) needs the speckle resolved: not when
+    # an image was enlarged more than this to the working size (long side < 171 px: a 128 px square keeps no speckle,
+    # and two frames of a sweep then look like a blurred copy)
+    degraded_max_enlarged: float = 1.5
+    # no automatic adjacent-frame grade for detail correlating at or beyond independence (containment >= 1: the
+    # original's detail, noisy or re-contrasted, not new speckle), whatever the motion or coarse NCC says: a question
+    # (BUSI's adjacent-frame pairs measure at most 0.96; a CLAHE + crop copy 1.04 was graded adjacent-frame)
+    new_detail_max_contained: float = 1.0
     frame_min_overlap: float = 0.8  # the frame model (whole frame resized): a copy when nearly all of it registers
 
 
@@ -106,6 +117,8 @@ def transformations(ev: PairEvidence) -> list[str]:
         out.append("intensities changed")
     if not math.isnan(ev.contained) and ev.contained < 0.97 and ev.ncc < 0.995:
         out.append("noise or blur")
+    if ev.enlarged >= 1.05:  # an image smaller than the working size (256 px long side) by more than rounding
+        out.append(f"low resolution: enlarged x{ev.enlarged:.1f}")
     return out
 
 
@@ -129,7 +142,8 @@ def evidence_text(ev: PairEvidence | None, ssim: float) -> str:
 def amplified_detail(ev: PairEvidence, s: RuleSettings) -> bool:
     """The fine detail is the original's with a (local) gain, not new detail: containment well above 1 on correlating
     tissue, as in a copy whose contrast was equalised locally (CLAHE), whose block matches then move spuriously."""
-    return bool(ev.contained >= s.amplified_min_contained and ev.ncc >= s.amplified_min_ncc)
+    bound = s.amplified_local_min_contained if ev.photometric == "local" else s.amplified_min_contained
+    return bool(ev.contained >= bound and ev.ncc >= s.amplified_min_ncc)
 
 
 def rigid_copy(ev: PairEvidence, s: RuleSettings) -> bool:
@@ -149,9 +163,10 @@ def rigid_copy(ev: PairEvidence, s: RuleSettings) -> bool:
 
 def moved(ev: PairEvidence, s: RuleSettings) -> bool:
     """Evidence a degraded copy cannot produce: new fine detail, tissue moved, or (motion not measured) the
-    anatomy changed. Never with amplified detail; under the local photometric model (CLAHE-like changes move the
+    anatomy changed. Never with amplified detail or detail correlating at or beyond independence (containment >= 1:
+    the original's, not new speckle; such a pair is a question); under the local photometric model (CLAHE-like changes move the
     tiles' intensity patterns and with them the block matches) only new fine detail counts."""
-    if amplified_detail(ev, s):
+    if amplified_detail(ev, s) or ev.contained >= s.new_detail_max_contained:
         return False
     if ev.photometric == "local":
         return not ev.contained >= s.copy_min_contained
@@ -164,6 +179,8 @@ def degraded_copy(ev: PairEvidence, s: RuleSettings) -> bool:
     ``same_min_inliers`` the motion must have been measured (coarse NCC >= 0.9 on the refined fit)."""
     if not (abs(ev.rotation_deg) <= s.max_rotation_deg and ev.overlap >= s.same_min_overlap):
         return False
+    if ev.enlarged > s.degraded_max_enlarged:
+        return False  # no speckle left to tell a degraded copy from another frame of the sweep: a person decides
     if not (ev.ncc >= s.degraded_min_ncc and rigid_copy(ev, s)):
         return False
     amplified = amplified_detail(ev, s) and ev.inliers >= s.min_fit_inliers  # a fit; the pixels decide

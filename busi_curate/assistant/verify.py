@@ -69,6 +69,11 @@ class VerifySettings:
     grid: int = 4  # inlier spread is measured on a grid x grid partition of image A
     refine_px: float = 3.0  # refine_fit: shift searched, working-image px ...
     refine_frac: float = 0.03  # ... and relative scale / rotation (rad)
+    # refinement and motion (the costly part) only where they can change the grade: a keypoint fit from this many
+    # inliers (fewer: chance level, the rule decides without the pixels), or the frame model already correlating
+    # this well (a copy resized to a square registers at >= 0.995; refining moved the fine NCC by -0.02..+0.04)
+    refine_min_inliers: int = 6
+    frame_refine_min_ncc: float = 0.98
     # the affine model: aspect changes up to 1:max_aspect (a frame resized to a square: BUSI frames are up to 1:1.5)
     max_aspect: float = 1.6
     max_shear: float = 0.15  # k / sy of L = R [[sx, k], [0, sy]]
@@ -106,6 +111,7 @@ class PairEvidence:
     aspect: float = 1.0  # sx / sy of the fit (1 for a similarity): > 1 B is stretched horizontally against A
     shear: float = 0.0
     photometric: str = "global"  # the intensity model: global (one monotone curve) or local (within tiles)
+    enlarged: float = 1.0  # how much the smaller image was enlarged to the working size (2: a 128 px square)
 
 
 def _popcount_kernel() -> tuple[Any, Any]:
@@ -284,6 +290,18 @@ def verify_pair(
     return _measure(fa, fit, reg, n_match, settings, cache, local=not np.isnan(reg.ncc_local))
 
 
+def _worth_refining(fit: _Fit, reg: Overlap, settings: VerifySettings) -> bool:
+    """Whether the pixel refinement and the motion can matter: the anatomy matches (coarse NCC, either photometric
+    model) and the fit is more than a chance fit (``refine_min_inliers``), or the frame model nearly registers."""
+    if not np.nanmax([reg.ncc_coarse, reg.ncc_local_coarse, -1.0]) >= min(
+        settings.motion_min_ncc_coarse, settings.motion_min_ncc_coarse_local
+    ):
+        return False
+    if fit.model == "frame":
+        return bool(np.nanmax([reg.ncc, reg.ncc_local, -1.0]) >= settings.frame_refine_min_ncc)
+    return int(fit.inliers.sum()) >= settings.refine_min_inliers
+
+
 def _measure(
     fa: ImageFeatures, fit: _Fit, reg: Overlap, n_match: int, settings: VerifySettings, cache: VerifyCache, local: bool
 ) -> PairEvidence:
@@ -299,9 +317,7 @@ def _measure(
         np.minimum((pa[:, 1] * g / h).astype(int), g - 1) * g + np.minimum((pa[:, 0] * g / w).astype(int), g - 1)
     )
     ratio_in = _ratio(fa, fit)
-    if ratio_in < settings.motion_below_ratio and np.nanmax([reg.ncc_coarse, reg.ncc_local_coarse, -1.0]) >= min(
-        settings.motion_min_ncc_coarse, settings.motion_min_ncc_coarse_local
-    ):
+    if ratio_in < settings.motion_below_ratio and _worth_refining(fit, reg, settings):
         m = refine_fit(fa, fit.view, m, settings, cache)
         rot += geo.shape(m).rotation_deg - sh.rotation_deg
         reg = registered_overlap(fa, fit.view, m, settings, cache, motion=True, local=local)
@@ -317,4 +333,5 @@ def _measure(
         affine=(float(mo[0, 0]), float(mo[1, 0]), float(mo[0, 1]), float(mo[1, 1]), float(mo[0, 2]), float(mo[1, 2])),
         model=fit.model, aspect=1.0 if fit.model == "similarity" else sh.aspect,
         shear=0.0 if fit.model == "similarity" else sh.shear, photometric=photometric,
+        enlarged=float(max(1.0, fa.scale, fit.view.scale)),
     )  # fmt: skip

@@ -300,3 +300,83 @@ def table(res: RobustResult) -> str:
     lines.append(f"questions left for a person: original {res.questions.get('original')}, "
                  f"planted {res.questions.get('planted')}")  # fmt: skip
     return "\n".join(lines)
+
+
+def _outcome(rows: list[dict[str, Any]], kinds: list[str]) -> dict[str, int]:
+    tot = dict.fromkeys(("found", "adjacent", "question", "missed"), 0)
+    for r in rows:
+        for kind in kinds:
+            for k in tot:
+                tot[k] += r["recall"].get(kind, {}).get(k, 0)
+    return tot
+
+
+def seeds_table(results: list[dict[str, Any]], in_sample: set[int]) -> str:
+    """Markdown of several :func:`bench_robust` results (``--json`` files): one row per run, then the outcome per
+    transformation summed over the runs, with the runs whose seed is in ``in_sample`` (the bounds were set on them)
+    kept apart from the others (out-of-sample)."""
+    lines = ["| data | seed | N | bounds | copies found | adjacent-frame | question | not reached or different "
+             "| new false groups | neighbours merged | known adjacent pairs merged | questions (original / planted) "
+             "| wall |", "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
+    groups: dict[bool, list[dict[str, Any]]] = {True: [], False: []}
+    for r in sorted(results, key=lambda r: (r["settings"]["seed"] not in in_sample, r["settings"]["seed"])):
+        st = r["settings"]
+        inside = st["seed"] in in_sample
+        groups[inside].append(r)
+        copies = [k for k in r["recall"] if k not in NOT_COPIES]
+        t = _outcome([r], copies)
+        nb = r["recall"].get("neighbour", {})
+        merged = r["adjacent"].get("same-frame (merged)", 0)
+        name = Path(st["data_dir"]).name
+        name = Path(st["data_dir"]).parent.name if name == "data" else name  # the synthetic sets: OUT/synS/data
+        lines.append(f"| {name} | {st['seed']} | {st['n']} | {'set on' if inside else 'after'} "
+                     f"| **{t['found']} / {sum(t.values())}** | {t['adjacent']} | {t['question']} | {t['missed']} "
+                     f"| {len(r['false_groups'])} | {nb.get('found', 0)} of {sum(nb.values())} "
+                     f"| {merged} of {sum(r['adjacent'].values())} "
+                     f"| {r['questions'].get('original')} / {r['questions'].get('planted')} "
+                     f"| {sum(r['seconds'].values()):.0f} s |")  # fmt: skip
+    for inside, rows in ((True, groups[True]), (False, groups[False])):
+        if not rows:
+            continue
+        seeds = ", ".join(str(r["settings"]["seed"]) for r in rows)
+        lines += ["", f"Per transformation, {'in-sample' if inside else 'out-of-sample'} seeds ({seeds}):", "",
+                  "| transformation | planted | found | adjacent-frame | question | not reached or different |",
+                  "|---|---|---|---|---|---|"]  # fmt: skip
+        kinds = list(dict.fromkeys(k for r in rows for k in r["recall"]))
+        for kind in kinds:
+            t = _outcome(rows, [kind])
+            label = f"{kind} (not a copy: found = wrongly merged)" if kind in NOT_COPIES else kind
+            lines.append(f"| {label} | {sum(t.values())} | {t['found']} | {t['adjacent']} | {t['question']} "
+                         f"| {t['missed']} |")  # fmt: skip
+        t = _outcome(rows, [k for k in kinds if k not in NOT_COPIES])
+        lines.append(f"| **all copies** | {sum(t.values())} | **{t['found']}** | {t['adjacent']} | {t['question']} "
+                     f"| {t['missed']} |")  # fmt: skip
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m busi_curate.studies.robust_bench R.json [R.json ...] --in-sample 0 1 [--out TABLE.md]``: the table
+    of several ``busi-curate bench-robust --json`` results."""
+    import argparse
+    import json
+
+    from busi_curate.fileio import atomic_open
+
+    p = argparse.ArgumentParser(description=main.__doc__)
+    p.add_argument("results", type=Path, nargs="+")
+    p.add_argument("--in-sample", type=int, nargs="*", default=[], help="seeds the bounds were set on")
+    p.add_argument("--out", type=Path)
+    a = p.parse_args(argv)
+    try:
+        results = [json.loads(f.read_text()) for f in a.results]
+    except (OSError, ValueError) as e:
+        raise SystemExit(f"bench-robust table: cannot read a result: {e}") from None
+    text = seeds_table(results, set(a.in_sample))
+    if a.out:
+        with atomic_open(a.out, "w") as fh:
+            fh.write(text)
+    print(text, end="")
+
+
+if __name__ == "__main__":
+    main()

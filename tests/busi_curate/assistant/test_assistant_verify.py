@@ -211,3 +211,35 @@ def test_new_speckle_on_the_same_anatomy_is_an_adjacent_frame(assistant, source)
     ev = verify_pair(extract(img), extract(frame))
     a = decide(ev, 0.5)
     assert (a.verdict, a.grade) == ("same", "adjacent-frame"), a.evidence
+
+
+def test_low_resolution_pairs_are_never_degraded_copies():
+    """Issue 20: at 128 px (enlarged x2 to the working size) two frames of a sweep keep no speckle and look like a
+    blurred copy (derivative benign 116 / 119, motion 1.51, containment 0.95): a question, never a merge."""
+    from dataclasses import replace
+
+    sweep = ev(inliers=54, ratio=0.18, ncc=0.979, ncc_coarse=0.99, motion=1.51, contained=0.95)
+    assert decide(sweep, 0.67).grade == "same-frame"  # at full resolution this evidence is a degraded copy
+    low = decide(replace(sweep, enlarged=2.0), 0.67)
+    assert (low.verdict, low.grade) == ("uncertain", "")
+    assert "low resolution: enlarged x2.0" in low.evidence
+
+
+@pytest.mark.parametrize("contained, grade", [(1.15, "same-frame"), (1.01, "same-frame"), (0.9, "")])
+def test_locally_equalised_detail_beyond_independence_is_a_copy(contained, grade):
+    """Under the local photometric model detail correlating beyond what independent detail allows (> 1) is the
+    original's with a local gain (CLAHE); new detail (< 1) leaves the pair to a person (the motion is no evidence)."""
+    from dataclasses import replace
+
+    clahe = replace(ev(inliers=113, ratio=0.34, ncc=0.993, ncc_coarse=0.992, motion=1.9, contained=contained),
+                    photometric="local")  # fmt: skip
+    assert decide(clahe, 0.87).grade == grade
+
+
+def test_detail_beyond_independence_is_never_an_automatic_adjacent_frame():
+    """Issue 20's rule: adjacent-frame needs evidence of new detail or motion that no copy explains. A CLAHE + crop
+    copy (global model: coarse NCC 0.975, motion not measured) kept its detail (containment 1.04): a question."""
+    clahe_crop = ev(inliers=45, ratio=0.28, ncc=0.976, ncc_coarse=0.975, contained=1.04)
+    assert decide(clahe_crop, 0.17).verdict == "uncertain"
+    sweep = ev(inliers=45, ratio=0.28, ncc=0.976, ncc_coarse=0.975, contained=0.9)  # new detail: a frame of the sweep
+    assert decide(sweep, 0.17).grade == "adjacent-frame"
