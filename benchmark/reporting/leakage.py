@@ -24,8 +24,9 @@ import pandas as pd
 
 from benchmark.data.exclusion import frame_relations
 from benchmark.errors import BenchError
-from benchmark.reporting.report import Entry, load_runs, markdown_table
+from benchmark.reporting.runs import Entry, RunData, load_runs
 from benchmark.reporting.summarize import mean_std
+from benchmark.reporting.tables import markdown_table
 from busi_curate.fileio import write_csv, write_text
 from busi_curate.publish.manifest import read_folds, read_manifest
 
@@ -73,20 +74,12 @@ def _scores(df: pd.DataFrame) -> dict[str, float]:
     }
 
 
-def leakage_report(
-    naive_run: str | Path,
-    journal: str | Path,
-    out: str | Path,
-    curated_run: str | Path | None = None,
-    manifest: str | Path | None = None,
-    folds: str | Path | None = None,
-) -> str:
-    """Write ``per_image_subsets.csv``, ``subsets.csv`` and ``README.md`` into ``out``; returns the Markdown.
+def _naive_inputs(
+    naive_run: Path, manifest: str | Path | None, folds: str | Path | None
+) -> tuple[RunData, dict[str, Any]]:
+    """The naive run and its inputs (``manifest`` / ``folds`` override the recorded paths; the folds are checked)."""
+    from busi_curate.fileio import file_sha256
 
-    Raises:
-        BenchError: the run has no finished fold or lacks per-image results.
-    """
-    naive_run, out = Path(naive_run), Path(out)
     runs = {r.name: r for r in load_runs(naive_run.parent) if r.path == naive_run}
     if naive_run.name not in runs:
         raise BenchError("no finished fold found", naive_run)
@@ -97,18 +90,13 @@ def leakage_report(
     for key in ("manifest", "folds"):
         if not Path(inputs[key]).is_file():
             raise BenchError(f"the run's {key} file {inputs[key]} is not here; pass --{key}", naive_run)
-    from busi_curate.fileio import file_sha256
-
     if file_sha256(inputs["folds"]) != run.provenance["inputs"].get("folds_sha256", file_sha256(inputs["folds"])):
         raise BenchError("is not the folds file the run was trained on (SHA-256 differs)", inputs["folds"])
-    subsets = classify_tests(inputs["folds"], inputs["manifest"], journal)
-    done = {f["fold"] for f in run.folds}
-    subsets = subsets[subsets["fold"].isin(done)]
-    per_image = Entry("naive", run).per_image()
-    merged = subsets.merge(per_image, on=["class", "id", "fold"], how="left")
-    if merged["dice"].isna().all():
-        raise BenchError("per_image.csv lacks Dice figures", naive_run)
-    write_csv(out / "per_image_subsets.csv", merged)
+    return run, inputs
+
+
+def _subset_rows(merged: pd.DataFrame) -> list[dict[str, Any]]:
+    """One row per subset (pooled and per-fold DSC and ACC), then all test images."""
     rows: list[dict[str, Any]] = []
     for name in SUBSETS:
         sub = merged[merged["subset"] == name]
@@ -129,92 +117,100 @@ def leakage_report(
             }
         )
     allm = _scores(merged)
-    rows.append(
-        {
-            "subset": "all test images (naive split)",
-            "n_test_images": allm["n"],
-            "share": 1.0,
-            "dsc_pooled": allm["dsc"],
-            "acc_pooled": allm["acc"],
-        }
-    )
-    curated_line = ""
-    if curated_run is not None:
-        cr = [r for r in load_runs(Path(curated_run).parent) if r.path == Path(curated_run)]
-        if cr:
-            c = _scores(Entry("curated", cr[0]).per_image())
-            rows.append(
-                {
-                    "subset": f"curated_busi_v1 test images ({Path(curated_run).name})",
-                    "n_test_images": c["n"],
-                    "share": np.nan,
-                    "dsc_pooled": c["dsc"],
-                    "acc_pooled": c["acc"],
-                }
-            )
-            curated_line = f"curated run `{cr[0].name}` (folds {[f['fold'] for f in cr[0].folds]})"
-    table = pd.DataFrame(rows)
-    write_csv(out / "subsets.csv", table)
+    all_row = {"subset": "all test images (naive split)", "n_test_images": allm["n"], "share": 1.0}
+    rows.append({**all_row, "dsc_pooled": allm["dsc"], "acc_pooled": allm["acc"]})
+    return rows
+
+
+def _curated_row(curated_run: str | Path | None) -> tuple[dict[str, Any] | None, str]:
+    """The curated run's pooled row and the line naming it (None, "" without one)."""
+    if curated_run is None:
+        return None, ""
+    cr = [r for r in load_runs(Path(curated_run).parent) if r.path == Path(curated_run)]
+    if not cr:
+        return None, ""
+    c = _scores(Entry("curated", cr[0]).per_image())
+    row = {"subset": f"curated_busi_v1 test images ({Path(curated_run).name})", "n_test_images": c["n"]}
+    row.update(share=np.nan, dsc_pooled=c["dsc"], acc_pooled=c["acc"])
+    return row, f"curated run `{cr[0].name}` (folds {[f['fold'] for f in cr[0].folds]})"
+
+
+def _by_class(merged: pd.DataFrame) -> list[list[str]]:
+    """The by-class table's rows, and the copies filed under another class apart from those of the same class."""
+
+    def cells(label: str, cls: str, s: dict[str, float]) -> list[str]:
+        return [label, cls, str(s["n"]), f"{s['dsc']:.3f}", f"{s['acc']:.3f}"]
 
     by_class = []
     for name in SUBSETS:
         for cls in ("benign", "malignant", "normal"):
             sub = merged[(merged["subset"] == name) & (merged["class"] == cls)]
             if len(sub):
-                s = _scores(sub)
-                by_class.append([name, cls, str(s["n"]), f"{s['dsc']:.3f}", f"{s['acc']:.3f}"])
+                by_class.append(cells(name, cls, _scores(sub)))
     conflict = merged[merged["subset"] == SUBSETS[0]]
-    n_conflict = int(conflict["copy_of_other_class"].sum()) if len(conflict) else 0
-    if n_conflict:
-        s_c = _scores(conflict[conflict["copy_of_other_class"]])
-        s_s = _scores(conflict[~conflict["copy_of_other_class"]])
+    if len(conflict) and int(conflict["copy_of_other_class"].sum()):
+        other = _scores(conflict[conflict["copy_of_other_class"]])
+        by_class.append(cells(f"{SUBSETS[0]}, copy filed under another class", "all", other))
         by_class.append(
-            [
-                f"{SUBSETS[0]}, copy filed under another class",
-                "all",
-                str(s_c["n"]),
-                f"{s_c['dsc']:.3f}",
-                f"{s_c['acc']:.3f}",
-            ]
+            cells(f"{SUBSETS[0]}, copy of the same class", "all", _scores(conflict[~conflict["copy_of_other_class"]]))
         )
-        by_class.append(
-            [f"{SUBSETS[0]}, copy of the same class", "all", str(s_s["n"]), f"{s_s['dsc']:.3f}", f"{s_s['acc']:.3f}"]
-        )
+    return by_class
 
-    def f(v: Any, pct: bool = False) -> str:
-        return (
-            "–" if v is None or (isinstance(v, float) and np.isnan(v)) else (f"{100 * v:.1f} %" if pct else f"{v:.3f}")
-        )
 
+def _fig(v: Any, pct: bool = False) -> str:
+    return "–" if v is None or (isinstance(v, float) and np.isnan(v)) else (f"{100 * v:.1f} %" if pct else f"{v:.3f}")
+
+
+def leakage_report(
+    naive_run: str | Path,
+    journal: str | Path,
+    out: str | Path,
+    curated_run: str | Path | None = None,
+    manifest: str | Path | None = None,
+    folds: str | Path | None = None,
+) -> str:
+    """Write ``per_image_subsets.csv``, ``subsets.csv`` and ``README.md`` into ``out``; returns the Markdown.
+
+    Raises:
+        BenchError: the run has no finished fold or lacks per-image results.
+    """
+    naive_run, out = Path(naive_run), Path(out)
+    run, inputs = _naive_inputs(naive_run, manifest, folds)
+    subsets = classify_tests(inputs["folds"], inputs["manifest"], journal)
+    done = {f["fold"] for f in run.folds}
+    subsets = subsets[subsets["fold"].isin(done)]
+    merged = subsets.merge(Entry("naive", run).per_image(), on=["class", "id", "fold"], how="left")
+    if merged["dice"].isna().all():
+        raise BenchError("per_image.csv lacks Dice figures", naive_run)
+    write_csv(out / "per_image_subsets.csv", merged)
+    rows = _subset_rows(merged)
+    curated, curated_line = _curated_row(curated_run)
+    rows += [curated] if curated else []
+    write_csv(out / "subsets.csv", pd.DataFrame(rows))
     cfg, prov = run.config, run.provenance
-    md_rows = [
-        [r["subset"], str(r["n_test_images"]), f(r.get("share"), True), f(r["dsc_pooled"]), f(r["acc_pooled"])]
-        for r in rows
-    ]
+    md_rows = [[r["subset"], str(r["n_test_images"]), _fig(r.get("share"), True)] for r in rows]
+    md_rows = [m + [_fig(r["dsc_pooled"]), _fig(r["acc_pooled"])] for m, r in zip(md_rows, rows)]
     n_leak = rows[0]["n_test_images"]
-    text = "\n".join(
-        [
-            "# Leakage inflation: a naive split of raw BUSI, scored by whether a test image has a copy in training",
-            "",
-            f"- run `{run.name}`: {cfg.get('model')} task {cfg.get('task')}, {cfg.get('label')}; folds {sorted(done)}; "
-            f"{prov.get('hardware')}; commit {prov.get('git_commit')}",
-            f"- split: {inputs.get('folds')} (manifest {inputs.get('manifest')}, sha256 {str(inputs.get('manifest_sha256'))[:12]})",
-            f"- copies: the standing same-frame / identical / adjacent-frame decisions of `{journal}`",
-            f"- {n_leak} of {len(merged)} test images ({f(n_leak / len(merged) if len(merged) else np.nan, True)}) have a "
-            "same-frame copy in their fold's training split",
-            *([f"- beside: {curated_line}"] if curated_line else []),
-            "- DSC after prediction refining, per image, pooled over folds; ACC = share of test images classified correctly",
-            "",
-            markdown_table(["Test images", "n", "share", "DSC", "ACC"], md_rows),
-            "",
-            "By class (the subsets differ in class mix):",
-            "",
-            markdown_table(["Test images", "class", "n", "DSC", "ACC"], by_class),
-            "",
-            *_observational_words(merged, cfg),
-        ]
-    )
-    return text
+    lines = [
+        "# Leakage inflation: a naive split of raw BUSI, scored by whether a test image has a copy in training",
+        "",
+        f"- run `{run.name}`: {cfg.get('model')} task {cfg.get('task')}, {cfg.get('label')}; folds {sorted(done)}; "
+        f"{prov.get('hardware')}; commit {prov.get('git_commit')}",
+        f"- split: {inputs.get('folds')} (manifest {inputs.get('manifest')}, sha256 {str(inputs.get('manifest_sha256'))[:12]})",
+        f"- copies: the standing same-frame / identical / adjacent-frame decisions of `{journal}`",
+        f"- {n_leak} of {len(merged)} test images ({_fig(n_leak / len(merged) if len(merged) else np.nan, True)}) have a "
+        "same-frame copy in their fold's training split",
+        *([f"- beside: {curated_line}"] if curated_line else []),
+        "- DSC after prediction refining, per image, pooled over folds; ACC = share of test images classified correctly",
+        "",
+        markdown_table(["Test images", "n", "share", "DSC", "ACC"], md_rows),
+        "",
+        "By class (the subsets differ in class mix):",
+        "",
+        markdown_table(["Test images", "class", "n", "DSC", "ACC"], _by_class(merged)),
+        "",
+    ]
+    return "\n".join(lines + _observational_words(merged, cfg))
 
 
 def _observational_words(merged: pd.DataFrame, cfg: dict[str, Any]) -> list[str]:

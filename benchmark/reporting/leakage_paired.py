@@ -245,7 +245,7 @@ def paired_report(
         BenchError: no arm run in ``arms_dir``, arms trained on another folds file, or runs that differ in
             more than their seed and exclusion file.
     """
-    from benchmark.reporting.report import load_runs
+    from benchmark.reporting.runs import load_runs
     from busi_curate.fileio import file_sha256, write_csv
 
     runs = load_runs(arms_dir)
@@ -305,7 +305,7 @@ def paired_report(
 
 
 def _contrast_block(table: pd.DataFrame, c: tuple[str, str, str]) -> str:
-    from benchmark.reporting.report import markdown_table
+    from benchmark.reporting.tables import markdown_table
 
     sub = table[table["contrast"] == f"{c[0]} - {c[1]}"] if len(table) else table
     if sub.empty:

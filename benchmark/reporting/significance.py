@@ -145,7 +145,7 @@ def _pairs(entries: Sequence[Any], reference: Any | None) -> list[tuple[Any, Any
 def significance_rows(
     table: str, entries: Sequence[Any], kind: str = "both", reference: Any | None = None
 ) -> list[dict[str, Any]]:
-    """Every test between the pairs of ``entries`` (each a :class:`benchmark.reporting.report.Entry`), Holm-adjusted.
+    """Every test between the pairs of ``entries`` (each a :class:`benchmark.reporting.runs.Entry`), Holm-adjusted.
 
     ``kind``: ``dice`` (segmentation tests only) or ``both``.
     """
