@@ -59,21 +59,9 @@ def run_fold(
         ManifestError: ``fold`` not in the folds file.
         BenchError: the fold folder holds a checkpoint and ``resume`` is off; data changed.
     """
-    from benchmark.evaluation.evaluate import evaluate_fold, write_fold_outputs
-    from benchmark.inference.postprocess import Postprocess
-    from benchmark.provenance import provenance
-    from benchmark.training.precision import choose_precision
-    from benchmark.training.train import predict, select_device, to_tensors, train_fold
+    from benchmark.training.train import train_fold
 
-    split = split_fold(inputs.folds, fold, cfg.class_subset)
-    checksums = dict(inputs.checksums)
-    if cfg.exclude:
-        from benchmark.data.exclusion import apply_exclusion
-        from busi_curate.fileio import file_sha256
-
-        train_keys, val_keys, n_dropped = apply_exclusion(split.train, split.val, cfg.exclude, fold)
-        split = type(split)(split.fold, train_keys, val_keys, split.test)
-        checksums.update(exclude=cfg.exclude, exclude_sha256=file_sha256(cfg.exclude))
+    split, checksums, n_dropped = _fold_split(cfg, inputs, fold)
     fold_dir = Path(out) / f"fold{fold}"
     if (fold_dir / "checkpoint" / "last.pt").exists() and not resume:
         raise BenchError("holds a checkpoint already: pass --resume to continue it or choose another --out", fold_dir)
@@ -87,29 +75,7 @@ def run_fold(
         unlock_fold(lock)
         raise
     try:
-        prov = provenance(
-            cfg.to_dict(),
-            dict(
-                checksums,
-                manifest=str(inputs.manifest_path),
-                folds=str(inputs.folds_path),
-                data_dir=str(inputs.data_dir),
-            ),
-            fold=fold,
-            **choose_precision(cfg, select_device(cfg.device)).as_dict(),
-        )
-        write_text(fold_dir / "config.yaml", config_yaml(cfg, prov))
-        log.info(
-            "%s %s (busi-curate %s, torch %s, commit %s) on %s; manifest sha256 %s, folds sha256 %s",
-            prov["tool"],
-            prov["version"],
-            prov["busi_curate_version"],
-            prov["torch_version"],
-            prov["git_commit"],
-            prov["hardware"],
-            inputs.checksums["manifest_sha256"],
-            inputs.checksums["folds_sha256"],
-        )
+        prov = _fold_provenance(cfg, inputs, fold, checksums, fold_dir)
         log.info(
             "fold %d: %d train, %d val, %d test; %s", fold, len(split.train), len(split.val), len(split.test), cfg.label
         )
@@ -120,42 +86,91 @@ def run_fold(
         model, state = train_fold(
             cfg, train, val, fold_dir, resume=resume, progress=progress, on_epoch_end=on_epoch_end, provenance=prov
         )
-        device = select_device(cfg.device)
-        x, _, _ = to_tensors(test, device)
-        t0 = time.perf_counter()
-        pred = predict(model, x, cfg, device)
-        infer_s = time.perf_counter() - t0
-        result = evaluate_fold(
-            test.keys,
-            test.labels,
-            test.masks,
-            pred.seg_prob,
-            pred.cls_prob,
-            Postprocess.of(cfg),
-        )
-        extra = {
-            "fold": fold,
-            "best_epoch": state.best_epoch,
-            "epochs_run": state.epoch,
-            "train_seconds": round(state.train_seconds, 1),
-            "test_inference_seconds": round(infer_s, 2),
-            "n_train": len(train),
-            "n_val": len(val),
-            "history": state.history,
-        }
-        write_fold_outputs(fold_dir, result, prov, pred.seg_prob, pred.cls_prob, extra, test.labels, test.masks)
-        m = result["metrics"]
-        log.info(
-            "fold %d test: %s",
-            fold,
-            " ".join(f"{k}={m[k]:.3f}" for k in ("dsc_avg", "f1_weighted", "acc") if m.get(k) is not None),
-        )
-        return dict(m, **extra)
+        return _test_fold(cfg, model, state, (train, val, test), fold_dir, prov)
     finally:
         log.removeHandler(handler)
         handler.close()
         handler.stream.close()
         unlock_fold(lock)
+
+
+def _fold_split(cfg: RunConfig, inputs: RunInputs, fold: int) -> tuple[Any, dict[str, str], int]:
+    """Fold ``fold``'s split, less the images the run's exclusion file drops; the inputs' checksums; how many."""
+    split = split_fold(inputs.folds, fold, cfg.class_subset)
+    checksums = dict(inputs.checksums)
+    n_dropped = 0
+    if cfg.exclude:
+        from benchmark.data.exclusion import apply_exclusion
+        from busi_curate.fileio import file_sha256
+
+        train_keys, val_keys, n_dropped = apply_exclusion(split.train, split.val, cfg.exclude, fold)
+        split = type(split)(split.fold, train_keys, val_keys, split.test)
+        checksums.update(exclude=cfg.exclude, exclude_sha256=file_sha256(cfg.exclude))
+    return split, checksums, n_dropped
+
+
+def _fold_provenance(
+    cfg: RunConfig, inputs: RunInputs, fold: int, checksums: dict[str, str], fold_dir: Path
+) -> dict[str, Any]:
+    """The fold's provenance, written with the resolved config to ``config.yaml`` and logged."""
+    from benchmark.provenance import provenance
+    from benchmark.training.precision import choose_precision
+    from benchmark.training.train import select_device
+
+    paths = {"manifest": str(inputs.manifest_path), "folds": str(inputs.folds_path), "data_dir": str(inputs.data_dir)}
+    precision = choose_precision(cfg, select_device(cfg.device)).as_dict()
+    prov = provenance(cfg.to_dict(), dict(checksums, **paths), fold=fold, **precision)
+    write_text(fold_dir / "config.yaml", config_yaml(cfg, prov))
+    log.info(
+        "%s %s (busi-curate %s, torch %s, commit %s) on %s; manifest sha256 %s, folds sha256 %s",
+        *(prov[k] for k in ("tool", "version", "busi_curate_version", "torch_version", "git_commit", "hardware")),
+        inputs.checksums["manifest_sha256"],
+        inputs.checksums["folds_sha256"],
+    )
+    return prov
+
+
+def _test_fold(
+    cfg: RunConfig, model: Any, state: Any, sets: tuple[Any, Any, Any], fold_dir: Path, prov: dict[str, Any]
+) -> dict[str, Any]:
+    """Predict the test images with the trained ``model``, score them, write the fold's outputs; its metrics."""
+    from benchmark.evaluation.evaluate import evaluate_fold, write_fold_outputs
+    from benchmark.inference.postprocess import Postprocess
+    from benchmark.training.train import predict, select_device, to_tensors
+
+    train, val, test = sets
+    fold = int(prov["fold"])
+    device = select_device(cfg.device)
+    x, _, _ = to_tensors(test, device)
+    t0 = time.perf_counter()
+    pred = predict(model, x, cfg, device)
+    infer_s = time.perf_counter() - t0
+    result = evaluate_fold(
+        test.keys,
+        test.labels,
+        test.masks,
+        pred.seg_prob,
+        pred.cls_prob,
+        Postprocess.of(cfg),
+    )
+    extra = {
+        "fold": fold,
+        "best_epoch": state.best_epoch,
+        "epochs_run": state.epoch,
+        "train_seconds": round(state.train_seconds, 1),
+        "test_inference_seconds": round(infer_s, 2),
+        "n_train": len(train),
+        "n_val": len(val),
+        "history": state.history,
+    }
+    write_fold_outputs(fold_dir, result, prov, pred.seg_prob, pred.cls_prob, extra, test.labels, test.masks)
+    m = result["metrics"]
+    log.info(
+        "fold %d test: %s",
+        fold,
+        " ".join(f"{k}={m[k]:.3f}" for k in ("dsc_avg", "f1_weighted", "acc") if m.get(k) is not None),
+    )
+    return dict(m, **extra)
 
 
 def run_folds(
