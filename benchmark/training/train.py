@@ -197,6 +197,9 @@ def train_fold(
 ) -> tuple[nn.Module, TrainState]:
     """Train on ``train``, select on ``val``; returns the selected (best) model and the final state.
 
+    (Kept over 60 lines: the epoch loop reads as one piece, train -> validate -> stop -> checkpoint, in the
+    order a resume replays it.)
+
     Writes ``out_dir/checkpoint/last.pt`` every ``checkpoint_every`` epochs and at the end (atomic), and
     ``best.pt`` when the selection metric improves.
 
