@@ -11,10 +11,15 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Literal, get_args
 
-from .errors import ConfigError
+from benchmark.errors import ConfigError
 
 #: ``mt`` (segmentation + classification), ``seg`` or ``cls`` (the single-task ablations).
 Task = Literal["mt", "seg", "cls"]
+#: what a run folder scores: a trained task, or ``seg+cls`` (a ``seg`` and a ``cls`` run combined, ST (Seg + Cls)).
+ScoredTask = Literal[Task, "seg+cls"]
+COMBINED_TASK: ScoredTask = "seg+cls"
+#: prediction-refining rule (``none``: no PR); the functions are :data:`benchmark.inference.refine.REFINERS`.
+Refine = Literal["none", "paper", "probability"]
 #: mixed precision of training and inference (``auto``: bf16/fp16 where the device has it, else fp32).
 Precision = Literal["auto", "fp32", "bf16", "fp16"]
 #: classification branch: section 3.3 as written, or the authors' released code.
@@ -34,6 +39,12 @@ Draws = Literal["list", "fixed"]
 BaselineConfig = Literal["authors", "monai"]
 
 TASKS: tuple[Task, ...] = get_args(Task)
+SCORED_TASKS: tuple[ScoredTask, ...] = get_args(ScoredTask)
+#: the scored tasks with a segmentation output, with a classification output, and refined by ``refine``.
+SEG_TASKS: tuple[ScoredTask, ...] = ("mt", "seg", "seg+cls")
+CLS_TASKS: tuple[ScoredTask, ...] = ("mt", "cls", "seg+cls")
+REFINED_TASKS: tuple[ScoredTask, ...] = ("mt", "seg+cls")
+REFINES: tuple[Refine, ...] = get_args(Refine)
 PRECISIONS: tuple[Precision, ...] = get_args(Precision)
 CLS_HEADS: tuple[ClsHead, ...] = get_args(ClsHead)
 HEAD_NORMS: tuple[HeadNorm, ...] = get_args(HeadNorm)
@@ -42,8 +53,37 @@ SELECT_ON: tuple[SelectOn, ...] = get_args(SelectOn)
 OVERSAMPLE_RULES: tuple[OversampleRule, ...] = get_args(OversampleRule)
 DRAWS: tuple[Draws, ...] = get_args(Draws)
 BASELINE_CONFIGS: tuple[BaselineConfig, ...] = get_args(BaselineConfig)
+#: settings that change neither what a fold trains nor how it is scored: the folds of one run may differ in them.
+FOLD_FREE: frozenset[str] = frozenset({"device", "threads", "label", "eval_batch_size", "checkpoint_every"})
+#: ... and a resumption may also shorten or extend ``epochs`` (it only decides when training stops).
+RESUME_FREE: frozenset[str] = FOLD_FREE | {"epochs"}
+#: two runs are seeds of one configuration when they differ only in these (``extra``: free-form notes).
+SEED_FREE: frozenset[str] = FOLD_FREE | {"seed", "extra"}
 IMAGE_INTERPS: tuple[str, ...] = ("bilinear", "nearest")
 CLASS_SUBSETS: tuple[str, ...] = ("all", "benign-malignant")
+
+#: Setting -> its vocabulary: the one source of :meth:`RunConfig.validate`, the CLI's ``click.Choice`` and messages.
+CHOICES: dict[str, tuple[str, ...]] = {
+    "task": TASKS,
+    "refine": REFINES,
+    "oversample_rule": OVERSAMPLE_RULES,
+    "select_on": SELECT_ON,
+    "augment": AUGMENTS,
+    "precision": PRECISIONS,
+    "cls_head": CLS_HEADS,
+    "head_norm": HEAD_NORMS,
+    "image_interp": IMAGE_INTERPS,
+    "class_subset": CLASS_SUBSETS,
+    "draws": DRAWS,
+    "baseline_config": BASELINE_CONFIGS,
+}
+
+
+def look_up_option(name: str, value: object, allowed: tuple[str, ...]) -> str:
+    """``value`` if it is one of ``allowed`` (as MONAI's ``look_up_option``), else ConfigError listing them."""
+    if value not in allowed:
+        raise ConfigError(f"{name} must be one of {', '.join(allowed)}, got {value!r}")
+    return str(value)
 
 
 @dataclass
@@ -57,7 +97,7 @@ class RunConfig:
         task: ``mt`` (segmentation + classification), ``seg`` or ``cls`` (single-task ablations).
         oversample: deterministic oversampling (DO) of the training split.
         oversample_rule: ``round`` (reproduces the paper's worked example) or ``ceil`` (its formula).
-        refine: prediction-refining rule in :data:`benchmark.refine.REFINERS` (``none`` = no PR).
+        refine: prediction-refining rule in :data:`benchmark.inference.refine.REFINERS` (``none`` = no PR).
         image_size: side of the square network input, pixels.
         epochs: maximum number of epochs.
         batch_size: training batch size.
@@ -104,7 +144,7 @@ class RunConfig:
         class_subset: ``all`` (normal, benign, malignant) or ``benign-malignant`` (Table 4's first subset:
             the published folds without their normal images).
         fill_holes: fill holes in predicted masks before scoring (the authors' single-task inference).
-        exclude: an exclusion file (:mod:`benchmark.exclusion`) whose rows drop images from a fold's train
+        exclude: an exclusion file (:mod:`benchmark.data.exclusion`) whose rows drop images from a fold's train
             or val split (the paired leakage design); empty = none.
         baseline_config: the Table 4 baselines as the authors' code configures them (``authors``) or the
             MONAI-based configurations used before issue 26 (``monai``); see ``benchmark/models/baselines.py``.
@@ -116,7 +156,7 @@ class RunConfig:
     task: Task = "mt"
     oversample: bool = True
     oversample_rule: OversampleRule = "round"
-    refine: str = "paper"
+    refine: Refine = "paper"
     image_size: int = 128
     epochs: int = 200
     batch_size: int = 2
@@ -185,30 +225,8 @@ class RunConfig:
         Raises:
             ConfigError: naming the setting and what is accepted.
         """
-        from .refine import REFINERS
-
-        if self.task not in TASKS:
-            raise ConfigError(f"task must be one of {', '.join(TASKS)}, got {self.task!r}")
-        if self.refine not in REFINERS:
-            raise ConfigError(f"refine must be one of {', '.join(REFINERS)}, got {self.refine!r}")
-        if self.oversample_rule not in OVERSAMPLE_RULES:
-            raise ConfigError(f"oversample_rule must be 'round' or 'ceil', got {self.oversample_rule!r}")
-        if self.select_on not in SELECT_ON:
-            raise ConfigError(f"select_on must be 'loss' or 'score', got {self.select_on!r}")
-        if self.augment not in AUGMENTS:
-            raise ConfigError(f"augment must be auto, monai, torch or none, got {self.augment!r}")
-        choices = {
-            "precision": PRECISIONS,
-            "cls_head": CLS_HEADS,
-            "head_norm": HEAD_NORMS,
-            "image_interp": IMAGE_INTERPS,
-            "class_subset": CLASS_SUBSETS,
-            "draws": DRAWS,
-            "baseline_config": BASELINE_CONFIGS,
-        }
-        for name, allowed in choices.items():
-            if getattr(self, name) not in allowed:
-                raise ConfigError(f"{name} must be one of {', '.join(allowed)}, got {getattr(self, name)!r}")
+        for name, allowed in CHOICES.items():
+            look_up_option(name, getattr(self, name), allowed)
         if self.checkpoint_every < 1:
             raise ConfigError(f"checkpoint_every must be at least 1, got {self.checkpoint_every}")
         if self.adam_eps <= 0:

@@ -9,11 +9,10 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from benchmark import __version__
+from benchmark.errors import BenchError
 from busi_curate import __version__ as curate_version
 from busi_curate.fileio import write_json
-
-from . import __version__
-from .errors import BenchError
 
 TOOL = "busi-bench"
 

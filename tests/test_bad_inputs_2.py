@@ -276,7 +276,7 @@ def test_a_journal_with_cr_only_line_ends_is_read(inputs, tmp_path: Path, capsys
 def test_a_second_writer_on_a_fold_is_refused(inputs, tmp_path: Path, capsys) -> None:
     pytest.importorskip("torch")
     pytest.importorskip("monai")
-    from benchmark.checkpoint import lock_fold, unlock_fold
+    from benchmark.training.checkpoint import lock_fold, unlock_fold
 
     out = tmp_path / "run"
     fd = lock_fold(out / "fold0")  # an orphaned grid job still running this fold

@@ -27,12 +27,12 @@ MODULES = [
     "busi_curate/publish/manifest.py",
     "busi_curate/publish/verify.py",
     "busi_curate/audit/",
-    "benchmark/oversampling.py",
-    "benchmark/refine.py",
-    "benchmark/losses.py",
-    "benchmark/metrics.py",
-    "benchmark/significance.py",
-    "benchmark/data.py",
+    "benchmark/training/oversampling.py",
+    "benchmark/inference/refine.py",
+    "benchmark/models/losses.py",
+    "benchmark/evaluation/metrics.py",
+    "benchmark/reporting/significance.py",
+    "benchmark/data/samples.py",
     "benchmark/profiles.py",
 ]
 

@@ -49,7 +49,7 @@ def data_copy(synthetic_dir: Path, tmp_path: Path) -> Path:
 def test_busi_bench_load_samples_refuses_one_changed_pixel(
     synthetic_manifest_dir: Path, data_copy: Path, what: str
 ) -> None:
-    from benchmark.data import load_samples
+    from benchmark.data.samples import load_samples
     from benchmark.errors import BenchError
 
     m = read_manifest(synthetic_manifest_dir)
@@ -65,8 +65,8 @@ def test_busi_bench_dataset_refuses_one_changed_pixel(synthetic_manifest_dir: Pa
     pytest.importorskip("torch")
     import pandas as pd
 
+    from benchmark.data.torch_data import ManifestDataset
     from benchmark.errors import BenchError
-    from benchmark.torch_data import ManifestDataset
 
     row = _row(synthetic_manifest_dir)
     folds = pd.read_csv(synthetic_manifest_dir / "folds.csv", dtype=str)

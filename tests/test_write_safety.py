@@ -47,7 +47,7 @@ def test_scan_force_moves_the_old_journal_aside(synthetic_dir: Path, tmp_path: P
 
 def test_predict_outputs_never_overwrite_each_other(tmp_path: Path) -> None:
     pytest.importorskip("torch")
-    from benchmark.predict import expand_images, output_stems
+    from benchmark.experiments.predict import expand_images, output_stems
 
     for d in ("a", "b"):
         (tmp_path / d).mkdir()

@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 @user_errors
 def summarize(run_dir: Path, md_out: Path | None, ddof: int) -> None:
     """Mean +- std over folds in the layout of the paper's Tables 8 and 9, paper figures beside."""
-    from benchmark.summarize import summarize_run
+    from benchmark.reporting.summarize import summarize_run
 
     target = md_out or run_dir / "summary.md"
     text = summarize_run(run_dir, target, ddof=ddof)
@@ -46,7 +46,7 @@ def summarize(run_dir: Path, md_out: Path | None, ddof: int) -> None:
 def combine(seg_run: Path, cls_run: Path, out: Path, refine: str) -> None:
     """Combine a --task seg run and a --task cls run with prediction refining (Table 5, ST (Seg + Cls) + PR)."""
     _needs_torch()
-    from benchmark.combine import combine_runs
+    from benchmark.evaluation.combine import combine_runs
 
     for r in combine_runs(seg_run, cls_run, out, refine):
         click.echo(f"fold {r['fold']}: dsc_avg={r['dsc_avg']:.3f} acc={r['acc']:.3f} refined={r['refined_cases']}")
@@ -80,7 +80,7 @@ def report(
     runs_dir: Path, out: Path, grid_file: Path | None, cases: str | None, data_dir: Path | None, ddof: int
 ) -> None:
     """Tables 4-9, significance tests, learning curves and Fig. 6 from a folder of run folders."""
-    from benchmark.report import build_report, parse_cases
+    from benchmark.reporting.report import build_report, parse_cases
 
     files = build_report(runs_dir, out, grid_file, parse_cases(cases), data_dir, ddof)
     click.echo(f"wrote {len(files)} files to {out}")
@@ -149,7 +149,7 @@ def leakage(
 ) -> None:
     """Paired arms (--arms): per-image differences with and without the copies of the test images, by stratum;
     a naive-split run (NAIVE_RUN): its test images scored by whether a same-frame copy is in training."""
-    from benchmark.leakage import write_leakage_report
+    from benchmark.reporting.leakage import write_leakage_report
 
     path = write_leakage_report(
         naive_run,
@@ -171,7 +171,7 @@ def leakage(
 @user_errors
 def rescore(run_dir: Path) -> None:
     """Re-score a run's folds from their saved predictions.npz with the current metrics (no retraining)."""
-    from benchmark.combine import rescore_run
+    from benchmark.evaluation.combine import rescore_run
 
     for r in rescore_run(run_dir):
         click.echo(f"fold {r['fold']}: dsc_avg={r['dsc_avg']} hd={r['hd']} acc={r['acc']}")
@@ -193,7 +193,7 @@ def rescore(run_dir: Path) -> None:
 def provisional(data_dir: Path, out: Path, k: int, seed: int, val_fraction: float) -> None:
     """An UNCURATED manifest of every image in DATA_DIR with the paper code's naive folds (no group links):
     StratifiedKFold(k, shuffle=True, random_state=seed) by class, for leakage and inflation studies."""
-    from benchmark.provisional import build_provisional
+    from benchmark.data.provisional import build_provisional
 
     m, f = build_provisional(data_dir, out, k=k, seed=seed, val_fraction=val_fraction)
     click.echo(f"wrote {m} and {f} (uncurated: every image kept, naive folds)")
@@ -226,8 +226,8 @@ def provisional(data_dir: Path, out: Path, k: int, seed: int, val_fraction: floa
 def leakage_arms(folds_file: Path, manifest: Path, journal: Path, out: Path, seeds: str) -> None:
     """Exclusion files of the paired leakage design: every same-frame copy of a fold's test images dropped
     from its train / val splits, and a control dropping as many random non-copies (same split and class)."""
+    from benchmark.data.exclusion import leakage_arms as make_arms
     from benchmark.errors import ConfigError
-    from benchmark.exclusion import leakage_arms as make_arms
 
     try:
         seed_list = [int(s) for s in seeds.split(",") if s.strip()]

@@ -11,7 +11,7 @@ import click
 from benchmark.commands.common import data_root as _data_root
 from benchmark.commands.common import needs_torch as _needs_torch
 from benchmark.commands.common import out_folder, user_errors
-from benchmark.profiles import BASELINE_CONFIGS
+from benchmark.profiles import CHOICES, PROFILES
 
 
 def _overrides(**kw: Any) -> dict[str, Any]:
@@ -57,14 +57,14 @@ def default_profile(device: str) -> tuple[str, str]:
 @click.option(
     "--profile",
     default=None,
-    help="paper, cpu, cpu-grid or smoke (see benchmark/profiles.py); default: paper on a CUDA device, else the "
+    help=f"{', '.join(PROFILES)} (see benchmark/profiles.py); default: paper on a CUDA device, else the "
     "reduced cpu profile (the command says which and why)",
 )
 @click.option("--config", "config", type=click.Path(dir_okay=False, exists=True, path_type=Path), help="YAML overrides")
 @click.option("--model", help="architecture (busi-bench models)")
-@click.option("--task", type=click.Choice(["mt", "seg", "cls"]), help="multi-task or a single-task ablation")
+@click.option("--task", type=click.Choice(CHOICES["task"]), help="multi-task or a single-task ablation")
 @click.option("--oversample/--no-oversample", default=None, help="deterministic oversampling (DO)")
-@click.option("--refine", help="prediction refining rule: paper, probability, none (no PR)")
+@click.option("--refine", type=click.Choice(CHOICES["refine"]), help="prediction refining rule (none: no PR)")
 @click.option("--epochs", type=int, help="training epochs (default: the profile's)")
 @click.option("--batch-size", type=int, help="images per optimisation step (default: the profile's)")
 @click.option("--lr", type=float, help="Adam learning rate (default: the profile's)")
@@ -84,31 +84,31 @@ def default_profile(device: str) -> tuple[str, str]:
 @click.option("--threads", type=int, help="torch CPU threads")
 @click.option(
     "--precision",
-    type=click.Choice(["auto", "fp32", "bf16", "fp16"]),
+    type=click.Choice(CHOICES["precision"]),
     help="autocast: auto (bf16 on CUDA, fp32 on CPU), fp32, bf16 (CPU or CUDA), fp16 (CUDA)",
 )
 @click.option(
     "--subset",
     "class_subset",
-    type=click.Choice(["all", "benign-malignant"]),
+    type=click.Choice(CHOICES["class_subset"]),
     help="classes trained and tested (Table 4: benign-malignant or all)",
 )
 @click.option(
     "--cls-head",
-    type=click.Choice(["paper", "authors"]),
+    type=click.Choice(CHOICES["cls_head"]),
     help="classification branch (section 3.3 or the authors' code)",
 )
-@click.option("--head-norm", type=click.Choice(["batch", "instance"]), help="normalisation of the paper head")
+@click.option("--head-norm", type=click.Choice(CHOICES["head_norm"]), help="normalisation of the paper head")
 @click.option("--adam-eps", type=float, help="Adam epsilon (authors' code: 1e-4)")
 @click.option(
-    "--image-interp", type=click.Choice(["bilinear", "nearest"]), help="image interpolation under resize/rotation"
+    "--image-interp", type=click.Choice(CHOICES["image_interp"]), help="image interpolation under resize/rotation"
 )
 @click.option(
     "--fill-holes/--no-fill-holes", default=None, help="fill holes in predicted masks (authors' ST inference)"
 )
 @click.option(
     "--baseline-config",
-    type=click.Choice(BASELINE_CONFIGS),
+    type=click.Choice(CHOICES["baseline_config"]),
     help="Table 4 baselines as the authors' code configures them, or the MONAI configurations (see busi-bench models)",
 )
 @click.option("--recon-weight", type=float, help="weight of the reconstruction loss (mt-adityan)")
@@ -157,14 +157,15 @@ def run(
         profile, notice = default_profile(str(overrides.get("device", "auto")))
     cfg = resolve_config(profile, config, overrides)
     _needs_torch()
-    from benchmark.run import RunInputs, run_concurrent, run_fold, run_folds
+    from benchmark.data.samples import RunInputs
+    from benchmark.experiments.run import run_concurrent, run_fold, run_folds
 
     if packed is not None:
         if manifest or folds or data_dir:
             raise ConfigError("give either --packed or --manifest/--folds/--data")
         if concurrent or workers > 1:
             raise ConfigError("--packed runs folds in this process (start one process per --fold instead)")
-        from benchmark.packed import PackedInputs
+        from benchmark.data.packed import PackedInputs
 
         inputs: Any = PackedInputs.read(packed)
     else:

@@ -31,7 +31,7 @@ def predict(checkpoint: Path, images: tuple[Path, ...], out: Path, refine: str |
     an overlay for a figure (class, probability, legend, a mark where refining cleared the mask).
     """
     _needs_torch()
-    from benchmark.predict import predict_images
+    from benchmark.experiments.predict import predict_images
 
     rows = predict_images(checkpoint, list(images), out, refine=refine, device=device)
     for r in rows:
@@ -88,10 +88,10 @@ def speed(
 
     import torch
 
-    from benchmark.precision import choose_precision
+    from benchmark.experiments.speed import format_side_by_side, format_table, measure_all
     from benchmark.profiles import RunConfig
-    from benchmark.speed import format_side_by_side, format_table, measure_all
-    from benchmark.train import select_device
+    from benchmark.training.precision import choose_precision
+    from benchmark.training.train import select_device
 
     if threads > 0:
         torch.set_num_threads(threads)
@@ -127,7 +127,7 @@ def speed(
 def pack(manifest: Path, folds: Path, data_dir: Path, size: int, out: Path) -> None:
     """A compact, self-verifying dataset (uint8 images and masks, classes, folds, checksums) for busi-bench run --packed."""
     _needs_torch()
-    from benchmark.packed import pack_dataset
+    from benchmark.data.packed import pack_dataset
 
     path = pack_dataset(manifest, folds, _data_root(data_dir, manifest), size, out)
     click.echo(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB) and {path.with_suffix('.json')}")
@@ -163,8 +163,8 @@ def grid(
     show_status: bool,
     sets: tuple[str, ...],
 ) -> None:
-    """Run a grid of experiments (benchmark/grid.py): finished folds are skipped, unfinished ones resumed."""
-    from benchmark.grid import load_grid, run_local, run_ray, status_table
+    """Run a grid of experiments (benchmark/experiments/grid.py): finished folds are skipped, unfinished ones resumed."""
+    from benchmark.experiments.grid import load_grid, run_local, run_ray, status_table
     from benchmark.profiles import parse_set_options
 
     g = load_grid(grid_file, overrides=parse_set_options(sets) or None)
@@ -195,7 +195,7 @@ def models(as_json: bool, quiet: bool) -> None:
     from benchmark.models import MODELS
 
     try:
-        from benchmark.speed import model_facts
+        from benchmark.experiments.speed import model_facts
     except ImportError:
         model_facts = None  # type: ignore[assignment]
     rows = []

@@ -34,10 +34,10 @@ PACKAGES: tuple[str, ...] = (
 #: modules the window imports to train, evaluate, time and summarise (each import may pull in more)
 WINDOW_MODULES: tuple[str, ...] = (
     "benchmark.cli",
-    "benchmark.packed",
-    "benchmark.run",
-    "benchmark.speed",
-    "benchmark.summarize",
+    "benchmark.data.packed",
+    "benchmark.experiments.run",
+    "benchmark.experiments.speed",
+    "benchmark.reporting.summarize",
 )
 #: the device's own packages the bundle must never replace
 DEVICE_OWN: tuple[str, ...] = ("torch", "numpy")

@@ -23,8 +23,8 @@ from typing import Any
 
 from torch import nn
 
-from ..profiles import BaselineConfig, ClsHead, HeadNorm, Task
-from .base import Backbone, ClassificationHead, Features, ModelOutput, MultiTaskNet, SegmentationNet
+from benchmark.models.base import Backbone, ClassificationHead, Features, ModelOutput, MultiTaskNet, SegmentationNet
+from benchmark.profiles import BaselineConfig, ClsHead, HeadNorm, RunConfig, Task
 
 
 @dataclass(frozen=True)
@@ -52,26 +52,26 @@ class ModelSpec:
 
 
 def _unetpp(in_ch: int, size: int) -> Backbone:
-    from .unetpp import UNetPlusPlus
+    from benchmark.models.unetpp import UNetPlusPlus
 
     return UNetPlusPlus(in_channels=in_ch)
 
 
 def _nnunet(in_ch: int, size: int) -> Backbone:
-    from .nnunet import NNUNet2D
+    from benchmark.models.nnunet import NNUNet2D
 
     return NNUNet2D(in_channels=in_ch)
 
 
 def _nnunet_lite(in_ch: int, size: int) -> Backbone:
-    from .nnunet import NNUNetLike
+    from benchmark.models.nnunet import NNUNetLike
 
     return NNUNetLike(in_channels=in_ch)
 
 
 def _smp(encoder: str) -> Callable[[int, int], Backbone]:
     def make(in_ch: int, size: int) -> Backbone:
-        from .smp_encoder import SMPEncoderUNet
+        from benchmark.models.smp_encoder import SMPEncoderUNet
 
         return SMPEncoderUNet(encoder_name=encoder, in_channels=in_ch)
 
@@ -79,14 +79,14 @@ def _smp(encoder: str) -> Callable[[int, int], Backbone]:
 
 
 def _adityan(in_ch: int, size: int) -> nn.Module:
-    from .adityan import AdityanNet
+    from benchmark.models.adityan import AdityanNet
 
     return AdityanNet(in_channels=in_ch)
 
 
 def _baseline(kind: str) -> Callable[..., nn.Module]:
     def make(in_ch: int, size: int, config: BaselineConfig = "authors") -> nn.Module:
-        from .baselines import build_baseline
+        from benchmark.models.baselines import build_baseline
 
         return build_baseline(kind, in_ch, size, config)
 
@@ -175,7 +175,7 @@ def build_model(
     Raises:
         ConfigError: unknown name, or a task the model does not support.
     """
-    from ..errors import ConfigError
+    from benchmark.errors import ConfigError
 
     spec = MODELS.get(name)
     if spec is None:
@@ -198,6 +198,31 @@ def build_model(
     return net
 
 
+def build_network(cfg: RunConfig, device: Any = "cpu") -> nn.Module:
+    """The network a run config describes, seeded by ``cfg.seed``, on ``device`` (channels-last on CUDA when
+    asked): the one builder of training, ``busi-bench predict`` and ``busi-bench speed``, so that every setting
+    that shapes the network (``model``, ``task``, ``cls_head``, ``head_norm``, ``image_size``,
+    ``baseline_config``) is read from the config that was saved with the checkpoint.
+
+    Raises:
+        ConfigError: as :func:`build_model`.
+    """
+    import torch
+
+    torch.manual_seed(cfg.seed)
+    model = build_model(
+        cfg.model,
+        task=cfg.task,
+        cls_head=cfg.cls_head,
+        head_norm=cfg.head_norm,
+        image_size=cfg.image_size,
+        baseline_config=cfg.baseline_config,
+    ).to(device)
+    if torch.device(device).type == "cuda" and cfg.channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    return model
+
+
 __all__ = [
     "MODELS",
     "Backbone",
@@ -208,4 +233,5 @@ __all__ = [
     "MultiTaskNet",
     "SegmentationNet",
     "build_model",
+    "build_network",
 ]

@@ -22,8 +22,8 @@ import torch
 from monai.networks.blocks import Convolution
 from torch import nn
 
-from ..profiles import Task
-from .base import ModelOutput
+from benchmark.models.base import ModelOutput
+from benchmark.profiles import Task
 
 RELU = "RELU"
 

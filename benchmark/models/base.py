@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..profiles import ClsHead, HeadNorm, Task
+from benchmark.profiles import ClsHead, HeadNorm, Task
 
 #: ``head_norm`` setting -> normalisation layer for ``channels``.
 NORMS: dict[str, Callable[[int], nn.Module]] = {
@@ -150,7 +150,7 @@ class AuthorsFeatureMerge(nn.Module):
         from monai.networks.blocks import Convolution
         from monai.networks.nets.basic_unet import Down
 
-        from .unetpp import ACT, NORM
+        from benchmark.models.unetpp import ACT, NORM
 
         if backbone.enc_prev_channels != backbone.dec_prev_channels:
             raise ValueError("the authors' head needs equal encoder and decoder channels before the bottleneck")

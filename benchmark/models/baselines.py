@@ -17,8 +17,8 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from ..profiles import BaselineConfig
-from .base import SegmentationNet
+from benchmark.models.base import SegmentationNet
+from benchmark.profiles import BaselineConfig
 
 #: ``model.width`` of the authors' ``src/config.yaml``: the first level's channels of their UNet, Attention
 #: U-Net, Residual U-Net and BTS U-Net (levels width x 1, 2, 4, 8).
@@ -102,7 +102,7 @@ def _authors_unet(attention: bool) -> Callable[[int, int], SegmentationNet]:
 
 
 def _authors_residual_unet(in_ch: int, size: int) -> SegmentationNet:
-    from .authors_nets import ResidualUNet
+    from benchmark.models.authors_nets import ResidualUNet
 
     return SegmentationNet(ResidualUNet(in_ch, AUTHORS_WIDTH), divisor=8)
 
@@ -115,13 +115,13 @@ def _authors_segresnet(in_ch: int, size: int) -> SegmentationNet:
 
 
 def _authors_nnunet(in_ch: int, size: int) -> SegmentationNet:
-    from .authors_nets import NNUNet2021
+    from benchmark.models.authors_nets import NNUNet2021
 
     return SegmentationNet(NNUNet2021(in_ch), outputs=lambda y, x: y, n_outputs=4, divisor=32)
 
 
 def _bts_unet(in_ch: int, size: int) -> SegmentationNet:
-    from .authors_nets import BTSUNet
+    from benchmark.models.authors_nets import BTSUNet
 
     return SegmentationNet(BTSUNet(in_ch, AUTHORS_WIDTH), outputs=lambda y, x: y, n_outputs=3, divisor=8)
 

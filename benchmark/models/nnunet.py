@@ -13,8 +13,8 @@ from collections.abc import Sequence
 import torch
 from monai.networks.nets.basic_unet import Down, TwoConv, UpCat
 
-from .base import Backbone, Features, SegHeads
-from .unetpp import ACT, NORM
+from benchmark.models.base import Backbone, Features, SegHeads
+from benchmark.models.unetpp import ACT, NORM
 
 
 class NNUNetLike(Backbone):

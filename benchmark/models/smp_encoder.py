@@ -7,8 +7,8 @@ from __future__ import annotations
 import torch
 from monai.networks.nets.basic_unet import UpCat
 
-from .base import Backbone, Features, SegHeads
-from .unetpp import ACT, NORM
+from benchmark.models.base import Backbone, Features, SegHeads
+from benchmark.models.unetpp import ACT, NORM
 
 
 class SMPEncoderUNet(Backbone):

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 import torch
 from monai.networks.nets.basic_unet import Down, TwoConv, UpCat
 
-from .base import Backbone, Features, SegHeads
+from benchmark.models.base import Backbone, Features, SegHeads
 
 ACT = ("LeakyReLU", {"negative_slope": 0.1, "inplace": True})
 NORM = ("instance", {"affine": True})

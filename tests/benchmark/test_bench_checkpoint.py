@@ -12,7 +12,7 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("monai")
 
 from benchmark.errors import BenchError  # noqa: E402
-from benchmark.train import CHECKPOINT_FORMAT, load_checkpoint, save_checkpoint  # noqa: E402
+from benchmark.training.checkpoint import CHECKPOINT_FORMAT, load_checkpoint, save_checkpoint  # noqa: E402
 
 
 class _Evil:
@@ -80,7 +80,7 @@ def test_a_symlinked_checkpoint_is_refused(tmp_path: Path) -> None:
 def test_saved_checkpoints_load_with_weights_only(tmp_path: Path) -> None:
     import random
 
-    from benchmark.train import _rng_states, _set_rng_states
+    from benchmark.training.train import _rng_states, _set_rng_states
 
     path = tmp_path / "ok.pt"
     st = _rng_states()

@@ -85,7 +85,7 @@ def test_a_failing_fold_makes_the_window_exit_nonzero_and_say_why(
     synthetic_manifest_dir: Path, synthetic_dir: Path, tmp_path: Path
 ) -> None:
     """Fold 0 trains (paper profile, 128 px pack, 1 epoch of 4 images); fold 9 does not exist and fails."""
-    from benchmark.packed import pack_dataset
+    from benchmark.data.packed import pack_dataset
 
     m, f = synthetic_manifest_dir / "manifest.csv", synthetic_manifest_dir / "folds.csv"
     packed = pack_dataset(m, f, synthetic_dir, 128, tmp_path / "p128.npz")

@@ -9,9 +9,17 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("monai")
 
+from benchmark.data.provisional import build_provisional  # noqa: E402
 from benchmark.errors import ConfigError  # noqa: E402
-from benchmark.grid import STATUS_DONE, STATUS_PARTIAL, STATUS_PENDING, job_status, jobs, load_grid, run_local  # noqa: E402
-from benchmark.provisional import build_provisional  # noqa: E402
+from benchmark.experiments.grid import (  # noqa: E402
+    STATUS_DONE,
+    STATUS_PARTIAL,
+    STATUS_PENDING,
+    job_status,
+    jobs,
+    load_grid,
+    run_local,
+)
 
 TINY = "{image_size: 32, epochs: 2, subset: 3, images_per_epoch: 8, batch_size: 4, lr: 0.001, eval_batch_size: 16, device: cpu}"
 
@@ -134,7 +142,7 @@ def test_the_cpu_table4_grid_holds_every_table4_row_of_the_paper_grid_in_the_aut
 @pytest.mark.slow
 def test_smoke_grid_runs_every_row_through_a_local_ray_instance(tmp_path: Path, k2) -> None:
     pytest.importorskip("ray")
-    from benchmark.grid import run_ray
+    from benchmark.experiments.grid import run_ray
 
     m, f, data = k2
     grid = load_grid(

@@ -10,10 +10,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from benchmark.data.exclusion import apply_exclusion, leakage_arms, read_exclusion
 from benchmark.errors import BenchError
-from benchmark.exclusion import apply_exclusion, leakage_arms, read_exclusion
-from benchmark.leakage import classify_tests, frame_relations, write_leakage_report
-from benchmark.leakage_paired import (
+from benchmark.reporting.leakage import classify_tests, frame_relations, write_leakage_report
+from benchmark.reporting.leakage_paired import (
     AGREES,
     CONFLICTS,
     LOC_NONE,
@@ -27,7 +27,7 @@ from benchmark.leakage_paired import (
     stratum_rows,
     verdict,
 )
-from benchmark.significance import paired_bootstrap_ci
+from benchmark.reporting.significance import paired_bootstrap_ci
 
 ROOT = Path(__file__).resolve().parents[2]
 NAIVE = ROOT / "manifests" / "raw_busi_naive"

@@ -10,9 +10,9 @@ monai = pytest.importorskip("monai")
 
 from sklearn import metrics as skm  # noqa: E402
 
-from benchmark.augment import MonaiAugment, TorchAugment  # noqa: E402
-from benchmark.losses import soft_dice  # noqa: E402
-from benchmark.metrics import accuracy, confusion_matrix, dice_batch, f1_scores, seg_scores, weighted_f1  # noqa: E402
+from benchmark.evaluation.metrics import accuracy, confusion_matrix, dice_batch, f1_scores, seg_scores, weighted_f1  # noqa: E402
+from benchmark.models.losses import soft_dice  # noqa: E402
+from benchmark.training.augment import MonaiAugment, TorchAugment  # noqa: E402
 
 
 @pytest.mark.parametrize("seed", range(6))

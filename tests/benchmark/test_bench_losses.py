@@ -8,7 +8,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from benchmark.losses import deep_supervision_weights, focal_loss, multitask_loss, seg_loss, soft_dice  # noqa: E402
+from benchmark.models.losses import deep_supervision_weights, focal_loss, multitask_loss, seg_loss, soft_dice  # noqa: E402
 
 
 def test_dice_eq1_with_squared_denominator() -> None:

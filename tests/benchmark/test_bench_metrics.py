@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from benchmark.metrics import accuracy, confusion_matrix, f1_scores, hausdorff, seg_scores, weighted_f1
+from benchmark.evaluation.metrics import accuracy, confusion_matrix, f1_scores, hausdorff, seg_scores, weighted_f1
 
 E = np.zeros((128, 128), bool)
 
@@ -71,7 +71,7 @@ def test_hd95_equals_monai_on_random_masks() -> None:
     from monai.metrics import HausdorffDistanceMetric
     from scipy import ndimage
 
-    from benchmark.metrics import hausdorff
+    from benchmark.evaluation.metrics import hausdorff
 
     rng = np.random.default_rng(0)
     checked = 0

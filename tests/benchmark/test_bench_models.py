@@ -21,9 +21,9 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("monai")
 
 from benchmark.errors import ConfigError  # noqa: E402
-from benchmark.losses import multitask_loss  # noqa: E402
 from benchmark.models import MODELS, build_model  # noqa: E402
 from benchmark.models.baselines import BASELINES  # noqa: E402
+from benchmark.models.losses import multitask_loss  # noqa: E402
 
 BATCH = 2
 REPO = Path(__file__).resolve().parents[2]
@@ -227,7 +227,7 @@ def test_every_baseline_runs_at_128(name: str, config: str) -> None:
 def test_every_shipped_grid_run_names_a_model_and_task_it_supports() -> None:
     """Registry names are a contract with the grids: each run's model exists, supports its task, and the
     Table 4 rows of the paper grid are the segmentation baselines registered for Table 4."""
-    from benchmark.grid import load_grid
+    from benchmark.experiments.grid import load_grid
 
     for file in sorted((REPO / "grids").glob("*.yaml")):
         for run in load_grid(file, base=REPO).runs:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from benchmark.oversampling import class_proportions, oversample_indices, replication_factors
+from benchmark.training.oversampling import class_proportions, oversample_indices, replication_factors
 
 
 def _paper_labels() -> np.ndarray:

@@ -11,10 +11,10 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("monai")
 
+from benchmark.data.packed import PackedInputs, pack_dataset  # noqa: E402
+from benchmark.data.provisional import build_provisional  # noqa: E402
 from benchmark.errors import BenchError  # noqa: E402
-from benchmark.packed import PackedInputs, pack_dataset  # noqa: E402
-from benchmark.provisional import build_provisional  # noqa: E402
-from benchmark.run import RunInputs  # noqa: E402
+from benchmark.experiments.run import RunInputs  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 

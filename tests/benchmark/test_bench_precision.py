@@ -6,10 +6,10 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from benchmark import precision as P  # noqa: E402
 from benchmark.errors import ConfigError  # noqa: E402
 from benchmark.profiles import PROFILES, RunConfig  # noqa: E402
-from benchmark.train import amp_dtype, epoch_draws  # noqa: E402
+from benchmark.training import precision as P  # noqa: E402
+from benchmark.training.train import amp_dtype, epoch_draws  # noqa: E402
 
 CPU = torch.device("cpu")
 

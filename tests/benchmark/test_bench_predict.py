@@ -1,6 +1,7 @@
 """``busi-bench predict`` against the run's own prediction path: for every (cls_head, head_norm) a tiny checkpoint is
-saved and predict's masks and classes equal what the run scores (:func:`benchmark.evaluate.evaluate_fold` on the
-network built by :func:`benchmark.train.build`, holes filled as the run fills them); folders are accepted; the
+saved and predict's masks and classes equal what the run scores (:func:`benchmark.evaluation.evaluate.evaluate_fold` on the
+network built by :func:`benchmark.models.build_network`, post-processed by the run's
+:class:`benchmark.inference.postprocess.Postprocess`, holes filled as the run fills them); folders are accepted; the
 overlay carries a caption; the pixel count is the saved native-size mask's."""
 
 from __future__ import annotations
@@ -15,8 +16,8 @@ torch = pytest.importorskip("torch")
 
 from PIL import Image  # noqa: E402
 
-from benchmark.checkpoint import save_checkpoint  # noqa: E402
 from benchmark.profiles import CLS_HEADS, HEAD_NORMS, resolve_config  # noqa: E402
+from benchmark.training.checkpoint import save_checkpoint  # noqa: E402
 
 SIZE = 64
 
@@ -40,10 +41,10 @@ def _images(folder: Path, n: int, size: tuple[int, int] | None = None, seed: int
 
 def _checkpoint(tmp_path: Path, **overrides) -> tuple[Path, object]:
     """A checkpoint of a freshly built ``mt-unetpp`` (smoke profile at 64 px) with ``overrides``."""
-    from benchmark.train import build
+    from benchmark.models import build_network
 
     cfg = resolve_config("smoke", overrides={"model": "mt-unetpp", "image_size": SIZE, "device": "cpu", **overrides})
-    model = build(cfg, torch.device("cpu"))
+    model = build_network(cfg, torch.device("cpu"))
     with torch.no_grad():  # a non-trivial head: the tumour logit depends on the image
         for p in model.parameters():
             p.add_(0.05 * torch.randn_like(p))
@@ -57,10 +58,13 @@ def _checkpoint(tmp_path: Path, **overrides) -> tuple[Path, object]:
 
 @pytest.mark.parametrize(("cls_head", "head_norm"), list(itertools.product(CLS_HEADS, HEAD_NORMS)))
 def test_predict_gives_the_runs_masks_and_classes(tmp_path, cls_head, head_norm):
-    from benchmark.data import preprocess_image
-    from benchmark.evaluate import evaluate_fold
-    from benchmark.predict import predict_images
-    from benchmark.train import build, load_checkpoint, predict
+    from benchmark.data.samples import preprocess_image
+    from benchmark.evaluation.evaluate import evaluate_fold
+    from benchmark.experiments.predict import predict_images
+    from benchmark.inference.postprocess import Postprocess
+    from benchmark.models import build_network
+    from benchmark.training.checkpoint import load_checkpoint
+    from benchmark.training.train import predict
     from busi_curate.data.imageio import read_gray
 
     ck_path, cfg = _checkpoint(tmp_path, cls_head=cls_head, head_norm=head_norm, fill_holes=True, refine="paper")
@@ -69,13 +73,15 @@ def test_predict_gives_the_runs_masks_and_classes(tmp_path, cls_head, head_norm)
     assert [Path(r["image"]).name for r in rows] == [p.name for p in images]
     masks = np.stack([np.asarray(Image.open(tmp_path / "pred" / r["mask"])) > 0 for r in rows])
     # the run's own path: the network built by training's builder, predictions scored by evaluate_fold
-    model = build(cfg, torch.device("cpu"))
+    model = build_network(cfg, torch.device("cpu"))
     model.load_state_dict(load_checkpoint(ck_path)["model"])
     x = torch.from_numpy(np.stack([preprocess_image(read_gray(p), SIZE, cfg.image_interp) for p in images]))
     pred = predict(model, x.unsqueeze(1), cfg, torch.device("cpu"))
     keys = [("benign", str(k)) for k in range(len(images))]
     labels = np.zeros(len(images), np.int64)
-    res = evaluate_fold(keys, labels, masks, pred.seg_prob, pred.cls_prob, cfg.threshold, "paper", fill_holes=True)
+    post = Postprocess.of(cfg)
+    assert post == Postprocess(cfg.threshold, fill_holes=True, rule="paper")
+    res = evaluate_fold(keys, labels, masks, pred.seg_prob, pred.cls_prob, post)
     per = res["per_image"]
     assert list(per["dice"]) == [1.0] * len(images)  # predict's masks are the run's, pixel for pixel
     assert list(per["pred"]) == [r["class"] for r in rows]
@@ -89,7 +95,7 @@ def test_predict_gives_the_runs_masks_and_classes(tmp_path, cls_head, head_norm)
 def test_predict_builds_from_the_saved_config_not_the_defaults(tmp_path):
     """A head other than the default must load: the old predict built ``build_model(model, task)`` without the
     saved ``cls_head`` / ``head_norm`` and failed on such checkpoints."""
-    from benchmark.predict import predict_images
+    from benchmark.experiments.predict import predict_images
 
     ck_path, _ = _checkpoint(tmp_path, cls_head="authors", head_norm="instance")
     _images(tmp_path / "imgs", 2)
@@ -119,7 +125,7 @@ def test_cli_folder_native_pixels_and_overlay_caption(tmp_path):
 
 
 def test_overlay_marks_a_mask_cleared_by_refining():
-    from benchmark.predict import CLEARED, overlay_figure
+    from benchmark.experiments.predict import CLEARED, overlay_figure
 
     gray = np.full((80, 100), 90, np.uint8)
     cleared = np.zeros((80, 100), bool)

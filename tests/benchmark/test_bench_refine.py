@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from benchmark.refine import REFINERS, event, incoherence
+from benchmark.inference.refine import REFINERS, event, incoherence
 
 B, M, N = 0, 1, 2
 EMPTY = np.zeros((8, 8), bool)

@@ -12,8 +12,8 @@ import pytest
 
 pytest.importorskip("torch")
 
-from benchmark.report import build_report  # noqa: E402
-from benchmark.significance import holm, mcnemar, paired_t, wilcoxon  # noqa: E402
+from benchmark.reporting.report import build_report  # noqa: E402
+from benchmark.reporting.significance import holm, mcnemar, paired_t, wilcoxon  # noqa: E402
 
 CLASSES = ("benign", "malignant", "normal")
 TOOL = "busi-bench"

@@ -17,10 +17,11 @@ pytest.importorskip("monai")
 from click.testing import CliRunner  # noqa: E402
 
 from benchmark.cli import main  # noqa: E402
+from benchmark.data.provisional import build_provisional  # noqa: E402
+from benchmark.data.samples import RunInputs  # noqa: E402
 from benchmark.errors import BenchError  # noqa: E402
+from benchmark.experiments.run import run_fold  # noqa: E402
 from benchmark.profiles import resolve_config  # noqa: E402
-from benchmark.provisional import build_provisional  # noqa: E402
-from benchmark.run import RunInputs, run_fold  # noqa: E402
 
 TINY = {
     "image_size": 32,
@@ -105,8 +106,8 @@ def test_outputs_describe_themselves(reference_run) -> None:
 
 
 def test_one_training_step_lowers_the_loss(inputs: RunInputs) -> None:
-    from benchmark.losses import multitask_loss
     from benchmark.models import build_model
+    from benchmark.models.losses import multitask_loss
 
     torch.manual_seed(0)
     samples, _ = inputs.samples(32)
@@ -311,7 +312,7 @@ def test_help_does_not_import_torch() -> None:
 
 
 def test_single_task_runs_and_their_combination(inputs: RunInputs, tmp_path: Path) -> None:
-    from benchmark.combine import combine_runs
+    from benchmark.evaluation.combine import combine_runs
 
     one = dict(TINY, epochs=1, augment="torch")
     seg = run_fold(

@@ -1,4 +1,4 @@
-"""The profile line of every report table (benchmark/table_profile.py): from the runs' own files only."""
+"""The profile line of every report table (benchmark/reporting/table_profile.py): from the runs' own files only."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from benchmark.table_profile import fold_draws, profile_lines
+from benchmark.reporting.table_profile import fold_draws, profile_lines
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from benchmark.metrics import dice_batch, seg_scores
-from benchmark.refine import REFINERS
+from benchmark.evaluation.metrics import dice_batch, seg_scores
+from benchmark.inference.refine import REFINERS
 
 REPO = Path(__file__).resolve().parents[2]
 CURATED = REPO / "manifests" / "curated_busi_v1"
@@ -44,14 +44,14 @@ def test_probability_refiner_ties_go_to_the_papers_action() -> None:
 
 @pytest.fixture(scope="module")
 def folds():  # type: ignore[no-untyped-def]
-    from benchmark.data import read_inputs
+    from benchmark.data.samples import read_inputs
 
     return read_inputs(CURATED / "manifest.csv", CURATED / "folds.csv")[1]
 
 
 @pytest.mark.parametrize("fold", [0, 3])
 def test_the_benign_malignant_subset_is_the_fold_without_its_normal_images(folds, fold: int) -> None:  # type: ignore[no-untyped-def]
-    from benchmark.data import split_fold
+    from benchmark.data.samples import split_fold
 
     full, sub = split_fold(folds, fold, "all"), split_fold(folds, fold, "benign-malignant")
     for part in ("train", "val", "test"):

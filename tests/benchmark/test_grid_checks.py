@@ -10,9 +10,9 @@ import pytest
 pytest.importorskip("torch")
 pytest.importorskip("monai")
 
+from benchmark.data.provisional import build_provisional  # noqa: E402
 from benchmark.errors import ConfigError  # noqa: E402
-from benchmark.grid import jobs, load_grid  # noqa: E402
-from benchmark.provisional import build_provisional  # noqa: E402
+from benchmark.experiments.grid import jobs, load_grid  # noqa: E402
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 from statsmodels.stats.multitest import multipletests
 
-from benchmark.significance import holm, significance_rows
+from benchmark.reporting.significance import holm, significance_rows
 
 CLASSES = ("benign", "malignant", "normal")
 

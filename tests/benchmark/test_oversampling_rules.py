@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from benchmark.oversampling import class_proportions, oversample_indices, replication_factors
+from benchmark.training.oversampling import class_proportions, oversample_indices, replication_factors
 
 
 def test_proportions_are_over_the_whole_split() -> None:

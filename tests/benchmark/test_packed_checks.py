@@ -14,9 +14,9 @@ import pytest
 pytest.importorskip("torch")
 pytest.importorskip("monai")
 
+from benchmark.data.packed import PackedInputs, pack_dataset  # noqa: E402
+from benchmark.data.provisional import build_provisional  # noqa: E402
 from benchmark.errors import BenchError  # noqa: E402
-from benchmark.packed import PackedInputs, pack_dataset  # noqa: E402
-from benchmark.provisional import build_provisional  # noqa: E402
 from busi_curate.errors import CurateError  # noqa: E402
 
 

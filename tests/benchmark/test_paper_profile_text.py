@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from benchmark.oversampling import class_proportions, oversample_indices, replication_factors
 from benchmark.profiles import PROFILES, resolve_config
+from benchmark.training.oversampling import class_proportions, oversample_indices, replication_factors
 
 REPO = Path(__file__).resolve().parents[2]
 BUSI = Path(os.environ.get("BUSI_DIR", REPO.parent / "shared" / "data" / "BUSI"))

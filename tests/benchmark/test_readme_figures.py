@@ -15,8 +15,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from benchmark.report import load_runs
-from benchmark.report_readme import BEGIN, END, figures_block
+from benchmark.reporting.report_readme import BEGIN, END, figures_block
+from benchmark.reporting.runs import load_runs
 
 ROOT = Path(__file__).resolve().parents[2]
 T5 = ROOT / "reports" / "bench_cpu_table5"

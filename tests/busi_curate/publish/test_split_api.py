@@ -57,8 +57,8 @@ def test_the_package_names_its_entry_points() -> None:
 
 def test_torch_dataset_matches_the_benchmark_pipeline(synthetic_manifest_dir: Path, synthetic_dir: Path) -> None:
     pytest.importorskip("torch")
-    from benchmark.data import load_samples
-    from benchmark.torch_data import ManifestDataset
+    from benchmark.data.samples import load_samples
+    from benchmark.data.torch_data import ManifestDataset
     from busi_curate.publish.manifest import read_manifest
 
     m, f = synthetic_manifest_dir / "manifest.csv", synthetic_manifest_dir / "folds.csv"

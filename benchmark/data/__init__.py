@@ -1,0 +1,1 @@
+"""Stage: data -- reading a run's inputs (manifest, folds, images), packed datasets, exclusions."""

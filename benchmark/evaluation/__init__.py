@@ -1,0 +1,1 @@
+"""Stage: evaluation -- metrics of one fold, and of two runs combined."""

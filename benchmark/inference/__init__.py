@@ -1,0 +1,1 @@
+"""Stage: inference -- from network outputs to masks and labels (post-processing, refining)."""

@@ -1,0 +1,1 @@
+"""Stage: reporting -- the paper's tables and figures from finished run folders."""

@@ -1,0 +1,1 @@
+"""Stage: training -- the loop, checkpoints, augmentation, oversampling, precision."""
