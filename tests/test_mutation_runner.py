@@ -129,3 +129,14 @@ def _is_child_of_me(pid: int) -> bool:
     except OSError:
         return False
     return int(stat[1]) == os.getpid() and stat[0] != "Z"
+
+
+def test_every_mutant_snippet_is_found_exactly_once_in_the_tree() -> None:
+    """A refactor that moves or rewrites a mutated line makes its mutant 'stale' (it then tests nothing)."""
+    stale = []
+    for m in load_mutants():
+        path = REPO / m.file
+        n = path.read_text(encoding="utf-8").count(m.original) if path.is_file() else 0
+        if n != 1:
+            stale.append(f"{m.id}: snippet found {n} times in {m.file}")
+    assert not stale, "update tests/mutation/mutants.yaml: " + "; ".join(stale)
