@@ -2,6 +2,7 @@
 PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
+TEST_WORKERS ?= 2   # pytest-xdist workers (one per core of the 2-core CI machine; 0 = in-process)
 STAMP  := $(VENV)/.installed
 CORE   := $(VENV)/.installed-core
 
@@ -22,9 +23,10 @@ $(CORE): setup.cfg pyproject.toml
 demo: $(CORE)
 	$(VENV)/bin/busi-curate demo --out outputs/demo
 
-## The whole test suite (real-BUSI tests run when ../shared/data/BUSI exists; browser tests when Chromium does).
+## The whole test suite (real-BUSI tests run when ../shared/data/BUSI exists; browser tests when Chromium does),
+## one test file per pytest-xdist worker (`make test TEST_WORKERS=0` runs it in one process).
 test: $(STAMP) browser
-	$(PY) -m pytest -q -rs --durations=30
+	$(PY) -m pytest -q -rs -n $(TEST_WORKERS) --dist loadfile --durations=30
 
 ## Mutation testing over the curated mutants of tests/mutation/mutants.yaml (slow: about an hour on 2 shared
 ## cores, see docs/testing.md; not part of CI); writes docs/mutation.md. One mutant: `$(PY) tests/mutation/run.py --only ID --no-report`.
