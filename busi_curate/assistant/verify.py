@@ -297,9 +297,10 @@ def _worth_refining(fit: _Fit, reg: Overlap, settings: VerifySettings) -> bool:
         settings.motion_min_ncc_coarse, settings.motion_min_ncc_coarse_local
     ):
         return False
-    if fit.model == "frame":
-        return bool(np.nanmax([reg.ncc, reg.ncc_local, -1.0]) >= settings.frame_refine_min_ncc)
-    return int(fit.inliers.sum()) >= settings.refine_min_inliers
+    enough = int(fit.inliers.sum()) >= settings.refine_min_inliers
+    if fit.model == "frame":  # a frame model with real keypoint support (heavy speckle) is refined too
+        return enough or bool(np.nanmax([reg.ncc, reg.ncc_local, -1.0]) >= settings.frame_refine_min_ncc)
+    return enough
 
 
 def _measure(

@@ -88,10 +88,10 @@ def test_bench_scale_end_to_end(tmp_path: Path) -> None:
         pytest.xfail(f"known open miss of issue 20, graded adjacent-frame without a question: {sorted(missed)}")
 
 
-# Issue 20 (open): the heavy multiplicative-speckle copy (sd 0.26) of this set measures as new fine detail with no
-# motion measured and is graded adjacent-frame automatically since the rule changes of merge 8d19252 (it was found
-# before). Every other family must be found; the test reports xfail while the miss stands and passes once it is fixed.
-KNOWN_MISSES = {"speckle"}
+# Families a known open issue still misses (the test reports xfail while one stands and passes once it is fixed).
+# Empty: the heavy multiplicative-speckle copy (sd 0.26), graded adjacent-frame after merge 8d19252 because a
+# whole-frame fit below NCC 0.98 skipped the pixel refinement (no motion measured), is refined again (h13-speckle).
+KNOWN_MISSES: set[str] = set()
 
 
 def test_reuse_only_a_complete_set_of_the_same_seed(tmp_path: Path) -> None:
