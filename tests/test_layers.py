@@ -9,6 +9,7 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
+import layering
 import pytest
 
 PKG = Path(__file__).resolve().parents[1] / "busi_curate"
@@ -36,24 +37,11 @@ ORDER: dict[str, int] = {
 
 
 def stage_of(module: str) -> str | None:
-    """``busi_curate.scan.run`` -> ``scan``; ``busi_curate`` itself (the lazy API table) -> None."""
-    parts = module.split(".")
-    if len(parts) < 2 or parts[0] != "busi_curate" or parts[1] == "__version__":
-        return None
-    return parts[1]
+    return layering.stage_of(module, "busi_curate")
 
 
 def imports_of(path: Path) -> list[tuple[int, str]]:
-    """``(line, absolute module)`` for every busi_curate import in ``path``."""
-    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
-    out = []
-    for node in ast.walk(tree):
-        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            names = [f"{node.module}.{a.name}" for a in node.names] if node.module == "busi_curate" else [node.module]
-            out += [(node.lineno, n) for n in names]
-        elif isinstance(node, ast.Import):
-            out += [(node.lineno, a.name) for a in node.names]
-    return [(line, m) for line, m in out if m.startswith("busi_curate")]
+    return layering.imports_of(path, "busi_curate")
 
 
 def modules() -> list[Path]:

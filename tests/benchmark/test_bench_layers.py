@@ -9,6 +9,7 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
+import layering
 import pytest
 
 PKG = Path(__file__).resolve().parents[2] / "benchmark"
@@ -33,24 +34,11 @@ ORDER: dict[str, int] = {
 
 
 def stage_of(module: str) -> str | None:
-    """``benchmark.training.train`` -> ``training``; ``benchmark`` itself (and its version) -> None."""
-    parts = module.split(".")
-    if len(parts) < 2 or parts[0] != "benchmark" or parts[1] == "__version__":
-        return None
-    return parts[1]
+    return layering.stage_of(module, "benchmark")
 
 
 def imports_of(path: Path) -> list[tuple[int, str]]:
-    """``(line, absolute module)`` for every benchmark import in ``path``."""
-    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
-    out = []
-    for node in ast.walk(tree):
-        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            names = [f"{node.module}.{a.name}" for a in node.names] if node.module == "benchmark" else [node.module]
-            out += [(node.lineno, n) for n in names]
-        elif isinstance(node, ast.Import):
-            out += [(node.lineno, a.name) for a in node.names]
-    return [(line, m) for line, m in out if m == "benchmark" or m.startswith("benchmark.")]
+    return layering.imports_of(path, "benchmark")
 
 
 def modules() -> list[Path]:
