@@ -31,7 +31,6 @@ PENDING: dict[tuple[str, str], int] = {
     ("busi_curate/studies/assistant_bench.py", "bench_auto"): 104,
     ("busi_curate/studies/robust_bench.py", "bench_robust"): 93,
     ("busi_curate/studies/size_study.py", "run_size_study"): 82,
-    ("busi_curate/studies/ssim_bench.py", "run_bench"): 64,
 }
 
 
