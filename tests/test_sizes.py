@@ -25,7 +25,6 @@ PENDING: dict[tuple[str, str], int] = {
     ("benchmark/experiments/speed.py", "measure"): 65,
     ("benchmark/reporting/leakage_paired.py", "paired_report"): 72,
     ("benchmark/training/train.py", "train_fold"): 83,
-    ("busi_curate/commands/audit.py", "audit"): 69,
     ("busi_curate/commands/review.py", "review"): 83,
     ("busi_curate/commands/scan.py", "scan"): 70,
     ("busi_curate/studies/assistant_bench.py", "bench_auto"): 104,
