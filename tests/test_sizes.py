@@ -23,7 +23,6 @@ MARKER = "Long because"
 PENDING: dict[tuple[str, str], int] = {
     ("benchmark/commands/run.py", "run"): 66,
     ("benchmark/experiments/speed.py", "measure"): 65,
-    ("benchmark/reporting/leakage_paired.py", "paired_report"): 72,
     ("benchmark/training/train.py", "train_fold"): 83,
     ("busi_curate/commands/review.py", "review"): 83,
     ("busi_curate/commands/scan.py", "scan"): 70,
