@@ -35,6 +35,27 @@ def default_profile(device: str) -> tuple[str, str]:
     return name, f"no --profile given: using '{name}' ({why})"
 
 
+def _read_inputs(
+    packed: Path | None, manifest: Path, folds: Path, data_dir: Path, concurrent: bool, workers: int
+) -> Any:
+    """The run's images and folds: a packed file (``--packed``, folds run in this process), else the manifest,
+    folds file and data folder; ConfigError for a mix of the two or a missing one."""
+    from benchmark.data.samples import RunInputs
+    from benchmark.errors import ConfigError
+
+    if packed is not None:
+        if manifest or folds or data_dir:
+            raise ConfigError("give either --packed or --manifest/--folds/--data")
+        if concurrent or workers > 1:
+            raise ConfigError("--packed runs folds in this process (start one process per --fold instead)")
+        from benchmark.data.packed import PackedInputs
+
+        return PackedInputs.read(packed)
+    if not (manifest and folds and data_dir):
+        raise ConfigError("--manifest, --folds and --data are required (or --packed FILE)")
+    return RunInputs.read(manifest, folds, _data_root(data_dir, manifest))
+
+
 @click.command()
 @click.option("--manifest", "manifest", type=click.Path(dir_okay=False, path_type=Path), help="manifest.csv")
 @click.option("--folds", "folds", type=click.Path(dir_okay=False, path_type=Path), help="folds.csv")
@@ -157,21 +178,9 @@ def run(
         profile, notice = default_profile(str(overrides.get("device", "auto")))
     cfg = resolve_config(profile, config, overrides)
     _needs_torch()
-    from benchmark.data.samples import RunInputs
     from benchmark.experiments.run import run_concurrent, run_fold, run_folds
 
-    if packed is not None:
-        if manifest or folds or data_dir:
-            raise ConfigError("give either --packed or --manifest/--folds/--data")
-        if concurrent or workers > 1:
-            raise ConfigError("--packed runs folds in this process (start one process per --fold instead)")
-        from benchmark.data.packed import PackedInputs
-
-        inputs: Any = PackedInputs.read(packed)
-    else:
-        if not (manifest and folds and data_dir):
-            raise ConfigError("--manifest, --folds and --data are required (or --packed FILE)")
-        inputs = RunInputs.read(manifest, folds, _data_root(data_dir, manifest))
+    inputs = _read_inputs(packed, manifest, folds, data_dir, concurrent, workers)
     numbers = inputs.folds.numbers
     if notice:
         click.echo(notice, err=True)

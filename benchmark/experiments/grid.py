@@ -139,11 +139,28 @@ def load_grid(path: str | Path, base: str | Path | None = None, overrides: dict[
         ConfigError: unreadable YAML, unknown keys or settings, duplicate names, a combine naming an
             unknown run.
     """
+    path = Path(path)
+    data = _read_grid_file(path)
+    base = Path(base) if base is not None else Path.cwd()
+    defaults = data.get("defaults") or {}
+    if not isinstance(defaults, dict):
+        raise ConfigError(f"{path}: 'defaults' must be a mapping")
+    runs: list[GridRun] = []
+    for i, entry in enumerate(data["runs"]):
+        where = f"{path}: runs[{i}]"
+        if not isinstance(entry, dict):
+            raise ConfigError(f"{where}: each run is a mapping")
+        runs.append(_grid_run(dict(defaults, **entry, **(overrides or {})), path, base, runs, where))
+    combines: list[GridCombine] = []
+    for i, entry in enumerate(data.get("combine") or []):
+        combines.append(_grid_combine(entry, runs, combines, f"{path}: combine[{i}]"))
+    return Grid(path, str(data.get("name", path.stem)), runs, combines)
+
+
+def _read_grid_file(path: Path) -> dict[str, Any]:
+    """The grid file's YAML: a mapping with a non-empty ``runs`` list and only the known top-level keys."""
     import yaml
 
-    from benchmark.profiles import RunConfig, resolve_config
-
-    path = Path(path)
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
@@ -153,67 +170,63 @@ def load_grid(path: str | Path, base: str | Path | None = None, overrides: dict[
     unknown = sorted(set(data) - {"name", "defaults", "runs", "combine", "description"})
     if unknown:
         raise ConfigError(f"{path}: unknown top-level key(s) {', '.join(unknown)}")
-    base = Path(base) if base is not None else Path.cwd()
-    defaults = data.get("defaults") or {}
-    if not isinstance(defaults, dict):
-        raise ConfigError(f"{path}: 'defaults' must be a mapping")
+    return data
+
+
+def _grid_run(merged: dict[str, Any], path: Path, base: Path, runs: list[GridRun], where: str) -> GridRun:
+    """One run of the grid from its ``merged`` entry (defaults, the entry, the overrides), its settings resolved
+    against its profile; ``runs``: those before it (names must differ)."""
+    from benchmark.profiles import RunConfig, resolve_config
+
+    name = check_name(merged.get("name"), where)
+    where = f"{path}: run {name!r}"
+    if any(r.name == name for r in runs):
+        raise ConfigError(f"{where}: the name is used twice")
+    settings = {k.replace("-", "_"): v for k, v in merged.items() if k not in RUN_KEYS}
     known = {f.name for f in fields(RunConfig)}
-    runs: list[GridRun] = []
-    for i, entry in enumerate(data["runs"]):
-        where = f"{path}: runs[{i}]"
-        if not isinstance(entry, dict):
-            raise ConfigError(f"{where}: each run is a mapping")
-        merged = dict(defaults, **entry, **(overrides or {}))
-        name = check_name(merged.get("name"), where)
-        where = f"{path}: run {name!r}"
-        if any(r.name == name for r in runs):
-            raise ConfigError(f"{where}: the name is used twice")
-        settings = {k.replace("-", "_"): v for k, v in merged.items() if k not in RUN_KEYS}
-        bad = sorted(k for k in settings if k not in known)
-        if bad:
-            raise ConfigError(cap(f"{where}: unknown setting(s) {', '.join(bad)} (see busi-bench profiles paper)"))
-        profile = merged.get("profile", "paper")
-        try:
-            if not isinstance(profile, str):
-                raise ConfigError(f"'profile' must be a profile name, got {show(profile)}")
-            resolve_config(profile, None, settings)
-        except ConfigError as exc:
-            raise ConfigError(cap(f"{where}: {exc}")) from exc
-        cpus, gpus = check_resources(merged.get("cpus", 1), merged.get("gpus", 0), where)
-        for key in ("manifest", "folds", "data"):
-            if key not in merged:
-                raise ConfigError(f"{where}: '{key}' is required (in the run or in 'defaults')")
-        runs.append(
-            GridRun(
-                name=name,
-                manifest=_resolve(base, merged["manifest"], "manifest", where),
-                folds_file=_resolve(base, merged["folds"], "folds", where),
-                data=_resolve(base, merged["data"], "data", where),
-                profile=profile,
-                settings=settings,
-                folds=check_fold_numbers(merged.get("fold"), where),
-                cpus=cpus,
-                gpus=gpus,
-                table=str(merged.get("table", "")),
-            )
-        )
-    combines: list[GridCombine] = []
-    for i, entry in enumerate(data.get("combine") or []):
-        where = f"{path}: combine[{i}]"
-        if not isinstance(entry, dict) or not all(isinstance(entry.get(k), str) for k in ("name", "seg", "cls")):
-            raise ConfigError(f"{where}: each combine entry needs 'name', 'seg' and 'cls'")
-        check_name(entry["name"], where)
-        c = GridCombine(
-            entry["name"], entry["seg"], entry["cls"], str(entry.get("refine", "paper")), str(entry.get("table", ""))
-        )
-        names = {r.name for r in runs}
-        for ref in (c.seg, c.cls):
-            if ref not in names:
-                raise ConfigError(f"{where}: {show(ref)} is not a run of this grid")
-        if c.name in names or any(x.name == c.name for x in combines):
-            raise ConfigError(f"{where}: the name {c.name!r} is used twice")
-        combines.append(c)
-    return Grid(path, str(data.get("name", path.stem)), runs, combines)
+    bad = sorted(k for k in settings if k not in known)
+    if bad:
+        raise ConfigError(cap(f"{where}: unknown setting(s) {', '.join(bad)} (see busi-bench profiles paper)"))
+    profile = merged.get("profile", "paper")
+    try:
+        if not isinstance(profile, str):
+            raise ConfigError(f"'profile' must be a profile name, got {show(profile)}")
+        resolve_config(profile, None, settings)
+    except ConfigError as exc:
+        raise ConfigError(cap(f"{where}: {exc}")) from exc
+    cpus, gpus = check_resources(merged.get("cpus", 1), merged.get("gpus", 0), where)
+    for key in ("manifest", "folds", "data"):
+        if key not in merged:
+            raise ConfigError(f"{where}: '{key}' is required (in the run or in 'defaults')")
+    return GridRun(
+        name=name,
+        manifest=_resolve(base, merged["manifest"], "manifest", where),
+        folds_file=_resolve(base, merged["folds"], "folds", where),
+        data=_resolve(base, merged["data"], "data", where),
+        profile=profile,
+        settings=settings,
+        folds=check_fold_numbers(merged.get("fold"), where),
+        cpus=cpus,
+        gpus=gpus,
+        table=str(merged.get("table", "")),
+    )
+
+
+def _grid_combine(entry: Any, runs: list[GridRun], combines: list[GridCombine], where: str) -> GridCombine:
+    """One ``combine`` entry: a segmentation run and a classification run of this grid, under a new name."""
+    if not isinstance(entry, dict) or not all(isinstance(entry.get(k), str) for k in ("name", "seg", "cls")):
+        raise ConfigError(f"{where}: each combine entry needs 'name', 'seg' and 'cls'")
+    check_name(entry["name"], where)
+    c = GridCombine(
+        entry["name"], entry["seg"], entry["cls"], str(entry.get("refine", "paper")), str(entry.get("table", ""))
+    )
+    names = {r.name for r in runs}
+    for ref in (c.seg, c.cls):
+        if ref not in names:
+            raise ConfigError(f"{where}: {show(ref)} is not a run of this grid")
+    if c.name in names or any(x.name == c.name for x in combines):
+        raise ConfigError(f"{where}: the name {c.name!r} is used twice")
+    return c
 
 
 def run_folds(run: GridRun) -> tuple[int, ...]:

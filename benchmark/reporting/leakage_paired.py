@@ -277,6 +277,19 @@ def paired_report(
     done = scores.groupby(["arm", "seed"])["fold"].nunique()
     status = ", ".join(f"{a} seed {s}: {n} fold(s)" for (a, s), n in done.items())
     profiles = sorted({str(r.config.get("profile")) for r in runs})
+    return _report_section(table, profiles, status, arms_dir, journal, mask_iou, threshold)
+
+
+def _report_section(
+    table: pd.DataFrame,
+    profiles: list[str],
+    status: str,
+    arms_dir: str | Path,
+    journal: str | Path,
+    mask_iou: str | Path,
+    threshold: float,
+) -> str:
+    """The README section of the paired design: what was run and compared, each contrast, the plain words."""
     return (
         "\n".join(
             [

@@ -154,68 +154,93 @@ def significance_rows(
         pa, pb = a.per_image(), b.per_image()
         merged = pa.merge(pb, on=["class", "id"], suffixes=("_a", "_b"))
         base = {"table": table, "a": a.label, "b": b.label, "run_a": a.run.name, "run_b": b.run.name}
-        dice = merged.dropna(subset=["dice_a", "dice_b"])
-        if len(dice) >= MIN_PAIRS:
-            da, db = dice["dice_a"].to_numpy(), dice["dice_b"].to_numpy()
-            stat, p = wilcoxon(da, db, ZERO_METHOD)
-            p_drop = wilcoxon(da, db, "wilcox")[1]
-            rows.append(
-                dict(
-                    base,
-                    test="wilcoxon",
-                    metric="dice",
-                    samples="per image",
-                    n=len(dice),
-                    n_zero_differences=int(np.sum(da == db)),
-                    statistic=stat,
-                    p=p,
-                    p_zeros_dropped=p_drop,
-                    zero_handling_disagrees=(p < 0.05) != (p_drop < 0.05),
-                    mean_a=float(da.mean()),
-                    mean_b=float(db.mean()),
-                    **_diff_fields(da, db),
-                )
-            )
+        rows += _wilcoxon_rows(base, merged)
         if kind == "both":
-            cls = merged.dropna(subset=["pred_a", "pred_b"])
-            cls = cls[(cls["pred_a"] != "") & (cls["pred_b"] != "")]
-            if len(cls) >= MIN_PAIRS:
-                ca, cb = (cls["pred_a"] == cls["true_a"]).to_numpy(), (cls["pred_b"] == cls["true_b"]).to_numpy()
-                stat, p = mcnemar(ca, cb)
-                rows.append(
-                    dict(
-                        base,
-                        test="mcnemar",
-                        metric="correct class",
-                        samples="per image",
-                        n=len(cls),
-                        statistic=stat,
-                        p=p,
-                        mean_a=float(ca.mean()),
-                        mean_b=float(cb.mean()),
-                        **_diff_fields(ca, cb),
-                    )
-                )
+            rows += _mcnemar_rows(base, merged)
         for key in ("dsc_avg", "acc") if kind == "both" else ("dsc_avg",):
-            fa = {f["fold"]: v for f, v in zip(a.run.folds, a.fold_values(key)) if v is not None}
-            fb = {f["fold"]: v for f, v in zip(b.run.folds, b.fold_values(key)) if v is not None}
-            common = sorted(set(fa) & set(fb))
-            if len(common) >= 2:
-                stat, p = paired_t([fa[k] for k in common], [fb[k] for k in common])
-                rows.append(
-                    dict(
-                        base,
-                        test="paired-t",
-                        metric=key,
-                        samples="per fold",
-                        role=DESCRIPTIVE,
-                        n=len(common),
-                        statistic=stat,
-                        p=p,
-                        mean_a=float(np.mean([fa[k] for k in common])),
-                        mean_b=float(np.mean([fb[k] for k in common])),
-                    )
-                )
+            rows += _fold_t_rows(base, a, b, key)
+    return _holm_adjusted(rows)
+
+
+def _wilcoxon_rows(base: dict[str, Any], merged: pd.DataFrame) -> list[dict[str, Any]]:
+    """The Wilcoxon test of the per-image Dice of two runs (``merged``: their per-image rows side by side);
+    none below :data:`MIN_PAIRS` images."""
+    dice = merged.dropna(subset=["dice_a", "dice_b"])
+    if len(dice) < MIN_PAIRS:
+        return []
+    da, db = dice["dice_a"].to_numpy(), dice["dice_b"].to_numpy()
+    stat, p = wilcoxon(da, db, ZERO_METHOD)
+    p_drop = wilcoxon(da, db, "wilcox")[1]
+    return [
+        dict(
+            base,
+            test="wilcoxon",
+            metric="dice",
+            samples="per image",
+            n=len(dice),
+            n_zero_differences=int(np.sum(da == db)),
+            statistic=stat,
+            p=p,
+            p_zeros_dropped=p_drop,
+            zero_handling_disagrees=(p < 0.05) != (p_drop < 0.05),
+            mean_a=float(da.mean()),
+            mean_b=float(db.mean()),
+            **_diff_fields(da, db),
+        )
+    ]
+
+
+def _mcnemar_rows(base: dict[str, Any], merged: pd.DataFrame) -> list[dict[str, Any]]:
+    """McNemar's test of the per-image correct class of two runs; none below :data:`MIN_PAIRS` classified images."""
+    cls = merged.dropna(subset=["pred_a", "pred_b"])
+    cls = cls[(cls["pred_a"] != "") & (cls["pred_b"] != "")]
+    if len(cls) < MIN_PAIRS:
+        return []
+    ca, cb = (cls["pred_a"] == cls["true_a"]).to_numpy(), (cls["pred_b"] == cls["true_b"]).to_numpy()
+    stat, p = mcnemar(ca, cb)
+    return [
+        dict(
+            base,
+            test="mcnemar",
+            metric="correct class",
+            samples="per image",
+            n=len(cls),
+            statistic=stat,
+            p=p,
+            mean_a=float(ca.mean()),
+            mean_b=float(cb.mean()),
+            **_diff_fields(ca, cb),
+        )
+    ]
+
+
+def _fold_t_rows(base: dict[str, Any], a: Any, b: Any, key: str) -> list[dict[str, Any]]:
+    """The paired t-test of fold metric ``key`` over the folds both entries have (descriptive; none below 2)."""
+    fa = {f["fold"]: v for f, v in zip(a.run.folds, a.fold_values(key)) if v is not None}
+    fb = {f["fold"]: v for f, v in zip(b.run.folds, b.fold_values(key)) if v is not None}
+    common = sorted(set(fa) & set(fb))
+    if len(common) < 2:
+        return []
+    stat, p = paired_t([fa[k] for k in common], [fb[k] for k in common])
+    return [
+        dict(
+            base,
+            test="paired-t",
+            metric=key,
+            samples="per fold",
+            role=DESCRIPTIVE,
+            n=len(common),
+            statistic=stat,
+            p=p,
+            mean_a=float(np.mean([fa[k] for k in common])),
+            mean_b=float(np.mean([fb[k] for k in common])),
+        )
+    ]
+
+
+def _holm_adjusted(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``rows`` with ``p_holm`` (Holm within each family: table, test, metric; paired-t rows stay descriptive),
+    ``family`` and ``role``."""
     frame = pd.DataFrame(rows)
     if frame.empty:
         return []

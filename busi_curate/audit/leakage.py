@@ -122,13 +122,8 @@ def relations(decisions: list[Decision]) -> tuple[UnionFind, dict[tuple[tuple[st
     return uf, same
 
 
-def audit_split(scan: ScanResult, decisions: list[Decision], split: pd.DataFrame) -> AuditResult:
-    """Every test-to-training duplicate pair of ``split`` (see the module docstring), and the patients on both
-    sides when the scan knows them."""
-    from busi_curate.audit.patients import patient_leakage, patient_summary, resolve_split_paths
-
-    split = resolve_split_paths(split, scan)
-    uf, same = relations(decisions)
+def _require_in_scan(scan: ScanResult, split: pd.DataFrame) -> set[tuple[str, str]]:
+    """The (class, id) of every scanned image; ManifestError when the split names an image the scan lacks."""
     known = {(c, str(i)) for c, i in zip(scan.index["class"], scan.index["id"])}
     absent = [(c, i) for c, i in zip(split["class"], split["id"]) if (c, i) not in known]
     if absent:
@@ -136,6 +131,58 @@ def audit_split(scan: ScanResult, decisions: list[Decision], split: pd.DataFrame
             f"{len(absent)} image(s) of the split file are not in the scan, e.g. "
             f"{absent[0][0]} {absent[0][1]}; scan the dataset the split was made from"
         )
+    return known
+
+
+def _copies_in_training(
+    t: tuple[str, str],
+    where: dict[tuple[str, str], str],
+    group: list[tuple[str, str]],
+    same: dict[tuple[tuple[str, str], tuple[str, str]], Decision],
+) -> list[tuple[tuple[str, str], str]]:
+    """``(image, grade)`` of every member of test image ``t``'s same-frame ``group`` outside the test split of
+    this fold (``where``: image -> split); a member joined only through another copy is graded same-frame."""
+    hits: list[tuple[tuple[str, str], str]] = []
+    for m in group:
+        if m != t and m in where and where[m] != TEST_SPLIT:
+            hit = same.get((t, m) if t <= m else (m, t))
+            grade: str = hit.grade if hit is not None else "same-frame"  # joined through another copy
+            hits.append((m, grade))
+    return hits
+
+
+def _leak_row(
+    scan: ScanResult,
+    fold: Any,
+    t: tuple[str, str],
+    m: tuple[str, str],
+    train_split: str,
+    grade: str,
+    dec: Decision | None,
+) -> dict[str, Any]:
+    """One row of ``leakage.csv``: test image ``t`` and its training copy ``m`` (decision ``dec`` or None)."""
+    return {
+        "fold": fold,
+        "test_class": t[0],
+        "test_id": t[1],
+        "test_split": TEST_SPLIT,
+        "train_class": m[0],
+        "train_id": m[1],
+        "train_split": train_split,
+        "grade": grade,
+        "ssim": round(scan.pair_ssim(scan.row_of(*t), scan.row_of(*m)), 4),
+        "evidence": dec.evidence if dec is not None else "same frame through another copy",
+    }
+
+
+def audit_split(scan: ScanResult, decisions: list[Decision], split: pd.DataFrame) -> AuditResult:
+    """Every test-to-training duplicate pair of ``split`` (see the module docstring), and the patients on both
+    sides when the scan knows them."""
+    from busi_curate.audit.patients import patient_leakage, patient_summary, resolve_split_paths
+
+    split = resolve_split_paths(split, scan)
+    uf, same = relations(decisions)
+    known = _require_in_scan(scan, split)
     linked: dict[tuple[str, str], list[tuple[tuple[str, str], str]]] = {}
     for (a, b), d in same.items():
         if d.grade in LINK_GRADES:
@@ -151,12 +198,7 @@ def audit_split(scan: ScanResult, decisions: list[Decision], split: pd.DataFrame
         tests = [k for k, s in where.items() if s == TEST_SPLIT]
         n_test += len(tests)
         for t in tests:
-            hits: list[tuple[tuple[str, str], str]] = []
-            for m in members.get(uf.find(t), []):
-                if m != t and m in where and where[m] != TEST_SPLIT:
-                    hit = same.get((t, m) if t <= m else (m, t))
-                    grade: str = hit.grade if hit is not None else "same-frame"  # joined through another copy
-                    hits.append((m, grade))
+            hits = _copies_in_training(t, where, members.get(uf.find(t), []), same)
             adj = [
                 (m, grade)
                 for m, grade in linked.get(t, [])
@@ -167,20 +209,7 @@ def audit_split(scan: ScanResult, decisions: list[Decision], split: pd.DataFrame
             n_lesion += bool(adj) and not hits and all(g == "same-lesion" for _, g in adj)
             for m, grade in hits + adj:
                 dec = same.get((t, m) if t <= m else (m, t))
-                rows.append(
-                    {
-                        "fold": fold,
-                        "test_class": t[0],
-                        "test_id": t[1],
-                        "test_split": TEST_SPLIT,
-                        "train_class": m[0],
-                        "train_id": m[1],
-                        "train_split": where[m],
-                        "grade": grade,
-                        "ssim": round(scan.pair_ssim(scan.row_of(*t), scan.row_of(*m)), 4),
-                        "evidence": dec.evidence if dec is not None else "same frame through another copy",
-                    }
-                )
+                rows.append(_leak_row(scan, fold, t, m, where[m], grade, dec))
     leakage = pd.DataFrame(rows, columns=["fold", *LEAKAGE_COLUMNS])
     if not split["fold"].astype(bool).any():
         leakage = leakage.drop(columns="fold")
@@ -210,14 +239,8 @@ def _panel(scan: ScanResult, a: tuple[str, str], b: tuple[str, str], side: int =
     return buf.getvalue()
 
 
-def write_audit(result: AuditResult, scan: ScanResult, out: str | Path, inputs: dict[str, str], fail_on: str) -> None:
-    """``leakage.csv``, ``leakage.md``, ``leakage.html``, ``audit.json`` and up to :data:`MAX_PANELS` panels."""
-    out = Path(out)
-    write_csv(out / "leakage.csv", result.leakage)
-    files = ["leakage.csv"]
-    if len(result.patients):
-        write_csv(out / "patient_leakage.csv", result.patients)
-        files.append("patient_leakage.csv")
+def _report_head(result: AuditResult, inputs: dict[str, str], fail_on: str) -> list[str]:
+    """The head of ``leakage.md``: the summary, the inputs, the exit rule and the counts by split and grade."""
     lines = [
         "# Leakage audit",
         "",
@@ -246,6 +269,40 @@ def write_audit(result: AuditResult, scan: ScanResult, out: str | Path, inputs: 
         lines.append(
             "- pairs by grade: " + ", ".join(f"{g} {int((result.leakage['grade'] == g).sum())}" for g in GRADE_ORDER)
         )
+    return lines
+
+
+def _audit_json(
+    result: AuditResult, out: Path, inputs: dict[str, str], fail_on: str, files: list[str]
+) -> dict[str, Any]:
+    """The content of ``audit.json``: the counts, the exit rule and its outcome, and the checksums of ``files``."""
+    by_grade = {g: int((result.leakage["grade"] == g).sum()) for g in GRADE_ORDER} if len(result.leakage) else {}
+    return {
+        "tool": "busi-curate",
+        "version": __version__,
+        "kind": "audit",
+        "summary": result.summary,
+        "test_images": result.n_test,
+        "test_images_with_same_frame_copy": result.same_frame_test,
+        "test_images_with_adjacent_frame_only": result.adjacent_only_test,
+        "pairs_by_grade": by_grade,
+        "fail_on": fail_on,
+        "fails": result.fails(fail_on),
+        "inputs": inputs,
+        "patients_on_both_sides": int(result.patients["patient"].nunique()) if len(result.patients) else 0,
+        "files": {name: file_sha256(out / name) for name in files},
+    }
+
+
+def write_audit(result: AuditResult, scan: ScanResult, out: str | Path, inputs: dict[str, str], fail_on: str) -> None:
+    """``leakage.csv``, ``leakage.md``, ``leakage.html``, ``audit.json`` and up to :data:`MAX_PANELS` panels."""
+    out = Path(out)
+    write_csv(out / "leakage.csv", result.leakage)
+    files = ["leakage.csv"]
+    if len(result.patients):
+        write_csv(out / "patient_leakage.csv", result.patients)
+        files.append("patient_leakage.csv")
+    lines = _report_head(result, inputs, fail_on)
     lines.append("")
     body = [f"<h1>Leakage audit</h1><p><b>{html.escape(result.summary)}.</b></p>"]
     shown = result.leakage.head(MAX_PANELS)
@@ -267,25 +324,7 @@ def write_audit(result: AuditResult, scan: ScanResult, out: str | Path, inputs: 
     write_text(
         out / "leakage.html", "<!doctype html><meta charset='utf-8'><title>Leakage audit</title>" + "".join(body) + "\n"
     )
-    by_grade = {g: int((result.leakage["grade"] == g).sum()) for g in GRADE_ORDER} if len(result.leakage) else {}
-    write_json(
-        out / "audit.json",
-        {
-            "tool": "busi-curate",
-            "version": __version__,
-            "kind": "audit",
-            "summary": result.summary,
-            "test_images": result.n_test,
-            "test_images_with_same_frame_copy": result.same_frame_test,
-            "test_images_with_adjacent_frame_only": result.adjacent_only_test,
-            "pairs_by_grade": by_grade,
-            "fail_on": fail_on,
-            "fails": result.fails(fail_on),
-            "inputs": inputs,
-            "patients_on_both_sides": int(result.patients["patient"].nunique()) if len(result.patients) else 0,
-            "files": {name: file_sha256(out / name) for name in files},
-        },
-    )
+    write_json(out / "audit.json", _audit_json(result, out, inputs, fail_on, files))
 
 
 def random_split(keys: list[tuple[str, str]], test_fraction: float = 0.2, seed: int = 1993) -> pd.DataFrame:

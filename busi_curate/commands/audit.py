@@ -4,8 +4,41 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
+
+if TYPE_CHECKING:
+    from busi_curate.review.journal import Decision
+    from busi_curate.scan.run import ScanResult
+
+
+def _audit_decisions(scan: ScanResult, decisions_file: Path | None, out: Path) -> tuple[list[Decision], str]:
+    """The review decisions the audit uses, and where they come from: ``decisions_file``, else the scan's own
+    journal when it has lines, else an automatic review written to ``out``."""
+    from busi_curate.defaults import JOURNAL_NAME
+    from busi_curate.fileio import portable_path
+    from busi_curate.review.journal import read_journal
+    from busi_curate.review.session import load_journal, review_lock
+
+    known = {(c, str(i)) for c, i in zip(scan.index["class"], scan.index["id"])}
+    if decisions_file is not None:
+        decisions = read_journal(decisions_file, known)
+        source = portable_path(decisions_file, out)
+    elif (Path(scan.dir) / JOURNAL_NAME).is_file() and (Path(scan.dir) / JOURNAL_NAME).stat().st_size:
+        decisions, _ = load_journal(Path(scan.dir) / JOURNAL_NAME, scan)
+        source = portable_path(Path(scan.dir) / JOURNAL_NAME, out)
+    else:
+        from busi_curate.review.run import automatic_pass
+
+        journal = out / JOURNAL_NAME
+        out.mkdir(parents=True, exist_ok=True)
+        with review_lock(scan.dir):
+            _, summary = automatic_pass(scan, journal)
+        click.echo(summary.line())
+        decisions, _ = load_journal(journal, scan)
+        source = f"{portable_path(journal, out)} (automatic review; questions left for a person count as different)"
+    return decisions, source
 
 
 @click.command()
@@ -70,11 +103,9 @@ def audit(
     Exit status: 0 clean, 1 leakage at or above --fail-on, 2 bad input (usable in a CI job).
     """
     from busi_curate.audit.leakage import audit_split, read_split, union_dataset, write_audit
-    from busi_curate.defaults import JOURNAL_NAME
     from busi_curate.errors import ScanError
     from busi_curate.fileio import portable_path
-    from busi_curate.review.journal import read_journal
-    from busi_curate.review.session import load_journal, load_scan, review_lock
+    from busi_curate.review.session import load_scan
     from busi_curate.scan.run import ScanSettings, run_scan
 
     if (train_dir is None) != (test_dir is None):
@@ -100,23 +131,7 @@ def audit(
         and Path(scan.data_dir).resolve() != (Path(data_dir) / "Dataset_BUSI_with_GT").resolve()
     ):
         raise ScanError(f"this scan is of {scan.data_dir}, not of {data_dir}", scan_dir)
-    known = {(c, str(i)) for c, i in zip(scan.index["class"], scan.index["id"])}
-    if decisions_file is not None:
-        decisions = read_journal(decisions_file, known)
-        source = portable_path(decisions_file, out)
-    elif (Path(scan.dir) / JOURNAL_NAME).is_file() and (Path(scan.dir) / JOURNAL_NAME).stat().st_size:
-        decisions, _ = load_journal(Path(scan.dir) / JOURNAL_NAME, scan)
-        source = portable_path(Path(scan.dir) / JOURNAL_NAME, out)
-    else:
-        from busi_curate.review.run import automatic_pass
-
-        journal = out / JOURNAL_NAME
-        out.mkdir(parents=True, exist_ok=True)
-        with review_lock(scan.dir):
-            _, summary = automatic_pass(scan, journal)
-        click.echo(summary.line())
-        decisions, _ = load_journal(journal, scan)
-        source = f"{portable_path(journal, out)} (automatic review; questions left for a person count as different)"
+    decisions, source = _audit_decisions(scan, decisions_file, out)
     result = audit_split(scan, decisions, split)
     inputs = {"scan": portable_path(scan_dir, out), "decisions": source, "split": portable_path(split_file, out)}
     write_audit(result, scan, out, inputs, fail_on)

@@ -3,14 +3,37 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from busi_curate.scan.run import DEFAULT_SIZE
 
+if TYPE_CHECKING:
+    import numpy as np
+
 
 def _csv_list(text: str) -> list[str]:
     return [t.strip() for t in text.split(",") if t.strip()]
+
+
+def _bench_images(data_dir: Path | None, synthetic: int | None, size: int, quiet: bool) -> tuple[np.ndarray, str]:
+    """The ``(N, size, size) uint8`` images bench-ssim times and where they come from: the dataset in
+    ``data_dir``, else ``synthetic`` synthetic images (400 when not given)."""
+    from busi_curate.data.dataset import load_dataset
+    from busi_curate.studies.ssim_bench import synthetic_thumbnails
+
+    if data_dir is not None:
+        images = load_dataset(data_dir, thumbnail_size=size, progress=not quiet).thumbnails
+        source = str(data_dir)
+    elif synthetic:
+        images, _ = synthetic_thumbnails(synthetic, size)
+        source = f"synthetic ({synthetic} images)"
+    else:
+        images, _ = synthetic_thumbnails(400, size)
+        source = "synthetic (400 images)"
+    assert images is not None
+    return images, source
 
 
 @click.command("bench-ssim")
@@ -68,10 +91,9 @@ def bench_ssim(
       busi-curate bench-ssim ../shared/data/BUSI --synthetic 10000
       busi-curate bench-ssim --synthetic 10000 --backends torch --device cuda   # GPU check
     """
-    from busi_curate.data.dataset import load_dataset
     from busi_curate.fileio import write_json
     from busi_curate.ssim import BACKENDS
-    from busi_curate.studies.ssim_bench import run_bench, synthetic_thumbnails
+    from busi_curate.studies.ssim_bench import run_bench
 
     names = _csv_list(backends)
     unknown = [b for b in names if b not in BACKENDS]
@@ -80,16 +102,7 @@ def bench_ssim(
             f"unknown backend {unknown[0]!r} (known: {', '.join(BACKENDS)})", param_hint="--backends"
         )
     prune_on = synthetic
-    if data_dir is not None:
-        images = load_dataset(data_dir, thumbnail_size=size, progress=not quiet).thumbnails
-        source = str(data_dir)
-    elif synthetic:
-        images, _ = synthetic_thumbnails(synthetic, size)
-        source = f"synthetic ({synthetic} images)"
-    else:
-        images, _ = synthetic_thumbnails(400, size)
-        source = "synthetic (400 images)"
-    assert images is not None
+    images, source = _bench_images(data_dir, synthetic, size, quiet)
     click.echo(f"images: {source}, {len(images)} at {size}x{size}; window {window}")
     res = run_bench(
         images,

@@ -1,18 +1,17 @@
 """Stage 1 -- load: find a dataset's images and masks, decode them, identify them by pixel content.
 
-Two layouts are defined here (:data:`LAYOUTS`; :mod:`.layouts` adds ``folder`` -- any tree of images, DICOM
+Two layouts are registered here (:data:`LAYOUTS`; :mod:`.layouts` adds ``folder`` -- any tree of images, DICOM
 included -- and :mod:`.public` BUS-BRA, BUS-UCLM and BrEaST):
 
 * ``busi``: ``Dataset_BUSI_with_GT/{benign,malignant,normal}/<class> (<id>).png`` with masks
   ``<class> (<id>)_mask.png``, ``_mask_1.png``, ... (the folder given may be the one holding
   ``Dataset_BUSI_with_GT`` or that folder itself).
 * ``generic``: ``images/``, ``masks/`` and ``labels.csv`` (columns ``image, class`` and optionally
-  ``id``, ``masks`` and ``patient``; see the README).
+  ``id``, ``masks`` and ``patient``; see the README), found by :mod:`.generic`.
 """
 
 from __future__ import annotations
 
-import csv
 import re
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -22,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from busi_curate.data.dicom import split_frame
-from busi_curate.data.ids import check_id
+from busi_curate.data.generic import find_generic
 from busi_curate.data.imageio import bbox, read_gray, read_mask_union
 from busi_curate.errors import DatasetError
 from busi_curate.fileio import check_inside, file_sha256, pixel_sha256
@@ -189,117 +188,6 @@ def find_busi(root: Path, classes: Sequence[str], problems: list[tuple[Path, str
     ]
 
 
-def find_generic(root: Path, classes: Sequence[str], problems: list[tuple[Path, str]]) -> list[Entry]:
-    """Entries of a generic-layout folder (``images/``, ``masks/``, ``labels.csv``; an optional ``patient``
-    (or ``group``) column names each image's patient)."""
-    labels = root / "labels.csv"
-    img_dir, mask_dir = root / "images", root / "masks"
-    if not labels.is_file():
-        raise DatasetError("generic layout needs labels.csv beside images/ and masks/", labels)
-    with open(labels, newline="", encoding="utf-8") as fh:
-        reader = csv.DictReader(fh)
-        cols = set(reader.fieldnames or [])
-        if not {"image", "class"} <= cols:
-            raise DatasetError(f"labels.csv needs columns 'image' and 'class' (found {sorted(cols)})", labels)
-        rows = list(reader)
-    if not rows:
-        raise DatasetError("labels.csv lists no images", labels)
-    out: list[Entry] = []
-    lines: dict[tuple[str, str], list[int]] = {}
-    by_stem: dict[Path, list[Entry]] = {}  # mask file -> entries that found it by their image's stem
-    for n, row in enumerate(rows, start=2):
-        cls = (row.get("class") or "").strip().lower()
-        name = (row.get("image") or "").strip()
-        where = Path(f"{labels}:{n}")
-        if cls not in classes:
-            problems.append((where, f"unknown class {cls!r} (expected one of {', '.join(classes)})"))
-            continue
-        if not _inside(name):
-            problems.append(
-                (where, f"image {name!r} must be a relative path inside images/ (no absolute path, no '..')")
-            )
-            continue
-        img = img_dir / name
-        if not split_frame(img)[0].is_file():  # a frame of a multi-frame DICOM file is listed as ``cine.dcm#3``
-            problems.append((img, f"image listed in labels.csv line {n} does not exist (or is not a regular file)"))
-            continue
-        base, frame = split_frame(img)
-        id_ = (row.get("id") or "").strip() or (base.stem + (f"+f{frame}" if frame else ""))
-        try:
-            check_id(id_)
-        except ValueError as exc:
-            problems.append((where, str(exc)))
-            continue
-        lines.setdefault((cls, id_), []).append(n)
-        meta = _generic_meta(img, (row.get("patient") or row.get("group") or "").strip(), problems)
-        if meta is None:
-            continue
-        if row.get("masks"):
-            names = [m.strip() for m in row["masks"].split(";") if m.strip()]
-            bad = [m for m in names if not _inside(m)]
-            if bad:
-                problems.append(
-                    (where, f"mask {bad[0]!r} must be a relative path inside masks/ (no absolute path, no '..')")
-                )
-                continue
-            mpaths = tuple(mask_dir / m for m in names)
-            for mp in mpaths:
-                if not mp.is_file():
-                    problems.append((mp, f"mask listed in labels.csv line {n} does not exist"))
-        else:
-            mpaths = tuple(
-                sorted(
-                    p
-                    for p in mask_dir.glob(f"{img.stem}*")
-                    if p.suffix.lower() in IMAGE_SUFFIXES
-                    and (p.stem == img.stem or p.stem.startswith(f"{img.stem}_mask"))
-                )
-            )
-            for mp in mpaths:
-                by_stem.setdefault(mp, []).append(Entry(cls, id_, img, mpaths))
-        out.append(Entry(cls, id_, img, mpaths, meta))
-    dup = {k: ns for k, ns in lines.items() if len(ns) > 1}
-    for (cls, id_), ns in dup.items():
-        problems.append(
-            (labels, f"lines {', '.join(map(str, ns))} all name {cls} id {id_!r}; ids must be unique per class")
-        )
-    # images of one stem in different subfolders of images/ would all take masks/<stem>_mask*.png
-    shared = {(e.cls, e.id) for es in by_stem.values() if len(es) > 1 for e in es}
-    for mp, es in by_stem.items():
-        if len(es) > 1:
-            claimants = ", ".join(repr(e.image.relative_to(img_dir).as_posix()) for e in es)
-            problems.append(
-                (mp, f"mask found by stem for {len(es)} images ({claimants}); list each image's masks in labels.csv")
-            )
-    return [e for e in out if (e.cls, e.id) not in dup and (e.cls, e.id) not in shared]
-
-
-def _generic_meta(img: Path, patient: str, problems: list[tuple[Path, str]]) -> tuple[tuple[str, str], ...] | None:
-    """Group columns of a generic-layout image: a DICOM file's own (patient, study, series, instance, frame),
-    the ``patient`` of labels.csv taking precedence; None (and a problem) for an unreadable DICOM header."""
-    from busi_curate.data.dicom import is_dicom, read_info
-
-    base, frame = split_frame(img)
-    meta: dict[str, str] = {}
-    if is_dicom(base):
-        try:
-            meta = dict(read_info(base).meta)
-        except DatasetError as exc:
-            problems.append((base, exc.message))
-            return None
-        if frame is not None:
-            meta["frame"] = str(frame)
-    if patient:
-        meta["patient"] = patient
-    return tuple(meta.items())
-
-
-def _inside(name: str) -> bool:
-    """A plain relative path that stays inside its folder."""
-    p = Path(name)
-    return bool(name) and not p.is_absolute() and ".." not in p.parts and not name.startswith("~")
-
-
 Finder = Callable[[Path, Sequence[str], list[tuple[Path, str]]], list[Entry]]
 
 #: Layout name -> finder. Adding a layout is one function plus one line here (and one in :data:`DETECTORS`);
@@ -385,6 +273,28 @@ def decode_entry(
     return rec, (resize_gray(gray, size) if size else None)
 
 
+def _decode_all(
+    entries: list[Entry], root: Path, name: str, thumbnail_size: int | None, workers: int, progress: bool
+) -> list[_Decoded]:
+    """Decode ``entries`` on ``workers`` threads, in order; a bad file becomes a problem, not an exception."""
+
+    def work(e: Entry) -> _Decoded:
+        try:
+            rec, th = decode_entry(e, root, name, thumbnail_size)
+            return _Decoded(rec, th, None)
+        except DatasetError as exc:
+            return _Decoded(None, None, (exc.path or e.image, exc.message))
+
+    from tqdm.auto import tqdm
+
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        return list(
+            tqdm(
+                pool.map(work, entries), total=len(entries), desc="load", unit="img", disable=not progress, leave=False
+            )
+        )
+
+
 def load_dataset(
     root: str | Path,
     *,
@@ -419,22 +329,7 @@ def load_dataset(
     entries = LAYOUTS[layout](root, tuple(c.lower() for c in classes), problems)
     entries.sort(key=lambda e: record_sort_key(e.cls, e.id))
     name = "BUSI" if layout == "busi" else (root.name or root.resolve().name)
-
-    def work(e: Entry) -> _Decoded:
-        try:
-            rec, th = decode_entry(e, root, name, thumbnail_size)
-            return _Decoded(rec, th, None)
-        except DatasetError as exc:
-            return _Decoded(None, None, (exc.path or e.image, exc.message))
-
-    from tqdm.auto import tqdm
-
-    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        decoded = list(
-            tqdm(
-                pool.map(work, entries), total=len(entries), desc="load", unit="img", disable=not progress, leave=False
-            )
-        )
+    decoded = _decode_all(entries, root, name, thumbnail_size, workers, progress)
     problems += [d.problem for d in decoded if d.problem is not None]
     good = [(d.record, d.thumb) for d in decoded if d.record is not None]
     if problems and not lenient:

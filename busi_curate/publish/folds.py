@@ -85,6 +85,17 @@ def _labels_ok(labels: np.ndarray, k: int, what: str) -> None:
         raise ManifestError(f"{what}: {len(labels)} unit(s) cannot be split into {k} folds")
 
 
+def _unit_labels(units: list[int], labels: Sequence[str]) -> tuple[list[int], np.ndarray]:
+    """The unit numbers in order of first appearance, and each unit's label (that of its first image)."""
+    order: list[int] = []
+    first_label: dict[int, str] = {}
+    for u, lab in zip(units, labels):
+        if u not in first_label:
+            first_label[u] = lab
+            order.append(u)
+    return order, np.array([first_label[u] for u in order])
+
+
 def make_folds(
     keys: Sequence[Key],
     labels: Sequence[str],
@@ -116,13 +127,7 @@ def make_folds(
     if units is None:
         units = list(range(n))
     units_arr = np.asarray(units)
-    order: list[int] = []  # unit numbers in order of first appearance
-    first_label: dict[int, str] = {}
-    for u, lab in zip(units_arr.tolist(), labels):
-        if u not in first_label:
-            first_label[u] = lab
-            order.append(u)
-    unit_labels = np.array([first_label[u] for u in order])
+    order, unit_labels = _unit_labels(units_arr.tolist(), labels)
     _labels_ok(unit_labels, settings.k, "test folds")
     skf = StratifiedKFold(n_splits=settings.k, shuffle=True, random_state=settings.seed)
     unit_pos = {u: i for i, u in enumerate(order)}

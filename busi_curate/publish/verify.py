@@ -107,32 +107,54 @@ def resolve_data_root(manifest: Manifest, data_dir: str | Path) -> Path:
 
 
 def _check_row(row: ManifestRow, root: Path) -> list[FileCheck]:
-    out: list[FileCheck] = []
     img_path = root / row.image
     file_path = split_frame(img_path)[0]  # the file of a DICOM frame (``cine.dcm#3``)
     for p in (file_path, *(root / m for m in row.masks)):
         check_inside(p, root)  # a link out of the data folder is refused (the one rule of every reader)
+    out = [_check_image(row, img_path, file_path)]
+    union, union_ok = _check_masks(row, root, out)
+    if union_ok and pixel_sha256(union.astype(np.uint8)) != row.mask_pixel_sha256:
+        # the union is wrong although every file decodes: name the files (all of them: any one may be at fault)
+        for i, c in enumerate(out):
+            if c.kind == "mask":
+                out[i] = FileCheck("mask", c.cls, c.id, c.path, "changed", "mask pixels differ from the manifest")
+        if not row.masks:
+            out.append(
+                FileCheck(
+                    "masks",
+                    row.cls,
+                    row.id,
+                    row.image,
+                    "changed",
+                    "the manifest's mask is not empty but no mask file is listed",
+                )
+            )
+    return out
+
+
+def _check_image(row: ManifestRow, img_path: Path, file_path: Path) -> FileCheck:
+    """The check of a row's image (``img_path``; ``file_path`` is its file, that of a DICOM frame)."""
     if not file_path.is_file():
-        out.append(FileCheck("image", row.cls, row.id, row.image, "missing", "file not found"))
-    else:
-        try:
-            gray = read_gray(img_path)
-        except DatasetError as exc:
-            out.append(FileCheck("image", row.cls, row.id, row.image, "changed", exc.message))
-        else:
-            if pixel_sha256(gray) != row.pixel_sha256:
-                detail = (
-                    f"pixels differ ({gray.shape[1]}x{gray.shape[0]}, manifest {row.width}x{row.height})"
-                    if gray.shape != (row.height, row.width)
-                    else "pixels differ"
-                )
-                out.append(FileCheck("image", row.cls, row.id, row.image, "changed", detail))
-            elif file_sha256(file_path) != row.file_sha256:
-                out.append(
-                    FileCheck("image", row.cls, row.id, row.image, "ok-reencoded", "file bytes differ, pixels equal")
-                )
-            else:
-                out.append(FileCheck("image", row.cls, row.id, row.image, "ok"))
+        return FileCheck("image", row.cls, row.id, row.image, "missing", "file not found")
+    try:
+        gray = read_gray(img_path)
+    except DatasetError as exc:
+        return FileCheck("image", row.cls, row.id, row.image, "changed", exc.message)
+    if pixel_sha256(gray) != row.pixel_sha256:
+        detail = (
+            f"pixels differ ({gray.shape[1]}x{gray.shape[0]}, manifest {row.width}x{row.height})"
+            if gray.shape != (row.height, row.width)
+            else "pixels differ"
+        )
+        return FileCheck("image", row.cls, row.id, row.image, "changed", detail)
+    elif file_sha256(file_path) != row.file_sha256:
+        return FileCheck("image", row.cls, row.id, row.image, "ok-reencoded", "file bytes differ, pixels equal")
+    return FileCheck("image", row.cls, row.id, row.image, "ok")
+
+
+def _check_masks(row: ManifestRow, root: Path, out: list[FileCheck]) -> tuple[np.ndarray, bool]:
+    """Check each mask file of ``row`` (appended to ``out``); returns the union of the masks, ``(H, W)`` bool,
+    and whether every mask file decoded at the image's size (only then is the union compared)."""
     union = np.zeros((row.height, row.width), dtype=bool)
     union_ok = True
     for m in row.masks:
@@ -162,23 +184,7 @@ def _check_row(row: ManifestRow, root: Path) -> list[FileCheck]:
             continue
         union |= mask
         out.append(FileCheck("mask", row.cls, row.id, m, "ok"))
-    if union_ok and pixel_sha256(union.astype(np.uint8)) != row.mask_pixel_sha256:
-        # the union is wrong although every file decodes: name the files (all of them: any one may be at fault)
-        for i, c in enumerate(out):
-            if c.kind == "mask":
-                out[i] = FileCheck("mask", c.cls, c.id, c.path, "changed", "mask pixels differ from the manifest")
-        if not row.masks:
-            out.append(
-                FileCheck(
-                    "masks",
-                    row.cls,
-                    row.id,
-                    row.image,
-                    "changed",
-                    "the manifest's mask is not empty but no mask file is listed",
-                )
-            )
-    return out
+    return union, union_ok
 
 
 def _data_files(root: Path) -> list[Path]:

@@ -109,6 +109,59 @@ def auto_decision(q: Question, a: AssessmentLike) -> Decision | None:
     return None
 
 
+def _assess_new(
+    qs: list[Question],
+    cache: dict[RowPair, Any],
+    assistant: AssistantLike,
+    progress: ProgressLike | None,
+    out: AutoSummary,
+) -> None:
+    """Ask ``assistant`` about the questions of ``qs`` not in ``cache`` (one round; :data:`CHUNK` pairs at a
+    time when there is a ``progress`` bar) and store its assessments there."""
+    todo = [q for q in qs if q.rows not in cache]
+    if not todo:
+        return
+    out.rounds += 1
+    results: list[Any] = []
+    step = CHUNK if progress is not None else len(todo)
+    if progress is not None:
+        progress.total = (progress.total or 0) + len(todo)
+        progress.refresh()
+    for k in range(0, len(todo), step):
+        part = todo[k : k + step]
+        results += assistant.assess([q.rows for q in part])
+        if progress is not None:
+            progress.update(len(part))
+    if len(results) != len(todo):
+        raise RuntimeError(f"assistant returned {len(results)} assessments for {len(todo)} pairs")
+    out.assessed += len(todo)
+    for q, a in zip(todo, results):
+        cache[q.rows] = a
+
+
+def _record(
+    q: Question,
+    only_same: bool,
+    walk: Walk,
+    append: Callable[[Decision], Decision],
+    cache: dict[RowPair, Any],
+    out: AutoSummary,
+) -> bool:
+    """Record the assistant's confident answer to ``q`` (only a ``same`` one with ``only_same``) while the pair
+    is open; True when a decision was written."""
+    d = auto_decision(q, cache[q.rows])
+    if d is None or (only_same and d.answer != "same") or not walk.is_open(*q.rows):
+        return False
+    walk.record(append(d))
+    out.by_source[q.source] = out.by_source.get(q.source, 0) + 1
+    if d.answer == "same":
+        out.same += 1
+        out.by_grade[d.grade] = out.by_grade.get(d.grade, 0) + 1
+    else:
+        out.different += 1
+    return True
+
+
 def run_auto(
     walk: Walk,
     assistant: AssistantLike,
@@ -129,38 +182,10 @@ def run_auto(
     out = AutoSummary()
 
     def ask(qs: list[Question]) -> None:
-        todo = [q for q in qs if q.rows not in cache]
-        if not todo:
-            return
-        out.rounds += 1
-        results: list[Any] = []
-        step = CHUNK if progress is not None else len(todo)
-        if progress is not None:
-            progress.total = (progress.total or 0) + len(todo)
-            progress.refresh()
-        for k in range(0, len(todo), step):
-            part = todo[k : k + step]
-            results += assistant.assess([q.rows for q in part])
-            if progress is not None:
-                progress.update(len(part))
-        if len(results) != len(todo):
-            raise RuntimeError(f"assistant returned {len(results)} assessments for {len(todo)} pairs")
-        out.assessed += len(todo)
-        for q, a in zip(todo, results):
-            cache[q.rows] = a
+        _assess_new(qs, cache, assistant, progress, out)
 
     def record(q: Question, only_same: bool = False) -> bool:
-        d = auto_decision(q, cache[q.rows])
-        if d is None or (only_same and d.answer != "same") or not walk.is_open(*q.rows):
-            return False
-        walk.record(append(d))
-        out.by_source[q.source] = out.by_source.get(q.source, 0) + 1
-        if d.answer == "same":
-            out.same += 1
-            out.by_grade[d.grade] = out.by_grade.get(d.grade, 0) + 1
-        else:
-            out.different += 1
-        return True
+        return _record(q, only_same, walk, append, cache, out)
 
     while True:
         while True:  # the paper's walk (and the extra pairs), frontier after frontier

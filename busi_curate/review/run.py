@@ -149,7 +149,8 @@ def serve(
     With ``auto=False`` the assistant only explains (evidence in words, the pair drawn registered with its
     fit): every question goes to the person.
     """
-    from busi_curate.review.server import ReviewApp, make_server, url_of
+    from busi_curate.review.http import make_server, url_of
+    from busi_curate.review.server import ReviewApp
 
     def stop(signum: int, frame: object) -> None:
         raise KeyboardInterrupt

@@ -22,13 +22,7 @@ Requests whose ``Host`` header is not this server's loopback address are refused
 from __future__ import annotations
 
 import functools
-import io
-import math
-import os
 import secrets
-import shlex
-import shutil
-import sys
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -36,54 +30,17 @@ from typing import Any, cast
 
 import numpy as np
 
-from busi_curate.review.http import (  # noqa: F401  (re-exported: the server's API lived here)
-    LOOPBACK,
-    MAX_BODY,
-    MAX_CONNECTIONS,
-    SOCKET_TIMEOUT_S,
-    STATIC_DIR,
-    BoundedServer,
-    Refused,
-    ReviewHandler,
-    make_server,
-    url_of,
-)
+from busi_curate.review.evidence import _finite, _score_from, confidence_of, evidence_figures, plain_evidence
+from busi_curate.review.http import STATIC_DIR, Refused
 from busi_curate.review.journal import GRADES, Decision, Grade, Key, effective, undo_id
+from busi_curate.review.media import outline_rgba, png_bytes, registration_of
+from busi_curate.review.next_steps import next_steps
 from busi_curate.review.walk import AUTO, Question, RowPair, Walk
 
 DISPLAY_SIZE = 512
 THUMB_SIZE = 160
 #: ``kind -> long side in px`` of the media routes (None: native size)
 MEDIA_SIZES: dict[str, int | None] = {"img": DISPLAY_SIZE, "thumb": THUMB_SIZE, "full": None}
-
-from busi_curate.review.evidence import (  # noqa: E402,F401  (re-exported: the page's API lived here)
-    _finite,
-    _score_from,
-    confidence_of,
-    evidence_figures,
-    plain_evidence,
-)
-
-
-def cli_prefix() -> str:
-    """How to call the command line from the shell that started this server: ``busi-curate`` when it is on
-    PATH, else the script beside this Python (``.venv/bin/busi-curate``), else ``python -m busi_curate``."""
-    here = Path(sys.executable).parent / "busi-curate"
-    found = shutil.which("busi-curate")
-    if found and Path(found).resolve() == here.resolve():
-        return "busi-curate"
-    if here.is_file():
-        return shlex.quote(_shown_path(here))
-    return f"{shlex.quote(sys.executable)} -m busi_curate"
-
-
-def _shown_path(p: Path) -> str:
-    """``p`` relative to the current folder when it is inside it, else absolute."""
-    p = Path(os.path.abspath(p))
-    try:
-        return str(p.relative_to(Path.cwd())) or "."
-    except ValueError:
-        return str(p)
 
 
 class ReviewApp:
@@ -191,21 +148,7 @@ class ReviewApp:
                 m = fn(r, c)
             except (KeyError, IndexError, ValueError):
                 m = None
-        vals = [_finite(v) for v in m] if m is not None and len(m) == 6 else None
-        if vals is None or any(v is None for v in vals):
-            return None
-        a, b, cc, d, e, f = cast(list[float], vals)
-        det = a * d - b * cc
-        if det == 0:
-            return None
-        return {
-            "matrix": [round(v, 6) for v in (a, b, cc, d, e, f)],
-            "scale": round(math.sqrt(abs(det)), 4),
-            "rotation_deg": round(math.degrees(math.atan2(b, a)), 2),
-            "shift": [round(e, 2), round(f, 2)],
-            "mirrored": det < 0,
-            "source": "identical pixels" if identical else "assistant's fit",
-        }
+        return registration_of(m, identical)
 
     def registration_note(self, reg: dict[str, Any] | None) -> str:
         """Why the page cannot draw the pair registered ("" when it can)."""
@@ -249,36 +192,7 @@ class ReviewApp:
 
     def next_steps(self, open_count: int) -> list[dict[str, str]]:
         """What to run once the page has no question left: exact commands for this scan."""
-        cli = cli_prefix()
-        scan = shlex.quote(_shown_path(Path(self.scan.dir)))
-        data = shlex.quote(_shown_path(Path(self.scan.data_dir)))
-        name = Path(self.scan.dir).name
-        report = shlex.quote(_shown_path(Path(self.scan.dir).parent / f"{name}-report"))
-        manifest = shlex.quote(_shown_path(Path(self.scan.dir).parent / f"{name}-manifest"))
-        steps = []
-        if open_count:
-            steps.append(
-                {
-                    "what": f"answer the {open_count} skipped question(s): stop this server (Ctrl-C) and start it again",
-                    "command": f"{cli} review {scan} --reviewer {shlex.quote(self.reviewer)}",
-                }
-            )
-        steps += [
-            {
-                "what": "print where the review stands and its duplicate groups",
-                "command": f"{cli} review {scan} --no-browser",
-            },
-            {
-                "what": "write the findings (groups, class conflicts, SSIM figures)",
-                "command": f"{cli} report {scan} --out {report}",
-            },
-            {
-                "what": "write the curated manifest and its folds (refused while a question is open)",
-                "command": f"{cli} export {scan} --policy drop-all --out {manifest}",
-            },
-            {"what": "check a copy of the data against the manifest", "command": f"{cli} verify {manifest} {data}"},
-        ]
-        return steps
+        return next_steps(Path(self.scan.dir), Path(self.scan.data_dir), self.reviewer, open_count)
 
     def state(self, message: str = "") -> dict[str, Any]:
         """The JSON the page renders: question (or null when done), counter, progress, a status message."""
@@ -524,26 +438,8 @@ class ReviewApp:
                 if not Path(m).resolve().is_relative_to(self.data_root):
                     raise Refused("refused: mask outside the scanned data folder", m)
             mask = read_mask_union(masks, (h, w), path) if masks else np.zeros((h, w), dtype=bool)
-            small = mask
-            if s < 1:
-                small = (
-                    np.asarray(Image.fromarray(mask.astype(np.uint8) * 255).resize(size, Image.Resampling.BOX)) >= 128
-                )
-            inner = small.copy()
-            inner[1:, :] &= small[:-1, :]
-            inner[:-1, :] &= small[1:, :]
-            inner[:, 1:] &= small[:, :-1]
-            inner[:, :-1] &= small[:, 1:]
-            edge = small & ~inner
-            thick = edge.copy()
-            thick[1:, :] |= edge[:-1, :]
-            thick[:, 1:] |= edge[:, :-1]
-            rgba = np.zeros((*small.shape, 4), dtype=np.uint8)
-            rgba[thick] = (255, 214, 0, 255)
-            im = Image.fromarray(rgba, mode="RGBA")
-        buf = io.BytesIO()
-        im.save(buf, format="PNG")
-        return buf.getvalue()
+            im = Image.fromarray(outline_rgba(mask, size, s), mode="RGBA")
+        return png_bytes(im)
 
     def page(self, name: str = "index.html") -> bytes:
         html = (STATIC_DIR / name).read_text(encoding="utf-8")

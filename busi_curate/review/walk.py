@@ -32,6 +32,7 @@ Rules (also in ``docs/review.md``):
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -423,13 +424,8 @@ class Walk:
         done = sum(1 for r in range(self.n) if self._reference(r, None) is None)
         standing = [st[-1] for st in self._stacks.values() if st]
         same = [d for d in standing if d.answer == "same"]
-        by_grade: dict[str, int] = {}
-        for d in same:
-            by_grade[d.grade] = by_grade.get(d.grade, 0) + 1
-        sizes: dict[object, int] = {}
-        for r in range(self.n):
-            root = self._any.find(r)
-            sizes[root] = sizes.get(root, 0) + 1
+        by_grade: dict[str, int] = dict(Counter(d.grade for d in same))
+        sizes = Counter(self._any.find(r) for r in range(self.n))
         conflicts = sum(1 for p in self._diffs if self._strict.connected(*p))
         return Progress(
             references=self.n,

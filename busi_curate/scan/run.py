@@ -266,6 +266,20 @@ def read_scan(scan_dir: str | Path, load_matrix: bool = True) -> ScanResult:
     d = Path(scan_dir)
     if not d.is_dir():
         raise ScanError("scan folder does not exist (run `busi-curate scan DATA_DIR --out FOLDER` first)", d)
+    meta = _read_meta(d)
+    index = _read_index(d)
+    cands = pd.read_csv(d / "candidates.csv", dtype={"reference_id": str, "candidate_id": str})
+    n = len(index)
+    if meta.get("n_images") not in (None, n):
+        raise ScanError(f"index.csv lists {n} images, scan.json {meta.get('n_images')}", d / "index.csv")
+    matrix = _read_matrix(d, n) if load_matrix and (d / "ssim.npy").is_file() else None
+    pairs = _read_pairs(d, n) if (d / "pairs.npz").is_file() else None
+    return ScanResult(d, meta, index, cands, matrix, pairs)
+
+
+def _read_meta(d: Path) -> dict[str, Any]:
+    """``scan.json`` of scan folder ``d``, once every file it lists (and every file a reader uses) has the
+    recorded checksum; ScanError otherwise."""
     meta_path = d / "scan.json"
     if not meta_path.is_file():
         raise ScanError("not a scan folder: scan.json is missing", d)
@@ -293,6 +307,11 @@ def read_scan(scan_dir: str | Path, load_matrix: bool = True) -> ScanResult:
             raise ScanError("file listed in scan.json is missing", p)
         if file_sha256(p) != digest:
             raise ScanError("file changed since the scan (checksum differs from scan.json); re-run the scan", p)
+    return meta
+
+
+def _read_index(d: Path) -> pd.DataFrame:
+    """``index.csv``: :data:`INDEX_COLUMNS`, then optionally some of :data:`INDEX_META_COLUMNS` in that order."""
     index = pd.read_csv(
         d / "index.csv",
         dtype={"id": str, "masks": str, **dict.fromkeys(INDEX_META_COLUMNS, str)},
@@ -307,30 +326,32 @@ def read_scan(scan_dir: str | Path, load_matrix: bool = True) -> ScanResult:
             f"(then optionally {', '.join(INDEX_META_COLUMNS)})",
             d / "index.csv",
         )
-    cands = pd.read_csv(d / "candidates.csv", dtype={"reference_id": str, "candidate_id": str})
-    n = len(index)
-    if meta.get("n_images") not in (None, n):
-        raise ScanError(f"index.csv lists {n} images, scan.json {meta.get('n_images')}", d / "index.csv")
-    matrix = None
-    if load_matrix and (d / "ssim.npy").is_file():
-        try:
-            matrix = np.load(d / "ssim.npy", allow_pickle=False)
-        except ValueError as exc:
-            raise ScanError(f"cannot read ssim.npy ({exc})", d / "ssim.npy") from exc
-        if matrix.shape != (n, n) or matrix.dtype != np.float32:
-            raise ScanError(
-                f"ssim.npy is {matrix.dtype} {matrix.shape}, expected float32 ({n}, {n}) for index.csv", d / "ssim.npy"
-            )
-    pairs = None
-    if (d / "pairs.npz").is_file():
-        try:
-            z = np.load(d / "pairs.npz", allow_pickle=False)
-            pairs = pd.DataFrame({"a": z["a"], "b": z["b"], "ssim": z["ssim"]})
-        except (ValueError, KeyError, OSError) as exc:
-            raise ScanError(f"cannot read pairs.npz ({exc})", d / "pairs.npz") from exc
-        if len(pairs) and (int(pairs[["a", "b"]].to_numpy().min()) < 0 or int(pairs[["a", "b"]].to_numpy().max()) >= n):
-            raise ScanError(f"pairs.npz names rows outside the {n} images of index.csv", d / "pairs.npz")
-    return ScanResult(d, meta, index, cands, matrix, pairs)
+    return index
+
+
+def _read_matrix(d: Path, n: int) -> np.ndarray:
+    """``ssim.npy``: the ``(n, n)`` float32 SSIM matrix."""
+    try:
+        matrix = np.load(d / "ssim.npy", allow_pickle=False)
+    except ValueError as exc:
+        raise ScanError(f"cannot read ssim.npy ({exc})", d / "ssim.npy") from exc
+    if matrix.shape != (n, n) or matrix.dtype != np.float32:
+        raise ScanError(
+            f"ssim.npy is {matrix.dtype} {matrix.shape}, expected float32 ({n}, {n}) for index.csv", d / "ssim.npy"
+        )
+    return matrix
+
+
+def _read_pairs(d: Path, n: int) -> pd.DataFrame:
+    """``pairs.npz``: the scored pairs ``a, b, ssim`` of a pruned scan, rows within the ``n`` images."""
+    try:
+        z = np.load(d / "pairs.npz", allow_pickle=False)
+        pairs = pd.DataFrame({"a": z["a"], "b": z["b"], "ssim": z["ssim"]})
+    except (ValueError, KeyError, OSError) as exc:
+        raise ScanError(f"cannot read pairs.npz ({exc})", d / "pairs.npz") from exc
+    if len(pairs) and (int(pairs[["a", "b"]].to_numpy().min()) < 0 or int(pairs[["a", "b"]].to_numpy().max()) >= n):
+        raise ScanError(f"pairs.npz names rows outside the {n} images of index.csv", d / "pairs.npz")
+    return pairs
 
 
 def read_scanned(path: str | Path, pixel_sha256: str | None) -> np.ndarray:

@@ -142,6 +142,8 @@ def _uniform_one(
     ``SSIM = (2 Sx Sy + k1)(2 (nw Sxy - Sx Sy) + k2) / ((Sx^2 + Sy^2 + k1)(dx + dy))`` where every
     integer term is below 2**31, so the cancelling ``nw*Sxy - Sx*Sy`` is exact in int32; only the
     ratio is float32 (vectorised 8 lanes wide; ``lane`` zeroes the padding lanes beyond ``TW``).
+
+    Long because one jitted kernel: its column sums, window sums and ratio share locals in the hot loop.
     """
     hgt, wid = ia.shape
     th = hgt - w + 1

@@ -298,17 +298,21 @@ def run_bench(
         imgs, planted = synthetic_thumbnails(synthetic, int(images.shape[1]))
         fast = next((x.pairs_per_s for x in res.backends if x.name == "numba"), None)
         res.pruned = time_pruned(imgs, prune_k, planted, settings, exhaustive_pairs_per_s=fast)
-        p = res.pruned
-        say(
-            f"pruned mode on {synthetic:,} synthetic images: {p['pairs_scored']:,} pairs "
-            f"({100 * p['fraction_of_all_pairs']:.2f}% of all) in {p['total_seconds']:.1f} s "
-            f"(shortlist {p['shortlist_seconds']:.1f} s + exact {p['exact_seconds']:.1f} s; cpu "
-            f"{p['shortlist_cpu_seconds'] + p['exact_cpu_seconds']:.1f} s); "
-            f"planted duplicates ranked first {p['planted_ranked_first']}/{p['planted']}"
-            + (
-                f"; exhaustive would take ~{p['exhaustive_estimate_seconds']:.0f} s"
-                if "exhaustive_estimate_seconds" in p
-                else ""
-            )
-        )
+        say(_pruned_line(synthetic, res.pruned))
     return res
+
+
+def _pruned_line(synthetic: int, p: dict[str, Any]) -> str:
+    """One line on the pruned mode's timing (``p``: :func:`time_pruned`'s figures) on ``synthetic`` images."""
+    return (
+        f"pruned mode on {synthetic:,} synthetic images: {p['pairs_scored']:,} pairs "
+        f"({100 * p['fraction_of_all_pairs']:.2f}% of all) in {p['total_seconds']:.1f} s "
+        f"(shortlist {p['shortlist_seconds']:.1f} s + exact {p['exact_seconds']:.1f} s; cpu "
+        f"{p['shortlist_cpu_seconds'] + p['exact_cpu_seconds']:.1f} s); "
+        f"planted duplicates ranked first {p['planted_ranked_first']}/{p['planted']}"
+        + (
+            f"; exhaustive would take ~{p['exhaustive_estimate_seconds']:.0f} s"
+            if "exhaustive_estimate_seconds" in p
+            else ""
+        )
+    )

@@ -67,7 +67,8 @@ def test_a_failed_write_is_cut_back_and_the_journal_stays_usable(tmp_path: Path,
 def test_the_page_gets_a_clear_error_when_the_answer_cannot_be_saved(scan_copy: Path, monkeypatch) -> None:
     import http.client
 
-    from busi_curate.review.server import ReviewApp, make_server
+    from busi_curate.review.http import make_server
+    from busi_curate.review.server import ReviewApp
     from busi_curate.review.session import load_journal, open_walk
     from busi_curate.scan.run import read_scan
 

@@ -15,8 +15,9 @@ import pytest
 from PIL import Image
 
 from busi_curate.errors import CurateError
+from busi_curate.review.http import make_server
 from busi_curate.review.journal import Journal, read_journal
-from busi_curate.review.server import ReviewApp, make_server
+from busi_curate.review.server import ReviewApp
 from busi_curate.review.session import load_journal, open_walk
 from busi_curate.scan.run import read_scan
 
@@ -258,7 +259,7 @@ def test_deeply_nested_json_answers_400(running):
     h = {"Content-Type": "application/json", "X-Review-Token": running.app.token}
     status, _, _ = running.request("POST", "/api/answer", deep[:60000] if len(deep) > 60000 else deep, h)
     assert status in (400, 413)
-    from busi_curate.review.server import MAX_BODY
+    from busi_curate.review.http import MAX_BODY
 
     depth = (MAX_BODY - 20) // 2
     nested = ('{"answer": ' + "[" * depth + "]" * depth + "}").encode()
@@ -270,7 +271,7 @@ def test_deeply_nested_json_answers_400(running):
 def test_half_open_connections_do_not_hold_threads_forever(running):
     import socket
 
-    from busi_curate.review.server import MAX_CONNECTIONS, SOCKET_TIMEOUT_S
+    from busi_curate.review.http import MAX_CONNECTIONS, SOCKET_TIMEOUT_S
 
     assert SOCKET_TIMEOUT_S <= 60 and MAX_CONNECTIONS <= 64
     socks = [socket.create_connection(("127.0.0.1", running.port)) for _ in range(MAX_CONNECTIONS + 8)]
@@ -495,7 +496,7 @@ def test_registration_follows_the_assistant_fit(scan_copy):
 
 
 def test_plain_evidence_words():
-    from busi_curate.review.server import evidence_figures, plain_evidence
+    from busi_curate.review.evidence import evidence_figures, plain_evidence
 
     text = "ssim=0.91 inliers=179 ratio=0.80 scale=1.20 rot=0.0 ncc=0.996/0.999 overlap=0.70"
     assert plain_evidence(text, evidence_figures(text)) == (
