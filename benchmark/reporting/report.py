@@ -26,10 +26,10 @@ from benchmark.profiles import CLS_TASKS, COMBINED_TASK, SEG_TASKS
 from benchmark.reporting import paper_figures as paper
 from benchmark.reporting.dsc_conventions import NOTE as DSC_NOTE
 from benchmark.reporting.dsc_conventions import predicted_empty_count
+from benchmark.reporting.progress import TableSink
 from benchmark.reporting.runs import Entry, RunData, load_runs
 from benchmark.reporting.seeds import seed_fields, seed_siblings, seed_text
 from benchmark.reporting.summarize import DEFAULT_DDOF, mean_std
-from benchmark.reporting.tables import write_table
 from busi_curate.data.dataset import CLASSES
 
 __all__ = ["build_report", "parse_cases"]
@@ -220,14 +220,17 @@ def build_report(
 ) -> list[Path]:
     """Write every table, significance.csv, learning curves and (with ``cases``) the Fig. 6 grid. Returns the files."""
     from benchmark.experiments.grid import load_grid
+    from benchmark.reporting.progress import grid_progress, write_progress
     from benchmark.reporting.report_figures import fig6_grid, learning_curves
 
     out = Path(out)
     grid = load_grid(grid_file) if grid_file else None
     runs = load_runs(runs_dir, grid)
+    progress = grid_progress(grid, runs_dir) if grid is not None else []
+    sink = TableSink(out, progress)
     sig_rows: list[dict[str, Any]] = []
     for build in TABLE_BUILDERS:
-        sig_rows += build(runs, out, ddof)
+        sig_rows += build(runs, sink, ddof)
     from benchmark.reporting.significance import write_significance
 
     write_significance(out, pd.DataFrame(sig_rows))
@@ -239,10 +242,12 @@ def build_report(
 
     written += sorted(out.glob("table*.*")) + [out / "significance.csv", out / "significance.md"]
     written += update_readme(out, runs)
+    if grid is not None:
+        written += write_progress(out, progress, grid.path)
     return written
 
 
-def _table4(runs: Sequence[RunData], out: Path, ddof: int) -> list[dict[str, Any]]:
+def _table4(runs: Sequence[RunData], out: TableSink, ddof: int) -> list[dict[str, Any]]:
     """Table 4: segmentation-only networks by class subset."""
     from benchmark.reporting.significance import significance_rows
 
@@ -263,7 +268,7 @@ def _table4(runs: Sequence[RunData], out: Path, ddof: int) -> list[dict[str, Any
         "- the paper's Table 4 is not public as a table; only the UNet++ DSC its text quotes is shown",
         *provenance_lines(t4),
     ]
-    write_table(out, "table4", "Table 4: single-task segmentation networks on Curated BUSI", tidy4, h, rws, notes)
+    out.write("table4", "Table 4: single-task segmentation networks on Curated BUSI", tidy4, h, rws, notes)
     return significance_rows("4", t4, "dice")
 
 
@@ -295,7 +300,7 @@ def _incoherence_note(entries: Sequence[Entry], ddof: int) -> list[str]:
     ]
 
 
-def _ablation_tables(runs: Sequence[RunData], out: Path, ddof: int) -> list[dict[str, Any]]:
+def _ablation_tables(runs: Sequence[RunData], out: TableSink, ddof: int) -> list[dict[str, Any]]:
     """Tables 5 and 6: the ablations with UNet++ and nnU-Net; the proposal tested against every other row."""
     from benchmark.reporting.significance import significance_rows
 
@@ -315,7 +320,7 @@ def _ablation_tables(runs: Sequence[RunData], out: Path, ddof: int) -> list[dict
             *_incoherence_note(entries, ddof),
             *provenance_lines(entries),
         ]
-        write_table(out, f"table{table}", title, tidy, h, rws, notes)
+        out.write(f"table{table}", title, tidy, h, rws, notes)
         proposal = next((e for e in entries if e.label == "MT + PR + DO"), None)
         if proposal is not None:
             others = [e for e in entries if e is not proposal]
@@ -323,7 +328,7 @@ def _ablation_tables(runs: Sequence[RunData], out: Path, ddof: int) -> list[dict
     return sig_rows
 
 
-def _table7(runs: Sequence[RunData], out: Path, ddof: int) -> list[dict[str, Any]]:
+def _table7(runs: Sequence[RunData], out: TableSink, ddof: int) -> list[dict[str, Any]]:
     """Table 7: confusion matrices of ST (Cls) and the proposal, pooled over the test folds."""
     t5 = {e.label: e for e in ablation_entries(runs, "5")}
     cm_rows, cm_tidy = [], []
@@ -345,8 +350,7 @@ def _table7(runs: Sequence[RunData], out: Path, ddof: int) -> list[dict[str, Any
                     "paper_diagonal": diag[i] if diag else np.nan,
                 }
             )
-    write_table(
-        out,
+    out.write(
         "table7",
         "Table 7: confusion matrices pooled over the test folds (row %)",
         pd.DataFrame(cm_tidy),
@@ -360,7 +364,7 @@ def _table7(runs: Sequence[RunData], out: Path, ddof: int) -> list[dict[str, Any
     return []
 
 
-def _tables89(runs: Sequence[RunData], out: Path, ddof: int) -> list[dict[str, Any]]:
+def _tables89(runs: Sequence[RunData], out: TableSink, ddof: int) -> list[dict[str, Any]]:
     """Tables 8 and 9: the multi-task methods (segmentation, then classification)."""
     from benchmark.reporting.significance import significance_rows
 
@@ -383,13 +387,13 @@ def _tables89(runs: Sequence[RunData], out: Path, ddof: int) -> list[dict[str, A
         tidy = metric_table(t89, ks, paper.TABLE89, ddof)
         h, rws = wide(tidy, [e.label for e in t89], ks)
         notes89 = [STD_NOTE, DSC_NOTE] if table == "8" else [STD_NOTE]
-        write_table(out, f"table{table}", title, tidy, h, rws, [*notes89, *provenance_lines(t89)])
+        out.write(f"table{table}", title, tidy, h, rws, [*notes89, *provenance_lines(t89)])
     return significance_rows("8-9", t89, "both") if len(t89) > 1 else []
 
 
 #: the tables of the report, in order: each writes its files and returns its significance rows.
 #: Adding a table is one builder plus one line here.
-TableBuilder = Callable[[Sequence[RunData], Path, int], list[dict[str, Any]]]
+TableBuilder = Callable[[Sequence[RunData], TableSink, int], list[dict[str, Any]]]
 TABLE_BUILDERS: tuple[TableBuilder, ...] = (_table4, _ablation_tables, _table7, _tables89)
 
 
