@@ -47,6 +47,10 @@ CONTRASTS = (
 )
 
 
+#: seeds of each arm the design asks for (issue 19) before the paired result counts as one
+MIN_SEEDS = 3
+
+
 def read_mask_iou(path: str | Path) -> dict[frozenset[tuple[str, str]], float]:
     """Unordered pair -> mask IoU from the curation half's ``mask_iou.csv`` (Table 2).
 
@@ -276,6 +280,12 @@ def paired_report(
         write_csv(out / "paired_per_image.csv", pd.concat(per_image, ignore_index=True))
     done = scores.groupby(["arm", "seed"])["fold"].nunique()
     status = ", ".join(f"{a} seed {s}: {n} fold(s)" for (a, s), n in done.items())
+    n_folds, n_seeds = int(strata["fold"].nunique()), int(scores["seed"].nunique())
+    if int(done.min()) < n_folds or n_seeds < MIN_SEEDS:
+        status += (
+            f". **Partial, not a result yet:** at most {int(done.max())} of the folds file's {n_folds} folds and "
+            f"{n_seeds} of at least {MIN_SEEDS} seeds have finished; every interval below is from that much retraining"
+        )
     profiles = sorted({str(r.config.get("profile")) for r in runs})
     return _report_section(table, profiles, status, arms_dir, journal, mask_iou, threshold)
 

@@ -198,6 +198,8 @@ def test_paired_report_end_to_end(arms: Path, tmp_path: Path) -> None:
     assert main.iloc[0]["n_images"] == 30 and main.iloc[0]["dsc_diff"] == pytest.approx(0.1)
     text = path.read_text()
     assert "What they cannot show" in text and "higher with the copies (inflation)" in text
+    # one fold of one seed: labelled partial (the folds file has 4 folds, the design asks for 3 seeds)
+    assert "**Partial, not a result yet:** at most 1 of the folds file's 4 folds and 1 of at least 3 seeds" in text
     _arm_run(runs, "other-model", "", 1993, [0.5], sha)
     (runs / "other-model" / "fold0" / "metrics.json").write_text(
         (runs / "other-model" / "fold0" / "metrics.json").read_text().replace("mt-unetpp", "mt-nnunet")
@@ -214,3 +216,30 @@ def test_paired_report_end_to_end(arms: Path, tmp_path: Path) -> None:
         write_leakage_report(
             None, JOURNAL, out, arms=runs, mask_iou=MASK_IOU, manifest=NAIVE / "manifest.csv", folds=NAIVE / "folds.csv"
         )
+
+
+COMMITTED = ROOT / "reports" / "leakage_inflation"
+
+
+@pytest.mark.skipif(not (COMMITTED / "arms").is_dir(), reason="no committed paired arms")
+def test_the_committed_leakage_report_is_what_the_tool_writes_from_the_committed_runs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every figure of reports/leakage_inflation (paired strata and README) regenerates from its committed runs."""
+    monkeypatch.chdir(ROOT)  # the README quotes the paths as given, relative to the repository root
+    t5 = Path("reports/bench_cpu_table5/runs")
+    write_leakage_report(
+        t5 / "naive-mt-do",
+        Path("manifests/curated_busi_v1/decisions.csv"),
+        tmp_path,
+        curated_run=t5 / "mt-do",
+        manifest=Path("manifests/raw_busi_naive/manifest.csv"),
+        folds=Path("manifests/raw_busi_naive/folds.csv"),
+        arms=Path("reports/leakage_inflation/arms"),
+        mask_iou=Path("reports/curated_busi_v1/mask_iou.csv"),
+        iou_threshold=0.7,
+    )
+    for name in ("paired_strata.csv", "subsets.csv"):
+        pd.testing.assert_frame_equal(pd.read_csv(tmp_path / name), pd.read_csv(COMMITTED / name), obj=name)
+    written = (tmp_path / "README.md").read_text(encoding="utf-8").replace(str(tmp_path), "reports/leakage_inflation")
+    assert written == (COMMITTED / "README.md").read_text(encoding="utf-8")
