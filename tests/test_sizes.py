@@ -21,7 +21,6 @@ MARKER = "Long because"
 
 #: ``(module path, function name) -> lines`` of the functions not split yet (issue 23, to do).
 PENDING: dict[tuple[str, str], int] = {
-    ("benchmark/experiments/speed.py", "measure"): 65,
     ("benchmark/training/train.py", "train_fold"): 83,
     ("busi_curate/commands/review.py", "review"): 83,
     ("busi_curate/commands/scan.py", "scan"): 70,
