@@ -23,7 +23,6 @@ MARKER = "Long because"
 PENDING: dict[tuple[str, str], int] = {
     ("benchmark/training/train.py", "train_fold"): 83,
     ("busi_curate/studies/robust_bench.py", "bench_robust"): 93,
-    ("busi_curate/studies/size_study.py", "run_size_study"): 82,
 }
 
 
