@@ -22,7 +22,6 @@ MARKER = "Long because"
 #: ``(module path, function name) -> lines`` of the functions not split yet (issue 23, to do).
 PENDING: dict[tuple[str, str], int] = {
     ("benchmark/training/train.py", "train_fold"): 83,
-    ("busi_curate/studies/robust_bench.py", "bench_robust"): 93,
 }
 
 
