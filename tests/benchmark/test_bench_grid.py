@@ -70,9 +70,12 @@ def test_bad_grid_files_are_config_errors(tmp_path: Path, k2, body: str, match: 
 
 
 def test_grid_skips_finished_and_resumes_unfinished_jobs(tmp_path: Path, k2) -> None:
-    grid = load_grid(_grid(tmp_path, *k2, _runs_body()))
+    path = _grid(tmp_path, *k2, _runs_body())
+    assert [j.label for j in jobs(load_grid(path))] == ["seg/fold0", "seg/fold1", "cls/fold0", "cls/fold1"]
+    # trained on one fold per run (CI time: each job is a child process that imports torch)
+    grid = load_grid(path, overrides={"fold": [0]})
     out = tmp_path / "runs"
-    assert [j.label for j in jobs(grid)] == ["seg/fold0", "seg/fold1", "cls/fold0", "cls/fold1"]
+    assert [j.label for j in jobs(grid)] == ["seg/fold0", "cls/fold0"]
     assert all(job_status(j, out)[0] == STATUS_PENDING for j in jobs(grid))
     assert run_local(grid, out, workers=2, nice=0, echo=lambda m: None) == 0
     assert all(job_status(j, out)[0] == STATUS_DONE for j in jobs(grid))
@@ -84,12 +87,12 @@ def test_grid_skips_finished_and_resumes_unfinished_jobs(tmp_path: Path, k2) -> 
     assert "0 job(s) to run" in messages[0]
     assert (out / "seg" / "fold0" / "metrics.json").stat().st_mtime_ns == before
     # an unfinished job (checkpoint, no metrics) is resumed, not restarted
-    (out / "cls" / "fold1" / "metrics.json").unlink()
-    job = [j for j in jobs(grid) if j.label == "cls/fold1"][0]
+    (out / "cls" / "fold0" / "metrics.json").unlink()
+    job = [j for j in jobs(grid) if j.label == "cls/fold0"][0]
     assert job_status(job, out)[0] == STATUS_PARTIAL
     assert run_local(grid, out, workers=1, nice=0, only=["cls"], echo=lambda m: None) == 0
     assert job_status(job, out)[0] == STATUS_DONE
-    assert "resumed from" in (out / "cls" / "fold1" / "train.log").read_text(encoding="utf-8")
+    assert "resumed from" in (out / "cls" / "fold0" / "train.log").read_text(encoding="utf-8")
 
 
 def test_grid_status_command(tmp_path: Path, k2) -> None:
