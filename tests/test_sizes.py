@@ -1,9 +1,6 @@
 """Issue 23, "each rule once": no module of ``busi_curate`` or ``benchmark`` over 450 lines, no function over
 60 lines, unless the function's docstring has a line starting with ``Long because`` that says why (kept rare:
 one linear click command body, one numba kernel). See docs/testing.md.
-
-Functions still over the limit that issue 23 has not split yet are listed in :data:`PENDING` with their length:
-the list may only shrink (a listed function that grew, or fell under the limit, fails until the list is updated).
 """
 
 from __future__ import annotations
@@ -18,17 +15,6 @@ PACKAGES = ("busi_curate", "benchmark")
 MAX_MODULE_LINES = 450
 MAX_FUNCTION_LINES = 60
 MARKER = "Long because"
-
-#: ``(module path, function name) -> lines`` of the functions not split yet (issue 23, to do).
-PENDING: dict[tuple[str, str], int] = {
-    ("benchmark/experiments/speed.py", "measure"): 65,
-    ("benchmark/training/train.py", "train_fold"): 83,
-    ("busi_curate/commands/review.py", "review"): 83,
-    ("busi_curate/commands/scan.py", "scan"): 70,
-    ("busi_curate/studies/assistant_bench.py", "bench_auto"): 104,
-    ("busi_curate/studies/robust_bench.py", "bench_robust"): 93,
-    ("busi_curate/studies/size_study.py", "run_size_study"): 82,
-}
 
 
 def modules() -> list[Path]:
@@ -55,10 +41,7 @@ def test_modules_within_limit() -> None:
 
 def test_functions_within_limit() -> None:
     found = {(str(p.relative_to(ROOT)), name): n for p in modules() for name, n in long_functions(p.read_text())}
-    new = {k: n for k, n in found.items() if k not in PENDING or n > PENDING[k]}
-    assert not new, f"functions over {MAX_FUNCTION_LINES} lines without a '{MARKER}' docstring line: {new}"
-    done = sorted(set(PENDING) - set(found))
-    assert not done, f"no longer over the limit, remove from PENDING: {done}"
+    assert not found, f"functions over {MAX_FUNCTION_LINES} lines without a '{MARKER}' docstring line: {found}"
 
 
 def test_modules_found() -> None:

@@ -210,6 +210,32 @@ def _median_step_seconds(fit: Any, augmenter: Any, steps: int) -> float:
     return sorted(times)[len(times) // 2]
 
 
+def _conv_rates(
+    rates: dict[str, float],
+    dev: torch.device,
+    prec_name: str,
+    dtype: torch.dtype | None,
+    batch_size: int,
+    image_size: int,
+) -> dict[str, float]:
+    """``rates`` with the fp32 and ``prec_name`` convolution rates measured where missing (in place)."""
+    for key, dt in (("fp32", None), (prec_name, dtype)):
+        if key not in rates:
+            rates[key] = conv_rate(dev, dt, batch_size, image_size)
+    return rates
+
+
+def _reset_memory_peaks(dev: torch.device) -> None:
+    """Collect garbage and restart the peak RSS (and, on CUDA, the peak allocated memory) counters."""
+    import torch
+
+    gc.collect()
+    _reset_peak_rss()
+    if dev.type == "cuda":
+        torch.cuda.empty_cache()
+        torch.cuda.reset_peak_memory_stats(dev)
+
+
 def measure(
     name: str,
     image_size: int = 128,
@@ -241,15 +267,8 @@ def measure(
     cfg = RunConfig(model=name, task=task, image_size=image_size, batch_size=batch_size, precision=precision, seed=0)
     choice = choose_precision(cfg, dev)
     dtype, prec_name = choice.dtype, choice.name
-    rates = rates if rates is not None else {}
-    for key, dt in (("fp32", None), (prec_name, dtype)):
-        if key not in rates:
-            rates[key] = conv_rate(dev, dt, batch_size, image_size)
-    gc.collect()
-    _reset_peak_rss()
-    if dev.type == "cuda":
-        torch.cuda.empty_cache()
-        torch.cuda.reset_peak_memory_stats(dev)
+    rates = _conv_rates(rates if rates is not None else {}, dev, prec_name, dtype, batch_size, image_size)
+    _reset_memory_peaks(dev)
     fit = Fit.create(cfg, dev, provenance={})
     _, train_flops = training_flops(fit.model, image_size, dev, dtype)
     step = _median_step_seconds(fit, make_augmenter(cfg.augment, dev, cfg.image_interp), steps)

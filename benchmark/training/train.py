@@ -197,9 +197,6 @@ def train_fold(
 ) -> tuple[nn.Module, TrainState]:
     """Train on ``train``, select on ``val``; returns the selected (best) model and the final state.
 
-    (Kept over 60 lines: the epoch loop reads as one piece, train -> validate -> stop -> checkpoint, in the
-    order a resume replays it.)
-
     Writes ``out_dir/checkpoint/last.pt`` every ``checkpoint_every`` epochs and at the end (atomic), and
     ``best.pt`` when the selection metric improves.
 
@@ -221,7 +218,21 @@ def train_fold(
     fit = Fit.create(cfg, device, provenance or {})
     last = ckpt_dir / "last.pt"
     state = fit.resume(last) if resume and last.is_file() else TrainState()
+    data, n_draw, augmenter = _fold_data(fit, train, val)
+    while not state.finished and state.epoch < cfg.epochs:
+        _train_one_epoch(fit, state, data, val, n_draw, augmenter, progress, ckpt_dir)
+        if on_epoch_end is not None:
+            on_epoch_end(state.epoch)
 
+    best = load_checkpoint(ckpt_dir / "best.pt")
+    fit.model.load_state_dict(best["model"])
+    return fit.model, state
+
+
+def _fold_data(fit: Fit, train: SampleSet, val: SampleSet) -> tuple[_FoldTensors, int, Any]:
+    """The fold's tensors on the training device (the ``cfg.subset`` of ``train``, its oversampled order), the
+    images drawn per epoch and the augmenter; logs the sizes."""
+    cfg, device = fit.cfg, fit.device
     train = subset_per_class(train, cfg.subset)
     order = oversample_indices(train.labels, cfg.oversample_rule) if cfg.oversample else np.arange(len(train))
     data = _FoldTensors(*to_tensors(train, device), *to_tensors(val, device), torch.from_numpy(order).to(device))
@@ -236,37 +247,45 @@ def train_fold(
         device,
         f", autocast {fit.dtype}" if fit.dtype else "",
     )
-    while not state.finished and state.epoch < cfg.epochs:
-        epoch = state.epoch + 1
-        t0 = time.perf_counter()
-        sums = fit.train_epoch(epoch, data, n_draw, augmenter, progress)
-        t_steps = time.perf_counter() - t0
-        record: dict[str, float] = {"epoch": epoch, "lr": fit.optimizer.param_groups[0]["lr"]}
-        record.update({f"train_{k}": float(v) / n_draw for k, v in sums.items()})
-        improved = fit.validate(epoch, data, val, state, record, ckpt_dir / "best.pt")
-        t_ckpt = time.perf_counter()
-        state.epoch = epoch
-        if cfg.early_stopping and state.since_best >= cfg.early_stopping:
-            state.finished = state.stopped_early = True
-            log.info("early stopping after epoch %d (best epoch %d)", epoch, state.best_epoch)
-        if state.epoch >= cfg.epochs:
-            state.finished = True
-        record["step_seconds"] = t_steps
-        record["seconds"] = time.perf_counter() - t0
-        state.history.append(record)
-        state.train_seconds += record["seconds"]
-        # last.pt every checkpoint_every epochs and at the end; a resume from an older one replays the
-        # missing epochs exactly (every epoch is seeded from (seed, epoch))
-        if state.finished or epoch % max(1, cfg.checkpoint_every) == 0:
-            fit.save_last(last, state)
-        record["checkpoint_seconds"] = time.perf_counter() - t_ckpt
-        _log_epoch(cfg, record, improved, progress)
-        if on_epoch_end is not None:
-            on_epoch_end(epoch)
+    return data, n_draw, augmenter
 
-    best = load_checkpoint(ckpt_dir / "best.pt")
-    fit.model.load_state_dict(best["model"])
-    return fit.model, state
+
+def _train_one_epoch(
+    fit: Fit,
+    state: TrainState,
+    data: _FoldTensors,
+    val: SampleSet,
+    n_draw: int,
+    augmenter: Any,
+    progress: bool,
+    ckpt_dir: Path,
+) -> None:
+    """Epoch ``state.epoch + 1``, in the order a resume replays it: train -> validate (``best.pt``) -> stop ->
+    ``last.pt`` -> log; updates ``state`` (epoch, finished, history, seconds)."""
+    cfg, epoch = fit.cfg, state.epoch + 1
+    t0 = time.perf_counter()
+    sums = fit.train_epoch(epoch, data, n_draw, augmenter, progress)
+    t_steps = time.perf_counter() - t0
+    record: dict[str, float] = {"epoch": epoch, "lr": fit.optimizer.param_groups[0]["lr"]}
+    record.update({f"train_{k}": float(v) / n_draw for k, v in sums.items()})
+    improved = fit.validate(epoch, data, val, state, record, ckpt_dir / "best.pt")
+    t_ckpt = time.perf_counter()
+    state.epoch = epoch
+    if cfg.early_stopping and state.since_best >= cfg.early_stopping:
+        state.finished = state.stopped_early = True
+        log.info("early stopping after epoch %d (best epoch %d)", epoch, state.best_epoch)
+    if state.epoch >= cfg.epochs:
+        state.finished = True
+    record["step_seconds"] = t_steps
+    record["seconds"] = time.perf_counter() - t0
+    state.history.append(record)
+    state.train_seconds += record["seconds"]
+    # last.pt every checkpoint_every epochs and at the end; a resume from an older one replays the
+    # missing epochs exactly (every epoch is seeded from (seed, epoch))
+    if state.finished or epoch % max(1, cfg.checkpoint_every) == 0:
+        fit.save_last(ckpt_dir / "last.pt", state)
+    record["checkpoint_seconds"] = time.perf_counter() - t_ckpt
+    _log_epoch(cfg, record, improved, progress)
 
 
 @dataclass

@@ -111,8 +111,8 @@ def review(
     See docs/review.md.
     """
     from busi_curate.defaults import JOURNAL_NAME
-    from busi_curate.review.run import automatic_pass, load_assistant, open_review, prepare, serve, status_lines
-    from busi_curate.review.session import load_scan, merge_into, replay, review_lock
+    from busi_curate.review.run import load_assistant, prepare, serve, status_lines
+    from busi_curate.review.session import load_scan, review_lock
 
     if merge and decisions_file is None:
         raise click.UsageError("--merge needs --decisions FILE")
@@ -121,45 +121,17 @@ def review(
     name = _reviewer(reviewer)
     scan = load_scan(scan_dir)
     journal_path = Path(scan.dir) / JOURNAL_NAME
-
-    def warn(message: str) -> None:
-        click.echo(f"warning: {message}", err=True)
-
     if decisions_file is not None:
-        res = replay(scan, decisions_file, threshold)
-        for w in res.warnings:
-            warn(w)
-        click.echo(f"replayed {len(res.decisions)} journal lines from {decisions_file}")
-        click.echo("\n".join(status_lines(res.walk)))
-        if merge:
-            with review_lock(scan.dir):
-                n = merge_into(res.decisions, journal_path)
-            click.echo(f"merged: appended {n} new line(s) to {journal_path}")
+        _replay_journal(scan, decisions_file, journal_path, threshold, merge)
         return
 
     # one writer per journal: the lock is held by the automatic pass and until the server stops
     writes = auto or not no_browser
     with review_lock(scan.dir) if writes else contextlib.nullcontext():
         assessments: dict[Any, Any] = {}
-        assistant = None
-        if auto:
-            assistant = load_assistant(assistant_factory, scan)
-            _show_progress(assistant, not quiet)
-            walk, summary = automatic_pass(
-                scan,
-                journal_path,
-                threshold,
-                assistant,
-                assessments,
-                warn,
-                source=assistant_factory,
-                progress=not quiet,
-            )
-            click.echo(summary.line() + f"; {len(walk.extra_pairs)} extra pairs proposed")
-        else:
-            walk, warnings = open_review(scan, journal_path, threshold)
-            for w in warnings:
-                warn(w)
+        walk, assistant = _open_walk(
+            scan, journal_path, threshold, assistant_factory if auto else None, assessments, quiet
+        )
         if no_browser:
             click.echo(f"journal {journal_path}: {len(walk.decisions)} lines")
             click.echo("\n".join(status_lines(walk)))
@@ -170,3 +142,46 @@ def review(
             _show_progress(assistant, not quiet)
             prepare(assistant, echo=click.echo)
         serve(scan, walk, journal_path, name, assistant, assessments, port, verbose, echo=click.echo, auto=auto)
+
+
+def _warn(message: str) -> None:
+    click.echo(f"warning: {message}", err=True)
+
+
+def _replay_journal(scan: Any, decisions_file: Path, journal_path: Path, threshold: float, merge: bool) -> None:
+    """``--decisions FILE``: replay the journal against the scan, print where it stands, and with ``--merge``
+    append its new lines to the scan's journal (under the review lock)."""
+    from busi_curate.review.run import status_lines
+    from busi_curate.review.session import merge_into, replay, review_lock
+
+    res = replay(scan, decisions_file, threshold)
+    for w in res.warnings:
+        _warn(w)
+    click.echo(f"replayed {len(res.decisions)} journal lines from {decisions_file}")
+    click.echo("\n".join(status_lines(res.walk)))
+    if merge:
+        with review_lock(scan.dir):
+            n = merge_into(res.decisions, journal_path)
+        click.echo(f"merged: appended {n} new line(s) to {journal_path}")
+
+
+def _open_walk(
+    scan: Any, journal_path: Path, threshold: float, auto_factory: str | None, assessments: dict[Any, Any], quiet: bool
+) -> tuple[Any, Any]:
+    """The review walk and the assistant deciding it: with ``--auto`` (``auto_factory`` the assistant's
+    module:Class) after the automatic pass, which fills ``assessments``; otherwise the journal's walk as it stands
+    and no assistant."""
+    from busi_curate.review.run import automatic_pass, load_assistant, open_review
+
+    if auto_factory is None:
+        walk, warnings = open_review(scan, journal_path, threshold)
+        for w in warnings:
+            _warn(w)
+        return walk, None
+    assistant = load_assistant(auto_factory, scan)
+    _show_progress(assistant, not quiet)
+    walk, summary = automatic_pass(
+        scan, journal_path, threshold, assistant, assessments, _warn, source=auto_factory, progress=not quiet
+    )
+    click.echo(summary.line() + f"; {len(walk.extra_pairs)} extra pairs proposed")
+    return walk, assistant

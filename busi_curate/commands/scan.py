@@ -117,7 +117,6 @@ def scan(
 
     Writes OUT/index.csv, OUT/ssim.npy (or pairs.npz in pruned mode), OUT/candidates.csv, OUT/scan.json.
     """
-    from busi_curate.defaults import JOURNAL_NAME
     from busi_curate.errors import ScanError
     from busi_curate.scan.run import run_scan
 
@@ -128,21 +127,7 @@ def scan(
         return
     if out is None:
         raise click.UsageError("Missing option '--out' (or --update SCAN_DIR to add images to a scan).")
-    if out.exists() and not out.is_dir():
-        raise ScanError("--out must be a folder (this is an existing file)", out)
-    if out.is_symlink():
-        raise ScanError("--out is a symbolic link; give the real folder", out)
-    if out.resolve().is_relative_to(data_dir.resolve()):  # its files would become images of the next scan
-        raise ScanError(f"--out is inside the dataset folder {data_dir}; write the scan elsewhere", out)
-    journal = out / JOURNAL_NAME
-    if journal.exists() or journal.is_symlink():
-        if not force:
-            raise ScanError(
-                "holds a review journal; a new scan would start over against old decisions. Scan into "
-                "another folder, or pass --force to move the journal aside (it is never deleted)",
-                journal,
-            )
-
+    journal = _check_out(out, data_dir, force)
     settings = ScanSettings(
         size=size,
         backend=backend,
@@ -167,6 +152,33 @@ def scan(
             aside = move_aside(journal, "before-scan")
             click.echo(f"moved the old review journal aside to {aside}", err=True)
     echo_summary(res.meta, out)
+
+
+def _check_out(out: Path, data_dir: Path, force: bool) -> Path:
+    """The review journal path of a new scan into ``out``, after checking ``out`` is a real folder (or absent)
+    outside ``data_dir`` and holds no journal unless ``force`` (which moves it aside after the scan).
+
+    Raises:
+        ScanError: naming ``out`` or its journal.
+    """
+    from busi_curate.defaults import JOURNAL_NAME
+    from busi_curate.errors import ScanError
+
+    if out.exists() and not out.is_dir():
+        raise ScanError("--out must be a folder (this is an existing file)", out)
+    if out.is_symlink():
+        raise ScanError("--out is a symbolic link; give the real folder", out)
+    if out.resolve().is_relative_to(data_dir.resolve()):  # its files would become images of the next scan
+        raise ScanError(f"--out is inside the dataset folder {data_dir}; write the scan elsewhere", out)
+    journal = out / JOURNAL_NAME
+    if journal.exists() or journal.is_symlink():
+        if not force:
+            raise ScanError(
+                "holds a review journal; a new scan would start over against old decisions. Scan into "
+                "another folder, or pass --force to move the journal aside (it is never deleted)",
+                journal,
+            )
+    return journal
 
 
 def echo_summary(meta: dict[str, Any], out: Path) -> None:

@@ -196,7 +196,6 @@ def bench_robust(
         journal: a review journal of the original dataset; its ``adjacent-frame`` pairs join the known ones.
         scan_size: SSIM thumbnail size of both scans (exhaustive, numba backend).
     """
-    from busi_curate.review.journal import effective, read_journal
     from busi_curate.scan.run import ScanSettings
 
     data_dir = Path(data_dir)
@@ -224,52 +223,72 @@ def bench_robust(
         res.seconds["planted"] = time.perf_counter() - t0
         res.questions = {"original": base_sum.uncertain, "planted": summ.uncertain}
         uf = _same_frame_roots(dec)
-        standing = effective(dec)
-        for p in planted:
-            a, b = (p.source_class, p.source_id), (p.copy_class, p.copy_id)
-            [ass] = assistant.assess([(scan.row_of(*a), scan.row_of(*b))])
-            d = standing.get((a, b) if a <= b else (b, a))
-            if uf.connected(a, b):
-                outcome = "found"
-            elif d is not None and d.answer == "same":
-                outcome = "adjacent"
-            elif d is None and ass.verdict == "uncertain":
-                outcome = "question"
-            else:
-                outcome = "missed"
-            res.planted.append({**asdict(p), "outcome": outcome, "verdict": ass.verdict, "grade": ass.grade,
-                                "evidence": ass.evidence})  # fmt: skip
-            kind = p.kind
-            row = res.recall.setdefault(kind, dict.fromkeys(("found", "adjacent", "question", "missed"), 0))
-            row[outcome] += 1
-        # new false groups: original images merged now but not in the original run
-        base_uf = _same_frame_roots(base_dec)
-        copies = {(p.copy_class, p.copy_id) for p in planted}
-        originals = [k for k in {d.reference for d in dec} | {d.candidate for d in dec} if k not in copies]
-        by_root: dict[Any, list[Any]] = {}
-        for k in originals:
-            by_root.setdefault(uf.find(k), []).append(k)
-        for members in by_root.values():
-            members.sort()
-            for i, x in enumerate(members):
-                for y in members[i + 1 :]:
-                    if not base_uf.connected(x, y):
-                        res.false_groups.append([f"{x[0]} {x[1]}", f"{y[0]} {y[1]}"])
-        # the known adjacent-frame pairs, assessed in the planted dataset
-        known = {pair for pair, d in effective(base_dec).items() if d.answer == "same" and d.grade == "adjacent-frame"}
-        if journal is not None:
-            jd = effective(read_journal(journal))
-            known |= {pair for pair, d in jd.items() if d.answer == "same" and d.grade == "adjacent-frame"}
-        for a, b in sorted(known):
-            [ass] = assistant.assess([(scan.row_of(*a), scan.row_of(*b))])
-            grade = "same-frame (merged)" if uf.connected(a, b) else (ass.grade or ass.verdict)
-            res.adjacent[grade] = res.adjacent.get(grade, 0) + 1
-            res.adjacent_pairs.append({"a": f"{a[0]} {a[1]}", "b": f"{b[0]} {b[1]}", "grade": grade,
-                                       "evidence": ass.evidence})  # fmt: skip
+        _grade_planted(res, planted, scan, assistant, dec, uf)
+        _new_false_groups(res, planted, dec, uf, base_dec)
+        _grade_known_adjacent(res, base_dec, journal, scan, assistant, uf)
     finally:
         if tmp is not None:
             tmp.cleanup()
     return res
+
+
+def _grade_planted(res: RobustResult, planted: list[Any], scan: Any, assistant: Any, dec: list[Any], uf: Any) -> None:
+    """Each planted copy's outcome (found / adjacent / question / missed) in ``res.planted`` and ``res.recall``."""
+    from busi_curate.review.journal import effective
+
+    standing = effective(dec)
+    for p in planted:
+        a, b = (p.source_class, p.source_id), (p.copy_class, p.copy_id)
+        [ass] = assistant.assess([(scan.row_of(*a), scan.row_of(*b))])
+        d = standing.get((a, b) if a <= b else (b, a))
+        if uf.connected(a, b):
+            outcome = "found"
+        elif d is not None and d.answer == "same":
+            outcome = "adjacent"
+        elif d is None and ass.verdict == "uncertain":
+            outcome = "question"
+        else:
+            outcome = "missed"
+        res.planted.append({**asdict(p), "outcome": outcome, "verdict": ass.verdict, "grade": ass.grade,
+                            "evidence": ass.evidence})  # fmt: skip
+        kind = p.kind
+        row = res.recall.setdefault(kind, dict.fromkeys(("found", "adjacent", "question", "missed"), 0))
+        row[outcome] += 1
+
+
+def _new_false_groups(res: RobustResult, planted: list[Any], dec: list[Any], uf: Any, base_dec: list[Any]) -> None:
+    """New false groups in ``res.false_groups``: original images merged now but not in the original run."""
+    base_uf = _same_frame_roots(base_dec)
+    copies = {(p.copy_class, p.copy_id) for p in planted}
+    originals = [k for k in {d.reference for d in dec} | {d.candidate for d in dec} if k not in copies]
+    by_root: dict[Any, list[Any]] = {}
+    for k in originals:
+        by_root.setdefault(uf.find(k), []).append(k)
+    for members in by_root.values():
+        members.sort()
+        for i, x in enumerate(members):
+            for y in members[i + 1 :]:
+                if not base_uf.connected(x, y):
+                    res.false_groups.append([f"{x[0]} {x[1]}", f"{y[0]} {y[1]}"])
+
+
+def _grade_known_adjacent(
+    res: RobustResult, base_dec: list[Any], journal: str | Path | None, scan: Any, assistant: Any, uf: Any
+) -> None:
+    """The known adjacent-frame pairs (the original run's and the journal's), assessed in the planted dataset,
+    in ``res.adjacent`` and ``res.adjacent_pairs``."""
+    from busi_curate.review.journal import effective, read_journal
+
+    known = {pair for pair, d in effective(base_dec).items() if d.answer == "same" and d.grade == "adjacent-frame"}
+    if journal is not None:
+        jd = effective(read_journal(journal))
+        known |= {pair for pair, d in jd.items() if d.answer == "same" and d.grade == "adjacent-frame"}
+    for a, b in sorted(known):
+        [ass] = assistant.assess([(scan.row_of(*a), scan.row_of(*b))])
+        grade = "same-frame (merged)" if uf.connected(a, b) else (ass.grade or ass.verdict)
+        res.adjacent[grade] = res.adjacent.get(grade, 0) + 1
+        res.adjacent_pairs.append({"a": f"{a[0]} {a[1]}", "b": f"{b[0]} {b[1]}", "grade": grade,
+                                   "evidence": ass.evidence})  # fmt: skip
 
 
 def table(res: RobustResult) -> str:

@@ -139,12 +139,7 @@ def run_size_study(
     grays = [read_gray(ds.root / r.image) for r in tqdm(ds.records, desc="decode", disable=not progress, leave=False)]
     keys = [(r.cls, r.id) for r in ds.records]
     row_of = {k: i for i, k in enumerate(keys)}
-    by_hash: dict[str, list[int]] = defaultdict(list)
-    for i, r in enumerate(ds.records):
-        by_hash[r.pixel_sha256].append(i)
-    identical = [
-        (g[x], g[y]) for g in by_hash.values() if len(g) > 1 for x in range(len(g)) for y in range(x + 1, len(g))
-    ]
+    identical = _identical_pairs([r.pixel_sha256 for r in ds.records])
     confirmed, different = confirmed_pairs(journal, row_of) if journal is not None else ([], [])
     backend = get_backend("numba")
     backend.matrix(np.zeros((3, 16, 16), dtype=np.uint8))  # JIT warm-up
@@ -161,34 +156,12 @@ def run_size_study(
         fig["identical_pairs_worst_rank"] = max(
             (max(_rank(m, i, j), _rank(m, j, i)) for i, j in identical), default=None
         )
-        named = {}
-        for ka, kb in named_pairs:
-            if ka in row_of and kb in row_of:
-                i, j = row_of[ka], row_of[kb]
-                named[f"{ka[0]} {ka[1]} / {kb[0]} {kb[1]}"] = {
-                    "ssim": round(float(m[i, j]), 6),
-                    "rank": [_rank(m, i, j), _rank(m, j, i)],
-                }
-        fig["named_pairs"] = named
+        fig["named_pairs"] = _named_pair_figures(m, named_pairs, row_of)
         if confirmed:
             fig.update(confirmed_figures(m, confirmed, fig["bulk_p999"], different))
         per_size[s] = fig
-    # agreement between sizes
-    tops = {s: _top_k(m, top)[0] for s, m in mats.items()}
-    agreement = {}
-    for x in sizes:
-        for y in sizes:
-            if x < y:
-                share = np.mean([len(set(tops[x][i]) & set(tops[y][i])) / tops[x].shape[1] for i in range(len(keys))])
-                agreement[f"{x}-{y}"] = round(float(share), 4)
-    largest = max(sizes)
-    ml = mats[largest]
-    rows_l, vals_l = _top_k(ml, 1)
-    q999 = per_size[largest]["bulk_p999"]
-    ref = [(i, int(rows_l[i, 0])) for i in range(len(keys)) if vals_l[i, 0] > q999]
-    for s in sizes:
-        r1 = _top_k(mats[s], 1)[0][:, 0]
-        per_size[s][f"standouts_of_{largest}_ranked_first"] = f"{sum(int(r1[i] == j) for i, j in ref)}/{len(ref)}"
+    agreement = _top_k_agreement(mats, sizes, top, len(keys))
+    _standouts_ranked_first(per_size, mats, sizes, len(keys))
     return {
         "data_dir": str(Path(data_dir).resolve()),
         "n_images": len(keys),
@@ -199,6 +172,55 @@ def run_size_study(
         "journal": str(Path(journal).resolve()) if journal is not None else None,
         "hardware": hardware(),
     }
+
+
+def _identical_pairs(pixel_hashes: list[str]) -> list[tuple[int, int]]:
+    """Row pairs ``(i, j)``, ``i < j``, of pixel-identical images (same ``pixel_sha256``), hash by hash."""
+    by_hash: dict[str, list[int]] = defaultdict(list)
+    for i, h in enumerate(pixel_hashes):
+        by_hash[h].append(i)
+    return [(g[x], g[y]) for g in by_hash.values() if len(g) > 1 for x in range(len(g)) for y in range(x + 1, len(g))]
+
+
+def _named_pair_figures(
+    m: np.ndarray, named_pairs: tuple[tuple[tuple[str, str], tuple[str, str]], ...], row_of: dict[Any, int]
+) -> dict[str, Any]:
+    """SSIM and ranks (both directions) of each named pair present in the dataset."""
+    named = {}
+    for ka, kb in named_pairs:
+        if ka in row_of and kb in row_of:
+            i, j = row_of[ka], row_of[kb]
+            named[f"{ka[0]} {ka[1]} / {kb[0]} {kb[1]}"] = {
+                "ssim": round(float(m[i, j]), 6),
+                "rank": [_rank(m, i, j), _rank(m, j, i)],
+            }
+    return named
+
+
+def _top_k_agreement(mats: dict[int, np.ndarray], sizes: list[int], top: int, n: int) -> dict[str, float]:
+    """``"x-y"`` -> mean share of each image's top-``top`` that sizes x < y have in common."""
+    tops = {s: _top_k(m, top)[0] for s, m in mats.items()}
+    agreement = {}
+    for x in sizes:
+        for y in sizes:
+            if x < y:
+                share = np.mean([len(set(tops[x][i]) & set(tops[y][i])) / tops[x].shape[1] for i in range(n)])
+                agreement[f"{x}-{y}"] = round(float(share), 4)
+    return agreement
+
+
+def _standouts_ranked_first(
+    per_size: dict[int, dict[str, Any]], mats: dict[int, np.ndarray], sizes: list[int], n: int
+) -> None:
+    """How many stand-out pairs of the largest size (top-1 above its bulk's 99.9th percentile) each size also
+    ranks first, into ``per_size[s]["standouts_of_<largest>_ranked_first"]``."""
+    largest = max(sizes)
+    rows_l, vals_l = _top_k(mats[largest], 1)
+    q999 = per_size[largest]["bulk_p999"]
+    ref = [(i, int(rows_l[i, 0])) for i in range(n) if vals_l[i, 0] > q999]
+    for s in sizes:
+        r1 = _top_k(mats[s], 1)[0][:, 0]
+        per_size[s][f"standouts_of_{largest}_ranked_first"] = f"{sum(int(r1[i] == j) for i, j in ref)}/{len(ref)}"
 
 
 def format_table(res: dict[str, Any]) -> str:
