@@ -70,6 +70,11 @@ def predict(checkpoint: Path, images: tuple[Path, ...], out: Path, refine: str |
 )
 @click.option("--threads", type=int, default=0, help="torch CPU threads (0 = torch's default)")
 @click.option("--json", "as_json", is_flag=True, help="one JSON object per model and precision")
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="also write speed.jsonl and speed.md (the tables, the command, the commit) into this folder",
+)
 @user_errors
 def speed(
     names: str | None,
@@ -81,6 +86,7 @@ def speed(
     precisions: str,
     threads: int,
     as_json: bool,
+    out: Path | None,
 ) -> None:
     """Time training steps against the FLOP floor measured in the same run, and peak memory, per model."""
     _needs_torch()
@@ -105,14 +111,15 @@ def speed(
         # unchecked here, as before: RunConfig's precision names are matched by amp_dtype
         cast("list[Precision]", [p.strip() for p in precisions.split(",") if p.strip()]),
     )
-    if as_json:
-        for r in results:
-            click.echo(json.dumps(r.as_json(), sort_keys=True))
-    else:
-        auto = choose_precision(RunConfig(precision="auto"), select_device(device))
-        click.echo(format_table(results))
-        click.echo("")
-        click.echo(format_side_by_side(results, f"{auto.name} ({auto.reason})"))
+    lines = [json.dumps(r.as_json(), sort_keys=True) for r in results]
+    auto = choose_precision(RunConfig(precision="auto"), select_device(device))
+    text = format_table(results) + "\n\n" + format_side_by_side(results, f"{auto.name} ({auto.reason})")
+    click.echo("\n".join(lines) if as_json else text)
+    if out is not None:
+        from benchmark.experiments.speed import write_speed
+
+        for path in write_speed(out, lines, text):
+            click.echo(f"wrote {path}", err=True)
 
 
 @click.command()

@@ -11,6 +11,23 @@ from typing import TYPE_CHECKING, Any
 
 from benchmark.errors import ConfigError
 
+#: what the seconds of a timing are, by device type: on a CPU the CPU-seconds of this process (all its threads;
+#: with one torch thread they equal wall time on an idle core, and other processes on the machine do not inflate
+#: them); on CUDA wall time around synchronised steps (the GPU's time is not in the process's CPU time)
+CLOCKS: dict[str, str] = {"cpu": "cpu-s", "cuda": "wall-s"}
+
+
+CLOCK_WORDS = {
+    "cpu-s": "CPU-seconds of this process (load on the machine does not inflate them)",
+    "wall-s": "wall seconds around synchronised steps",
+}
+
+
+def clock_of(dev: torch.device) -> Any:
+    """The timer for ``dev`` (see :data:`CLOCKS`): ``time.process_time`` on a CPU, ``time.perf_counter`` otherwise."""
+    return time.process_time if CLOCKS.get(dev.type, "wall-s") == "cpu-s" else time.perf_counter
+
+
 if TYPE_CHECKING:
     import torch
 
@@ -41,6 +58,7 @@ class SpeedResult:
     peak_rss_mb: float
     peak_cuda_mb: float
     reason: str = ""
+    clock: str = "wall-s"
 
     @property
     def ratio(self) -> float:
@@ -68,6 +86,7 @@ class SpeedResult:
             "peak_rss_mb": round(self.peak_rss_mb, 1),
             "peak_cuda_mb": round(self.peak_cuda_mb, 1),
             "precision_reason": self.reason,
+            "clock": self.clock,
         }
 
 
@@ -109,7 +128,8 @@ def conv_rate(
     image_size: int = 128,
     repeats: int = 5,
 ) -> float:
-    """FLOP/s of 3x3 convolutions (forward + backward) at the widths of :data:`CONV_PROBE`, measured now."""
+    """FLOP/s of 3x3 convolutions (forward + backward) at the widths of :data:`CONV_PROBE`, measured now (per
+    CPU-second on a CPU, per wall second on CUDA: :func:`clock_of`)."""
     import torch
     from torch.utils.flop_counter import FlopCounterMode
 
@@ -142,10 +162,11 @@ def conv_rate(
     flops = float(fc.get_total_flops())
     once()  # warm-up
     times = []
+    clock = clock_of(dev)
     for _ in range(repeats):
-        t0 = time.perf_counter()
+        t0 = clock()
         once()
-        times.append(time.perf_counter() - t0)
+        times.append(clock() - t0)
     return flops / sorted(times)[len(times) // 2]
 
 
@@ -185,7 +206,8 @@ def _peak_rss_mb() -> float:
 
 
 def _median_step_seconds(fit: Any, augmenter: Any, steps: int) -> float:
-    """Median seconds of ``steps`` calls of ``fit.step`` (after one warm-up) on a random batch."""
+    """Median seconds (:func:`clock_of` the device) of ``steps`` calls of ``fit.step`` (after one warm-up) on a
+    random batch."""
     import torch
 
     cfg, dev = fit.cfg, fit.device
@@ -198,15 +220,16 @@ def _median_step_seconds(fit: Any, augmenter: Any, steps: int) -> float:
         augmenter.reseed(cfg.seed)
     fit.model.train()
     times = []
+    clock = clock_of(dev)
     for i in range(steps + 1):
         if dev.type == "cuda":
             torch.cuda.synchronize(dev)
-        t0 = time.perf_counter()
+        t0 = clock()
         fit.step(x, y, lab, augmenter)
         if dev.type == "cuda":
             torch.cuda.synchronize(dev)
         if i > 0:
-            times.append(time.perf_counter() - t0)
+            times.append(clock() - t0)
     return sorted(times)[len(times) // 2]
 
 
@@ -293,6 +316,7 @@ def measure(
         _peak_rss_mb(),
         cuda_mb,
         choice.reason,
+        CLOCKS.get(dev.type, "wall-s"),
     )
 
 
@@ -343,8 +367,10 @@ def format_table(results: Sequence[SpeedResult]) -> str:
 
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     lines = [
-        f"hardware: {hardware()}; torch threads {torch.get_num_threads()}; load average (1 min) at the end {load:.1f}",
-        "floor = training FLOPs per image / the fp32 3x3-convolution rate measured in this run",
+        f"hardware: {hardware()}; torch CPU capability {torch.backends.cpu.get_cpu_capability()}; "
+        f"torch threads {torch.get_num_threads()}; load average (1 min) at the end {load:.1f}",
+        "floor = training FLOPs per image / the fp32 3x3-convolution rate measured in this run; seconds: "
+        + ", ".join(sorted({CLOCK_WORDS[r.clock] for r in results})),
         "",
         "| model | task | precision | params (M) | device | input | batch | s/step | s/image | GFLOP/image (train) "
         "| floor s/image | ratio | s/epoch | peak RSS (MB) | peak CUDA (MB) |",
@@ -381,3 +407,22 @@ def format_side_by_side(results: Sequence[SpeedResult], auto: str) -> str:
         ratios = " | ".join(f"{by[p] / by['fp32']:.2f}x" if p in by and "fp32" in by else "-" for p in precs[1:])
         lines.append(f"| {model} | {times} | {ratios} |".replace(" |  |", " |"))
     return "\n".join(lines)
+
+
+def write_speed(out: Path, json_lines: Sequence[str], tables: str) -> list[Path]:
+    """``out/speed.jsonl`` (one object per model and precision) and ``out/speed.md`` (the tables under the command
+    line and the commit that produced them), both written atomically."""
+    import shlex
+    import sys
+
+    from benchmark.provenance import git_commit
+    from busi_curate.fileio import write_text
+
+    args = sys.argv[1:]
+    args = args[1:] if args[:1] == ["speed"] else args
+    command = " ".join(["busi-bench speed", *(shlex.quote(a) for a in args)])
+    out.mkdir(parents=True, exist_ok=True)
+    md = f"# busi-bench speed\n\n```\n{command}\n```\n\n- commit {git_commit()}\n\n{tables}\n"
+    write_text(out / "speed.jsonl", "\n".join(json_lines) + "\n")
+    write_text(out / "speed.md", md)
+    return [out / "speed.jsonl", out / "speed.md"]

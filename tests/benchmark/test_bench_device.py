@@ -138,3 +138,25 @@ def test_speed_prints_fp32_and_bf16_side_by_side_with_the_auto_choice() -> None:
     row = next(line for line in r.output.splitlines() if line.startswith("| segresnet |") and "x |" in line)
     cells = [c.strip() for c in row.strip("|").split("|")]
     assert len(cells) == 4 and float(cells[1]) > 0 and float(cells[2]) > 0 and cells[3].endswith("x")
+
+
+def test_speed_on_a_cpu_counts_cpu_seconds_and_writes_its_tables_with_the_command(tmp_path: Path) -> None:
+    import time
+
+    import torch
+    from click.testing import CliRunner
+
+    from benchmark.cli import main
+    from benchmark.experiments.speed import clock_of
+
+    # CPU-seconds on a CPU (other processes do not inflate them), wall time around synchronised CUDA steps
+    assert clock_of(torch.device("cpu")) is time.process_time and clock_of(torch.device("cuda")) is time.perf_counter
+    out = tmp_path / "speed"
+    args = ["speed", "--models", "segresnet", "--size", "32", "--steps", "1", "--threads", "1", "--precision", "fp32"]
+    r = CliRunner().invoke(main, [*args, "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    rows = [json.loads(line) for line in (out / "speed.jsonl").read_text().splitlines()]
+    assert [(s["model"], s["precision"], s["clock"]) for s in rows] == [("segresnet", "fp32", "cpu-s")]
+    md = (out / "speed.md").read_text()
+    assert "CPU-seconds of this process" in md and "torch CPU capability" in md and "- commit " in md
+    assert "| segresnet |" in md
