@@ -76,6 +76,12 @@ class RuleSettings:
     # original's detail, noisy or re-contrasted, not new speckle), whatever the motion or coarse NCC says: a question
     # (BUSI's adjacent-frame pairs measure at most 0.96; a CLAHE + crop copy 1.04 was graded adjacent-frame)
     new_detail_max_contained: float = 1.0
+    # issue 20 (3): a fit that resampled one image (rescaled beyond this, stretched beyond adjacent_max_aspect, or
+    # enlarged beyond degraded_max_enlarged) is a copy's geometry, not a probe's: frames of one sweep keep the depth
+    # setting (BUSI's automatic adjacent-frame pairs: scale 0.97-1.04, aspect at most 1.006), and what is left after
+    # such a fit (motion, lost detail) is as much the resampling's as the tissue's: no automatic adjacent-frame grade
+    adjacent_max_scale: float = 1.15
+    adjacent_max_aspect: float = 1.05  # not shear: BUSI's sweep normal 9 / 10 fits shear -0.07 (tissue compressed)
     frame_min_overlap: float = 0.8  # the frame model (whole frame resized): a copy when nearly all of it registers
 
 
@@ -161,16 +167,27 @@ def rigid_copy(ev: PairEvidence, s: RuleSettings) -> bool:
     return bool(ev.motion < s.copy_max_motion)
 
 
+def resampled(ev: PairEvidence, s: RuleSettings) -> bool:
+    """The fit says one image was resampled, as a copy is and a probe's next frame is not: enlarged beyond the
+    low-resolution guard, rescaled or stretched beyond a sweep's bounds."""
+    if ev.enlarged > s.degraded_max_enlarged or not abs(math.log(ev.aspect)) <= math.log(s.adjacent_max_aspect):
+        return True
+    return not abs(math.log(ev.scale)) <= math.log(s.adjacent_max_scale)  # nan scale: no fit to speak of
+
+
 def moved(ev: PairEvidence, s: RuleSettings) -> bool:
-    """Evidence a degraded copy cannot produce: new fine detail, tissue moved, or (motion not measured) the
-    anatomy changed. Never with amplified detail or detail correlating at or beyond independence (containment >= 1:
-    the original's, not new speckle; such a pair is a question); under the local photometric model (CLAHE-like changes move the
-    tiles' intensity patterns and with them the block matches) only new fine detail counts."""
-    if amplified_detail(ev, s) or ev.contained >= s.new_detail_max_contained:
+    """Positive evidence a copy cannot produce (issue 20, rule (3)): new fine detail (containment measured below the
+    copies' bound) or tissue moved (motion measured, at or above the copies' bound). Never on a resampled fit
+    (:func:`resampled`), with amplified detail or detail correlating at or beyond independence (containment >= 1:
+    the original's, not new speckle); never on what was not measured (a lower coarse NCC alone is what heavy noise
+    does to a copy); under the local photometric model (CLAHE-like changes move the tiles' intensity patterns and
+    with them the block matches) only new fine detail counts. Such pairs are copies or questions."""
+    if resampled(ev, s) or amplified_detail(ev, s) or ev.contained >= s.new_detail_max_contained:
         return False
+    new_detail = bool(ev.contained < s.copy_min_contained)  # False when not measured (nan)
     if ev.photometric == "local":
-        return not ev.contained >= s.copy_min_contained
-    return not rigid_copy(ev, s)
+        return new_detail
+    return new_detail or bool(ev.motion >= s.copy_max_motion)  # False when not measured (nan)
 
 
 def degraded_copy(ev: PairEvidence, s: RuleSettings) -> bool:
@@ -238,7 +255,7 @@ def decide(
         and ev.ncc >= s.adjacent_min_ncc
         and ev.ncc_coarse >= s.adjacent_min_ncc_coarse
         and ev.spread >= s.adjacent_min_spread
-        and moved(ev, s)  # tissue moved, the anatomy changed, or new detail: what a degraded copy cannot show
+        and moved(ev, s)  # measured new detail or motion on an unresampled fit: what no copy shows
     ):
         return Assessment("same", "adjacent-frame", text, score)
     return Assessment("uncertain", "", text, score)
