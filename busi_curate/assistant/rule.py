@@ -190,6 +190,29 @@ def moved(ev: PairEvidence, s: RuleSettings) -> bool:
     return new_detail or bool(ev.motion >= s.copy_max_motion)  # False when not measured (nan)
 
 
+def sweep_fit(ev: PairEvidence, s: RuleSettings) -> bool:
+    """A real fit on the anatomy, as two frames of one sweep give: enough inliers spread over the frame but few of
+    the keypoints (new speckle), correlating tissue, a small probe tilt, not mirrored."""
+    return bool(
+        abs(ev.rotation_deg) <= s.adjacent_max_rotation_deg
+        and not ev.mirrored
+        and ev.inliers >= s.adjacent_min_inliers
+        and ev.inlier_ratio <= s.adjacent_max_ratio
+        and ev.ncc >= s.adjacent_min_ncc
+        and ev.ncc_coarse >= s.adjacent_min_ncc_coarse
+        and ev.spread >= s.adjacent_min_spread
+    )
+
+
+def held_back(ev: PairEvidence, s: RuleSettings) -> str:
+    """Why a sweep-like fit was not graded adjacent-frame (for the question's evidence line)."""
+    if resampled(ev, s):
+        return "resampled fit"
+    if amplified_detail(ev, s) or ev.contained >= s.new_detail_max_contained:
+        return "the detail is the original's"
+    return "no measured motion or new detail"
+
+
 def degraded_copy(ev: PairEvidence, s: RuleSettings) -> bool:
     """A copy degraded so much (heavy noise, JPEG) that few keypoints survive: a fit within the rotation bound on
     enough overlap, fine NCC above the adjacent-frame floor, and :func:`rigid_copy` evidence; below
@@ -247,15 +270,8 @@ def decide(
             return Assessment("same", "same-frame", text, score)
     if degraded_copy(ev, s):
         return degraded
-    if (
-        abs(ev.rotation_deg) <= s.adjacent_max_rotation_deg
-        and not ev.mirrored
-        and ev.inliers >= s.adjacent_min_inliers
-        and ev.inlier_ratio <= s.adjacent_max_ratio
-        and ev.ncc >= s.adjacent_min_ncc
-        and ev.ncc_coarse >= s.adjacent_min_ncc_coarse
-        and ev.spread >= s.adjacent_min_spread
-        and moved(ev, s)  # measured new detail or motion on an unresampled fit: what no copy shows
-    ):
+    if not sweep_fit(ev, s):
+        return Assessment("uncertain", "", text, score)
+    if moved(ev, s):  # measured new detail or motion on an unresampled fit: what no copy shows
         return Assessment("same", "adjacent-frame", text, score)
-    return Assessment("uncertain", "", text, score)
+    return Assessment("uncertain", "", f"{text} (no adjacent-frame grade: {held_back(ev, s)})", score)

@@ -45,6 +45,7 @@ def test_heavy_speckle_copy_without_measured_motion_is_not_an_adjacent_frame():
     speckle = PairEvidence(300, 32, 1.0, 0.0, 0.5, 0.11, 1.0, 0.880, 0.984, contained=0.96, model="frame")
     assert not moved(speckle, S)
     assert grade(speckle, 0.75) == ("uncertain", "")
+    assert decide(speckle, 0.75).evidence.endswith("(no adjacent-frame grade: no measured motion or new detail)")
     assert grade(replace(speckle, contained=0.4), 0.75) == ("same", "adjacent-frame")  # new speckle measured
     assert grade(replace(speckle, motion=2.5), 0.75) == ("same", "adjacent-frame")  # tissue moved, measured
 
@@ -74,6 +75,7 @@ def test_rescaled_fit_is_never_an_automatic_adjacent_frame(scale):
     crop = replace(SWEEP_SCALED, scale=scale)
     assert resampled(crop, S) and not moved(crop, S)
     assert grade(crop) == ("uncertain", "")
+    assert decide(crop, 0.16).evidence.endswith("(no adjacent-frame grade: resampled fit)")
     assert grade(replace(crop, scale=1.14)) == ("same", "adjacent-frame")
 
 
@@ -82,3 +84,11 @@ def test_stretched_fit_is_never_an_automatic_adjacent_frame(aspect):
     stretched = replace(SWEEP_SHEARED, aspect=aspect)
     assert grade(stretched) == ("uncertain", "")
     assert grade(replace(stretched, aspect=1.04)) == ("same", "adjacent-frame")
+
+
+def test_detail_of_the_original_is_named_in_the_question():
+    clahe_crop = replace(SWEEP_SCALED, scale=1.0, motion=math.nan, contained=1.04)  # CLAHE + crop, seed 9
+    a = decide(clahe_crop, 0.17)
+    assert (a.verdict, a.grade) == ("uncertain", "")
+    assert a.evidence.endswith("(no adjacent-frame grade: the detail is the original's)")
+    assert "no adjacent-frame grade" not in decide(replace(clahe_crop, ncc_coarse=0.5), 0.17).evidence  # no sweep fit
