@@ -82,6 +82,10 @@ class RuleSettings:
     # such a fit (motion, lost detail) is as much the resampling's as the tissue's: no automatic adjacent-frame grade
     adjacent_max_scale: float = 1.15
     adjacent_max_aspect: float = 1.05  # not shear: BUSI's sweep normal 9 / 10 fits shear -0.07 (tissue compressed)
+    # the block matching of a copy under heavy noise reads motion (speckle sd 0.49: 2.05 px at fine NCC 0.88,
+    # containment 0.97): where the detail is mostly the original's (containment >= copy_min_contained) motion is
+    # evidence only at a fine NCC of at least this (BUSI's such sweeps: fine NCC 0.967-0.987)
+    motion_min_ncc: float = 0.95
     frame_min_overlap: float = 0.8  # the frame model (whole frame resized): a copy when nearly all of it registers
 
 
@@ -187,7 +191,15 @@ def moved(ev: PairEvidence, s: RuleSettings) -> bool:
     new_detail = bool(ev.contained < s.copy_min_contained)  # False when not measured (nan)
     if ev.photometric == "local":
         return new_detail
+    if noisy_copy_detail(ev, s):
+        return False  # the original's detail under heavy noise: the block matches move with the noise
     return new_detail or bool(ev.motion >= s.copy_max_motion)  # False when not measured (nan)
+
+
+def noisy_copy_detail(ev: PairEvidence, s: RuleSettings) -> bool:
+    """The fine detail is mostly the original's (containment >= 0.77) but heavily noised (fine NCC < 0.95): a
+    copy under speckle noise, whose block matching reads the noise as motion."""
+    return bool(ev.contained >= s.copy_min_contained and ev.ncc < s.motion_min_ncc)
 
 
 def sweep_fit(ev: PairEvidence, s: RuleSettings) -> bool:
@@ -210,6 +222,8 @@ def held_back(ev: PairEvidence, s: RuleSettings) -> str:
         return "resampled fit"
     if amplified_detail(ev, s) or ev.contained >= s.new_detail_max_contained:
         return "the detail is the original's"
+    if noisy_copy_detail(ev, s) and not math.isnan(ev.motion):
+        return "the original's detail under noise, motion not trusted"
     return "no measured motion or new detail"
 
 

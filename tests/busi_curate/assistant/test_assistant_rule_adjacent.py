@@ -19,6 +19,8 @@ S = RuleSettings()
 
 # BUSI benign 61 / 94 (published walk, adjacent-frame): tissue moved 2.92 px, detail mostly the original's (0.82)
 SWEEP_MOVED = PairEvidence(129, 58, 1.0037, 0.05, 0.9375, 0.176, 0.998, 0.975, 0.985, motion=2.92, contained=0.815)
+# BUSI benign 119 / 122: the detail most the original's of BUSI's sweeps (0.957), moving 2.17 px at fine NCC 0.987
+SWEEP_CLOSE = PairEvidence(144, 99, 1.0, -0.22, 0.9375, 0.301, 0.986, 0.987, 0.993, motion=2.17, contained=0.957)
 # BUSI malignant 115 / 116: motion not measured, new speckle measured (containment 0.32)
 SWEEP_NEW_DETAIL = PairEvidence(92, 10, 0.980, 0.21, 0.1875, 0.039, 0.687, 0.931, 0.951, contained=0.325)
 # BUSI malignant 27 / 28: the largest scale of BUSI's automatic adjacent-frame pairs (x1.037)
@@ -33,7 +35,7 @@ def grade(ev: PairEvidence, ssim: float = 0.5) -> tuple[str, str]:
     return a.verdict, a.grade
 
 
-@pytest.mark.parametrize("ev", [SWEEP_MOVED, SWEEP_NEW_DETAIL, SWEEP_SCALED, SWEEP_SHEARED])
+@pytest.mark.parametrize("ev", [SWEEP_MOVED, SWEEP_CLOSE, SWEEP_NEW_DETAIL, SWEEP_SCALED, SWEEP_SHEARED])
 def test_busi_sweeps_stay_adjacent_frames(ev):
     assert grade(ev) == ("same", "adjacent-frame")
     assert moved(ev, S) and not resampled(ev, S)
@@ -47,7 +49,7 @@ def test_heavy_speckle_copy_without_measured_motion_is_not_an_adjacent_frame():
     assert grade(speckle, 0.75) == ("uncertain", "")
     assert decide(speckle, 0.75).evidence.endswith("(no adjacent-frame grade: no measured motion or new detail)")
     assert grade(replace(speckle, contained=0.4), 0.75) == ("same", "adjacent-frame")  # new speckle measured
-    assert grade(replace(speckle, motion=2.5), 0.75) == ("same", "adjacent-frame")  # tissue moved, measured
+    assert grade(replace(speckle, motion=2.5, ncc=0.97), 0.75) == ("same", "adjacent-frame")  # moved, measured, clean
 
 
 def test_nothing_measured_is_no_evidence():
@@ -92,3 +94,16 @@ def test_detail_of_the_original_is_named_in_the_question():
     assert (a.verdict, a.grade) == ("uncertain", "")
     assert a.evidence.endswith("(no adjacent-frame grade: the detail is the original's)")
     assert "no adjacent-frame grade" not in decide(replace(clahe_crop, ncc_coarse=0.5), 0.17).evidence  # no sweep fit
+
+
+def test_motion_read_on_a_heavily_noised_copy_is_not_evidence():
+    """Synthetic seed 10, speckle sd 0.49 (after the refinement of 0a3f579): the block matching reads 2.05 px on a
+    copy whose detail is the original's (containment 0.97) under heavy noise (fine NCC 0.88). A question; BUSI's
+    sweep benign 119 / 122 (containment 0.957, fine NCC 0.987) keeps its grade."""
+    noisy = PairEvidence(300, 32, 1.0, 0.0, 0.5, 0.11, 1.0, 0.880, 0.985, motion=2.05, contained=0.97, model="frame")
+    a = decide(noisy, 0.75)
+    assert (a.verdict, a.grade) == ("uncertain", "")
+    assert a.evidence.endswith("(no adjacent-frame grade: the original's detail under noise, motion not trusted)")
+    assert grade(replace(noisy, ncc=S.motion_min_ncc)) == ("same", "adjacent-frame")  # the bound, not below it
+    assert grade(replace(noisy, contained=0.5)) == ("same", "adjacent-frame")  # new detail under the noise
+    assert grade(replace(SWEEP_CLOSE, ncc=0.94)) == ("uncertain", "")
