@@ -76,6 +76,16 @@ class RuleSettings:
     # original's detail, noisy or re-contrasted, not new speckle), whatever the motion or coarse NCC says: a question
     # (BUSI's adjacent-frame pairs measure at most 0.96; a CLAHE + crop copy 1.04 was graded adjacent-frame)
     new_detail_max_contained: float = 1.0
+    # issue 20 (3): a fit that resampled one image (rescaled beyond this, stretched beyond adjacent_max_aspect, or
+    # enlarged beyond degraded_max_enlarged) is a copy's geometry, not a probe's: frames of one sweep keep the depth
+    # setting (BUSI's automatic adjacent-frame pairs: scale 0.97-1.04, aspect at most 1.006), and what is left after
+    # such a fit (motion, lost detail) is as much the resampling's as the tissue's: no automatic adjacent-frame grade
+    adjacent_max_scale: float = 1.15
+    adjacent_max_aspect: float = 1.05  # not shear: BUSI's sweep normal 9 / 10 fits shear -0.07 (tissue compressed)
+    # the block matching of a copy under heavy noise reads motion (speckle sd 0.49: 2.05 px at fine NCC 0.88,
+    # containment 0.97): where the detail is mostly the original's (containment >= copy_min_contained) motion is
+    # evidence only at a fine NCC of at least this (BUSI's such sweeps: fine NCC 0.967-0.987)
+    motion_min_ncc: float = 0.95
     frame_min_overlap: float = 0.8  # the frame model (whole frame resized): a copy when nearly all of it registers
 
 
@@ -161,16 +171,60 @@ def rigid_copy(ev: PairEvidence, s: RuleSettings) -> bool:
     return bool(ev.motion < s.copy_max_motion)
 
 
+def resampled(ev: PairEvidence, s: RuleSettings) -> bool:
+    """The fit says one image was resampled, as a copy is and a probe's next frame is not: enlarged beyond the
+    low-resolution guard, rescaled or stretched beyond a sweep's bounds."""
+    if ev.enlarged > s.degraded_max_enlarged or not abs(math.log(ev.aspect)) <= math.log(s.adjacent_max_aspect):
+        return True
+    return not abs(math.log(ev.scale)) <= math.log(s.adjacent_max_scale)  # nan scale: no fit to speak of
+
+
 def moved(ev: PairEvidence, s: RuleSettings) -> bool:
-    """Evidence a degraded copy cannot produce: new fine detail, tissue moved, or (motion not measured) the
-    anatomy changed. Never with amplified detail or detail correlating at or beyond independence (containment >= 1:
-    the original's, not new speckle; such a pair is a question); under the local photometric model (CLAHE-like changes move the
-    tiles' intensity patterns and with them the block matches) only new fine detail counts."""
-    if amplified_detail(ev, s) or ev.contained >= s.new_detail_max_contained:
+    """Positive evidence a copy cannot produce (issue 20, rule (3)): new fine detail (containment measured below the
+    copies' bound) or tissue moved (motion measured, at or above the copies' bound). Never on a resampled fit
+    (:func:`resampled`), with amplified detail or detail correlating at or beyond independence (containment >= 1:
+    the original's, not new speckle); never on what was not measured (a lower coarse NCC alone is what heavy noise
+    does to a copy); under the local photometric model (CLAHE-like changes move the tiles' intensity patterns and
+    with them the block matches) only new fine detail counts. Such pairs are copies or questions."""
+    if resampled(ev, s) or amplified_detail(ev, s) or ev.contained >= s.new_detail_max_contained:
         return False
+    new_detail = bool(ev.contained < s.copy_min_contained)  # False when not measured (nan)
     if ev.photometric == "local":
-        return not ev.contained >= s.copy_min_contained
-    return not rigid_copy(ev, s)
+        return new_detail
+    if noisy_copy_detail(ev, s):
+        return False  # the original's detail under heavy noise: the block matches move with the noise
+    return new_detail or bool(ev.motion >= s.copy_max_motion)  # False when not measured (nan)
+
+
+def noisy_copy_detail(ev: PairEvidence, s: RuleSettings) -> bool:
+    """The fine detail is mostly the original's (containment >= 0.77) but heavily noised (fine NCC < 0.95): a
+    copy under speckle noise, whose block matching reads the noise as motion."""
+    return bool(ev.contained >= s.copy_min_contained and ev.ncc < s.motion_min_ncc)
+
+
+def sweep_fit(ev: PairEvidence, s: RuleSettings) -> bool:
+    """A real fit on the anatomy, as two frames of one sweep give: enough inliers spread over the frame but few of
+    the keypoints (new speckle), correlating tissue, a small probe tilt, not mirrored."""
+    return bool(
+        abs(ev.rotation_deg) <= s.adjacent_max_rotation_deg
+        and not ev.mirrored
+        and ev.inliers >= s.adjacent_min_inliers
+        and ev.inlier_ratio <= s.adjacent_max_ratio
+        and ev.ncc >= s.adjacent_min_ncc
+        and ev.ncc_coarse >= s.adjacent_min_ncc_coarse
+        and ev.spread >= s.adjacent_min_spread
+    )
+
+
+def held_back(ev: PairEvidence, s: RuleSettings) -> str:
+    """Why a sweep-like fit was not graded adjacent-frame (for the question's evidence line)."""
+    if resampled(ev, s):
+        return "resampled fit"
+    if amplified_detail(ev, s) or ev.contained >= s.new_detail_max_contained:
+        return "the detail is the original's"
+    if noisy_copy_detail(ev, s) and not math.isnan(ev.motion):
+        return "the original's detail under noise, motion not trusted"
+    return "no measured motion or new detail"
 
 
 def degraded_copy(ev: PairEvidence, s: RuleSettings) -> bool:
@@ -230,15 +284,8 @@ def decide(
             return Assessment("same", "same-frame", text, score)
     if degraded_copy(ev, s):
         return degraded
-    if (
-        abs(ev.rotation_deg) <= s.adjacent_max_rotation_deg
-        and not ev.mirrored
-        and ev.inliers >= s.adjacent_min_inliers
-        and ev.inlier_ratio <= s.adjacent_max_ratio
-        and ev.ncc >= s.adjacent_min_ncc
-        and ev.ncc_coarse >= s.adjacent_min_ncc_coarse
-        and ev.spread >= s.adjacent_min_spread
-        and moved(ev, s)  # tissue moved, the anatomy changed, or new detail: what a degraded copy cannot show
-    ):
+    if not sweep_fit(ev, s):
+        return Assessment("uncertain", "", text, score)
+    if moved(ev, s):  # measured new detail or motion on an unresampled fit: what no copy shows
         return Assessment("same", "adjacent-frame", text, score)
-    return Assessment("uncertain", "", text, score)
+    return Assessment("uncertain", "", f"{text} (no adjacent-frame grade: {held_back(ev, s)})", score)

@@ -129,11 +129,11 @@ def ev(
         (ev(), 0.9, "same", "same-frame"),  # a copy: nearly every keypoint matches
         (ev(), 0.05, "same", "same-frame"),  # ... whatever its SSIM
         (
-            ev(inliers=60, ratio=0.2, ncc=0.97, ncc_coarse=0.985),
+            ev(inliers=60, ratio=0.2, ncc=0.97, ncc_coarse=0.985, contained=0.4),
             0.6,
             "same",
             "adjacent-frame",
-        ),  # new speckle, same anatomy
+        ),  # new speckle (measured), same anatomy
         (ev(inliers=0, ratio=0, ncc=math.nan, ncc_coarse=math.nan), 0.3, "different", ""),  # no fit
         (ev(inliers=5, ratio=0.02, ncc=0.7, ncc_coarse=0.75), 0.3, "different", ""),  # chance fit
         (ev(inliers=12, ratio=0.05, ncc=0.6, ncc_coarse=0.65), 0.3, "different", ""),  # fit, tissue uncorrelated
@@ -174,7 +174,8 @@ def ev(
             "same",
             "adjacent-frame",
         ),
-        (ev(inliers=60, ratio=0.2, ncc=0.98, ncc_coarse=0.998, motion=math.nan), 0.5, "same", "adjacent-frame"),
+        # neither motion nor detail measured: no positive evidence of another frame (issue 20, rule (3)): a question
+        (ev(inliers=60, ratio=0.2, ncc=0.98, ncc_coarse=0.998, motion=math.nan), 0.5, "uncertain", ""),
         (
             ev(inliers=60, ratio=0.2, ncc=0.97, ncc_coarse=0.985, mirrored=True),
             0.5,
@@ -241,5 +242,5 @@ def test_detail_beyond_independence_is_never_an_automatic_adjacent_frame():
     copy (global model: coarse NCC 0.975, motion not measured) kept its detail (containment 1.04): a question."""
     clahe_crop = ev(inliers=45, ratio=0.28, ncc=0.976, ncc_coarse=0.975, contained=1.04)
     assert decide(clahe_crop, 0.17).verdict == "uncertain"
-    sweep = ev(inliers=45, ratio=0.28, ncc=0.976, ncc_coarse=0.975, contained=0.9)  # new detail: a frame of the sweep
+    sweep = ev(inliers=45, ratio=0.28, ncc=0.976, ncc_coarse=0.975, contained=0.5)  # new detail: a frame of the sweep
     assert decide(sweep, 0.17).grade == "adjacent-frame"
