@@ -391,21 +391,13 @@ def format_side_by_side(results: Sequence[SpeedResult], auto: str) -> str:
     ``auto`` is the line of :func:`benchmark.training.precision.choose_precision` for ``precision: auto`` on the device.
     """
     precs = list(dict.fromkeys(r.precision for r in results))
-    lines = [
-        f"precision auto on this device: {auto}",
-        "",
-        "| model | "
-        + " | ".join(f"{p} s/image" for p in precs)
-        + " | "
-        + " | ".join(f"{p}/fp32" for p in precs[1:])
-        + " |",
-        "|---|" + "---|" * (2 * len(precs) - 1),
-    ]
+    header = ["model", *(f"{p} s/image" for p in precs), *(f"{p}/fp32" for p in precs[1:])]
+    lines = [f"precision auto on this device: {auto}", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for model in dict.fromkeys(r.model for r in results):
         by = {r.precision: r.image_s for r in results if r.model == model}
-        times = " | ".join(f"{by[p]:.4f}" if p in by else "-" for p in precs)
-        ratios = " | ".join(f"{by[p] / by['fp32']:.2f}x" if p in by and "fp32" in by else "-" for p in precs[1:])
-        lines.append(f"| {model} | {times} | {ratios} |".replace(" |  |", " |"))
+        times = [f"{by[p]:.4f}" if p in by else "-" for p in precs]
+        ratios = [f"{by[p] / by['fp32']:.2f}x" if p in by and "fp32" in by else "-" for p in precs[1:]]
+        lines.append("| " + " | ".join([model, *times, *ratios]) + " |")
     return "\n".join(lines)
 
 
