@@ -93,7 +93,8 @@ def make_image(seed: int, p: Plan) -> tuple[np.ndarray, np.ndarray, str]:
         name = str(rng.choice(sorted(TRANSFORMS)))
     fn: Callable[[np.ndarray, np.random.Generator], tuple[np.ndarray, str]] = {**TRANSFORMS, **NOT_COPIES}[name]
     out, params = fn(img, rng)
-    m = np.asarray(Image.fromarray(mask.astype(np.uint8) * 255).resize(out.shape[::-1])) > 0
+    # PIL takes (width, height); a transform may return an RGB file (clahe-tint), (H, W, 3)
+    m = np.asarray(Image.fromarray(mask.astype(np.uint8) * 255).resize((out.shape[1], out.shape[0]))) > 0
     return out, m, (f"{name} {params}" if p.kind == "cross-class" else params)
 
 
