@@ -4,7 +4,7 @@ When ``OUT/README.md`` holds the markers :data:`BEGIN` and :data:`END`, :func:`u
 lies between them with :func:`figures_block`: Table 5's rows (both DSC conventions, the share of
 predicted-empty masks, accuracy, the paper's figures), how each run trained (draws per epoch, best epochs,
 precision) and every per-image test of the significance table with its CI. The prose around the block
-quotes no figure of its own; ``tests/benchmark/test_readme_figures.py`` checks it.
+quotes no figure of its own; ``tests/benchmark/reporting/test_readme_figures.py`` checks it.
 """
 
 from __future__ import annotations

@@ -29,7 +29,7 @@ from benchmark.reporting.leakage_paired import (
 )
 from benchmark.reporting.significance import paired_bootstrap_ci
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 NAIVE = ROOT / "manifests" / "raw_busi_naive"
 JOURNAL = ROOT / "manifests" / "curated_busi_v1" / "decisions.csv"
 MASK_IOU = ROOT / "reports" / "curated_busi_v1" / "mask_iou.csv"

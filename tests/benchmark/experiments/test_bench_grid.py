@@ -106,7 +106,7 @@ def test_grid_status_command(tmp_path: Path, k2) -> None:
     assert "| seg |" in r.output and "0 of 4 fold jobs done" in r.output
 
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 
 
 def test_shipped_grids_parse() -> None:

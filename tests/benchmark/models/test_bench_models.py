@@ -26,7 +26,7 @@ from benchmark.models.baselines import BASELINES  # noqa: E402
 from benchmark.models.losses import multitask_loss  # noqa: E402
 
 BATCH = 2
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 
 #: The classification-only ablation (``task="cls"``) of a multi-task backbone computes every decoder level
 #: but its loss reaches only the encoder, the decoder level just before the bottleneck and the branch: these

@@ -23,7 +23,7 @@ from benchmark.experiments.grid import Grid, Job, job_command, load_grid  # noqa
 from benchmark.models import build_network  # noqa: E402
 from benchmark.profiles import RunConfig, resolve_config  # noqa: E402
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 GRIDS = sorted({"smoke.yaml", "paper.yaml"} | {p.name for p in (REPO / "grids").glob("cpu*.yaml")})
 BATCH = 2
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from benchmark.reporting.table_profile import fold_draws, profile_lines
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 
 
 @dataclass

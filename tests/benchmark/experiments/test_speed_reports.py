@@ -11,7 +11,7 @@ pytest.importorskip("torch")
 
 from benchmark.models import MODELS  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 SPEED = ROOT / "reports" / "speed"
 
 

@@ -10,7 +10,7 @@ import pytest
 from benchmark.experiments.grid import load_grid
 from benchmark.reporting.progress import PARTIAL, QUEUED, TableSink, grid_progress, write_progress
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 
 
 def _finish(runs: Path, name: str, fold: int) -> None:

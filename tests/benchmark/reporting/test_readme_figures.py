@@ -18,7 +18,7 @@ import pytest
 from benchmark.reporting.report_readme import BEGIN, END, figures_block
 from benchmark.reporting.runs import load_runs
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 T5 = ROOT / "reports" / "bench_cpu_table5"
 LABEL_KEYS = {"DSC average": "dsc_avg", "lesion-only": "dsc_lesion", "accuracy": "acc"}
 

@@ -15,7 +15,7 @@ pytest.importorskip("monai")
 
 from benchmark.device.bundle import PACKAGES, build, check, torch_minimum  # noqa: E402
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 SCRIPT = REPO / "benchmark" / "device" / "run_paper.sh"
 
 

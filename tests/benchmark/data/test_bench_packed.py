@@ -16,7 +16,7 @@ from benchmark.data.provisional import build_provisional  # noqa: E402
 from benchmark.errors import BenchError  # noqa: E402
 from benchmark.experiments.run import RunInputs  # noqa: E402
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 
 
 @pytest.fixture(scope="module")
