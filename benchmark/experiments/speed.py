@@ -23,9 +23,14 @@ CLOCK_WORDS = {
 }
 
 
+def clock_name(dev: torch.device) -> str:
+    """What the seconds of a timing on ``dev`` are (see :data:`CLOCKS`)."""
+    return CLOCKS.get(dev.type, "wall-s")
+
+
 def clock_of(dev: torch.device) -> Any:
     """The timer for ``dev`` (see :data:`CLOCKS`): ``time.process_time`` on a CPU, ``time.perf_counter`` otherwise."""
-    return time.process_time if CLOCKS.get(dev.type, "wall-s") == "cpu-s" else time.perf_counter
+    return time.process_time if clock_name(dev) == "cpu-s" else time.perf_counter
 
 
 if TYPE_CHECKING:
@@ -316,7 +321,7 @@ def measure(
         _peak_rss_mb(),
         cuda_mb,
         choice.reason,
-        CLOCKS.get(dev.type, "wall-s"),
+        clock_name(dev),
     )
 
 

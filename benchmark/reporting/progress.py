@@ -37,14 +37,19 @@ class RowProgress:
     finished: tuple[int, ...]
 
     @property
+    def done(self) -> list[int]:
+        """The declared folds that finished, in order."""
+        return sorted(set(self.finished) & set(self.declared))
+
+    @property
     def state(self) -> str:
         """``finished`` (every declared fold), ``partial`` (some) or ``queued`` (none)."""
-        done = set(self.finished) & set(self.declared)
-        return FINISHED if done == set(self.declared) else PARTIAL if done else QUEUED
+        done = self.done
+        return FINISHED if len(done) == len(set(self.declared)) else PARTIAL if done else QUEUED
 
     def cells(self) -> list[str]:
         """The row of the tables' queued section and of ``progress.md``."""
-        done = sorted(set(self.finished) & set(self.declared))
+        done = self.done
         folds = f"{len(done)} of {len(self.declared)}" + (f" ({', '.join(map(str, done))})" if done else "")
         return [self.run, self.model, self.task, folds, self.state]
 
@@ -65,13 +70,12 @@ def grid_progress(grid: Any, runs_dir: str | Path) -> list[RowProgress]:
     out: list[RowProgress] = []
     folds = {r.name: run_folds(r) for r in grid.runs}
     for r in grid.runs:
-        model, task = str(r.settings.get("model", "")), str(r.settings.get("task", ""))
-        for t in _tables(r.table):
-            out.append(RowProgress(t, r.name, model, task, folds[r.name], _done(runs_dir, r.name)))
+        model, task, done = str(r.settings.get("model", "")), str(r.settings.get("task", "")), _done(runs_dir, r.name)
+        out += [RowProgress(t, r.name, model, task, folds[r.name], done) for t in _tables(r.table)]
     for c in grid.combines:
         declared = tuple(sorted(set(folds.get(c.seg, ())) & set(folds.get(c.cls, ()))))
-        for t in _tables(c.table):
-            out.append(RowProgress(t, c.name, f"{c.seg} + {c.cls}", "combine", declared, _done(runs_dir, c.name)))
+        done = _done(runs_dir, c.name)
+        out += [RowProgress(t, c.name, f"{c.seg} + {c.cls}", "combine", declared, done) for t in _tables(c.table)]
     return out
 
 
@@ -102,7 +106,7 @@ def write_progress(out: Path, progress: Sequence[RowProgress], grid_path: Path) 
                 "model": p.model,
                 "task": p.task,
                 "folds_declared": len(p.declared),
-                "folds_finished": len(set(p.finished) & set(p.declared)),
+                "folds_finished": len(p.done),
                 "state": p.state,
             }
             for p in progress
