@@ -1,4 +1,4 @@
-"""Stage 2a, sub-quadratic: an approximate nearest-neighbour index (FAISS IVF) over an SSIM-shaped descriptor.
+"""Stage 2a: a FAISS nearest-neighbour index over an SSIM-shaped descriptor (exact up to 20,000 images, IVF above).
 
 What is compared -- :func:`ssim_descriptor`: each image at ``DESC_SIZE`` px is cut into ``TILE x TILE`` tiles;
 every tile contributes its pixels centred on the tile mean and divided by ``sqrt(var + C2/2)``, and one
@@ -9,15 +9,17 @@ of both images score 1 as they do in SSIM. On 500 distinct synthetic frames its 
 SSIM over all pairs is 0.91 (NCC of 32 px thumbnails: 0.83; measured with ``/tmp`` experiments described in
 docs/scan.md).
 
-How pairs are searched -- :func:`ann_pairs`: one FAISS ``IndexIVFFlat`` (inner product; ``~4 sqrt(N)`` lists,
-``NPROBE`` probed: cost ``~N^1.5 D`` instead of ``N^2 D``; k-means trained single-threaded with a fixed seed, so
-the same input gives the same index) answers two questions: each image's ``WIDEN * k`` nearest descriptors, re-scored
-by exact SSIM at half the scan size with the scale-matched 3x3 window (:func:`busi_curate.scan.prune.rerank`, as
-the ``ssim-cascade`` finder does) keeping the ``k`` best, refined by :func:`descend` (NN-descent's local join:
-neighbours of neighbours scored at half size, ``DESCENT_ROUNDS`` rounds, linear in N); and a range search keeping
-every pair whose descriptors reach ``RANGE_THRESHOLD`` (an image with hundreds of partners above the screening
-threshold keeps them all). Recall against exhaustive SSIM is measured in docs/scan.md (issue 21's 99.5 % target
-is not reached: the IVF probes miss some pairs whose 64 px SSIM ranks first, and the refinement cannot reach them).
+How pairs are searched -- :func:`ann_pairs`: one FAISS index over the descriptors (:func:`descriptor_index`:
+exact ``IndexFlatIP`` up to ``FLAT_MAX_IMAGES`` images, where it is also the cheaper one; above, an ``IndexIVFFlat``
+with ``~4 sqrt(N)`` lists, ``NPROBE`` probed, cost ``~N^1.5 D`` instead of ``N^2 D``, k-means trained
+single-threaded with a fixed seed, so the same input gives the same index) answers two questions: each image's
+``WIDEN * k`` nearest descriptors, re-scored by exact SSIM at half the scan size with the scale-matched 3x3 window
+(:func:`busi_curate.scan.prune.rerank`, as the ``ssim-cascade`` finder does) keeping the ``k`` best, refined by
+:func:`descend` (NN-descent's local join: neighbours of neighbours scored at half size, ``DESCENT_ROUNDS`` rounds,
+linear in N); and a range search keeping every pair whose descriptors reach ``RANGE_THRESHOLD`` (an image with
+hundreds of partners above the screening threshold keeps them all). Recall against exhaustive SSIM is measured in
+docs/scan.md (with the exact index, issue 21's 99.5 % targets at 10,000 images; the IVF probes miss some pairs
+whose 64 px SSIM ranks first, and the refinement cannot reach them).
 Memory: the descriptors (``N x 4,352`` float32, 17 KB per image) twice (array + index).
 HNSW (``IndexHNSWFlat``) was tried first: at 4,352 dimensions its search for 200 neighbours cost more CPU than
 the IVF scan, and it has no range search.
@@ -36,12 +38,19 @@ DESC_SIZE = 64
 TILE = 4
 #: SSIM's C2 at data range 255.
 C2 = (0.03 * 255) ** 2
-#: the index returns ``WIDEN * k`` neighbours per image before the exact re-score keeps ``k``.
-WIDEN = 4
-#: IVF range search: pairs at or above this descriptor inner product are scored exactly. On 10,000 distinct
-#: synthetic frames 99.5% of the pairs with 128 px SSIM >= 0.23 are above 0.332 (100 sampled rows; docs/scan.md).
-RANGE_THRESHOLD = 0.33
+#: the index returns ``WIDEN * k`` neighbours per image before the exact re-score keeps ``k``. On 10,000 distinct
+#: synthetic frames (seed 0, 100 rows) an image's exact descriptor ranking holds 97.5 % of its 128 px SSIM top-10 in
+#: its first 200 and 99.9 % in its first 500 (docs/scan.md, "Shortlist recall").
+WIDEN = 10
+#: range search: pairs at or above this descriptor inner product are scored exactly. On the same rows the pairs with
+#: 128 px SSIM >= 0.23 have inner products >= 0.313 (843 pairs; 8 of them below the earlier 0.33).
+RANGE_THRESHOLD = 0.30
 NPROBE = 16
+#: up to this many images the index is exact (``IndexFlatIP``: every inner product, by BLAS); above it, the IVF.
+#: Measured at 10,000 (docs/scan.md): the exact range search took 14.8 CPU-s and its 500-neighbour search 13.9, the
+#: IVF's range search alone 43.3; the exact search grows as N^2, the IVF's as about N^1.5, so the exact index is the
+#: cheaper one up to about 20,000 images.
+FLAT_MAX_IMAGES = 20_000
 #: NN-descent refinement (:func:`descend`): rounds, and how many of each image's best (and of theirs) are expanded.
 DESCENT_ROUNDS = 1
 DESCENT_FANOUT = 10
@@ -120,6 +129,17 @@ def search(index: Any, desc: np.ndarray, k: int, block: int = BLOCK, tick: Tick 
         if tick is not None:
             tick(hi - lo)
     return out
+
+
+def descriptor_index(desc: np.ndarray) -> Any:
+    """The index the finder searches: exact (``IndexFlatIP``) up to ``FLAT_MAX_IMAGES`` images, else
+    :func:`ivf_index`. Both are deterministic; the exact one returns every neighbour and every pair in range."""
+    if len(desc) > FLAT_MAX_IMAGES:
+        return ivf_index(desc)
+    faiss = _faiss()
+    index = faiss.IndexFlatIP(desc.shape[1])
+    index.add(np.ascontiguousarray(desc, dtype=np.float32))
+    return index
 
 
 def ivf_index(desc: np.ndarray, nprobe: int = NPROBE, seed: int = 1234) -> Any:
@@ -272,10 +292,10 @@ def ann_pairs(images: np.ndarray, k: int, progress: bool = False) -> tuple[np.nd
 
     n = len(images)
     desc = ssim_descriptor(images, tick=_bar("descriptors", n, progress))
-    ivf = ivf_index(desc)
-    wide = search(ivf, desc, WIDEN * k, tick=_bar("ann search", n, progress))
-    ra, rb = range_pairs(ivf, desc, RANGE_THRESHOLD, tick=_bar("ann range", n, progress))
-    del ivf, desc
+    index = descriptor_index(desc)
+    wide = search(index, desc, WIDEN * k, tick=_bar("ann search", n, progress))
+    ra, rb = range_pairs(index, desc, RANGE_THRESHOLD, tick=_bar("ann range", n, progress))
+    del index, desc
     backend = get_backend("numba", settings=SSIMSettings(win_size=CASCADE_WINDOW))
     half = backend.prepare(shrink(images, max(images.shape[1] // 2, 1)))
 

@@ -197,8 +197,8 @@ def ssim_cascade_neighbours(images: np.ndarray, k: int) -> np.ndarray:
 
 
 def faiss_pairs(images: np.ndarray, k: int, progress: bool = False) -> tuple[np.ndarray, np.ndarray]:
-    """Pairs from FAISS indexes (HNSW neighbours re-scored by exact SSIM + an IVF range search; sub-quadratic;
-    :mod:`busi_curate.scan.ann`)."""
+    """Pairs from a FAISS index over SSIM-shaped descriptors, re-scored by exact SSIM at half size, plus a range
+    search (exact up to ``ann.FLAT_MAX_IMAGES`` images, IVF above; :mod:`busi_curate.scan.ann`)."""
     from busi_curate.scan.ann import ann_pairs
 
     return ann_pairs(images, k, progress=progress)

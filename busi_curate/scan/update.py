@@ -183,11 +183,11 @@ def shortlist_new(
     extra: list[np.ndarray] = []
     with _bar("shortlist (new images)", len(rows), progress, unit="img") as bar:
         if settings.finder == "faiss":
-            from busi_curate.scan.ann import RANGE_THRESHOLD, ssim_descriptor
+            from busi_curate.scan import ann
 
-            desc = ssim_descriptor(thumbnails)
-            wide = query_top(lambda blk: desc[blk] @ desc.T, rows, n, WIDEN * k)
-            q, j = np.nonzero(desc[rows] @ desc.T >= RANGE_THRESHOLD)
+            desc = ann.ssim_descriptor(thumbnails)
+            wide = query_top(lambda blk: desc[blk] @ desc.T, rows, n, ann.WIDEN * k)
+            q, j = np.nonzero(desc[rows] @ desc.T >= ann.RANGE_THRESHOLD)
             extra = [np.minimum(rows[q], j) * n + np.maximum(rows[q], j)]
             extra[0] = extra[0][rows[q] != j]
         else:

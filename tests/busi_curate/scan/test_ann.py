@@ -65,6 +65,21 @@ def test_search_never_returns_self() -> None:
     assert all(i not in nb[i] for i in range(30))
 
 
+def test_descriptor_index_is_exact_up_to_its_bound_then_ivf(monkeypatch: pytest.MonkeyPatch) -> None:
+    desc = ann.ssim_descriptor(np.random.default_rng(1).integers(0, 256, (60, 64, 64), dtype=np.uint8))
+    flat = ann.descriptor_index(desc)
+    assert type(flat).__name__ == "IndexFlatIP"
+    ips = desc @ desc.T
+    np.fill_diagonal(ips, -np.inf)
+    want = np.argsort(-ips, axis=1, kind="stable")[:, :5]
+    assert np.array_equal(np.sort(ann.search(flat, desc, 5), axis=1), np.sort(want, axis=1))  # every true neighbour
+    a, b = ann.range_pairs(flat, desc, 0.2)
+    i, j = np.nonzero(np.triu(ips >= 0.2, 1))
+    assert np.array_equal(a * 60 + b, i * 60 + j)  # every pair in range, nothing else
+    monkeypatch.setattr(ann, "FLAT_MAX_IMAGES", 59)
+    assert type(ann.descriptor_index(desc)).__name__ == "IndexIVFFlat"
+
+
 def test_exhaustive_refused_when_it_does_not_fit() -> None:
     check_exhaustive_fits(1000, memory=2**30)  # 28 MB of 1 GiB
     with pytest.raises(ScanError, match="--mode pruned"):
