@@ -1,0 +1,23 @@
+"""docs/scan.md's figures for the exact-index finder are those of the committed bench-scale JSON."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+def test_recall_figures_in_the_docs_are_the_json_ones() -> None:
+    res = json.loads((ROOT / "reports/scale/bench-scale-10k-seed1-flat.json").read_text(encoding="utf-8"))
+    doc = (ROOT / "docs/scan.md").read_text(encoding="utf-8")
+    check, scan = res["shortlist_check"], res["stages"][0]
+    assert res["n"] == 10000 and res["settings"] == {**res["settings"], "seed": 1, "finder": "faiss"}
+    row = (
+        f"| {scan['cpu_s']:.1f} | {scan['wall_s']:.1f} | {scan['peak_rss_mb']:,.0f} MB | {res['pairs_scored']:,} | "
+        f"**{check['top_found']} / {check['top_total']:,} ({100 * check['top_share']:.1f} %)** | "
+        f"**{check['band_found']:,} / {check['band_total']:,} ({100 * check['band_share']:.0f} %)** |"
+    )
+    assert row in doc
+    assert f"load average {res['load'][0]:.1f} before, {res['load'][-1]:.1f} after" in doc
+    assert f"{100 * check['top_share']:.1f} % of the top-10 at 10,000, seed 1" in doc
