@@ -28,6 +28,8 @@ from pathlib import Path
 
 import numpy as np
 
+from busi_curate.engine import Engine, LocalEngine
+
 FEATURES_FORMAT = 2
 N_BITS = 256
 #: pattern variants of every keypoint's descriptor: (rotation degrees, mirrored). Variant 0 is the upright
@@ -225,19 +227,35 @@ def _extract_path(args: tuple[str, FeatureSettings, str | None]) -> ImageFeature
     return extract(gray, settings)
 
 
+#: images described per block of a distributed engine (one task)
+FEATURE_BLOCK = 32
+
+
+def _extract_block(settings: FeatureSettings, block: Sequence[tuple[str, str | None]]) -> list[ImageFeatures]:
+    """One engine task: the features of a block of ``(path, expected pixel hash)``."""
+    return [_extract_path((path, settings, sha)) for path, sha in block]
+
+
 def extract_many(
     paths: Sequence[str | Path],
     settings: FeatureSettings = FeatureSettings(),
     workers: int = 2,
     progress: Callable[[int], None] | None = None,
     expected_sha256: Sequence[str] | None = None,
+    engine: Engine | None = None,
 ) -> list[ImageFeatures]:
-    """Features of many image files, in order; ``workers`` > 1 uses a process pool (CPU-bound, GIL-bound).
+    """Features of many image files, in order; ``workers`` > 1 uses a process pool (CPU-bound, GIL-bound), a
+    distributed ``engine`` (:mod:`busi_curate.engine`) blocks of :data:`FEATURE_BLOCK` images as its tasks.
 
     With ``expected_sha256`` each image's pixel hash is checked first (ScanError naming the file if it differs).
     """
     shas: Sequence[str | None] = expected_sha256 if expected_sha256 is not None else [None] * len(paths)
     jobs = [(str(p), settings, k) for p, k in zip(paths, shas)]
+    if engine is not None and not isinstance(engine, LocalEngine):
+        blocks = [[(p, k) for p, _, k in jobs[s : s + FEATURE_BLOCK]] for s in range(0, len(jobs), FEATURE_BLOCK)]
+        sizes = iter([len(b) for b in blocks])
+        tick = (lambda _: progress(next(sizes))) if progress else None  # noqa: E731
+        return [f for part in engine.map(_extract_block, blocks, shared=settings, progress=tick) for f in part]
     if workers <= 1 or len(jobs) < 32:
         out = []
         for j in jobs:
@@ -408,8 +426,10 @@ class FeatureCache:
         paths: Sequence[str | Path],
         workers: int = 2,
         progress: Callable[[int], None] | None = None,
+        engine: Engine | None = None,
     ) -> list[ImageFeatures]:
-        """Features for images ``paths`` with pixel hashes ``keys``: cached ones reused, others computed and saved.
+        """Features for images ``paths`` with pixel hashes ``keys``: cached ones reused, others computed (on
+        ``engine`` when given) and saved.
 
         Sets :attr:`computed` (images described now) and :attr:`loaded_from_cache` (images served from disk).
         """
@@ -423,7 +443,7 @@ class FeatureCache:
         self.computed = len(missing)
         if missing:
             new = extract_many(
-                [first[k] for k in missing], self.settings, workers=workers, progress=progress, expected_sha256=missing
+                [first[k] for k in missing], self.settings, workers, progress, expected_sha256=missing, engine=engine
             )
             have.update(zip(missing, new))
             uniq = list(first)

@@ -23,6 +23,7 @@ import numpy as np
 from busi_curate.data.dicom import split_frame
 from busi_curate.data.generic import find_generic
 from busi_curate.data.imageio import bbox, read_gray, read_mask_union
+from busi_curate.engine import Engine, LocalEngine, blocks_of
 from busi_curate.errors import DatasetError
 from busi_curate.fileio import check_inside, file_sha256, pixel_sha256
 
@@ -273,10 +274,14 @@ def decode_entry(
     return rec, (resize_gray(gray, size) if size else None)
 
 
-def _decode_all(
-    entries: list[Entry], root: Path, name: str, thumbnail_size: int | None, workers: int, progress: bool
-) -> list[_Decoded]:
-    """Decode ``entries`` on ``workers`` threads, in order; a bad file becomes a problem, not an exception."""
+#: images decoded per block of the engine (a Ray task; the local engine runs the blocks in turn)
+DECODE_BLOCK = 256
+
+
+def _decode_block(job: tuple[Path, str, int | None, int], entries: list[Entry]) -> list[_Decoded]:
+    """Decode one block of ``entries`` on ``threads`` threads (``job = (root, dataset, thumbnail size, threads)``),
+    in order; a bad file becomes a problem, not an exception."""
+    root, name, thumbnail_size, threads = job
 
     def work(e: Entry) -> _Decoded:
         try:
@@ -285,14 +290,34 @@ def _decode_all(
         except DatasetError as exc:
             return _Decoded(None, None, (exc.path or e.image, exc.message))
 
+    if threads <= 1:
+        return [work(e) for e in entries]
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        return list(pool.map(work, entries))
+
+
+def _decode_all(
+    entries: list[Entry],
+    root: Path,
+    name: str,
+    thumbnail_size: int | None,
+    workers: int,
+    progress: bool,
+    engine: Engine | None = None,
+) -> list[_Decoded]:
+    """Decode ``entries`` in blocks of :data:`DECODE_BLOCK` on ``engine`` (default: here, ``workers`` threads per
+    block; a distributed engine: one core per block), in order."""
     from tqdm.auto import tqdm
 
-    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        return list(
-            tqdm(
-                pool.map(work, entries), total=len(entries), desc="load", unit="img", disable=not progress, leave=False
-            )
-        )
+    engine = engine or LocalEngine()
+    threads = max(1, workers) if isinstance(engine, LocalEngine) else 1
+    blocks = [entries[r.start : r.stop] for r in blocks_of(len(entries), DECODE_BLOCK)]
+    out: list[_Decoded] = []
+    with tqdm(total=len(entries), desc="load", unit="img", disable=not progress, leave=False) as bar:
+        for part in engine.map(_decode_block, blocks, shared=(root, name, thumbnail_size, threads)):
+            out += part
+            bar.update(len(part))
+    return out
 
 
 def load_dataset(
@@ -304,6 +329,7 @@ def load_dataset(
     thumbnail_size: int | None = None,
     progress: bool = False,
     workers: int = 4,
+    engine: Engine | None = None,
 ) -> LoadedDataset:
     """Find, decode and identify every image of a dataset.
 
@@ -315,6 +341,7 @@ def load_dataset(
         thumbnail_size: also return ``(N, S, S) uint8`` resized images in record order.
         progress: show a progress bar on stderr.
         workers: decoding threads (Pillow releases the GIL while decoding).
+        engine: where the blocks of images are decoded (:mod:`busi_curate.engine`; default: this process).
 
     Raises:
         DatasetError: every problem found, listed with its file (unless ``lenient``).
@@ -329,7 +356,7 @@ def load_dataset(
     entries = LAYOUTS[layout](root, tuple(c.lower() for c in classes), problems)
     entries.sort(key=lambda e: record_sort_key(e.cls, e.id))
     name = "BUSI" if layout == "busi" else (root.name or root.resolve().name)
-    decoded = _decode_all(entries, root, name, thumbnail_size, workers, progress)
+    decoded = _decode_all(entries, root, name, thumbnail_size, workers, progress, engine)
     problems += [d.problem for d in decoded if d.problem is not None]
     good = [(d.record, d.thumb) for d in decoded if d.record is not None]
     if problems and not lenient:
