@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import os
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, ClassVar, Generic, TypeVar
 
 from busi_curate.errors import CurateError, MissingExtraError
@@ -31,8 +31,9 @@ from busi_curate.errors import CurateError, MissingExtraError
 S = TypeVar("S")
 B = TypeVar("B")
 R = TypeVar("R")
+T = TypeVar("T")
 
-Tick = Callable[[int], None]
+Tick = Callable[[int], object]
 DEFAULT_ENGINE = "local"
 
 
@@ -67,6 +68,23 @@ class Engine:
     ) -> Iterator[R]:
         """``fn(shared, block)`` for every block, yielded in the blocks' order; ``progress(1)`` after each."""
         raise NotImplementedError
+
+    def map_items(
+        self,
+        fn: Callable[[S, Sequence[T]], list[R]],
+        items: Sequence[T],
+        size: int,
+        shared: S | Shared[S],
+        progress: Tick | None = None,
+    ) -> list[R]:
+        """``fn(shared, block)`` over ``items`` cut into blocks of ``size``, the results joined in order;
+        ``progress(len(block))`` after each block."""
+        out: list[R] = []
+        for part in self.map(fn, [items[s : s + size] for s in range(0, len(items), max(1, size))], shared):
+            out += part
+            if progress is not None:
+                progress(len(part))
+        return out
 
     def describe(self) -> dict[str, Any]:
         """What ran the work, for an output's sidecar (``scan.json``'s ``engine``)."""
@@ -215,8 +233,3 @@ def open_engine(name: str = DEFAULT_ENGINE, address: str | None = None, num_cpus
     if address is not None:
         raise CurateError(f"--address is for --engine ray, not --engine {name}")
     return ENGINES[name]()
-
-
-def blocks_of(n: int, size: int) -> list[range]:
-    """``range(0, n)`` cut into consecutive blocks of ``size`` (the last shorter)."""
-    return [range(lo, min(lo + size, n)) for lo in range(0, n, max(1, size))]

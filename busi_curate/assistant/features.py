@@ -227,13 +227,11 @@ def _extract_path(args: tuple[str, FeatureSettings, str | None]) -> ImageFeature
     return extract(gray, settings)
 
 
-#: images described per block of a distributed engine (one task)
-FEATURE_BLOCK = 32
+FEATURE_BLOCK = 32  #: images described per task of a distributed engine
 
 
-def _extract_block(settings: FeatureSettings, block: Sequence[tuple[str, str | None]]) -> list[ImageFeatures]:
-    """One engine task: the features of a block of ``(path, expected pixel hash)``."""
-    return [_extract_path((path, settings, sha)) for path, sha in block]
+def _extract_block(_: None, jobs: Sequence[tuple[str, FeatureSettings, str | None]]) -> list[ImageFeatures]:
+    return [_extract_path(j) for j in jobs]  # one engine task
 
 
 def extract_many(
@@ -245,17 +243,12 @@ def extract_many(
     engine: Engine | None = None,
 ) -> list[ImageFeatures]:
     """Features of many image files, in order; ``workers`` > 1 uses a process pool (CPU-bound, GIL-bound), a
-    distributed ``engine`` (:mod:`busi_curate.engine`) blocks of :data:`FEATURE_BLOCK` images as its tasks.
-
-    With ``expected_sha256`` each image's pixel hash is checked first (ScanError naming the file if it differs).
-    """
+    distributed ``engine`` (:mod:`busi_curate.engine`) tasks of :data:`FEATURE_BLOCK` images. With
+    ``expected_sha256`` each image's pixel hash is checked first (ScanError naming the file if it differs)."""
     shas: Sequence[str | None] = expected_sha256 if expected_sha256 is not None else [None] * len(paths)
     jobs = [(str(p), settings, k) for p, k in zip(paths, shas)]
     if engine is not None and not isinstance(engine, LocalEngine):
-        blocks = [[(p, k) for p, _, k in jobs[s : s + FEATURE_BLOCK]] for s in range(0, len(jobs), FEATURE_BLOCK)]
-        sizes = iter([len(b) for b in blocks])
-        tick = (lambda _: progress(next(sizes))) if progress else None  # noqa: E731
-        return [f for part in engine.map(_extract_block, blocks, shared=settings, progress=tick) for f in part]
+        return engine.map_items(_extract_block, jobs, FEATURE_BLOCK, None, progress)
     if workers <= 1 or len(jobs) < 32:
         out = []
         for j in jobs:

@@ -132,9 +132,8 @@ def review(
         _replay_journal(scan, decisions_file, journal_path, threshold, merge)
         return
 
-    # one writer per journal: the lock is held by the automatic pass and until the server stops
+    # one writer per journal: the lock (and the engine) held by the automatic pass and until the server stops
     writes = auto or not no_browser
-    # the engine stays open while the browser serves: pairs the assistant verifies later run there too
     with review_lock(scan.dir) if writes else contextlib.nullcontext(), open_engine(engine_name, address) as engine:
         assessments: dict[Any, Any] = {}
         walk, assistant = _open_walk(

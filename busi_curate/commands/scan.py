@@ -155,17 +155,8 @@ def scan(
     if out is None:
         raise click.UsageError("Missing option '--out' (or --update SCAN_DIR to add images to a scan).")
     journal = _check_out(out, data_dir, force)
-    settings = ScanSettings(
-        size=size,
-        backend=backend,
-        top_k=top_k,
-        window=window,
-        mode=mode,
-        prune_k=prune_k,
-        finder=finder,
-        layout=layout,
-        lenient=lenient,
-    )
+    settings = ScanSettings(size=size, backend=backend, top_k=top_k, window=window, mode=mode, prune_k=prune_k,
+                            finder=finder, layout=layout, lenient=lenient)  # fmt: skip
     import contextlib
 
     from busi_curate.fileio import move_aside, sweep_leftovers

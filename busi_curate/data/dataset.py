@@ -23,7 +23,7 @@ import numpy as np
 from busi_curate.data.dicom import split_frame
 from busi_curate.data.generic import find_generic
 from busi_curate.data.imageio import bbox, read_gray, read_mask_union
-from busi_curate.engine import Engine, LocalEngine, blocks_of
+from busi_curate.engine import Engine, LocalEngine
 from busi_curate.errors import DatasetError
 from busi_curate.fileio import check_inside, file_sha256, pixel_sha256
 
@@ -278,7 +278,7 @@ def decode_entry(
 DECODE_BLOCK = 256
 
 
-def _decode_block(job: tuple[Path, str, int | None, int], entries: list[Entry]) -> list[_Decoded]:
+def _decode_block(job: tuple[Path, str, int | None, int], entries: Sequence[Entry]) -> list[_Decoded]:
     """Decode one block of ``entries`` on ``threads`` threads (``job = (root, dataset, thumbnail size, threads)``),
     in order; a bad file becomes a problem, not an exception."""
     root, name, thumbnail_size, threads = job
@@ -311,13 +311,8 @@ def _decode_all(
 
     engine = engine or LocalEngine()
     threads = max(1, workers) if isinstance(engine, LocalEngine) else 1
-    blocks = [entries[r.start : r.stop] for r in blocks_of(len(entries), DECODE_BLOCK)]
-    out: list[_Decoded] = []
     with tqdm(total=len(entries), desc="load", unit="img", disable=not progress, leave=False) as bar:
-        for part in engine.map(_decode_block, blocks, shared=(root, name, thumbnail_size, threads)):
-            out += part
-            bar.update(len(part))
-    return out
+        return engine.map_items(_decode_block, entries, DECODE_BLOCK, (root, name, thumbnail_size, threads), bar.update)
 
 
 def load_dataset(

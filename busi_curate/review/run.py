@@ -16,6 +16,7 @@ writer: hold :func:`~busi_curate.review.session.review_lock` around them), so no
 from __future__ import annotations
 
 import importlib
+import inspect
 import signal
 import sys
 from collections.abc import Callable, Iterable
@@ -23,7 +24,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from busi_curate.defaults import SCREEN_THRESHOLD
-from busi_curate.engine import Engine
+from busi_curate.engine import Engine, LocalEngine
 from busi_curate.errors import CurateError
 from busi_curate.review.assess_cache import AssessmentStore, CachedAssistant
 from busi_curate.review.auto import AssistantLike, AutoSummary, run_auto
@@ -52,7 +53,9 @@ def load_assistant(factory: str, scan: ScanResult, engine: Engine | None = None)
         cls = getattr(importlib.import_module(module), attr)
     except (ImportError, AttributeError, ValueError) as exc:
         raise CurateError(f"the automatic assistant {factory} is not available ({exc})") from exc
-    extra = {} if engine is None else {"engine": engine}
+    extra = {} if engine is None or isinstance(engine, LocalEngine) else {"engine": engine}
+    if extra and "engine" not in inspect.signature(cls).parameters:
+        raise CurateError(f"the automatic assistant {factory} runs here only, not on --engine {extra['engine'].name}")
     assistant: ReviewAssistant = cls(scan, cache_dir=Path(scan.dir) / "features", **extra)
     return assistant
 

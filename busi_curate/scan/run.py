@@ -197,17 +197,12 @@ def compute_ssim(
 
 
 def run_scan(
-    data_dir: str | Path,
-    out_dir: str | Path,
-    settings: ScanSettings = ScanSettings(),
-    progress: bool = False,
+    data_dir: str | Path, out_dir: str | Path, settings: ScanSettings = ScanSettings(), progress: bool = False,
     engine: Engine | None = None,
-) -> ScanResult:
-    """Load ``data_dir``, score pairs and write the scan folder ``out_dir``.
-
-    Nothing is written unless the whole dataset loads and scores; every file is written atomically.
-    An existing review journal in ``out_dir`` is left untouched. ``engine`` (:mod:`busi_curate.engine`) runs the
-    blocks of decoding and exact SSIM; the files are the same whichever engine ran them.
+) -> ScanResult:  # fmt: skip
+    """Load ``data_dir``, score pairs and write the scan folder ``out_dir`` (every file atomically, nothing unless
+    the whole dataset loads and scores; a review journal there is left untouched). ``engine``
+    (:mod:`busi_curate.engine`) runs the blocks of decoding and exact SSIM: the same files whichever engine ran them.
     """
     engine = engine or LocalEngine()
     t0 = time.perf_counter()

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from helpers import run_cli, run_cli_captured
 
-from busi_curate.engine import ENGINES, LocalEngine, blocks_of, open_engine
+from busi_curate.engine import ENGINES, LocalEngine, open_engine
 from busi_curate.errors import CurateError, MissingExtraError
 
 #: scan.json keys that may differ between engines (the clock and what ran the work)
@@ -29,10 +29,16 @@ def test_local_engine_maps_in_order_with_progress() -> None:
     assert out == [10, 20, 30] and ticks == [1, 1, 1] and again == [8, 10]
 
 
-def test_blocks_of_cover_every_index_once() -> None:
-    assert blocks_of(7, 3) == [range(0, 3), range(3, 6), range(6, 7)]
-    assert blocks_of(0, 3) == []
-    assert [i for r in blocks_of(1000, 64) for i in r] == list(range(1000))
+def test_map_items_joins_blocks_in_order() -> None:
+    ticks: list[int] = []
+    items = list(range(1000))
+    out = LocalEngine().map_items(_doubled, items, 64, shared=None, progress=ticks.append)
+    assert out == [2 * i for i in items] and ticks == [64] * 15 + [40]
+    assert LocalEngine().map_items(_doubled, [], 64, shared=None) == []
+
+
+def _doubled(_: None, block: list[int]) -> list[int]:
+    return [2 * i for i in block]
 
 
 def test_open_engine_refuses_unknown_names_and_a_local_address() -> None:

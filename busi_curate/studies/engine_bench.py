@@ -1,0 +1,131 @@
+"""The engines compared (issue 21 item 5): ``scan`` and ``review --auto`` on the local engine and on Ray, same files?
+
+``python -m busi_curate.studies.engine_bench WORK --n 1000 [--mode exhaustive|pruned] [--review]``
+writes ``n`` distinct synthetic frames (:func:`busi_curate.studies.scale_data.write_scale_dataset`, ``seed=5``) under
+``WORK/data`` unless they are there, then runs each public command in its own process, first ``--engine local``
+then ``--engine ray`` (a local Ray instance of every core, started by the command), and checks that
+their folders hold the same bytes: every file but ``scan.json`` (equal but for its timing and engine fields) and
+``decisions.csv`` (equal but for its ``time`` column, the clock of each decision).
+
+CPU-seconds are those of the command's whole process tree: this process makes itself the children's subreaper
+(``PR_SET_CHILD_SUBREAPER``), so Ray's servers and workers, orphaned when the command shuts Ray down, are reaped
+here and their user + system time lands in ``RUSAGE_CHILDREN``; the figure does not depend on the machine's load.
+Linux only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import ctypes
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+PR_SET_CHILD_SUBREAPER = 36
+#: scan.json keys that may differ between engines
+TIMING_KEYS = ("engine", "pairs_per_s", "timings_s")
+
+
+def _subreaper() -> None:
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_CHILD_SUBREAPER) failed")
+
+
+def _reap_all(deadline_s: float = 60.0) -> None:
+    """Wait for every descendant left behind (Ray's processes exit after ``ray.shutdown``)."""
+    end = time.monotonic() + deadline_s
+    while time.monotonic() < end:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            time.sleep(0.2)
+
+
+def run_tree(args: list[str]) -> dict[str, Any]:
+    """``python -m busi_curate ARGS`` measured: CPU-s of its whole process tree, wall s, its last output line."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t0 = time.perf_counter()
+    proc = subprocess.run([sys.executable, "-m", "busi_curate", *args], capture_output=True, text=True)
+    wall = time.perf_counter() - t0
+    _reap_all()
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if proc.returncode != 0:
+        raise SystemExit(f"`busi-curate {' '.join(args)}` failed ({proc.returncode}): {proc.stderr[-2000:]}")
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    line = proc.stdout.strip().splitlines()[0] if proc.stdout.strip() else ""
+    return {"cpu_s": round(cpu, 1), "wall_s": round(wall, 1), "load": round(os.getloadavg()[0], 1), "out": line}
+
+
+def _journal_rows(path: Path) -> list[list[str]]:
+    with path.open(newline="") as fh:
+        rows = list(csv.reader(fh))
+    t = rows[0].index("time")
+    return [r[:t] + r[t + 1 :] for r in rows]
+
+
+def differing_files(a: Path, b: Path) -> list[str]:
+    """Files of folder ``a`` and ``b`` that differ (module docstring says what 'same' means per file)."""
+    names = sorted({str(p.relative_to(d)) for d in (a, b) for p in d.rglob("*") if p.is_file()})
+    bad = []
+    for name in names:
+        pa, pb = a / name, b / name
+        if not (pa.is_file() and pb.is_file()):
+            bad.append(name)
+        elif name == "scan.json":
+            ja, jb = (json.loads(p.read_text()) for p in (pa, pb))
+            if any(ja.get(k) != jb.get(k) for k in set(ja) | set(jb) if k not in TIMING_KEYS):
+                bad.append(name)
+        elif name == "decisions.csv":
+            if _journal_rows(pa) != _journal_rows(pb):
+                bad.append(name)
+        elif pa.read_bytes() != pb.read_bytes():
+            bad.append(name)
+    return bad
+
+
+def bench(work: Path, n: int, mode: str, review: bool) -> dict[str, Any]:
+    """Run the comparison (module docstring); returns what was measured."""
+    from busi_curate.studies.scale_data import write_scale_dataset
+
+    data = work / "data"
+    if not (data / "planted.csv").exists():
+        write_scale_dataset(data, n, seed=5)
+    _subreaper()
+    res: dict[str, Any] = {"n": n, "mode": mode, "cpus": os.cpu_count(), "runs": {}}
+    for engine in ("local", "ray"):
+        out = work / f"{mode}-{engine}"
+        shutil.rmtree(out, ignore_errors=True)  # this benchmark's own folder: a fresh scan, no old journal
+        runs = res["runs"].setdefault(engine, {})
+        runs["scan"] = run_tree(["scan", str(data), "--out", str(out), "--mode", mode, "--quiet", "--engine", engine])
+        if review:
+            runs["review"] = run_tree(["review", str(out), "--auto", "--no-browser", "--quiet", "--engine", engine])
+        print(engine, json.dumps(runs), flush=True)
+    res["differing_files"] = differing_files(work / f"{mode}-local", work / f"{mode}-ray")
+    return res
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("work", type=Path)
+    ap.add_argument("--n", type=int, default=1000)
+    ap.add_argument("--mode", choices=("exhaustive", "pruned"), default="exhaustive")
+    ap.add_argument("--review", action="store_true")
+    a = ap.parse_args(argv)
+    res = bench(a.work, a.n, a.mode, a.review)
+    print(json.dumps(res, indent=1))
+    if res["differing_files"]:
+        raise SystemExit(f"the engines wrote different files: {res['differing_files']}")
+
+
+if __name__ == "__main__":
+    main()
