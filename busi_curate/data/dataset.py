@@ -344,6 +344,7 @@ def load_dataset(
     root = Path(root)
     if not root.is_dir():
         raise DatasetError("dataset folder does not exist", root)
+    root = root.absolute()  # an engine's tasks may run in another folder, or on another machine
     layout = detect_layout(root) if layout == "auto" else layout
     if layout not in LAYOUTS:
         raise DatasetError(f"unknown layout {layout!r} (known: {', '.join(LAYOUTS)})", root)

@@ -1,6 +1,6 @@
 """The engines compared (issue 21 item 5): ``scan`` and ``review --auto`` on the local engine and on Ray, same files?
 
-``python -m busi_curate.studies.engine_bench WORK --n 1000 [--mode exhaustive|pruned] [--review]``
+``python -m busi_curate.studies.engine_bench WORK --n 1000 [--mode exhaustive|pruned] [--review] [--stage-costs]``
 writes ``n`` distinct synthetic frames (:func:`busi_curate.studies.scale_data.write_scale_dataset`, ``seed=5``) under
 ``WORK/data`` unless they are there, then runs each public command in its own process, first ``--engine local``
 then ``--engine ray`` (a local Ray instance of every core, started by the command), and checks that
@@ -114,14 +114,52 @@ def bench(work: Path, n: int, mode: str, review: bool) -> dict[str, Any]:
     return res
 
 
+def _cpu(fn: Any) -> tuple[Any, float]:
+    t0 = time.process_time()
+    out = fn()
+    return out, time.process_time() - t0
+
+
+def stage_costs(data: Path, scan_dir: Path, verify: int = 400) -> dict[str, float]:
+    """CPU-seconds per image or per pair of each stage, in this process on one core (numba set to one thread):
+    decoding + hashing + thumbnail (every image of ``data``), exact 128 px SSIM (the pairs of ``scan_dir``, an
+    exhaustive scan of ``data``), the assistant's features (every image) and verification (``verify`` of the pairs
+    the review walk reaches: candidates at or above the screening threshold)."""
+    import numba
+    import numpy as np
+
+    from busi_curate.assistant import Assistant, AssistantSettings
+    from busi_curate.data.dataset import load_dataset
+    from busi_curate.scan.blocks import exact_pairs
+    from busi_curate.scan.run import read_scan
+    from busi_curate.ssim import get_backend
+
+    numba.set_num_threads(1)
+    ds, t_load = _cpu(lambda: load_dataset(data, thumbnail_size=128, workers=1))
+    n = len(ds)
+    a, b = (x.astype(np.int64) for x in np.triu_indices(n, 1))
+    backend = get_backend("numba")
+    exact_pairs(backend, ds.thumbnails[:64], a[:100], b[:100] % 64)  # JIT warm-up (cached compile) not timed
+    _, t_ssim = _cpu(lambda: exact_pairs(backend, ds.thumbnails, a, b))
+    helper = Assistant(read_scan(scan_dir), settings=AssistantSettings(workers=1))
+    _, t_feat = _cpu(helper.features)
+    pairs = sorted(p for p in helper.walk_pairs() if not helper.identical(*p))[:verify]
+    _, t_verify = _cpu(lambda: [helper.evidence(i, j) for i, j in pairs])
+    return {"images": n, "decode_per_image": t_load / n, "ssim128_per_pair": t_ssim / len(a),
+            "features_per_image": t_feat / n, "verify_per_pair": t_verify / len(pairs), "verified_pairs": len(pairs)}  # fmt: skip
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("work", type=Path)
     ap.add_argument("--n", type=int, default=1000)
     ap.add_argument("--mode", choices=("exhaustive", "pruned"), default="exhaustive")
     ap.add_argument("--review", action="store_true")
+    ap.add_argument("--stage-costs", action="store_true", help="then CPU-s per image / pair of each stage (exhaustive)")
     a = ap.parse_args(argv)
     res = bench(a.work, a.n, a.mode, a.review)
+    if a.stage_costs and a.mode == "exhaustive":
+        res["stage_costs"] = stage_costs(a.work / "data", a.work / "exhaustive-local")
     print(json.dumps(res, indent=1))
     if res["differing_files"]:
         raise SystemExit(f"the engines wrote different files: {res['differing_files']}")
