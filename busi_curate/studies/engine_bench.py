@@ -1,6 +1,6 @@
 """The engines compared (issue 21 item 5): ``scan`` and ``review --auto`` on the local engine and on Ray, same files?
 
-``python -m busi_curate.studies.engine_bench WORK --n 1000 [--mode exhaustive|pruned] [--review] [--stage-costs]``
+``python -m busi_curate.studies.engine_bench WORK --n 1000 [--mode exhaustive|pruned] [--review] [--stage-costs | --costs-only]``
 writes ``n`` distinct synthetic frames (:func:`busi_curate.studies.scale_data.write_scale_dataset`, ``seed=5``) under
 ``WORK/data`` unless they are there, then runs each public command in its own process, first ``--engine local``
 then ``--engine ray`` (a local Ray instance of every core, started by the command), and checks that
@@ -120,7 +120,7 @@ def _cpu(fn: Any) -> tuple[Any, float]:
     return out, time.process_time() - t0
 
 
-def stage_costs(data: Path, scan_dir: Path, verify: int = 400) -> dict[str, float]:
+def stage_costs(data: Path, scan_dir: Path, verify: int = 200) -> dict[str, float]:
     """CPU-seconds per image or per pair of each stage, in this process on one core (numba set to one thread):
     decoding + hashing + thumbnail (every image of ``data``), exact 128 px SSIM (the pairs of ``scan_dir``, an
     exhaustive scan of ``data``), the assistant's features (every image) and verification (``verify`` of the pairs
@@ -156,7 +156,11 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--mode", choices=("exhaustive", "pruned"), default="exhaustive")
     ap.add_argument("--review", action="store_true")
     ap.add_argument("--stage-costs", action="store_true", help="then CPU-s per image / pair of each stage (exhaustive)")
+    ap.add_argument("--costs-only", action="store_true", help="only the stage costs, of WORK's earlier exhaustive run")
     a = ap.parse_args(argv)
+    if a.costs_only:
+        print(json.dumps(stage_costs(a.work / "data", a.work / "exhaustive-local"), indent=1))
+        return
     res = bench(a.work, a.n, a.mode, a.review)
     if a.stage_costs and a.mode == "exhaustive":
         res["stage_costs"] = stage_costs(a.work / "data", a.work / "exhaustive-local")
