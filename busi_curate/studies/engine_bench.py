@@ -4,8 +4,8 @@
 writes ``n`` distinct synthetic frames (:func:`busi_curate.studies.scale_data.write_scale_dataset`, ``seed=5``) under
 ``WORK/data`` unless they are there, then runs each public command in its own process, first ``--engine local``
 then ``--engine ray`` (a local Ray instance of every core, started by the command), and checks that
-their folders hold the same bytes: every file but ``scan.json`` (equal but for its timing and engine fields) and
-``decisions.csv`` (equal but for its ``time`` column, the clock of each decision).
+their folders hold the same bytes: every file but ``scan.json`` (equal but for its timing and engine fields),
+``decisions.csv`` (equal but for its ``time`` column, the clock of each decision) and the review's lock file.
 
 CPU-seconds are those of the command's whole process tree: this process makes itself the children's subreaper
 (``PR_SET_CHILD_SUBREAPER``), so Ray's servers and workers, orphaned when the command shuts Ray down, are reaped
@@ -75,7 +75,9 @@ def _journal_rows(path: Path) -> list[list[str]]:
 
 def differing_files(a: Path, b: Path) -> list[str]:
     """Files of folder ``a`` and ``b`` that differ (module docstring says what 'same' means per file)."""
-    names = sorted({str(p.relative_to(d)) for d in (a, b) for p in d.rglob("*") if p.is_file()})
+    from busi_curate.review.session import LOCK_NAME  # the review's lock file holds its process id: not an output
+
+    names = sorted({str(p.relative_to(d)) for d in (a, b) for p in d.rglob("*") if p.is_file()} - {LOCK_NAME})
     bad = []
     for name in names:
         pa, pb = a / name, b / name

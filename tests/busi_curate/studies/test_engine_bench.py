@@ -16,6 +16,7 @@ def _folder(root: Path, engine: str, seconds: float, when: str, grade: str = "sa
     meta = {"n_images": 2, "engine": {"name": engine}, "timings_s": {"total": seconds}, "pairs_per_s": 1 / seconds}
     (root / "scan.json").write_text(json.dumps(meta))
     (root / "decisions.csv").write_text(JOURNAL + f"benign,1,benign,2,same,{grade},auto,ssim=0.9,{when}\n")
+    (root / ".review.lock").write_text(f"{len(engine)}\n")  # a process id: ignored
     (root / "features").mkdir()
     (root / "features" / "features.npz").write_bytes(b"\x00\x01")
     return root
