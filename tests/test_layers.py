@@ -20,6 +20,7 @@ ORDER: dict[str, int] = {
     "errors": 0,
     "defaults": 0,
     "fileio": 1,
+    "engine": 1,
     "data": 2,
     "ssim": 3,
     "scan": 4,

@@ -31,6 +31,7 @@ from busi_curate.assistant.rule import VERDICTS, Assessment, RuleSettings, decid
 from busi_curate.assistant.shortlist import ShortlistSettings, descriptor_votes, shortlist
 from busi_curate.assistant.verify import PairEvidence, VerifyCache, VerifySettings, verify_pair
 from busi_curate.defaults import SCREEN_THRESHOLD
+from busi_curate.engine import Engine, LocalEngine, Shared
 
 if TYPE_CHECKING:
     from busi_curate.scan.run import ScanResult
@@ -56,6 +57,27 @@ def pair_seed(sha_a: str, sha_b: str) -> int:
     return int(hashlib.sha256(f"{lo}:{hi}".encode()).hexdigest()[:16], 16)
 
 
+#: pairs verified per block of a distributed engine (one task)
+VERIFY_BLOCK = 32
+
+_Job = tuple[Sequence[ImageFeatures], Sequence[str], VerifySettings]
+
+
+def pair_evidence(job: _Job, a: int, b: int, cache: VerifyCache) -> PairEvidence:
+    """Evidence of rows ``a < b`` (``job = (features, pixel hashes, settings)``): A is the image with the smaller
+    pixel hash and the RANSAC seed comes from both hashes, so the evidence is a function of the two images alone,
+    whatever else the dataset holds, in which order, or in which process."""
+    feats, sha, settings = job
+    x, y = (a, b) if sha[a] <= sha[b] else (b, a)
+    return verify_pair(feats[x], feats[y], settings, seed=pair_seed(sha[x], sha[y]), cache=cache)
+
+
+def _verify_block(job: _Job, pairs: Sequence[tuple[int, int]]) -> list[PairEvidence]:
+    """One engine task: the evidence of a block of pairs ``a < b``."""
+    cache = VerifyCache()
+    return [pair_evidence(job, a, b, cache) for a, b in pairs]
+
+
 class Assistant:
     """Evidence and verdicts for pairs of rows of ``scan.index``.
 
@@ -63,6 +85,8 @@ class Assistant:
         scan: a scan read by :func:`busi_curate.scan.run.read_scan`.
         cache_dir: where per-image features are cached (``None``: memory only).
         progress: show a progress bar while features are computed.
+        engine: where features and verifications run (:mod:`busi_curate.engine`; default: this process, with
+            ``settings.workers`` processes / threads).
     """
 
     def __init__(
@@ -71,8 +95,11 @@ class Assistant:
         cache_dir: str | Path | None = None,
         progress: bool = False,
         settings: AssistantSettings = AssistantSettings(),
+        engine: Engine | None = None,
     ) -> None:
         self.scan = scan
+        self.engine = engine or LocalEngine()
+        self._shared: Shared[_Job] | None = None
         self.settings = settings
         self.progress = progress
         self.cache = FeatureCache(cache_dir, settings.features)
@@ -108,7 +135,9 @@ class Assistant:
                         bar.update(k)
 
                 try:
-                    self._feats = self.cache.get(self._sha, paths, workers=self.settings.workers, progress=tick)
+                    self._feats = self.cache.get(
+                        self._sha, paths, workers=self.settings.workers, progress=tick, engine=self.engine
+                    )
                 finally:
                     if bar is not None:
                         bar.close()
@@ -125,14 +154,18 @@ class Assistant:
             return None
         ev = self._evidence.get((a, b))
         if ev is None:
-            feats = self.features()
-            # A is the image with the smaller pixel hash and the RANSAC seed comes from both hashes: the evidence
-            # is a function of the two images alone, whatever else the dataset holds or in which order
-            x, y = (a, b) if self._sha[a] <= self._sha[b] else (b, a)
-            ev = verify_pair(feats[x], feats[y], self.settings.verify, seed=pair_seed(self._sha[x], self._sha[y]),
-                             cache=self._verify_cache)  # fmt: skip
+            ev = pair_evidence((self.features(), self._sha, self.settings.verify), a, b, self._verify_cache)
             self._evidence[(a, b)] = ev
         return ev
+
+    def _verify_on_engine(self, todo: list[tuple[int, int]]) -> None:
+        """Evidence of ``todo`` (pairs ``a < b``) in blocks of :data:`VERIFY_BLOCK` on a distributed engine; the
+        features are sent to its workers once per assistant."""
+        if self._shared is None:
+            self._shared = self.engine.share((self.features(), self._sha, self.settings.verify))
+        blocks = [todo[k : k + VERIFY_BLOCK] for k in range(0, len(todo), VERIFY_BLOCK)]
+        for block, evs in zip(blocks, self.engine.map(_verify_block, blocks, shared=self._shared)):
+            self._evidence.update(zip(block, evs))
 
     def affine(self, i: int, j: int) -> tuple[float, float, float, float, float, float] | None:
         """The fit mapping row ``i``'s original pixels onto row ``j``'s, canvas order ``(a, b, c, d, e, f)``:
@@ -162,7 +195,9 @@ class Assistant:
         todo = sorted(
             p for p in {(min(i, j), max(i, j)) for i, j in pairs} if p not in self._evidence and not self.identical(*p)
         )
-        if len(todo) > 64 and self.settings.workers > 1:
+        if todo and not isinstance(self.engine, LocalEngine):
+            self._verify_on_engine(todo)
+        elif len(todo) > 64 and self.settings.workers > 1:
             from concurrent.futures import ThreadPoolExecutor
 
             with ThreadPoolExecutor(self.settings.workers) as pool:

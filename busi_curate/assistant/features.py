@@ -28,6 +28,8 @@ from pathlib import Path
 
 import numpy as np
 
+from busi_curate.engine import Engine, LocalEngine
+
 FEATURES_FORMAT = 2
 N_BITS = 256
 #: pattern variants of every keypoint's descriptor: (rotation degrees, mirrored). Variant 0 is the upright
@@ -225,19 +227,28 @@ def _extract_path(args: tuple[str, FeatureSettings, str | None]) -> ImageFeature
     return extract(gray, settings)
 
 
+FEATURE_BLOCK = 32  #: images described per task of a distributed engine
+
+
+def _extract_block(_: None, jobs: Sequence[tuple[str, FeatureSettings, str | None]]) -> list[ImageFeatures]:
+    return [_extract_path(j) for j in jobs]  # one engine task
+
+
 def extract_many(
     paths: Sequence[str | Path],
     settings: FeatureSettings = FeatureSettings(),
     workers: int = 2,
     progress: Callable[[int], None] | None = None,
     expected_sha256: Sequence[str] | None = None,
+    engine: Engine | None = None,
 ) -> list[ImageFeatures]:
-    """Features of many image files, in order; ``workers`` > 1 uses a process pool (CPU-bound, GIL-bound).
-
-    With ``expected_sha256`` each image's pixel hash is checked first (ScanError naming the file if it differs).
-    """
+    """Features of many image files, in order; ``workers`` > 1 uses a process pool (CPU-bound, GIL-bound), a
+    distributed ``engine`` (:mod:`busi_curate.engine`) tasks of :data:`FEATURE_BLOCK` images. With
+    ``expected_sha256`` each image's pixel hash is checked first (ScanError naming the file if it differs)."""
     shas: Sequence[str | None] = expected_sha256 if expected_sha256 is not None else [None] * len(paths)
     jobs = [(str(p), settings, k) for p, k in zip(paths, shas)]
+    if engine is not None and not isinstance(engine, LocalEngine):
+        return engine.map_items(_extract_block, jobs, FEATURE_BLOCK, None, progress)
     if workers <= 1 or len(jobs) < 32:
         out = []
         for j in jobs:
@@ -408,8 +419,10 @@ class FeatureCache:
         paths: Sequence[str | Path],
         workers: int = 2,
         progress: Callable[[int], None] | None = None,
+        engine: Engine | None = None,
     ) -> list[ImageFeatures]:
-        """Features for images ``paths`` with pixel hashes ``keys``: cached ones reused, others computed and saved.
+        """Features for images ``paths`` with pixel hashes ``keys``: cached ones reused, others computed (on
+        ``engine`` when given) and saved.
 
         Sets :attr:`computed` (images described now) and :attr:`loaded_from_cache` (images served from disk).
         """
@@ -423,7 +436,7 @@ class FeatureCache:
         self.computed = len(missing)
         if missing:
             new = extract_many(
-                [first[k] for k in missing], self.settings, workers=workers, progress=progress, expected_sha256=missing
+                [first[k] for k in missing], self.settings, workers, progress, expected_sha256=missing, engine=engine
             )
             have.update(zip(missing, new))
             uniq = list(first)

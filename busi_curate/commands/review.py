@@ -9,6 +9,7 @@ from typing import Any
 
 import click
 
+from busi_curate.commands.scan import engine_options
 from busi_curate.defaults import SCREEN_THRESHOLD
 
 #: the default of the hidden --assistant option (busi_curate.review.run.DEFAULT_ASSISTANT, without importing it)
@@ -87,6 +88,7 @@ def _show_progress(assistant: object, on: bool) -> None:
 )
 @click.option("--verbose", is_flag=True, help="Log every HTTP request.")
 @click.option("--quiet", is_flag=True, help="No progress bars on stderr (features, the automatic pass).")
+@engine_options
 def review(
     scan_dir: Path,
     reviewer: str | None,
@@ -100,6 +102,8 @@ def review(
     explain: bool,
     verbose: bool,
     quiet: bool,
+    engine_name: str,
+    address: str | None,
 ) -> None:
     """Review the duplicate candidates of a scan, the paper's way (section 4.2).
 
@@ -111,6 +115,7 @@ def review(
     See docs/review.md.
     """
     from busi_curate.defaults import JOURNAL_NAME
+    from busi_curate.engine import DEFAULT_ENGINE, open_engine
     from busi_curate.review.run import load_assistant, prepare, serve, status_lines
     from busi_curate.review.session import load_scan, review_lock
 
@@ -118,6 +123,8 @@ def review(
         raise click.UsageError("--merge needs --decisions FILE")
     if decisions_file is not None and auto:
         raise click.UsageError("--decisions replays a journal; it cannot be combined with --auto")
+    if engine_name != DEFAULT_ENGINE and not auto:
+        raise click.UsageError(f"--engine {engine_name} runs the assistant's work: use it with --auto")
     name = _reviewer(reviewer)
     scan = load_scan(scan_dir)
     journal_path = Path(scan.dir) / JOURNAL_NAME
@@ -125,12 +132,12 @@ def review(
         _replay_journal(scan, decisions_file, journal_path, threshold, merge)
         return
 
-    # one writer per journal: the lock is held by the automatic pass and until the server stops
+    # one writer per journal: the lock (and the engine) held by the automatic pass and until the server stops
     writes = auto or not no_browser
-    with review_lock(scan.dir) if writes else contextlib.nullcontext():
+    with review_lock(scan.dir) if writes else contextlib.nullcontext(), open_engine(engine_name, address) as engine:
         assessments: dict[Any, Any] = {}
         walk, assistant = _open_walk(
-            scan, journal_path, threshold, assistant_factory if auto else None, assessments, quiet
+            scan, journal_path, threshold, assistant_factory if auto else None, assessments, quiet, engine
         )
         if no_browser:
             click.echo(f"journal {journal_path}: {len(walk.decisions)} lines")
@@ -166,7 +173,13 @@ def _replay_journal(scan: Any, decisions_file: Path, journal_path: Path, thresho
 
 
 def _open_walk(
-    scan: Any, journal_path: Path, threshold: float, auto_factory: str | None, assessments: dict[Any, Any], quiet: bool
+    scan: Any,
+    journal_path: Path,
+    threshold: float,
+    auto_factory: str | None,
+    assessments: dict[Any, Any],
+    quiet: bool,
+    engine: Any = None,
 ) -> tuple[Any, Any]:
     """The review walk and the assistant deciding it: with ``--auto`` (``auto_factory`` the assistant's
     module:Class) after the automatic pass, which fills ``assessments``; otherwise the journal's walk as it stands
@@ -178,7 +191,7 @@ def _open_walk(
         for w in warnings:
             _warn(w)
         return walk, None
-    assistant = load_assistant(auto_factory, scan)
+    assistant = load_assistant(auto_factory, scan, engine)
     _show_progress(assistant, not quiet)
     walk, summary = automatic_pass(
         scan, journal_path, threshold, assistant, assessments, _warn, source=auto_factory, progress=not quiet

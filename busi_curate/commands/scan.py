@@ -9,6 +9,7 @@ from typing import Any
 import click
 
 from busi_curate.defaults import LAYOUT_NAMES
+from busi_curate.engine import DEFAULT_ENGINE, ENGINES
 from busi_curate.scan.run import DEFAULT_SIZE, DEFAULT_TOP_K, ScanSettings
 from busi_curate.ssim import BACKENDS, DEFAULT_BACKEND
 
@@ -71,6 +72,26 @@ def scan_options(f: Callable[..., Any]) -> Callable[..., Any]:
     return f
 
 
+def engine_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    """``--engine`` / ``--address``, shared by ``scan`` and ``review``."""
+    f = click.option(
+        "--address",
+        default=None,
+        help="--engine ray: the cluster to join (`ray start --head` prints it; 'auto': the one on this machine). "
+        "Default: start a local Ray instance with every core. Data and scan folders must be at the same paths "
+        "on every node (docs/scan.md).",
+    )(f)
+    return click.option(
+        "--engine",
+        "engine_name",
+        default=DEFAULT_ENGINE,
+        show_default=True,
+        type=click.Choice(list(ENGINES)),
+        help="Where the blocks of work run: local (this process) or ray (Ray tasks; needs the [grid] extra). "
+        "The output files are the same.",
+    )(f)
+
+
 @click.command()
 @click.argument("data_dir", type=click.Path(path_type=Path))
 @click.option("--out", "out", type=click.Path(path_type=Path), help="Scan folder to write (required unless --update).")
@@ -97,6 +118,7 @@ def scan_options(f: Callable[..., Any]) -> Callable[..., Any]:
     is_flag=True,
     help="Scan into a folder that holds a review journal: the old journal is moved aside under a dated name.",
 )
+@engine_options
 def scan(
     data_dir: Path,
     out: Path | None,
@@ -112,15 +134,20 @@ def scan(
     lenient: bool,
     quiet: bool,
     force: bool,
+    engine_name: str,
+    address: str | None,
 ) -> None:
     """Score every pair of images in DATA_DIR by exact SSIM and rank each image's candidates.
 
     Writes OUT/index.csv, OUT/ssim.npy (or pairs.npz in pruned mode), OUT/candidates.csv, OUT/scan.json.
     """
+    from busi_curate.engine import open_engine
     from busi_curate.errors import ScanError
     from busi_curate.scan.run import run_scan
 
     if update is not None:
+        if engine_name != DEFAULT_ENGINE:
+            raise ScanError(f"--update runs here only (--engine {engine_name} is not supported for it yet)", update)
         if out is not None or force:
             raise ScanError("--update writes into the scan folder it names; drop --out / --force", update)
         run_update(update, data_dir, quiet)
@@ -128,17 +155,8 @@ def scan(
     if out is None:
         raise click.UsageError("Missing option '--out' (or --update SCAN_DIR to add images to a scan).")
     journal = _check_out(out, data_dir, force)
-    settings = ScanSettings(
-        size=size,
-        backend=backend,
-        top_k=top_k,
-        window=window,
-        mode=mode,
-        prune_k=prune_k,
-        finder=finder,
-        layout=layout,
-        lenient=lenient,
-    )
+    settings = ScanSettings(size=size, backend=backend, top_k=top_k, window=window, mode=mode, prune_k=prune_k,
+                            finder=finder, layout=layout, lenient=lenient)  # fmt: skip
     import contextlib
 
     from busi_curate.fileio import move_aside, sweep_leftovers
@@ -147,7 +165,8 @@ def scan(
     # a review running on this folder holds its lock: the scan files and the journal are not replaced under it
     with review_lock(out) if out.is_dir() else contextlib.nullcontext():
         sweep_leftovers(out)  # temporary files a killed scan left (the lock makes this the folder's one writer)
-        res = run_scan(data_dir, out, settings, progress=not quiet)
+        with open_engine(engine_name, address) as engine:
+            res = run_scan(data_dir, out, settings, progress=not quiet, engine=engine)
         if force and (journal.exists() or journal.is_symlink()):
             aside = move_aside(journal, "before-scan")
             click.echo(f"moved the old review journal aside to {aside}", err=True)

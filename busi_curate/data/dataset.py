@@ -23,6 +23,7 @@ import numpy as np
 from busi_curate.data.dicom import split_frame
 from busi_curate.data.generic import find_generic
 from busi_curate.data.imageio import bbox, read_gray, read_mask_union
+from busi_curate.engine import Engine, LocalEngine
 from busi_curate.errors import DatasetError
 from busi_curate.fileio import check_inside, file_sha256, pixel_sha256
 
@@ -273,10 +274,14 @@ def decode_entry(
     return rec, (resize_gray(gray, size) if size else None)
 
 
-def _decode_all(
-    entries: list[Entry], root: Path, name: str, thumbnail_size: int | None, workers: int, progress: bool
-) -> list[_Decoded]:
-    """Decode ``entries`` on ``workers`` threads, in order; a bad file becomes a problem, not an exception."""
+#: images decoded per block of the engine (a Ray task; the local engine runs the blocks in turn)
+DECODE_BLOCK = 256
+
+
+def _decode_block(job: tuple[Path, str, int | None, int], entries: Sequence[Entry]) -> list[_Decoded]:
+    """Decode one block of ``entries`` on ``threads`` threads (``job = (root, dataset, thumbnail size, threads)``),
+    in order; a bad file becomes a problem, not an exception."""
+    root, name, thumbnail_size, threads = job
 
     def work(e: Entry) -> _Decoded:
         try:
@@ -285,14 +290,29 @@ def _decode_all(
         except DatasetError as exc:
             return _Decoded(None, None, (exc.path or e.image, exc.message))
 
+    if threads <= 1:
+        return [work(e) for e in entries]
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        return list(pool.map(work, entries))
+
+
+def _decode_all(
+    entries: list[Entry],
+    root: Path,
+    name: str,
+    thumbnail_size: int | None,
+    workers: int,
+    progress: bool,
+    engine: Engine | None = None,
+) -> list[_Decoded]:
+    """Decode ``entries`` in blocks of :data:`DECODE_BLOCK` on ``engine`` (default: here, ``workers`` threads per
+    block; a distributed engine: one core per block), in order."""
     from tqdm.auto import tqdm
 
-    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        return list(
-            tqdm(
-                pool.map(work, entries), total=len(entries), desc="load", unit="img", disable=not progress, leave=False
-            )
-        )
+    engine = engine or LocalEngine()
+    threads = max(1, workers) if isinstance(engine, LocalEngine) else 1
+    with tqdm(total=len(entries), desc="load", unit="img", disable=not progress, leave=False) as bar:
+        return engine.map_items(_decode_block, entries, DECODE_BLOCK, (root, name, thumbnail_size, threads), bar.update)
 
 
 def load_dataset(
@@ -304,6 +324,7 @@ def load_dataset(
     thumbnail_size: int | None = None,
     progress: bool = False,
     workers: int = 4,
+    engine: Engine | None = None,
 ) -> LoadedDataset:
     """Find, decode and identify every image of a dataset.
 
@@ -315,6 +336,7 @@ def load_dataset(
         thumbnail_size: also return ``(N, S, S) uint8`` resized images in record order.
         progress: show a progress bar on stderr.
         workers: decoding threads (Pillow releases the GIL while decoding).
+        engine: where the blocks of images are decoded (:mod:`busi_curate.engine`; default: this process).
 
     Raises:
         DatasetError: every problem found, listed with its file (unless ``lenient``).
@@ -322,6 +344,7 @@ def load_dataset(
     root = Path(root)
     if not root.is_dir():
         raise DatasetError("dataset folder does not exist", root)
+    root = root.absolute()  # an engine's tasks may run in another folder, or on another machine
     layout = detect_layout(root) if layout == "auto" else layout
     if layout not in LAYOUTS:
         raise DatasetError(f"unknown layout {layout!r} (known: {', '.join(LAYOUTS)})", root)
@@ -329,7 +352,7 @@ def load_dataset(
     entries = LAYOUTS[layout](root, tuple(c.lower() for c in classes), problems)
     entries.sort(key=lambda e: record_sort_key(e.cls, e.id))
     name = "BUSI" if layout == "busi" else (root.name or root.resolve().name)
-    decoded = _decode_all(entries, root, name, thumbnail_size, workers, progress)
+    decoded = _decode_all(entries, root, name, thumbnail_size, workers, progress, engine)
     problems += [d.problem for d in decoded if d.problem is not None]
     good = [(d.record, d.thumb) for d in decoded if d.record is not None]
     if problems and not lenient:

@@ -16,6 +16,7 @@ writer: hold :func:`~busi_curate.review.session.review_lock` around them), so no
 from __future__ import annotations
 
 import importlib
+import inspect
 import signal
 import sys
 from collections.abc import Callable, Iterable
@@ -23,6 +24,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from busi_curate.defaults import SCREEN_THRESHOLD
+from busi_curate.engine import Engine, LocalEngine
 from busi_curate.errors import CurateError
 from busi_curate.review.assess_cache import AssessmentStore, CachedAssistant
 from busi_curate.review.auto import AssistantLike, AutoSummary, run_auto
@@ -43,14 +45,18 @@ class ReviewAssistant(AssistantLike, Protocol):
     def extra_pairs(self) -> Iterable[RowPair]: ...
 
 
-def load_assistant(factory: str, scan: ScanResult) -> ReviewAssistant:
-    """Instantiate ``module:Class`` for ``scan`` (features cached in ``SCAN/features``); CurateError if unavailable."""
+def load_assistant(factory: str, scan: ScanResult, engine: Engine | None = None) -> ReviewAssistant:
+    """Instantiate ``module:Class`` for ``scan`` (features cached in ``SCAN/features``; its features and
+    verifications run on ``engine`` when given); CurateError if unavailable."""
     module, _, attr = factory.partition(":")
     try:
         cls = getattr(importlib.import_module(module), attr)
     except (ImportError, AttributeError, ValueError) as exc:
         raise CurateError(f"the automatic assistant {factory} is not available ({exc})") from exc
-    assistant: ReviewAssistant = cls(scan, cache_dir=Path(scan.dir) / "features")
+    extra = {} if engine is None or isinstance(engine, LocalEngine) else {"engine": engine}
+    if extra and "engine" not in inspect.signature(cls).parameters:
+        raise CurateError(f"the automatic assistant {factory} runs here only, not on --engine {extra['engine'].name}")
+    assistant: ReviewAssistant = cls(scan, cache_dir=Path(scan.dir) / "features", **extra)
     return assistant
 
 
@@ -70,6 +76,7 @@ def automatic_pass(
     source: str | None = None,
     progress: bool = False,
     cache: bool = True,
+    engine: Engine | None = None,
 ) -> tuple[Walk, AutoSummary]:
     """Resume the walk from the journal and let the assistant answer what it is sure about.
 
@@ -79,9 +86,10 @@ def automatic_pass(
     ``source`` names the assistant in the extra pairs' sidecar (default: its ``module:Class`` or class name).
     ``progress``: a bar on stderr (pairs assessed of those found so far, rate, ETA); ``cache``: keep the assessments
     in ``SCAN/features/assessments.json`` (:mod:`~busi_curate.review.assess_cache`), so a restart with nothing new
-    to decide asks the assistant nothing it has answered before.
+    to decide asks the assistant nothing it has answered before. ``engine``: where a named assistant computes its
+    features and verifies pairs (:mod:`busi_curate.engine`); the journal is the same whichever engine ran it.
     """
-    helper = load_assistant(assistant, scan) if isinstance(assistant, str) else assistant
+    helper = load_assistant(assistant, scan, engine) if isinstance(assistant, str) else assistant
     source = source or (assistant if isinstance(assistant, str) else type(assistant).__name__)
     decisions, warnings = load_journal(journal_path, scan)
     for w in warnings:

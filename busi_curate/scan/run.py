@@ -19,6 +19,7 @@ import pandas as pd
 
 from busi_curate import __version__
 from busi_curate.data.dataset import ImageRecord, LoadedDataset, load_dataset
+from busi_curate.engine import Engine, LocalEngine
 from busi_curate.errors import ScanError
 from busi_curate.fileio import file_sha256, write_csv, write_json, write_npy
 from busi_curate.scan.candidates import candidates_table, top_k_from_matrix, top_k_from_pairs
@@ -153,10 +154,13 @@ def check_exhaustive_fits(n: int, memory: int | None = None) -> None:
 
 
 def compute_ssim(
-    ds: LoadedDataset, settings: ScanSettings, progress: bool = False
+    ds: LoadedDataset, settings: ScanSettings, progress: bool = False, engine: Engine | None = None
 ) -> tuple[np.ndarray | None, pd.DataFrame | None, list, list, dict[str, Any]]:
-    """Score pairs according to ``settings.mode``; returns (matrix, pairs, top rows, top values, info)."""
+    """Score pairs according to ``settings.mode`` (the exact stage in blocks on ``engine``, default here);
+    returns (matrix, pairs, top rows, top values, info)."""
     from tqdm.auto import tqdm
+
+    from busi_curate.scan.blocks import exact_matrix, exact_pairs
 
     assert ds.thumbnails is not None
     backend = get_backend(settings.backend, settings=SSIMSettings.named(settings.window))
@@ -170,7 +174,7 @@ def compute_ssim(
             def tick(pairs: int) -> None:
                 bar.update(pairs)
 
-            matrix = backend.matrix(ds.thumbnails, block=settings.block, progress=tick)
+            matrix = exact_matrix(backend, ds.thumbnails, settings.block, engine, progress=tick)
         rows, vals = top_k_from_matrix(matrix, settings.top_k)
         info["pairs"] = total
         return matrix, None, list(rows), list(vals), info
@@ -178,15 +182,10 @@ def compute_ssim(
         from busi_curate.scan.prune import shortlist_pairs
 
         a, b = shortlist_pairs(ds.thumbnails, settings.prune_k, settings.finder, progress=progress)
-        vals = np.empty(len(a), dtype=np.float64)
-        chunk = 20000
         with tqdm(
             total=len(a), desc="ssim (pruned)", unit="pair", unit_scale=True, disable=not progress, leave=False
         ) as bar:
-            prepared = backend.prepare(ds.thumbnails)
-            for s in range(0, len(a), chunk):
-                vals[s : s + chunk] = backend.pairs_prepared(prepared, a[s : s + chunk], b[s : s + chunk])
-                bar.update(min(chunk, len(a) - s))
+            vals = exact_pairs(backend, ds.thumbnails, a, b, engine, progress=bar.update)
         # ranked on the float32 values pairs.npz keeps, as the exhaustive mode ranks its float32 matrix: a scan
         # updated later (scan --update, which reads pairs.npz) ranks exactly as a scan of the whole set
         vals32 = vals.astype(np.float32)
@@ -198,21 +197,21 @@ def compute_ssim(
 
 
 def run_scan(
-    data_dir: str | Path, out_dir: str | Path, settings: ScanSettings = ScanSettings(), progress: bool = False
-) -> ScanResult:
-    """Load ``data_dir``, score pairs and write the scan folder ``out_dir``.
-
-    Nothing is written unless the whole dataset loads and scores; every file is written atomically.
-    An existing review journal in ``out_dir`` is left untouched.
+    data_dir: str | Path, out_dir: str | Path, settings: ScanSettings = ScanSettings(), progress: bool = False,
+    engine: Engine | None = None,
+) -> ScanResult:  # fmt: skip
+    """Load ``data_dir``, score pairs and write the scan folder ``out_dir`` (every file atomically, nothing unless
+    the whole dataset loads and scores; a review journal there is left untouched). ``engine``
+    (:mod:`busi_curate.engine`) runs the blocks of decoding and exact SSIM: the same files whichever engine ran them.
     """
+    engine = engine or LocalEngine()
     t0 = time.perf_counter()
-    ds = load_dataset(
-        data_dir, layout=settings.layout, lenient=settings.lenient, thumbnail_size=settings.size, progress=progress
-    )
+    ds = load_dataset(data_dir, layout=settings.layout, lenient=settings.lenient, thumbnail_size=settings.size,
+                      progress=progress, engine=engine)  # fmt: skip
     if len(ds) < 2:
         raise ScanError("a scan needs at least two images", Path(data_dir))
     t1 = time.perf_counter()
-    matrix, pairs, rows, vals, info = compute_ssim(ds, settings, progress)
+    matrix, pairs, rows, vals, info = compute_ssim(ds, settings, progress, engine)
     t2 = time.perf_counter()
     index = index_table(ds)
     cands = candidates_table(list(index["class"]), list(index["id"]), rows, vals)
@@ -250,6 +249,7 @@ def run_scan(
             "total": round(t3 - t0, 3),
         },
         "pairs_per_s": round(info["pairs"] / max(t2 - t1, 1e-9), 1),
+        "engine": engine.describe(),
         "libraries": library_versions(),
         "files": {name: file_sha256(out / name) for name in files},
     }
