@@ -192,8 +192,8 @@ def consistent_votes(
 ) -> dict[tuple[int, int], int]:
     """``{(i, j): n}`` for the pairs with ``min_consistent`` to ``min_votes - 1`` votes of one variant relation:
     ``n`` is the largest number of those votes (distinct keypoints) that one similarity explains, rotation and scale
-    within the verification's range (mirrored for a mirrored relation). Chance votes land anywhere; a copy's votes
-    agree on its transformation."""
+    within the verification's range (mirrored for a mirrored relation) and, with ``consistent_frames``, putting one
+    frame inside the other. Chance votes land anywhere; a copy's votes agree on its transformation."""
     dp, owner, local, var = _descriptor_pairs(feats, settings)
     return _consistent(feats, dp, owner, local, var, settings)
 
