@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING
 
 from busi_curate.assistant.features import FeatureCache, FeatureSettings, ImageFeatures
 from busi_curate.assistant.rule import VERDICTS, Assessment, RuleSettings, decide, evidence_text
-from busi_curate.assistant.shortlist import ShortlistSettings, descriptor_votes, shortlist
+from busi_curate.assistant.shortlist import ShortlistSettings, shortlist, supported_votes
 from busi_curate.assistant.verify import PairEvidence, VerifyCache, VerifySettings, verify_pair
 from busi_curate.defaults import SCREEN_THRESHOLD
 from busi_curate.engine import Engine, LocalEngine, Shared
@@ -232,7 +232,7 @@ class Assistant:
             if self._extra is None:
                 feats = self.features()
                 t0 = time.perf_counter()
-                votes = descriptor_votes(feats, self.settings.shortlist)
+                votes = supported_votes(feats, self.settings.shortlist)
                 self._extra = shortlist(votes, self.scan.n, self.walk_pairs(), self.settings.shortlist)
                 self.timings["shortlist"] = time.perf_counter() - t0
             return list(self._extra)
