@@ -47,6 +47,18 @@ def _audit_decisions(
     return decisions, source
 
 
+def _seed(train_decisions: Path | None, decisions_file: Path | None, train_dir: Path, out: Path) -> None:
+    """Start the cross audit's journal from ``--train-decisions`` (:func:`~busi_curate.audit.leakage.seed_union_journal`)."""
+    if train_decisions is None:
+        return
+    if decisions_file is not None:
+        raise click.UsageError("--train-decisions seeds the automatic review; it does not go with --decisions")
+    from busi_curate.audit.leakage import seed_union_journal
+    from busi_curate.defaults import JOURNAL_NAME
+
+    seed_union_journal(train_decisions, train_dir, out / JOURNAL_NAME)
+
+
 @click.command()
 @click.argument("data_dir", type=click.Path(path_type=Path), required=False)
 @click.option(
@@ -130,13 +142,7 @@ def audit(
                 "the cross-dataset mode takes --train and --test instead of DATA_DIR, --split and --scan"
             )
         data_dir, split_file = union_dataset(train_dir, test_dir, out / "union")
-        if train_decisions is not None:
-            if decisions_file is not None:
-                raise click.UsageError("--train-decisions seeds the automatic review; it does not go with --decisions")
-            from busi_curate.audit.leakage import seed_union_journal
-            from busi_curate.defaults import JOURNAL_NAME
-
-            seed_union_journal(train_decisions, train_dir, out / JOURNAL_NAME)
+        _seed(train_decisions, decisions_file, train_dir, out)
     elif train_decisions is not None:
         raise click.UsageError("--train-decisions goes with --train and --test")
     if data_dir is None or split_file is None:

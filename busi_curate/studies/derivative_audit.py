@@ -264,13 +264,13 @@ def run_audit(args: list[str], out: Path) -> None:
 
     for stale in (out / "decisions.csv", out / "scan" / "features" / "assessments.json", out / QUESTIONS):
         stale.unlink(missing_ok=True)
-    load = list(os.getloadavg())
+    load, code = list(os.getloadavg()), _commit()  # the code that runs, before anything is committed meanwhile
     rc, text, times = _run(args)
     if rc not in (0, 1):
         raise RuntimeError(f"busi-curate {' '.join(args)} failed ({rc}):\n{text}")
     write_questions(out)
     run = {"command": "busi-curate " + " ".join(args), "exit": rc, "auto_questions": _questions(text), **times,
-           "load": [round(x, 1) for x in load + list(os.getloadavg())], "code": _commit()}  # fmt: skip
+           "load": [round(x, 1) for x in load + list(os.getloadavg())], "code": code}  # fmt: skip
     (out / RUN).write_text(json.dumps(run, indent=1))
 
 
@@ -308,6 +308,8 @@ def summary_md(results: list[dict[str, Any]]) -> str:
                      f"{c['matched_elsewhere_only']} | "
                      f"{c['not_matched']} | {c['questions_open']} ({c['questions_with_derivative']} / "
                      f"{c['questions_derivative_to_source']}) | {_sec(c)} |")  # fmt: skip
+    if not any("split" in r for r in results):
+        return "\n".join(lines) + "\n"
     lines += ["", "| size | test images | with a same-frame copy in train or val (audit) | in train | expected from the "
               "journal | found of expected | found, not expected | questions open | time (wall / CPU) |",
               "|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
