@@ -87,6 +87,10 @@ class RuleSettings:
     # evidence only at a fine NCC of at least this (BUSI's such sweeps: fine NCC 0.967-0.987)
     motion_min_ncc: float = 0.95
     frame_min_overlap: float = 0.8  # the frame model (whole frame resized): a copy when nearly all of it registers
+    # the frame model on an image enlarged beyond degraded_max_enlarged (a 28-64 px square): the motion is measured on
+    # interpolated pixels (copies of BUSI frames resized to 64 px squares read 2.4-3.6 px) and is no evidence; the
+    # pixels decide, and the coarse NCC of such a copy is measured at 0.987-0.995 (the squeeze of a 1:1.5-1:2 frame)
+    lowres_min_ncc_coarse: float = 0.985
 
 
 @dataclass(frozen=True)
@@ -244,10 +248,26 @@ def degraded_copy(ev: PairEvidence, s: RuleSettings) -> bool:
 def frame_copy(ev: PairEvidence, s: RuleSettings) -> bool:
     """The whole frame of one image resized onto the other's (the frame model, what the SSIM scan compares)
     registers nearly all tissue identically at the detail both images hold, and nothing moved: a copy resized to
-    another frame (a square, say), however few keypoints survived the resizing."""
+    another frame (a square, say), however few keypoints survived the resizing. On a low-resolution image
+    :func:`low_resolution_frame_copy` decides."""
     if not (ev.model == "frame" and ev.overlap >= s.frame_min_overlap):
         return False
+    if ev.enlarged > s.degraded_max_enlarged:
+        return low_resolution_frame_copy(ev, s)
     return bool(ev.ncc >= s.intensity_min_ncc and ev.ncc_coarse >= s.intensity_min_ncc and rigid_copy(ev, s))
+
+
+def low_resolution_frame_copy(ev: PairEvidence, s: RuleSettings) -> bool:
+    """The frame model's copy when one image was enlarged beyond the low-resolution guard (issue 20's 28-64 px
+    squares): the block matching then measures "motion" on interpolated pixels of a frame squeezed 1.5-2x, which
+    is no evidence either way (as for the adjacent-frame grade, :func:`resampled`), so the pixels decide alone:
+    fine NCC >= 0.995 at the detail both images hold (the finest an enlarged image has), the anatomy correlating
+    (coarse NCC >= ``lowres_min_ncc_coarse``) and the detail the original's (containment >= 0.77)."""
+    return bool(
+        ev.ncc >= s.intensity_min_ncc
+        and ev.ncc_coarse >= s.lowres_min_ncc_coarse
+        and ev.contained >= s.copy_min_contained
+    )
 
 
 def decide(

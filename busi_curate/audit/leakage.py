@@ -397,3 +397,33 @@ def union_dataset(train_dir: str | Path, test_dir: str | Path, out: str | Path) 
     write_csv(out / "labels.csv", pd.DataFrame(labels))
     write_csv(out / "split.csv", pd.DataFrame(split))
     return out, out / "split.csv"
+
+
+def seed_union_journal(decisions_file: str | Path, train_dir: str | Path, journal: str | Path) -> int:
+    """Start the cross-dataset audit's journal from the training dataset's own review journal: each line of
+    ``decisions_file`` (naming ``train_dir``'s images by their own ids) written to ``journal`` with the union's
+    ``A-`` ids (:func:`union_dataset`). The automatic review then resumes from it: the pairs those decisions decide,
+    or imply through their groups, are not asked again (a test image that is a copy of a training image inherits the
+    answers about that image's sweep). Nothing is written when ``journal`` already has lines (a resumed audit).
+
+    Returns:
+        The number of lines written.
+
+    Raises:
+        JournalError: the file is not a journal, or it names an image ``train_dir`` does not hold.
+    """
+    from dataclasses import replace
+
+    from busi_curate.data.dataset import load_dataset
+    from busi_curate.review.journal import Journal, read_journal
+
+    journal = Path(journal)
+    if journal.is_file() and journal.stat().st_size:
+        return 0
+    known = {(r.cls, str(r.id)) for r in load_dataset(train_dir).records}
+    decisions = read_journal(decisions_file, known)
+    with Journal(journal) as out:
+        out.extend(
+            replace(d, reference_id=f"A-{d.reference_id}", candidate_id=f"A-{d.candidate_id}") for d in decisions
+        )
+    return len(decisions)

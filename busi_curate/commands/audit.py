@@ -13,9 +13,12 @@ if TYPE_CHECKING:
     from busi_curate.scan.run import ScanResult
 
 
-def _audit_decisions(scan: ScanResult, decisions_file: Path | None, out: Path) -> tuple[list[Decision], str]:
+def _audit_decisions(
+    scan: ScanResult, decisions_file: Path | None, out: Path, seeded_from: Path | None = None
+) -> tuple[list[Decision], str]:
     """The review decisions the audit uses, and where they come from: ``decisions_file``, else the scan's own
-    journal when it has lines, else an automatic review written to ``out``."""
+    journal when it has lines, else an automatic review written to ``out`` (resumed from ``seeded_from``'s lines,
+    already written there by ``seed_union_journal``)."""
     from busi_curate.defaults import JOURNAL_NAME
     from busi_curate.fileio import portable_path
     from busi_curate.review.journal import read_journal
@@ -37,8 +40,23 @@ def _audit_decisions(scan: ScanResult, decisions_file: Path | None, out: Path) -
             _, summary = automatic_pass(scan, journal)
         click.echo(summary.line())
         decisions, _ = load_journal(journal, scan)
-        source = f"{portable_path(journal, out)} (automatic review; questions left for a person count as different)"
+        seed = "" if seeded_from is None else f" from the lines of {portable_path(seeded_from, out)}"
+        source = (
+            f"{portable_path(journal, out)} (automatic review{seed}; questions left for a person count as different)"
+        )
     return decisions, source
+
+
+def _seed(train_decisions: Path | None, decisions_file: Path | None, train_dir: Path, out: Path) -> None:
+    """Start the cross audit's journal from ``--train-decisions`` (:func:`~busi_curate.audit.leakage.seed_union_journal`)."""
+    if train_decisions is None:
+        return
+    if decisions_file is not None:
+        raise click.UsageError("--train-decisions seeds the automatic review; it does not go with --decisions")
+    from busi_curate.audit.leakage import seed_union_journal
+    from busi_curate.defaults import JOURNAL_NAME
+
+    seed_union_journal(train_decisions, train_dir, out / JOURNAL_NAME)
 
 
 @click.command()
@@ -85,6 +103,13 @@ def _audit_decisions(scan: ScanResult, decisions_file: Path | None, out: Path) -
     type=click.Path(file_okay=False, path_type=Path),
     help="Cross-dataset mode: the dataset it is tested on; lists its images with a copy in --train.",
 )
+@click.option(
+    "--train-decisions",
+    "train_decisions",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Cross-dataset mode: the review journal of --train (its own ids, e.g. a curated release's decisions.csv). "
+    "Its answers stand in the audit, and the automatic review asks only what they do not decide or imply.",
+)
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 def audit(
     data_dir: Path | None,
@@ -95,6 +120,7 @@ def audit(
     fail_on: str,
     train_dir: Path | None,
     test_dir: Path | None,
+    train_decisions: Path | None,
     quiet: bool,
 ) -> None:
     """Audit a split of DATA_DIR for leakage: duplicates that cross from its test images to its training images.
@@ -116,6 +142,9 @@ def audit(
                 "the cross-dataset mode takes --train and --test instead of DATA_DIR, --split and --scan"
             )
         data_dir, split_file = union_dataset(train_dir, test_dir, out / "union")
+        _seed(train_decisions, decisions_file, train_dir, out)
+    elif train_decisions is not None:
+        raise click.UsageError("--train-decisions goes with --train and --test")
     if data_dir is None or split_file is None:
         raise click.UsageError("give DATA_DIR and --split SPLIT.csv (or --train DATA_A --test DATA_B)")
     split = read_split(split_file)
@@ -131,7 +160,7 @@ def audit(
         and Path(scan.data_dir).resolve() != (Path(data_dir) / "Dataset_BUSI_with_GT").resolve()
     ):
         raise ScanError(f"this scan is of {scan.data_dir}, not of {data_dir}", scan_dir)
-    decisions, source = _audit_decisions(scan, decisions_file, out)
+    decisions, source = _audit_decisions(scan, decisions_file, out, train_decisions)
     result = audit_split(scan, decisions, split)
     inputs = {"scan": portable_path(scan_dir, out), "decisions": source, "split": portable_path(split_file, out)}
     write_audit(result, scan, out, inputs, fail_on)

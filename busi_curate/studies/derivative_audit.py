@@ -89,10 +89,18 @@ def _groups(journal: Path) -> dict[tuple[str, str], frozenset[tuple[str, str]]]:
     return out
 
 
-def _run(args: list[str]) -> tuple[int, str, float]:
-    t0 = time.perf_counter()
+def _run(args: list[str]) -> tuple[int, str, dict[str, float]]:
+    """Run ``busi-curate ARGS``; exit status, output, and its wall and CPU seconds (user + system, the process and
+    its workers: the CPU-seconds are what compares on a shared machine)."""
+    import resource
+
+    def cpu() -> float:
+        r = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return r.ru_utime + r.ru_stime
+
+    t0, c0 = time.perf_counter(), cpu()
     proc = subprocess.run([sys.executable, "-m", "busi_curate", *args], capture_output=True, text=True)
-    return proc.returncode, proc.stdout + proc.stderr, time.perf_counter() - t0
+    return proc.returncode, proc.stdout + proc.stderr, {"seconds": time.perf_counter() - t0, "cpu_seconds": cpu() - c0}
 
 
 def _questions(text: str) -> int | None:
@@ -107,13 +115,48 @@ def _same_frame(leakage: Path) -> Any:
     return df[df["grade"].isin(["identical", "same-frame"])]
 
 
-def open_questions(out: Path) -> list[tuple[tuple[str, str], tuple[str, str]]]:
-    """The review questions the audit's automatic pass left open (its scan and journal in ``out``)."""
+QUESTIONS = "questions.csv"
+
+
+def write_questions(out: Path) -> Any:
+    """Write ``out/questions.csv``: the review questions the audit's automatic pass left open (its scan and journal
+    in ``out``), each with the assistant's evidence (from the pass's assessment cache, ``SCAN/features``), so that
+    the summary can be re-derived from the committed files without the scan. Returns the table."""
+    import pandas as pd
+
+    from busi_curate.assistant import Assistant
+    from busi_curate.fileio import write_csv
     from busi_curate.publish.export import open_questions as walk_questions
+    from busi_curate.review.assess_cache import AssessmentStore, pair_key
     from busi_curate.review.journal import read_journal
     from busi_curate.scan.run import read_scan
 
-    return walk_questions(read_scan(out / "scan"), read_journal(out / "decisions.csv"))
+    scan = read_scan(out / "scan")
+    store = AssessmentStore.for_assistant(out / "scan" / "features", Assistant(scan))
+    row = {(str(c), str(i)): r for r, c, i in zip(scan.index["row"], scan.index["class"], scan.index["id"])}
+    sha = list(scan.index["pixel_sha256"])
+    rows = []
+    for a, b in walk_questions(scan, read_journal(out / "decisions.csv")):
+        ra, rb = row[a], row[b]
+        ssim = scan.pair_ssim(ra, rb)
+        got = store.get(pair_key(sha[ra], sha[rb], ssim)) or store.get(pair_key(sha[rb], sha[ra], ssim))
+        rows.append({"a_class": a[0], "a_id": a[1], "b_class": b[0], "b_id": b[1], "ssim": round(ssim, 4),
+                     "evidence": "" if got is None else got.evidence})  # fmt: skip
+    table = pd.DataFrame(rows, columns=["a_class", "a_id", "b_class", "b_id", "ssim", "evidence"])
+    write_csv(out / QUESTIONS, table)
+    return table
+
+
+def open_questions(out: Path) -> list[tuple[tuple[str, str], tuple[str, str]]]:
+    """The review questions the audit's automatic pass left open: ``out/questions.csv`` (written from the scan by
+    :func:`write_questions` when absent)."""
+    import pandas as pd
+
+    if (out / QUESTIONS).is_file():
+        df = pd.read_csv(out / QUESTIONS, dtype=str, keep_default_na=False)
+    else:
+        df = write_questions(out).astype(str)
+    return [((a, b), (c, d)) for a, b, c, d in zip(df["a_class"], df["a_id"], df["b_class"], df["b_id"])]
 
 
 def check_cross(truth: Any, out: Path, groups: dict[tuple[str, str], frozenset[tuple[str, str]]]) -> dict[str, Any]:
@@ -167,64 +210,108 @@ def check_split(truth: Any, out: Path, groups: dict[tuple[str, str], frozenset[t
 
 
 JOURNAL = Path(__file__).resolve().parents[2] / "manifests" / "curated_busi_v1" / "decisions.csv"
+RUN = "run.json"
+
+
+def _portable(path: Path) -> str:
+    """``path`` relative to the repository when inside it (the summaries are committed), else as given."""
+    try:
+        return str(Path(path).resolve().relative_to(JOURNAL.parents[2]))
+    except ValueError:
+        return str(path)
+
+
+def _times(out: Path) -> dict[str, Any]:
+    """How the audit in ``out`` ran (``run.json``, written by :func:`run_audit`): exit status, wall and CPU seconds,
+    load, code version; nothing when it was run otherwise."""
+    f = out / RUN
+    return json.loads(f.read_text()) if f.is_file() else {"seconds": None}
 
 
 def evaluate(busi_dir: Path, out: Path, size: int, seed: int = 0, journal: Path | None = None) -> dict[str, Any]:
-    """The summary of audits already written to ``out`` (``cross-<size>``, ``split-<size>``) by
-    :func:`derivative_audit` (times and exit statuses are not known here)."""
+    """The summary of audits already written to ``out`` (``cross-<size>``, ``split-<size>``; their leakage.csv,
+    questions.csv and run.json) against the truth and the journal's groups."""
     journal = journal or JOURNAL
     groups, truth = _groups(journal), derivative_plan(busi_dir, seed)
-    res: dict[str, Any] = {"size": size, "seed": seed, "busi": str(busi_dir), "journal": str(journal)}
-    res["cross"] = {**check_cross(truth, out / f"cross-{size}", groups), "seconds": None}
-    if (out / f"split-{size}" / "leakage.csv").is_file():  # the own-split audit, when it was run
-        asked = len(open_questions(out / f"split-{size}"))
-        split = check_split(truth, out / f"split-{size}", groups)
-        res["split"] = {**split, "questions_open": asked, "seconds": None}
+    res: dict[str, Any] = {"size": size, "seed": seed, "busi": str(busi_dir), "journal": _portable(journal)}
+    cross = out / f"cross-{size}"
+    res["cross"] = {**check_cross(truth, cross, groups), **_times(cross)}
+    split = out / f"split-{size}"
+    if (split / "leakage.csv").is_file():  # the own-split audit, when it was run
+        asked = len(open_questions(split))
+        res["split"] = {**check_split(truth, split, groups), "questions_open": asked, **_times(split)}
     return res
+
+
+def _commit() -> str:
+    """The code that ran: the commit, and the SHA-256 of ``git diff HEAD -- busi_curate`` when the package had
+    uncommitted changes (so that the commit that records them can be checked against it)."""
+    import hashlib
+
+    git = ["git", "-C", str(JOURNAL.parents[2])]
+    head = subprocess.run([*git, "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
+    diff = subprocess.run([*git, "diff", "HEAD", "--", "busi_curate"], capture_output=True, text=True).stdout
+    sha = hashlib.sha256(diff.encode()).hexdigest()[:12]
+    return (head or "unknown") + (f" + uncommitted diff {sha}" if diff.strip() else "")
+
+
+def run_audit(args: list[str], out: Path) -> None:
+    """``busi-curate ARGS`` (an audit into ``out``) on a fresh walk, then ``out/questions.csv`` and ``out/run.json``
+    (command, exit status, wall and CPU seconds, load before and after, code version). A scan and per-image features
+    already in ``out/scan`` are kept (neither depends on the rule); the journal and the assessment cache are not.
+    RuntimeError when the audit fails (exit status other than 0 / 1)."""
+    import os
+
+    for stale in (out / "decisions.csv", out / "scan" / "features" / "assessments.json", out / QUESTIONS):
+        stale.unlink(missing_ok=True)
+    load, code = list(os.getloadavg()), _commit()  # the code that runs, before anything is committed meanwhile
+    rc, text, times = _run(args)
+    if rc not in (0, 1):
+        raise RuntimeError(f"busi-curate {' '.join(args)} failed ({rc}):\n{text}")
+    write_questions(out)
+    run = {"command": "busi-curate " + " ".join(args), "exit": rc, "auto_questions": _questions(text), **times,
+           "load": [round(x, 1) for x in load + list(os.getloadavg())], "code": code}  # fmt: skip
+    (out / RUN).write_text(json.dumps(run, indent=1))
 
 
 def derivative_audit(
-    busi_dir: Path, out: Path, size: int, seed: int = 0, journal: Path | None = None
+    busi_dir: Path, out: Path, size: int, seed: int = 0, journal: Path | None = None, split: bool = True
 ) -> dict[str, Any]:
-    """Build the derivative at ``size`` px and run both audits (module docstring); returns the summary."""
-    journal = journal or JOURNAL
-    groups = _groups(journal)
+    """Build the derivative at ``size`` px and run both audits (module docstring; ``split=False``: the cross audit
+    only); returns the summary (:func:`evaluate`)."""
     deriv = out / f"derivative-{size}"
-    truth = make_derivative(busi_dir, deriv, size, seed)
-    res: dict[str, Any] = {"size": size, "seed": seed, "busi": str(busi_dir), "journal": str(journal)}
-    cross = out / f"cross-{size}"
-    rc, text, sec = _run(["audit", "--train", str(busi_dir), "--test", str(deriv), "--out", str(cross), "--quiet"])
-    if rc not in (0, 1):
-        raise RuntimeError(f"busi-curate audit --train/--test failed ({rc}):\n{text}")
-    res["cross"] = {**check_cross(truth, cross, groups), "exit": rc, "auto_questions": _questions(text), "seconds": sec}
-    split = out / f"split-{size}"
-    args = ["audit", str(deriv), "--split", str(deriv / "split.csv"), "--out", str(split), "--quiet"]
-    rc, text, sec = _run(args)
-    if rc not in (0, 1):
-        raise RuntimeError(f"busi-curate audit --split failed ({rc}):\n{text}")
-    asked = len(open_questions(split))
-    res["split"] = {**check_split(truth, split, groups), "exit": rc, "questions_open": asked, "seconds": sec}
-    return res
+    make_derivative(busi_dir, deriv, size, seed)
+    run_audit(["audit", "--train", str(busi_dir), "--test", str(deriv), "--out", str(out / f"cross-{size}"),
+               "--train-decisions", str(journal or JOURNAL), "--quiet"], out / f"cross-{size}")  # fmt: skip
+    if split:
+        run_audit(["audit", str(deriv), "--split", str(deriv / "split.csv"), "--out", str(out / f"split-{size}"),
+                   "--quiet"], out / f"split-{size}")  # fmt: skip
+    return evaluate(busi_dir, out, size, seed, journal)
 
 
-def _sec(x: float | None) -> str:
-    return "-" if x is None else f"{x:.0f} s"
+def _sec(r: dict[str, Any]) -> str:
+    if r.get("seconds") is None:
+        return "-"
+    cpu = r.get("cpu_seconds")
+    return f"{r['seconds']:.0f} s" + ("" if cpu is None else f" / {cpu:.0f} CPU-s")
 
 
 def summary_md(results: list[dict[str, Any]]) -> str:
-    """The results as Markdown tables."""
+    """The results as Markdown tables (time: wall / CPU seconds of the audit, as run.json recorded them)."""
     lines = ["| size | derivative images | matched to their source (or its group) | of which also to another image "
              "| matched elsewhere only | not matched "
-             "| questions open (with a derivative image / derivative-source) | time |",
+             "| questions open (with a derivative image / derivative-source) | time (wall / CPU) |",
              "|---|---|---|---|---|---|---|---|"]  # fmt: skip
     for r in results:
         c = r["cross"]
         lines.append(f"| {r['size']} px | {c['images']} | **{c['matched_to_source']}** | {c['also_matched_elsewhere']} | "
                      f"{c['matched_elsewhere_only']} | "
                      f"{c['not_matched']} | {c['questions_open']} ({c['questions_with_derivative']} / "
-                     f"{c['questions_derivative_to_source']}) | {_sec(c['seconds'])} |")  # fmt: skip
+                     f"{c['questions_derivative_to_source']}) | {_sec(c)} |")  # fmt: skip
+    if not any("split" in r for r in results):
+        return "\n".join(lines) + "\n"
     lines += ["", "| size | test images | with a same-frame copy in train or val (audit) | in train | expected from the "
-              "journal | found of expected | found, not expected | questions open | time |",
+              "journal | found of expected | found, not expected | questions open | time (wall / CPU) |",
               "|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
     for r in results:
         if "split" not in r:
@@ -232,7 +319,7 @@ def summary_md(results: list[dict[str, Any]]) -> str:
         s = r["split"]
         lines.append(f"| {r['size']} px | {s['test_images']} | **{s['with_copy_in_train_or_val']}** | "
                      f"{s['with_copy_in_train']} | {s['expected_from_journal']} | {s['found_of_expected']} | "
-                     f"{len(s['found_not_expected'])} | {s['questions_open']} | {_sec(s['seconds'])} |")  # fmt: skip
+                     f"{len(s['found_not_expected'])} | {s['questions_open']} | {_sec(s)} |")  # fmt: skip
     return "\n".join(lines) + "\n"
 
 
@@ -240,6 +327,7 @@ def main(argv: list[str] | None = None) -> None:
     """``python -m busi_curate.studies.derivative_audit BUSI --size 128 [--size 64 ...] --out OUT [--seed S]``."""
     import argparse
 
+    from busi_curate.errors import CurateError
     from busi_curate.fileio import atomic_open
 
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -248,6 +336,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--evaluate", action="store_true", help="only summarise the audits already in --out")
+    p.add_argument("--cross-only", action="store_true", help="run the cross-dataset audit, not the own-split one")
     p.add_argument("--pairwise", type=int, metavar="N", help="only the pairwise check of N images (pairwise_check)")
     a = p.parse_args(argv)
     if a.pairwise:
@@ -262,17 +351,19 @@ def main(argv: list[str] | None = None) -> None:
         return
     results = []
     for size in a.size:
-        run = evaluate if a.evaluate else derivative_audit
-        results.append(run(a.busi, a.out, size, a.seed))
+        try:
+            if a.evaluate:
+                results.append(evaluate(a.busi, a.out, size, a.seed))
+            else:
+                results.append(derivative_audit(a.busi, a.out, size, a.seed, split=not a.cross_only))
+        except (CurateError, OSError) as exc:  # a dataset that does not load, an audit folder without its files
+            print(f"error: {exc}", file=sys.stderr)
+            raise SystemExit(2) from None
         with atomic_open(a.out / f"summary-{size}.json", "w") as fh:
             fh.write(json.dumps(results[-1], indent=1))
     with atomic_open(a.out / "summary.md", "w") as fh:
         fh.write(summary_md(results))
     print(summary_md(results))
-
-
-if __name__ == "__main__":
-    main()
 
 
 def pairwise_check(busi_dir: Path, sizes: list[int], n: int = 100, seed: int = 0, journal: Path | None = None) -> Any:
@@ -313,3 +404,7 @@ def pairwise_check(busi_dir: Path, sizes: list[int], n: int = 100, seed: int = 0
                 rows.append({"size": size, "image": f"{k[0]} {k[1]}", "pair": kind, "other": f"{other[0]} {other[1]}",
                              "verdict": ans.verdict, "grade": ans.grade, "evidence": ans.evidence})  # fmt: skip
     return pd.DataFrame(rows)
+
+
+if __name__ == "__main__":
+    main()

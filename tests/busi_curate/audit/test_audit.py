@@ -185,3 +185,51 @@ def test_a_same_lesion_link_is_reported_like_an_adjacent_frame(
     assert "0 of 1 test images (0.0 %) have a same-frame copy in training; 1 more an adjacent frame" in text
     assert "1 of them only the same lesion in another view" in text
     assert run_cli([*argv, "--fail-on", "same-lesion"]) == 1
+
+
+def test_cross_dataset_mode_resumes_from_the_training_datasets_journal(synthetic_dir: Path, tmp_path: Path) -> None:
+    """``--train-decisions``: the training dataset's own journal (its ids) stands in the cross audit. Here a person
+    answered that benign 16 (a crop of benign 4) is *not* benign 4; a test image copied from benign 4 then joins
+    benign 4 alone (the journal's answer is implied for it), where without the journal it joins both."""
+    import shutil
+
+    from busi_curate.data.synthetic import make_synthetic_busi
+    from busi_curate.review.journal import Decision, Journal, read_journal
+
+    other = tmp_path / "other"
+    make_synthetic_busi(other, n_per_class=(4, 3, 2), seed=5)
+    src, dst = (d / "Dataset_BUSI_with_GT" / "benign" for d in (synthetic_dir, other))
+    shutil.copy(src / "benign (4).png", dst / "benign (90).png")
+    shutil.copy(src / "benign (4)_mask.png", dst / "benign (90)_mask.png")
+    journal = tmp_path / "train-decisions.csv"
+    with Journal(journal) as j:
+        j.append(Decision("benign", "4", "benign", "16", "different", "", "dev-reviewer", "manual: not the same"))
+
+    def linked(out: Path, *extra: str) -> set[str]:
+        code = run_cli(["audit", "--train", str(synthetic_dir), "--test", str(other), "--out", str(out), "--quiet",
+                        *extra])  # fmt: skip
+        assert code == 1
+        leak = pd.read_csv(out / "leakage.csv", dtype=str)
+        return set(leak[(leak["test_id"] == "B-90") & leak["grade"].isin(["identical", "same-frame"])]["train_id"])
+
+    assert {"A-4", "A-16"} <= linked(tmp_path / "plain")
+    seeded = tmp_path / "seeded"
+    assert linked(seeded, "--train-decisions", str(journal)) == {"A-4"}
+    first = read_journal(seeded / "decisions.csv")[0]
+    assert (first.reference, first.candidate, first.answer) == (("benign", "A-4"), ("benign", "A-16"), "different")
+    assert "train-decisions.csv" in json.loads((seeded / "audit.json").read_text())["inputs"]["decisions"]
+
+
+def test_a_training_journal_naming_other_images_exits_2(synthetic_dir: Path, tmp_path: Path, capsys) -> None:
+    from busi_curate.review.journal import Decision, Journal
+
+    journal = tmp_path / "foreign.csv"
+    with Journal(journal) as j:
+        j.append(Decision("benign", "999", "benign", "1", "different", "", "dev-reviewer", "manual: no"))
+    out = tmp_path / "x"
+    args = ["audit", "--train", str(synthetic_dir), "--test", str(synthetic_dir), "--out", str(out)]
+    assert run_cli([*args, "--train-decisions", str(journal), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "foreign.csv" in err and "benign 999" in err
+    assert run_cli(["audit", str(synthetic_dir), "--split", str(journal), "--out", str(out),
+                    "--train-decisions", str(journal)]) == 2  # fmt: skip

@@ -64,3 +64,45 @@ def test_the_derivative_split_audit_merges_no_adjacent_frames(audit_128: dict) -
     copy (motion 1.51 px, containment 0.95) and were merged; the rule's low-resolution guard leaves them as
     questions (reports/derivative_audit/README.md)."""
     assert audit_128["split"]["found_not_expected"] == []
+
+
+REPORT = Path(__file__).resolve().parents[3] / "reports" / "derivative_audit"
+# the sizes whose audits are committed with their questions (questions.csv) and run record (run.json)
+SIZES = sorted(int(p.name.split("-")[1]) for p in REPORT.glob("cross-*") if (p / "questions.csv").is_file())
+
+
+@pytest.mark.realdata
+def test_the_committed_summary_is_written_by_the_tool(busi_dir: Path) -> None:
+    """reports/derivative_audit/summary.md and summary-<size>.json are what ``--evaluate`` derives from the committed
+    audits (leakage.csv, questions.csv, run.json) and the truth: no figure there is copied by hand."""
+    import json
+
+    from busi_curate.studies.derivative_audit import evaluate, summary_md
+
+    assert SIZES, "no committed cross audit with its questions"
+    results = [evaluate(busi_dir, REPORT, size) for size in SIZES]
+    for r in results:
+        committed = json.loads((REPORT / f"summary-{r['size']}.json").read_text())
+        assert {k: committed.get(k) for k in ("cross", "split")} == {k: r.get(k) for k in ("cross", "split")}
+    assert (REPORT / "summary.md").read_text() == summary_md(results)
+
+
+# 224 px: one question is left naming two derivative images (benign 0317 / normal 0767, SSIM 0.13, from the
+# descriptor shortlist): in substance benign 318 / normal 121, which BUSI's own walk never asked and on which the
+# assistant is uncertain at full resolution too (reports/derivative_audit/README.md)
+BAR = [pytest.param(s, marks=pytest.mark.xfail(strict=True, reason="1 question")) if s == 224 else s
+       for s in SIZES if s >= 64]  # fmt: skip
+
+
+@pytest.mark.realdata
+@pytest.mark.parametrize("size", BAR)
+def test_every_derivative_image_from_64px_is_a_copy_of_its_source_with_no_question(size: int) -> None:
+    """Issue 20's bar, on the committed cross audits: from 64 px up every derivative image is matched as a copy to its
+    source (or a member of its group), to no other image, and no question names a derivative image."""
+    import json
+
+    cross = json.loads((REPORT / f"summary-{size}.json").read_text())["cross"]
+    assert cross["matched_to_source"] == cross["images"] == 780, cross
+    assert cross["also_matched_elsewhere"] == cross["matched_elsewhere_only"] == 0, cross
+    assert cross["questions_derivative_to_source"] == 0, cross
+    assert cross["questions_with_derivative"] == 0, cross
