@@ -2,7 +2,7 @@
 
 An assessment is stored under the pair's two image content hashes (``pixel_sha256``, in the order asked), the
 pair's SSIM (so a scan at another size or window never reuses it) and the assistant's signature: its
-``module:Class``, the busi-curate version and the ``repr`` of its settings. Any change to one of them misses the
+``module:Class``, the busi-curate version, the ``repr`` of its settings and a digest of its package's source. Any change to one of them misses the
 cache, never returns a stale verdict. The file (``SCAN/features/assessments.json``) is rewritten atomically; an
 unreadable or foreign one is ignored with a warning (it is a cache: the pass recomputes what it lacks).
 
@@ -43,14 +43,29 @@ class StoredAssessment:
     score: float
 
 
+def code_digest(module_name: str) -> str:
+    """sha256 (16 hex) of the source of every ``.py`` file in the package of ``module_name`` (a rule changed in
+    code, not in settings, must miss the cache too); empty when the module has no file."""
+    import sys
+
+    file = getattr(sys.modules.get(module_name), "__file__", None)
+    if not file:
+        return ""
+    h = hashlib.sha256()
+    for src in sorted(Path(file).parent.glob("*.py")):
+        h.update(src.name.encode() + b"\0" + src.read_bytes())
+    return h.hexdigest()[:16]
+
+
 def assistant_signature(assistant: object) -> str:
-    """``module:Class version settings-sha256`` of an assistant: what its verdicts depend on besides the pixels."""
+    """``module:Class version settings-sha256 code-sha256`` of an assistant: what its verdicts depend on besides
+    the pixels (the code digest covers the assistant's package, so an upgraded rule never reuses old verdicts)."""
     from busi_curate import __version__
 
     cls = type(assistant)
     settings = repr(getattr(assistant, "settings", None))
     digest = hashlib.sha256(settings.encode()).hexdigest()[:16]
-    return f"{cls.__module__}:{cls.__qualname__} {__version__} {digest}"
+    return f"{cls.__module__}:{cls.__qualname__} {__version__} {digest} {code_digest(cls.__module__)}"
 
 
 def pair_key(sha_a: str, sha_b: str, ssim: float) -> str:

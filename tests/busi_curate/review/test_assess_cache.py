@@ -89,3 +89,22 @@ def test_keys_and_damaged_file(scan_copy):
     fake.asked = 0
     b = CachedAssistant(fake, scan.index["pixel_sha256"], scan.pair_ssim, store2).assess([(0, 1), (1, 2)])
     assert fake.asked == 0 and [(x.verdict, x.evidence) for x in a] == [(x.verdict, x.evidence) for x in b]
+
+
+def test_a_change_to_the_assistants_code_misses_the_cache(tmp_path, monkeypatch):
+    import sys
+    import types
+
+    from busi_curate.review.assess_cache import assistant_signature
+
+    pkg = tmp_path / "rulepkg"
+    pkg.mkdir()
+    (pkg / "rule.py").write_text("LIMIT = 0.9\n")
+    mod = types.ModuleType("rulepkg_rule_mod")
+    mod.__file__ = str(pkg / "rule.py")
+    monkeypatch.setitem(sys.modules, "rulepkg_rule_mod", mod)
+    Local = type("Local", (), {"__module__": "rulepkg_rule_mod", "settings": None})
+    before = assistant_signature(Local())
+    assert before == assistant_signature(Local())  # stable
+    (pkg / "rule.py").write_text("LIMIT = 0.95\n")  # same settings, other code
+    assert assistant_signature(Local()) != before
