@@ -22,37 +22,21 @@ import numpy as np
 ROWS = 100
 
 
-def _truth(thumbs: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The sample rows, the codes ``a * N + b`` of their top-10 pairs and of their pairs in the screening band."""
-    from busi_curate.defaults import SCREEN_THRESHOLD
-    from busi_curate.ssim import SSIMSettings, get_backend
-
-    n = len(thumbs)
-    sample = np.sort(np.random.default_rng([seed, 5]).choice(n, size=min(ROWS, n), replace=False))
-    backend = get_backend("numba", settings=SSIMSettings.named("uniform"))
-    prepared = backend.prepare(thumbs)
-    tops, band = [], []
-    for r in sample.tolist():
-        b = np.delete(np.arange(n, dtype=np.int64), r)
-        vals = backend.pairs_prepared(prepared, np.full(len(b), r, dtype=np.int64), b)
-        codes = np.minimum(r, b) * n + np.maximum(r, b)
-        tops.append(codes[np.lexsort((b, -vals))[:10]])
-        band.append(codes[vals >= SCREEN_THRESHOLD])
-    return sample, np.concatenate(tops), np.concatenate(band)
-
-
 def calibrate(data: Path, seed: int, k: int = 50) -> list[str]:
     """The report's lines (module docstring)."""
     from busi_curate.data.dataset import load_dataset
     from busi_curate.scan import ann
     from busi_curate.scan.prune import CASCADE_WINDOW, shrink
     from busi_curate.ssim import SSIMSettings, get_backend
+    from busi_curate.studies.scale_bench import exhaustive_truth
 
     clock = time.process_time
     thumbs = load_dataset(data, thumbnail_size=128).thumbnails
     assert thumbs is not None
     n = len(thumbs)
-    _, top, band = _truth(thumbs, seed)
+    sample = np.sort(np.random.default_rng([seed, 5]).choice(n, size=min(ROWS, n), replace=False))
+    ref = get_backend("numba", settings=SSIMSettings.named("uniform"))
+    top, band = exhaustive_truth(ref, ref.prepare(thumbs), n, sample)
     lines = [f"{n} images, {ROWS} rows (seed {seed}): {len(top)} top-10 pairs, {len(band)} pairs in the band"]
 
     def held(codes: np.ndarray, what: str, t0: float) -> None:

@@ -118,6 +118,22 @@ def score_journal(scan_dir: Path, planted: list[dict[str, str]]) -> tuple[dict[s
     return recall, merges, false_groups
 
 
+def exhaustive_truth(
+    backend: Any, prepared: object, n: int, sample: np.ndarray, top: int = 10
+) -> tuple[np.ndarray, np.ndarray]:
+    """Codes ``a * n + b`` (``a < b``) of each sample row's ``top`` best pairs by exact SSIM against every other image
+    (score descending, then index) and of its pairs with SSIM >= the screening threshold."""
+    tops, band = [], []
+    others = np.arange(n, dtype=np.int64)
+    for r in sample.tolist():
+        b = others[others != r]
+        vals = backend.pairs_prepared(prepared, np.full(len(b), r, dtype=np.int64), b)
+        codes = np.minimum(r, b) * n + np.maximum(r, b)
+        tops.append(codes[np.lexsort((b, -vals))[:top]])
+        band.append(codes[vals >= SCREEN_THRESHOLD])
+    return np.concatenate(tops), np.concatenate(band)
+
+
 def shortlist_check(scan_dir: Path, rows: int, seed: int = 0, top: int = 10) -> dict[str, Any]:
     """Exhaustive SSIM of ``rows`` random reference images against every image, compared with the scan's pairs.
 
@@ -139,20 +155,10 @@ def shortlist_check(scan_dir: Path, rows: int, seed: int = 0, top: int = 10) -> 
     backend = get_backend(settings["backend"], settings=SSIMSettings.named(settings["window"]))
     prepared = backend.prepare(ds.thumbnails)
     sample = np.sort(np.random.default_rng([seed, 5]).choice(n, size=min(rows, n), replace=False))
-    have = set((scan.pairs["a"].to_numpy() * n + scan.pairs["b"].to_numpy()).tolist())
-    top_found = top_total = band_found = band_total = 0
-    others = np.arange(n, dtype=np.int64)
-    for r in sample.tolist():
-        b = others[others != r]
-        vals = backend.pairs_prepared(prepared, np.full(len(b), r, dtype=np.int64), b)
-        order = np.lexsort((b, -vals))[:top]
-        codes = np.minimum(r, b) * n + np.maximum(r, b)
-        hit = np.fromiter((c in have for c in codes.tolist()), bool, len(codes))
-        top_found += int(hit[order].sum())
-        top_total += len(order)
-        band = vals >= SCREEN_THRESHOLD
-        band_found += int(hit[band].sum())
-        band_total += int(band.sum())
+    top_codes, band_codes = exhaustive_truth(backend, prepared, n, sample, top)
+    have = scan.pairs["a"].to_numpy() * n + scan.pairs["b"].to_numpy()
+    top_total, band_total = len(top_codes), len(band_codes)
+    top_found, band_found = int(np.isin(top_codes, have).sum()), int(np.isin(band_codes, have).sum())
     return {"rows": len(sample), "top": top, "top_found": top_found, "top_total": top_total,
             "band_found": band_found, "band_total": band_total, "threshold": SCREEN_THRESHOLD,
             "top_share": top_found / max(top_total, 1), "band_share": band_found / max(band_total, 1),
