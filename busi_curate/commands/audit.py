@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING
 
 import click
 
+from busi_curate.commands.scan import scan_options
+
 if TYPE_CHECKING:
     from busi_curate.review.journal import Decision
     from busi_curate.scan.run import ScanResult
@@ -110,6 +112,7 @@ def _seed(train_decisions: Path | None, decisions_file: Path | None, train_dir: 
     help="Cross-dataset mode: the review journal of --train (its own ids, e.g. a curated release's decisions.csv). "
     "Its answers stand in the audit, and the automatic review asks only what they do not decide or imply.",
 )
+@scan_options
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 def audit(
     data_dir: Path | None,
@@ -121,11 +124,20 @@ def audit(
     train_dir: Path | None,
     test_dir: Path | None,
     train_decisions: Path | None,
+    size: int,
+    backend: str,
+    top_k: int,
+    window: str,
+    mode: str,
+    prune_k: int,
+    finder: str,
     quiet: bool,
 ) -> None:
     """Audit a split of DATA_DIR for leakage: duplicates that cross from its test images to its training images.
 
     Or, with --train DATA_A --test DATA_B (no DATA_DIR, no --split): the images of B with a copy in A.
+    The scan options (--size ... --finder) apply when the audit scans (no --scan): for 10^4+ images (or the union of
+    two large datasets) use --mode pruned --finder faiss, the FAISS index of `scan` (docs/scan.md).
     Exit status: 0 clean, 1 leakage at or above --fail-on, 2 bad input (usable in a CI job).
     """
     from busi_curate.audit.leakage import audit_split, read_split, union_dataset, write_audit
@@ -153,7 +165,9 @@ def audit(
     if scan_dir is None:
         scan_dir = out / "scan"
         if not (scan_dir / "scan.json").is_file():
-            run_scan(data_dir, scan_dir, ScanSettings(), progress=not quiet)
+            settings = ScanSettings(size=size, backend=backend, top_k=top_k, window=window, mode=mode,
+                                    prune_k=prune_k, finder=finder)  # fmt: skip
+            run_scan(data_dir, scan_dir, settings, progress=not quiet)
     scan = load_scan(scan_dir)
     if (
         Path(scan.data_dir).resolve() != Path(data_dir).resolve()

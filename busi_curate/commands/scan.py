@@ -15,7 +15,7 @@ from busi_curate.ssim import BACKENDS, DEFAULT_BACKEND
 
 
 def scan_options(f: Callable[..., Any]) -> Callable[..., Any]:
-    """Options shared by ``scan`` and ``demo``."""
+    """Options shared by ``scan``, ``demo`` and ``audit``."""
     opts = [
         click.option(
             "--size",
@@ -64,7 +64,8 @@ def scan_options(f: Callable[..., Any]) -> Callable[..., Any]:
             default="ssim-cascade",
             show_default=True,
             type=click.Choice(["ssim-cascade", "faiss", "ncc", "phash"]),
-            help="Pruned mode: candidate finder (faiss: HNSW index, sub-quadratic, for 10^5+ images; docs/scan.md).",
+            help="Pruned mode: candidate finder (faiss: a FAISS index over SSIM-shaped descriptors, exact up to "
+            "20,000 images and IVF above, for 10^4+ images; docs/scan.md).",
         ),
     ]
     for opt in reversed(opts):

@@ -138,7 +138,12 @@ def test_the_published_folds_do_not_leak(busi_dir: Path, tmp_path: Path) -> None
     assert naive["test_images_with_same_frame_copy"] > 200
 
 
-def test_cross_dataset_mode_lists_the_test_images_with_a_copy_in_train(synthetic_dir: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("scan_args", [[], ["--mode", "pruned", "--finder", "faiss", "--prune-k", "5"]])
+def test_cross_dataset_mode_lists_the_test_images_with_a_copy_in_train(
+    synthetic_dir: Path, tmp_path: Path, scan_args: list[str]
+) -> None:
+    """Exhaustive (default) and through the FAISS index (issue 21: the audit at scale): the same leak found."""
+    import json
     import shutil
 
     from busi_curate.data.synthetic import make_synthetic_busi
@@ -151,10 +156,15 @@ def test_cross_dataset_mode_lists_the_test_images_with_a_copy_in_train(synthetic
     shutil.copy(src / "benign (2).png", dst / "benign (90).png")
     shutil.copy(src / "benign (2)_mask.png", dst / "benign (90)_mask.png")
     out = tmp_path / "x"
-    code = run_cli(["audit", "--train", str(synthetic_dir), "--test", str(other), "--out", str(out), "--quiet"])
+    code = run_cli(["audit", "--train", str(synthetic_dir), "--test", str(other), "--out", str(out), "--quiet",
+                    *scan_args])  # fmt: skip
     assert code == 1
     leak = pd.read_csv(out / "leakage.csv", dtype=str)
     assert ("benign", "B-90") in set(zip(leak["test_class"], leak["test_id"]))
+    settings = json.loads((out / "scan" / "scan.json").read_text())["settings"]
+    assert (settings["mode"], settings["finder"]) == (
+        ("pruned", "faiss") if scan_args else ("exhaustive", "ssim-cascade")
+    )
     assert set(leak["train_id"].str[:2]) == {"A-"} and set(leak["test_id"].str[:2]) == {"B-"}
     # hard links inside the union (a symbolic link out of a data folder is refused by every reader), no copies
     images = list((out / "union" / "images").iterdir())
