@@ -14,7 +14,7 @@ exact ``IndexFlatIP`` up to ``FLAT_MAX_IMAGES`` images, where it is also the che
 with ``~4 sqrt(N)`` lists, ``NPROBE`` probed, cost ``~N^1.5 D`` instead of ``N^2 D``, k-means trained
 single-threaded with a fixed seed, so the same input gives the same index) answers two questions: each image's
 ``WIDEN * k`` nearest descriptors, re-scored by exact SSIM at half the scan size with the scale-matched 3x3 window
-(:func:`busi_curate.scan.prune.rerank`, as the ``ssim-cascade`` finder does) keeping the ``k`` best, refined by
+(:func:`busi_curate.scan.prune.rerank`, as the ``ssim-cascade`` finder does) keeping the ``KEEP * k`` best, refined by
 :func:`descend` (NN-descent's local join: neighbours of neighbours scored at half size, ``DESCENT_ROUNDS`` rounds,
 linear in N); and a range search keeping every pair whose descriptors reach ``RANGE_THRESHOLD`` (an image with
 hundreds of partners above the screening threshold keeps them all). Recall against exhaustive SSIM is measured in
@@ -42,6 +42,11 @@ C2 = (0.03 * 255) ** 2
 #: synthetic frames (seed 0, 100 rows) an image's exact descriptor ranking holds 97.5 % of its 128 px SSIM top-10 in
 #: its first 200 and 99.9 % in its first 500 (docs/scan.md, "Shortlist recall").
 WIDEN = 10
+#: the 64 px re-score keeps each image's ``KEEP * k`` best (and the 128 px stage scores them): among distinct frames
+#: an image's top-10 are near-ties that 64 px orders differently. Seed 0's 10,000 frames (100 rows, both directions,
+#: ``/tmp`` study in docs/scan.md "Shortlist recall"): the 64 px best 50 held 994 of the 1,000 top-10 pairs at 128 px,
+#: the best 80 998, 100 999, 150 all (a 5x5 window at 64 px: 974 / 993 / 995 / 999).
+KEEP = 2
 #: range search: pairs at or above this descriptor inner product are scored exactly. On the same rows the pairs with
 #: 128 px SSIM >= 0.23 have inner products >= 0.313 (843 pairs; 8 of them below the earlier 0.33).
 RANGE_THRESHOLD = 0.30
@@ -282,7 +287,7 @@ def neighbour_pairs_of(table: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def ann_pairs(images: np.ndarray, k: int, progress: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """The ``faiss`` finder's pairs: the union of
 
-    * each image's ``k`` best by exact SSIM at half size, starting from its ``WIDEN * k`` nearest descriptors and
+    * each image's ``KEEP * k`` best by exact SSIM at half size, starting from its ``WIDEN * k`` nearest descriptors and
       refined by :func:`descend` (neighbours of neighbours, scored at half size);
     * every pair whose descriptors' inner product is at least ``RANGE_THRESHOLD`` (IVF range search): images
       with many partners above the screening threshold keep them all, not only ``k``.
@@ -302,7 +307,7 @@ def ann_pairs(images: np.ndarray, k: int, progress: bool = False) -> tuple[np.nd
     def score(a: np.ndarray, b: np.ndarray) -> np.ndarray:
         return backend.pairs_prepared(half, a, b) if len(a) else np.zeros(0)
 
-    best, _, _ = descend(score, wide, k, tick=_bar("ssim refine (rounds)", DESCENT_ROUNDS + 1, progress))
+    best, _, _ = descend(score, wide, KEEP * k, tick=_bar("ssim refine (rounds)", DESCENT_ROUNDS + 1, progress))
     ka, kb = neighbour_pairs_of(best)
     out = np.unique(np.concatenate([ka * n + kb, ra * n + rb]))
     return out // n, out % n

@@ -181,6 +181,7 @@ def shortlist_new(
     cascade = get_backend("numba", settings=SSIMSettings(win_size=CASCADE_WINDOW))
     half = shrink(thumbnails, max(s // 2, 1))
     extra: list[np.ndarray] = []
+    keep = k
     with _bar("shortlist (new images)", len(rows), progress, unit="img") as bar:
         if settings.finder == "faiss":
             from busi_curate.scan import ann
@@ -190,13 +191,14 @@ def shortlist_new(
             q, j = np.nonzero(desc[rows] @ desc.T >= ann.RANGE_THRESHOLD)
             extra = [np.minimum(rows[q], j) * n + np.maximum(rows[q], j)]
             extra[0] = extra[0][rows[q] != j]
+            keep = ann.KEEP * k
         else:
             quarter = shrink(thumbnails, s // 4) if s // 4 >= 8 else half  # as the cascade: no stage under 8 px
             wide = query_top(_ssim_rows(cascade, cascade.prepare(quarter), n), rows, n, WIDEN * k)
         bar.update(len(rows) // 2)
         a = np.repeat(rows, wide.shape[1])
         vals = cascade.pairs(half, a, wide.reshape(-1)).reshape(wide.shape)
-        order = np.lexsort((wide, -vals), axis=1)[:, : min(k, n - 1)]
+        order = np.lexsort((wide, -vals), axis=1)[:, : min(keep, n - 1)]
         narrow = np.take_along_axis(wide, order, axis=1)
         bar.update(len(rows) - len(rows) // 2)
     ka, kb = _unique_pairs(np.repeat(rows, narrow.shape[1]), narrow.reshape(-1), n)

@@ -61,9 +61,10 @@ def calibrate(data: Path, seed: int, k: int = 50) -> list[str]:
     backend = get_backend("numba", settings=SSIMSettings(win_size=CASCADE_WINDOW))
     half = backend.prepare(shrink(thumbs, 64))
     t0 = clock()
-    best, _, _ = ann.descend(lambda a, b: backend.pairs_prepared(half, a, b) if len(a) else np.zeros(0), wide, k)
+    keep = ann.KEEP * k
+    best, _, _ = ann.descend(lambda a, b: backend.pairs_prepared(half, a, b) if len(a) else np.zeros(0), wide, keep)
     ka, kb = ann.neighbour_pairs_of(best)
-    held(ka * n + kb, f"64 px best {k} + refinement", t0)
+    held(ka * n + kb, f"64 px best {keep} + refinement", t0)
     held(np.unique(np.concatenate([ka * n + kb, ra * n + rb])), "the finder's pairs (best + range)", clock())
     return lines
 

@@ -5,11 +5,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[3]
 
 
-def test_recall_figures_in_the_docs_are_the_json_ones() -> None:
-    res = json.loads((ROOT / "reports/scale/bench-scale-10k-seed1-flat.json").read_text(encoding="utf-8"))
+@pytest.mark.parametrize("name", ["bench-scale-10k-seed1-flat", "bench-scale-10k-seed1-keep2"])
+def test_recall_figures_in_the_docs_are_the_json_ones(name: str) -> None:
+    res = json.loads((ROOT / f"reports/scale/{name}.json").read_text(encoding="utf-8"))
     doc = (ROOT / "docs/scan.md").read_text(encoding="utf-8")
     check, scan = res["shortlist_check"], res["stages"][0]
     assert res["n"] == 10000 and res["settings"] == {**res["settings"], "seed": 1, "finder": "faiss"}
@@ -20,4 +23,5 @@ def test_recall_figures_in_the_docs_are_the_json_ones() -> None:
     )
     assert row in doc
     assert f"load average {res['load'][0]:.1f} before, {res['load'][-1]:.1f} after" in doc
-    assert f"{100 * check['top_share']:.1f} % of the top-10 at 10,000, seed 1" in doc
+    if name.endswith("keep2"):  # the current finder: what "Not done yet" states
+        assert f"{100 * check['top_share']:.1f} % of the top-10 at 10,000, seed 1" in doc
