@@ -210,7 +210,7 @@ def bench_scale(
     if scan_only:
         res.load.append(os.getloadavg()[0])
         return res
-    res.stages.append(run_stage("review --auto", ["review", str(scan), "--auto", "--no-browser"], echo))
+    res.stages.append(run_stage("review --auto", ["review", str(scan), "--auto", "--no-browser", *quiet_flag], echo))
     res.stages.append(run_stage("export", ["export", str(scan), "--out", str(manifest), "--undecided", "different"]))
     res.load.append(os.getloadavg()[0])
     review_out = res.stages[1].output

@@ -65,7 +65,7 @@ def test_score_journal(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_bench_scale_end_to_end(tmp_path: Path) -> None:
+def test_bench_scale_end_to_end(tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
     pytest.importorskip("faiss")
     from busi_curate.commands.bench import bench_scale
 
@@ -74,6 +74,8 @@ def test_bench_scale_end_to_end(tmp_path: Path) -> None:
             str(out), "--quiet"]  # fmt: skip
     res = CliRunner().invoke(bench_scale, args)
     assert res.exit_code == 0, res.output
+    err = capfd.readouterr().err  # the commands' stderr: --quiet reaches every stage (no bar of any)
+    assert not any(bar in err for bar in ("features", "automatic pass", "ssim", "writing images")), err[-500:]
     fig = json.loads(out.read_text())
     assert [s["name"] for s in fig["stages"]] == ["scan", "review --auto", "export"]
     assert all(s["cpu_s"] > 0 and s["peak_rss_mb"] > 50 for s in fig["stages"])
