@@ -20,7 +20,12 @@ linear in N); and a range search keeping every pair whose descriptors reach ``RA
 hundreds of partners above the screening threshold keeps them all). Recall against exhaustive SSIM is measured in
 docs/scan.md (with the exact index, issue 21's 99.5 % targets at 10,000 images; the IVF probes miss some pairs
 whose 64 px SSIM ranks first, and the refinement cannot reach them).
-Memory: the descriptors (``N x 4,352`` float32, 17 KB per image) twice (array + index).
+Memory per image (128 px thumbnails, ``k`` 50; the thumbnails themselves, 16 KB, are the caller's): the descriptors
+(``N x 4,352`` float32, 17 KB) twice (array + index) until the searches end; the ``WIDEN * k`` neighbour table
+(int64, 4 KB); the 64 px thumbnails (4 KB); the pairs the refinement scores (about 250 to 500 an image at 8 bytes
+per code, score, row and partner, with the sorts' copies: ~20-40 KB) and the range pairs (24 bytes each: their
+count per image grows with N). The 64 px window statistics (~28 KB an image) are prepared by tiles of at most
+2 x 16,384 images (:func:`busi_curate.scan.blocks.exact_pairs`), not for all N at once.
 HNSW (``IndexHNSWFlat``) was tried first: at 4,352 dimensions its search for 200 neighbours cost more CPU than
 the IVF scan, and it has no range search.
 """
@@ -292,6 +297,7 @@ def ann_pairs(images: np.ndarray, k: int, progress: bool = False) -> tuple[np.nd
     * every pair whose descriptors' inner product is at least ``RANGE_THRESHOLD`` (IVF range search): images
       with many partners above the screening threshold keep them all, not only ``k``.
     """
+    from busi_curate.scan.blocks import exact_pairs
     from busi_curate.scan.prune import CASCADE_WINDOW, shrink
     from busi_curate.ssim import SSIMSettings, get_backend
 
@@ -302,10 +308,10 @@ def ann_pairs(images: np.ndarray, k: int, progress: bool = False) -> tuple[np.nd
     ra, rb = range_pairs(index, desc, RANGE_THRESHOLD, tick=_bar("ann range", n, progress))
     del index, desc
     backend = get_backend("numba", settings=SSIMSettings(win_size=CASCADE_WINDOW))
-    half = backend.prepare(shrink(images, max(images.shape[1] // 2, 1)))
+    half = shrink(images, max(images.shape[1] // 2, 1))
 
-    def score(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        return backend.pairs_prepared(half, a, b) if len(a) else np.zeros(0)
+    def score(a: np.ndarray, b: np.ndarray) -> np.ndarray:  # by tiles: at most 2 x 16,384 images prepared at 64 px
+        return exact_pairs(backend, half, a, b)
 
     best, _, _ = descend(score, wide, KEEP * k, tick=_bar("ssim refine (rounds)", DESCENT_ROUNDS + 1, progress))
     ka, kb = neighbour_pairs_of(best)

@@ -44,8 +44,6 @@ from busi_curate.scan.run import (
 
 #: rows of new images scored at once against all images by the shortlist (memory ``block x N`` float64).
 QUERY_BLOCK = 256
-#: pairs scored exactly per call of the SSIM backend.
-CHUNK = 20000
 
 
 @dataclass
@@ -115,14 +113,13 @@ def updated_index(scan: ScanResult, ds: LoadedDataset, added: list[ImageRecord])
     return both[INDEX_COLUMNS + extra]
 
 
-def _exact_pairs(backend: Any, prepared: object, a: np.ndarray, b: np.ndarray, progress: bool) -> np.ndarray:
-    """Exact SSIM of pairs ``(a, b)`` in chunks, ``(P,) float32``."""
-    out = np.empty(len(a), dtype=np.float32)
+def _exact_pairs(backend: Any, thumbnails: np.ndarray, a: np.ndarray, b: np.ndarray, progress: bool) -> np.ndarray:
+    """Exact SSIM of pairs ``(a, b)`` by tiles (:func:`busi_curate.scan.blocks.exact_pairs`: the images of one tile
+    prepared at a time, as a scan does), ``(P,) float32``."""
+    from busi_curate.scan.blocks import exact_pairs
+
     with _bar("ssim (new pairs)", len(a), progress) as bar:
-        for s in range(0, len(a), CHUNK):
-            out[s : s + CHUNK] = backend.pairs_prepared(prepared, a[s : s + CHUNK], b[s : s + CHUNK])
-            bar.update(min(CHUNK, len(a) - s))
-    return out
+        return exact_pairs(backend, thumbnails, a, b, progress=bar.update).astype(np.float32)
 
 
 def all_new_pairs(n_old: int, n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -220,7 +217,7 @@ def score_new(
         if scan.ssim is None:
             raise ScanError("an exhaustive scan without ssim.npy; re-run the scan", scan.dir)
         a, b = all_new_pairs(n_old, n)
-        vals = _exact_pairs(backend, backend.prepare(thumbnails), a, b, progress)
+        vals = _exact_pairs(backend, thumbnails, a, b, progress)
         matrix = np.full((n, n), np.nan, dtype=np.float32)
         matrix[:n_old, :n_old] = scan.ssim
         matrix[a, b] = vals
@@ -229,7 +226,7 @@ def score_new(
     if settings.mode != "pruned" or scan.pairs is None:
         raise ScanError(f"cannot update a scan of mode {settings.mode!r} without its pairs; re-run the scan", scan.dir)
     a, b = shortlist_new(thumbnails, n_old, settings, progress)
-    vals = _exact_pairs(backend, backend.prepare(thumbnails), a, b, progress)
+    vals = _exact_pairs(backend, thumbnails, a, b, progress)
     old = scan.pairs
     pairs = pd.DataFrame(
         {

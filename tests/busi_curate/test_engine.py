@@ -134,12 +134,15 @@ def test_scan_and_review_auto_identical_on_ray(
     ray_instance: object, scale_dir: Path, tmp_path: Path, mode: list[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import busi_curate.review.journal as journal
+    import busi_curate.scan.blocks as blocks
 
     monkeypatch.setattr(journal, "now", lambda: "2026-12-07T12:00:00Z")  # the journal's clock, same for both
     out = {}
     for engine in ("local", "ray"):
         out[engine] = tmp_path / engine
         argv = ["scan", str(scale_dir), "--out", str(out[engine]), "--size", "64", "--quiet", *mode]
+        # the local scan scores its pairs in one tile (all images prepared at once), Ray's in tiles of 16 images
+        monkeypatch.setattr(blocks, "TILE_PIXELS", 16 * 64 * 64 if engine == "ray" else blocks.TILE_PIXELS)
         assert run_cli([*argv, "--engine", engine]) == 0
     _same_files(out["local"], out["ray"])
     for engine in ("local", "ray"):
