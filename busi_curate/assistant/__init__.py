@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from busi_curate.assistant.features import FeatureCache, FeatureSettings, ImageFeatures
-from busi_curate.assistant.localnorm import LocalNormSettings, local_votes
+from busi_curate.assistant.localnorm import LocalNormSettings, with_local_votes
 from busi_curate.assistant.rule import VERDICTS, Assessment, RuleSettings, decide, evidence_text
 from busi_curate.assistant.shortlist import ShortlistSettings, shortlist, supported_votes
 from busi_curate.assistant.verify import PairEvidence, VerifyCache, VerifySettings, verify_pair
@@ -236,12 +236,8 @@ class Assistant:
                 feats = self.features()
                 t0 = time.perf_counter()
                 votes = supported_votes(feats, self.settings.shortlist)
-                # descriptors of locally normalised images (:mod:`.localnorm`): CLAHE-and-crop copies
-                for pair, k in local_votes(
-                    feats, self.settings.local, self.settings.shortlist, self.settings.features
-                ).items():
-                    if k >= self.settings.local.min_agree:
-                        votes[pair] = max(votes.get(pair, 0), self.settings.shortlist.min_votes)
+                s = self.settings
+                votes = with_local_votes(votes, feats, s.local, s.shortlist, s.features)  # CLAHE-and-crop copies
                 self._extra = shortlist(votes, self.scan.n, self.walk_pairs(), self.settings.shortlist)
                 self.timings["shortlist"] = time.perf_counter() - t0
             return list(self._extra)

@@ -189,3 +189,19 @@ def local_votes(
             settings.min_agree,
         )
     return out
+
+
+def with_local_votes(
+    votes: dict[tuple[int, int], int],
+    feats: Sequence[ImageFeatures],
+    settings: LocalNormSettings = LocalNormSettings(),
+    shortlist: ShortlistSettings = ShortlistSettings(),
+    features: FeatureSettings = FeatureSettings(),
+) -> dict[tuple[int, int], int]:
+    """``votes`` (of :func:`.shortlist.supported_votes`) with every pair that :func:`local_votes` proposes (``min_agree``
+    agreeing votes) raised to ``shortlist.min_votes``, so :func:`.shortlist.shortlist` considers it."""
+    out = dict(votes)
+    for pair, k in local_votes(feats, settings, shortlist, features).items():
+        if k >= settings.min_agree:
+            out[pair] = max(out.get(pair, 0), shortlist.min_votes)
+    return out
