@@ -37,9 +37,9 @@ class LocalNormSettings:
     level_scale: float = 0.87  # finer pyramid steps than the features' 0.75: a crop's scale falls near a level
     levels: int = 5  # 1 .. 0.57: the enlargement of a 55-100% crop
     start: float = 1.0  # scale of the first level (of the working image)
-    # a pair is proposed from this many agreeing votes: different frames reach at most 5 (synthetic in-sample seeds
-    # 0-5 and 9, chance votes of smooth frames) and 3 (BUSI pairs out of the walk's reach); the clahe+crop copies
-    # of those seeds and of BUSI seeds 7-9 reach 7-57 (all but one: synthetic seed 2, fewer than 4 votes)
+    # a pair is proposed from this many agreeing votes: different frames reach at most 4 on BUSI (pairs out of the
+    # walk's reach) and 5 on the synthetic in-sample seeds 0-5 and 9 but one pair (7, verified different); their
+    # clahe+crop copies reach 9-55 (all but one, a `no fit`), those planted into BUSI by seeds 7-9 6-64
     min_agree: int = 6
     max_anchors: int = 32  # hypotheses: the similarities of each of this many votes with every other
 
