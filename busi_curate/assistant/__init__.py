@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from busi_curate.assistant.features import FeatureCache, FeatureSettings, ImageFeatures
+from busi_curate.assistant.localnorm import LocalNormSettings, with_local_votes
 from busi_curate.assistant.rule import VERDICTS, Assessment, RuleSettings, decide, evidence_text
 from busi_curate.assistant.shortlist import ShortlistSettings, shortlist, supported_votes
 from busi_curate.assistant.verify import PairEvidence, VerifyCache, VerifySettings, verify_pair
@@ -47,6 +48,7 @@ class AssistantSettings:
     verify: VerifySettings = field(default_factory=VerifySettings)
     rule: RuleSettings = field(default_factory=RuleSettings)
     shortlist: ShortlistSettings = field(default_factory=ShortlistSettings)
+    local: LocalNormSettings = field(default_factory=LocalNormSettings)
     threshold: float = SCREEN_THRESHOLD
     workers: int = 2
 
@@ -224,7 +226,8 @@ class Assistant:
         return set(self._walk)
 
     def extra_pairs(self) -> list[tuple[int, int]]:
-        """Pairs found by the descriptor route that the SSIM walk cannot reach (``i < j``, sorted).
+        """Pairs found by the descriptor routes (:mod:`.shortlist`, :mod:`.localnorm`) that the SSIM walk cannot
+        reach (``i < j``, sorted).
 
         "Cannot reach": not in ``candidates.csv``, or in it with an SSIM below the screening threshold.
         """
@@ -233,6 +236,8 @@ class Assistant:
                 feats = self.features()
                 t0 = time.perf_counter()
                 votes = supported_votes(feats, self.settings.shortlist)
+                s = self.settings
+                votes = with_local_votes(votes, feats, s.local, s.shortlist, s.features)  # CLAHE-and-crop copies
                 self._extra = shortlist(votes, self.scan.n, self.walk_pairs(), self.settings.shortlist)
                 self.timings["shortlist"] = time.perf_counter() - t0
             return list(self._extra)

@@ -1,0 +1,83 @@
+"""The locally normalised descriptors (issue 20): a copy equalised by CLAHE and then cropped shares too few descriptors
+with its source for the first descriptor route, but the normalised route proposes it; unrelated frames it does not."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from busi_curate.assistant.features import extract
+from busi_curate.assistant.localnorm import (
+    LocalNormSettings,
+    agreement,
+    local_votes,
+    normalised_image,
+    with_local_votes,
+)
+from busi_curate.assistant.shortlist import ShortlistSettings, _corners, shortlist, supported_votes
+from busi_curate.data.synthetic import _frame
+
+SETTINGS = ShortlistSettings()
+LOCAL = LocalNormSettings()
+
+
+@pytest.fixture(scope="module")
+def scene():
+    """Features of a synthetic frame, its CLAHE (kernel 80 px, clip 0.025) + crop (64% x 70%) copy and two unrelated
+    frames."""
+    from skimage.exposure import equalize_adapthist
+
+    rng = np.random.default_rng(1)
+    src, other, normal = (_frame(rng, 360, 440, lesion)[0] for lesion in ("benign", "malignant", None))
+    eq = np.clip(np.rint(equalize_adapthist(src, kernel_size=80, clip_limit=0.025) * 255), 0, 255).astype(np.uint8)
+    copy = eq[54:305, 88:369]  # 64% x 70% at (88, 54)
+    return [extract(x) for x in (src, copy, other, normal)]
+
+
+def test_clahe_crop_copy_is_proposed_by_the_normalised_route_only(scene):
+    old = supported_votes(scene, SETTINGS)
+    assert old.get((0, 1), 0) < SETTINGS.min_votes  # the first route does not reach it
+    assert shortlist(old, len(scene), set(), SETTINGS) == []
+    new = local_votes(scene, LOCAL, SETTINGS)
+    assert new[(0, 1)] >= LOCAL.min_agree
+    assert all(k < LOCAL.min_agree for p, k in new.items() if p != (0, 1))  # unrelated frames are not proposed
+    assert shortlist(with_local_votes(old, scene, LOCAL, SETTINGS), len(scene), set(), SETTINGS) == [(0, 1)]
+    # the walk's pairs are not proposed again
+    assert shortlist(with_local_votes(old, scene, LOCAL, SETTINGS), len(scene), {(0, 1)}, SETTINGS) == []
+
+
+def test_the_route_can_be_switched_off(scene):
+    off = LocalNormSettings(enabled=False)
+    assert local_votes(scene, off, SETTINGS) == {}
+    old = supported_votes(scene, SETTINGS)
+    assert with_local_votes(old, scene, off, SETTINGS) == old
+
+
+def test_normalised_image_undoes_a_smooth_local_gain():
+    rng = np.random.default_rng(0)
+    img = _frame(rng, 200, 256, "benign")[0]
+    yy, xx = np.mgrid[0:200, 0:256]
+    gain = 0.6 + 0.8 * (xx / 255.0)  # contrast about the local mean x0.6 on the left to x1.4 on the right
+    f = img.astype(np.float64)
+    from scipy import ndimage
+
+    mean = ndimage.uniform_filter(f, 31)
+    changed = np.clip(mean + gain * (f - mean), 0, 255).astype(np.uint8)
+    a, b = normalised_image(img, LOCAL).astype(float), normalised_image(changed, LOCAL).astype(float)
+    raw = np.abs(img.astype(float) - changed).mean()
+    assert np.abs(a - b)[20:-20, 20:-20].mean() < 0.5 * raw
+
+
+def test_agreement_counts_votes_of_one_similarity_that_nests_the_frames():
+    rng = np.random.default_rng(0)
+    p = rng.uniform(40, 200, 10) + 1j * rng.uniform(30, 150, 10)
+    frames = (_corners(256, 192), _corners(256, 192))
+    crop = (p - (40 + 30j)) / 0.7  # B = A cropped at (40, 30), 70%, enlarged back: B's frame inside A's
+    kw = dict(scales=(0.35, 2.9), max_rot=20.0, margin=12.0, max_anchors=32)
+    assert agreement(p, crop, 3.0, frames, **kw) == 10
+    moved = crop.copy()
+    moved[:4] = rng.uniform(0, 256, 4) + 1j * rng.uniform(0, 192, 4)
+    assert agreement(p, moved, 3.0, frames, **kw) == 6
+    # the same points shifted by half a frame: the frames overlap but neither holds the other
+    assert agreement(p, p + 128, 3.0, frames, **kw) < 3
+    assert agreement(p, crop, 3.0, frames, **kw, enough=4) >= 4
