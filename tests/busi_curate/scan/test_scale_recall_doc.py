@@ -25,3 +25,18 @@ def test_recall_figures_in_the_docs_are_the_json_ones(name: str) -> None:
     assert f"load average {res['load'][0]:.1f} before, {res['load'][-1]:.1f} after" in doc
     if name.endswith("keep2"):  # the current finder: what "Not done yet" states
         assert f"{100 * check['top_share']:.1f} % of the top-10 at 10,000, seed 1" in doc
+
+
+def test_the_whole_pipeline_figures_are_the_json_ones() -> None:
+    res = json.loads((ROOT / "reports/scale/bench-scale-10k-seed1-full.json").read_text(encoding="utf-8"))
+    doc = (ROOT / "docs/scan.md").read_text(encoding="utf-8")
+    assert [s["name"] for s in res["stages"]] == ["scan", "review --auto", "export"]
+    for s in res["stages"]:
+        assert f"| {s['name']} | {s['cpu_s']:.1f} | {s['wall_s']:,.1f} | {s['peak_rss_mb']:,.0f} MB |" in doc
+    found = sum(r["found"] for r in res["recall"].values())
+    planted = sum(r["planted"] for r in res["recall"].values())
+    assert f"**{found} / {planted} planted copies found**" in doc
+    assert f"{res['pairs_verified']:,} pairs verified" in doc and f"{res['questions_left']} questions left" in doc
+    assert res["false_merges"] == res["false_groups"] == 0
+    assert f"load average {res['load'][0]:.1f} before, {res['load'][-1]:.1f} after" in doc
+    assert f"{sum(s['cpu_s'] for s in res['stages']):.1f} CPU-s" in doc
