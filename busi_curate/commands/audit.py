@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -124,14 +124,8 @@ def audit(
     train_dir: Path | None,
     test_dir: Path | None,
     train_decisions: Path | None,
-    size: int,
-    backend: str,
-    top_k: int,
-    window: str,
-    mode: str,
-    prune_k: int,
-    finder: str,
     quiet: bool,
+    **scan_options: Any,
 ) -> None:
     """Audit a split of DATA_DIR for leakage: duplicates that cross from its test images to its training images.
 
@@ -165,9 +159,7 @@ def audit(
     if scan_dir is None:
         scan_dir = out / "scan"
         if not (scan_dir / "scan.json").is_file():
-            settings = ScanSettings(size=size, backend=backend, top_k=top_k, window=window, mode=mode,
-                                    prune_k=prune_k, finder=finder)  # fmt: skip
-            run_scan(data_dir, scan_dir, settings, progress=not quiet)
+            run_scan(data_dir, scan_dir, ScanSettings(**scan_options), progress=not quiet)  # --size ... --finder
     scan = load_scan(scan_dir)
     if (
         Path(scan.data_dir).resolve() != Path(data_dir).resolve()
