@@ -40,25 +40,19 @@ def busi_subset(busi_dir: Path, out: Path, share: float = 0.25, seed: int = 0) -
     import os
     import shutil
 
+    from busi_curate.review.groups import UnionFind
     from busi_curate.studies.derivative_audit import JOURNAL
 
     keys = [(r.cls, r.id) for r in load_dataset(busi_dir).records]
-    parent = {k: k for k in keys}
-
-    def find(x: tuple[str, str]) -> tuple[str, str]:
-        while parent[x] != x:
-            parent[x] = parent[parent[x]]
-            x = parent[x]
-        return x
-
+    uf = UnionFind()
     with JOURNAL.open(newline="") as f:
         lines = list(csv.reader(f))
     for row in lines[1:]:
         if row[4] == "same":
-            parent[find((row[0], row[1]))] = find((row[2], row[3]))
+            uf.union((row[0], row[1]), (row[2], row[3]))
     draw = np.random.default_rng(seed).random(len(keys))
-    roots = {find(k) for k, u in zip(keys, draw) if u < share} | {find(("benign", "116"))}
-    keep = {k for k in keys if find(k) in roots}
+    roots = {uf.find(k) for k, u in zip(keys, draw) if u < share} | {uf.find(("benign", "116"))}
+    keep = {k for k in keys if uf.find(k) in roots}
     root = busi_dir / "Dataset_BUSI_with_GT"
     for cls, i in keep:
         (out / "Dataset_BUSI_with_GT" / cls).mkdir(parents=True, exist_ok=True)
