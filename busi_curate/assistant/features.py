@@ -19,6 +19,7 @@ bundle whose checksum, version or settings differ is ignored and rebuilt.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import sys
 import warnings
@@ -99,82 +100,72 @@ def working_image(gray: np.ndarray, long_side: int) -> tuple[np.ndarray, float]:
 
 def tissue_mask(small: np.ndarray, settings: FeatureSettings) -> np.ndarray:
     """``(h, w) bool``: pixels away from the border band and from near-white overlay marks."""
-    from scipy import ndimage
+    from busi_curate.assistant.kernels import flag_filter, uniform_filter
 
     h, w = small.shape
     valid = np.zeros((h, w), dtype=bool)
     by, bx = max(1, round(settings.border * h)), max(1, round(settings.border * w))
     valid[by : h - by, bx : w - bx] = True
-    bright = ndimage.maximum_filter((small >= settings.bright).view(np.uint8), size=7) > 0
+    # scipy.ndimage's maximum_filter and uniform_filter (mode reflect), compiled (:mod:`.kernels`)
+    bright = flag_filter((small >= settings.bright).view(np.uint8), 7, True, False) > 0
     # flat padding (black bands, letterboxing): no texture, and descriptors there are all alike
-    f = small.astype(np.float32)
-    var = ndimage.uniform_filter(f * f, 5) - ndimage.uniform_filter(f, 5) ** 2
-    flat = ndimage.maximum_filter((var < settings.flat_var).view(np.uint8), size=5) > 0
+    f = np.ascontiguousarray(small, np.float32)
+    var = uniform_filter(f * f, 5) - uniform_filter(f, 5) ** 2
+    flat = flag_filter((var < settings.flat_var).view(np.uint8), 5, True, False) > 0
     return valid & ~bright & ~flat
 
 
+@functools.lru_cache(maxsize=64)
 def _brief_pattern(settings: FeatureSettings, rotation_deg: float = 0.0, mirrored: bool = False) -> np.ndarray:
     """``(N_BITS, 4) int`` offsets ``(dy1, dx1, dy2, dx2)`` of the BRIEF tests (isotropic Gaussian).
 
     ``mirrored`` flips the x offsets and ``rotation_deg`` then rotates the offsets (x right, y down): the
     descriptor of an image mirrored and/or rotated that way, at the corresponding keypoint, reads the same
-    pixels as the upright descriptor of the original.
+    pixels as the upright descriptor of the original. Cached (read-only): every image uses the same patterns.
     """
     rng = np.random.default_rng(settings.seed)
     r = settings.patch_radius
     pts = np.clip(np.round(rng.normal(0.0, r / 2.5, size=(N_BITS, 4))), -r, r)
     if not rotation_deg and not mirrored:
-        return pts.astype(np.int64)
+        return _frozen(pts.astype(np.int64))
     out = np.empty_like(pts)
     c, sn = np.cos(np.deg2rad(rotation_deg)), np.sin(np.deg2rad(rotation_deg))
     for k in (0, 2):
         dy, dx = pts[:, k], pts[:, k + 1] * (-1 if mirrored else 1)
         out[:, k + 1] = c * dx - sn * dy
         out[:, k] = sn * dx + c * dy
-    return np.clip(np.round(out), -r, r).astype(np.int64)
+    return _frozen(np.clip(np.round(out), -r, r).astype(np.int64))
+
+
+def _frozen(a: np.ndarray) -> np.ndarray:
+    """``a`` made read-only (a cached value is shared)."""
+    a.flags.writeable = False
+    return a
 
 
 def _level_features(
     img: np.ndarray, valid: np.ndarray, n: int, patterns: list[np.ndarray], settings: FeatureSettings
 ) -> tuple[np.ndarray, list[np.ndarray]]:
     """Harris keypoints (``(k, 2)`` x, y) and packed BRIEF descriptors (``(k, 32) uint8``, one array per pattern)
-    of one level. A keypoint is kept when its upright descriptor (``patterns[0]``) is informative."""
-    from scipy import ndimage
+    of one level. A keypoint is kept when its upright descriptor (``patterns[0]``) is informative.
 
-    f = ndimage.gaussian_filter(img.astype(np.float32), settings.smooth_sigma, truncate=2.5)
-    gx = ndimage.sobel(f, axis=1)
-    gy = ndimage.sobel(f, axis=0)
-    win = settings.harris_window
-    sxx = ndimage.uniform_filter(gx * gx, win)
-    syy = ndimage.uniform_filter(gy * gy, win)
-    sxy = ndimage.uniform_filter(gx * gy, win)
-    resp = sxx * syy - sxy * sxy - 0.05 * (sxx + syy) ** 2
-    r = settings.patch_radius
-    # a keypoint's whole patch must lie on tissue
-    ok = ndimage.minimum_filter(valid.view(np.uint8), size=r + 1, mode="constant", cval=0) > 0
-    ok[:r, :] = ok[-r:, :] = False
-    ok[:, :r] = ok[:, -r:] = False
-    peaks = (resp == ndimage.maximum_filter(resp, size=5)) & (resp > 0) & ok
+    The filters are those of ``scipy.ndimage`` computed by :mod:`.kernels` (equal bit for bit): Gaussian
+    pre-smoothing (``smooth_sigma``, truncated at 2.5 sigma), Sobel gradients, the structure tensor over a
+    ``harris_window`` box, response ``det - 0.05 trace^2``; a keypoint is a positive 5x5 maximum whose whole patch
+    lies on tissue. The BRIEF tests read a band-pass image (a ``brief_box`` box minus a ``brief_background`` box):
+    a patch's overall gradient, shared by most ultrasound patches, is removed so the bits describe local
+    structure only."""
+    from busi_curate.assistant import kernels
+
+    resp, peaks = kernels.harris(img, valid, settings.smooth_sigma, 2.5, settings.harris_window, settings.patch_radius)
     ys, xs = np.nonzero(peaks)
     if len(ys) > n:
         order = np.argsort(-resp[ys, xs], kind="stable")[:n]  # strongest corners
         order.sort()
         ys, xs = ys[order], xs[order]
-    # band-pass (box difference): a patch's overall gradient, shared by most ultrasound patches, is removed so
-    # the bits describe local structure only
-    f32 = img.astype(np.float32)
-    smooth = ndimage.uniform_filter(f32, settings.brief_box) - ndimage.uniform_filter(f32, settings.brief_background)
-    descs, keep = [], None
-    for pattern in patterns:
-        a = smooth[ys[:, None] + pattern[None, :, 0], xs[:, None] + pattern[None, :, 1]]
-        b = smooth[ys[:, None] + pattern[None, :, 2], xs[:, None] + pattern[None, :, 3]]
-        bits = a < b
-        if keep is None:
-            ones = bits.sum(axis=1)
-            keep = (ones >= settings.min_bit_balance) & (ones <= N_BITS - settings.min_bit_balance)
-        descs.append(np.packbits(bits[keep], axis=1))
-    assert keep is not None
-    return np.stack([xs[keep], ys[keep]], axis=1).astype(np.float32), descs
+    smooth = kernels.band_pass(img, settings.brief_box, settings.brief_background)
+    desc, keep = kernels.brief(smooth, ys, xs, np.stack(patterns), settings.min_bit_balance)
+    return np.stack([xs[keep], ys[keep]], axis=1).astype(np.float32), list(desc)
 
 
 def extract(gray: np.ndarray, settings: FeatureSettings = FeatureSettings()) -> ImageFeatures:
