@@ -37,16 +37,30 @@ def reflect(i: int, n: int) -> int:  # scipy's "reflect" (half-sample symmetric)
 
 
 @_njit
-def extend(row: np.ndarray, before: int, after: int, constant: bool, cval: float, buf: np.ndarray) -> None:
-    """``row`` as float64 with ``before`` / ``after`` border values (scipy's line buffer) into ``buf``."""
-    n = len(row)
-    for i in range(-before, n + after):
-        if 0 <= i < n:
-            buf[i + before] = np.float64(row[i])
-        elif constant:
-            buf[i + before] = cval
-        else:
-            buf[i + before] = np.float64(row[reflect(i, n)])
+def transposed(a: np.ndarray) -> np.ndarray:
+    """A C-contiguous copy of ``a.T``: a pass along axis 1 is made as a pass along axis 0 of the transpose, whose
+    inner loop runs over contiguous memory (the values and their order of operations are the same)."""
+    return a.T.copy()
+
+
+@_njit
+def correlate0(src: np.ndarray, w: np.ndarray, sign: float) -> np.ndarray:
+    """:func:`correlate1d` along axis 0: row by row, every column at once."""
+    h, wd = src.shape
+    r = len(w) // 2
+    out = np.empty((h, wd), np.float32)
+    acc = np.empty(wd, np.float64)
+    for y in range(h):
+        c = src[y]
+        for x in range(wd):
+            acc[x] = np.float64(c[x]) * w[r]
+        for jj in range(-r, 0):
+            ra, rb, t = src[reflect(y + jj, h)], src[reflect(y - jj, h)], w[r + jj]
+            for x in range(wd):
+                acc[x] += (np.float64(ra[x]) + sign * np.float64(rb[x])) * t
+        for x in range(wd):
+            out[y, x] = np.float32(acc[x])
+    return out
 
 
 @_njit
@@ -54,34 +68,31 @@ def correlate1d(src: np.ndarray, w: np.ndarray, axis: int, sign: float) -> np.nd
     """``scipy.ndimage.correlate1d(src, w, axis, mode="reflect")`` for an odd, symmetric (``sign`` 1) or
     anti-symmetric (``sign`` -1) ``w``; float32 out. Each value: the centre tap, then the pairs from the
     outermost in, in float64 (``NI_Correlate1D``)."""
+    if axis == 0:
+        return correlate0(src, w, sign)
+    return transposed(correlate0(transposed(src), w, sign))
+
+
+@_njit
+def uniform0(src: np.ndarray, size: int) -> np.ndarray:
+    """:func:`uniform1d` along axis 0: one running sum per column."""
     h, wd = src.shape
-    r = len(w) // 2
+    s1 = size // 2
+    s2 = size - s1 - 1
+    fs = float(size)
     out = np.empty((h, wd), np.float32)
-    if axis == 0:  # row by row, every column at once (the same operations per value, in the same order)
-        acc = np.empty(wd, np.float64)
-        for y in range(h):
-            c = src[y]
-            for x in range(wd):
-                acc[x] = np.float64(c[x]) * w[r]
-            for jj in range(-r, 0):
-                ra, rb, t = src[reflect(y + jj, h)], src[reflect(y - jj, h)], w[r + jj]
-                for x in range(wd):
-                    acc[x] += (np.float64(ra[x]) + sign * np.float64(rb[x])) * t
-            for x in range(wd):
-                out[y, x] = np.float32(acc[x])
-        return out
-    buf = np.empty(wd + 2 * r, np.float64)
-    acc = np.empty(wd, np.float64)
-    for y in range(h):
-        extend(src[y], r, r, False, 0.0, buf)
-        for i in range(wd):
-            acc[i] = buf[i + r] * w[r]
-        for jj in range(-r, 0):
-            t = w[r + jj]
-            for i in range(wd):
-                acc[i] += (buf[i + r + jj] + sign * buf[i + r - jj]) * t
-        for i in range(wd):
-            out[y, i] = np.float32(acc[i])
+    acc = np.zeros(wd, np.float64)
+    for k in range(-s1, s2 + 1):
+        rk = src[reflect(k, h)]
+        for x in range(wd):
+            acc[x] += np.float64(rk[x])
+    for x in range(wd):
+        out[0, x] = np.float32(acc[x] / fs)
+    for y in range(1, h):
+        ra, rb = src[reflect(y + s2, h)], src[reflect(y - 1 - s1, h)]
+        for x in range(wd):
+            acc[x] += np.float64(ra[x]) - np.float64(rb[x])
+            out[y, x] = np.float32(acc[x] / fs)
     return out
 
 
@@ -89,117 +100,86 @@ def correlate1d(src: np.ndarray, w: np.ndarray, axis: int, sign: float) -> np.nd
 def uniform1d(src: np.ndarray, size: int, axis: int) -> np.ndarray:
     """``scipy.ndimage.uniform_filter1d(src, size, axis, mode="reflect")``; float32 out. A running float64 sum
     (``+= entering - leaving``), each output that sum divided by ``size``."""
+    if axis == 0:
+        return uniform0(src, size)
+    return transposed(uniform0(transposed(src), size))
+
+
+@_njit
+def extreme0(src: np.ndarray, size: int, maximum: bool, constant: bool, cval: float) -> np.ndarray:
+    """:func:`extreme1d` along axis 0."""
     h, wd = src.shape
     s1 = size // 2
-    s2 = size - s1 - 1
-    fs = float(size)
-    out = np.empty((h, wd), np.float32)
-    if axis == 0:
-        acc = np.zeros(wd, np.float64)
-        for k in range(-s1, s2 + 1):
-            rk = src[reflect(k, h)]
-            for x in range(wd):
-                acc[x] += np.float64(rk[x])
-        for x in range(wd):
-            out[0, x] = np.float32(acc[x] / fs)
-        for y in range(1, h):
-            ra, rb = src[reflect(y + s2, h)], src[reflect(y - 1 - s1, h)]
-            for x in range(wd):
-                acc[x] += np.float64(ra[x]) - np.float64(rb[x])
-                out[y, x] = np.float32(acc[x] / fs)
-        return out
-    buf = np.empty(wd + s1 + s2, np.float64)
+    out = np.empty((h, wd), src.dtype)
+    acc = np.empty(wd, np.float64)
     for y in range(h):
-        extend(src[y], s1, s2, False, 0.0, buf)
-        t = 0.0
-        for k in range(size):
-            t += buf[k]
-        out[y, 0] = np.float32(t / fs)
-        for i in range(1, wd):
-            t += buf[i - 1 + size] - buf[i - 1]
-            out[y, i] = np.float32(t / fs)
+        for k in range(y - s1, y - s1 + size):
+            inside = 0 <= k < h
+            if not inside and constant:
+                for x in range(wd):
+                    acc[x] = cval if k == y - s1 else (max(acc[x], cval) if maximum else min(acc[x], cval))
+                continue
+            rk = src[k if inside else reflect(k, h)]
+            if k == y - s1:
+                for x in range(wd):
+                    acc[x] = np.float64(rk[x])
+            elif maximum:
+                for x in range(wd):
+                    acc[x] = max(acc[x], np.float64(rk[x]))
+            else:
+                for x in range(wd):
+                    acc[x] = min(acc[x], np.float64(rk[x]))
+        for x in range(wd):
+            out[y, x] = acc[x]
     return out
 
 
 @_njit
 def extreme1d(src: np.ndarray, size: int, axis: int, maximum: bool, constant: bool, cval: float) -> np.ndarray:
     """Maximum (or minimum) over a window of ``size`` along ``axis`` (scipy's placement: ``size // 2``
-    before); exact, no arithmetic."""
+    before; borders ``reflect`` or ``constant`` ``cval``); exact, no arithmetic."""
+    if axis == 0:
+        return extreme0(src, size, maximum, constant, cval)
+    return transposed(extreme0(transposed(src), size, maximum, constant, cval))
+
+
+@_njit
+def flag0(src: np.ndarray, size: int, maximum: bool, constant: bool) -> np.ndarray:
+    """:func:`flag1d` along axis 0: a running count of ones per column."""
     h, wd = src.shape
     s1 = size // 2
-    out = np.empty((h, wd), src.dtype)
-    acc = np.empty(wd, np.float64)
-    if axis == 0:
-        for y in range(h):
-            for k in range(y - s1, y - s1 + size):
-                inside = 0 <= k < h
-                if not inside and constant:
-                    for x in range(wd):
-                        acc[x] = cval if k == y - s1 else (max(acc[x], cval) if maximum else min(acc[x], cval))
-                    continue
-                rk = src[k if inside else reflect(k, h)]
-                if k == y - s1:
-                    for x in range(wd):
-                        acc[x] = np.float64(rk[x])
-                elif maximum:
-                    for x in range(wd):
-                        acc[x] = max(acc[x], np.float64(rk[x]))
-                else:
-                    for x in range(wd):
-                        acc[x] = min(acc[x], np.float64(rk[x]))
-            for x in range(wd):
-                out[y, x] = acc[x]
-        return out
-    buf = np.empty(wd + size, np.float64)
+    s2 = size - s1 - 1
+    out = np.empty((h, wd), np.uint8)
+    count = np.zeros(wd, np.int64)
+    for k in range(-s1, s2 + 1):
+        if constant and not 0 <= k < h:
+            continue
+        rk = src[reflect(k, h)]
+        for x in range(wd):
+            count[x] += rk[x] != 0
     for y in range(h):
-        extend(src[y], s1, size - s1 - 1, constant, cval, buf)
-        for i in range(wd):
-            acc[i] = buf[i]
-        for k in range(1, size):
-            if maximum:
-                for i in range(wd):
-                    acc[i] = max(acc[i], buf[i + k])
-            else:
-                for i in range(wd):
-                    acc[i] = min(acc[i], buf[i + k])
-        for i in range(wd):
-            out[y, i] = acc[i]
+        if y:
+            k_in, k_out = y + s2, y - 1 - s1
+            if not (constant and not 0 <= k_in < h):
+                ra = src[reflect(k_in, h)]
+                for x in range(wd):
+                    count[x] += ra[x] != 0
+            if not (constant and not 0 <= k_out < h):
+                rb = src[reflect(k_out, h)]
+                for x in range(wd):
+                    count[x] -= rb[x] != 0
+        for x in range(wd):
+            out[y, x] = (count[x] > 0) if maximum else (count[x] == size)
     return out
 
 
 @_njit
 def flag1d(src: np.ndarray, size: int, axis: int, maximum: bool, constant: bool) -> np.ndarray:
     """Maximum (``maximum``) or minimum of a 0/1 ``uint8`` image over a window of ``size`` along ``axis``, by a
-    running count of ones (O(1) a pixel); borders ``constant`` 0 or ``reflect``. Equal to ``extreme1d``."""
-    h, wd = src.shape
-    n = h if axis == 0 else wd
-    lines = wd if axis == 0 else h
-    s1 = size // 2
-    s2 = size - s1 - 1
-    out = np.empty((h, wd), np.uint8)
-    buf = np.empty(n + s1 + s2, np.int64)
-    for line in range(lines):
-        for i in range(-s1, n + s2):
-            if 0 <= i < n:
-                k = i
-            elif constant:
-                buf[i + s1] = 0
-                continue
-            else:
-                k = reflect(i, n)
-            buf[i + s1] = 1 if (src[k, line] if axis == 0 else src[line, k]) else 0
-        count = 0
-        for k in range(size):
-            count += buf[k]
-        for i in range(n):
-            if i:
-                count += buf[i - 1 + size] - buf[i - 1]
-            v = 1 if (count > 0 if maximum else count == size) else 0
-            if axis == 0:
-                out[i, line] = v
-            else:
-                out[line, i] = v
-    return out
+    running count of ones (O(1) a pixel); borders ``constant`` 0 or ``reflect``. Equal to :func:`extreme1d`."""
+    if axis == 0:
+        return flag0(src, size, maximum, constant)
+    return transposed(flag0(transposed(src), size, maximum, constant))
 
 
 @_njit
