@@ -30,9 +30,9 @@ from busi_curate.assistant.shortlist import ShortlistSettings, _corners, _descri
 class LocalNormSettings:
     """Parameters of :func:`local_votes`."""
 
-    # off by default: on BUSI it costs 34-36 CPU-s (a second description of every image), +~40 % on the automatic
-    # pass, above issue 20's 20 % budget; on: AssistantSettings(local=LocalNormSettings(enabled=True))
-    enabled: bool = False
+    # on by default since the description was compiled (assistant/kernels.py): 21 ms an image on BUSI (it was 37, +~40 %
+    # on the automatic pass, above issue 20's 20 % budget); off: AssistantSettings(local=LocalNormSettings(enabled=False))
+    enabled: bool = True
     sigma: float = 8.0  # px of the working image: Gaussian window of the local mean and contrast
     gain: float = 48.0  # gray levels per local standard deviation (around 128)
     floor: float = 2.0  # added to the local standard deviation (flat areas are not amplified into noise)
