@@ -237,7 +237,7 @@ class Assistant:
                 t0 = time.perf_counter()
                 votes = supported_votes(feats, self.settings.shortlist)
                 s = self.settings
-                votes = with_local_votes(votes, feats, s.local, s.shortlist, s.features)  # CLAHE-and-crop copies
+                votes = with_local_votes(votes, feats, s.local, s.shortlist, s.features, s.workers)  # CLAHE + crop
                 self._extra = shortlist(votes, self.scan.n, self.walk_pairs(), self.settings.shortlist)
                 self.timings["shortlist"] = time.perf_counter() - t0
             return list(self._extra)

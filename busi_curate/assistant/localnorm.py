@@ -153,14 +153,16 @@ def local_votes(
     settings: LocalNormSettings = LocalNormSettings(),
     shortlist: ShortlistSettings = ShortlistSettings(),
     features: FeatureSettings = FeatureSettings(),
+    workers: int = 1,
 ) -> dict[tuple[int, int], int]:
     """``{(i, j): n}`` (``i < j``): for every pair of images with at least ``min_agree`` votes of the normalised
     descriptors (hashed as :mod:`.shortlist` does, upright only), ``n`` = the most of those votes that agree on one
     similarity putting one frame inside the other (:func:`agreement`; tolerance, rotation, scale and margin of
-    ``shortlist``'s consistent votes), counted up to ``min_agree`` (a pair that reaches it may have more)."""
+    ``shortlist``'s consistent votes), counted up to ``min_agree`` (a pair that reaches it may have more).
+    ``workers`` threads describe the images (the compiled kernels release the GIL); the result does not depend on it."""
     if not settings.enabled or len(feats) < 2:
         return {}
-    nf = [normalised_features(f, settings, features) for f in feats]
+    nf = _describe_all(feats, settings, features, workers)
     sl = replace(shortlist, variants=False)
     dp, owner, local, var = _descriptor_pairs(nf, sl)
     if not len(dp):
@@ -195,17 +197,30 @@ def local_votes(
     return out
 
 
+def _describe_all(
+    feats: Sequence[ImageFeatures], settings: LocalNormSettings, features: FeatureSettings, workers: int
+) -> list[ImageFeatures]:
+    """:func:`normalised_features` of every image, in order, on ``workers`` threads."""
+    if workers <= 1 or len(feats) < 64:
+        return [normalised_features(f, settings, features) for f in feats]
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(workers) as pool:
+        return list(pool.map(lambda f: normalised_features(f, settings, features), feats, chunksize=16))
+
+
 def with_local_votes(
     votes: dict[tuple[int, int], int],
     feats: Sequence[ImageFeatures],
     settings: LocalNormSettings = LocalNormSettings(),
     shortlist: ShortlistSettings = ShortlistSettings(),
     features: FeatureSettings = FeatureSettings(),
+    workers: int = 1,
 ) -> dict[tuple[int, int], int]:
     """``votes`` (of :func:`.shortlist.supported_votes`) with every pair that :func:`local_votes` proposes (``min_agree``
     agreeing votes) raised to ``shortlist.min_votes``, so :func:`.shortlist.shortlist` considers it."""
     out = dict(votes)
-    for pair, k in local_votes(feats, settings, shortlist, features).items():
+    for pair, k in local_votes(feats, settings, shortlist, features, workers).items():
         if k >= settings.min_agree:
             out[pair] = max(out.get(pair, 0), shortlist.min_votes)
     return out

@@ -82,3 +82,11 @@ def test_agreement_counts_votes_of_one_similarity_that_nests_the_frames():
     # the same points shifted by half a frame: the frames overlap but neither holds the other
     assert agreement(p, p + 128, 3.0, frames, **kw) < 3
     assert agreement(p, crop, 3.0, frames, **kw, enough=4) >= 4
+
+
+def test_threads_describe_the_same_as_one(scene):
+    rng = np.random.default_rng(5)
+    many = scene + [extract(_frame(rng, 120, 160, None)[0]) for _ in range(62)]  # 66 images: the pool is used
+    one = local_votes(many, LOCAL, SETTINGS, workers=1)
+    assert one[(0, 1)] >= LOCAL.min_agree
+    assert local_votes(many, LOCAL, SETTINGS, workers=2) == one
