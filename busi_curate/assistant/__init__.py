@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from busi_curate.assistant.features import FeatureCache, FeatureSettings, ImageFeatures
-from busi_curate.assistant.localnorm import LocalNormSettings, with_local_votes
+from busi_curate.assistant.localnorm import LocalNormSettings, NormalisedCache, with_local_votes
 from busi_curate.assistant.rule import VERDICTS, Assessment, RuleSettings, decide, evidence_text
 from busi_curate.assistant.shortlist import ShortlistSettings, shortlist, supported_votes
 from busi_curate.assistant.verify import PairEvidence, VerifyCache, VerifySettings, verify_pair
@@ -237,7 +237,12 @@ class Assistant:
                 t0 = time.perf_counter()
                 votes = supported_votes(feats, self.settings.shortlist)
                 s = self.settings
-                votes = with_local_votes(votes, feats, s.local, s.shortlist, s.features, s.workers)  # CLAHE + crop
+                normalised = None  # the CLAHE + crop route's descriptors, cached beside the features
+                if s.local.enabled and self.cache.dir is not None:
+                    normalised = NormalisedCache(self.cache.dir, s.local, s.features).describe(
+                        self._sha, feats, s.workers
+                    )
+                votes = with_local_votes(votes, feats, s.local, s.shortlist, s.features, s.workers, normalised)
                 self._extra = shortlist(votes, self.scan.n, self.walk_pairs(), self.settings.shortlist)
                 self.timings["shortlist"] = time.perf_counter() - t0
             return list(self._extra)

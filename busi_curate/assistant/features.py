@@ -26,6 +26,7 @@ import warnings
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -340,6 +341,8 @@ def _unpack(z: dict[str, np.ndarray]) -> list[ImageFeatures]:
 class FeatureCache:
     """``cache_dir/features.npz`` + ``features.json``: features keyed by image pixel hash."""
 
+    NAME = "features"  #: the files' stem
+
     def __init__(self, cache_dir: str | Path | None, settings: FeatureSettings = FeatureSettings()) -> None:
         self.dir = Path(cache_dir) if cache_dir is not None else None
         self.settings = settings
@@ -349,12 +352,16 @@ class FeatureCache:
     @property
     def bundle(self) -> Path:
         assert self.dir is not None
-        return self.dir / "features.npz"
+        return self.dir / f"{self.NAME}.npz"
 
     @property
     def sidecar(self) -> Path:
         assert self.dir is not None
-        return self.dir / "features.json"
+        return self.dir / f"{self.NAME}.json"
+
+    def settings_record(self) -> dict[str, Any]:
+        """The settings saved with the cache (a change invalidates it)."""
+        return asdict(self.settings)
 
     def load(self) -> dict[str, ImageFeatures]:
         """Cached features by pixel hash; empty (with a warning) when the cache is stale or damaged."""
@@ -367,7 +374,7 @@ class FeatureCache:
         except (OSError, json.JSONDecodeError):
             warnings.warn(f"{self.sidecar}: damaged feature cache sidecar; recomputing", stacklevel=2)
             return {}
-        if meta.get("format") != FEATURES_FORMAT or meta.get("settings") != asdict(self.settings):
+        if meta.get("format") != FEATURES_FORMAT or meta.get("settings") != self.settings_record():
             return {}
         if meta.get("sha256") != file_sha256(self.bundle):
             warnings.warn(
@@ -397,7 +404,7 @@ class FeatureCache:
                 "format": FEATURES_FORMAT,
                 "tool": "busi-curate",
                 "version": __version__,
-                "settings": asdict(self.settings),
+                "settings": self.settings_record(),
                 "n_images": len(keys),
                 "pixel_sha256": list(keys),
                 "sha256": file_sha256(self.bundle),

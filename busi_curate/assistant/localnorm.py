@@ -17,12 +17,21 @@ Cost: one more description per image (from the cached working image, nothing rea
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from busi_curate.assistant.features import FeatureSettings, ImageFeatures, _brief_pattern, _level_features
+from busi_curate.assistant.features import (
+    FeatureCache,
+    FeatureSettings,
+    ImageFeatures,
+    _brief_pattern,
+    _level_features,
+)
 from busi_curate.assistant.shortlist import ShortlistSettings, _corners, _descriptor_pairs, _pair_codes
 
 
@@ -89,9 +98,9 @@ def normalised_features(
         lev_l.append(np.full(len(xy), lev, np.uint8))
         desc_l.append(desc[0])
     desc_all = np.ascontiguousarray(np.concatenate(desc_l)).view(np.uint64).reshape(-1, 4)
-    return ImageFeatures(
-        small, f.valid, np.concatenate(xy_l).astype(np.float32), np.concatenate(lev_l), desc_all, f.scale
-    )
+    xy_all = np.concatenate(xy_l).astype(np.float32)
+    # one (upright) variant, so the features can be cached as :mod:`.features`' are (:class:`NormalisedCache`)
+    return ImageFeatures(small, f.valid, xy_all, np.concatenate(lev_l), desc_all, f.scale, desc_all[None])
 
 
 def agreement(
@@ -154,15 +163,17 @@ def local_votes(
     shortlist: ShortlistSettings = ShortlistSettings(),
     features: FeatureSettings = FeatureSettings(),
     workers: int = 1,
+    normalised: Sequence[ImageFeatures] | None = None,
 ) -> dict[tuple[int, int], int]:
     """``{(i, j): n}`` (``i < j``): for every pair of images with at least ``min_agree`` votes of the normalised
     descriptors (hashed as :mod:`.shortlist` does, upright only), ``n`` = the most of those votes that agree on one
     similarity putting one frame inside the other (:func:`agreement`; tolerance, rotation, scale and margin of
     ``shortlist``'s consistent votes), counted up to ``min_agree`` (a pair that reaches it may have more).
-    ``workers`` threads describe the images (the compiled kernels release the GIL); the result does not depend on it."""
+    ``workers`` threads describe the images (the compiled kernels release the GIL); the result does not depend on it.
+    ``normalised``: the images' :func:`normalised_features`, already made (:class:`NormalisedCache`)."""
     if not settings.enabled or len(feats) < 2:
         return {}
-    nf = _describe_all(feats, settings, features, workers)
+    nf = list(normalised) if normalised is not None else _describe_all(feats, settings, features, workers)
     sl = replace(shortlist, variants=False)
     dp, owner, local, var = _descriptor_pairs(nf, sl)
     if not len(dp):
@@ -216,11 +227,47 @@ def with_local_votes(
     shortlist: ShortlistSettings = ShortlistSettings(),
     features: FeatureSettings = FeatureSettings(),
     workers: int = 1,
+    normalised: Sequence[ImageFeatures] | None = None,
 ) -> dict[tuple[int, int], int]:
     """``votes`` (of :func:`.shortlist.supported_votes`) with every pair that :func:`local_votes` proposes (``min_agree``
     agreeing votes) raised to ``shortlist.min_votes``, so :func:`.shortlist.shortlist` considers it."""
     out = dict(votes)
-    for pair, k in local_votes(feats, settings, shortlist, features, workers).items():
+    for pair, k in local_votes(feats, settings, shortlist, features, workers, normalised).items():
         if k >= settings.min_agree:
             out[pair] = max(out.get(pair, 0), shortlist.min_votes)
     return out
+
+
+class NormalisedCache(FeatureCache):
+    """``cache_dir/normalised.npz`` + ``normalised.json``: every image's :func:`normalised_features` by pixel hash,
+    beside the feature cache (same format and checks; the settings of both routes are saved with it), so a second
+    pass over a scan (``review`` again, ``bench-auto --warm``, ``scan --update``) describes only new images."""
+
+    NAME = "normalised"
+
+    def __init__(
+        self, cache_dir: str | Path | None, settings: LocalNormSettings, features: FeatureSettings = FeatureSettings()
+    ) -> None:
+        super().__init__(cache_dir, features)
+        self.local = settings
+
+    def settings_record(self) -> dict[str, Any]:
+        return {"features": asdict(self.settings), "local": asdict(self.local)}
+
+    def describe(self, keys: Sequence[str], feats: Sequence[ImageFeatures], workers: int = 1) -> list[ImageFeatures]:
+        """:func:`normalised_features` of ``feats`` (pixel hashes ``keys``): cached ones reused, others made on
+        ``workers`` threads and saved (a read-only folder: kept in memory, with a warning)."""
+        have = self.load()
+        first: dict[str, ImageFeatures] = {}
+        for k, f in zip(keys, feats):
+            first.setdefault(k, f)
+        missing = [k for k in first if k not in have]  # identical pixels are described once
+        self.loaded_from_cache = sum(k in have for k in keys)
+        self.computed = len(missing)
+        if missing:
+            have.update(zip(missing, _describe_all([first[k] for k in missing], self.local, self.settings, workers)))
+            try:
+                self.save(list(first), [have[k] for k in first])
+            except OSError as exc:
+                warnings.warn(f"{self.dir}: cannot write {self.bundle.name} ({exc}); kept in memory only", stacklevel=2)
+        return [have[k] for k in keys]

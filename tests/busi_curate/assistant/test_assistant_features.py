@@ -151,6 +151,18 @@ def test_assistant_is_lazy_and_uses_the_scan_cache(synthetic_scan_dir, tmp_path)
     assert b.assess([(0, 1)]) == a.assess([(0, 1)]) and b.cache.computed == 0
 
 
+def test_the_extra_pairs_cache_the_normalised_descriptors(synthetic_scan_dir, tmp_path, monkeypatch):
+    from busi_curate.assistant import localnorm
+
+    a = Assistant(read_scan(synthetic_scan_dir), cache_dir=tmp_path / "features")
+    extra = a.extra_pairs()
+    assert (tmp_path / "features" / "normalised.npz").is_file()
+    # a second pass describes nothing again, and proposes the same pairs
+    monkeypatch.setattr(localnorm, "normalised_features", lambda *a, **k: pytest.fail("described again"))
+    b = Assistant(read_scan(synthetic_scan_dir), cache_dir=tmp_path / "features")
+    assert b.extra_pairs() == extra
+
+
 def test_process_pool_gives_the_same_features(scan):
     _, paths = keys_paths(scan)
     from busi_curate.assistant.features import extract_many

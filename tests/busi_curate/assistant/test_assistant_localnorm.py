@@ -90,3 +90,42 @@ def test_threads_describe_the_same_as_one(scene):
     one = local_votes(many, LOCAL, SETTINGS, workers=1)
     assert one[(0, 1)] >= LOCAL.min_agree
     assert local_votes(many, LOCAL, SETTINGS, workers=2) == one
+
+
+def _same(a, b) -> bool:
+    return all(np.array_equal(x.xy, y.xy) and np.array_equal(x.desc, y.desc) for x, y in zip(a, b)) and len(a) == len(b)
+
+
+def test_the_normalised_cache_describes_each_image_once(scene, tmp_path):
+    from dataclasses import replace
+
+    from busi_curate.assistant.localnorm import NormalisedCache, normalised_features
+
+    keys = ["a", "b", "c", "a"]  # identical pixels (two "a") are described once
+    feats = [scene[0], scene[1], scene[2], scene[0]]
+    direct = [normalised_features(f, LOCAL) for f in feats]
+    first = NormalisedCache(tmp_path, LOCAL)
+    assert _same(first.describe(keys, feats), direct) and first.computed == 3
+    again = NormalisedCache(tmp_path, LOCAL)
+    assert _same(again.describe(keys, feats), direct)
+    assert (again.computed, again.loaded_from_cache) == (0, 4)
+    assert local_votes(feats, LOCAL, SETTINGS, normalised=again.describe(keys, feats)) == local_votes(
+        feats, LOCAL, SETTINGS
+    )
+    changed = NormalisedCache(tmp_path, replace(LOCAL, sigma=6.0))  # other settings: the cache does not apply
+    changed.describe(keys, feats)
+    assert changed.computed == 3
+    assert (tmp_path / "normalised.json").is_file() and not (tmp_path / "features.json").exists()
+
+
+def test_a_damaged_normalised_cache_is_recomputed(scene, tmp_path):
+    from busi_curate.assistant.localnorm import NormalisedCache
+
+    NormalisedCache(tmp_path, LOCAL).describe(["a", "b"], scene[:2])
+    with open(tmp_path / "normalised.npz", "r+b") as fh:
+        fh.seek(100)
+        fh.write(b"\x00" * 16)
+    cache = NormalisedCache(tmp_path, LOCAL)
+    with pytest.warns(UserWarning, match="checksum"):
+        cache.describe(["a", "b"], scene[:2])
+    assert cache.computed == 2
