@@ -424,24 +424,27 @@ class FeatureCache:
 
         Sets :attr:`computed` (images described now) and :attr:`loaded_from_cache` (images served from disk).
         """
+        compute = lambda ks, ps: extract_many(ps, self.settings, workers, progress, expected_sha256=ks, engine=engine)  # noqa: E731
+        return self._fill(keys, paths, compute)
+
+    def _fill(
+        self, keys: Sequence[str], sources: Sequence[Any], compute: Callable[..., list[ImageFeatures]]
+    ) -> list[Any]:
+        """Cached entries of ``keys``; missing ones (each distinct key once) made by ``compute(keys, sources)`` and saved
+        (a read-only folder: kept in memory, with a warning). Sets :attr:`computed`, :attr:`loaded_from_cache`."""
         have = self.load()
-        cached = set(have)
-        first: dict[str, str | Path] = {}
-        for k, p in zip(keys, paths):
-            first.setdefault(k, p)
-        missing = [k for k in first if k not in have]  # identical pixels are described once
-        self.loaded_from_cache = sum(k in cached for k in keys)
-        self.computed = len(missing)
+        first: dict[str, Any] = {}
+        for k, src in zip(keys, sources):
+            first.setdefault(k, src)
+        missing = [k for k in first if k not in have]
+        self.loaded_from_cache, self.computed = sum(k in have for k in keys), len(missing)
         if missing:
-            new = extract_many(
-                [first[k] for k in missing], self.settings, workers, progress, expected_sha256=missing, engine=engine
-            )
-            have.update(zip(missing, new))
-            uniq = list(first)
+            have.update(zip(missing, compute(missing, [first[k] for k in missing])))
             try:
-                self.save(uniq, [have[k] for k in uniq])
+                self.save(list(first), [have[k] for k in first])
             except OSError as exc:  # a read-only scan folder: work from memory
                 warnings.warn(
-                    f"{self.dir}: cannot write the feature cache ({exc}); features kept in memory only", stacklevel=2
+                    f"{self.dir}: cannot write the feature cache {self.bundle.name} ({exc}); kept in memory",
+                    stacklevel=3,
                 )
         return [have[k] for k in keys]

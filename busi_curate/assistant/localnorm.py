@@ -17,7 +17,6 @@ Cost: one more description per image (from the cached working image, nothing rea
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -257,17 +256,4 @@ class NormalisedCache(FeatureCache):
     def describe(self, keys: Sequence[str], feats: Sequence[ImageFeatures], workers: int = 1) -> list[ImageFeatures]:
         """:func:`normalised_features` of ``feats`` (pixel hashes ``keys``): cached ones reused, others made on
         ``workers`` threads and saved (a read-only folder: kept in memory, with a warning)."""
-        have = self.load()
-        first: dict[str, ImageFeatures] = {}
-        for k, f in zip(keys, feats):
-            first.setdefault(k, f)
-        missing = [k for k in first if k not in have]  # identical pixels are described once
-        self.loaded_from_cache = sum(k in have for k in keys)
-        self.computed = len(missing)
-        if missing:
-            have.update(zip(missing, _describe_all([first[k] for k in missing], self.local, self.settings, workers)))
-            try:
-                self.save(list(first), [have[k] for k in first])
-            except OSError as exc:
-                warnings.warn(f"{self.dir}: cannot write {self.bundle.name} ({exc}); kept in memory only", stacklevel=2)
-        return [have[k] for k in keys]
+        return self._fill(keys, feats, lambda _, fs: _describe_all(fs, self.local, self.settings, workers))
