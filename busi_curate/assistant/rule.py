@@ -270,6 +270,20 @@ def low_resolution_frame_copy(ev: PairEvidence, s: RuleSettings) -> bool:
     )
 
 
+def original_detail(ev: PairEvidence, s: RuleSettings) -> bool:
+    """No fit to speak of, but the frame model (what the SSIM scan compares) registers nearly the whole frame with
+    the anatomy correlating (coarse NCC at least a sweep's floor) and the fine detail mostly the original's
+    (containment >= ``copy_min_contained``): positive evidence of one frame that a confident ``different`` must not
+    overrule (a heavily speckled copy, multiplicative sd 0.37, keeps 2 keypoints and containment 0.86; unrelated
+    pairs and neighbouring frames with new speckle measure at most 0.32 on the scale benchmark). A person decides."""
+    return bool(
+        ev.model == "frame"
+        and ev.overlap >= s.frame_min_overlap
+        and ev.ncc_coarse >= s.adjacent_min_ncc_coarse
+        and ev.contained >= s.copy_min_contained
+    )
+
+
 def decide(
     ev: PairEvidence | None, ssim: float, identical: bool = False, settings: RuleSettings = RuleSettings()
 ) -> Assessment:
@@ -293,6 +307,8 @@ def decide(
         weak_similar = ev.inliers >= s.weak_fit_min_inliers and linear >= s.weak_fit_ncc
         if weak_similar or (ssim_ok and ssim >= s.no_fit_ssim):
             return Assessment("uncertain", "", text, 0.0)
+        if original_detail(ev, s):
+            return Assessment("uncertain", "", f"{text} (no fit, but the detail is the original's)", 0.0)
         return Assessment("different", "", text, 0.0)
     if not ev.ncc_coarse >= s.fit_min_ncc_coarse:
         return Assessment("different", "", text + " (fitted tissue does not correlate)", score)

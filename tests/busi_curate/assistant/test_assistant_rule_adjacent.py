@@ -107,3 +107,34 @@ def test_motion_read_on_a_heavily_noised_copy_is_not_evidence():
     assert grade(replace(noisy, ncc=S.motion_min_ncc)) == ("same", "adjacent-frame")  # the bound, not below it
     assert grade(replace(noisy, contained=0.5)) == ("same", "adjacent-frame")  # new detail under the noise
     assert grade(replace(SWEEP_CLOSE, ncc=0.94)) == ("uncertain", "")
+
+
+# bench-scale, 2,000 frames, seed 1: benign 681 / 1068, multiplicative speckle sd 0.37, two keypoints left (no fit),
+# the frame model registering 99 % of the frame with the original's detail (containment 0.86), SSIM 0.48
+SPECKLE_NO_FIT = PairEvidence(90, 2, 1.0, 0.0, 0.06, 0.01, 0.99, 0.773, 0.948, contained=0.86, model="frame")
+
+
+def test_no_fit_with_the_originals_detail_is_a_question_not_different():
+    """No confident ``different`` against positive evidence of one frame (:func:`rule.original_detail`); each
+    condition of that evidence is needed: without it the pair is ``different`` as before."""
+    a = decide(SPECKLE_NO_FIT, 0.48, settings=S)
+    assert (a.verdict, a.grade) == ("uncertain", "")
+    assert a.evidence.endswith("(no fit, but the detail is the original's)")
+    for weaker in (
+        replace(SPECKLE_NO_FIT, contained=0.32),  # new speckle: the scale benchmark's neighbours measure <= 0.32
+        replace(SPECKLE_NO_FIT, contained=math.nan),  # not measured: no evidence
+        replace(SPECKLE_NO_FIT, overlap=0.7),  # the frame model registers too little
+        replace(SPECKLE_NO_FIT, ncc_coarse=0.85),  # the anatomy does not correlate like one frame's
+        replace(SPECKLE_NO_FIT, model="similarity"),  # not the frame model
+    ):
+        assert grade(weaker, 0.48) == ("different", ""), weaker
+
+
+@pytest.mark.parametrize(
+    "field,at,below",
+    [("contained", S.copy_min_contained, 0.769), ("overlap", S.frame_min_overlap, 0.799),
+     ("ncc_coarse", S.adjacent_min_ncc_coarse, 0.869)],
+)  # fmt: skip
+def test_original_detail_bounds_are_inclusive(field, at, below):
+    assert grade(replace(SPECKLE_NO_FIT, **{field: at}), 0.48)[0] == "uncertain"
+    assert grade(replace(SPECKLE_NO_FIT, **{field: below}), 0.48)[0] == "different"
