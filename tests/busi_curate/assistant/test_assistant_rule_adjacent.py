@@ -109,6 +109,18 @@ def test_motion_read_on_a_heavily_noised_copy_is_not_evidence():
     assert grade(replace(SWEEP_CLOSE, ncc=0.94)) == ("uncertain", "")
 
 
+def test_motion_read_on_a_moderately_noised_copy_is_not_evidence():
+    """bench-scale, 10,000 frames, seed 1: benign 2946 / 5501, multiplicative speckle sd 0.31, read 2.10 px at fine
+    NCC 0.953 (containment 0.93) and was graded adjacent-frame under the bound 0.95. BUSI's sweeps of that
+    containment measure fine NCC >= 0.967 and keep their grade."""
+    copy = PairEvidence(120, 34, 1.0, 0.1, 0.5, 0.12, 0.99, 0.953, 0.990, motion=2.10, contained=0.93)
+    a = decide(copy, 0.62)
+    assert (a.verdict, a.grade) == ("uncertain", "")
+    assert a.evidence.endswith("(no adjacent-frame grade: the original's detail under noise, motion not trusted)")
+    assert grade(replace(SWEEP_CLOSE, ncc=0.967)) == ("same", "adjacent-frame")  # BUSI's lowest such sweep
+    assert grade(replace(copy, ncc=0.959)) == ("uncertain", "")
+
+
 # bench-scale, 2,000 frames, seed 1: benign 681 / 1068, multiplicative speckle sd 0.37, two keypoints left (no fit),
 # the frame model registering 99 % of the frame with the original's detail (containment 0.86), SSIM 0.48
 SPECKLE_NO_FIT = PairEvidence(90, 2, 1.0, 0.0, 0.06, 0.01, 0.99, 0.773, 0.948, contained=0.86, model="frame")
