@@ -57,6 +57,7 @@ class ScaleResult:
     recall: dict[str, dict[str, int]] = field(default_factory=dict)  # kind -> {planted, found}
     false_merges: int = 0  # neighbouring frames merged with their source
     false_groups: int = 0  # same-frame groups holding two different base frames
+    false_adjacent: int = 0  # adjacent-frame grades of two images neither copies nor neighbours of one base frame
     shortlist_check: dict[str, Any] = field(default_factory=dict)
     load: list[float] = field(default_factory=list)
     hardware: dict[str, Any] = field(default_factory=dict)
@@ -116,6 +117,22 @@ def score_journal(scan_dir: Path, planted: list[dict[str, str]]) -> tuple[dict[s
         members.setdefault(uf.find(item), set()).add(base_of.get(item, item))
     false_groups = sum(1 for bases in members.values() if len(bases) > 1)
     return recall, merges, false_groups
+
+
+def false_adjacent(scan_dir: Path, planted: list[dict[str, str]]) -> int:
+    """Adjacent-frame grades of the scan's journal between two images of different base frames (not a planted copy
+    or neighbouring frame of the other, nor of one source): never merged by default, but a wrong grade all the same."""
+    from busi_curate.review.journal import effective, read_journal
+
+    base: dict[tuple[str, str], tuple[str, str]] = {}
+    for p in planted:
+        base[(p["copy_class"], str(p["copy_id"]))] = (p["source_class"], str(p["source_id"]))
+    wrong = 0
+    for d in effective(read_journal(scan_dir / "decisions.csv")).values():
+        if d.answer == "same" and d.grade == "adjacent-frame":
+            a, b = (d.reference_class, str(d.reference_id)), (d.candidate_class, str(d.candidate_id))
+            wrong += int(base.get(a, a) != base.get(b, b))
+    return wrong
 
 
 def exhaustive_truth(
@@ -219,6 +236,7 @@ def bench_scale(
     m = re.search(r"(\d+) question\(s\) left", review_out)
     res.questions_left = int(m.group(1)) if m else -1
     res.recall, res.false_merges, res.false_groups = score_journal(scan, planted)
+    res.false_adjacent = false_adjacent(scan, planted)
     return res
 
 
@@ -246,7 +264,8 @@ def table(res: ScaleResult) -> str:
     if len(res.stages) > 1:
         lines[-1] += f"; pairs verified {res.pairs_verified:,}; questions left {res.questions_left}"
         lines += [f"planted copies found {found}/{total} ({per_kind})",
-                  f"neighbouring frames merged {res.false_merges}; false groups {res.false_groups}"]  # fmt: skip
+                  f"neighbouring frames merged {res.false_merges}; false groups {res.false_groups}; adjacent-frame "
+                  f"grades between different frames {res.false_adjacent}"]  # fmt: skip
     c = res.shortlist_check
     if c:
         lines.append(

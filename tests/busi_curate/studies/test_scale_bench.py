@@ -14,7 +14,7 @@ from click.testing import CliRunner
 from busi_curate.data.imageio import read_gray
 from busi_curate.review.journal import Decision, Journal
 from busi_curate.studies import scale_data
-from busi_curate.studies.scale_bench import score_journal
+from busi_curate.studies.scale_bench import false_adjacent, score_journal
 
 
 def test_plan_roles() -> None:
@@ -62,6 +62,21 @@ def test_score_journal(tmp_path: Path) -> None:
     recall, merges, groups = score_journal(tmp_path, planted)
     assert recall == {"crop": {"planted": 1, "found": 1}, "jpeg": {"planted": 1, "found": 0}}
     assert merges == 1 and groups == 2  # the neighbour's group and benign 2 + 5
+
+
+def test_false_adjacent(tmp_path: Path) -> None:
+    planted = [
+        {"kind": "neighbour", "source_class": "normal", "source_id": "3", "copy_class": "normal", "copy_id": "7"},
+        {"kind": "crop", "source_class": "benign", "source_id": "1", "copy_class": "malignant", "copy_id": "9"},
+    ]
+    with Journal(tmp_path / "decisions.csv") as j:
+        j.append(Decision("normal", "7", "normal", "3", "same", "adjacent-frame", "auto"))  # a planted neighbour
+        j.append(Decision("benign", "1", "malignant", "9", "same", "adjacent-frame", "auto"))  # copy: not this count
+        j.append(Decision("benign", "4", "benign", "5", "same", "adjacent-frame", "auto"))  # two bases: wrong
+        j.append(Decision("normal", "7", "benign", "6", "same", "adjacent-frame", "auto"))  # neighbour of 3 vs 6: wrong
+        j.append(Decision("benign", "2", "benign", "6", "same", "same-frame", "auto"))  # not an adjacent grade
+        j.append(Decision("benign", "4", "benign", "8", "different", "", "auto"))
+    assert false_adjacent(tmp_path, planted) == 2
 
 
 @pytest.mark.slow
