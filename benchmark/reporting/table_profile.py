@@ -44,10 +44,22 @@ def fold_draws(run_dir: Path, fold: dict[str, Any], cfg: dict[str, Any]) -> int 
 
 
 def _precision(run: _Run) -> str:
-    prov = run.folds[0].get("provenance", {}) if run.folds else {}
-    if "precision" in prov:
-        return f"{prov['precision']} ({prov.get('precision_reason', '')})"
-    return f"{run.config.get('precision', 'auto')} (the profile's setting; the reason was not recorded then)"
+    """The precision every fold of ``run`` trained in, and why (folds may have run on different machines)."""
+    out = []
+    for f in run.folds or [{}]:
+        prov = f.get("provenance", {})
+        if "precision" in prov:
+            out.append(f"{prov['precision']} ({prov.get('precision_reason', '')})")
+        else:
+            out.append(
+                f"{run.config.get('precision', 'auto')} (the profile's setting; the reason was not recorded then)"
+            )
+    return _join(out)
+
+
+def fold_hardware(run: _Run) -> str:
+    """The machines the folds of ``run`` trained on (one entry per distinct machine)."""
+    return _join(f.get("provenance", {}).get("hardware", "?") for f in run.folds)
 
 
 def _join(values: Iterable[Any]) -> str:

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from benchmark.reporting.table_profile import fold_draws, profile_lines
+from benchmark.reporting.table_profile import fold_draws, fold_hardware, profile_lines
 
 REPO = Path(__file__).resolve().parents[3]
 
@@ -65,3 +65,12 @@ def test_the_committed_cpu_grid_tables_carry_the_do_confound_and_bf16() -> None:
         if "_no finished run" in text:
             continue
         assert "**DO confound**" in text and "precision bf16" in text, t
+
+
+def test_a_row_whose_folds_ran_on_two_machines_names_both(tmp_path: Path) -> None:
+    run = _run(tmp_path, "a", False, 272)
+    other = {**run.folds[0]["provenance"], "hardware": "2-core CPU (Intel Xeon)", "precision_reason": "auto: AVX512"}
+    run.folds.append({"fold": 1, "epochs_run": 20, "n_train": 272, "provenance": other})
+    assert fold_hardware(run) == "2-core CPU (AMD EPYC), 2-core CPU (Intel Xeon)"
+    line = profile_lines([run])[0]
+    assert "fp32 (auto: AVX2), fp32 (auto: AVX512)" in line and "AMD EPYC), 2-core CPU (Intel Xeon)" in line
