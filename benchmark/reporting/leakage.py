@@ -26,7 +26,7 @@ from benchmark.data.exclusion import frame_relations
 from benchmark.errors import BenchError
 from benchmark.reporting.runs import Entry, RunData, load_runs
 from benchmark.reporting.summarize import mean_std
-from benchmark.reporting.table_profile import fold_hardware
+from benchmark.reporting.table_profile import fold_hardware, fold_values
 from benchmark.reporting.tables import markdown_table
 from busi_curate.fileio import write_csv, write_text
 from busi_curate.publish.manifest import read_folds, read_manifest
@@ -188,7 +188,7 @@ def leakage_report(
     curated, curated_line = _curated_row(curated_run)
     rows += [curated] if curated else []
     write_csv(out / "subsets.csv", pd.DataFrame(rows))
-    cfg, prov = run.config, run.provenance
+    cfg = run.config
     md_rows = [[r["subset"], str(r["n_test_images"]), _fig(r.get("share"), True)] for r in rows]
     md_rows = [m + [_fig(r["dsc_pooled"]), _fig(r["acc_pooled"])] for m, r in zip(md_rows, rows)]
     n_leak = rows[0]["n_test_images"]
@@ -196,7 +196,7 @@ def leakage_report(
         "# Leakage inflation: a naive split of raw BUSI, scored by whether a test image has a copy in training",
         "",
         f"- run `{run.name}`: {cfg.get('model')} task {cfg.get('task')}, {cfg.get('label')}; folds {sorted(done)}; "
-        f"{fold_hardware(run)}; commit {prov.get('git_commit')}",
+        f"{fold_hardware(run)}; commit {fold_values(run, 'git_commit')}",
         f"- split: {inputs.get('folds')} (manifest {inputs.get('manifest')}, sha256 {str(inputs.get('manifest_sha256'))[:12]})",
         f"- copies: the standing same-frame / identical / adjacent-frame decisions of `{journal}`",
         f"- {n_leak} of {len(merged)} test images ({_fig(n_leak / len(merged) if len(merged) else np.nan, True)}) have a "

@@ -181,7 +181,7 @@ def _fmt_paper_row(sub: pd.DataFrame, k: str) -> str:
 
 def provenance_lines(entries: Sequence[Entry]) -> list[str]:
     """The profile of the rows (:mod:`.table_profile`), then one line per run: label, epochs, hardware, commit."""
-    from benchmark.reporting.table_profile import fold_hardware, profile_lines
+    from benchmark.reporting.table_profile import fold_hardware, fold_values, profile_lines
 
     seen, lines = set(), profile_lines(list({id(e.run): e.run for e in entries}.values()))
     for e in entries:
@@ -192,7 +192,7 @@ def provenance_lines(entries: Sequence[Entry]) -> list[str]:
         lines.append(
             f"- `{e.run.name}`: {cfg.get('label', '')} (profile `{cfg.get('profile')}`, {cfg.get('epochs')} epochs "
             f"max, {cfg.get('image_size')} px, precision {cfg.get('precision', 'auto')}); folds "
-            f"{[f['fold'] for f in e.run.folds]}; {fold_hardware(e.run)}; commit {prov.get('git_commit', '?')}; "
+            f"{[f['fold'] for f in e.run.folds]}; {fold_hardware(e.run)}; commit {fold_values(e.run, 'git_commit')}; "
             f"manifest sha256 {str(prov.get('inputs', {}).get('manifest_sha256', '?'))[:12]}"
         )
     return lines

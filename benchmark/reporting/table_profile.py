@@ -57,9 +57,15 @@ def _precision(run: _Run) -> str:
     return _join(out)
 
 
+def fold_values(run: _Run, key: str) -> str:
+    """The distinct values of provenance ``key`` over the folds of ``run`` (folds may come from different machines
+    or commits)."""
+    return _join(f.get("provenance", {}).get(key, "?") for f in run.folds)
+
+
 def fold_hardware(run: _Run) -> str:
     """The machines the folds of ``run`` trained on (one entry per distinct machine)."""
-    return _join(f.get("provenance", {}).get("hardware", "?") for f in run.folds)
+    return fold_values(run, "hardware")
 
 
 def _join(values: Iterable[Any]) -> str:
